@@ -1,0 +1,29 @@
+"""The `tuneforge` command: a flat table of commands, each imported lazily enough that --help is instant."""
+
+from __future__ import annotations
+
+import typer
+
+from tuneforge.cli import data, evaluate, models, predict, quickstart, train
+
+app = typer.Typer(
+    name="tuneforge",
+    help="Fine-tune an open model on examples of one task, prove it beats prompting, and use it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.app, name="data")
+app.add_typer(models.app, name="models")
+app.command("predict")(predict.predict)
+app.command("quickstart")(quickstart.quickstart)
+train.register(app)
+evaluate.register(app)
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Typed configuration: the one schema behind CLI flags, YAML files and the jobs API body.
+
+Every field's description is its CLI help; `cli/options.py` turns these models into click options, so adding a
+field here adds the flag, the YAML key and the API field at once. Unknown keys are refused (extra="forbid")
+because a silently ignored typo in a training config wastes a whole run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the file and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataOptions(_Strict):
+    """How to read a user's data file (shared by train, eval and data commands)."""
+
+    data_format: Literal["auto", "chat", "prompt_completion", "csv"] = Field(
+        "auto", description="Input format; 'auto' detects it from the extension and the first row."
+    )
+    input_column: str = Field("input", description="CSV column holding the input text.")
+    output_column: str = Field("output", description="CSV column holding the ideal answer.")
+    system_prompt: Optional[str] = Field(
+        None, description="System prompt added to rows that have none (prompt/completion and CSV rows)."
+    )
+
+
+class TrainConfig(DataOptions):
+    data: str = Field(..., description="Training data: a JSONL/CSV file.", json_schema_extra={"cli_argument": True})
+    base: str = Field("smollm2-135m", description="Base model: a bundled name, a local folder or a hub id.")
+    out: Optional[str] = Field(None, description="Output folder for the run (default: TUNEFORGE_HOME/runs/<name>).")
+    eval_data: Optional[str] = Field(
+        None, description="Held-out data file; without it, --eval-split of the data is held out."
+    )
+    eval_split: float = Field(0.1, ge=0.0, lt=0.9, description="Share of the data held out for evaluation.")
+    epochs: int = Field(2, ge=1, le=100, description="Passes over the training data.")
+    batch_size: int = Field(8, ge=1, le=4096, description="Examples per optimizer micro-batch.")
+    grad_accum: int = Field(1, ge=1, le=1024, description="Micro-batches accumulated per optimizer step.")
+    lr: float = Field(2e-4, gt=0, lt=1, description="Peak learning rate (AdamW).")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps with linear warm-up.")
+    schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="Decay after warm-up.")
+    max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens; longer ones are truncated and reported.")
+    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank.")
+    lora_alpha: Optional[int] = Field(None, ge=1, description="LoRA alpha (default: 2 x rank).")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
+    lora_targets: str = Field(
+        "all-linear", description="Comma-separated module names to adapt, or 'all-linear'."
+    )
+    seed: int = Field(42, description="Seed for the split, initialisation and data order.")
+    log_every: int = Field(1, ge=1, description="Write step metrics every N optimizer steps.")
+    progress: bool = Field(True, description="Show a progress bar.")
+
+    @field_validator("lora_targets")
+    @classmethod
+    def _targets_not_empty(cls, v: str) -> str:
+        if not [t for t in v.split(",") if t.strip()]:
+            raise ValueError("name at least one module, or 'all-linear'")
+        return v
+
+    @property
+    def resolved_lora_alpha(self) -> int:
+        return self.lora_alpha if self.lora_alpha is not None else 2 * self.lora_r
+
+    def target_modules(self) -> str | list[str]:
+        if self.lora_targets.strip() == "all-linear":
+            return "all-linear"
+        return [t.strip() for t in self.lora_targets.split(",") if t.strip()]
+
+
+class EvalConfig(DataOptions):
+    model: str = Field(..., description="A run folder (adapter) or a base model name to evaluate.")
+    data: str = Field(..., description="Held-out data file (JSONL/CSV).")
+    out: Optional[str] = Field(None, description="Where to write eval.json (default: inside the run folder).")
+    train_data: Optional[str] = Field(
+        None, description="Pool for few-shot examples (default: the run's training data)."
+    )
+    shots: int = Field(8, ge=0, le=64, description="Examples in the few-shot prompt (0 skips few-shot).")
+    baselines: bool = Field(True, description="Also evaluate the prompted base model (zero- and few-shot).")
+    max_new_tokens: Optional[int] = Field(
+        None, ge=1, description="Answer length cap (default: from the longest reference answer)."
+    )
+    batch_size: int = Field(16, ge=1, description="Prompts generated together.")
+    limit: Optional[int] = Field(None, ge=1, description="Evaluate only the first N examples.")
+    seed: int = Field(42, description="Seed for choosing few-shot examples.")
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(root)"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def build_config(model_cls: type[BaseModel], values: dict, source: str = "options"):
+    """Validate `values` into `model_cls`, turning pydantic's error into one that names every bad key."""
+    try:
+        return model_cls(**values)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+
+
+def load_yaml_values(path: str | Path) -> dict:
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{p}: not valid YAML: {err}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: top level must be a mapping of option: value")
+    # YAML users write either snake_case or the CLI's kebab-case.
+    return {str(k).replace("-", "_"): v for k, v in raw.items()}

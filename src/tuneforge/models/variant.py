@@ -1,0 +1,46 @@
+"""Load what a user names with --model: a run folder (base + LoRA adapter) or a base model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuneforge.models.load import load_model, load_tokenizer
+from tuneforge.models.resolve import resolve_base
+from tuneforge.train.run_record import is_run_dir, read_run
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    model: object
+    tokenizer: object
+    run: dict | None  # run.json of a fine-tuned variant; None for a plain base model
+    base_path: Path
+
+    @property
+    def default_system_prompt(self) -> str | None:
+        return (self.run or {}).get("data", {}).get("system_prompt")
+
+    @property
+    def is_variant(self) -> bool:
+        return self.run is not None
+
+
+def load_for_inference(name: str) -> LoadedModel:
+    if is_run_dir(name):
+        run = read_run(name)
+        base = resolve_base(run["base"]["name"])
+        tokenizer = load_tokenizer(name)
+        model = load_model(base.path)
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, name)
+        model.eval()
+        return LoadedModel(str(name), model, tokenizer, run, base.path)
+    if Path(name).is_dir() and not (Path(name) / "config.json").exists():
+        raise FileNotFoundError(f"{name}: neither a tuneforge run folder (run.json) nor a model folder (config.json)")
+    base = resolve_base(name)
+    model = load_model(base.path)
+    model.eval()
+    return LoadedModel(name, model, load_tokenizer(base.path), None, base.path)

@@ -1,0 +1,59 @@
+"""Turn conversations into token ids with labels on the assistant answers only.
+
+The tokenizer's own chat template renders the text, for training and inference alike, so the model learns the
+exact format it will be prompted with and learns to emit the end-of-turn token (it stops after its answer).
+Each assistant span is found by rendering the conversation up to that turn with and without it, which works
+for any template that renders a prefix of the conversation as a prefix of the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]
+    truncated: bool = False
+
+    @property
+    def n_answer_tokens(self) -> int:
+        return sum(1 for x in self.labels if x != IGNORE_INDEX)
+
+
+def render(tokenizer, messages: list[dict], add_generation_prompt: bool) -> str:
+    msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def _ids(tokenizer, text: str) -> list[int]:
+    # The template already holds any BOS/special tokens; adding them again would differ from inference.
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def encode_conversation(tokenizer, messages: list[dict], max_len: int) -> Encoded:
+    input_ids: list[int] = []
+    labels: list[int] = []
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        prompt_ids = _ids(tokenizer, render(tokenizer, messages[:i], add_generation_prompt=True))
+        full_ids = _ids(tokenizer, render(tokenizer, messages[: i + 1], add_generation_prompt=False))
+        if full_ids[: len(input_ids)] != input_ids or full_ids[: len(prompt_ids)] != prompt_ids:
+            raise ValueError("the chat template does not render conversations prefix-consistently")
+        # Context since the last answer (user turns, the assistant header) is not trained on.
+        labels.extend([IGNORE_INDEX] * (len(prompt_ids) - len(input_ids)))
+        answer = full_ids[len(prompt_ids):]
+        trained = m.get("weight", 1) != 0
+        labels.extend(answer if trained else [IGNORE_INDEX] * len(answer))
+        input_ids = full_ids
+    truncated = len(input_ids) > max_len
+    return Encoded(input_ids[:max_len], labels[:max_len], truncated)
+
+
+def encode_prompt(tokenizer, messages: list[dict]) -> list[int]:
+    """Ids of a prompt ready for generation: the conversation so far plus the assistant header."""
+    return _ids(tokenizer, render(tokenizer, messages, add_generation_prompt=True))

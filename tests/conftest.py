@@ -1,0 +1,52 @@
+"""Shared fixtures: every test gets its own TUNEFORGE_HOME; converted base models are cached once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+LABELS = ["software", "travel", "hardware"]
+SYSTEM = "Categorise the invoice line. Answer with the category only."
+_LINES = {
+    "software": ["adobe licence", "microsoft 365 subscription", "github team plan", "slack annual", "jira cloud"],
+    "travel": ["train ticket berlin", "klm flight amsterdam", "hotel room munich", "taxi airport", "rail pass"],
+    "hardware": ["dell laptop", "lenovo monitor", "usb keyboard", "apple macbook", "logitech mouse"],
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("TUNEFORGE_HOME", str(tmp_path_factory.mktemp("home")))
+    # One conversion of the bundled model for the whole session, shared by every per-test home.
+    cache = os.environ.get("TUNEFORGE_TEST_CACHE") or str(tmp_path_factory.getbasetemp() / "shared-cache")
+    monkeypatch.setenv("TUNEFORGE_CACHE", cache)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    from tuneforge.models.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def chat_row(user: str, answer: str, system: str | None = SYSTEM) -> dict:
+    msgs = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": answer},
+    ]
+    return {"messages": msgs}
+
+
+@pytest.fixture
+def label_data(tmp_path) -> Path:
+    rows = [chat_row(text, label) for label, texts in _LINES.items() for text in texts]
+    return write_jsonl(tmp_path / "labels.jsonl", rows)
