@@ -168,37 +168,163 @@ COUNTRY_NAME = {
            "IE": "Irland", "US": "USA"},
 }
 
-# (en, nl, de, min unit price EUR, max unit price EUR, min qty, max qty)
-ITEMS = [
-    ("Consulting hours", "Adviesuren", "Beratungsstunden", 65, 150, 2, 40),
-    ("Freight Rotterdam-Duisburg", "Vracht Rotterdam-Duisburg",
-     "Fracht Rotterdam-Duisburg", 250, 1800, 1, 3),
-    ("Office chair ErgoPlus", "Bureaustoel ErgoPlus", "Bürostuhl ErgoPlus",
-     120, 450, 1, 12),
-    ("Software licence (annual)", "Softwarelicentie (jaar)",
-     "Softwarelizenz (jährlich)", 300, 6000, 1, 5),
-    ("Maintenance visit", "Onderhoudsbeurt", "Wartungseinsatz", 90, 600, 1, 4),
-    ("Flyers A5, 1000 pcs", "Flyers A5, 1000 st.", "Flyer A5, 1000 Stk.",
-     60, 400, 1, 10),
-    ("Cleaning services", "Schoonmaakwerkzaamheden", "Reinigungsleistungen",
-     200, 2500, 1, 2),
-    ("Lunch buffet per person", "Lunchbuffet p.p.", "Mittagsbuffet pro Person",
-     12, 35, 10, 120),
-    ("Pallet packaging material", "Pallet verpakkingsmateriaal",
-     "Palette Verpackungsmaterial", 80, 350, 1, 20),
-    ("Electrical installation work", "Elektra-installatiewerk",
-     "Elektroinstallation", 300, 4000, 1, 1),
-    ("Cloud hosting (monthly)", "Cloudhosting (maand)",
-     "Cloud-Hosting (monatlich)", 49, 2000, 1, 3),
-    ("Scaffolding rental (week)", "Steigerhuur (week)", "Gerüstmiete (Woche)",
-     150, 900, 1, 6),
-    ("Laboratory pipettes", "Laboratoriumpipetten", "Laborpipetten", 8, 60, 10, 200),
-    ("Timber beams 4 m", "Houten balken 4 m", "Holzbalken 4 m", 15, 70, 5, 80),
-    ("Travel expenses", "Reiskosten", "Reisekosten", 20, 400, 1, 1),
-    ("Shipping and handling", "Verzendkosten", "Versandkosten", 5, 95, 1, 1),
-    ("Website redesign", "Herontwerp website", "Website-Relaunch", 900, 9000, 1, 1),
-    ("Coffee beans 1 kg", "Koffiebonen 1 kg", "Kaffeebohnen 1 kg", 14, 32, 5, 60),
+# Line items by sector: (en, nl, de, min unit price EUR, max unit price EUR,
+# min qty, max qty).
+ITEMS = {
+    "freight": [
+        ("Freight Rotterdam-Duisburg", "Vracht Rotterdam-Duisburg",
+         "Fracht Rotterdam-Duisburg", 250, 1800, 1, 3),
+        ("Pallet storage (week)", "Palletopslag (week)", "Palettenlagerung (Woche)",
+         4, 12, 10, 120),
+        ("Container handling", "Containerafhandeling", "Containerumschlag",
+         90, 450, 1, 6),
+        ("Fuel surcharge", "Brandstoftoeslag", "Treibstoffzuschlag", 20, 180, 1, 1),
+    ],
+    "it": [
+        ("Software licence (annual)", "Softwarelicentie (jaar)",
+         "Softwarelizenz (jährlich)", 300, 6000, 1, 5),
+        ("Cloud hosting (monthly)", "Cloudhosting (maand)",
+         "Cloud-Hosting (monatlich)", 49, 2000, 1, 3),
+        ("Consulting hours", "Adviesuren", "Beratungsstunden", 65, 150, 2, 40),
+        ("Website redesign", "Herontwerp website", "Website-Relaunch", 900, 9000, 1, 1),
+        ("Support contract Q3", "Supportcontract Q3", "Supportvertrag Q3",
+         250, 3000, 1, 1),
+    ],
+    "food": [
+        ("Lunch buffet per person", "Lunchbuffet p.p.", "Mittagsbuffet pro Person",
+         12, 35, 10, 120),
+        ("Coffee beans 1 kg", "Koffiebonen 1 kg", "Kaffeebohnen 1 kg", 14, 32, 5, 60),
+        ("Fresh fish (kg)", "Verse vis (kg)", "Frischfisch (kg)", 9, 30, 10, 150),
+        ("Gouda cheese (kg)", "Goudse kaas (kg)", "Gouda-Käse (kg)", 8, 22, 10, 200),
+        ("Bread rolls (box of 50)", "Broodjes (doos à 50)", "Brötchen (Karton à 50)",
+         12, 30, 2, 40),
+        ("Delivery charge", "Bezorgkosten", "Liefergebühr", 5, 60, 1, 1),
+    ],
+    "print": [
+        ("Flyers A5, 1000 pcs", "Flyers A5, 1000 st.", "Flyer A5, 1000 Stk.",
+         60, 400, 1, 10),
+        ("Business cards, 500 pcs", "Visitekaartjes, 500 st.",
+         "Visitenkarten, 500 Stk.", 35, 120, 1, 8),
+        ("Poster A1", "Poster A1", "Plakat A1", 9, 40, 5, 100),
+        ("Design hours", "Ontwerpuren", "Gestaltung (Std.)", 60, 120, 2, 30),
+    ],
+    "tech": [
+        ("Electrical installation work", "Elektra-installatiewerk",
+         "Elektroinstallation", 300, 4000, 1, 1),
+        ("Maintenance visit", "Onderhoudsbeurt", "Wartungseinsatz", 90, 600, 1, 4),
+        ("Spare parts", "Onderdelen", "Ersatzteile", 15, 400, 1, 10),
+        ("Labour hours", "Arbeidsuren", "Arbeitsstunden", 55, 95, 2, 40),
+        ("Call-out charge", "Voorrijkosten", "Anfahrtspauschale", 35, 90, 1, 1),
+    ],
+    "build": [
+        ("Timber beams 4 m", "Houten balken 4 m", "Holzbalken 4 m", 15, 70, 5, 80),
+        ("Scaffolding rental (week)", "Steigerhuur (week)", "Gerüstmiete (Woche)",
+         150, 900, 1, 6),
+        ("Steel profiles HEA 200", "Stalen profielen HEA 200", "Stahlprofile HEA 200",
+         40, 160, 2, 40),
+        ("Cement 25 kg", "Cement 25 kg", "Zement 25 kg", 6, 14, 10, 200),
+        ("Labour hours", "Arbeidsuren", "Arbeitsstunden", 45, 85, 4, 60),
+    ],
+    "clean": [
+        ("Cleaning services", "Schoonmaakwerkzaamheden", "Reinigungsleistungen",
+         200, 2500, 1, 2),
+        ("Window cleaning", "Glasbewassing", "Glasreinigung", 80, 600, 1, 4),
+        ("Cleaning supplies", "Schoonmaakmiddelen", "Reinigungsmittel", 20, 200, 1, 5),
+    ],
+    "office": [
+        ("Office chair ErgoPlus", "Bureaustoel ErgoPlus", "Bürostuhl ErgoPlus",
+         120, 450, 1, 12),
+        ("Desk 160x80", "Bureau 160x80", "Schreibtisch 160x80", 180, 700, 1, 10),
+        ("Copy paper A4 (box)", "Kopieerpapier A4 (doos)", "Kopierpapier A4 (Karton)",
+         18, 35, 2, 30),
+        ("Shipping and handling", "Verzendkosten", "Versandkosten", 5, 95, 1, 1),
+    ],
+    "lab": [
+        ("Laboratory pipettes", "Laboratoriumpipetten", "Laborpipetten", 8, 60, 10, 200),
+        ("Calibration service", "Kalibratie", "Kalibrierung", 120, 900, 1, 3),
+        ("Precision parts", "Precisieonderdelen", "Präzisionsteile", 4, 90, 10, 500),
+        ("Shipping and handling", "Verzendkosten", "Versandkosten", 5, 95, 1, 1),
+    ],
+    "consult": [
+        ("Consulting hours", "Adviesuren", "Beratungsstunden", 80, 250, 2, 40),
+        ("Annual accounts 2023", "Jaarrekening 2023", "Jahresabschluss 2023",
+         800, 6000, 1, 1),
+        ("Payroll administration (month)", "Salarisadministratie (maand)",
+         "Lohnbuchhaltung (Monat)", 90, 800, 1, 3),
+        ("Travel expenses", "Reiskosten", "Reisekosten", 20, 400, 1, 1),
+    ],
+    "pack": [
+        ("Cardboard boxes (100 pcs)", "Kartonnen dozen (100 st.)",
+         "Kartons (100 Stk.)", 40, 160, 1, 30),
+        ("Stretch film rolls", "Rekfolie rollen", "Stretchfolie Rollen", 9, 25, 6, 120),
+        ("Pallet packaging material", "Pallet verpakkingsmateriaal",
+         "Palette Verpackungsmaterial", 80, 350, 1, 20),
+    ],
+    "green": [
+        ("Garden maintenance", "Tuinonderhoud", "Gartenpflege", 150, 1500, 1, 2),
+        ("Plants and shrubs", "Planten en heesters", "Pflanzen und Sträucher",
+         5, 60, 10, 150),
+        ("Cut flowers (box)", "Snijbloemen (doos)", "Schnittblumen (Karton)",
+         20, 90, 2, 60),
+    ],
+    "bike": [
+        ("Bicycle chains", "Fietskettingen", "Fahrradketten", 8, 35, 10, 200),
+        ("Bicycle tyres 28 inch", "Fietsbanden 28 inch", "Fahrradreifen 28 Zoll",
+         12, 45, 10, 100),
+        ("Shipping and handling", "Verzendkosten", "Versandkosten", 5, 95, 1, 1),
+    ],
+    "tools": [
+        ("Diamond saw blades", "Diamantzaagbladen", "Diamantsägeblätter",
+         60, 400, 1, 20),
+        ("Core drill bits", "Kernboren", "Kernbohrkronen", 45, 300, 1, 12),
+        ("Shipping and handling", "Verzendkosten", "Versandkosten", 5, 95, 1, 1),
+    ],
+    "marine": [
+        ("Marine engine service", "Onderhoud scheepsmotor", "Schiffsmotor-Wartung",
+         500, 6000, 1, 1),
+        ("Spare parts", "Onderdelen", "Ersatzteile", 15, 400, 1, 10),
+        ("Labour hours", "Arbeidsuren", "Arbeitsstunden", 60, 110, 2, 40),
+    ],
+    "fair": [
+        ("Exhibition stand build", "Standbouw beurs", "Messestandbau", 1500, 15000, 1, 1),
+        ("Stand furniture rental", "Huur standmeubilair", "Miete Standmobiliar",
+         40, 400, 1, 12),
+        ("Travel expenses", "Reiskosten", "Reisekosten", 20, 400, 1, 1),
+    ],
+}
+
+# Sector of each supplier, by keyword in its name (first match wins).
+SECTOR_KEYWORDS = [
+    ("freight", ["Logistiek", "Transport", "Spedition", "Freight", "Logistics",
+                 "Havenservice", "Logistik"]),
+    ("bike", ["Fiets"]),
+    ("tools", ["Diamond"]),
+    ("marine", ["Marine"]),
+    ("fair", ["Messebau"]),
+    ("it", ["ICT", "Software", "IT-Service", "Data", "Cloud", "Analytics",
+            "Polderdata"]),
+    ("print", ["Drukwerk", "Druckerei", "Drukkerij", "Print", "Papierwerke",
+               "Design", "Media"]),
+    ("clean", ["Schoonmaak", "reinigung", "Cleaning", "Facilities"]),
+    ("lab", ["Labor", "Lab ", "Medizin", "Präzision", "Uhrenteile"]),
+    ("consult", ["Steuerberatung", "Treuhand", "Consultancy", "LLP"]),
+    ("pack", ["Verpakking", "Verpackung", "Packaging"]),
+    ("green", ["Hoveniers", "Sierteelt", "Tuinbouw"]),
+    ("office", ["Kantoor", "Büro", "Office"]),
+    ("food", ["Catering", "Gastro", "Hotelbedarf", "Kaffee", "Bäckerei", "Vis",
+              "Seafoods", "Zuivel", "Kaas", "Lebensmittel"]),
+    ("build", ["Bouw", "Holz", "Timber", "Gerüst", "Metaal", "Metall", "Söhne"]),
+    ("tech", ["Elektro", "Electrical", "Installatie", "Sanitär", "Kälte",
+              "Koel", "Technik", "Maschinenbau", "Engineering"]),
 ]
+
+
+def sector(name):
+    for sec, words in SECTOR_KEYWORDS:
+        if any(w in name for w in words):
+            return sec
+    return "tech"
+
 
 MONTHS = {
     "en": ["January", "February", "March", "April", "May", "June", "July",
@@ -328,15 +454,16 @@ STYLES = {
                     ("Fr. ", "", "'", "."), ("", "", "'", ".")],
 }
 
-# VAT regimes per supplier country: (rate in basis points, kind, weight)
+# VAT regimes per supplier country: (rate in basis points, kind, weight).
+# Reduced ("low") rates only apply to the food and plants sectors.
 REGIMES = {
-    "NL": [(2100, "std", 6), (900, "std", 2), (0, "rc", 2)],
-    "BE": [(2100, "std", 7), (600, "std", 1), (0, "rc", 2)],
-    "DE": [(1900, "std", 6), (700, "std", 2), (0, "rc", 2)],
-    "AT": [(2000, "std", 7), (1000, "std", 1), (0, "rc", 2)],
-    "CH": [(810, "std", 7), (0, "zero_ch", 3)],
-    "UK": [(2000, "std", 7), (0, "zero_uk", 3)],
-    "IE": [(2300, "std", 7), (0, "rc", 3)],
+    "NL": [(2100, "std", 7), (900, "low", 2), (0, "rc", 1)],
+    "BE": [(2100, "std", 8), (600, "low", 1), (0, "rc", 1)],
+    "DE": [(1900, "std", 7), (700, "low", 2), (0, "rc", 1)],
+    "AT": [(2000, "std", 8), (1000, "low", 1), (0, "rc", 1)],
+    "CH": [(810, "std", 8), (0, "zero_ch", 2)],
+    "UK": [(2000, "std", 8), (0, "zero_uk", 2)],
+    "IE": [(2300, "std", 8), (0, "rc", 2)],
     "US": [(0, "zero_us", 1)],
 }
 EU = ["NL", "BE", "DE", "AT", "IE"]
@@ -345,7 +472,7 @@ EU = ["NL", "BE", "DE", "AT", "IE"]
 ORIGINS = {
     "nl": [("NL", 85), ("BE", 15)],
     "de": [("DE", 70), ("AT", 15), ("CH", 15)],
-    "en": [("UK", 35), ("IE", 10), ("US", 15), ("NL", 17), ("DE", 15), ("CH", 4),
+    "en": [("UK", 36), ("IE", 10), ("US", 9), ("NL", 20), ("DE", 17), ("CH", 4),
            ("AT", 2), ("BE", 2)],
 }
 
@@ -640,10 +767,13 @@ class Inv:
 
         # Currency and VAT regime.
         currency = {"UK": "GBP", "US": "USD", "CH": "CHF"}.get(cc, "EUR")
-        rate, kind = wchoice(rng, [((r, k), w) for r, k, w in REGIMES[cc]])
-        if lang == "en" and cc in EU and rng.random() < 0.12:
+        low_ok = sector(self.sup) in ("food", "green")
+        rate, kind = wchoice(rng, [((r, k), w * 2 if k == "low" else w)
+                                   for r, k, w in REGIMES[cc]
+                                   if k != "low" or low_ok])
+        if lang == "en" and cc in EU and rng.random() < 0.08:
             currency, rate, kind = "USD", 0, "export"
-        if cc == "UK" and rng.random() < 0.12:
+        if cc == "UK" and rng.random() < 0.08:
             currency, rate, kind = "EUR", 0, "zero_uk"
         self.currency, self.rate, self.kind = currency, rate, kind
 
@@ -681,7 +811,8 @@ class Inv:
         # Other reference numbers (distractors).
         self.po = wchoice(rng, [(f"45{digits(rng, 8)}", 2),
                                 (f"PO-{rng.randint(10000, 99999)}", 2),
-                                (f"{rng.choice(['PRJ', 'ORD', 'BST'])}-{rng.randint(100, 9999)}", 1)])
+                                (f"{rng.choice(['PRJ', 'ORD', 'BST'])}-"
+                                 f"{rng.randint(100, 9999)}", 1)])
         self.custno = wchoice(rng, [(str(rng.randint(10000, 99999)), 2),
                                     (f"K{rng.randint(1000, 99999)}", 1),
                                     (f"C-{rng.randint(100, 9999)}", 1)])
@@ -691,7 +822,7 @@ class Inv:
         fx = {"EUR": 1.0, "USD": 1.1, "GBP": 0.85, "CHF": 0.95}[currency]
         self.items = []
         n_items = wchoice(rng, [(1, 3), (2, 2)])
-        for spec in rng.sample(ITEMS, n_items):
+        for spec in rng.sample(ITEMS[sector(self.sup)], n_items):
             en, nl, de, lo, hi, qlo, qhi = spec
             qty = rng.randint(qlo, qhi)
             unit = int(round(rng.uniform(lo, hi) * fx * 100))
@@ -725,6 +856,8 @@ class Inv:
         self.rate_s = r
         if rate == 0:
             self.vat_label = rng.choice(L["vat0"])
+            if cc == "CH" and lang == "de":
+                self.vat_label = rng.choice(["MWST 0 %", "MWST 0%"])
         else:
             vat_label = rng.choice(L["vat"]).format(r=r)
             if cc == "CH" and lang == "de":
@@ -733,11 +866,8 @@ class Inv:
                 vat_label = rng.choice(["USt. {r}", "{r} USt.", "MwSt. {r}"]).format(r=r)
             self.vat_label = vat_label
         self.note = None
-        if kind != "std":
-            key = kind if kind in L else "rc"
-            if kind == "zero_ch" and lang == "nl":
-                key = "rc"
-            self.note = rng.choice(L[key])
+        if kind not in ("std", "low"):
+            self.note = rng.choice(L[kind])
             if kind == "rc" and self.cust_vatid and rng.random() < 0.6:
                 self.note += f" {rng.choice(L['custvat'])}: {self.cust_vatid}"
         self.cur_note = rng.choice(L["curr"]).format(c=currency) if self.bare else None
@@ -790,7 +920,7 @@ class Inv:
 
     def extras(self):
         """Optional one-line distractors, shuffled."""
-        L, out = self.L, []
+        out = []
         if self.p(0.4):
             out.append(self.kv(self.pick("due"), self.due))
         if self.p(0.25):
@@ -861,7 +991,9 @@ def lay_email(c):
         vat_en = f"VAT {c.vat_s}"
         vat_nl = f"btw {c.vat_s}"
         vat_de = f"USt. {c.vat_s}"
-    desc = c.items[0][0] if len(c.items) == 1 else f"{c.items[0][0]} / {c.items[1][0]}"
+    desc = " / ".join(it[0] for it in c.items)
+    if lang != "de":
+        desc = desc[0].lower() + desc[1:]
     notes = " ".join(c.money_notes())
     if lang == "en":
         subj = r.choice([f"Subject: Invoice {c.no} from {c.sup}",
@@ -891,7 +1023,8 @@ def lay_email(c):
         close = r.choice(["Met vriendelijke groet,", "Met vriendelijke groeten,"])
         sign = [c.person, c.sup]
     else:
-        subj = r.choice([f"Betreff: Rechnung {c.no}", f"Betreff: Ihre Rechnung {c.no} - {c.sup}"])
+        subj = r.choice([f"Betreff: Rechnung {c.no}",
+                         f"Betreff: Ihre Rechnung {c.no} - {c.sup}"])
         greet = r.choice(["Sehr geehrte Damen und Herren,", "Guten Tag,"])
         body = r.choice([
             f"anbei erhalten Sie unsere Rechnung Nr. {c.no} vom {c.date} über "
@@ -981,7 +1114,8 @@ def lay_compact(c):
     if lang == "en":
         sums = f"{c.net_s} + {c.vat_label} {c.vat_s} = {c.total_label} {c.total_s}"
     elif lang == "nl":
-        sums = f"{c.net_label} {c.net_s} + {c.vat_label} {c.vat_s} = {c.total_label} {c.total_s}"
+        sums = (f"{c.net_label} {c.net_s} + {c.vat_label} {c.vat_s} = "
+                f"{c.total_label} {c.total_s}")
     else:
         sums = f"{c.net_label} {c.net_s}, {c.vat_label} {c.vat_s}, {c.total_label} {c.total_s}"
     lines.append(sums)

@@ -57,6 +57,9 @@ class TrainConfig(DataOptions):
     lora_targets: str = Field(
         "all-linear", description="Comma-separated module names to adapt, or 'all-linear'."
     )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="bf16 autocast (weights stay fp32) or fp32; 'auto' uses bf16 where the hardware has it."
+    )
     seed: int = Field(42, description="Seed for the split, initialisation and data order.")
     log_every: int = Field(1, ge=1, description="Write step metrics every N optimizer steps.")
     progress: bool = Field(True, description="Show a progress bar.")

@@ -19,8 +19,9 @@ from tuneforge.config import TrainConfig
 from tuneforge.data.formats import Example, dataset_hash, load_from_options
 from tuneforge.data.split import split_examples
 from tuneforge.paths import runs_dir
-from tuneforge.train.collate import answer_loss, collate
+from tuneforge.train.collate import answer_only_loss, collate
 from tuneforge.train.encode import Encoded, encode_conversation
+from tuneforge.train.precision import autocast, resolve_precision
 from tuneforge.train.run_record import library_versions, write_run
 
 
@@ -89,7 +90,7 @@ def _apply_lora(model, cfg: TrainConfig):
     return get_peft_model(model, lora)
 
 
-def evaluate_loss(model, batches: list[list[Encoded]], pad_id: int, device) -> float | None:
+def evaluate_loss(model, batches: list[list[Encoded]], pad_id: int, device, precision: str = "fp32") -> float | None:
     """Token-weighted mean answer loss over held-out batches."""
     import torch
 
@@ -100,9 +101,9 @@ def evaluate_loss(model, batches: list[list[Encoded]], pad_id: int, device) -> f
     with torch.no_grad():
         for b in batches:
             batch = {k: v.to(device) for k, v in collate(b, pad_id).items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
             n = int((batch["labels"][:, 1:] != -100).sum())
-            total += float(answer_loss(logits, batch["labels"])) * n
+            with autocast(device, precision):
+                total += float(answer_only_loss(model, batch)) * n
             count += n
     model.train()
     return total / max(count, 1)
@@ -192,10 +193,11 @@ def train(cfg: TrainConfig, log=print) -> Path:
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum, cpu=not torch.cuda.is_available())
+    precision = resolve_precision(cfg.precision, accelerator.device)
     model = _apply_lora(load_model(base.path), cfg)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total_params = sum(p.numel() for p in model.parameters())
-    log(f"model: {cfg.base} ({base.source}), LoRA r={cfg.lora_r}: {trainable:,} trainable of {total_params:,}")
+    log(f"model: {cfg.base} ({base.source}), LoRA r={cfg.lora_r}: {trainable:,} trainable of {total_params:,}, {precision}")
 
     # 3. Optimizer and schedule over optimizer steps (micro-batches / grad_accum).
     optimizer = torch.optim.AdamW(
@@ -224,8 +226,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
             for micro in _batches(train_enc, cfg.batch_size, rng):
                 batch = {k: v.to(accelerator.device) for k, v in collate(micro, pad_id).items()}
                 with accelerator.accumulate(model):
-                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                    loss = answer_loss(logits, batch["labels"])
+                    with autocast(accelerator.device, precision):
+                        loss = answer_only_loss(model, batch)
                     accelerator.backward(loss)
                     optimizer.step()
                     scheduler.step()
@@ -254,7 +256,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
                 progress.update(epoch=epoch, loss=f"{step_loss:.3f}", tps=f"{tps:,.0f}")
                 window_loss, window_tokens, window_start = 0.0, 0, time.time()
 
-            eval_loss = evaluate_loss(model, eval_batches, pad_id, accelerator.device)
+            eval_loss = evaluate_loss(model, eval_batches, pad_id, accelerator.device, precision)
             train_loss = sum(epoch_losses) / len(epoch_losses)
             epoch_metrics.append(
                 {"epoch": epoch, "step": step, "train_loss": round(train_loss, 5),
@@ -278,6 +280,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
         "format": "tuneforge.run/1",
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "method": "lora",
+        "precision": precision,
         "base": {"name": cfg.base, "path": str(base.path), "source": base.source},
         "data": {
             "path": str(Path(cfg.data).resolve()),
