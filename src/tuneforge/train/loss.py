@@ -45,6 +45,9 @@ def answer_token_losses(model, batch: dict, chunk_size: int = 0, reduce: str = "
         input_ids=batch["input_ids"],
         attention_mask=batch.get("attention_mask"),
         position_ids=batch.get("position_ids"),
+        # A KV cache (the default in eval mode) turns off transformers' packed-sequence masking: packed rows
+        # would then attend across examples.
+        use_cache=False,
     ).last_hidden_state
     labels = batch["labels"][:, 1:]
     selected = labels != IGNORE_INDEX

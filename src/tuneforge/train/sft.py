@@ -220,6 +220,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
             f"nproc={cfg.nproc}: this process was not launched as one of {cfg.nproc}; use `tuneforge train --nproc "
             f"{cfg.nproc} ...` or `accelerate launch --num_processes {cfg.nproc} -m tuneforge train ...`"
         )
+    if world > 1 and not cfg.out:
+        raise ValueError("a multi-process run needs --out, so that every process writes the same run folder")
     say = log if accelerator.is_main_process else (lambda *_: None)
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
     if accelerator.is_main_process:
