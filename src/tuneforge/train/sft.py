@@ -224,8 +224,6 @@ def train(cfg: TrainConfig, log=print) -> Path:
         raise ValueError("a multi-process run needs --out, so that every process writes the same run folder")
     say = log if accelerator.is_main_process else (lambda *_: None)
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
-    if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
 
     # 1. Data: load, validate (refuses bad files), split, choose `auto` settings, encode.
     data = prepare_data(cfg)
@@ -241,6 +239,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
     objective = make_objective(cfg, tokenizer, data.train, data.eval)
     if objective.truncated:
         say(f"warning: {objective.truncated} example(s) longer than max_seq_len={cfg.max_seq_len} were truncated")
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be good
     lengths = [objective.length(item) for item in objective.train]
     units = [objective.weight(item) for item in objective.train]
     say(f"data: {len(data.train)} train / {len(data.eval)} eval {objective.name} items from {cfg.data} "
