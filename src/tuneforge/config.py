@@ -92,6 +92,7 @@ class TrainConfig(DataOptions):
     report_to: str = Field(
         "tensorboard", description="Comma-separated trackers besides metrics.jsonl: tensorboard, mlflow, wandb or none."
     )
+    max_steps: int = Field(0, ge=0, description="Stop after N optimizer steps (0 = run every epoch).")
     nproc: int = Field(1, ge=1, le=1024, description="Processes to train with (CLI: relaunches itself with torchrun).")
 
     @field_validator("lora_targets")

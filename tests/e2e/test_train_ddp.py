@@ -28,7 +28,7 @@ def _curve(out):
     return [r["loss"] for r in rows if "loss" in r], [r["eval_loss"] for r in rows if "epoch_end" in r]
 
 
-def test_two_processes_match_one_with_the_same_global_batch(label_data, tiny_model_dir, tmp_path):
+def test_two_processes_match_one_with_the_same_global_batch(label_data, tiny_model_dir, tmp_path, one_torch_thread):
     import torch
 
     two = tmp_path / "two"
@@ -41,13 +41,8 @@ def test_two_processes_match_one_with_the_same_global_batch(label_data, tiny_mod
     run = json.loads((two / "run.json").read_text())
     assert run["processes"] == 2
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        one = train(TrainConfig(**_settings(label_data, tiny_model_dir, tmp_path / "one", batch_size=4)),
-                    log=lambda *_: None)
-    finally:
-        torch.set_num_threads(before)
+    one = train(TrainConfig(**_settings(label_data, tiny_model_dir, tmp_path / "one", batch_size=4)),
+                log=lambda *_: None)
     (losses_1, evals_1), (losses_2, evals_2) = _curve(one), _curve(two)
     assert len(losses_1) == 6
     assert losses_2 == pytest.approx(losses_1, rel=1e-4)

@@ -29,7 +29,7 @@ def _losses(out):
     return [(r["step"], r["loss"]) for r in rows if "loss" in r]
 
 
-def test_killed_run_resumes_to_the_same_result(label_data, tiny_model_dir, tmp_path):
+def test_killed_run_resumes_to_the_same_result(label_data, tiny_model_dir, tmp_path, one_torch_thread):
     import torch
 
     killed = tmp_path / "killed"
@@ -52,14 +52,9 @@ def test_killed_run_resumes_to_the_same_result(label_data, tiny_model_dir, tmp_p
     assert proc.returncode == -signal.SIGKILL
     assert not (killed / "run.json").exists(), "the run finished before it was killed; the test proves nothing"
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        logs = []
-        train(TrainConfig(**_settings(label_data, tiny_model_dir, killed), resume=True), log=logs.append)
-        whole = train(TrainConfig(**_settings(label_data, tiny_model_dir, tmp_path / "whole")), log=lambda *_: None)
-    finally:
-        torch.set_num_threads(before)
+    logs = []
+    train(TrainConfig(**_settings(label_data, tiny_model_dir, killed), resume=True), log=logs.append)
+    whole = train(TrainConfig(**_settings(label_data, tiny_model_dir, tmp_path / "whole")), log=lambda *_: None)
     assert any(line.startswith("resume: step-") for line in logs)
 
     resumed_run = json.loads((killed / "run.json").read_text())["metrics"]

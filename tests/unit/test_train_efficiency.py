@@ -11,15 +11,7 @@ from tuneforge.config import TrainConfig
 from tuneforge.train.sft import train
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny matmuls on a shared 2-core machine: one thread avoids OpenMP spin-waits that are 40x slower than the math.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _encoded(tiny_model_dir, label_data):

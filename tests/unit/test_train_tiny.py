@@ -10,6 +10,8 @@ from safetensors.torch import load_file
 from tuneforge.config import TrainConfig
 from tuneforge.train.sft import train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _cfg(data, base, out, **kw):
     args = dict(data=str(data), base=str(base), out=str(out), epochs=8, batch_size=4, lr=5e-3,

@@ -13,7 +13,6 @@ with half the batch each follow the same curve as one process with the whole bat
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from contextlib import nullcontext
@@ -262,7 +261,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
     # 3. Optimizer and schedule over optimizer steps; the loss module is what DDP wraps.
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     per_epoch = steps_per_epoch(len(objective.train), cfg.batch_size, cfg.grad_accum, world)
-    total_steps = per_epoch * cfg.epochs
+    total_steps = min(per_epoch * cfg.epochs, cfg.max_steps or per_epoch * cfg.epochs)
     # Not prepared by accelerate: its scheduler wrapper steps once per process, which would skew multi-process runs.
     scheduler = _make_scheduler(optimizer, cfg, total_steps)
     if accelerator.is_main_process:
@@ -298,6 +297,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
     window_tokens, window_start = 0, time.time()
     try:
         for epoch in range(state.epoch, cfg.epochs + 1):
+            if state.step >= total_steps:  # max_steps reached (a run resumed from its final checkpoint)
+                break
             plan = plan_epoch(lengths, cfg.batch_size, cfg.grad_accum, world, cfg.seed, epoch, cfg.group_by_length)
             for step_index in range(state.step_in_epoch, len(plan)):
                 everyone = [i for shard in plan[step_index] for micro in shard for i in micro]
@@ -337,18 +338,20 @@ def train(cfg: TrainConfig, log=print) -> Path:
                         "step": state.step, "epoch": epoch, "loss": round(step_loss, 5),
                         "lr": scheduler.get_last_lr()[0], "tokens_per_s": round(tps, 1),
                         "trained_tokens": state.trained_tokens, "time_s": round(time.time() - started, 2),
+                        "cpu_s": round(time.process_time(), 2),  # process CPU time: speed net of others' load
                     }
                     if objective.name == "dpo":
                         record["reward_accuracy"] = accelerator.unwrap_model(loss_module).last_correct / len(micro)
                     tracker.log(record, state.step)
                     window_tokens, window_start = 0, time.time()
                 progress.update(epoch=epoch, loss=f"{step_loss:.3f}", tps=f"{tps:,.0f}")
-                if cfg.eval_every and state.step % cfg.eval_every == 0 and step_index + 1 < len(plan):
+                last = step_index + 1 == len(plan) or state.step >= total_steps  # the epoch end evaluates and saves
+                if cfg.eval_every and state.step % cfg.eval_every == 0 and not last:
                     eval_loss = evaluate_now()
                     tracker.log({"step": state.step, "eval_loss": eval_loss}, state.step)
-                if cfg.save_every and state.step % cfg.save_every == 0 and step_index + 1 < len(plan):
+                if cfg.save_every and state.step % cfg.save_every == 0 and not last:
                     checkpoint_now()
-                if state.stopped_early:
+                if state.stopped_early or state.step >= total_steps:
                     break
 
             # An early stop has just evaluated; every other epoch ends with an evaluation.
@@ -363,7 +366,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
             progress.log(f"epoch {epoch}: train loss {train_loss:.4f}, eval loss {ev}")
             state.epoch, state.step_in_epoch, state.epoch_loss, state.epoch_units = epoch + 1, 0, 0.0, 0
             checkpoint_now()
-            if state.stopped_early:
+            if state.stopped_early or state.step >= total_steps:
                 break
     finally:
         progress.close()
