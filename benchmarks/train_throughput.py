@@ -4,7 +4,8 @@ Both sides: the same base model, the same data (examples/invoice-categories/trai
 dropout 0.05 on all linear layers, loss on the answers only (TRL: prompt/completion data, completion_only_loss),
 batch 8, AdamW lr 2e-4 with 10% warm-up and cosine decay, max grad norm 1, bf16 autocast where the CPU has it,
 no gradient checkpointing (TRL's fastest setting; its default turns it on), the same number of optimizer steps.
-tuneforge runs with its padding-free packing on (`--packing`; the default is off).
+tuneforge runs with its defaults (answer-only vocabulary projection, shared-prompt-prefix batching) plus
+`--group-by-length`; both are exact (tests/unit/test_train_efficiency.py), so both sides do the same work.
 
 Each side runs in its own subprocess, so its peak RSS is its own. Printed for each side:
   real tokens/s  non-padding tokens trained per second over steps 2..N (step 1 warms up; model loading,
@@ -83,7 +84,7 @@ def run_tuneforge(base: str, steps: int, out: Path) -> dict:
     cfg = TrainConfig(
         data=str(DATA), base=base, out=str(out), eval_split=0.0, epochs=100, max_steps=steps, batch_size=BATCH,
         lr=LR, warmup_ratio=WARMUP, schedule="cosine", lora_r=LORA["r"], lora_alpha=LORA["alpha"],
-        lora_dropout=LORA["dropout"], lora_targets="all-linear", packing=True, seed=SEED, progress=False,
+        lora_dropout=LORA["dropout"], lora_targets="all-linear", group_by_length=True, seed=SEED, progress=False,
         report_to="none", keep_checkpoints=1,
     )
     train(cfg, log=lambda *_: None)

@@ -76,6 +76,9 @@ class TrainConfig(DataOptions):
     auto_lr: bool = Field(False, description="Choose the learning rate from the method and batch size.")
     max_grad_norm: float = Field(1.0, ge=0, description="Clip the gradient norm (0 = no clipping).")
     packing: bool = Field(False, description="Pack each micro-batch into one padding-free row (no cross-example attention).")
+    share_prefix: bool = Field(
+        True, description="Compute a prompt prefix shared by a whole batch (e.g. the system prompt) once per batch."
+    )
     group_by_length: bool = Field(False, description="Batch examples of similar length together (less padding).")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in backward: less memory, ~30% slower.")
     loss_chunk_size: int = Field(

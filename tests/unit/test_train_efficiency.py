@@ -86,6 +86,22 @@ def test_packing_does_not_leak_attention_across_examples(tiny_model_dir, label_d
     assert float(together[0]) == pytest.approx(float(first[0]) + float(alone[0]), rel=1e-5)
 
 
+def test_shared_prefix_batch_has_the_loss_and_gradients_of_the_padded_one(tiny_model_dir, label_data):
+    from tuneforge.train.collate import collate, collate_shared_prefix
+    from tuneforge.train.loss import AnswerLoss
+
+    tok, enc = _encoded(tiny_model_dir, label_data)
+    batch = enc[:6]
+    module = AnswerLoss(_lora_model(tiny_model_dir))
+    padded = _loss_and_grads(module, collate(batch, tok.pad_token_id))
+    shared = collate_shared_prefix(batch, tok.pad_token_id)
+    assert shared["prefix_ids"].shape[1] >= 16  # the system prompt is computed once for the batch
+    assert shared["input_ids"].shape[1] + shared["prefix_ids"].shape[1] == max(len(e.input_ids) for e in batch)
+    _assert_same(_loss_and_grads(module, shared), padded)
+    module.eval()  # evaluation runs the same path without gradients
+    assert float(module(shared)[0]) == pytest.approx(padded[0], rel=1e-5)
+
+
 def test_chunked_loss_matches_one_projection(tiny_model_dir, label_data):
     from tuneforge.train.collate import collate
     from tuneforge.train.loss import AnswerLoss
@@ -161,12 +177,15 @@ def _curve(out):
 
 
 @pytest.mark.parametrize(
-    "switch", [{"packing": True}, {"loss_chunk_size": 2}, {"gradient_checkpointing": True}], ids=str
+    "switch",
+    [{"packing": True}, {"share_prefix": True}, {"loss_chunk_size": 2}, {"gradient_checkpointing": True}],
+    ids=str,
 )
 def test_training_curve_is_unchanged_by_the_switch(switch, label_data, tiny_model_dir, tmp_path):
     args = dict(data=str(label_data), base=str(tiny_model_dir), epochs=2, batch_size=4, lr=5e-3, lora_r=4,
                 lora_dropout=0.0, eval_split=0.2, progress=False, precision="fp32", report_to="none")
-    plain = train(TrainConfig(out=str(tmp_path / "plain"), **args), log=lambda *_: None)
-    switched = train(TrainConfig(out=str(tmp_path / "on"), **args, **switch), log=lambda *_: None)
+    plain = train(TrainConfig(out=str(tmp_path / "plain"), share_prefix=False, **args), log=lambda *_: None)
+    switched = train(TrainConfig(out=str(tmp_path / "on"), **{"share_prefix": False, **args, **switch}),
+                     log=lambda *_: None)
     assert _curve(switched) == pytest.approx(_curve(plain), rel=1e-4)
     assert len(_curve(plain)) == 6

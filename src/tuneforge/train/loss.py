@@ -38,17 +38,37 @@ def chunked_cross_entropy_sum(hidden, head, targets, chunk_size: int):
     return total
 
 
+def _hidden_after_shared_prefix(decoder, batch: dict):
+    """Run the shared prefix once, then every example's remainder on top of its (differentiable) KV cache.
+
+    Gradients reach the prefix through the cached keys and values, so loss and gradients equal the plain path
+    while the prefix's tokens are computed once per batch instead of once per example.
+    """
+    prefix, rest = batch["prefix_ids"], batch["input_ids"]
+    rows, n = rest.shape[0], prefix.shape[1]
+    cache = decoder(input_ids=prefix, use_cache=True).past_key_values
+    cache.batch_repeat_interleave(rows)
+    mask = torch.cat([batch["attention_mask"].new_ones(rows, n), batch["attention_mask"]], dim=1)
+    positions = torch.arange(n, n + rest.shape[1], device=rest.device).expand(rows, -1)
+    return decoder(
+        input_ids=rest, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+    ).last_hidden_state
+
+
 def answer_token_losses(model, batch: dict, chunk_size: int = 0, reduce: str = "sum"):
     """Answer-token cross-entropy of `model` on a padded or packed batch: (sum or per-row sums, token count)."""
     causal_lm = _causal_lm(model)
-    hidden = causal_lm.get_decoder()(
-        input_ids=batch["input_ids"],
-        attention_mask=batch.get("attention_mask"),
-        position_ids=batch.get("position_ids"),
-        # A KV cache (the default in eval mode) turns off transformers' packed-sequence masking: packed rows
-        # would then attend across examples.
-        use_cache=False,
-    ).last_hidden_state
+    if "prefix_ids" in batch:
+        hidden = _hidden_after_shared_prefix(causal_lm.get_decoder(), batch)
+    else:
+        hidden = causal_lm.get_decoder()(
+            input_ids=batch["input_ids"],
+            attention_mask=batch.get("attention_mask"),
+            position_ids=batch.get("position_ids"),
+            # A KV cache (the default in eval mode) turns off transformers' packed-sequence masking: packed rows
+            # would then attend across examples.
+            use_cache=False,
+        ).last_hidden_state
     labels = batch["labels"][:, 1:]
     selected = labels != IGNORE_INDEX
     head = causal_lm.get_output_embeddings()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from tuneforge.train.collate import collate, collate_packed, trained_positions
+from tuneforge.train.collate import collate, collate_packed, collate_shared_prefix, trained_positions
 from tuneforge.train.encode import Encoded, encode_conversation
 
 
@@ -29,6 +29,15 @@ def encode_all(tokenizer, examples, max_len: int) -> list[Encoded]:
     return [encode_conversation(tokenizer, ex.messages, max_len) for ex in examples]
 
 
+def _batch_layout(cfg, pad_id: int):
+    if cfg.packing:
+        return collate_packed
+    # Prefix sharing runs through a KV cache, which gradient checkpointing switches off.
+    if cfg.share_prefix and not cfg.gradient_checkpointing:
+        return lambda b: collate_shared_prefix(b, pad_id)
+    return lambda b: collate(b, pad_id)
+
+
 def sft_objective(cfg, tokenizer, train_examples, eval_examples) -> Objective:
     from tuneforge.train.loss import AnswerLoss
 
@@ -44,7 +53,7 @@ def sft_objective(cfg, tokenizer, train_examples, eval_examples) -> Objective:
         eval=eval_enc,
         length=lambda e: len(e.input_ids),
         weight=trained_positions,
-        collate=collate_packed if cfg.packing else (lambda b: collate(b, pad_id)),
+        collate=_batch_layout(cfg, pad_id),
         make_loss=lambda model: AnswerLoss(model, cfg.loss_chunk_size),
         truncated=sum(e.truncated for e in train_enc + eval_enc),
     )
