@@ -16,7 +16,7 @@ from tuneforge.train.sft import train
 pytestmark = pytest.mark.integration
 
 
-def _rows(n=8):
+def _rows(n=4):
     lines = (examples_dir() / "invoice-categories" / "train.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(x) for x in lines[:n]]
 
@@ -39,7 +39,7 @@ def test_method_trains_the_bundled_model(method, objective, tmp_path):
     rows = _rows()
     data = write_jsonl(tmp_path / "data.jsonl", _pairs(rows) if objective == "dpo" else rows)
     cfg = TrainConfig(data=str(data), out=str(tmp_path / "run"), method=method, objective=objective,
-                      batch_size=4, max_steps=2, epochs=1, eval_split=0.0, max_seq_len=160, progress=False,
+                      batch_size=2, max_steps=2, epochs=1, eval_split=0.0, max_seq_len=160, progress=False,
                       report_to="none", lr=1e-5 if method == "full" else 2e-4)
     out = train(cfg, log=lambda *_: None)
     run = json.loads((out / "run.json").read_text())
