@@ -1,0 +1,103 @@
+"""The engine: mixed-adapter batches answer exactly like each model alone; seeds, stops, limits, queue bound."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tuneforge.serve.engine import Engine, GenRequest, QueueFull
+from tuneforge.train.encode import encode_prompt
+
+PROMPTS = [
+    [{"role": "user", "content": "dell laptop"}],
+    [{"role": "user", "content": "train ticket berlin to munich, second class"}],
+    [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "slack"}],
+]
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir, tiny_variants):
+    e = Engine(tiny_model_dir, {"alpha": tiny_variants["alpha"], "beta": tiny_variants["beta"]},
+               max_batch=16, max_queue=32, batch_wait_s=0.05)
+    yield e
+    e.close()
+
+
+def run_all(engine, requests: list[GenRequest]) -> list[tuple[str, str, int]]:
+    """Submit together (so they share batches); return (text, finish_reason, tokens) per request."""
+    results: list = [None] * len(requests)
+    done = threading.Semaphore(0)
+    for i, req in enumerate(requests):
+        parts: list[str] = []
+
+        def on_event(kind, *args, i=i, parts=parts):
+            if kind == "delta":
+                parts.append(args[0])
+            else:
+                results[i] = ("".join(parts), *args)
+                done.release()
+
+        req.on_event = on_event
+    engine.submit_many(requests)
+    for _ in requests:
+        assert done.acquire(timeout=120)
+    return results
+
+
+def test_mixed_adapter_batch_matches_each_model_alone(engine, tiny_model_dir, tiny_variants):
+    from peft import PeftModel
+
+    from tuneforge.eval.generate import generate_batch
+    from tuneforge.models.load import load_model
+
+    tok = engine.tokenizer
+    expected = {"__base__": [g.text for g in generate_batch(load_model(tiny_model_dir), tok, PROMPTS, 10)]}
+    for name in ("alpha", "beta"):
+        model = PeftModel.from_pretrained(load_model(tiny_model_dir), str(tiny_variants[name]))
+        expected[engine.adapter_for(name)] = [g.text for g in generate_batch(model, tok, PROMPTS, 10)]
+    cases = [(adapter, i) for adapter in expected for i in range(len(PROMPTS))]
+    reqs = [GenRequest(encode_prompt(tok, PROMPTS[i]), adapter=adapter, max_tokens=10, temperature=0) for adapter, i in cases]
+    got = run_all(engine, reqs)
+    for (adapter, i), (text, reason, n) in zip(cases, got):
+        assert text.strip() == expected[adapter][i], (adapter, i)
+        assert reason in ("stop", "length") and n <= 10
+    assert len({tuple(v) for v in expected.values()}) == 3  # the adapters really change the answers
+
+
+def test_seeded_sampling_is_independent_of_batch_company(engine):
+    ids = encode_prompt(engine.tokenizer, PROMPTS[0])
+    alone = run_all(engine, [GenRequest(ids, temperature=1.0, top_p=0.95, seed=11, max_tokens=8)])[0]
+    crowd = run_all(engine, [GenRequest(ids, temperature=1.0, top_p=0.95, seed=11, max_tokens=8)]
+                    + [GenRequest(ids, temperature=0.7, seed=s, max_tokens=8) for s in range(5)])[0]
+    assert alone == crowd
+
+
+def test_length_and_stop_strings(engine):
+    ids = encode_prompt(engine.tokenizer, PROMPTS[1])
+    text, reason, n = run_all(engine, [GenRequest(ids, temperature=0, max_tokens=6)])[0]
+    assert (reason, n) == ("length", 6)
+    assert len(text) >= 3
+    stop = text[1:3]
+    cut, reason, _ = run_all(engine, [GenRequest(ids, temperature=0, max_tokens=6, stop=[stop])])[0]
+    assert (cut, reason) == (text[: text.find(stop)], "stop")
+
+
+def test_json_mode_closes_the_object_before_max_tokens(engine):
+    import json
+
+    ids = encode_prompt(engine.tokenizer, PROMPTS[0])
+    for max_tokens in (4, 9, 20):
+        text, reason, n = run_all(engine, [GenRequest(ids, temperature=1.0, seed=max_tokens, max_tokens=max_tokens,
+                                                      json_mode=True)])[0]
+        assert isinstance(json.loads(text), dict), text
+        assert n <= max_tokens
+
+
+def test_queue_bound_refuses_instead_of_growing(tiny_model_dir):
+    e = Engine(tiny_model_dir, max_queue=2)
+    try:
+        with pytest.raises(QueueFull, match="capacity"):
+            e.submit_many([GenRequest([1, 2, 3], max_tokens=1) for _ in range(3)])
+    finally:
+        e.close()
