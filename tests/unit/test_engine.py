@@ -101,3 +101,19 @@ def test_queue_bound_refuses_instead_of_growing(tiny_model_dir):
             e.submit_many([GenRequest([1, 2, 3], max_tokens=1) for _ in range(3)])
     finally:
         e.close()
+
+
+def test_shared_system_prompt_is_computed_once_with_the_same_answers(engine, tiny_model_dir):
+    from tuneforge.eval.generate import generate_batch
+    from tuneforge.models.load import load_model
+
+    system = {"role": "system", "content": "categorise the supplier invoice line into one ledger category"}
+    prompts = [[system, {"role": "user", "content": t}] for t in ("dell laptop", "hotel room munich", "jira")]
+    tok = engine.tokenizer
+    ids = [encode_prompt(tok, p) for p in prompts]
+    from tuneforge.serve.engine import MIN_SHARED_PREFIX, _common_prefix_len
+
+    assert _common_prefix_len(ids) >= MIN_SHARED_PREFIX  # the shared-prefix path is the one under test
+    expected = [g.text for g in generate_batch(load_model(tiny_model_dir), tok, prompts, 10)]
+    got = run_all(engine, [GenRequest(i, max_tokens=10, temperature=0) for i in ids])
+    assert [text.strip() for text, _, _ in got] == expected

@@ -21,6 +21,17 @@ from tuneforge.serve.json_constraint import JsonPrefix
 from tuneforge.serve.sampling import constrained_row, sample_row
 
 BASE_ADAPTER = "__base__"
+MIN_SHARED_PREFIX = 8  # shorter common prefixes are not worth a separate forward pass
+
+
+def _common_prefix_len(prompts: list[list[int]]) -> int:
+    first = prompts[0]
+    n = min(len(p) for p in prompts)
+    for i in range(n):
+        t = first[i]
+        if any(p[i] != t for p in prompts):
+            return i
+    return n
 
 
 class QueueFull(RuntimeError):
@@ -142,7 +153,10 @@ class Engine:
 
     def close(self) -> None:
         self._stopping = True
-        self.queue.put(GenRequest(prompt_ids=[], max_tokens=0))  # wakes the worker
+        try:
+            self.queue.put_nowait(GenRequest(prompt_ids=[], max_tokens=0))  # wakes the worker
+        except queue.Full:
+            pass  # the worker is busy and will see _stopping after this batch
         self.worker.join(timeout=10)
 
     # -- worker ------------------------------------------------------------------------------------------------
@@ -203,17 +217,10 @@ class Engine:
         from transformers import DynamicCache
 
         rows = [_Row(r, self.tokenizer) for r in reqs]
-        width = max(len(r.prompt_ids) for r in reqs)
-        ids = torch.full((len(reqs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(reqs), width), dtype=torch.long)
-        for i, r in enumerate(reqs):
-            ids[i, width - len(r.prompt_ids):] = torch.tensor(r.prompt_ids, dtype=torch.long)
-            mask[i, width - len(r.prompt_ids):] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
         adapter_names = [r.adapter for r in reqs]
         cache = DynamicCache()
         with torch.inference_mode():
-            logits = self._forward(ids, mask, positions, cache, adapter_names)
+            logits, mask, positions = self._prefill([r.prompt_ids for r in reqs], adapter_names, cache)
             while rows:
                 next_tokens: list[int] = []
                 keep: list[int] = []
@@ -236,6 +243,35 @@ class Engine:
                 positions = positions[:, -1:] + 1
                 step_ids = torch.tensor(next_tokens, dtype=torch.long).unsqueeze(1)
                 logits = self._forward(step_ids, mask, positions, cache, adapter_names)
+
+    def _prefill(self, prompts: list[list[int]], adapter_names: list[str], cache):
+        """Run the prompts into the cache; return last-position logits, the attention mask and positions.
+
+        Requests to one variant usually share a long prefix (its system prompt). When every row has the same
+        adapter, that prefix is computed once and its cache copied to each row; each row's own suffix follows,
+        left-padded, so the padding sits between prefix and suffix (masked, positions stay contiguous).
+        """
+        torch = self._torch
+        shared = _common_prefix_len(prompts) if len(prompts) > 1 and len(set(adapter_names)) == 1 else 0
+        shared = min(shared, min(len(p) for p in prompts) - 1)  # every row keeps a token of its own
+        if shared < MIN_SHARED_PREFIX:
+            shared = 0
+        if shared:
+            prefix = torch.tensor([prompts[0][:shared]], dtype=torch.long)
+            ones = torch.ones_like(prefix)
+            self._forward(prefix, ones, torch.arange(shared).unsqueeze(0), cache, adapter_names[:1])
+            cache.batch_repeat_interleave(len(prompts))
+        suffixes = [p[shared:] for p in prompts]
+        width = max(len(p) for p in suffixes)
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        own = torch.zeros((len(prompts), width), dtype=torch.long)
+        for i, p in enumerate(suffixes):
+            ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
+            own[i, width - len(p):] = 1
+        mask = torch.cat([torch.ones((len(prompts), shared), dtype=torch.long), own], dim=1)
+        positions = ((mask.cumsum(-1) - 1).clamp(min=0))[:, shared:]
+        logits = self._forward(ids, mask, positions, cache, adapter_names)
+        return logits, mask, positions
 
     def _forward(self, ids, mask, positions, cache, adapter_names):
         kwargs = dict(
