@@ -1,7 +1,7 @@
 """Throughput of `tuneforge serve` under 1, 8 and 32 concurrent clients vs sequential `model.generate`.
 
-Both sides use the bundled base model, the same prompts (invoice-extraction demo inputs), greedy decoding and the
-same answer cap. The baseline is measured first in this process; then a real server process is started and
+Both sides use the bundled base model, the same prompts (a demo task's held-out inputs with its system prompt),
+greedy decoding and the same answer cap. The baseline is measured first in this process; then a real server process is started and
 clients (threads with httpx, one request at a time each) hammer it. Prints requests/s, tokens/s, p50/p95
 latency, errors and the ratio of tokens/s to the baseline. Target: >= 3x the baseline's tokens/s at 8 clients.
 
@@ -28,8 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def prompts(n: int) -> list[list[dict]]:
-    rows = [json.loads(line) for line in (ROOT / "examples/invoice-extraction/test.jsonl").read_text().splitlines()]
+TASKS = {"classification": "invoice-categories", "extraction": "invoice-extraction"}
+
+
+def prompts(task: str, n: int) -> list[list[dict]]:
+    rows = [json.loads(line) for line in (ROOT / "examples" / TASKS[task] / "test.jsonl").read_text().splitlines()]
     out = []
     for r in rows[:n]:
         msgs = [m for m in r["messages"] if m["role"] != "assistant"]
@@ -127,6 +130,8 @@ def row(label: str, r: dict, base_tps: float | None) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--task", choices=sorted(TASKS), default="classification",
+                    help="whose demo prompts to send (each has one system prompt shared by its requests)")
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--requests-per-client", type=int, default=None,
                     help="default: 4 requests for 1 client, 2 each for 8, 1 each for 32")
@@ -140,9 +145,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
-    msgs = prompts(64)
+    msgs = prompts(args.task, 64)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), model {args.model}, max_tokens {args.max_tokens}, greedy")
+          f"({torch.get_num_threads()} threads), model {args.model}, {args.task} prompts, max_tokens {args.max_tokens}, greedy")
     base = sequential_baseline(args.model, msgs[: args.baseline_requests], args.max_tokens)
     base_tps = base["tokens"] / base["wall_s"]
     header = f"{'':<26} {'reqs':>5} {'errors':>6} {'req/s':>8} {'tok/s':>9} {'p50 s':>8} {'p95 s':>8} {'vs seq':>8}"

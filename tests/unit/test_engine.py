@@ -117,3 +117,11 @@ def test_shared_system_prompt_is_computed_once_with_the_same_answers(engine, tin
     expected = [g.text for g in generate_batch(load_model(tiny_model_dir), tok, prompts, 10)]
     got = run_all(engine, [GenRequest(i, max_tokens=10, temperature=0) for i in ids])
     assert [text.strip() for text, _, _ in got] == expected
+    # Marked as a shared prefix, the system prompt's cache is kept and reused by later batches.
+    system_len = len(tok(tok.apply_chat_template([system], tokenize=False), add_special_tokens=False)["input_ids"])
+    assert ids[0][:system_len] == ids[1][:system_len]
+    engine._prefixes.clear()
+    for i, prompt_ids in enumerate(ids):
+        (text, _, _), = run_all(engine, [GenRequest(prompt_ids, max_tokens=10, temperature=0, prefix_len=system_len)])
+        assert text.strip() == expected[i]
+    assert len(engine._prefixes) == 1

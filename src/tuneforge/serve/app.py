@@ -89,7 +89,8 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
         prompt = encode_prompt(served.engine.tokenizer, messages)
         max_tokens = _token_budget(served, [prompt], body.token_limit or DEFAULT_CHAT_MAX_TOKENS,
                                    explicit=body.token_limit is not None)
-        return await _respond(request, served, body, [prompt], max_tokens, "chat.completion", body.json_mode)
+        return await _respond(request, served, body, [prompt], max_tokens, "chat.completion", body.json_mode,
+                              _system_prefix_len(served.engine.tokenizer, messages, prompt))
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request):
@@ -104,13 +105,13 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
         max_tokens = _token_budget(served, prompts, body.max_tokens, explicit=True)
         return await _respond(request, served, body, prompts, max_tokens, "text_completion", False)
 
-    async def _respond(request, served, body, prompts, max_tokens, kind, json_mode):
+    async def _respond(request, served, body, prompts, max_tokens, kind, json_mode, prefix_len=0):
         started = time.perf_counter()
         request_id = ("chatcmpl-" if kind == "chat.completion" else "cmpl-") + uuid.uuid4().hex[:24]
         try:
             job = Job(served.engine, prompts, body.n, adapter=served.adapter, max_tokens=max_tokens,
                       temperature=body.temperature, top_p=body.top_p, seed=body.seed, stop=body.stops,
-                      json_mode=json_mode)
+                      json_mode=json_mode, prefix_len=prefix_len)
         except QueueFull as err:
             log(request_id=request_id, endpoint=kind, model=body.model, variant=served.id, status=429,
                 request=body.model_dump(exclude_none=True), error=str(err))
@@ -176,6 +177,17 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     return app
+
+
+def _system_prefix_len(tokenizer, messages: list[dict], prompt: list[int]) -> int:
+    """Tokens of the rendered system message at the start of the prompt: shared by the variant's requests, so the
+    engine keeps their cache between batches. 0 when there is no system message or the template merges it."""
+    from tuneforge.train.encode import render
+
+    if not messages or messages[0]["role"] != "system":
+        return 0
+    ids = tokenizer(render(tokenizer, messages[:1], add_generation_prompt=False), add_special_tokens=False)["input_ids"]
+    return len(ids) if prompt[: len(ids)] == ids else 0
 
 
 def _token_budget(served: ServedModel, prompts: list[list[int]], wanted: int, explicit: bool) -> int:

@@ -9,8 +9,10 @@ A bounded queue refuses work beyond `max_queue` (the server answers 429) instead
 
 from __future__ import annotations
 
+import copy
 import queue
 import threading
+from collections import OrderedDict
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from tuneforge.serve.sampling import constrained_row, sample_row
 
 BASE_ADAPTER = "__base__"
 MIN_SHARED_PREFIX = 8  # shorter common prefixes are not worth a separate forward pass
+PREFIX_CACHE_ENTRIES = 16
 
 
 def _common_prefix_len(prompts: list[list[int]]) -> int:
@@ -48,6 +51,8 @@ class GenRequest:
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
     json_mode: bool = False
+    # Leading prompt tokens many requests share (the system prompt); their KV cache is kept between batches.
+    prefix_len: int = 0
     # Called from the worker thread with ("delta", text), then ("done", finish_reason, n_tokens) or ("error", msg).
     on_event: Callable[..., None] = lambda *a: None
     cancelled: bool = False
@@ -126,6 +131,7 @@ class Engine:
         self.batch_wait_s = batch_wait_s
         self.queue: queue.Queue[GenRequest] = queue.Queue(maxsize=max_queue)
         self._token_text: list[str] | None = None
+        self._prefixes: OrderedDict[tuple, object] = OrderedDict()  # (adapter, prefix ids) -> DynamicCache
         self._lock = threading.Lock()
         self._stopping = False
         self.device = next(model.parameters()).device
@@ -214,13 +220,12 @@ class Engine:
 
     def _run_batch(self, reqs: list[GenRequest]) -> None:
         torch = self._torch
-        from transformers import DynamicCache
-
         rows = [_Row(r, self.tokenizer) for r in reqs]
         adapter_names = [r.adapter for r in reqs]
-        cache = DynamicCache()
+        hints = {r.prefix_len for r in reqs}
         with torch.inference_mode():
-            logits, mask, positions = self._prefill([r.prompt_ids for r in reqs], adapter_names, cache)
+            cache, logits, mask, positions = self._prefill(
+                [r.prompt_ids for r in reqs], adapter_names, hints.pop() if len(hints) == 1 else 0)
             while rows:
                 next_tokens: list[int] = []
                 keep: list[int] = []
@@ -244,22 +249,28 @@ class Engine:
                 step_ids = torch.tensor(next_tokens, dtype=torch.long).unsqueeze(1)
                 logits = self._forward(step_ids, mask, positions, cache, adapter_names)
 
-    def _prefill(self, prompts: list[list[int]], adapter_names: list[str], cache):
-        """Run the prompts into the cache; return last-position logits, the attention mask and positions.
+    def _prefill(self, prompts: list[list[int]], adapter_names: list[str], hint: int):
+        """Run the prompts into a new cache; return it, last-position logits, the attention mask and positions.
 
         Requests to one variant usually share a long prefix (its system prompt). When every row has the same
-        adapter, that prefix is computed once and its cache copied to each row; each row's own suffix follows,
-        left-padded, so the padding sits between prefix and suffix (masked, positions stay contiguous).
+        adapter, that prefix is computed once (or taken from the prefix cache, when the requests marked it as
+        shared with `prefix_len`) and copied to each row; each row's own suffix follows, left-padded, so the
+        padding sits between prefix and suffix (masked; positions stay contiguous).
         """
         torch = self._torch
-        shared = _common_prefix_len(prompts) if len(prompts) > 1 and len(set(adapter_names)) == 1 else 0
+        from transformers import DynamicCache
+
+        same_adapter = len(set(adapter_names)) == 1
+        shared = _common_prefix_len(prompts) if same_adapter else 0
         shared = min(shared, min(len(p) for p in prompts) - 1)  # every row keeps a token of its own
-        if shared < MIN_SHARED_PREFIX:
-            shared = 0
+        if same_adapter and MIN_SHARED_PREFIX <= hint <= shared:
+            shared = hint
+            cache = self._cached_prefix(prompts[0][:shared], adapter_names[0])
+        elif shared >= MIN_SHARED_PREFIX and len(prompts) > 1:
+            cache = self._run_prefix(prompts[0][:shared], adapter_names[0])
+        else:
+            shared, cache = 0, DynamicCache()
         if shared:
-            prefix = torch.tensor([prompts[0][:shared]], dtype=torch.long)
-            ones = torch.ones_like(prefix)
-            self._forward(prefix, ones, torch.arange(shared).unsqueeze(0), cache, adapter_names[:1])
             cache.batch_repeat_interleave(len(prompts))
         suffixes = [p[shared:] for p in prompts]
         width = max(len(p) for p in suffixes)
@@ -271,7 +282,27 @@ class Engine:
         mask = torch.cat([torch.ones((len(prompts), shared), dtype=torch.long), own], dim=1)
         positions = ((mask.cumsum(-1) - 1).clamp(min=0))[:, shared:]
         logits = self._forward(ids, mask, positions, cache, adapter_names)
-        return logits, mask, positions
+        return cache, logits, mask, positions
+
+    def _run_prefix(self, prefix: list[int], adapter: str):
+        from transformers import DynamicCache
+
+        torch = self._torch
+        cache = DynamicCache()
+        ids = torch.tensor([prefix], dtype=torch.long)
+        self._forward(ids, torch.ones_like(ids), torch.arange(len(prefix)).unsqueeze(0), cache, [adapter])
+        return cache
+
+    def _cached_prefix(self, prefix: list[int], adapter: str):
+        """A private copy of the prefix's cache (the batch extends it), computed once per adapter and prefix."""
+        key = (adapter, tuple(prefix))
+        if key in self._prefixes:
+            self._prefixes.move_to_end(key)
+        else:
+            self._prefixes[key] = self._run_prefix(prefix, adapter)
+            while len(self._prefixes) > PREFIX_CACHE_ENTRIES:
+                self._prefixes.popitem(last=False)
+        return copy.deepcopy(self._prefixes[key])
 
     def _forward(self, ids, mask, positions, cache, adapter_names):
         kwargs = dict(
