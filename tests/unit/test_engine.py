@@ -125,3 +125,43 @@ def test_shared_system_prompt_is_computed_once_with_the_same_answers(engine, tin
         (text, _, _), = run_all(engine, [GenRequest(prompt_ids, max_tokens=10, temperature=0, prefix_len=system_len)])
         assert text.strip() == expected[i]
     assert len(engine._prefixes) == 1
+
+
+def test_requests_join_a_running_batch_with_unchanged_answers(engine, tiny_model_dir, tiny_variants):
+    """Continuous batching: a request arriving mid-decode joins the batch (cache rows aligned by padding)."""
+    from peft import PeftModel
+
+    from tuneforge.eval.generate import generate_batch
+    from tuneforge.models.load import load_model
+
+    tok = engine.tokenizer
+    model = PeftModel.from_pretrained(load_model(tiny_model_dir), str(tiny_variants["beta"]))
+    long_prompt, short_prompt = PROMPTS[1], PROMPTS[2]
+    expected_long = generate_batch(model, tok, [long_prompt], 40)[0].text
+    with model.disable_adapter():
+        expected_short = generate_batch(model, tok, [short_prompt], 8)[0].text
+    started = threading.Event()
+    first: list = []
+    second: list = []
+    done = threading.Semaphore(0)
+
+    def sink(parts, on_delta=None):
+        def on_event(kind, *args):
+            if kind == "delta":
+                parts.append(args[0])
+                if on_delta:
+                    on_delta.set()
+            else:
+                done.release()
+        return on_event
+
+    before = engine.joined
+    # The second request is sent once the first has produced text, so it arrives while the first is decoding.
+    engine.submit(GenRequest(encode_prompt(tok, long_prompt), adapter=engine.adapter_for("beta"), max_tokens=40,
+                             temperature=0, on_event=sink(first, started)))
+    assert started.wait(60)
+    engine.submit(GenRequest(encode_prompt(tok, short_prompt), max_tokens=8, temperature=0, on_event=sink(second)))
+    assert done.acquire(timeout=60) and done.acquire(timeout=60)
+    assert "".join(first).strip() == expected_long
+    assert "".join(second).strip() == expected_short
+    assert engine.joined == before + 1

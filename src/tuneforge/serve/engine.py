@@ -58,6 +58,17 @@ class GenRequest:
     cancelled: bool = False
 
 
+def _left_pad(cache, mask, n: int):
+    """Add n masked, zero cache slots in front of every row (so caches of different lengths line up)."""
+    import torch
+
+    for layer in cache.layers:
+        k, v = layer.keys, layer.values
+        layer.keys = torch.cat([k.new_zeros(k.shape[0], k.shape[1], n, k.shape[3]), k], dim=2)
+        layer.values = torch.cat([v.new_zeros(v.shape[0], v.shape[1], n, v.shape[3]), v], dim=2)
+    return cache, torch.cat([mask.new_zeros(mask.shape[0], n), mask], dim=1)
+
+
 class _Row:
     """Decoding state of one request inside a batch."""
 
@@ -132,6 +143,7 @@ class Engine:
         self.queue: queue.Queue[GenRequest] = queue.Queue(maxsize=max_queue)
         self._token_text: list[str] | None = None
         self._prefixes: OrderedDict[tuple, object] = OrderedDict()  # (adapter, prefix ids) -> DynamicCache
+        self.joined = 0  # requests that joined a running batch (continuous batching), for tests and stats
         self._lock = threading.Lock()
         self._stopping = False
         self.device = next(model.parameters()).device
@@ -227,6 +239,11 @@ class Engine:
             cache, logits, mask, positions = self._prefill(
                 [r.prompt_ids for r in reqs], adapter_names, hints.pop() if len(hints) == 1 else 0)
             while rows:
+                if len(rows) < self.max_batch and not self.queue.empty():
+                    # Continuous batching: requests that arrived meanwhile join the running batch.
+                    joined = self._join_waiting(rows, adapter_names, cache, logits, mask, positions)
+                    if joined is not None:
+                        logits, mask, positions = joined
                 next_tokens: list[int] = []
                 keep: list[int] = []
                 for i, row in enumerate(rows):
@@ -283,6 +300,45 @@ class Engine:
         positions = ((mask.cumsum(-1) - 1).clamp(min=0))[:, shared:]
         logits = self._forward(ids, mask, positions, cache, adapter_names)
         return cache, logits, mask, positions
+
+    def _join_waiting(self, rows, adapter_names, cache, logits, mask, positions):
+        """Prefill waiting requests and append them to the running batch (cache, mask, positions, logits).
+
+        Cache rows of different lengths are aligned by left-padding the shorter side with masked zeros.
+        Returns the new (logits, mask, positions), or None when nothing joined.
+        """
+        torch = self._torch
+        from transformers.cache_utils import DynamicLayer
+
+        if not all(type(layer) is DynamicLayer for layer in cache.layers):
+            return None  # sliding-window or other layouts: let the batch finish first
+        new: list[GenRequest] = []
+        while len(rows) + len(new) < self.max_batch:
+            try:
+                req = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if req.prompt_ids and not req.cancelled:
+                new.append(req)
+        if not new:
+            return None
+        for req in new:
+            c2, l2, m2, p2 = self._prefill([req.prompt_ids], [req.adapter], req.prefix_len)
+            width, width2 = mask.shape[1], m2.shape[1]
+            if width2 < width:
+                c2, m2 = _left_pad(c2, m2, width - width2)
+            elif width < width2:
+                cache, mask = _left_pad(cache, mask, width2 - width)
+            for layer, layer2 in zip(cache.layers, c2.layers):
+                layer.keys = torch.cat([layer.keys, layer2.keys], dim=0)
+                layer.values = torch.cat([layer.values, layer2.values], dim=0)
+            mask = torch.cat([mask, m2], dim=0)
+            positions = torch.cat([positions[:, -1:], p2[:, -1:]], dim=0)
+            logits = torch.cat([logits, l2], dim=0)
+            rows.append(_Row(req, self.tokenizer))
+            adapter_names.append(req.adapter)
+            self.joined += 1
+        return logits, mask, positions
 
     def _run_prefix(self, prefix: list[int], adapter: str):
         from transformers import DynamicCache
