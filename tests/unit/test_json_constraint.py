@@ -10,15 +10,17 @@ from hypothesis import strategies as st
 
 from tuneforge.serve.json_constraint import JsonPrefix
 
+# U+FFFD is refused on purpose: it is what a token holding half of a multi-byte character decodes to.
+_text = st.text(alphabet=st.characters(blacklist_characters="\ufffd"), max_size=8)
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
     max_leaves=12,
 )
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.text(max_size=6), _json, max_size=4), st.booleans())
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(_text, _json, max_size=4), st.booleans())
 def test_every_serialised_object_is_accepted_with_every_prefix(obj, pretty):
     text = json.dumps(obj, indent=2 if pretty else None, ensure_ascii=False)
     state = JsonPrefix()
