@@ -165,3 +165,26 @@ def test_requests_join_a_running_batch_with_unchanged_answers(engine, tiny_model
     assert "".join(first).strip() == expected_long
     assert "".join(second).strip() == expected_short
     assert engine.joined == before + 1
+
+
+def test_a_failing_batch_reports_an_error_and_the_engine_goes_on(engine, monkeypatch):
+    ids = encode_prompt(engine.tokenizer, PROMPTS[0])
+    calls = {"n": 0}
+    real_forward = engine._forward
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # fail on the first decode step, after the prefill
+            raise RuntimeError("boom")
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_forward", flaky)
+    events = []
+    done = threading.Event()
+    engine.submit(GenRequest(ids, max_tokens=5, temperature=0,
+                             on_event=lambda kind, *a: (events.append((kind, *a)), kind != "delta" and done.set())))
+    assert done.wait(60)
+    assert events[-1] == ("error", "RuntimeError: boom")
+    monkeypatch.setattr(engine, "_forward", real_forward)
+    text, reason, n = run_all(engine, [GenRequest(ids, max_tokens=3, temperature=0)])[0]
+    assert n > 0 or reason == "stop"

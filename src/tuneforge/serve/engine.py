@@ -79,6 +79,7 @@ class _Row:
         self.tokenizer = tokenizer
         self.ids: list[int] = []
         self.emitted = 0  # characters of the decoded answer already sent
+        self.finished = False
         self.generator = None
         if req.temperature > 0:
             self.generator = torch.Generator()
@@ -238,33 +239,40 @@ class Engine:
         with torch.inference_mode():
             cache, logits, mask, positions = self._prefill(
                 [r.prompt_ids for r in reqs], adapter_names, hints.pop() if len(hints) == 1 else 0)
-            while rows:
-                if len(rows) < self.max_batch and not self.queue.empty():
-                    # Continuous batching: requests that arrived meanwhile join the running batch.
-                    joined = self._join_waiting(rows, adapter_names, cache, logits, mask, positions)
-                    if joined is not None:
-                        logits, mask, positions = joined
-                next_tokens: list[int] = []
-                keep: list[int] = []
-                for i, row in enumerate(rows):
-                    reason = self._step(row, logits[i])
-                    if reason is None:
-                        keep.append(i)
-                        next_tokens.append(row.ids[-1])
-                    else:
-                        row.req.on_event("done", reason, len(row.ids))
-                if not keep:
-                    break
-                if len(keep) < len(rows):
-                    index = torch.tensor(keep, dtype=torch.long, device=self.device)
-                    cache.batch_select_indices(index)
-                    mask, positions = mask[index], positions[index]
-                    adapter_names = [adapter_names[i] for i in keep]
-                    rows = [rows[i] for i in keep]
-                mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=torch.long)], dim=1)
-                positions = positions[:, -1:] + 1
-                step_ids = torch.tensor(next_tokens, dtype=torch.long).unsqueeze(1)
-                logits = self._forward(step_ids, mask, positions, cache, adapter_names)
+            try:
+                while rows:
+                    if len(rows) < self.max_batch and not self.queue.empty():
+                        # Continuous batching: requests that arrived meanwhile join the running batch.
+                        joined = self._join_waiting(rows, adapter_names, cache, logits, mask, positions)
+                        if joined is not None:
+                            logits, mask, positions = joined
+                    next_tokens: list[int] = []
+                    keep: list[int] = []
+                    for i, row in enumerate(rows):
+                        reason = self._step(row, logits[i])
+                        if reason is None:
+                            keep.append(i)
+                            next_tokens.append(row.ids[-1])
+                        else:
+                            row.finished = True
+                            row.req.on_event("done", reason, len(row.ids))
+                    if not keep:
+                        break
+                    if len(keep) < len(rows):
+                        index = torch.tensor(keep, dtype=torch.long, device=self.device)
+                        cache.batch_select_indices(index)
+                        mask, positions = mask[index], positions[index]
+                        adapter_names = [adapter_names[i] for i in keep]
+                        rows = [rows[i] for i in keep]
+                    mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=torch.long)], dim=1)
+                    positions = positions[:, -1:] + 1
+                    step_ids = torch.tensor(next_tokens, dtype=torch.long).unsqueeze(1)
+                    logits = self._forward(step_ids, mask, positions, cache, adapter_names)
+            except Exception as err:
+                # Rows that joined after the batch began are not in the caller's list: tell them here.
+                for row in rows:
+                    if not row.finished:
+                        row.req.on_event("error", f"{type(err).__name__}: {err}")
 
     def _prefill(self, prompts: list[list[int]], adapter_names: list[str], hint: int):
         """Run the prompts into a new cache; return it, last-position logits, the attention mask and positions.
@@ -322,8 +330,13 @@ class Engine:
                 new.append(req)
         if not new:
             return None
+        joined_any = False
         for req in new:
-            c2, l2, m2, p2 = self._prefill([req.prompt_ids], [req.adapter], req.prefix_len)
+            try:
+                c2, l2, m2, p2 = self._prefill([req.prompt_ids], [req.adapter], req.prefix_len)
+            except Exception as err:  # this request fails alone; the running batch goes on
+                req.on_event("error", f"{type(err).__name__}: {err}")
+                continue
             width, width2 = mask.shape[1], m2.shape[1]
             if width2 < width:
                 c2, m2 = _left_pad(c2, m2, width - width2)
@@ -338,7 +351,8 @@ class Engine:
             rows.append(_Row(req, self.tokenizer))
             adapter_names.append(req.adapter)
             self.joined += 1
-        return logits, mask, positions
+            joined_any = True
+        return (logits, mask, positions) if joined_any else None
 
     def _run_prefix(self, prefix: list[int], adapter: str):
         from transformers import DynamicCache
