@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tuneforge.paths import home
+from tuneforge.registry.gate import GateResult, check_gate, read_eval
 from tuneforge.sqlite_db import open_db, utc_now
 from tuneforge.train.run_record import read_run
 
@@ -91,8 +93,6 @@ def registry_path() -> Path:
 def _eval_metrics(eval_path: Path | None) -> dict:
     if eval_path is None or not eval_path.is_file():
         return {}
-    from tuneforge.registry.gate import read_eval
-
     report = read_eval(eval_path)
     return {"data": report.get("data"), "task": report.get("task"), "systems": report["systems"]}
 
@@ -103,6 +103,17 @@ class Registry:
 
     def close(self) -> None:
         self.conn.close()
+
+    @contextmanager
+    def _transaction(self):
+        """A stage change writes the variant and its history event together, or neither."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
 
     # -- reading ---------------------------------------------------------------------------------------------
     def list(self, name: str | None = None, include_archived: bool = True) -> list[Variant]:
@@ -168,8 +179,7 @@ class Registry:
         metrics = {"training": run.get("metrics", {}), "eval": _eval_metrics(evp)}
         data = run.get("data", {})
         now = utc_now()
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             version = self.conn.execute(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM variants WHERE name = ?", (name,)
             ).fetchone()[0]
@@ -181,10 +191,6 @@ class Registry:
                  "candidate", run.get("created_at", now), now),
             )
             self._event(cur.lastrowid, None, "candidate", "registered")
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         return self.get(f"{name}:{version}")
 
     def _event(self, variant_id: int, from_stage: str | None, to_stage: str, reason: str) -> None:
@@ -198,10 +204,8 @@ class Registry:
         self._event(v.id, v.stage, stage, reason)
 
     def promote(self, ref: str, stage: str, require_gate: bool = True, min_margin: float = 0.0,
-                metric: str = "exact_match") -> tuple[Variant, "object | None"]:
+                metric: str = "exact_match") -> tuple[Variant, "GateResult | None"]:
         """Move a variant to `stage`. Production takes the eval gate (unless waived) and demotes the old one."""
-        from tuneforge.registry.gate import check_gate
-
         if stage not in STAGES or stage == "archived":
             raise RegistryError(f"--to: promote to candidate, staging or production (got {stage!r}); use archive")
         v = self.get(ref)
@@ -215,16 +219,11 @@ class Registry:
             gate = check_gate(v.eval_path, current.eval_path if current else None, metric, min_margin)
             if not gate.passed:
                 raise RegistryError(f"{v.ref} not promoted: {gate.summary()}")
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             if current is not None:
                 self._set_stage(current, "staging", f"replaced by {v.ref}")
             reason = "promoted" + (f" ({gate.summary()})" if gate else " (gate waived)" if stage == "production" else "")
             self._set_stage(v, stage, reason)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         return self.get(v.ref), gate
 
     def rollback(self, name: str) -> tuple[Variant, Variant]:
@@ -238,19 +237,15 @@ class Registry:
         if row is None:
             raise RegistryError(f"{name}: no earlier production version to roll back to")
         previous = Variant.from_row(row)
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._set_stage(current, "archived", f"rolled back to {previous.ref}")
             self._set_stage(previous, "production", f"rollback from {current.ref}")
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         return self.get(previous.ref), self.get(current.ref)
 
     def archive(self, ref: str) -> Variant:
         v = self.get(ref)
         if v.stage == "archived":
             raise RegistryError(f"{v.ref} is already archived")
-        self._set_stage(v, "archived", "archived")
+        with self._transaction():
+            self._set_stage(v, "archived", "archived")
         return self.get(v.ref)

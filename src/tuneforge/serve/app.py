@@ -16,7 +16,7 @@ from tuneforge.serve.engine import QueueFull
 from tuneforge.serve.errors import ApiError, error_body, not_found, overloaded
 from tuneforge.serve.generation import Job
 from tuneforge.serve.schemas import ChatCompletionRequest, CompletionRequest
-from tuneforge.serve.security import BodySizeLimit, _TooLarge, check_api_key
+from tuneforge.serve.security import BodySizeLimit, BodyTooLarge, check_api_key
 
 DEFAULT_CHAT_MAX_TOKENS = 512
 
@@ -42,7 +42,7 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        if isinstance(exc.__cause__, _TooLarge):  # a chunked body that grew past the limit while parsing
+        if isinstance(exc.__cause__, BodyTooLarge):  # a chunked body that grew past the limit while parsing
             return JSONResponse(error_body(f"Request body is larger than the limit of {max_body_bytes} bytes.",
                                            "invalid_request_error", "request_too_large"), status_code=413)
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"

@@ -9,7 +9,7 @@ from tuneforge.serve.errors import error_body, unauthorized
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-class _TooLarge(Exception):
+class BodyTooLarge(Exception):
     pass
 
 
@@ -35,7 +35,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    raise BodyTooLarge()
             return message
 
         async def tracking_send(message):
@@ -45,7 +45,7 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except BodyTooLarge:
             if not started:
                 await self._refuse(send)
 
