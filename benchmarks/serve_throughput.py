@@ -134,7 +134,7 @@ def main() -> None:
                     help="whose demo prompts to send (each has one system prompt shared by its requests)")
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--requests-per-client", type=int, default=None,
-                    help="default: 4 requests for 1 client, 2 each for 8, 1 each for 32")
+                    help="default: 4 requests for 1 client, 4 each for 8, 2 each for 32 (enough for a steady state)")
     ap.add_argument("--baseline-requests", type=int, default=6)
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=None, help="torch threads for both sides (default: torch's)")
@@ -163,7 +163,7 @@ def main() -> None:
             url = f"http://127.0.0.1:{free}"
             load_test(url, args.model, msgs, 1, 1, 4)  # warm-up
             for c in args.clients:
-                per = args.requests_per_client or {1: 4, 8: 2}.get(c, 1)
+                per = args.requests_per_client or {1: 4, 8: 4}.get(c, 2)
                 r = load_test(url, args.model, msgs, c, per, args.max_tokens)
                 print(row(f"server, {c} client(s)", r, base_tps), flush=True)
         finally:

@@ -24,14 +24,14 @@ def runs(tiny_variants, tmp_path):
     return out
 
 
-def test_register_records_lineage_and_versions(runs):
+def test_register_records_lineage_and_versions(runs, tiny_model_dir):
     write_eval(runs["alpha"] / "eval.json", tuned=0.9, baseline=0.4)
     reg = Registry()
     v1 = reg.register(runs["alpha"], "invoice-coder")
     v2 = reg.register(runs["beta"], "invoice-coder")
     assert (v1.ref, v2.ref) == ("invoice-coder:1", "invoice-coder:2")
     assert v1.stage == "candidate" and v1.dataset_hash == "sha256:tiny-variant-1"
-    assert v1.base.endswith("tiny-llama0") or "tiny" in v1.base
+    assert v1.base == str(tiny_model_dir) and v1.run_path == str(runs["alpha"].resolve())
     assert v1.config == {"seed": 1, "lora_r": 8}
     assert v1.metrics["eval"]["systems"]["fine-tuned"]["exact_match"] == 0.9
     assert v2.metrics["eval"] == {}  # beta has no eval.json
