@@ -63,6 +63,7 @@ def one_torch_thread():
     yield
     torch.set_num_threads(before)
 
+
 @pytest.fixture(scope="session")
 def tiny_variants(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
     """Two LoRA run folders on the tiny model with different weights; `alpha` has a system prompt."""
