@@ -130,6 +130,48 @@ class EvalConfig(DataOptions):
     batch_size: int = Field(16, ge=1, description="Prompts generated together.")
     limit: Optional[int] = Field(None, ge=1, description="Evaluate only the first N examples.")
     seed: int = Field(42, description="Seed for choosing few-shot examples.")
+    # Issue 4: task types, more systems, constrained decoding, honesty and cost.
+    task: Literal["auto", "classification", "extraction", "structured", "text"] = Field(
+        "auto", description="Task type; 'auto' detects it from the reference answers."
+    )
+    variants: Optional[str] = Field(
+        None, description="More run folders to compare, comma-separated; 'name=folder' sets the name shown."
+    )
+    few_shot: str = Field(
+        "random,similar", description="How few-shot examples are chosen: 'random', 'similar' or both, comma-separated."
+    )
+    constrained: bool = Field(
+        True, description="Also run constrained decoding (labels only / JSON with the expected keys), reported apart."
+    )
+    sections: Optional[str] = Field(
+        None, description="Structured text: section headings in their required order, comma-separated."
+    )
+    max_words: Optional[int] = Field(None, ge=1, description="Structured text: longest allowed answer in words.")
+    endpoint_url: Optional[str] = Field(
+        None, description="An OpenAI-compatible endpoint to compare too (base URL ending in /v1)."
+    )
+    endpoint_model: Optional[str] = Field(None, description="Model name to ask the endpoint for.")
+    endpoint_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the endpoint's API key.")
+    price_in: Optional[float] = Field(None, ge=0, description="Endpoint price per 1M input tokens (for cost per 1,000 requests).")
+    price_out: Optional[float] = Field(None, ge=0, description="Endpoint price per 1M output tokens.")
+    judge_url: Optional[str] = Field(None, description="OpenAI-compatible endpoint used as LLM judge (pairwise, randomised order).")
+    judge_model: Optional[str] = Field(None, description="Model name of the judge.")
+    judge_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the judge's API key.")
+    judge_against: str = Field(
+        "reference", description="What each system is judged against: 'reference' or a system's name."
+    )
+    bootstrap: int = Field(1000, ge=0, le=100_000, description="Bootstrap resamples for intervals and paired tests (0: none).")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the intervals.")
+    html: bool = Field(True, description="Also write the HTML report next to eval.json.")
+
+    @field_validator("few_shot")
+    @classmethod
+    def _known_selections(cls, v: str) -> str:
+        parts = [p.strip() for p in v.split(",") if p.strip()]
+        unknown = [p for p in parts if p not in ("random", "similar")]
+        if unknown or not parts:
+            raise ValueError(f"choose 'random', 'similar' or both, got {v!r}")
+        return ",".join(parts)
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

@@ -51,10 +51,8 @@ def _parameters(model_cls: type[BaseModel]) -> list[inspect.Parameter]:
     return params
 
 
-def add_config_command(
-    app: typer.Typer, model_cls: type[BaseModel], name: str, run: Callable, help: str, epilog: str = ""
-) -> None:
-    """Register `name` on `app`; `run(config)` receives the validated `model_cls` instance."""
+def _config_function(model_cls: type[BaseModel], run: Callable) -> Callable:
+    """A function whose keyword parameters are the config's flags; it validates them and calls `run(config)`."""
 
     def command(**kwargs):
         config = kwargs.pop("config")
@@ -67,7 +65,37 @@ def add_config_command(
             raise typer.Exit(2) from None
         return run(cfg)
 
+    return command
+
+
+def add_config_command(
+    app: typer.Typer, model_cls: type[BaseModel], name: str, run: Callable, help: str, epilog: str = ""
+) -> None:
+    """Register `name` on `app`; `run(config)` receives the validated `model_cls` instance."""
+    command = _config_function(model_cls, run)
     command.__signature__ = inspect.Signature(_parameters(model_cls))  # type: ignore[attr-defined]
     command.__name__ = name
     command.__doc__ = help
     app.command(name, help=help, epilog=epilog)(command)
+
+
+def config_group(model_cls: type[BaseModel], name: str, run: Callable, help: str, epilog: str = "") -> typer.Typer:
+    """A command group that runs `run(config)` when called without a subcommand (`tuneforge eval --model ...`)
+    and hosts subcommands beside it (`tuneforge eval report ...`), all flags still generated from the config."""
+    params = _parameters(model_cls)
+    if any(isinstance(p.default, typer.models.ArgumentInfo) for p in params):
+        raise TypeError(f"{model_cls.__name__}: a command group cannot take positional arguments")
+    command = _config_function(model_cls, run)
+
+    def callback(ctx: typer.Context, **kwargs):
+        if ctx.invoked_subcommand is not None:
+            return None
+        return command(**kwargs)
+
+    ctx_param = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    callback.__signature__ = inspect.Signature([ctx_param] + params)  # type: ignore[attr-defined]
+    callback.__name__ = name
+    callback.__doc__ = help
+    group = typer.Typer(name=name, help=help, epilog=epilog, no_args_is_help=True, add_completion=False)
+    group.callback(invoke_without_command=True, help=help, epilog=epilog)(callback)
+    return group

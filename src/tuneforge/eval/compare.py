@@ -1,131 +1,249 @@
-"""Compare systems on the same held-out examples: base zero-shot, base few-shot, and the fine-tuned variant.
+"""Compare systems on the same held-out examples: the prompted base (zero-shot, few-shot random and by
+similarity), every named variant, optionally an OpenAI-compatible endpoint; free and constrained decoding.
 
-The base is evaluated with the variant's adapter disabled, so one copy of the weights serves all three systems.
+Reads the data and the run folders, writes eval.json (everything machine-readable) and report.html.
 """
 
 from __future__ import annotations
 
 import json
-import random
-from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.config import EvalConfig
-from tuneforge.data.formats import Example, load_from_options
-from tuneforge.data.labels import label_set, normalise_answer
-from tuneforge.eval.generate import generate_batch
-from tuneforge.eval.metrics import references_are_json, summarise
+from tuneforge.data.formats import Example, load_examples, load_from_options
+from tuneforge.eval.metrics import summarise
+from tuneforge.eval.shots import SimilarityIndex, choose_shots, few_shot_prompt
+from tuneforge.eval.systems import PRIMARY, System, Variant, activate, adapter_name, load_models, parse_variants
+from tuneforge.eval.task_types import TaskSpec, detect_task
 
 EVAL_FILE = "eval.json"
+REPORT_FILE = "report.html"
 
 
-def choose_shots(pool: list[Example], k: int, seed: int) -> list[Example]:
-    """k examples from the pool; with labels, cover as many different labels as k allows."""
-    rng = random.Random(seed)
-    pool = list(pool)
-    rng.shuffle(pool)
-    labels = label_set([e.answer for e in pool])
-    if not labels:
-        return pool[:k]
-    by_label: dict[str, list[Example]] = {}
-    for e in pool:
-        by_label.setdefault(normalise_answer(e.answer), []).append(e)
-    chosen: list[Example] = []
-    while len(chosen) < min(k, len(pool)):
-        for key in sorted(by_label, key=lambda _: rng.random()):
-            if by_label[key] and len(chosen) < k:
-                chosen.append(by_label[key].pop())
-    rng.shuffle(chosen)
-    return chosen
+def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example], variants: list[Variant],
+                  spec: TaskSpec, log) -> list[System]:
+    plain = [e.prompt_messages for e in examples]
+    systems: list[System] = []
+    can_constrain = cfg.constrained and spec.type in ("classification", "extraction")
+    if cfg.baselines or not variants:
+        systems.append(System("base zero-shot", "zero-shot", "free", plain))
+        if cfg.shots and pool:
+            selections = cfg.few_shot.split(",")
+            if "random" in selections:
+                shots = choose_shots(pool, cfg.shots, cfg.seed)
+                systems.append(System(f"base few-shot random (k={len(shots)})", "few-shot random", "free",
+                                      [few_shot_prompt(e, shots) for e in examples]))
+            if "similar" in selections:
+                index = SimilarityIndex(pool)
+                k = min(cfg.shots, len(pool))
+                systems.append(System(f"base few-shot similar (k={k})", "few-shot similar", "free",
+                                      [few_shot_prompt(e, index.nearest(e.user_text, cfg.shots)) for e in examples]))
+        elif cfg.shots:
+            log("few-shot skipped: no training data to draw examples from (pass --train-data)")
+        if can_constrain:
+            systems.append(System("base zero-shot (constrained)", "zero-shot", "constrained", plain))
+    for v in variants:
+        systems.append(System(v.name, "variant", "free", plain, adapter_name(variants, v.name)))
+        if can_constrain:
+            systems.append(System(f"{v.name} (constrained)", "variant", "constrained", plain, adapter_name(variants, v.name)))
+    if cfg.endpoint_url:
+        if not cfg.endpoint_model:
+            raise ValueError("--endpoint-model: name the model to ask the endpoint for")
+        systems.append(System(f"endpoint {cfg.endpoint_model}", "endpoint", "free", plain))
+    return systems
 
 
-def few_shot_prompt(example: Example, shots: list[Example]) -> list[dict]:
-    """The example's own system prompt, then each shot as a user/assistant exchange, then the question."""
-    prompt = example.prompt_messages
-    system = [m for m in prompt[:1] if m["role"] == "system"]
-    rest = prompt[len(system):]
-    demo: list[dict] = []
-    for s in shots:
-        demo += [{"role": "user", "content": s.user_text}, {"role": "assistant", "content": s.answer}]
-    return system + demo + rest
+def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: int):
+    from tuneforge.eval.constrained import fill_json, score_labels
+    from tuneforge.eval.endpoint import generate_remote, make_client
+    from tuneforge.eval.generate import generate_batch
+
+    if system.kind == "endpoint":
+        client = make_client(cfg.endpoint_url, cfg.endpoint_key_env)
+        return generate_remote(client, cfg.endpoint_model, system.prompts, max_new)
+    with activate(loaded, system.adapter):
+        if system.decoding == "constrained" and spec.type == "classification":
+            forms = [spec.label_forms.get(lab, lab) for lab in spec.labels or []]
+            return score_labels(loaded.model, loaded.tokenizer, system.prompts, forms, cfg.batch_size)
+        if system.decoding == "constrained":
+            return fill_json(loaded.model, loaded.tokenizer, system.prompts, spec.keys, spec.key_types,
+                             batch_size=cfg.batch_size)
+        return generate_batch(loaded.model, loaded.tokenizer, system.prompts, max_new, cfg.batch_size)
 
 
-def task_type(refs: list[str]) -> tuple[str, list[str] | None]:
-    labels = label_set(refs)
-    if labels:
-        return "classification", labels
-    if references_are_json(refs):
-        return "extraction", None
-    return "text", None
+def _percentile(values: list[float], q: float) -> float:
+    from tuneforge.eval.stats import _percentile as pct
+
+    return pct(sorted(values), q)
+
+
+def summarise_system(system: System, gens, rows: list[dict], refs: list[str], spec: TaskSpec, cfg: EvalConfig) -> dict:
+    from tuneforge.eval.endpoint import cost_per_1k_requests
+    from tuneforge.eval.stats import bootstrap_ci
+
+    preds = [g.text for g in gens]
+    latencies = [g.latency_s for g in gens]
+    # The foundation's keys first (exact match, valid label/JSON rates, per-label accuracy) for older readers.
+    out = summarise(preds, refs, spec.labels, latencies)
+    headline = spec.headline_values(rows)
+    if spec.type == "extraction":
+        out["exact_match"] = headline["exact_match"]  # object match: key order and spacing do not count
+    out.update({
+        "kind": system.kind,
+        "decoding": system.decoding,
+        "metrics": headline,
+        "ci": bootstrap_ci(rows, spec.headline_values, cfg.bootstrap, cfg.confidence, cfg.seed) if cfg.bootstrap else {},
+        "details": {k: v for k, v in spec.summary(rows).items() if k not in headline},
+        "latency_p50_s": _percentile(latencies, 0.5),
+        "latency_p95_s": _percentile(latencies, 0.95),
+        "mean_tokens_in": sum(g.tokens_in for g in gens) / len(gens),
+        "mean_tokens_out": sum(g.tokens_out for g in gens) / len(gens),
+    })
+    if system.kind == "endpoint" and cfg.price_in is not None:
+        out["cost_per_1k_requests"] = cost_per_1k_requests(
+            out["mean_tokens_in"], out["mean_tokens_out"], cfg.price_in, cfg.price_out or 0.0)
+    return out
+
+
+def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], reference: str, cfg: EvalConfig) -> list[dict]:
+    """Paired tests of the reference system against every other, on every headline metric."""
+    from tuneforge.eval.stats import mcnemar_exact, paired_bootstrap
+
+    out = []
+    if not cfg.bootstrap:
+        return out
+    for other in rows:
+        if other == reference:
+            continue
+        for metric in spec.headline:
+            test = paired_bootstrap(rows[reference], rows[other], spec.headline_values, metric,
+                                    cfg.bootstrap, cfg.confidence, cfg.seed)
+            entry = {"a": reference, "b": other, **test}
+            binary = {"accuracy": "correct", "exact_match": "exact"}.get(metric)
+            if binary:
+                entry["mcnemar"] = mcnemar_exact([bool(r[binary]) for r in rows[reference]],
+                                                 [bool(r[binary]) for r in rows[other]])
+            out.append(entry)
+    return out
+
+
+def check_leakage(examples: list[Example], variants: list[Variant], cfg: EvalConfig, log) -> dict:
+    from tuneforge.eval.leakage import overlap
+
+    found = {}
+    for v in variants:
+        path = (v.run.get("data") or {}).get("path")
+        if not path or not Path(path).is_file():
+            found[v.name] = {"train_data": path, "checked": False}
+            continue
+        train, _ = load_examples(path, cfg.data_format, cfg.input_column, cfg.output_column, cfg.system_prompt)
+        found[v.name] = {"train_data": path, "checked": True, **overlap(examples, train)}
+        if found[v.name]["overlap"]:
+            log(f"warning: {found[v.name]['overlap']} held-out input(s) also occur in the training data of "
+                f"{v.name} ({path}); its score is inflated")
+    return found
+
+
+def run_judge(cfg: EvalConfig, examples: list[Example], predictions: dict[str, list[str]], log) -> dict:
+    from tuneforge.eval.endpoint import make_client
+    from tuneforge.eval.judge import judge_pairwise
+
+    if not cfg.judge_model:
+        raise ValueError("--judge-model: name the model the judge endpoint should use")
+    client = make_client(cfg.judge_url, cfg.judge_key_env)
+    refs = [e.answer for e in examples]
+    inputs = [e.user_text for e in examples]
+    against = cfg.judge_against
+    if against != "reference" and against not in predictions:
+        raise ValueError(f"--judge-against: no system named {against!r}; have {', '.join(predictions)}")
+    opponent = refs if against == "reference" else predictions[against]
+    results = {}
+    for name, preds in predictions.items():
+        if name == against:
+            continue
+        log(f"judging {name} against {against} ...")
+        results[name] = judge_pairwise(client, cfg.judge_model, inputs, preds, opponent,
+                                       refs if against != "reference" else None, seed=cfg.seed)
+    return {"model": cfg.judge_model, "against": against, "results": results}
 
 
 def run_eval(cfg: EvalConfig, log=print) -> dict:
-    from tuneforge.models.variant import load_for_inference
+    from tuneforge.eval.recommend import recommendation
 
     examples = load_from_options(cfg.data, cfg)
     if cfg.limit:
         examples = examples[: cfg.limit]
-    loaded = load_for_inference(cfg.model)
+    variants = parse_variants(cfg)
+    loaded = load_models(cfg, variants)
     tok = loaded.tokenizer
     refs = [e.answer for e in examples]
-    task, labels = task_type(refs)
-    # Labels seen in training count as valid too: the test split may lack a rare class.
-    pool_path = cfg.train_data or (loaded.run or {}).get("data", {}).get("path")
+    pool_path = cfg.train_data or (variants[0].run.get("data", {}).get("path") if variants else None)
     pool = load_from_options(pool_path, cfg) if pool_path else []
-    if labels and pool:
-        labels = sorted(set(labels) | set(label_set([e.answer for e in pool]) or []))
+    sections = [s.strip() for s in cfg.sections.split(",") if s.strip()] if cfg.sections else None
+    spec = detect_task(refs, [e.answer for e in pool], cfg.task, sections, cfg.max_words)
     ref_len = max(len(tok(r, add_special_tokens=False)["input_ids"]) for r in refs)
     max_new = cfg.max_new_tokens or int(ref_len * 1.5) + 8
 
-    systems: list[tuple[str, list[list[dict]], bool]] = []
-    if cfg.baselines or not loaded.is_variant:
-        systems.append(("base zero-shot", [e.prompt_messages for e in examples], True))
-        if cfg.shots and pool:
-            shots = choose_shots(pool, cfg.shots, cfg.seed)
-            systems.append((f"base few-shot (k={len(shots)})", [few_shot_prompt(e, shots) for e in examples], True))
-        elif cfg.shots:
-            log("few-shot skipped: no training data to draw examples from (pass --train-data)")
-    if loaded.is_variant:
-        systems.append(("fine-tuned", [e.prompt_messages for e in examples], False))
-
+    systems = build_systems(cfg, examples, pool, variants, spec, log)
     results: dict[str, dict] = {}
     predictions: dict[str, list[str]] = {}
-    for name, prompts, is_base in systems:
-        log(f"evaluating {name} on {len(prompts)} examples ...")
-        ctx = loaded.model.disable_adapter() if (is_base and loaded.is_variant) else nullcontext()
-        with ctx:
-            gens = generate_batch(loaded.model, tok, prompts, max_new, cfg.batch_size)
-        preds = [g.text for g in gens]
-        summary = summarise(preds, refs, labels, [g.latency_s for g in gens])
-        summary["mean_tokens_in"] = sum(g.tokens_in for g in gens) / len(gens)
-        summary["mean_tokens_out"] = sum(g.tokens_out for g in gens) / len(gens)
-        results[name] = summary
-        predictions[name] = preds
+    rows: dict[str, list[dict]] = {}
+    per_example: dict[str, list[dict]] = {}
+    for system in systems:
+        log(f"evaluating {system.name} on {len(examples)} examples ...")
+        gens = _answer(system, cfg, loaded, spec, max_new)
+        predictions[system.name] = [g.text for g in gens]
+        rows[system.name] = [spec.score(g.text, r) for g, r in zip(gens, refs)]
+        per_example[system.name] = [
+            {"latency_s": g.latency_s, "tokens_in": g.tokens_in, "tokens_out": g.tokens_out} for g in gens
+        ]
+        results[system.name] = summarise_system(system, gens, rows[system.name], refs, spec, cfg)
 
+    reference = PRIMARY if PRIMARY in results else (variants[0].name if variants else None)
     report = {
-        "format": "tuneforge.eval/1",
+        "format": "tuneforge.eval/2",
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": str(cfg.model),
         "base": (loaded.run or {}).get("base", {}).get("name", str(cfg.model)),
         "data": str(Path(cfg.data).resolve()),
-        "task": task,
-        "labels": labels,
+        "task": spec.type,
+        "labels": spec.labels,
+        "task_spec": spec.to_json(),
         "max_new_tokens": max_new,
         "config": cfg.model_dump(),
         "systems": results,
+        "significance": compare_systems(spec, rows, reference, cfg) if reference else [],
+        "leakage": check_leakage(examples, variants, cfg, log),
         "examples": [
             {
                 "line": e.line,
                 "input": e.user_text,
                 "reference": e.answer,
                 "predictions": {name: predictions[name][i] for name in predictions},
+                "scores": {name: rows[name][i] for name in rows},
+                "timing": {name: per_example[name][i] for name in per_example},
             }
             for i, e in enumerate(examples)
         ],
     }
-    out = Path(cfg.out) if cfg.out else (Path(cfg.model) / EVAL_FILE if loaded.is_variant else Path(EVAL_FILE))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    report["path"] = str(out)
+    if cfg.judge_url:
+        report["judge"] = run_judge(cfg, examples, predictions, log)
+    report["recommendation"] = recommendation(report)
+    out = Path(cfg.out) if cfg.out else (Path(cfg.model) / EVAL_FILE if variants else Path(EVAL_FILE))
+    write_report_files(report, out, cfg.html)
     return report
+
+
+def write_report_files(report: dict, out: Path, html: bool = True) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(out)  # a crash never leaves a half-written eval.json
+    report["path"] = str(out)
+    if html:
+        from tuneforge.eval.html_report import render_html
+
+        html_path = out.with_name(REPORT_FILE) if out.name == EVAL_FILE else out.with_suffix(".html")
+        html_path.write_text(render_html(report), encoding="utf-8")
+        report["html_path"] = str(html_path)

@@ -1,0 +1,89 @@
+"""The recommendation paragraph: what the numbers in an eval.json say to do, in plain words."""
+
+from __future__ import annotations
+
+LOWER_IS_BETTER = ("latency", "cost", "tokens", "out_of_label")
+
+
+def headline_metric(report: dict) -> str:
+    first = next(iter(report["systems"].values()))
+    return next(iter(first["metrics"]))
+
+
+def _pts(x: float) -> str:
+    return f"{100 * x:+.1f} points"
+
+
+def _best(systems: dict, names: list[str], metric: str) -> str | None:
+    return max(names, key=lambda n: systems[n]["metrics"][metric]) if names else None
+
+
+def _interval(s: dict, metric: str) -> str:
+    ci = s.get("ci", {}).get(metric)
+    return f" (95% CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f}%)" if ci else ""
+
+
+def _test(report: dict, a: str, b: str, metric: str) -> dict | None:
+    return next((t for t in report.get("significance", [])
+                 if t["a"] == a and t["b"] == b and t["metric"] == metric), None)
+
+
+def recommendation(report: dict, alpha: float = 0.05) -> str:
+    systems = report["systems"]
+    metric = headline_metric(report)
+    variants = [n for n, s in systems.items() if s.get("kind") == "variant"]
+    prompted = [n for n, s in systems.items() if s.get("kind") != "variant"]
+    n = next(iter(systems.values()))["n"]
+    best_v, best_b = _best(systems, variants, metric), _best(systems, prompted, metric)
+    parts: list[str] = []
+    if best_v is None:
+        s = systems[best_b]
+        return (f"Only prompted systems were evaluated. The best is {best_b} with {metric} "
+                f"{100 * s['metrics'][metric]:.1f}%{_interval(s, metric)} on {n} examples; "
+                "fine-tune a variant and evaluate it here to see whether it beats prompting.")
+    v = systems[best_v]
+    if best_b is None:
+        parts.append(f"{best_v} reaches {metric} {100 * v['metrics'][metric]:.1f}%{_interval(v, metric)} "
+                     f"on {n} examples; no prompted baseline was run to compare it with.")
+        return " ".join(parts)
+    b = systems[best_b]
+    delta = v["metrics"][metric] - b["metrics"][metric]
+    test = _test(report, best_v, best_b, metric)
+    parts.append(
+        f"On {n} held-out {report['task']} examples, {best_v} reaches {metric} "
+        f"{100 * v['metrics'][metric]:.1f}%{_interval(v, metric)} against "
+        f"{100 * b['metrics'][metric]:.1f}%{_interval(b, metric)} for the best prompted system, {best_b} "
+        f"({_pts(delta)})."
+    )
+    significant = test is not None and test["p_value"] < alpha
+    if test is not None:
+        parts.append(f"A {test['test']} gives p = {test['p_value']:.3g}, so the difference is "
+                     f"{'' if significant else 'not '}statistically significant at {alpha:g}.")
+    if delta > 0 and (significant or test is None):
+        parts.append(f"Recommendation: use {best_v}.")
+    elif delta > 0:
+        parts.append(f"Recommendation: {best_v} looks better but the evidence is thin; evaluate on more "
+                     "examples before switching.")
+    else:
+        parts.append(f"Recommendation: keep {best_b}; the fine-tuned variant does not beat it yet (more or "
+                     "cleaner training data, or more epochs, may change that).")
+    ti, bi = v["mean_tokens_in"], b["mean_tokens_in"]
+    if bi > 1.5 * ti:
+        parts.append(f"It also reads {ti:.0f} input tokens per request instead of {bi:.0f}.")
+    lv, lb = v.get("latency_p50_s"), b.get("latency_p50_s")
+    if lv and lb:
+        parts.append(f"Median latency per example: {1000 * lv:.0f} ms vs {1000 * lb:.0f} ms.")
+    costed = {k: s for k, s in systems.items() if s.get("cost_per_1k_requests") is not None}
+    for name, s in costed.items():
+        parts.append(f"{name} costs {s['cost_per_1k_requests']:.2f} per 1,000 requests at the given price, "
+                     f"with {metric} {100 * s['metrics'][metric]:.1f}%.")
+    free_name = best_v.removesuffix(" (constrained)")
+    cons_name = f"{free_name} (constrained)"
+    if free_name in systems and cons_name in systems:
+        d = systems[cons_name]["metrics"][metric] - systems[free_name]["metrics"][metric]
+        parts.append(f"Constrained decoding changes {free_name}'s {metric} by {_pts(d)}.")
+    leaks = {k: x for k, x in report.get("leakage", {}).items() if x.get("overlap")}
+    for name, x in leaks.items():
+        parts.append(f"Warning: {x['overlap']} held-out inputs also occur in {name}'s training data, so its "
+                     "score is inflated.")
+    return " ".join(parts)
