@@ -84,3 +84,54 @@ def write_eval(path: Path, tuned: float, baseline: float, data: str = "/data/tes
         "systems": {"base zero-shot": {"exact_match": baseline}, "fine-tuned": {"exact_match": tuned}},
     }))
     return path
+
+
+class FakeOpenAI:
+    """A small OpenAI-compatible server on 127.0.0.1 (chat completions only). `respond(messages, model)` gives
+    the answer; usage counts whitespace-separated words, so tests can compute token costs by hand."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.requests: list[dict] = []
+        self.respond = lambda messages, model: "ok"
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append({"path": self.path, "body": body})
+                text = fake.respond(body["messages"], body["model"])
+                prompt_words = sum(len(m["content"].split()) for m in body["messages"])
+                payload = json.dumps({
+                    "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(text.split()),
+                              "total_tokens": prompt_words + len(text.split())},
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_openai():
+    server = FakeOpenAI()
+    yield server
+    server.close()
