@@ -59,10 +59,13 @@ def test_train_eval_predict_flow(label_data, tiny_model_dir, tmp_path):
     r = runner.invoke(app, ["eval", "--model", str(out), "--data", str(label_data), "--shots", "3"])
     assert r.exit_code == 0, r.output
     report = json.loads((out / "eval.json").read_text())
-    assert list(report["systems"]) == ["base zero-shot", "base few-shot (k=3)", "fine-tuned"]
+    assert list(report["systems"]) == [
+        "base zero-shot", "base few-shot random (k=3)", "base few-shot similar (k=3)", "base zero-shot (constrained)",
+        "fine-tuned", "fine-tuned (constrained)",
+    ]
     assert report["task"] == "classification" and len(report["examples"]) == 15
     assert all(set(ex["predictions"]) == set(report["systems"]) for ex in report["examples"])
-    assert "exact match" in r.output
+    assert "accuracy" in r.output and "Recommendation" in r.output
 
     r = runner.invoke(app, ["predict", "--model", str(out), "--max-new-tokens", "4", "dell laptop"])
     assert r.exit_code == 0, r.output

@@ -49,7 +49,7 @@ def metric_bars(title: str, bars: list[tuple[str, float, list[float] | None]], w
 def confusion_heatmap(title: str, labels: list[str], columns: list[str], counts: list[list[int]]) -> str:
     """Rows: reference label; columns: predicted label (plus answers outside the label set)."""
     cell, left, top = 30, 170, 140
-    width, height = left + cell * len(columns) + 20, top + cell * len(labels) + 20
+    width, height = max(left + cell * len(columns) + 20, 8 * len(title) + 20), top + cell * len(labels) + 20
     peak = max((c for row in counts for c in row), default=0) or 1
     body = [_text(8, 18, title, size=14, weight="bold"), _text(left, 36, "predicted →", size=10, fill="#666")]
     for j, col in enumerate(columns):
