@@ -169,3 +169,28 @@ def test_old_spelling_still_works(tiny_model_dir, tmp_path):
     assert list(report["systems"]) == ["base zero-shot"] and "Only prompted systems" in report["recommendation"]
     r = CliRunner().invoke(app, ["eval", "--model", str(tiny_model_dir)])
     assert r.exit_code == 2 and "data" in r.output
+
+
+@pytest.mark.parametrize("task", ["structured", "text"])
+def test_text_tasks_run_through_eval(task, tiny_model_dir, tmp_path):
+    if task == "structured":
+        answers = [f"## Profile\nperson {i}\n## Skills\nskill {i}" for i in range(4)]
+        extra = ["--sections", "Profile,Skills", "--max-words", "20"]
+    else:
+        answers = ["the invoice is late", "please pay soon", "thank you for the order", "the goods arrived"]
+        extra = []
+    data = write_jsonl(tmp_path / "d.jsonl", [chat_row(f"write {i}", a) for i, a in enumerate(answers)])
+    out = tmp_path / "eval.json"
+    r = CliRunner().invoke(app, ["eval", "--model", str(tiny_model_dir), "--data", str(data), "--shots", "0",
+                                 "--bootstrap", "50", "--max-new-tokens", "6", "--out", str(out), *extra])
+    assert r.exit_code == 0, r.output
+    report = json.loads(out.read_text())
+    assert report["task"] == task
+    s = report["systems"]["base zero-shot"]
+    assert list(report["systems"]) == ["base zero-shot"]  # no constrained decoding for free-form text
+    expected = {"format_ok", "sections_in_order", "rouge_l", "chrf"} if task == "structured" else {"rouge_l", "chrf"}
+    assert expected <= set(s["metrics"]) and expected <= set(s["ci"])
+    if task == "structured":
+        assert report["task_spec"]["sections"] == ["Profile", "Skills"]
+        # 6 new tokens cannot hold both sections: every answer misses at least one.
+        assert s["metrics"]["format_ok"] == 0.0 and s["details"]["missing_sections"]

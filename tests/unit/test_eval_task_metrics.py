@@ -102,3 +102,10 @@ def test_task_detection():
     assert forced.labels == ["x", "y"]
     with pytest.raises(ValueError, match="extraction needs every reference"):
         detect_task(["not json"], forced="extraction")
+
+
+def test_few_held_out_rows_use_the_pool_to_recognise_labels():
+    pool = ["travel", "software", "hardware"] * 4
+    spec = detect_task(["travel", "software"], pool)  # two rows alone never look like labels
+    assert spec.type == "classification" and spec.labels == ["hardware", "software", "travel"]
+    assert detect_task(["travel", "a new answer"], pool).type == "text"

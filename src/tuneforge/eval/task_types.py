@@ -66,6 +66,14 @@ def _json_keys(refs: list[str]) -> tuple[list[str], dict[str, str]]:
     return keys, {k: (next(iter(v)) if len(v) == 1 else "other") for k, v in kinds.items()}
 
 
+def _looks_like_labels(refs: list[str], pool_refs: list[str]) -> bool:
+    """Labels in the held-out answers, or (a few held-out rows, e.g. --limit) answers all from the pool's labels."""
+    if label_set(refs):
+        return True
+    pool_labels = set(label_set(pool_refs) or [])
+    return bool(pool_labels) and all(normalise_answer(r) in pool_labels for r in refs)
+
+
 def detect_task(
     refs: list[str], pool_refs: list[str] | None = None, forced: str = "auto",
     sections: list[str] | None = None, max_words: int | None = None,
@@ -74,7 +82,7 @@ def detect_task(
     pool_refs = pool_refs or []
     kind = forced
     if kind == "auto":
-        if label_set(refs):
+        if _looks_like_labels(refs, pool_refs):
             kind = "classification"
         elif references_are_json(refs):
             kind = "extraction"
