@@ -4,28 +4,33 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_label_scoring_picks_the_most_likely_label(tiny_model_dir):
     import torch
 
-    from tuneforge.eval.constrained import label_continuations, score_labels
+    from tuneforge.eval.constrained import label_continuations, label_logprobs, score_labels
     from tuneforge.models.load import load_model, load_tokenizer
 
     tok, model = load_tokenizer(tiny_model_dir), load_model(tiny_model_dir)
     forms = ["software", "travel", "hardware", "office supplies"]
-    prompts = [[{"role": "user", "content": t}] for t in ("adobe licence", "train ticket", "usb keyboard")]
-    got = score_labels(model, tok, prompts, forms, batch_size=5)  # batches mix prompts and labels
-    for prompt, g in zip(prompts, got):
-        # Reference: each label scored alone, without padding or batching.
+    texts = ("adobe licence", "train ticket to berlin and a hotel room in munich", "usb keyboard")
+    prompts = [[{"role": "user", "content": t}] for t in texts]
+    # Two prompts of different lengths per pass: left padding and the shared prompt cache are exercised.
+    got = label_logprobs(model, tok, prompts, forms, batch_size=8)
+    for prompt, (g, batched) in zip(prompts, got):
+        # Reference: each label scored alone, as one plain forward pass without padding or cache.
         prompt_ids, conts = label_continuations(tok, prompt, forms)
-        scores = []
+        alone = []
         for cont in conts:
-            ids = torch.tensor([prompt_ids + cont])
             with torch.no_grad():
-                logp = torch.log_softmax(model(ids).logits.float(), -1)[0]
-            scores.append(sum(float(logp[len(prompt_ids) + i - 1, t]) for i, t in enumerate(cont)))
-        assert g.text == forms[max(range(len(forms)), key=scores.__getitem__)]
-        assert g.text in forms and g.tokens_in == len(prompt_ids)
+                logp = torch.log_softmax(model(torch.tensor([prompt_ids + cont])).logits.float(), -1)[0]
+            alone.append(sum(float(logp[len(prompt_ids) + i - 1, t]) for i, t in enumerate(cont)))
+        assert batched == pytest.approx(alone, abs=1e-4)
+        assert g.text == forms[max(range(len(forms)), key=alone.__getitem__)]
+        assert g.tokens_in == len(prompt_ids)
+    assert [g.text for g in score_labels(model, tok, prompts, forms)] == [g.text for g, _ in got]
 
 
 def test_json_fill_gives_valid_objects_with_the_expected_keys(tiny_model_dir):

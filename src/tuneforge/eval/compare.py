@@ -72,15 +72,9 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
         return generate_batch(loaded.model, loaded.tokenizer, system.prompts, max_new, cfg.batch_size)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    from tuneforge.eval.stats import _percentile as pct
-
-    return pct(sorted(values), q)
-
-
 def summarise_system(system: System, gens, rows: list[dict], refs: list[str], spec: TaskSpec, cfg: EvalConfig) -> dict:
     from tuneforge.eval.endpoint import cost_per_1k_requests
-    from tuneforge.eval.stats import bootstrap_ci
+    from tuneforge.eval.stats import bootstrap_ci, percentile
 
     preds = [g.text for g in gens]
     latencies = [g.latency_s for g in gens]
@@ -95,8 +89,8 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         "metrics": headline,
         "ci": bootstrap_ci(rows, spec.headline_values, cfg.bootstrap, cfg.confidence, cfg.seed) if cfg.bootstrap else {},
         "details": {k: v for k, v in spec.summary(rows).items() if k not in headline},
-        "latency_p50_s": _percentile(latencies, 0.5),
-        "latency_p95_s": _percentile(latencies, 0.95),
+        "latency_p50_s": percentile(sorted(latencies), 0.5),
+        "latency_p95_s": percentile(sorted(latencies), 0.95),
         "mean_tokens_in": sum(g.tokens_in for g in gens) / len(gens),
         "mean_tokens_out": sum(g.tokens_out for g in gens) / len(gens),
     })
@@ -210,6 +204,7 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
         "task": spec.type,
         "labels": spec.labels,
         "task_spec": spec.to_json(),
+        "headline_metrics": list(spec.headline),
         "max_new_tokens": max_new,
         "config": cfg.model_dump(),
         "systems": results,

@@ -1,7 +1,8 @@
 """Constrained decoding: answers that cannot leave the allowed space.
 
 - Classification: every label's log-likelihood as the answer to the prompt is computed and the most likely
-  label wins. Exact (no label is missed because of greedy search) and cheap (one forward pass per label).
+  label wins. Exact (no label is missed because of greedy search) and cheap (the prompt runs once; each label
+  adds only its own few tokens).
 - Extraction: the JSON object is written by us, key by key in the expected order; the model only fills each
   value, stopping at the closing quote (strings) or at the separator (numbers). The result is always valid
   JSON with exactly the expected keys.
@@ -33,44 +34,66 @@ def label_continuations(tokenizer, prompt: list[dict], forms: list[str]) -> tupl
 
 def score_labels(model, tokenizer, prompts: list[list[dict]], forms: list[str], batch_size: int = 16) -> list[Generation]:
     """Pick, for each prompt, the label form with the highest total log-probability."""
+    return [g for g, _ in label_logprobs(model, tokenizer, prompts, forms, batch_size)]
+
+
+def label_logprobs(model, tokenizer, prompts, forms, batch_size: int = 16) -> list[tuple[Generation, list[float]]]:
+    """Per prompt: the best label as a Generation, and every label's total log-probability.
+
+    The prompt is run once and its key/value cache is shared by every label's continuation, so the cost is one
+    prompt pass plus a few tokens per label instead of one full pass per label.
+    """
     import torch
+
+    from tuneforge.eval.generate import left_padded
 
     pad_id = tokenizer.pad_token_id
     device = next(model.parameters()).device
-    pairs = []  # (prompt index, label index, ids, answer start)
-    prompt_lens = []
-    for p_i, prompt in enumerate(prompts):
-        prompt_ids, conts = label_continuations(tokenizer, prompt, forms)
-        prompt_lens.append(len(prompt_ids))
-        for l_i, cont in enumerate(conts):
-            pairs.append((p_i, l_i, prompt_ids + cont, len(prompt_ids)))
-    scores = [[0.0] * len(forms) for _ in prompts]
-    spent = [0.0] * len(prompts)
-    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][2]))
+    n_labels = len(forms)
+    encoded = [label_continuations(tokenizer, p, forms) for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i][0]))
+    # Prompts per pass: each is repeated once per label, so keep prompts x labels near the batch size.
+    per_pass = max(1, batch_size // n_labels)
+    results: list[tuple[Generation, list[float]] | None] = [None] * len(prompts)
     model.eval()
     with torch.inference_mode():
-        for s in range(0, len(order), batch_size):
-            batch = [pairs[i] for i in order[s : s + batch_size]]
-            width = max(len(b[2]) for b in batch)
-            # Right padding keeps positions natural; padded tails are never read.
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, (_, _, seq, _) in enumerate(batch):
-                ids[row, : len(seq)] = torch.tensor(seq)
-                mask[row, : len(seq)] = 1
+        for s in range(0, len(order), per_pass):
+            chunk = order[s : s + per_pass]
             t0 = time.perf_counter()
-            logprobs = torch.log_softmax(model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float(), -1)
-            dt = (time.perf_counter() - t0) / len(batch)
-            for row, (p_i, l_i, seq, start) in enumerate(batch):
-                targets = torch.tensor(seq[start:], device=logprobs.device)
-                positions = torch.arange(start - 1, len(seq) - 1, device=logprobs.device)
-                scores[p_i][l_i] = float(logprobs[row, positions, targets].sum())
-                spent[p_i] += dt
-    out = []
-    for p_i, row in enumerate(scores):
-        best = max(range(len(forms)), key=lambda j: row[j])
-        out.append(Generation(forms[best], spent[p_i], prompt_lens[p_i], 1))
-    return out
+            ids, mask = left_padded([encoded[i][0] for i in chunk], pad_id)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            first = model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                          position_ids=positions.to(device), use_cache=True)
+            # The last prompt column predicts every label's first token (left padding puts it there).
+            first_logp = torch.log_softmax(first.logits[:, -1].float(), -1)
+            cache = first.past_key_values
+            cache.batch_repeat_interleave(n_labels)
+            conts = [encoded[i][1][j] for i in chunk for j in range(n_labels)]
+            width = max(len(c) for c in conts)
+            cont_ids = torch.full((len(conts), width), pad_id, dtype=torch.long)
+            cont_mask = torch.zeros((len(conts), width), dtype=torch.long)
+            for row, c in enumerate(conts):
+                cont_ids[row, : len(c)] = torch.tensor(c)
+                cont_mask[row, : len(c)] = 1
+            starts = mask.sum(-1).repeat_interleave(n_labels)
+            rest = model(
+                input_ids=cont_ids.to(device),
+                attention_mask=torch.cat([mask.repeat_interleave(n_labels, 0), cont_mask], 1).to(device),
+                position_ids=(starts[:, None] + torch.arange(width)[None, :]).to(device),
+                past_key_values=cache,
+            )
+            logp = torch.log_softmax(rest.logits.float(), -1)
+            dt = (time.perf_counter() - t0) / len(chunk)
+            for b, i in enumerate(chunk):
+                scores = []
+                for j in range(n_labels):
+                    row, c = b * n_labels + j, conts[b * n_labels + j]
+                    total = float(first_logp[b, c[0]])
+                    total += sum(float(logp[row, k - 1, c[k]]) for k in range(1, len(c)))
+                    scores.append(total)
+                best = max(range(n_labels), key=scores.__getitem__)
+                results[i] = (Generation(forms[best], dt, len(encoded[i][0]), len(conts[b * n_labels + best])), scores)
+    return results  # type: ignore[return-value]
 
 
 def _read_value(text: str, kind: str):

@@ -25,7 +25,8 @@ def comparison_table(report: dict):
 
     systems = report["systems"]
     first = next(iter(systems.values()))
-    metrics = list(first.get("metrics", {"exact_match": None}))
+    # The task's headline metrics only: the rest (e.g. field precision/recall) is in eval.json and the HTML.
+    metrics = report.get("headline_metrics") or list(first.get("metrics", {"exact_match": None}))
     level = int(round(100 * report.get("config", {}).get("confidence", 0.95)))
     table = Table(title=f"{report['task']} on {first['n']} held-out examples (metric [{level}% CI])")
     table.add_column("system")
@@ -49,38 +50,34 @@ def comparison_table(report: dict):
     return table
 
 
-def per_label_table(report: dict):
+def _per_key_table(report: dict, title: str, key_name: str, values) -> object | None:
+    """Rows: a label or field; columns: the systems that have `values(system) -> {key: share}`."""
     from rich.table import Table
 
-    systems = {k: v for k, v in report["systems"].items() if "per_label_accuracy" in v}
+    systems = {k: values(v) for k, v in report["systems"].items() if values(v)}
     if not systems:
         return None
-    table = Table(title="accuracy per label")
-    table.add_column("label")
+    table = Table(title=title)
+    table.add_column(key_name)
     for name in systems:
         table.add_column(_plain(name), justify="right")
-    labels = sorted({lab for s in systems.values() for lab in s["per_label_accuracy"]})
-    for lab in labels:
-        table.add_row(lab, *[_pct(s["per_label_accuracy"].get(lab)) for s in systems.values()])
+    keys: list[str] = []
+    for per_key in systems.values():
+        keys += [k for k in per_key if k not in keys]
+    for k in keys:
+        table.add_row(_plain(k), *[_pct(per_key.get(k)) for per_key in systems.values()])
     return table
+
+
+def per_label_table(report: dict):
+    return _per_key_table(report, "accuracy per label", "label", lambda s: dict(sorted(s.get("per_label_accuracy", {}).items())))
 
 
 def per_field_table(report: dict):
-    from rich.table import Table
+    def f1(s):
+        return {k: v["f1"] for k, v in s.get("details", {}).get("per_field", {}).items()}
 
-    systems = {k: v for k, v in report["systems"].items() if "per_field" in v.get("details", {})}
-    if not systems:
-        return None
-    table = Table(title="F1 per field")
-    table.add_column("field")
-    for name in systems:
-        table.add_column(_plain(name), justify="right")
-    fields: list[str] = []
-    for s in systems.values():
-        fields += [f for f in s["details"]["per_field"] if f not in fields]
-    for f in fields:
-        table.add_row(f, *[_pct(s["details"]["per_field"].get(f, {}).get("f1")) for s in systems.values()])
-    return table
+    return _per_key_table(report, "F1 per field", "field", f1)
 
 
 def significance_table(report: dict):

@@ -18,7 +18,7 @@ def _resamples(n: int, samples: int, seed: int) -> list[list[int]]:
     return [[rng.randrange(n) for _ in range(n)] for _ in range(samples)]
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
+def percentile(sorted_values: list[float], q: float) -> float:
     """Linear interpolation between order statistics (numpy's default method)."""
     if not sorted_values:
         return float("nan")
@@ -38,7 +38,7 @@ def bootstrap_ci(
         for k, v in headline([rows[i] for i in idx]).items():
             draws.setdefault(k, []).append(v)
     alpha = (1 - level) / 2
-    return {k: [_percentile(sorted(v), alpha), _percentile(sorted(v), 1 - alpha)] for k, v in draws.items()}
+    return {k: [percentile(sorted(v), alpha), percentile(sorted(v), 1 - alpha)] for k, v in draws.items()}
 
 
 def paired_bootstrap(
@@ -67,7 +67,7 @@ def paired_bootstrap(
     alpha = (1 - level) / 2
     return {
         "metric": metric, "delta": observed,
-        "ci": [_percentile(deltas, alpha), _percentile(deltas, 1 - alpha)],
+        "ci": [percentile(deltas, alpha), percentile(deltas, 1 - alpha)],
         "p_value": p, "test": "paired bootstrap",
     }
 

@@ -99,7 +99,7 @@ def grouped_bars(title: str, groups: list[str], series: dict[str, list[float]], 
 
 def latency_strip(title: str, series: dict[str, list[float]], width: int = 640) -> str:
     """Per system: every example's latency as a dot on a log-free ms axis, with p50 and p95 marked."""
-    from tuneforge.eval.stats import _percentile
+    from tuneforge.eval.stats import percentile
 
     label_w, row_h, top = 240, 30, 30
     plot_w = width - label_w - 30
@@ -118,7 +118,7 @@ def latency_strip(title: str, series: dict[str, list[float]], width: int = 640) 
                         f'fill="{PALETTE[i % len(PALETTE)]}" fill-opacity="0.5"/>')
         ordered = sorted(vals)
         for q, dash in ((0.5, ""), (0.95, ' stroke-dasharray="3,2"')):
-            x = label_w + _percentile(ordered, q) / peak * plot_w
+            x = label_w + percentile(ordered, q) / peak * plot_w
             body.append(f'<line class="p{int(q * 100)}" x1="{x:.1f}" y1="{y - 10:.1f}" x2="{x:.1f}" y2="{y + 10:.1f}" '
                         f'stroke="#111" stroke-width="2"{dash}><title>p{int(q * 100)}</title></line>')
     return _svg("latency", width, height, body, title)

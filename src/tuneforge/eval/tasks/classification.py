@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tuneforge.data.labels import normalise_answer
 
-HEADLINE = ("accuracy", "macro_f1")
+HEADLINE = ("accuracy", "macro_f1", "out_of_label_share")
 
 
 def score_example(pred: str, ref: str, labels: list[str]) -> dict:
