@@ -194,3 +194,17 @@ def test_text_tasks_run_through_eval(task, tiny_model_dir, tmp_path):
         assert report["task_spec"]["sections"] == ["Profile", "Skills"]
         # 6 new tokens cannot hold both sections: every answer misses at least one.
         assert s["metrics"]["format_ok"] == 0.0 and s["details"]["missing_sections"]
+
+
+def test_unreachable_endpoint_is_a_clear_error(tiny_model_dir, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = write_jsonl(tmp_path / "d.jsonl", [chat_row(t, lab) for lab, ts in LINES.items() for t in ts[:2]])
+    r = CliRunner().invoke(app, ["eval", "--model", str(tiny_model_dir), "--data", str(data), "--shots", "0",
+                                 "--no-constrained", "--bootstrap", "0", "--out", str(tmp_path / "e.json"),
+                                 "--endpoint-url", f"http://127.0.0.1:{port}/v1", "--endpoint-model", "m"])
+    assert r.exit_code == 1 and f"endpoint http://127.0.0.1:{port}/v1/" in r.output and "model 'm'" in r.output
+    assert not (tmp_path / "e.json").exists()

@@ -16,6 +16,7 @@ from tuneforge.eval.metrics import summarise
 from tuneforge.eval.shots import SimilarityIndex, choose_shots, few_shot_prompt
 from tuneforge.eval.systems import PRIMARY, System, Variant, activate, adapter_name, load_models, parse_variants
 from tuneforge.eval.task_types import TaskSpec, detect_task
+from tuneforge.train.run_record import is_run_dir
 
 EVAL_FILE = "eval.json"
 REPORT_FILE = "report.html"
@@ -100,24 +101,28 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
     return out
 
 
-def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], reference: str, cfg: EvalConfig) -> list[dict]:
-    """Paired tests of the reference system against every other, on every headline metric."""
+def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], kinds: dict[str, str], reference: str,
+                    cfg: EvalConfig) -> list[dict]:
+    """Paired tests on every headline metric: the reference variant against every other system, and each other
+    variant (constrained decoding included) against the best prompted system, which the recommendation needs."""
     from tuneforge.eval.stats import mcnemar_exact, paired_bootstrap
 
-    out = []
     if not cfg.bootstrap:
-        return out
-    for other in rows:
-        if other == reference:
-            continue
+        return []
+    pairs = [(reference, other) for other in rows if other != reference]
+    prompted = [n for n in rows if kinds[n] != "variant"]
+    if prompted:
+        first = spec.headline[0]
+        best = max(prompted, key=lambda n: spec.headline_values(rows[n])[first])
+        pairs += [(v, best) for v in rows if kinds[v] == "variant" and v != reference]
+    out = []
+    for a, b in pairs:
         for metric in spec.headline:
-            test = paired_bootstrap(rows[reference], rows[other], spec.headline_values, metric,
-                                    cfg.bootstrap, cfg.confidence, cfg.seed)
-            entry = {"a": reference, "b": other, **test}
+            test = paired_bootstrap(rows[a], rows[b], spec.headline_values, metric, cfg.bootstrap, cfg.confidence, cfg.seed)
+            entry = {"a": a, "b": b, **test}
             binary = {"accuracy": "correct", "exact_match": "exact"}.get(metric)
             if binary:
-                entry["mcnemar"] = mcnemar_exact([bool(r[binary]) for r in rows[reference]],
-                                                 [bool(r[binary]) for r in rows[other]])
+                entry["mcnemar"] = mcnemar_exact([bool(r[binary]) for r in rows[a]], [bool(r[binary]) for r in rows[b]])
             out.append(entry)
     return out
 
@@ -208,7 +213,7 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
         "max_new_tokens": max_new,
         "config": cfg.model_dump(),
         "systems": results,
-        "significance": compare_systems(spec, rows, reference, cfg) if reference else [],
+        "significance": compare_systems(spec, rows, {s.name: s.kind for s in systems}, reference, cfg) if reference else [],
         "leakage": check_leakage(examples, variants, cfg, log),
         "examples": [
             {
@@ -225,7 +230,7 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
     if cfg.judge_url:
         report["judge"] = run_judge(cfg, examples, predictions, log)
     report["recommendation"] = recommendation(report)
-    out = Path(cfg.out) if cfg.out else (Path(cfg.model) / EVAL_FILE if variants else Path(EVAL_FILE))
+    out = Path(cfg.out) if cfg.out else (Path(cfg.model) / EVAL_FILE if is_run_dir(cfg.model) else Path(EVAL_FILE))
     write_report_files(report, out, cfg.html)
     return report
 

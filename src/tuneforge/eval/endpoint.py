@@ -18,10 +18,16 @@ def make_client(url: str, api_key_env: str | None):
 
 
 def chat(client, model: str, messages: list[dict], max_tokens: int, temperature: float = 0.0) -> Generation:
+    import openai
+
     t0 = time.perf_counter()
-    resp = client.chat.completions.create(
-        model=model, messages=messages, max_tokens=max_tokens, temperature=temperature
-    )
+    try:
+        resp = client.chat.completions.create(
+            model=model, messages=messages, max_tokens=max_tokens, temperature=temperature
+        )
+    except openai.OpenAIError as err:
+        # A user error (wrong URL, key or model name), reported as such rather than as a traceback.
+        raise ValueError(f"endpoint {client.base_url} (model {model!r}): {err}") from None
     dt = time.perf_counter() - t0
     text = (resp.choices[0].message.content or "").strip()
     usage = resp.usage

@@ -14,7 +14,7 @@ table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}td,th{border:1px 
 vertical-align:top;text-align:left}th{background:#f4f4f4}td.num{text-align:right}
 .recommendation{background:#f2f7ff;border-left:4px solid #4c78a8;padding:.8rem 1rem}
 .warn{background:#fff4e5;border-left:4px solid #f58518;padding:.5rem 1rem}
-pre{white-space:pre-wrap;margin:0;font-size:.8rem;max-width:330px}.wrong{background:#fdecea}.right{background:#eaf6ec}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}pre{white-space:pre-wrap;margin:0;font-size:.8rem;max-width:330px}.wrong{background:#fdecea}.right{background:#eaf6ec}
 """
 
 
@@ -41,14 +41,14 @@ def _focus_system(report: dict) -> str:
 
 def _metric_charts(report: dict) -> str:
     systems = report["systems"]
-    metrics = list(next(iter(systems.values()))["metrics"])
+    metrics = report.get("headline_metrics") or list(next(iter(systems.values()))["metrics"])
     charts = []
     for m in metrics:
         if m == "out_of_label_share":
             continue
         bars = [(name, s["metrics"][m], s.get("ci", {}).get(m)) for name, s in systems.items()]
-        charts.append(svg.metric_bars(f"{m.replace('_', ' ')} (with {_level(report)}% interval)", bars))
-    return "".join(charts)
+        charts.append(svg.metric_bars(f"{m.replace('_', ' ')} (with {_level(report)}% interval)", bars, width=540))
+    return f'<div class="charts">{"".join(charts)}</div>'
 
 
 def _level(report: dict) -> int:

@@ -81,23 +81,24 @@ def per_field_table(report: dict):
 
 
 def significance_table(report: dict):
+    """Paired tests on the first headline metric (all metrics are in eval.json and the HTML report)."""
     from rich.table import Table
 
     tests = report.get("significance") or []
     if not tests:
         return None
-    table = Table(title=f"paired tests: {_plain(tests[0]['a'])} minus each system")
-    table.add_column("vs")
-    table.add_column("metric")
-    table.add_column("delta [CI]", justify="right")
+    metric = tests[0]["metric"]
+    table = Table(title=f"paired tests on {metric.replace('_', ' ')}: a minus b, in points [interval]")
+    for col in ("a", "b"):
+        table.add_column(col)
+    table.add_column("a − b", justify="right")
     table.add_column("p", justify="right")
-    for t in tests:
-        p = t["p_value"]
+    for t in (t for t in tests if t["metric"] == metric):
+        p_text = f"{t['p_value']:.3g}"
         if "mcnemar" in t:
-            p_text = f"{p:.3g} (McNemar {t['mcnemar']['p_value']:.3g})"
-        else:
-            p_text = f"{p:.3g}"
-        table.add_row(_plain(t["b"]), t["metric"], f"{100 * t['delta']:+.1f} [{100 * t['ci'][0]:+.0f}, {100 * t['ci'][1]:+.0f}]", p_text)
+            p_text += f" (McNemar {t['mcnemar']['p_value']:.3g})"
+        delta = f"{100 * t['delta']:+.1f} [{100 * t['ci'][0]:+.0f}, {100 * t['ci'][1]:+.0f}]"
+        table.add_row(_plain(t["a"]), _plain(t["b"]), delta, p_text)
     return table
 
 
