@@ -18,9 +18,9 @@ def _best(systems: dict, names: list[str], metric: str) -> str | None:
     return max(names, key=lambda n: systems[n]["metrics"][metric]) if names else None
 
 
-def _interval(s: dict, metric: str) -> str:
+def _interval(s: dict, metric: str, level: float = 0.95) -> str:
     ci = s.get("ci", {}).get(metric)
-    return f" (95% CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f}%)" if ci else ""
+    return f" ({100 * level:.0f}% CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f}%)" if ci else ""
 
 
 def _test(report: dict, a: str, b: str, metric: str) -> dict | None:
@@ -31,6 +31,7 @@ def _test(report: dict, a: str, b: str, metric: str) -> dict | None:
 def recommendation(report: dict, alpha: float = 0.05) -> str:
     systems = report["systems"]
     metric = headline_metric(report)
+    level = report.get("config", {}).get("confidence", 0.95)
     variants = [n for n, s in systems.items() if s.get("kind") == "variant"]
     prompted = [n for n, s in systems.items() if s.get("kind") != "variant"]
     n = next(iter(systems.values()))["n"]
@@ -39,11 +40,11 @@ def recommendation(report: dict, alpha: float = 0.05) -> str:
     if best_v is None:
         s = systems[best_b]
         return (f"Only prompted systems were evaluated. The best is {best_b} with {metric} "
-                f"{100 * s['metrics'][metric]:.1f}%{_interval(s, metric)} on {n} examples; "
+                f"{100 * s['metrics'][metric]:.1f}%{_interval(s, metric, level)} on {n} examples; "
                 "fine-tune a variant and evaluate it here to see whether it beats prompting.")
     v = systems[best_v]
     if best_b is None:
-        parts.append(f"{best_v} reaches {metric} {100 * v['metrics'][metric]:.1f}%{_interval(v, metric)} "
+        parts.append(f"{best_v} reaches {metric} {100 * v['metrics'][metric]:.1f}%{_interval(v, metric, level)} "
                      f"on {n} examples; no prompted baseline was run to compare it with.")
         return " ".join(parts)
     b = systems[best_b]
@@ -51,8 +52,8 @@ def recommendation(report: dict, alpha: float = 0.05) -> str:
     test = _test(report, best_v, best_b, metric)
     parts.append(
         f"On {n} held-out {report['task']} examples, {best_v} reaches {metric} "
-        f"{100 * v['metrics'][metric]:.1f}%{_interval(v, metric)} against "
-        f"{100 * b['metrics'][metric]:.1f}%{_interval(b, metric)} for the best prompted system, {best_b} "
+        f"{100 * v['metrics'][metric]:.1f}%{_interval(v, metric, level)} against "
+        f"{100 * b['metrics'][metric]:.1f}%{_interval(b, metric, level)} for the best prompted system, {best_b} "
         f"({_pts(delta)})."
     )
     significant = test is not None and test["p_value"] < alpha
