@@ -208,3 +208,9 @@ def test_unreachable_endpoint_is_a_clear_error(tiny_model_dir, tmp_path):
                                  "--endpoint-url", f"http://127.0.0.1:{port}/v1", "--endpoint-model", "m"])
     assert r.exit_code == 1 and f"endpoint http://127.0.0.1:{port}/v1/" in r.output and "model 'm'" in r.output
     assert not (tmp_path / "e.json").exists()
+
+
+def test_half_configured_judge_fails_before_any_work(tmp_path):
+    r = CliRunner().invoke(app, ["eval", "--model", "no-such-model", "--data", str(tmp_path / "none.jsonl"),
+                                 "--judge-url", "http://127.0.0.1:1/v1"])
+    assert r.exit_code == 1 and "--judge-url and --judge-model go together" in r.output

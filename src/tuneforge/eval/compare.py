@@ -49,8 +49,6 @@ def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example],
         if can_constrain:
             systems.append(System(f"{v.name} (constrained)", "variant", "constrained", plain, adapter_name(variants, v.name)))
     if cfg.endpoint_url:
-        if not cfg.endpoint_model:
-            raise ValueError("--endpoint-model: name the model to ask the endpoint for")
         systems.append(System(f"endpoint {cfg.endpoint_model}", "endpoint", "free", plain))
     return systems
 
@@ -148,8 +146,6 @@ def run_judge(cfg: EvalConfig, examples: list[Example], predictions: dict[str, l
     from tuneforge.eval.endpoint import make_client
     from tuneforge.eval.judge import judge_pairwise
 
-    if not cfg.judge_model:
-        raise ValueError("--judge-model: name the model the judge endpoint should use")
     client = make_client(cfg.judge_url, cfg.judge_key_env)
     refs = [e.answer for e in examples]
     inputs = [e.user_text for e in examples]
@@ -167,9 +163,17 @@ def run_judge(cfg: EvalConfig, examples: list[Example], predictions: dict[str, l
     return {"model": cfg.judge_model, "against": against, "results": results}
 
 
+def _check_remote_options(cfg: EvalConfig) -> None:
+    """Before any generation: a half-configured endpoint or judge would otherwise fail after minutes of work."""
+    for url, model, what in ((cfg.endpoint_url, cfg.endpoint_model, "endpoint"), (cfg.judge_url, cfg.judge_model, "judge")):
+        if bool(url) != bool(model):
+            raise ValueError(f"--{what}-url and --{what}-model go together; got only one of them")
+
+
 def run_eval(cfg: EvalConfig, log=print) -> dict:
     from tuneforge.eval.recommend import recommendation
 
+    _check_remote_options(cfg)
     examples = load_from_options(cfg.data, cfg)
     if cfg.limit:
         examples = examples[: cfg.limit]
