@@ -52,7 +52,7 @@ def test_extraction_by_hand():
     assert s["per_field"]["supplier"] == pytest.approx({"precision": 1.0, "recall": 0.75, "f1": 6 / 7})
     assert s["per_field"]["total"] == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": 2 / 3})
     assert s["per_field"]["date"] == pytest.approx({"precision": 0.5, "recall": 0.25, "f1": 1 / 3})
-    assert s["per_field"]["vat"]["f1"] == 0.0
+    assert "vat" not in s["per_field"]  # invented by a prediction: an extra key and a false positive above
     assert s["missing_keys"] == {"total": 1, "date": 1}
     assert s["extra_keys"] == {"vat": 1}
     assert s["examples_with_missing_keys"] == pytest.approx(1 / 4)

@@ -72,9 +72,10 @@ def headline(rows: list[dict], labels=None) -> dict[str, float]:
 
 
 def per_field(rows: list[dict]) -> dict[str, dict]:
+    """P/R/F1 for every key the references hold; keys only a prediction invents are counted in extra_keys."""
     keys: list[str] = []
     for x in rows:
-        keys += [k for k in x["fields"] if k not in keys]
+        keys += [k for k, f in x["fields"].items() if k not in keys and f["tp"] + f["fn"] > 0]
     out = {}
     for k in keys:
         counts = [x["fields"][k] for x in rows if k in x["fields"]]
