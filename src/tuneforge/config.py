@@ -25,14 +25,17 @@ class _Strict(BaseModel):
 class DataOptions(_Strict):
     """How to read a user's data file (shared by train, eval and data commands)."""
 
-    data_format: Literal["auto", "chat", "prompt_completion", "csv"] = Field(
-        "auto", description="Input format; 'auto' detects it from the extension and the first row."
+    data_format: Literal[
+        "auto", "chat", "prompt_completion", "csv", "alpaca", "sharegpt", "preference", "chosen_rejected", "xlsx"
+    ] = Field("auto", description="Input format; 'auto' detects it from the extension and the rows' keys.")
+    input_column: str = Field(
+        "input", description="CSV/Excel column holding the input text (several: comma-separated)."
     )
-    input_column: str = Field("input", description="CSV column holding the input text.")
     output_column: str = Field("output", description="CSV column holding the ideal answer.")
     system_prompt: Optional[str] = Field(
         None, description="System prompt added to rows that have none (prompt/completion and CSV rows)."
     )
+    sheet: Optional[str] = Field(None, description="Excel sheet to read (default: the first).")
 
 
 class TrainConfig(DataOptions):
