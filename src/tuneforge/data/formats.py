@@ -118,7 +118,9 @@ def _json_rows(text: str, file: str) -> tuple[list[tuple[int, object]], list[Pro
                 rows.append((_line_of(text, pos), value))
                 pos = end
             return rows, []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    # split("\n"), not splitlines(): that also breaks at form feeds and other separators, and the line
+    # numbers would no longer be the ones an editor shows.
+    for lineno, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         try:

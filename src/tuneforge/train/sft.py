@@ -18,6 +18,7 @@ from pathlib import Path
 from tuneforge.config import TrainConfig
 from tuneforge.data.formats import Example, dataset_hash, load_from_options
 from tuneforge.data.split import split_examples
+from tuneforge.data.versions import resolve_data_path
 from tuneforge.paths import runs_dir
 from tuneforge.train.collate import answer_only_loss, collate
 from tuneforge.train.encode import Encoded, encode_conversation
@@ -31,10 +32,12 @@ class PreparedData:
     eval: list[Example]
     data_hash: str
     system_prompt: str | None
+    version: str | None = None  # dataset version id when cfg.data named one (see data/versions.py)
 
 
 def prepare_data(cfg: TrainConfig) -> PreparedData:
-    examples = load_from_options(cfg.data, cfg)
+    data_path, version = resolve_data_path(cfg.data)
+    examples = load_from_options(data_path, cfg)
     if cfg.eval_data:
         train, evals = examples, load_from_options(cfg.eval_data, cfg)
     else:
@@ -44,7 +47,7 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
     # A task with one fixed system prompt gets it recorded, so predict/serve prompt the variant as it was trained.
     systems = {ex.messages[0]["content"] if ex.messages[0]["role"] == "system" else None for ex in train}
     system_prompt = systems.pop() if len(systems) == 1 else None
-    return PreparedData(train, evals, dataset_hash(examples), system_prompt)
+    return PreparedData(train, evals, dataset_hash(examples), system_prompt, version)
 
 
 def default_out_dir(cfg: TrainConfig) -> Path:
@@ -283,7 +286,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
         "precision": precision,
         "base": {"name": cfg.base, "path": str(base.path), "source": base.source},
         "data": {
-            "path": str(Path(cfg.data).resolve()),
+            "path": str(resolve_data_path(cfg.data)[0].resolve()),
+            "version": data.version,
             "hash": data.data_hash,
             "eval_path": str(Path(cfg.eval_data).resolve()) if cfg.eval_data else None,
             "train_examples": len(data.train),
