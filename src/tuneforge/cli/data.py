@@ -147,7 +147,8 @@ def _report(cfg: DataReportConfig):
     file, load = _load(cfg)
     evals = _load_evals(cfg)
     tok, limit, base_dir, note = _tokenizer(cfg.base, cfg.max_seq_len)
-    r = assess(load, file, evals, tok, limit, base_dir, cfg.method, cfg.epochs, cfg.batch_size, cfg.max_seq_len)
+    r = assess(load, file, evals, tok, limit, base_dir, cfg.method, cfg.epochs, cfg.batch_size, cfg.max_seq_len,
+               cfg.base)
     r.notes.append(note)
     print_readiness(console, r, file)
     out = Path(cfg.html) if cfg.html else Path(file).with_suffix(".report.html")

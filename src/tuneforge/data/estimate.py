@@ -1,8 +1,9 @@
 """Before a run: roughly how long training will take on this machine and how much memory it needs.
 
-Time scales one measured figure: LoRA training throughput of smollm2-135m on the development machine (see
-MEASURED_TOKENS_PER_S). Per-token compute grows with the parameter count, so another base model is scaled by
-the ratio of parameters; full fine-tuning also computes every weight's gradient, which we take as 1.5x LoRA's
+Time scales a measured throughput: the newest LoRA run of the same base model in TUNEFORGE_HOME/runs (its
+run.json "tokens_per_s", measured on this very machine), else the reference figure MEASURED_TOKENS_PER_S for
+smollm2-135m. Per-token compute grows with the parameter count, so the reference is scaled to another base model
+by the ratio of parameters; full fine-tuning also computes every weight's gradient, which we take as 1.5x LoRA's
 time per token (forward 1x + backward 2x, of which LoRA skips the ~1x weight-gradient half). Memory adds fp32
 weights, optimizer state for what is trained, activations per token (Korthikanti et al. 2022: ~34 bytes x
 hidden size per token per layer in 16-bit) and the logits over the vocabulary. Both are estimates to plan
@@ -83,13 +84,38 @@ class Estimate:
                 "memory_parts": self.memory_parts, "assumptions": self.assumptions}
 
 
+def measured_throughput(base_name: str | None) -> tuple[float, str] | None:
+    """(tokens/s, where from) of the newest LoRA run of `base_name` on this machine, if there is one."""
+    if not base_name:
+        return None
+    from tuneforge.paths import runs_dir
+
+    best = None
+    for run_file in runs_dir().glob("*/run.json"):
+        try:
+            run = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if run.get("base", {}).get("name") == base_name and run.get("method") == "lora" and run.get("tokens_per_s"):
+            if best is None or run.get("created_at", "") > best[0]:
+                best = (run.get("created_at", ""), float(run["tokens_per_s"]), run_file.parent.name)
+    return (best[1], f"measured in run {best[2]} on this machine") if best else None
+
+
 def estimate_training(shape: ModelShape, token_counts: list[int], method: str = "lora", epochs: int = 2,
-                      batch_size: int = 8, max_seq_len: int = 1024, lora_rank: int = 16) -> Estimate:
+                      batch_size: int = 8, max_seq_len: int = 1024, lora_rank: int = 16,
+                      base_name: str | None = None) -> Estimate:
     if method not in ("lora", "full"):
         raise ValueError(f"method: {method!r} is not lora or full")
     lengths = sorted(min(n, max_seq_len) for n in token_counts) or [0]
     tokens = sum(lengths) * epochs
-    tps = MEASURED_TOKENS_PER_S * MEASURED_PARAMS / max(shape.params, 1)
+    measured = measured_throughput(base_name)
+    if measured:
+        tps, source = measured
+    else:
+        tps = MEASURED_TOKENS_PER_S * MEASURED_PARAMS / max(shape.params, 1)
+        source = (f"{MEASURED_TOKENS_PER_S:.0f} tokens/s measured for smollm2-135m LoRA on the development machine "
+                  "(2 CPU cores), scaled by parameter count")
     if method == "full":
         tps /= FULL_FINETUNE_SLOWDOWN
     seconds = tokens / tps if tps > 0 else float("nan")
@@ -103,8 +129,7 @@ def estimate_training(shape: ModelShape, token_counts: list[int], method: str = 
         "logits": 3 * 4 * batch_size * seq * shape.vocab,
     }
     assumptions = [
-        f"throughput scaled from {MEASURED_TOKENS_PER_S:.0f} tokens/s measured for smollm2-135m LoRA on this "
-        "kind of machine (2 CPU cores), by parameter count",
+        f"throughput {tps:,.0f} tokens/s: {source}",
         f"batch {batch_size}, padded to {seq} tokens (95th percentile length), {epochs} epoch(s)",
     ]
     if method == "full":

@@ -62,9 +62,11 @@ def _phone_ok(text: str) -> bool:
 def find_pii(text: str) -> list[PiiMatch]:
     """Non-overlapping matches, most specific kind first (an IBAN's digits are not also a phone number)."""
     found: list[PiiMatch] = []
+    # An IBAN-shaped string with a bad checksum is an account number typo, not its digits read as a phone.
+    taken = [(m.start(), m.end()) for m in _IBAN.finditer(text)]
 
     def free(s, e):
-        return all(e <= m.start or s >= m.end for m in found)
+        return all(e <= a or s >= b for a, b in taken + [(m.start, m.end) for m in found])
 
     for kind, pattern, ok in (
         ("email", _EMAIL, lambda t: True),
@@ -73,7 +75,10 @@ def find_pii(text: str) -> list[PiiMatch]:
         ("phone", _PHONE, _phone_ok),
     ):
         for m in pattern.finditer(text):
-            if ok(m.group()) and free(m.start(), m.end()):
+            if kind == "iban":
+                if ok(m.group()):
+                    found.append(PiiMatch(kind, m.start(), m.end(), m.group()))
+            elif ok(m.group()) and free(m.start(), m.end()):
                 found.append(PiiMatch(kind, m.start(), m.end(), m.group()))
     return sorted(found, key=lambda m: m.start)
 

@@ -87,7 +87,7 @@ def decide(r: Readiness, min_per_label: int = 5) -> tuple[str, list[str]]:
 
 def assess(load: LoadResult, file: str, evals=None, tokenizer=None, max_tokens: int | None = None,
            base_dir=None, method: str = "lora", epochs: int = 2, batch_size: int = 8, max_seq_len: int = 1024,
-           ) -> Readiness:
+           base_name: str | None = None) -> Readiness:
     check = check_loaded(load, file, tokenizer, max_tokens)
     cleaned = run_cleaning(load, evals)
     if tokenizer is not None:
@@ -99,7 +99,7 @@ def assess(load: LoadResult, file: str, evals=None, tokenizer=None, max_tokens: 
     notes = []
     if base_dir is not None and check.token_counts:
         estimate = estimate_training(model_shape(base_dir), check.token_counts, method, epochs, batch_size,
-                                     max_seq_len)
+                                     max_seq_len, base_name=base_name)
     elif check.token_counts is None:
         notes.append("no tokenizer: token counts and the time/memory estimate are left out")
     r = Readiness(check, cleaned, answers, unit, estimate, notes=notes)
