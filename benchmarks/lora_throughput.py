@@ -34,7 +34,8 @@ def main():
     load_before = os.getloadavg()[0]
     out = train(TrainConfig(data=str(data), base=args.base, out=str(work / "run"), epochs=1,
                             batch_size=args.batch_size, eval_split=0.0, progress=False), log=lambda *_: None)
-    steps = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if '"step"' in x]
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if "epoch_end" not in r]
     steady = steps[1:] or steps
     tokens = steady[-1]["trained_tokens"] - (steps[0]["trained_tokens"] if len(steps) > 1 else 0)
     seconds = steady[-1]["time_s"] - (steps[0]["time_s"] if len(steps) > 1 else 0)

@@ -18,13 +18,14 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-# Measured on the development machine (2 shared CPU cores, no GPU, bf16 autocast): `tuneforge train` of
-# smollm2-135m with LoRA r=16 on all linear layers, batch 8, on the first 96 lines of
-# examples/invoice-categories/train.jsonl; run.json "tokens_per_s". Remeasure when the trainer or machine changes.
-MEASURED_TOKENS_PER_S = 0.0
+# Measured with benchmarks/lora_throughput.py on the development machine (2 shared CPU cores, AMD EPYC with
+# avx512_bf16, bf16 autocast) on 2026-11-21: smollm2-135m, LoRA r=16 on all linear layers, batch 8, 40 lines of
+# the invoice demo, steady state after the first step: 15.5 tokens/s. Other engineers' training jobs ran at the
+# same time (load average 4.4 to 7.4 on 2 cores), so an idle machine is faster; that is why a run of the same
+# base model on this machine, when there is one, takes precedence. Remeasure when the trainer or machine changes.
+MEASURED_TOKENS_PER_S = 15.5
 MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors header
 FULL_FINETUNE_SLOWDOWN = 1.5
-_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
 @dataclass
@@ -114,8 +115,8 @@ def estimate_training(shape: ModelShape, token_counts: list[int], method: str = 
         tps, source = measured
     else:
         tps = MEASURED_TOKENS_PER_S * MEASURED_PARAMS / max(shape.params, 1)
-        source = (f"{MEASURED_TOKENS_PER_S:.0f} tokens/s measured for smollm2-135m LoRA on the development machine "
-                  "(2 CPU cores), scaled by parameter count")
+        source = (f"{MEASURED_TOKENS_PER_S:g} tokens/s measured for smollm2-135m LoRA on the development machine "
+                  "(2 busy CPU cores), scaled by parameter count")
     if method == "full":
         tps /= FULL_FINETUNE_SLOWDOWN
     seconds = tokens / tps if tps > 0 else float("nan")
