@@ -23,5 +23,5 @@ def test_check_and_report_measure_tokens_with_smollm2(tmp_path):
 
     report = CliRunner().invoke(app, ["data", "report", str(data), "--html", str(tmp_path / "r.html")])
     assert report.exit_code == 0, report.output
-    assert re.search(r"estimate \(lora\): \d+ (s|min|h) for [\d,]+ tokens, memory ~[\d.]+ (MiB|GiB)", report.output)
+    assert re.search(r"estimate \(lora\): [\d.]+ (s|min|h) for [\d,]+ tokens, memory ~[\d.]+ (MiB|GiB)", report.output)
     assert "verdict: fine-tune" in report.output
