@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from xml.etree import ElementTree
 
 import pytest
 from conftest import chat_row, write_jsonl
@@ -130,6 +131,10 @@ def test_report_command_prints_a_summary_and_writes_self_contained_html(tmp_path
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in page and "<link" not in page  # nothing to download
     assert "Label balance (4 labels)" in page and "Training estimate (lora)" in page
+    charts = re.findall(r"<svg.*?</svg>", page, re.S)
+    assert len(charts) == 4  # labels, answer lengths, example lengths, memory
+    for svg in charts:
+        ElementTree.fromstring(svg)  # well-formed, so browsers draw it
 
 
 def test_report_without_tokenizer_still_reports(tmp_path):

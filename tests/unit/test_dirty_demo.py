@@ -87,6 +87,6 @@ def test_report_counts_the_planted_problems(tmp_path, tiny_model_dir):
                      ("Personal data (e-mail, phone, IBAN, card)", 1), ("Answers unlike the majority", 0),
                      ("Suspicious labels (the rest of the data disagrees)", 1)]:
         assert f"  {title}: {n}\n" in out, title
-    assert "verdict: fine-tune" in out and "clean first" in out and "review 1 suspicious label(s)" in out
+    assert "verdict: fine-tune" in out and "clean or review first" in out and "review 1 suspicious label(s)" in out
     assert "1 error(s), 0 warning(s)" in out
     assert html.is_file() and "Apple MacBook Pro 14 M3 Pro 18GB" in html.read_text()

@@ -76,8 +76,8 @@ def decide(r: Readiness, min_per_label: int = 5) -> tuple[str, list[str]]:
                                      + ", ".join(f"{k} ({v})" for k, v in small.items())]
     reasons = [f"{n} valid examples" + (f" over {len(r.check.labels)} labels" if r.check.labels else "")]
     if cleanups:
-        reasons.append("clean first (`tuneforge data clean`): "
-                       + ", ".join(f"{k.lower()} {v}" for k, v in cleanups.items()))
+        reasons.append("clean or review first (`tuneforge data clean`): "
+                       + ", ".join(f"{k[0].lower()}{k[1:]} {v}" for k, v in cleanups.items()))
     if suspects:
         reasons.append(f"review {suspects} suspicious label(s)")
     if r.estimate:
