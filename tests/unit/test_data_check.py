@@ -107,3 +107,16 @@ def test_json_report_and_xlsx_input(tmp_path):
     assert code == 0 and "format: xlsx (detected)" in out
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["examples"] == 120 and report["labels"]["software"] == 30
+
+
+def test_a_template_training_cannot_use_is_a_warning_not_a_crash(tiny_model_dir):
+    from tuneforge.models.load import load_tokenizer
+
+    tok = load_tokenizer(tiny_model_dir)
+    # Starts with the number of messages, so a conversation's prefix does not render as a prefix of the text.
+    tok.chat_template = "{{ messages|length }}{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    raw = "\n".join(json.dumps(r) for r in _labelled(30)).encode()
+    report = check_loaded(parse_data(raw, "x.jsonl"), "x.jsonl", tok, 1000)
+    (p,) = report.problems
+    assert p.severity == "warning" and p.field == "base" and "prefix-consistently" in p.message
+    assert report.token_counts is None and report.exit_code == 3

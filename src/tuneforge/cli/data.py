@@ -46,11 +46,10 @@ def _tokenizer(base: str, max_seq_len: int):
     if base.lower() == "none":
         return None, None, None, "token lengths not checked (--base none)"
     from tuneforge.data.validate import load_length_tokenizer
-    from tuneforge.models.resolve import ModelNotFound, resolve_base
+    from tuneforge.models.resolve import ModelNotFound
 
     try:
-        tok, limit, note = load_length_tokenizer(base, max_seq_len)
-        return tok, limit, resolve_base(base).path, note
+        return load_length_tokenizer(base, max_seq_len)
     except (ModelNotFound, OSError, ValueError) as err:
         return None, None, None, f"token lengths not checked: {str(err).splitlines()[0]}"
 

@@ -118,9 +118,13 @@ def check_loaded(result: LoadResult, file: str, tokenizer=None, max_tokens: int 
     if report.labels:
         problems += _label_problems(file, report.labels, min_per_label)
     if tokenizer is not None and examples:
-        report.token_counts = token_lengths(tokenizer, examples)
+        try:
+            report.token_counts = token_lengths(tokenizer, examples)
+        except ValueError as err:  # a chat template training cannot use either; say so instead of crashing
+            problems.append(Problem(file, None, "base", f"cannot measure token lengths: {err}",
+                                    "choose a base model whose chat template training supports", "warning"))
         report.max_tokens = max_tokens
-        if max_tokens:
+        if max_tokens and report.token_counts:
             problems += _length_problems(file, examples, report.token_counts, max_tokens)
     report.problems = sorted(problems, key=lambda p: (p.line is not None, p.line or 0))
     return report
@@ -139,7 +143,7 @@ def model_context(base_path) -> int | None:
 
 
 def load_length_tokenizer(base: str, max_seq_len: int):
-    """(tokenizer, token limit, note): the limit is the smaller of --max-seq-len and the model's context."""
+    """(tokenizer, token limit, model folder, note): the limit is the smaller of --max-seq-len and the context."""
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
 
@@ -150,4 +154,4 @@ def load_length_tokenizer(base: str, max_seq_len: int):
     note = f"token lengths measured with {base}'s tokenizer and chat template; limit {limit}"
     if context and context < max_seq_len:
         note += f" (the model's context; --max-seq-len {max_seq_len} is larger)"
-    return tokenizer, limit, note
+    return tokenizer, limit, resolved.path, note
