@@ -175,7 +175,6 @@ def train(cfg: TrainConfig, log=print) -> Path:
 
     started = time.time()
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
-    out.mkdir(parents=True, exist_ok=True)
 
     # 1. Data: load, validate (refuses bad files), split, encode with answer-only labels.
     data = prepare_data(cfg)
@@ -190,6 +189,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
     empty = [ex.line for ex, e in zip(data.train, train_enc) if e.n_answer_tokens == 0]
     if empty:
         raise ValueError(f"{cfg.data}: lines {empty[:10]} have no answer tokens left (max_seq_len too small?)")
+    out.mkdir(parents=True, exist_ok=True)  # only once the data and the base model are known to be good
     log(f"data: {len(data.train)} train / {len(data.eval)} eval examples from {cfg.data} ({data.data_hash[:19]})")
 
     # 2. Model: the base, frozen, with a LoRA adapter on top. Seed first so the adapter init is reproducible.
