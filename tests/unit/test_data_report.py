@@ -78,6 +78,8 @@ def test_estimate_scales_with_parameters_and_method(tmp_path, tiny_model_dir):
     assert full.seconds == pytest.approx(a.seconds * estimate.FULL_FINETUNE_SLOWDOWN)
     assert full.memory_parts["gradients + AdamW state (fp32)"] == 12 * small.params
     assert b.memory_bytes > a.memory_bytes
+    short_answers = estimate.estimate_training(small, tokens, "lora", answer_tokens=[3] * 50)
+    assert short_answers.memory_parts["logits"] == 3 * 4 * 8 * 4 * small.vocab  # answer + end-of-turn token
 
 
 def test_parameter_count_matches_the_loaded_model(tiny_model_dir):

@@ -6,7 +6,8 @@ smollm2-135m. Per-token compute grows with the parameter count, so the reference
 by the ratio of parameters; full fine-tuning also computes every weight's gradient, which we take as 1.5x LoRA's
 time per token (forward 1x + backward 2x, of which LoRA skips the ~1x weight-gradient half). Memory adds fp32
 weights, optimizer state for what is trained, activations per token (Korthikanti et al. 2022: ~34 bytes x
-hidden size per token per layer in 16-bit) and the logits over the vocabulary. Both are estimates to plan
+hidden size per token per layer in 16-bit) and the logits over the vocabulary at the answer positions (the
+trainer computes no others). Both are estimates to plan
 with, stated as such, not promises.
 """
 
@@ -105,7 +106,7 @@ def measured_throughput(base_name: str | None) -> tuple[float, str] | None:
 
 def estimate_training(shape: ModelShape, token_counts: list[int], method: str = "lora", epochs: int = 2,
                       batch_size: int = 8, max_seq_len: int = 1024, lora_rank: int = 16,
-                      base_name: str | None = None) -> Estimate:
+                      base_name: str | None = None, answer_tokens: list[int] | None = None) -> Estimate:
     if method not in ("lora", "full"):
         raise ValueError(f"method: {method!r} is not lora or full")
     lengths = sorted(min(n, max_seq_len) for n in token_counts) or [0]
@@ -122,12 +123,15 @@ def estimate_training(shape: ModelShape, token_counts: list[int], method: str = 
     seconds = tokens / tps if tps > 0 else float("nan")
     # A batch is padded to its longest example; the 95th percentile length stands for a typical batch's longest.
     seq = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))]
+    # The trainer projects to the vocabulary only at answer positions (train/collate.py answer_only_loss).
+    answers = sorted(answer_tokens) if answer_tokens else None
+    logit_positions = min(answers[int(0.95 * (len(answers) - 1))] + 1, seq) if answers else seq
     trained = shape.params if method == "full" else lora_parameters(shape, lora_rank)
     parts = {
         "weights (fp32)": 4 * shape.params,
         "gradients + AdamW state (fp32)": 12 * trained,
         "activations": 34 * shape.hidden * shape.layers * batch_size * seq,
-        "logits": 3 * 4 * batch_size * seq * shape.vocab,
+        "logits": 3 * 4 * batch_size * logit_positions * shape.vocab,
     }
     assumptions = [
         f"throughput {tps:,.0f} tokens/s: {source}",

@@ -99,7 +99,7 @@ def assess(load: LoadResult, file: str, evals=None, tokenizer=None, max_tokens: 
     notes = []
     if base_dir is not None and check.token_counts:
         estimate = estimate_training(model_shape(base_dir), check.token_counts, method, epochs, batch_size,
-                                     max_seq_len, base_name=base_name)
+                                     max_seq_len, base_name=base_name, answer_tokens=answers)
     elif check.token_counts is None:
         notes.append("no tokenizer: token counts and the time/memory estimate are left out")
     r = Readiness(check, cleaned, answers, unit, estimate, notes=notes)
