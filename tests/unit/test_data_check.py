@@ -72,9 +72,13 @@ def test_token_length_uses_the_model_tokenizer_and_template(tmp_path, tiny_model
                                       "--max-seq-len", "128"])
     assert result.exit_code == 1
     assert f"{path}:6: error [messages]:" in result.output and "over the limit of 128" in result.output
-    ok = CliRunner().invoke(app, ["data", "check", str(path), "--base", str(tiny_model_dir), "--max-seq-len", "4096"])
+    capped = CliRunner().invoke(app, ["data", "check", str(path), "--base", str(tiny_model_dir),
+                                      "--max-seq-len", "4096"])
     # The tiny model's context (512 positions) caps the limit, however large --max-seq-len is.
-    assert "limit 512" in ok.output
+    assert "limit 512" in capped.output
+    short = write_jsonl(tmp_path / "short.jsonl", _labelled(30))
+    ok = CliRunner().invoke(app, ["data", "check", str(short), "--base", str(tiny_model_dir), "--max-seq-len", "128"])
+    assert ok.exit_code == 0 and "over the limit" not in ok.output
 
 
 def test_token_lengths_count_the_template_not_just_the_text(tiny_model_dir):
