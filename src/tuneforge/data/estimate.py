@@ -134,7 +134,7 @@ def estimate_training(shape: ModelShape, token_counts: list[int], method: str = 
         "logits": 3 * 4 * batch_size * logit_positions * shape.vocab,
     }
     assumptions = [
-        f"throughput {tps:,.0f} tokens/s: {source}",
+        f"throughput {human_rate(tps)} tokens/s: {source}",
         f"batch {batch_size}, padded to {seq} tokens (95th percentile length), {epochs} epoch(s)",
     ]
     if method == "full":
@@ -148,6 +148,10 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+def human_rate(tokens_per_s: float) -> str:
+    return f"{tokens_per_s:,.1f}" if tokens_per_s < 100 else f"{tokens_per_s:,.0f}"
 
 
 def human_seconds(s: float) -> str:
