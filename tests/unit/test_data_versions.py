@@ -96,3 +96,14 @@ def test_training_accepts_a_version_id_and_records_it(label_data, tiny_model_dir
     assert run["data"]["version"] == vid
     assert run["data"]["path"] == str(datasets_dir() / vid / DATA_FILE)
     assert run["data"]["hash"] == json.loads((datasets_dir() / vid / MANIFEST).read_text())["content_hash"]
+
+
+def test_clean_and_report_of_a_version_write_outside_the_version_folder(label_data, tmp_path, monkeypatch):
+    _add(label_data, "--name", "inv")
+    (folder,) = [d for d in datasets_dir().iterdir() if d.is_dir()]
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(app, ["data", "clean", "inv"]).exit_code == 0
+    assert CliRunner().invoke(app, ["data", "report", "inv", "--base", "none"]).exit_code == 0
+    assert sorted(p.name for p in folder.iterdir()) == [DATA_FILE, MANIFEST]
+    assert (tmp_path / (folder.name.replace("@", "-") + ".clean.jsonl")).is_file()
+    assert (tmp_path / (folder.name.replace("@", "-") + ".report.html")).is_file()

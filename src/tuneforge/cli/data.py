@@ -32,6 +32,16 @@ def _load(cfg):
     return str(path), inspect_file(path, **options_kwargs(cfg))
 
 
+def _beside_input(cfg, suffix: str) -> Path:
+    """Default output path: beside the input file, or in the current folder for a stored (read-only) version."""
+    from tuneforge.data.versions import resolve_data_path
+
+    path, version = resolve_data_path(cfg.data)
+    if version:
+        return Path.cwd() / (version.replace("@", "-") + suffix)
+    return path.with_suffix(suffix)
+
+
 def _load_evals(cfg):
     if not cfg.eval_data:
         return None
@@ -100,7 +110,7 @@ def _clean(cfg: DataCleanConfig):
     for k, step in enumerate(result.steps, start=1):
         for i, line in enumerate(step_lines(step)):
             console.print(f"{k}. {line}" if i == 0 else line, markup=False)
-    out = Path(cfg.out) if cfg.out else Path(file).with_suffix(".clean.jsonl")
+    out = Path(cfg.out) if cfg.out else _beside_input(cfg, ".clean.jsonl")
     if out.resolve() == Path(file).resolve():
         raise ValueError(f"--out {out}: would overwrite the input; choose another file")
     tmp = out.with_name(out.name + ".tmp")
@@ -150,7 +160,7 @@ def _report(cfg: DataReportConfig):
                cfg.base)
     r.notes.append(note)
     print_readiness(console, r, file)
-    out = Path(cfg.html) if cfg.html else Path(file).with_suffix(".report.html")
+    out = Path(cfg.html) if cfg.html else _beside_input(cfg, ".report.html")
     out.write_text(render_html(r, Path(file).name), encoding="utf-8")
     console.print(f"HTML report: {out}")
 
