@@ -66,6 +66,40 @@ class TrainConfig(DataOptions):
     seed: int = Field(42, description="Seed for the split, initialisation and data order.")
     log_every: int = Field(1, ge=1, description="Write step metrics every N optimizer steps.")
     progress: bool = Field(True, description="Show a progress bar.")
+    # --- training engine (issue 6): methods, efficiency, resume, defaults, tracking ---
+    method: Literal["lora", "dora", "qlora", "full"] = Field(
+        "lora", description="How weights adapt: LoRA, DoRA, QLoRA (4-bit base, CUDA only) or full fine-tuning."
+    )
+    objective: Literal["sft", "dpo"] = Field(
+        "sft", description="'sft' learns the answers; 'dpo' learns preferences from prompt/chosen/rejected pairs."
+    )
+    dpo_beta: float = Field(0.1, gt=0, description="DPO temperature: how far the policy may move from the reference.")
+    auto_epochs: bool = Field(False, description="Choose epochs from the dataset size (see docs/training.md).")
+    auto_batch_size: bool = Field(False, description="Choose the batch size from the dataset size.")
+    auto_lr: bool = Field(False, description="Choose the learning rate from the method and batch size.")
+    max_grad_norm: float = Field(1.0, ge=0, description="Clip the gradient norm (0 = no clipping).")
+    packing: bool = Field(False, description="Pack each micro-batch into one padding-free row (no cross-example attention).")
+    share_prefix: bool = Field(
+        True, description="Compute a prompt prefix shared by a whole batch (e.g. the system prompt) once per batch."
+    )
+    group_by_length: bool = Field(False, description="Batch examples of similar length together (less padding).")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in backward: less memory, ~30% slower.")
+    loss_chunk_size: int = Field(
+        1024, ge=0, description="Answer positions per vocabulary-projection chunk (0 = all at once); bounds logits memory."
+    )
+    save_every: int = Field(0, ge=0, description="Also checkpoint every N optimizer steps (0 = once per epoch).")
+    keep_checkpoints: int = Field(3, ge=0, description="Newest step checkpoints kept (0 = all); the best is kept too.")
+    resume: bool = Field(False, description="Continue the run in --out from its latest checkpoint.")
+    eval_every: int = Field(0, ge=0, description="Also evaluate every N optimizer steps (0 = once per epoch).")
+    early_stopping_patience: int = Field(
+        0, ge=0, description="Stop after N evaluations without a lower eval loss (0 = never stop early)."
+    )
+    keep_best: bool = Field(True, description="Save the adapter with the lowest eval loss as the run's result.")
+    report_to: str = Field(
+        "tensorboard", description="Comma-separated trackers besides metrics.jsonl: tensorboard, mlflow, wandb or none."
+    )
+    max_steps: int = Field(0, ge=0, description="Stop after N optimizer steps (0 = run every epoch).")
+    nproc: int = Field(1, ge=1, le=1024, description="Processes to train with (CLI: relaunches itself with torchrun).")
 
     @field_validator("lora_targets")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from tuneforge.cli.errors import user_errors
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import TrainConfig
@@ -11,14 +13,22 @@ Examples:
   tuneforge train examples/invoice-categories/train.jsonl --out runs/invoice
   tuneforge train DATA.jsonl --base smollm2-135m --epochs 1 --batch-size 8 --lr 2e-4 --lora-r 16 --out DIR
   tuneforge train --config train.yaml --epochs 3      # YAML keys are the flag names
+  tuneforge train DATA.jsonl --method dora --packing --group-by-length --out DIR
+  tuneforge train PAIRS.jsonl --objective dpo --out DIR   # prompt/chosen/rejected pairs
+  tuneforge train DATA.jsonl --nproc 2 --out DIR     # DDP, one process per GPU (gloo on CPU)
+  tuneforge train DATA.jsonl --out DIR --resume      # continue a killed run from its last checkpoint
+  accelerate launch --num_processes 8 -m tuneforge train DATA.jsonl --out DIR
 """
 
 
 @user_errors
 def _run(cfg: TrainConfig):
+    from tuneforge.train.launch import launch_processes, launched_by_a_launcher
     from tuneforge.train.sft import train
 
-    out = train(cfg)
+    out = launch_processes(cfg) if cfg.nproc > 1 and not launched_by_a_launcher() else train(cfg)
+    if launched_by_a_launcher() and int(os.environ.get("RANK", "0")) != 0:
+        return out
     print(f"next: tuneforge eval --model {out} --data HELD_OUT.jsonl")
     return out
 
@@ -26,6 +36,6 @@ def _run(cfg: TrainConfig):
 def register(app):
     add_config_command(
         app, TrainConfig, "train", _run,
-        help="Fine-tune a base model with LoRA on your examples (loss on the answers only).",
+        help="Fine-tune a base model on your examples: LoRA/DoRA/QLoRA/full, SFT or DPO, one or many processes.",
         epilog=EPILOG,
     )

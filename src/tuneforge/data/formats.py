@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneforge.data.messages import ROLES, with_system  # noqa: F401  (ROLES: re-exported for callers)
+from tuneforge.data.messages import check_messages as _check_messages  # noqa: F401  (train/pairs.py uses it)
 from tuneforge.data.problems import DataError, Problem
 from tuneforge.data.rows import CONVERTERS, FORMATS, detect_row_format
 from tuneforge.data.tables import load_csv, load_xlsx
@@ -91,6 +92,26 @@ def _decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         return None, [Problem(file, line, None, f"not valid UTF-8 (byte {err.start})", "save the file as UTF-8")]
+
+
+def _read_bytes(path: Path) -> tuple[bytes | None, list[Problem]]:
+    try:
+        return path.read_bytes(), []
+    except FileNotFoundError:
+        return None, [Problem(str(path), None, None, "file not found")]
+    except IsADirectoryError:
+        return None, [Problem(str(path), None, None, "is a folder, expected a data file")]
+    except OSError as e:
+        return None, [Problem(str(path), None, None, f"cannot read: {e.strerror}")]
+
+
+def _read_text(path: Path) -> str:
+    """A file's text, or DataError naming the file (train/pairs.py reads its JSONL with this)."""
+    raw, problems = _read_bytes(Path(path))
+    text, more = _decode(raw, str(path)) if raw is not None else (None, [])
+    if text is None:
+        raise DataError(problems + more)
+    return text
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -203,14 +224,9 @@ def inspect_file(path: str | Path, data_format: str = "auto", input_column: str 
                  sheet: str | None = None) -> LoadResult:
     """Like load_examples, but returns the valid rows and every problem instead of refusing the file."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return LoadResult([], [Problem(str(path), None, None, "file not found")], data_format)
-    except IsADirectoryError:
-        return LoadResult([], [Problem(str(path), None, None, "is a folder, expected a data file")], data_format)
-    except OSError as e:
-        return LoadResult([], [Problem(str(path), None, None, f"cannot read: {e.strerror}")], data_format)
+    raw, problems = _read_bytes(path)
+    if raw is None:
+        return LoadResult([], problems, data_format)
     return parse_data(raw, str(path), data_format, input_column, output_column, system_prompt, sheet)
 
 

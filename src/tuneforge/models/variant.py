@@ -32,10 +32,12 @@ def load_for_inference(name: str) -> LoadedModel:
         run = read_run(name)
         base = resolve_base(run["base"]["name"])
         tokenizer = load_tokenizer(name)
-        model = load_model(base.path)
-        from peft import PeftModel
+        if run.get("method") == "full":  # full fine-tuning leaves whole weights, not an adapter
+            model = load_model(name)
+        else:
+            from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, name)
+            model = PeftModel.from_pretrained(load_model(base.path), name)
         model.eval()
         return LoadedModel(str(name), model, tokenizer, run, base.path)
     if Path(name).is_dir() and not (Path(name) / "config.json").exists():

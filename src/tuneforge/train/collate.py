@@ -1,4 +1,10 @@
-"""Batches of encoded examples: right padding, padded positions masked out of attention and loss."""
+"""Batches of encoded examples: right-padded rows, or one padding-free packed row.
+
+Packing concatenates a micro-batch into a single row whose position ids restart at 0 for every example and
+passes no attention mask; transformers (>= 4.57 masking_utils) then reads example boundaries from the position
+ids and builds a block-diagonal causal mask, so no example attends to another. Each example's first label is
+ignored because in the packed row it would be "predicted" from the previous example's last token.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,58 @@ def collate(batch: list[Encoded], pad_id: int) -> dict:
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+def collate_packed(batch: list[Encoded]) -> dict:
+    import torch
+
+    ids: list[int] = []
+    labels: list[int] = []
+    positions: list[int] = []
+    for e in batch:
+        ids.extend(e.input_ids)
+        labels.extend([IGNORE_INDEX] + e.labels[1:])
+        positions.extend(range(len(e.input_ids)))
+    as_row = lambda xs: torch.tensor([xs], dtype=torch.long)  # noqa: E731
+    return {"input_ids": as_row(ids), "labels": as_row(labels), "position_ids": as_row(positions)}
+
+
+# Below this many shared tokens, running the prefix separately costs more in overhead than it saves.
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix_length(batch: list[Encoded]) -> int:
+    """Tokens every example of the batch starts with (a fixed system prompt, usually), ending before the first
+    answer token of any of them, so the prefix itself never carries loss and never predicts a trained token."""
+    first = batch[0].input_ids
+    n = min(len(e.input_ids) for e in batch) - 1
+    for e in batch[1:]:
+        ids = e.input_ids
+        k = 0
+        while k < n and ids[k] == first[k]:
+            k += 1
+        n = k
+    for e in batch:
+        answer_at = next((i for i, x in enumerate(e.labels) if x != IGNORE_INDEX), len(e.labels))
+        n = min(n, answer_at - 1)
+    return max(n, 0)
+
+
+def collate_shared_prefix(batch: list[Encoded], pad_id: int) -> dict:
+    """A batch whose common prefix is computed once instead of once per example (exact: causal attention means
+    the prefix's states do not depend on what follows). Falls back to `collate` when the prefix is short."""
+    import torch
+
+    n = shared_prefix_length(batch)
+    if len(batch) < 2 or n < MIN_SHARED_PREFIX:
+        return collate(batch, pad_id)
+    rest = collate([Encoded(e.input_ids[n:], e.labels[n:]) for e in batch], pad_id)
+    return {"prefix_ids": torch.tensor([batch[0].input_ids[:n]], dtype=torch.long), **rest}
+
+
+def trained_positions(e: Encoded) -> int:
+    """Answer tokens that carry loss: a label at position 0 is never predicted (nothing precedes it)."""
+    return sum(1 for x in e.labels[1:] if x != IGNORE_INDEX)
+
+
 def answer_loss(logits, labels):
     """Mean cross-entropy over answer tokens, predicting token t+1 from position t (from full logits)."""
     import torch.nn.functional as F
@@ -29,22 +87,3 @@ def answer_loss(logits, labels):
     return F.cross_entropy(
         shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1), ignore_index=IGNORE_INDEX
     )
-
-
-def answer_only_loss(model, batch: dict):
-    """The same loss as `answer_loss`, but the vocabulary projection runs on answer positions only.
-
-    Prompts are most of the tokens and a small model spends a large share of its compute in the output layer
-    (SmolLM2-135M: 28M of 135M parameters), so skipping the logits nobody trains on is ~1.5x faster on CPU and
-    never materialises a [batch, seq, vocab] tensor.
-    """
-    import torch.nn.functional as F
-
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = causal_lm.get_decoder()(
-        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-    ).last_hidden_state
-    labels = batch["labels"][:, 1:]
-    selected = labels != IGNORE_INDEX
-    logits = causal_lm.get_output_embeddings()(hidden[:, :-1][selected])
-    return F.cross_entropy(logits.float(), labels[selected])

@@ -1,17 +1,22 @@
-"""Supervised fine-tuning with LoRA, written out top to bottom.
+"""The training loop, written out top to bottom: SFT or DPO, with LoRA, DoRA, QLoRA or full fine-tuning.
 
-Read this file from `train()` down: data in, model and adapter, optimizer and schedule, the loop (forward,
-backward, accumulate, step, log), an eval pass and a checkpoint each epoch, then the artifacts a run leaves:
-a PEFT adapter folder, tokenizer files, run.json and metrics.jsonl.
+Read `train()` from the top: data in, model and method, optimizer and schedule, a resume point, then the loop
+(forward, backward, accumulate, step, log, evaluate, checkpoint, stop early) and the artifacts a run leaves: the
+adapter (PEFT format) or full weights, tokenizer files, run.json, metrics.jsonl and checkpoints/.
+
+The same code runs in one process or many (DDP through accelerate: `tuneforge train --nproc N` or
+`accelerate launch -m tuneforge train ...`). The loss of a step is the sum of token losses divided by the loss
+units (answer tokens, or pairs for DPO) of the whole step across micro-batches and processes, so two processes
+with half the batch each follow the same curve as one process with the whole batch.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,8 +25,6 @@ from tuneforge.data.formats import Example, dataset_hash, load_from_options
 from tuneforge.data.split import split_examples
 from tuneforge.data.versions import resolve_data_path
 from tuneforge.paths import runs_dir
-from tuneforge.train.collate import answer_only_loss, collate
-from tuneforge.train.encode import Encoded, encode_conversation
 from tuneforge.train.precision import autocast, resolve_precision
 from tuneforge.train.run_record import library_versions, write_run
 
@@ -35,11 +38,19 @@ class PreparedData:
     version: str | None = None  # dataset version id when cfg.data named one (see data/versions.py)
 
 
+def _load(path: str, cfg: TrainConfig) -> list[Example]:
+    if cfg.objective == "dpo":
+        from tuneforge.train.pairs import load_pairs
+
+        return load_pairs(path, cfg.system_prompt)
+    return load_from_options(path, cfg)
+
+
 def prepare_data(cfg: TrainConfig) -> PreparedData:
     data_path, version = resolve_data_path(cfg.data)
-    examples = load_from_options(data_path, cfg)
+    examples = _load(str(data_path), cfg)
     if cfg.eval_data:
-        train, evals = examples, load_from_options(cfg.eval_data, cfg)
+        train, evals = examples, _load(cfg.eval_data, cfg)
     else:
         train, evals = split_examples(examples, cfg.eval_split, cfg.seed)
     if not train:
@@ -47,19 +58,16 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
     # A task with one fixed system prompt gets it recorded, so predict/serve prompt the variant as it was trained.
     systems = {ex.messages[0]["content"] if ex.messages[0]["role"] == "system" else None for ex in train}
     system_prompt = systems.pop() if len(systems) == 1 else None
+    if cfg.objective == "dpo":
+        from tuneforge.train.pairs import pairs_hash
+
+        return PreparedData(train, evals, pairs_hash(examples), system_prompt, version)
     return PreparedData(train, evals, dataset_hash(examples), system_prompt, version)
 
 
 def default_out_dir(cfg: TrainConfig) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return runs_dir() / f"{Path(cfg.data).stem}-{stamp}"
-
-
-def _batches(items: list[Encoded], batch_size: int, rng: random.Random | None) -> list[list[Encoded]]:
-    order = list(range(len(items)))
-    if rng is not None:
-        rng.shuffle(order)
-    return [[items[i] for i in order[s : s + batch_size]] for s in range(0, len(order), batch_size)]
 
 
 def _make_scheduler(optimizer, cfg: TrainConfig, total_steps: int):
@@ -74,68 +82,56 @@ def _make_scheduler(optimizer, cfg: TrainConfig, total_steps: int):
     return get_constant_schedule_with_warmup(optimizer, warmup)
 
 
-def _apply_lora(model, cfg: TrainConfig):
-    from peft import LoraConfig, get_peft_model
-
-    targets = cfg.target_modules()
-    if isinstance(targets, list):
-        names = {n.split(".")[-1] for n, _ in model.named_modules()}
-        unknown = [t for t in targets if t not in names]
-        if unknown:
-            raise ValueError(f"lora_targets: no module named {unknown} in the model (it has e.g. {sorted(names)[:12]})")
-    lora = LoraConfig(
-        r=cfg.lora_r,
-        lora_alpha=cfg.resolved_lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=targets,
-        task_type="CAUSAL_LM",
-    )
-    return get_peft_model(model, lora)
+def _to(batch: dict, device) -> dict:
+    return {k: v.to(device) for k, v in batch.items()}
 
 
-def evaluate_loss(model, batches: list[list[Encoded]], pad_id: int, device, precision: str = "fp32") -> float | None:
-    """Token-weighted mean answer loss over held-out batches."""
+def evaluate_loss(loss_module, objective, batch_size: int, accelerator, precision: str) -> float | None:
+    """Mean loss per unit (answer token or pair) over the held-out items, each process taking a share."""
     import torch
 
-    if not batches:
+    if not objective.eval:
         return None
-    model.eval()
-    total, count = 0.0, 0
+    mine = objective.eval[accelerator.process_index :: accelerator.num_processes]
+    totals = torch.zeros(2, device=accelerator.device, dtype=torch.float64)
+    loss_module.eval()
     with torch.no_grad():
-        for b in batches:
-            batch = {k: v.to(device) for k, v in collate(b, pad_id).items()}
-            n = int((batch["labels"][:, 1:] != -100).sum())
-            with autocast(device, precision):
-                total += float(answer_only_loss(model, batch)) * n
-            count += n
-    model.train()
-    return total / max(count, 1)
+        for s in range(0, len(mine), batch_size):
+            batch = _to(objective.collate(mine[s : s + batch_size]), accelerator.device)
+            with autocast(accelerator.device, precision):
+                loss_sum, units = loss_module(batch)
+            totals += torch.stack([loss_sum.double(), units.double().to(totals.device)])
+    loss_module.train()
+    totals = accelerator.reduce(totals, reduction="sum")
+    return float(totals[0] / totals[1].clamp(min=1))
 
 
-def _save_checkpoint(folder: Path, model, optimizer, scheduler, step: int, epoch: int) -> Path:
-    import torch
+@dataclass
+class LoopState:
+    """Where the loop is and what it has measured: saved in every checkpoint, so a resumed run continues it."""
 
-    ckpt = folder / "checkpoints" / f"step-{step}"
-    ckpt.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(ckpt)
-    torch.save(
-        {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "step": step,
-            "epoch": epoch,
-            "rng_torch": torch.get_rng_state(),
-            "rng_python": random.getstate(),
-        },
-        ckpt / "trainer_state.pt",
-    )
-    return ckpt
+    epoch: int = 1
+    step_in_epoch: int = 0  # the data-loader position: optimizer steps done in `epoch`
+    step: int = 0
+    trained_tokens: int = 0
+    answer_units: int = 0
+    first_loss: float | None = None
+    epoch_loss: float = 0.0
+    epoch_units: int = 0
+    interval_loss: float = 0.0  # train loss since the last evaluation, for the overfitting check
+    interval_units: int = 0
+    epochs: list = field(default_factory=list)
+    evals: list = field(default_factory=list)  # [step, eval_loss, train_loss_since_previous_eval]
+    best_eval: float | None = None
+    best_step: int | None = None
+    evals_without_improvement: int = 0
+    stopped_early: bool = False
 
 
 class _Progress:
     """A rich progress bar with loss, tokens/s and ETA; silent when disabled."""
 
-    def __init__(self, enabled: bool, total: int):
+    def __init__(self, enabled: bool, total: int, completed: int = 0):
         self.bar = None
         if enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -149,7 +145,7 @@ class _Progress:
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
             )
-            self.task = self.bar.add_task("train", total=total, epoch=1, loss="-", tps="-")
+            self.task = self.bar.add_task("train", total=total, completed=completed, epoch=1, loss="-", tps="-")
             self.bar.start()
 
     def update(self, **fields):
@@ -165,125 +161,243 @@ class _Progress:
             self.bar.stop()
 
 
+# A rise of eval loss smaller than this is noise, not overfitting.
+OVERFIT_RISE = 0.005
+
+
+def _after_eval(state: LoopState, eval_loss: float, cfg: TrainConfig, say) -> bool:
+    """Record an evaluation; return True when the loss improved (the caller saves the best weights)."""
+    train_since = state.interval_loss / state.interval_units if state.interval_units else None
+    if state.evals:
+        _, prev_eval, prev_train = state.evals[-1]
+        if eval_loss > prev_eval * (1 + OVERFIT_RISE) and train_since is not None and prev_train is not None and train_since < prev_train:
+            say(
+                f"warning: possible overfitting at step {state.step}: eval loss rose {prev_eval:.4f} -> "
+                f"{eval_loss:.4f} while train loss fell {prev_train:.4f} -> {train_since:.4f}"
+            )
+    state.evals.append([state.step, eval_loss, train_since])
+    state.interval_loss, state.interval_units = 0.0, 0
+    if state.best_eval is None or eval_loss < state.best_eval:
+        state.best_eval, state.best_step, state.evals_without_improvement = eval_loss, state.step, 0
+        return True
+    state.evals_without_improvement += 1
+    if cfg.early_stopping_patience and state.evals_without_improvement >= cfg.early_stopping_patience:
+        say(f"early stop at step {state.step}: no better eval loss in {cfg.early_stopping_patience} evaluation(s)")
+        state.stopped_early = True
+    return False
+
+
+def _truncate_metrics(path: Path, last_step: int) -> None:
+    """On resume, drop metrics written after the checkpoint: the resumed run writes them again."""
+    if not path.is_file():
+        return
+    keep = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line).get("step", 0) <= last_step]
+    path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+
+
 def train(cfg: TrainConfig, log=print) -> Path:
-    """Run supervised LoRA fine-tuning; return the run folder."""
+    """Run fine-tuning as `cfg` says; return the run folder."""
     import torch
     from accelerate import Accelerator
 
-    from tuneforge.models.load import load_model, load_tokenizer
+    from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
+    from tuneforge.train import checkpoint as ckpt
+    from tuneforge.train.auto import resolve_auto
+    from tuneforge.train.batching import plan_epoch, steps_per_epoch
+    from tuneforge.train.estimate import estimate_run
+    from tuneforge.train.methods import check_method, enable_gradient_checkpointing, load_base_for, make_trainable
+    from tuneforge.train.tracking import Tracker, requested_trackers
 
+    # 0. Everything that can be refused is refused before anything heavy is loaded.
+    check_method(cfg)
+    requested_trackers(cfg.report_to)
+    if cfg.resume and not cfg.out:
+        raise ValueError("resume: name the run folder to continue with --out")
     started = time.time()
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    world, rank = accelerator.num_processes, accelerator.process_index
+    if cfg.nproc > 1 and world == 1:
+        raise ValueError(
+            f"nproc={cfg.nproc}: this process was not launched as one of {cfg.nproc}; use `tuneforge train --nproc "
+            f"{cfg.nproc} ...` or `accelerate launch --num_processes {cfg.nproc} -m tuneforge train ...`"
+        )
+    if world > 1 and not cfg.out:
+        raise ValueError("a multi-process run needs --out, so that every process writes the same run folder")
+    say = log if accelerator.is_main_process else (lambda *_: None)
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
 
-    # 1. Data: load, validate (refuses bad files), split, encode with answer-only labels.
+    # 1. Data: load, validate (refuses bad files), split, choose `auto` settings, encode.
     data = prepare_data(cfg)
+    cfg, notes = resolve_auto(cfg, len(data.train), world)
+    for note in notes:
+        say(f"auto: {note}")
     base = resolve_base(cfg.base)
     tokenizer = load_tokenizer(base.path)
-    pad_id = tokenizer.pad_token_id
-    train_enc = [encode_conversation(tokenizer, ex.messages, cfg.max_seq_len) for ex in data.train]
-    eval_enc = [encode_conversation(tokenizer, ex.messages, cfg.max_seq_len) for ex in data.eval]
-    truncated = sum(e.truncated for e in train_enc + eval_enc)
-    if truncated:
-        log(f"warning: {truncated} example(s) longer than max_seq_len={cfg.max_seq_len} were truncated")
-    empty = [ex.line for ex, e in zip(data.train, train_enc) if e.n_answer_tokens == 0]
-    if empty:
-        raise ValueError(f"{cfg.data}: lines {empty[:10]} have no answer tokens left (max_seq_len too small?)")
-    out.mkdir(parents=True, exist_ok=True)  # only once the data and the base model are known to be good
-    log(f"data: {len(data.train)} train / {len(data.eval)} eval examples from {cfg.data} ({data.data_hash[:19]})")
+    if cfg.objective == "dpo":
+        from tuneforge.train.dpo import dpo_objective as make_objective
+    else:
+        from tuneforge.train.objective import sft_objective as make_objective
+    objective = make_objective(cfg, tokenizer, data.train, data.eval)
+    if objective.truncated:
+        say(f"warning: {objective.truncated} example(s) longer than max_seq_len={cfg.max_seq_len} were truncated")
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be good
+    lengths = [objective.length(item) for item in objective.train]
+    units = [objective.weight(item) for item in objective.train]
+    say(f"data: {len(data.train)} train / {len(data.eval)} eval {objective.name} items from {cfg.data} "
+        f"({data.data_hash[:19]})")
 
-    # 2. Model: the base, frozen, with a LoRA adapter on top. Seed first so the adapter init is reproducible.
+    # 2. Model: the base with the method's trainable part. Seed first so the adapter init is reproducible.
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum, cpu=not torch.cuda.is_available())
     precision = resolve_precision(cfg.precision, accelerator.device)
-    model = _apply_lora(load_model(base.path), cfg)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total_params = sum(p.numel() for p in model.parameters())
-    log(f"model: {cfg.base} ({base.source}), LoRA r={cfg.lora_r}: {trainable:,} trainable of {total_params:,}, {precision}")
+    model = make_trainable(load_base_for(cfg, base.path), cfg)
+    if cfg.gradient_checkpointing:
+        enable_gradient_checkpointing(model)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    n_trainable = sum(p.numel() for p in trainable)
+    n_total = sum(p.numel() for p in model.parameters())
+    say(f"model: {cfg.base} ({base.source}), {cfg.method}: {n_trainable:,} trainable of {n_total:,}, {precision}, "
+        f"{world} process(es)")
 
-    # 3. Optimizer and schedule over optimizer steps (micro-batches / grad_accum).
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
-    )
-    micro_per_epoch = math.ceil(len(train_enc) / cfg.batch_size)
-    steps_per_epoch = math.ceil(micro_per_epoch / cfg.grad_accum)
-    total_steps = steps_per_epoch * cfg.epochs
+    # 3. Optimizer and schedule over optimizer steps; the loss module is what DDP wraps.
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    per_epoch = steps_per_epoch(len(objective.train), cfg.batch_size, cfg.grad_accum, world)
+    total_steps = min(per_epoch * cfg.epochs, cfg.max_steps or per_epoch * cfg.epochs)
+    # Not prepared by accelerate: its scheduler wrapper steps once per process, which would skew multi-process runs.
     scheduler = _make_scheduler(optimizer, cfg, total_steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    eval_batches = _batches(eval_enc, cfg.batch_size, None)
+    if accelerator.is_main_process:
+        say(estimate_run(model, cfg, lengths, total_steps, precision, accelerator.device, world).describe())
+    loss_module, optimizer = accelerator.prepare(objective.make_loss(model), optimizer)
 
-    # 4. The loop.
-    metrics_path = out / "metrics.jsonl"
-    metrics_file = metrics_path.open("w", encoding="utf-8")
-    progress = _Progress(cfg.progress, total_steps)
-    step, trained_tokens, answer_tokens = 0, 0, 0
-    epoch_metrics: list[dict] = []
-    window_loss, window_tokens, window_start = 0.0, 0, time.time()
-    first_loss = None
-    model.train()
+    # 4. A resume point: the latest complete checkpoint restores weights, optimizer, schedule, RNG and position.
+    state = LoopState()
+    if cfg.resume:
+        found = ckpt.latest_checkpoint(out)
+        if found is None:
+            raise FileNotFoundError(f"{out}: no complete checkpoint to resume from")
+        state = LoopState(**ckpt.load_checkpoint(found, model, optimizer, scheduler, rank))
+        say(f"resume: {found.name} (epoch {state.epoch}, step {state.step} of {total_steps})")
+        if accelerator.is_main_process:
+            _truncate_metrics(out / "metrics.jsonl", state.step)
+    tracker = Tracker(out, cfg.report_to, cfg.model_dump(), accelerator.is_main_process, append=cfg.resume)
+    progress = _Progress(cfg.progress and accelerator.is_main_process, total_steps, state.step)
+
+    def checkpoint_now():
+        ckpt.save_checkpoint(out, f"step-{state.step}", model, optimizer, scheduler, vars(state), accelerator)
+        if accelerator.is_main_process:
+            ckpt.prune_checkpoints(out, cfg.keep_checkpoints)
+
+    def evaluate_now() -> float | None:
+        eval_loss = evaluate_loss(accelerator.unwrap_model(loss_module), objective, cfg.batch_size, accelerator, precision)
+        if eval_loss is not None and _after_eval(state, eval_loss, cfg, say) and accelerator.is_main_process:
+            ckpt.save_best(out, model, {"step": state.step, "eval_loss": eval_loss})
+        return eval_loss
+
+    # 5. The loop.
+    loss_module.train()
+    window_tokens, window_start = 0, time.time()
     try:
-        for epoch in range(1, cfg.epochs + 1):
-            rng = random.Random(cfg.seed + epoch)
-            epoch_losses = []
-            for micro in _batches(train_enc, cfg.batch_size, rng):
-                batch = {k: v.to(accelerator.device) for k, v in collate(micro, pad_id).items()}
-                with accelerator.accumulate(model):
-                    with autocast(accelerator.device, precision):
-                        loss = answer_only_loss(model, batch)
-                    accelerator.backward(loss)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad()
-                real_tokens = int(batch["attention_mask"].sum())
-                trained_tokens += real_tokens
-                answer_tokens += int((batch["labels"] != -100).sum())
-                window_loss += float(loss.detach())
-                window_tokens += real_tokens
-                epoch_losses.append(float(loss.detach()))
-                if not accelerator.sync_gradients:
-                    continue
-                step += 1
-                step_loss = window_loss / cfg.grad_accum
-                first_loss = step_loss if first_loss is None else first_loss
-                elapsed = max(time.time() - window_start, 1e-9)
-                tps = window_tokens / elapsed
-                if step % cfg.log_every == 0 or step == total_steps:
-                    record = {
-                        "step": step, "epoch": epoch, "loss": round(step_loss, 5),
-                        "lr": scheduler.get_last_lr()[0], "tokens_per_s": round(tps, 1),
-                        "trained_tokens": trained_tokens, "time_s": round(time.time() - started, 2),
-                    }
-                    metrics_file.write(json.dumps(record) + "\n")
-                    metrics_file.flush()
-                progress.update(epoch=epoch, loss=f"{step_loss:.3f}", tps=f"{tps:,.0f}")
-                window_loss, window_tokens, window_start = 0.0, 0, time.time()
+        for epoch in range(state.epoch, cfg.epochs + 1):
+            if state.step >= total_steps:  # max_steps reached (a run resumed from its final checkpoint)
+                break
+            plan = plan_epoch(lengths, cfg.batch_size, cfg.grad_accum, world, cfg.seed, epoch, cfg.group_by_length)
+            for step_index in range(state.step_in_epoch, len(plan)):
+                everyone = [i for shard in plan[step_index] for micro in shard for i in micro]
+                step_units = sum(units[i] for i in everyone)
+                mine = plan[step_index][rank]
+                local_loss = torch.zeros((), device=accelerator.device)
+                for k, micro in enumerate(mine):
+                    batch = _to(objective.collate([objective.train[i] for i in micro]), accelerator.device)
+                    # Gradients are all-reduced once per step, on the last micro-batch.
+                    sync = nullcontext() if k == len(mine) - 1 else accelerator.no_sync(loss_module)
+                    with sync:
+                        with autocast(accelerator.device, precision):
+                            loss_sum, _ = loss_module(batch)
+                        # x world: DDP averages gradients over processes; we want the sum over the step's units.
+                        accelerator.backward(loss_sum * world / step_units)
+                    local_loss += loss_sum.detach().float()
+                if cfg.max_grad_norm:
+                    accelerator.clip_grad_norm_(trainable, cfg.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
 
-            eval_loss = evaluate_loss(model, eval_batches, pad_id, accelerator.device, precision)
-            train_loss = sum(epoch_losses) / len(epoch_losses)
-            epoch_metrics.append(
-                {"epoch": epoch, "step": step, "train_loss": round(train_loss, 5),
-                 "eval_loss": None if eval_loss is None else round(eval_loss, 5)}
-            )
-            metrics_file.write(json.dumps({"epoch_end": epoch, **epoch_metrics[-1]}) + "\n")
-            metrics_file.flush()
+                step_loss = float(accelerator.reduce(local_loss, reduction="sum")) / step_units
+                step_tokens = sum(lengths[i] for i in everyone)
+                state.step, state.step_in_epoch = state.step + 1, step_index + 1
+                state.trained_tokens += step_tokens
+                state.answer_units += step_units
+                state.first_loss = step_loss if state.first_loss is None else state.first_loss
+                state.epoch_loss += step_loss * step_units
+                state.epoch_units += step_units
+                state.interval_loss += step_loss * step_units
+                state.interval_units += step_units
+                window_tokens += step_tokens
+                tps = window_tokens / max(time.time() - window_start, 1e-9)
+                if state.step % cfg.log_every == 0 or state.step == total_steps:
+                    record = {
+                        "step": state.step, "epoch": epoch, "loss": round(step_loss, 5),
+                        "lr": scheduler.get_last_lr()[0], "tokens_per_s": round(tps, 1),
+                        "trained_tokens": state.trained_tokens, "time_s": round(time.time() - started, 2),
+                        "cpu_s": round(time.process_time(), 2),  # process CPU time: speed net of others' load
+                    }
+                    if objective.name == "dpo":
+                        record["reward_accuracy"] = accelerator.unwrap_model(loss_module).last_correct / len(micro)
+                    tracker.log(record, state.step)
+                    window_tokens, window_start = 0, time.time()
+                progress.update(epoch=epoch, loss=f"{step_loss:.3f}", tps=f"{tps:,.0f}")
+                last = step_index + 1 == len(plan) or state.step >= total_steps  # the epoch end evaluates and saves
+                if cfg.eval_every and state.step % cfg.eval_every == 0 and not last:
+                    eval_loss = evaluate_now()
+                    tracker.log({"step": state.step, "eval_loss": eval_loss}, state.step)
+                if cfg.save_every and state.step % cfg.save_every == 0 and not last:
+                    checkpoint_now()
+                if state.stopped_early or state.step >= total_steps:
+                    break
+
+            # An early stop has just evaluated; every other epoch ends with an evaluation.
+            eval_loss = state.evals[-1][1] if state.stopped_early else evaluate_now()
+            train_loss = state.epoch_loss / max(state.epoch_units, 1)
+            state.epochs.append({
+                "epoch": epoch, "step": state.step, "train_loss": round(train_loss, 5),
+                "eval_loss": None if eval_loss is None else round(eval_loss, 5),
+            })
+            tracker.log({"epoch_end": epoch, **state.epochs[-1]}, state.step)
             ev = "-" if eval_loss is None else f"{eval_loss:.4f}"
             progress.log(f"epoch {epoch}: train loss {train_loss:.4f}, eval loss {ev}")
-            _save_checkpoint(out, accelerator.unwrap_model(model), optimizer, scheduler, step, epoch)
+            state.epoch, state.step_in_epoch, state.epoch_loss, state.epoch_units = epoch + 1, 0, 0.0, 0
+            checkpoint_now()
+            if state.stopped_early or state.step >= total_steps:
+                break
     finally:
         progress.close()
-        metrics_file.close()
+        tracker.close()
 
-    # 5. Artifacts: the adapter (PEFT format), the tokenizer, and run.json.
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
+    # 6. Artifacts: the best (or last) weights as a PEFT adapter or a full model, the tokenizer, and run.json.
+    if cfg.keep_best and state.best_step is not None and state.best_step != state.step:
+        ckpt.load_best(out, model)
+        say(f"kept the best weights: step {state.best_step}, eval loss {state.best_eval:.4f}")
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        model.save_pretrained(out, safe_serialization=True)
+        tokenizer.save_pretrained(out)
+        write_run(out, _run_record(cfg, base, data, objective, state, precision, n_trainable, n_total, started, world))
+    accelerator.wait_for_everyone()
+    say(f"saved run to {out} ({time.time() - started:.0f}s, {state.trained_tokens:,} tokens)")
+    return out
+
+
+def _run_record(cfg, base, data, objective, state, precision, n_trainable, n_total, started, world) -> dict:
     wall = time.time() - started
-    record = {
+    return {
         "format": "tuneforge.run/1",
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "method": "lora",
+        "method": cfg.method,
+        "objective": cfg.objective,
         "precision": precision,
+        "processes": world,
         "base": {"name": cfg.base, "path": str(base.path), "source": base.source},
         "data": {
             "path": str(resolve_data_path(cfg.data)[0].resolve()),
@@ -292,25 +406,26 @@ def train(cfg: TrainConfig, log=print) -> Path:
             "eval_path": str(Path(cfg.eval_data).resolve()) if cfg.eval_data else None,
             "train_examples": len(data.train),
             "eval_examples": len(data.eval),
-            "truncated_examples": truncated,
+            "truncated_examples": objective.truncated,
             "system_prompt": data.system_prompt,
         },
         "config": cfg.model_dump(),
         "versions": library_versions(),
         "metrics": {
-            "steps": step,
-            "first_loss": first_loss,
-            "final_train_loss": epoch_metrics[-1]["train_loss"],
-            "final_eval_loss": epoch_metrics[-1]["eval_loss"],
-            "epochs": epoch_metrics,
-            "trainable_params": trainable,
-            "total_params": total_params,
+            "steps": state.step,
+            "first_loss": state.first_loss,
+            "final_train_loss": state.epochs[-1]["train_loss"],
+            "final_eval_loss": state.epochs[-1]["eval_loss"],
+            "best_eval_loss": state.best_eval,
+            "best_step": state.best_step,
+            "stopped_early": state.stopped_early,
+            "epochs": state.epochs,
+            "evals": state.evals,
+            "trainable_params": n_trainable,
+            "total_params": n_total,
         },
-        "trained_tokens": trained_tokens,
-        "answer_tokens": answer_tokens,
+        "trained_tokens": state.trained_tokens,
+        "answer_tokens": state.answer_units if objective.name == "sft" else None,
         "wall_time_s": round(wall, 2),
-        "tokens_per_s": round(trained_tokens / wall, 1),
+        "tokens_per_s": round(state.trained_tokens / wall, 1),
     }
-    write_run(out, record)
-    log(f"saved run to {out} ({wall:.0f}s, {trained_tokens:,} tokens)")
-    return out

@@ -1,0 +1,260 @@
+"""tuneforge's trainer vs plain TRL SFTTrainer + PEFT LoRA on the same work, measured in the same run.
+
+Both sides: the same base model, the same data (examples/invoice-categories/train.jsonl), LoRA r=16 / alpha 32 /
+dropout 0.05 on all linear layers, loss on the answers only (TRL: prompt/completion data, completion_only_loss),
+batch 8, AdamW lr 2e-4 with 10% warm-up and cosine decay, max grad norm 1, bf16 autocast where the CPU has it,
+no gradient checkpointing (TRL's fastest setting; its default turns it on), the same number of optimizer steps.
+tuneforge runs with its defaults (answer-only vocabulary projection, shared-prompt-prefix batching) plus
+`--group-by-length`; both are exact (tests/unit/test_train_efficiency.py), so both sides do the same work.
+
+Each side runs in its own subprocess, so its peak RSS is its own. Printed for each side:
+  real tokens/s  non-padding tokens trained per second over steps 2..N (step 1 warms up; model loading,
+                 tokenisation and saving are outside the window on both sides)
+  peak RSS       ru_maxrss of the side's process (everything: imports, model load, training)
+  train loss     mean loss of the last 5 steps
+  held-out loss  answer-token loss of the trained adapter on examples/invoice-categories/test.jsonl, computed
+                 by one function for both adapters, so a lower number is a better model on the same yardstick
+and the ratios tuneforge / TRL.
+
+  python benchmarks/train_throughput.py                 # bundled smollm2-135m, 30 steps (~5 min on 2 CPU cores)
+  python benchmarks/train_throughput.py --steps 60 --base /path/to/model-folder
+  python benchmarks/train_throughput.py --device-note "1x H100"   # on a GPU machine (both sides use CUDA)
+
+Needs the `bench` extra: pip install -e '.[bench]'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "examples" / "invoice-categories" / "train.jsonl"
+HELD_OUT = ROOT / "examples" / "invoice-categories" / "test.jsonl"
+LORA = dict(r=16, alpha=32, dropout=0.05)
+LR, WARMUP, BATCH, SEED = 2e-4, 0.1, 8, 42
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _window(times: list[float], tokens: list[int]) -> float:
+    """Tokens per second from the end of step 1 to the end of step N (cumulative counters)."""
+    return (tokens[-1] - tokens[0]) / max(times[-1] - times[0], 1e-9)
+
+
+class _Clock:
+    """Wall and process-CPU time at the end of each step. On a machine shared with other jobs, tokens per
+    CPU-second is the figure that other people's load does not move (with one thread, it is pure compute)."""
+
+    def __init__(self):
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self.tokens: list[int] = []
+        self.losses: list[float] = []
+
+    def tick(self, tokens: int, loss: float) -> None:
+        self.wall.append(time.time())
+        self.cpu.append(time.process_time())
+        self.tokens.append(tokens)
+        self.losses.append(loss)
+
+    def result(self) -> dict:
+        return {
+            "tokens_per_s": _window(self.wall, self.tokens),
+            "tokens_per_cpu_s": _window(self.cpu, self.tokens),
+            "steps": len(self.tokens),
+            "train_loss_last5": sum(self.losses[-5:]) / len(self.losses[-5:]),
+        }
+
+
+def run_tuneforge(base: str, steps: int, out: Path) -> dict:
+    from tuneforge.config import TrainConfig
+    from tuneforge.train.sft import train
+
+    cfg = TrainConfig(
+        data=str(DATA), base=base, out=str(out), eval_split=0.0, epochs=100, max_steps=steps, batch_size=BATCH,
+        lr=LR, warmup_ratio=WARMUP, schedule="cosine", lora_r=LORA["r"], lora_alpha=LORA["alpha"],
+        lora_dropout=LORA["dropout"], lora_targets="all-linear", group_by_length=True, seed=SEED, progress=False,
+        report_to="none", keep_checkpoints=1,
+    )
+    train(cfg, log=lambda *_: None)
+    clock = _Clock()
+    for row in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()):
+        if "loss" in row:
+            clock.wall.append(row["time_s"])
+            clock.cpu.append(row["cpu_s"])
+            clock.tokens.append(row["trained_tokens"])
+            clock.losses.append(row["loss"])
+    return {**clock.result(), "adapter": str(out)}
+
+
+def _prompt_completion_rows() -> list[dict]:
+    rows = []
+    for line in DATA.read_text(encoding="utf-8").splitlines():
+        msgs = json.loads(line)["messages"]
+        rows.append({"prompt": msgs[:-1], "completion": msgs[-1:]})
+    return rows
+
+
+def run_trl(base: str, steps: int, out: Path) -> dict:
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from tuneforge.models.load import load_model, load_tokenizer
+    from tuneforge.models.resolve import resolve_base
+
+    path = resolve_base(base).path
+    clock = _Clock()
+
+    class StepClock(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs and "num_tokens" in logs:  # TRL counts attention_mask.sum(): real tokens
+                clock.tick(int(logs["num_tokens"]), float(logs["loss"]))
+
+    cuda = torch.cuda.is_available()
+    config = SFTConfig(
+        output_dir=str(out), max_steps=steps, per_device_train_batch_size=BATCH, learning_rate=LR,
+        lr_scheduler_type="cosine", warmup_steps=round(WARMUP * steps), max_grad_norm=1.0, weight_decay=0.0,
+        logging_steps=1, save_strategy="no", report_to="none", seed=SEED, bf16=True, use_cpu=not cuda,
+        gradient_checkpointing=False, completion_only_loss=True, max_length=1024, dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    trainer = SFTTrainer(
+        model=load_model(path),
+        args=config,
+        train_dataset=Dataset.from_list(_prompt_completion_rows()),
+        processing_class=load_tokenizer(path),
+        peft_config=LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
+                               target_modules="all-linear", task_type="CAUSAL_LM"),
+        callbacks=[StepClock()],
+    )
+    trainer.train()
+    trainer.model.save_pretrained(str(out / "adapter"))
+    return {**clock.result(), "adapter": str(out / "adapter")}
+
+
+def held_out_loss(base: str, adapter: str, limit: int) -> float:
+    """Answer-token loss on the held-out file, by the same code for both adapters (fp32, no dropout)."""
+    import torch
+    from peft import PeftModel
+
+    from tuneforge.data.formats import load_examples
+    from tuneforge.models.load import load_model, load_tokenizer
+    from tuneforge.models.resolve import resolve_base
+    from tuneforge.train.collate import collate
+    from tuneforge.train.loss import AnswerLoss
+    from tuneforge.train.objective import encode_all
+
+    path = resolve_base(base).path
+    tok = load_tokenizer(path)
+    examples, _ = load_examples(HELD_OUT)
+    enc = encode_all(tok, examples[:limit], 1024)
+    module = AnswerLoss(PeftModel.from_pretrained(load_model(path), adapter)).eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for s in range(0, len(enc), 16):
+            loss_sum, n = module(collate(enc[s : s + 16], tok.pad_token_id))
+            total, count = total + float(loss_sum), count + int(n)
+    return total / count
+
+
+def _side(name: str, base: str, steps: int, work: Path, threads: int | None) -> dict:
+    """Run one side in a fresh interpreter and read back its result."""
+    result = work / f"{name}.json"
+    env = dict(os.environ)
+    env.setdefault("TUNEFORGE_HOME", str(work / "home"))
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    cmd = [sys.executable, __file__, "--side", name, "--base", base, "--steps", str(steps), "--work", str(work)]
+    started = time.time()
+    subprocess.run(cmd, check=True, env=env)
+    out = json.loads(result.read_text())
+    out["wall_s"] = round(time.time() - started, 1)
+    return out
+
+
+def _machine() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}"
+    cpu = platform.processor() or "cpu"
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores visible, torch {torch.__version__}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base", default="smollm2-135m")
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--held-out", type=int, default=48, help="Held-out examples scored for the loss.")
+    ap.add_argument("--threads", type=int, help="Torch/OpenMP threads for both sides (default: torch's).")
+    ap.add_argument("--side", choices=["tuneforge", "trl"], help=argparse.SUPPRESS)
+    ap.add_argument("--work", help=argparse.SUPPRESS)
+    ap.add_argument("--json", help="Also write the results to this file.")
+    args = ap.parse_args()
+
+    if args.side:
+        work = Path(args.work)
+        fn = run_tuneforge if args.side == "tuneforge" else run_trl
+        out = fn(args.base, args.steps, work / args.side)
+        out["peak_rss_mib"] = round(_peak_rss_mib(), 1)
+        (work / f"{args.side}.json").write_text(json.dumps(out), encoding="utf-8")
+        return
+
+    with tempfile.TemporaryDirectory(prefix="tf-bench-") as tmp:
+        work = Path(tmp)
+        load_before = os.getloadavg()[0]
+        results = {name: _side(name, args.base, args.steps, work, args.threads) for name in ("trl", "tuneforge")}
+        load_after = os.getloadavg()[0]
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        for r in results.values():
+            r["held_out_loss"] = held_out_loss(args.base, r.pop("adapter"), args.held_out)
+    tf, trl = results["tuneforge"], results["trl"]
+    rows = [
+        ("real tokens/s", "tokens_per_s", "{:,.0f}", "higher"),
+        ("real tokens/CPU-s", "tokens_per_cpu_s", "{:,.0f}", "higher"),
+        ("peak RSS (MiB)", "peak_rss_mib", "{:,.0f}", "lower"),
+        ("train loss (last 5)", "train_loss_last5", "{:.4f}", "lower"),
+        ("held-out loss", "held_out_loss", "{:.4f}", "lower"),
+        ("side wall time (s)", "wall_s", "{:.0f}", "lower"),
+    ]
+    print(f"\nmachine: {_machine()}; threads per side: {args.threads or 'torch default'}; "
+          f"1-min load average {load_before:.1f} before, {load_after:.1f} after (other jobs share this machine)")
+    print(f"base: {args.base}, {args.steps} steps, batch {BATCH}, LoRA r={LORA['r']} all-linear, answer-only loss\n")
+    print(f"{'':22}{'TRL':>12}{'tuneforge':>12}{'ratio':>9}  better")
+    for label, key, fmt, better in rows:
+        print(f"{label:22}{fmt.format(trl[key]):>12}{fmt.format(tf[key]):>12}{tf[key] / trl[key]:>8.2f}x  {better}")
+    speedup = tf["tokens_per_s"] / trl["tokens_per_s"]
+    print(f"\nspeed-up {speedup:.2f}x (target >= 1.5x); memory {tf['peak_rss_mib'] / trl['peak_rss_mib']:.2f}x "
+          f"(target <= 1.0x); held-out loss {tf['held_out_loss']:.4f} vs {trl['held_out_loss']:.4f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"machine": _machine(), "steps": args.steps, "threads": args.threads,
+             "load_average": [load_before, load_after], **results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""`auto` epochs, batch size and learning rate from the dataset size.
+
+The rule (documented in docs/training.md):
+- epochs: OpenAI's published default — 3 passes, raised for small sets so the model sees >= 100 examples in
+  total (at most 25 epochs), lowered for large ones so it sees <= 25,000 — and, beyond OpenAI's rule, raised
+  until the run makes at least MIN_STEPS optimizer steps, because with a tiny set and a sensible batch three
+  epochs are only a handful of updates and LoRA barely moves.
+- batch size: OpenAI scales it with the data (~0.2% of examples, capped at 256); on our hardware a batch below 4
+  wastes the matmul units and above 32 gives too few updates on business-sized sets, so we take the power of two
+  nearest to n/50 (about 50 steps per epoch), clamped to [4, 32] and to n.
+- learning rate: a per-method base (LoRA/DoRA/QLoRA 2e-4, full 2e-5; DPO a tenth of that) scaled by
+  sqrt(batch/16), the square-root rule that, like OpenAI's multiplier of 0.05-0.2, rises with the batch size.
+"""
+
+from __future__ import annotations
+
+import math
+
+MIN_EXAMPLES_SEEN, MAX_EXAMPLES_SEEN, TARGET_EPOCHS, MAX_EPOCHS = 100, 25_000, 3, 25
+MIN_STEPS = 60
+
+
+def auto_batch_size(n: int) -> int:
+    nearest = 2 ** round(math.log2(max(n / 50, 1)))
+    return max(1, min(n, max(4, min(32, nearest))))
+
+
+def auto_epochs(n: int, global_batch: int) -> int:
+    epochs = TARGET_EPOCHS
+    if n * TARGET_EPOCHS < MIN_EXAMPLES_SEEN:
+        epochs = min(MAX_EPOCHS, math.ceil(MIN_EXAMPLES_SEEN / n))
+    elif n * TARGET_EPOCHS > MAX_EXAMPLES_SEEN:
+        epochs = max(1, MAX_EXAMPLES_SEEN // n)
+    steps_per_epoch = math.ceil(n / global_batch)
+    if n * TARGET_EPOCHS <= MAX_EXAMPLES_SEEN and steps_per_epoch * epochs < MIN_STEPS:
+        epochs = min(MAX_EPOCHS, max(epochs, math.ceil(MIN_STEPS / steps_per_epoch)))
+    return epochs
+
+
+def auto_lr(method: str, objective: str, global_batch: int) -> float:
+    base = 2e-5 if method == "full" else 2e-4
+    if objective == "dpo":
+        base /= 10
+    return float(f"{base * math.sqrt(global_batch / 16):.3g}")
+
+
+def resolve_auto(cfg, n_train: int, world: int = 1):
+    """Return (cfg with the auto fields filled in, notes saying what was chosen and why)."""
+    update, notes = {}, []
+    batch = cfg.batch_size
+    if cfg.auto_batch_size:
+        batch = auto_batch_size(n_train)
+        update["batch_size"] = batch
+        notes.append(f"batch_size={batch} (auto: power of two nearest {n_train}/50, within 4..32)")
+    global_batch = batch * cfg.grad_accum * world
+    if cfg.auto_epochs:
+        update["epochs"] = auto_epochs(n_train, global_batch)
+        notes.append(f"epochs={update['epochs']} (auto: {n_train} examples, >= {MIN_STEPS} steps)")
+    if cfg.auto_lr:
+        update["lr"] = auto_lr(cfg.method, cfg.objective, global_batch)
+        notes.append(f"lr={update['lr']:g} (auto: {cfg.method}/{cfg.objective}, global batch {global_batch})")
+    return (cfg.model_copy(update=update) if update else cfg), notes

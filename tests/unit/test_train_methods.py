@@ -1,0 +1,169 @@
+"""Methods (DoRA, full, QLoRA's up-front refusal), DPO, auto settings, early stopping, trackers, estimate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import chat_row, write_jsonl
+from tuneforge.config import TrainConfig
+from tuneforge.train.sft import train
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _cfg(data, base, out, **kw):
+    args = dict(data=str(data), base=str(base), out=str(out), epochs=3, batch_size=4, lr=5e-3, lora_r=4,
+                eval_split=0.2, progress=False, precision="fp32", report_to="none")
+    args.update(kw)
+    return TrainConfig(**args)
+
+
+def _run(tmp_path, name="run"):
+    return json.loads((tmp_path / name / "run.json").read_text())
+
+
+def test_dora_trains_a_dora_adapter(label_data, tiny_model_dir, tmp_path):
+    out = train(_cfg(label_data, tiny_model_dir, tmp_path / "run", method="dora"), log=lambda *_: None)
+    adapter = json.loads((out / "adapter_config.json").read_text())
+    assert adapter["use_dora"] is True
+    m = _run(tmp_path)["metrics"]
+    assert m["final_train_loss"] < m["first_loss"]
+
+
+def test_full_fine_tuning_saves_a_model_that_loads_as_a_variant(label_data, tiny_model_dir, tmp_path):
+    import torch
+
+    from tuneforge.models.load import load_model
+    from tuneforge.models.variant import load_for_inference
+
+    out = train(_cfg(label_data, tiny_model_dir, tmp_path / "run", method="full", lr=1e-3), log=lambda *_: None)
+    run = _run(tmp_path)
+    assert run["method"] == "full" and run["metrics"]["trainable_params"] == run["metrics"]["total_params"]
+    assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
+    variant = load_for_inference(str(out))
+    base = load_model(tiny_model_dir)
+    ids = torch.tensor([[1, 5, 9, 12]])
+    assert not torch.allclose(base(ids).logits, variant.model(ids).logits)
+
+
+def test_qlora_without_cuda_fails_before_loading_anything(label_data, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="qlora' needs a CUDA GPU"):
+        train(_cfg(label_data, "no-such-model-is-ever-loaded", tmp_path / "run", method="qlora"))
+    assert not (tmp_path / "run").exists()
+
+
+def _pairs(tmp_path):
+    rows = []
+    # One consistent preference, so a tiny random model can learn it in a few steps.
+    for i, (good, bad) in enumerate([("software licence", "travel")] * 12):
+        if i % 2:
+            rows.append({"prompt": f"line {i}: item", "chosen": good, "rejected": bad})
+        else:
+            rows.append({
+                "input": {"messages": [{"role": "user", "content": f"line {i}: item"}]},
+                "preferred_output": [{"role": "assistant", "content": good}],
+                "non_preferred_output": [{"role": "assistant", "content": bad}],
+            })
+    return write_jsonl(tmp_path / "pairs.jsonl", rows)
+
+
+def test_dpo_starts_at_log2_and_learns_the_preference(tiny_model_dir, tmp_path):
+    """At step 0 the adapter is zero, so policy == reference (adapter disabled) and the loss is exactly log 2."""
+    import math
+
+    cfg = _cfg(_pairs(tmp_path), tiny_model_dir, tmp_path / "run", objective="dpo", epochs=6, lr=2e-2,
+               dpo_beta=0.5, lora_dropout=0.0, eval_split=0.0)
+    train(cfg, log=lambda *_: None)
+    run = _run(tmp_path)
+    assert run["objective"] == "dpo"
+    assert run["metrics"]["first_loss"] == pytest.approx(math.log(2), abs=1e-5)
+    assert run["metrics"]["final_train_loss"] < 0.6
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any(r.get("reward_accuracy", 0) > 0.5 for r in records)
+
+
+def test_dpo_pairs_are_checked_line_by_line(tmp_path):
+    from tuneforge.data.problems import DataError
+    from tuneforge.train.pairs import load_pairs
+
+    bad = write_jsonl(tmp_path / "bad.jsonl", [
+        {"prompt": "q", "chosen": "a", "rejected": "b"},
+        {"prompt": "q", "chosen": "", "rejected": "b"},
+        {"input": {"messages": [{"role": "robot", "content": "x"}]}, "preferred_output": "a",
+         "non_preferred_output": "b"},
+        {"question": "q"},
+    ])
+    with pytest.raises(DataError) as err:
+        load_pairs(bad)
+    text = str(err.value)
+    assert "bad.jsonl:2: error [chosen]" in text
+    assert "bad.jsonl:3: error [input.messages.messages[0].role]" in text
+    assert "bad.jsonl:4: error: not a preference pair" in text
+
+
+def test_dpo_refuses_full_fine_tuning(tmp_path):
+    with pytest.raises(ValueError, match="needs an adapter method"):
+        train(_cfg(tmp_path / "x.jsonl", "none", tmp_path / "run", objective="dpo", method="full"))
+
+
+def test_auto_settings_follow_the_documented_rule():
+    from tuneforge.train.auto import auto_batch_size, auto_epochs, auto_lr
+
+    assert auto_batch_size(12) == 4 and auto_batch_size(1000) == 16 and auto_batch_size(100_000) == 32
+    assert auto_epochs(20, 4) == 12  # OpenAI's rule gives 5 (100 examples seen); 60 steps need 12
+    assert auto_epochs(1000, 16) == 3  # 63 steps per epoch: OpenAI's 3 epochs stand
+    assert auto_epochs(20_000, 32) == 1  # at most 25,000 examples seen
+    assert auto_lr("lora", "sft", 16) == 2e-4 and auto_lr("full", "sft", 64) == 4e-5
+    assert auto_lr("lora", "dpo", 16) == 2e-5
+
+
+def test_auto_settings_are_applied_and_recorded(label_data, tiny_model_dir, tmp_path):
+    logs = []
+    train(_cfg(label_data, tiny_model_dir, tmp_path / "run", auto_epochs=True, auto_batch_size=True, auto_lr=True,
+               epochs=1, batch_size=64, lr=0.5), log=logs.append)
+    config = _run(tmp_path)["config"]
+    assert (config["epochs"], config["batch_size"], config["lr"]) == (20, 4, 1e-4)
+    assert any(line.startswith("auto: epochs=20") for line in logs)
+    assert any(line.startswith("estimate: ~") and "MiB" in line for line in logs)
+
+
+def test_early_stopping_keeps_the_best_weights_and_warns_of_overfitting(label_data, tiny_model_dir, tmp_path):
+    """Eval answers contradict the training answers, so learning the training set makes eval loss rise."""
+    import torch
+    from safetensors.torch import load_file
+
+    lines = [json.loads(x) for x in label_data.read_text().splitlines()]
+    flipped = [chat_row(r["messages"][1]["content"], "hardware" if r["messages"][2]["content"] != "hardware"
+                        else "travel") for r in lines]
+    evals = write_jsonl(tmp_path / "eval.jsonl", flipped)
+    logs = []
+    out = train(_cfg(label_data, tiny_model_dir, tmp_path / "run", eval_data=str(evals), epochs=30, lr=3e-2,
+                     early_stopping_patience=2, lora_dropout=0.0), log=logs.append)
+    m = _run(tmp_path)["metrics"]
+    assert m["stopped_early"] and len(m["epochs"]) < 30
+    assert m["best_eval_loss"] == min(e[1] for e in m["evals"])
+    assert m["best_step"] < m["steps"]
+    assert any("possible overfitting" in line for line in logs)
+    best = load_file(out / "checkpoints" / "best" / "trainable.safetensors")
+    final = load_file(out / "adapter_model.safetensors")
+    b_keys = sorted(k for k in best if "lora_B" in k)
+    f_keys = sorted(k for k in final if "lora_B" in k)
+    assert len(b_keys) == len(f_keys) > 0
+    for bk, fk in zip(b_keys, f_keys):
+        assert torch.equal(best[bk], final[fk])
+
+
+def test_tensorboard_events_and_missing_tracker_error(label_data, tiny_model_dir, tmp_path):
+    import importlib.util
+
+    train(_cfg(label_data, tiny_model_dir, tmp_path / "run", epochs=1, report_to="tensorboard"), log=lambda *_: None)
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    missing = next(n for n in ("mlflow", "wandb") if importlib.util.find_spec(n) is None)
+    with pytest.raises(ValueError, match=f"report_to: {missing} requested but not installed"):
+        train(_cfg(label_data, tiny_model_dir, tmp_path / "r2", report_to=missing))
