@@ -5,7 +5,8 @@ model exists on a machine). It trains one epoch of `--examples` lines of the inv
 steady-state throughput from metrics.jsonl (the first step, with its warm-up, left out) and the load average,
 because on a shared machine other jobs change the figure.
 
-    .venv/bin/python benchmarks/lora_throughput.py --examples 48
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lora_throughput.py --examples 64   # one thread: contended
+                                                                                # OpenMP threads spin on a shared CPU
 """
 
 from __future__ import annotations

@@ -19,12 +19,13 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-# Measured with benchmarks/lora_throughput.py on the development machine (2 shared CPU cores, AMD EPYC with
-# avx512_bf16, bf16 autocast) on 2026-11-21: smollm2-135m, LoRA r=16 on all linear layers, batch 8, 40 lines of
-# the invoice demo, steady state after the first step: 15.5 tokens/s. Other engineers' training jobs ran at the
-# same time (load average 4.4 to 7.4 on 2 cores), so an idle machine is faster; that is why a run of the same
-# base model on this machine, when there is one, takes precedence. Remeasure when the trainer or machine changes.
-MEASURED_TOKENS_PER_S = 15.5
+# Measured with `OMP_NUM_THREADS=1 python benchmarks/lora_throughput.py --examples 64` on the development machine
+# (2 shared CPU cores, AMD EPYC with avx512_bf16, bf16 autocast) on 2026-11-21 with the training engine of main
+# at 942513c (shared-prefix batching): smollm2-135m, LoRA r=16 on all linear layers, batch 8, steady state after
+# the first step: 291.2 tokens/s, at a load average of 2.6-2.8 from other engineers' jobs. (The earlier trainer,
+# under a load average of 4-7 and with contended OpenMP threads, gave 15.5.) A run of the same base model on this
+# machine, when there is one, takes precedence. Remeasure when the trainer or machine changes.
+MEASURED_TOKENS_PER_S = 291.2
 MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors header
 FULL_FINETUNE_SLOWDOWN = 1.5
 
