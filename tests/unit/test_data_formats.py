@@ -163,3 +163,13 @@ def test_bad_utf8_and_missing_file(tmp_path):
 def test_example_to_json_is_unchanged_for_chat():
     ex = Example([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}])
     assert ex.to_json() == {"messages": ex.messages} and not ex.is_preference
+
+
+def test_pair_files_may_mix_both_pair_shapes_and_other_rows_are_named():
+    openai = {"input": {"messages": [{"role": "user", "content": "q"}]},
+              "preferred_output": [{"role": "assistant", "content": "good"}],
+              "non_preferred_output": [{"role": "assistant", "content": "bad"}]}
+    r = _parse([{"prompt": "q", "chosen": "a", "rejected": "b"}, openai, {"prompt": "q", "chosen": "c", "rejected": "d"},
+                {"question": "q"}])
+    assert r.detected == "chosen_rejected" and len(r.examples) == 3 and r.examples[1].meta["chosen"] == "good"
+    assert [(p.line, p.message) for p in r.problems] == [(4, "not a preference pair")]

@@ -30,6 +30,7 @@ from tuneforge.data.rows import CONVERTERS, FORMATS, detect_row_format
 from tuneforge.data.tables import load_csv, load_xlsx
 
 ALL_FORMATS = ("auto", *FORMATS, "csv", "xlsx")
+PAIR_FORMATS = ("preference", "chosen_rejected")
 
 
 @dataclass
@@ -164,13 +165,21 @@ def _load_json(text: str, file: str, fmt: str, system_prompt: str | None) -> Loa
     rows, problems = _json_rows(text, file)
     if fmt == "auto":
         fmt = _majority_format(rows)
-    convert = CONVERTERS[fmt]
     examples = []
     for lineno, row in rows:
         if not isinstance(row, dict):
             problems.append(Problem(file, lineno, None, f"expected a JSON object, got {type(row).__name__}"))
             continue
-        msgs, meta, row_probs = convert(row, file, lineno)
+        row_fmt = fmt
+        if fmt in PAIR_FORMATS:
+            # Pair files often mix OpenAI's and the prompt/chosen/rejected shape; each row is read as what it is.
+            row_fmt = detect_row_format(row)
+            if row_fmt not in PAIR_FORMATS:
+                problems.append(Problem(file, lineno, None, "not a preference pair",
+                                        "use {prompt, chosen, rejected} or OpenAI's {input, preferred_output, "
+                                        "non_preferred_output}"))
+                continue
+        msgs, meta, row_probs = CONVERTERS[row_fmt](row, file, lineno)
         if row_probs:
             problems.extend(row_probs)
             continue
