@@ -18,7 +18,7 @@ and the ratios tuneforge / TRL.
 
   python benchmarks/train_throughput.py                 # bundled smollm2-135m, 30 steps (~5 min on 2 CPU cores)
   python benchmarks/train_throughput.py --steps 60 --base /path/to/model-folder
-  python benchmarks/train_throughput.py --device-note "1x H100"   # on a GPU machine (both sides use CUDA)
+  python benchmarks/train_throughput.py --random-llama-1b --peak-tflops 989 --steps 60   # GPU (H100): + MFU
 
 Needs the `bench` extra: pip install -e '.[bench]'.
 """
@@ -95,7 +95,8 @@ def run_tuneforge(base: str, steps: int, out: Path) -> dict:
             clock.cpu.append(row["cpu_s"])
             clock.tokens.append(row["trained_tokens"])
             clock.losses.append(row["loss"])
-    return {**clock.result(), "adapter": str(out)}
+    params = json.loads((out / "run.json").read_text())["metrics"]["total_params"]
+    return {**clock.result(), "adapter": str(out), "params": params}
 
 
 def _prompt_completion_rows() -> list[dict]:
@@ -143,7 +144,30 @@ def run_trl(base: str, steps: int, out: Path) -> dict:
     )
     trainer.train()
     trainer.model.save_pretrained(str(out / "adapter"))
-    return {**clock.result(), "adapter": str(out / "adapter")}
+    params = sum(p.numel() for p in trainer.model.parameters())
+    return {**clock.result(), "adapter": str(out / "adapter"), "params": params}
+
+
+# A ~1.1B-parameter Llama shape (TinyLlama/Llama-3.2-1B class) for GPU speed runs; random weights are fine for speed.
+LLAMA_1B = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+                num_key_value_heads=8, max_position_embeddings=4096)
+
+
+def random_llama(folder: Path, shape: dict, tokenizer_from: str) -> str:
+    """Write a randomly initialised Llama with the bundled model's tokenizer and chat template; return its path."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from tuneforge.models.load import load_tokenizer
+    from tuneforge.models.resolve import resolve_base
+
+    tok = load_tokenizer(resolve_base(tokenizer_from).path)
+    torch.manual_seed(SEED)
+    config = LlamaConfig(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                         pad_token_id=tok.pad_token_id, tie_word_embeddings=True, **shape)
+    LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+    return str(folder)
 
 
 def held_out_loss(base: str, adapter: str, limit: int) -> float:
@@ -206,6 +230,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", default="smollm2-135m")
     ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--random-llama-1b", action="store_true",
+                    help="Benchmark a randomly initialised ~1.1B Llama (GPU runs) instead of --base.")
+    ap.add_argument("--peak-tflops", type=float,
+                    help="The device's peak bf16 TFLOP/s (H100 SXM: 989); prints MFU = 6 x params x tokens/s / peak.")
     ap.add_argument("--held-out", type=int, default=48, help="Held-out examples scored for the loss.")
     ap.add_argument("--threads", type=int, help="Torch/OpenMP threads for both sides (default: torch's).")
     ap.add_argument("--side", choices=["tuneforge", "trl"], help=argparse.SUPPRESS)
@@ -223,6 +251,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="tf-bench-") as tmp:
         work = Path(tmp)
+        if args.random_llama_1b:
+            args.base = random_llama(work / "llama-1b", LLAMA_1B, args.base)
         load_before = os.getloadavg()[0]
         results = {name: _side(name, args.base, args.steps, work, args.threads) for name in ("trl", "tuneforge")}
         load_after = os.getloadavg()[0]
@@ -247,6 +277,10 @@ def main() -> None:
     print(f"{'':22}{'TRL':>12}{'tuneforge':>12}{'ratio':>9}  better")
     for label, key, fmt, better in rows:
         print(f"{label:22}{fmt.format(trl[key]):>12}{fmt.format(tf[key]):>12}{tf[key] / trl[key]:>8.2f}x  {better}")
+    if args.peak_tflops:
+        for r in (trl, tf):
+            r["mfu"] = 6 * r["params"] * r["tokens_per_s"] / (args.peak_tflops * 1e12)
+        print(f"{'MFU (6N per token)':22}{trl['mfu']:>12.1%}{tf['mfu']:>12.1%}{tf['mfu'] / trl['mfu']:>8.2f}x  higher")
     speedup = tf["tokens_per_s"] / trl["tokens_per_s"]
     print(f"\nspeed-up {speedup:.2f}x (target >= 1.5x); memory {tf['peak_rss_mib'] / trl['peak_rss_mib']:.2f}x "
           f"(target <= 1.0x); held-out loss {tf['held_out_loss']:.4f} vs {trl['held_out_loss']:.4f}")

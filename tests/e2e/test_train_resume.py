@@ -13,6 +13,9 @@ import time
 import pytest
 import yaml
 from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from tuneforge.cli.main import app
 
 from tuneforge.config import TrainConfig
 from tuneforge.train.sft import train
@@ -52,10 +55,11 @@ def test_killed_run_resumes_to_the_same_result(label_data, tiny_model_dir, tmp_p
     assert proc.returncode == -signal.SIGKILL
     assert not (killed / "run.json").exists(), "the run finished before it was killed; the test proves nothing"
 
-    logs = []
-    train(TrainConfig(**_settings(label_data, tiny_model_dir, killed), resume=True), log=logs.append)
+    # Resume as a user does: the same command plus --resume.
+    resumed = CliRunner().invoke(app, ["train", "--config", str(config), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resume: step-" in resumed.output
     whole = train(TrainConfig(**_settings(label_data, tiny_model_dir, tmp_path / "whole")), log=lambda *_: None)
-    assert any(line.startswith("resume: step-") for line in logs)
 
     resumed_run = json.loads((killed / "run.json").read_text())["metrics"]
     whole_run = json.loads((whole / "run.json").read_text())["metrics"]

@@ -1,5 +1,5 @@
-"""Every method trains the real bundled base model (a couple of steps each: the loop runs end to end, the loss
-is finite and moves, and the run folder holds what inference loads). QLoRA needs CUDA and is tested only there."""
+"""Every method trains the real bundled base model (one step each: the loop runs end to end, the loss is
+finite, and the run folder holds what inference loads). QLoRA needs CUDA and is tested only there."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tuneforge.config import TrainConfig
 from tuneforge.paths import examples_dir
 from tuneforge.train.sft import train
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_torch_thread")]
 
 
 def _rows(n=4):
@@ -39,11 +39,11 @@ def test_method_trains_the_bundled_model(method, objective, tmp_path):
     rows = _rows()
     data = write_jsonl(tmp_path / "data.jsonl", _pairs(rows) if objective == "dpo" else rows)
     cfg = TrainConfig(data=str(data), out=str(tmp_path / "run"), method=method, objective=objective,
-                      batch_size=2, max_steps=2, epochs=1, eval_split=0.0, max_seq_len=160, progress=False,
+                      batch_size=2, max_steps=1, epochs=1, eval_split=0.0, max_seq_len=160, progress=False,
                       report_to="none", lr=1e-5 if method == "full" else 2e-4)
     out = train(cfg, log=lambda *_: None)
     run = json.loads((out / "run.json").read_text())
-    assert run["method"] == method and run["objective"] == objective and run["metrics"]["steps"] == 2
+    assert run["method"] == method and run["objective"] == objective and run["metrics"]["steps"] == 1
     losses = [r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
-    assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
+    assert len(losses) == 1 and math.isfinite(losses[0]) and losses[0] > 0
     assert (out / ("model.safetensors" if method == "full" else "adapter_model.safetensors")).is_file()

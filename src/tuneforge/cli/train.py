@@ -17,7 +17,7 @@ Examples:
   tuneforge train PAIRS.jsonl --objective dpo --out DIR   # prompt/chosen/rejected pairs
   tuneforge train DATA.jsonl --nproc 2 --out DIR     # DDP, one process per GPU (gloo on CPU)
   tuneforge train DATA.jsonl --out DIR --resume      # continue a killed run from its last checkpoint
-  accelerate launch --num_processes 8 -m tuneforge train DATA.jsonl --out DIR
+  accelerate launch --multi_gpu --num_processes 8 -m tuneforge train DATA.jsonl --out DIR
 """
 
 
