@@ -62,3 +62,25 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_variants(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
+    """Two LoRA run folders on the tiny model with different weights; `alpha` has a system prompt."""
+    from tuneforge.models.tiny_variant import build_tiny_variant
+
+    root = tmp_path_factory.mktemp("variants")
+    data = write_jsonl(root / "data.jsonl", [chat_row(t, label) for label, texts in _LINES.items() for t in texts])
+    return {
+        "alpha": build_tiny_variant(root / "alpha", tiny_model_dir, seed=1, system_prompt=SYSTEM, data_path=str(data)),
+        "beta": build_tiny_variant(root / "beta", tiny_model_dir, seed=2, data_path=str(data)),
+    }
+
+
+def write_eval(path: Path, tuned: float, baseline: float, data: str = "/data/test.jsonl") -> Path:
+    """A minimal eval.json as eval/compare.py writes it."""
+    path.write_text(json.dumps({
+        "format": "tuneforge.eval/1", "data": data,
+        "systems": {"base zero-shot": {"exact_match": baseline}, "fine-tuned": {"exact_match": tuned}},
+    }))
+    return path

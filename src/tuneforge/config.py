@@ -168,6 +168,28 @@ def load_yaml_values(path: str | Path) -> dict:
     return {str(k).replace("-", "_"): v for k, v in raw.items()}
 
 
+class ServeConfig(_Strict):
+    """`tuneforge serve`: the OpenAI-compatible server."""
+
+    model: Optional[list[str]] = Field(
+        None, description="What to serve (repeatable): a run folder, a registry name (invoice-coder:3, "
+        "invoice-coder@production) or a base model. Default: every registered variant that is not archived."
+    )
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port.")
+    local_only: bool = Field(
+        False, description="Serve without API keys; allowed only on a loopback host (127.0.0.1, localhost, ::1)."
+    )
+    max_batch_size: int = Field(16, ge=1, le=256, description="Most requests decoded together in one batch.")
+    max_queue: int = Field(64, ge=1, description="Most requests waiting; more get HTTP 429 instead of memory.")
+    batch_wait_ms: float = Field(10.0, ge=0, le=1000, description="How long a batch waits for more requests to join.")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body; larger ones get HTTP 413.")
+    log_traffic: bool = Field(True, description="Store every request and response in TUNEFORGE_HOME/traffic.db.")
+    redact_pii: bool = Field(False, description="Replace e-mails, phone numbers, IBANs and card numbers before storing.")
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights' dtype in memory.")
+    trust_remote_code: bool = Field(False, description="Allow model code from the model folder (off: safer).")
+
+
 # --- Data workbench (issue 3): `tuneforge data check | clean | add | report` ---------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tuneforge.cli import data, evaluate, models, predict, quickstart, train
+from tuneforge.cli import keys, serve
 
 app = typer.Typer(
     name="tuneforge",
@@ -19,6 +20,8 @@ app.command("predict")(predict.predict)
 app.command("quickstart")(quickstart.quickstart)
 train.register(app)
 evaluate.register(app)
+serve.register(app)
+app.add_typer(keys.app, name="keys")
 
 
 def main():

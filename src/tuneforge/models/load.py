@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def load_tokenizer(path: str | Path):
+def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+    tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     if not tok.chat_template:
@@ -16,12 +16,12 @@ def load_tokenizer(path: str | Path):
     return tok
 
 
-def load_model(path: str | Path, dtype: str = "float32"):
+def load_model(path: str | Path, dtype: str = "float32", trust_remote_code: bool = False):
     import torch
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(
-        str(path), dtype=getattr(torch, dtype), use_safetensors=True, trust_remote_code=False
+        str(path), dtype=getattr(torch, dtype), use_safetensors=True, trust_remote_code=trust_remote_code
     )
     return model
 

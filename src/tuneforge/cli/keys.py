@@ -1,0 +1,40 @@
+"""`tuneforge keys ...`: API keys for the server, stored hashed."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="API keys for `tuneforge serve`.", no_args_is_help=True)
+
+
+@app.command("create", epilog="Example:  tuneforge keys create billing-app")
+def create(name: str = typer.Argument(..., help="What the key is for (shown in `keys list`).")):
+    """Create a key. It is printed once; only its hash is stored."""
+    from tuneforge.serve.keys import KeyStore
+
+    key, record = KeyStore().create(name)
+    typer.echo(key)
+    typer.echo(f"created key {record.id} ({record.prefix}...) for {name}; store it now, it is not shown again", err=True)
+
+
+@app.command("list", epilog="Example:  tuneforge keys list")
+def list_keys():
+    """List keys (id, name, prefix, created, revoked) without their secrets."""
+    from tuneforge.serve.keys import KeyStore
+
+    for k in KeyStore().list():
+        state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+        typer.echo(f"{k.id}\t{k.name}\t{k.prefix}...\t{k.created_at}\t{state}")
+
+
+@app.command("revoke", epilog="Example:  tuneforge keys revoke billing-app")
+def revoke(ref: str = typer.Argument(..., help="Key id, name or prefix.")):
+    """Revoke a key; requests with it get 401 from then on."""
+    from tuneforge.serve.keys import KeyStore
+
+    try:
+        k = KeyStore().revoke(ref)
+    except LookupError as err:
+        typer.echo(f"error: {err.args[0]}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked key {k.id} ({k.prefix}...) for {k.name}")

@@ -1,0 +1,159 @@
+"""`tuneforge models register/show/promote/rollback/archive/export`: the registry from the command line."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+
+def _fail(err: Exception) -> None:
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(1)
+
+
+def _registry():
+    from tuneforge.registry.store import Registry
+
+    return Registry()
+
+
+def register(
+    run: str = typer.Argument(..., help="A finished training run folder."),
+    name: str = typer.Option(..., "--name", help="Variant name, e.g. invoice-coder; the version is assigned."),
+    eval_file: Optional[str] = typer.Option(None, "--eval", help="eval.json to record (default: RUN/eval.json)."),
+):
+    """Register a run as the next version of a variant (stage: candidate).
+
+    \b
+    Example:
+      tuneforge models register runs/invoice --name invoice-coder
+    """
+    from tuneforge.registry.store import RegistryError
+
+    try:
+        v = _registry().register(run, name, eval_file)
+    except (RegistryError, FileNotFoundError, ValueError) as err:
+        _fail(err)
+    typer.echo(f"registered {v.ref} ({v.stage}) from {v.run_path}")
+
+
+def show(ref: str = typer.Argument(..., help="name, name:version or name@stage.")):
+    """Everything the registry knows about a variant: lineage, config, metrics, stage history (JSON).
+
+    \b
+    Example:
+      tuneforge models show invoice-coder@production
+    """
+    from dataclasses import asdict
+
+    from tuneforge.registry.store import RegistryError
+
+    reg = _registry()
+    try:
+        v = reg.get(ref)
+    except RegistryError as err:
+        _fail(err)
+    typer.echo(json.dumps({"ref": v.ref, **asdict(v), "history": reg.history(v)}, indent=2))
+
+
+def promote(
+    ref: str = typer.Argument(..., help="name:version (or name@stage) to promote."),
+    to: str = typer.Option("production", "--to", help="candidate, staging or production."),
+    skip_gate: bool = typer.Option(False, "--skip-gate", help="Promote to production without the eval gate (recorded)."),
+    min_margin: float = typer.Option(0.0, help="How much the variant must beat the best prompted baseline by."),
+    metric: str = typer.Option("exact_match", help="Metric the gate compares."),
+):
+    """Move a variant to a stage. Production requires its eval to beat prompting (and the current production).
+
+    \b
+    Examples:
+      tuneforge models promote invoice-coder:3 --to staging
+      tuneforge models promote invoice-coder:3              # to production, through the eval gate
+    """
+    from tuneforge.registry.store import RegistryError
+
+    try:
+        v, gate = _registry().promote(ref, to, require_gate=not skip_gate, min_margin=min_margin, metric=metric)
+    except (RegistryError, FileNotFoundError, ValueError) as err:
+        _fail(err)
+    if gate is not None:
+        typer.echo(gate.summary())
+    typer.echo(f"{v.ref} is now in {v.stage}")
+
+
+def rollback(name: str = typer.Argument(..., help="Variant name.")):
+    """Put the previous production version back into production; the current one is archived.
+
+    \b
+    Example:
+      tuneforge models rollback invoice-coder
+    """
+    from tuneforge.registry.store import RegistryError
+
+    try:
+        restored, retired = _registry().rollback(name)
+    except RegistryError as err:
+        _fail(err)
+    typer.echo(f"{restored.ref} is back in production; {retired.ref} is archived")
+
+
+def archive(ref: str = typer.Argument(..., help="name:version to archive.")):
+    """Archive a version: it is no longer served by default or picked by its bare name.
+
+    \b
+    Example:
+      tuneforge models archive invoice-coder:1
+    """
+    from tuneforge.registry.store import RegistryError
+
+    try:
+        v = _registry().archive(ref)
+    except RegistryError as err:
+        _fail(err)
+    typer.echo(f"{v.ref} is archived")
+
+
+def export(
+    model: str = typer.Argument(..., help="A registry reference or a run folder."),
+    out: str = typer.Option(..., "--out", help="Folder to write the export into."),
+    fmt: str = typer.Option("merged", "--format", help="merged (safetensors) or gguf (+ Ollama Modelfile)."),
+    gguf_dtype: str = typer.Option("f16", help="GGUF tensor type: f16 or f32."),
+    parity_samples: int = typer.Option(8, help="Prompts checked for identical greedy answers (0 skips)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
+):
+    """Export a variant and check that the export answers like the adapter (exit 1 if it does not).
+
+    \b
+    Examples:
+      tuneforge models export invoice-coder@production --format merged --out exports/invoice-merged
+      tuneforge models export invoice-coder:3 --format gguf --out exports/invoice-gguf   # then: ollama create -f Modelfile
+    """
+    from tuneforge.export.export import export_variant
+    from tuneforge.train.run_record import is_run_dir
+
+    run_dir = model
+    if not is_run_dir(model):
+        from tuneforge.registry.store import RegistryError
+
+        try:
+            run_dir = _registry().get(model).run_path
+        except RegistryError as err:
+            _fail(err)
+    try:
+        folder, report = export_variant(run_dir, out, fmt, gguf_dtype, parity_samples, overwrite=overwrite)
+    except (FileExistsError, FileNotFoundError, ValueError) as err:
+        _fail(err)
+    typer.echo(f"exported {model} ({fmt}) to {folder}")
+    if report is not None:
+        typer.echo(f"parity: {report.matches}/{report.prompts} greedy answers identical to the adapter's")
+        if not report.passed:
+            for m in report.mismatches[:5]:
+                typer.echo(f"  differs on {m['prompt']!r}: adapter {m['adapter']!r} vs exported {m['exported']!r}", err=True)
+            raise typer.Exit(1)
+
+
+def register_commands(app: typer.Typer) -> None:
+    for fn in (register, show, promote, rollback, archive, export):
+        app.command(fn.__name__)(fn)

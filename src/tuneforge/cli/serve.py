@@ -1,0 +1,33 @@
+"""`tuneforge serve`: an OpenAI-compatible API for registered variants and base models."""
+
+from __future__ import annotations
+
+from tuneforge.cli.errors import user_errors
+from tuneforge.cli.options import add_config_command
+from tuneforge.config import ServeConfig
+
+EPILOG = """\b
+Examples:
+  tuneforge keys create my-app                     # prints the key once
+  tuneforge serve --model invoice-coder@production --host 0.0.0.0 --port 8000
+  tuneforge serve --model runs/invoice --model smollm2-135m --local-only
+\b
+Then, from any OpenAI client:
+  OpenAI(base_url="http://127.0.0.1:8000/v1", api_key=KEY).chat.completions.create(
+      model="invoice-coder", messages=[{"role": "user", "content": "Adobe licence"}])
+"""
+
+
+@user_errors
+def _run(cfg: ServeConfig):
+    from tuneforge.serve.run import serve
+
+    serve(cfg)
+
+
+def register(app):
+    add_config_command(
+        app, ServeConfig, "serve", _run,
+        help="Serve variants and base models over an OpenAI-compatible HTTP API (LoRA variants share one base).",
+        epilog=EPILOG,
+    )

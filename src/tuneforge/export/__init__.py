@@ -1,0 +1,1 @@
+"""Export a variant for other runtimes: merged safetensors, GGUF (llama.cpp / Ollama), each parity-checked."""

@@ -1,0 +1,57 @@
+"""Parity after export: the exported model must give the same greedy answers as the adapter on a sample."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PARITY_FILE = "parity.json"
+
+
+@dataclass
+class ParityReport:
+    kind: str
+    prompts: int
+    matches: int
+    mismatches: list[dict] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.prompts > 0 and self.matches == self.prompts
+
+    def save(self, folder: Path) -> Path:
+        path = Path(folder) / PARITY_FILE
+        path.write_text(json.dumps({**asdict(self), "passed": self.passed}, indent=2, ensure_ascii=False) + "\n")
+        return path
+
+
+def sample_prompts(run: dict, n: int) -> list[list[dict]]:
+    """The first n prompts of the run's held-out (or training) data, prompted with its system prompt."""
+    from tuneforge.config import DataOptions
+    from tuneforge.data.formats import load_from_options
+
+    data = run.get("data", {})
+    options = DataOptions(**{k: v for k, v in run.get("config", {}).items() if k in DataOptions.model_fields})
+    for path in (data.get("eval_path"), data.get("path")):
+        if path and Path(path).is_file():
+            return [e.prompt_messages for e in load_from_options(path, options)[:n]]
+    system = data.get("system_prompt")
+    # The data moved away: fall back to fixed prompts so parity is still checked.
+    texts = ["Hello", "Adobe Creative Cloud annual licence", "Train ticket Berlin to Munich", "Dell laptop"][:n]
+    return [([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": t}] for t in texts]
+
+
+def check_parity(reference, exported, prompts: list[list[dict]], kind: str, max_new_tokens: int = 32) -> ParityReport:
+    """`reference` and `exported` are (model, tokenizer) pairs; both decode greedily from the same prompts."""
+    from tuneforge.eval.generate import generate_batch
+
+    ref = generate_batch(reference[0], reference[1], prompts, max_new_tokens)
+    out = generate_batch(exported[0], exported[1], prompts, max_new_tokens)
+    report = ParityReport(kind, len(prompts), 0)
+    for p, a, b in zip(prompts, ref, out):
+        if a.text == b.text:
+            report.matches += 1
+        else:
+            report.mismatches.append({"prompt": p[-1]["content"], "adapter": a.text, "exported": b.text})
+    return report

@@ -1,0 +1,1 @@
+"""Production monitoring: the traffic log and the tools that read it."""

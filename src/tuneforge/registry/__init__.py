@@ -1,0 +1,1 @@
+"""The model registry: every variant with its lineage, stage and evaluation results."""

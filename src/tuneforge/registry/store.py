@@ -1,0 +1,251 @@
+"""Registered variants: a run folder under a human name `name:version`, its lineage and its stage.
+
+References a user can type: `invoice-coder:3` (one version), `invoice-coder@production` (the version in a
+stage) and `invoice-coder` (production if there is one, else the newest version that is not archived).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuneforge.paths import home
+from tuneforge.registry.gate import GateResult, check_gate, read_eval
+from tuneforge.sqlite_db import open_db, utc_now
+from tuneforge.train.run_record import read_run
+
+STAGES = ("candidate", "staging", "production", "archived")
+EVAL_FILE = "eval.json"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+MIGRATIONS = [
+    (
+        "0001_variants",
+        """
+        CREATE TABLE variants (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            run_path TEXT NOT NULL,
+            base TEXT NOT NULL,
+            dataset_path TEXT,
+            dataset_hash TEXT,
+            config_json TEXT NOT NULL,
+            metrics_json TEXT NOT NULL,
+            eval_path TEXT,
+            stage TEXT NOT NULL DEFAULT 'candidate',
+            created_at TEXT NOT NULL,
+            registered_at TEXT NOT NULL,
+            UNIQUE (name, version)
+        );
+        CREATE TABLE stage_events (
+            id INTEGER PRIMARY KEY,
+            variant_id INTEGER NOT NULL REFERENCES variants(id),
+            from_stage TEXT,
+            to_stage TEXT NOT NULL,
+            reason TEXT,
+            at TEXT NOT NULL
+        )
+        """,
+    ),
+]
+
+
+class RegistryError(ValueError):
+    """A reference that names nothing, or a stage change that is not allowed."""
+
+
+@dataclass
+class Variant:
+    id: int
+    name: str
+    version: int
+    run_path: str
+    base: str
+    dataset_path: str | None
+    dataset_hash: str | None
+    config: dict
+    metrics: dict
+    eval_path: str | None
+    stage: str
+    created_at: str
+    registered_at: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    @classmethod
+    def from_row(cls, row) -> "Variant":
+        d = dict(row)
+        d["config"] = json.loads(d.pop("config_json"))
+        d["metrics"] = json.loads(d.pop("metrics_json"))
+        return cls(**d)
+
+
+def registry_path() -> Path:
+    return home() / "registry.db"
+
+
+def _eval_metrics(eval_path: Path | None) -> dict:
+    if eval_path is None or not eval_path.is_file():
+        return {}
+    report = read_eval(eval_path)
+    return {"data": report.get("data"), "task": report.get("task"), "systems": report["systems"]}
+
+
+class Registry:
+    def __init__(self, path: str | Path | None = None):
+        self.conn = open_db(path or registry_path(), MIGRATIONS)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def _transaction(self):
+        """A stage change writes the variant and its history event together, or neither."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def list(self, name: str | None = None, include_archived: bool = True) -> list[Variant]:
+        sql, args = "SELECT * FROM variants", []
+        where = []
+        if name:
+            where.append("name = ?")
+            args.append(name)
+        if not include_archived:
+            where.append("stage != 'archived'")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [Variant.from_row(r) for r in self.conn.execute(sql + " ORDER BY name, version", args)]
+
+    def get(self, ref: str) -> Variant:
+        name, _, rest = ref.partition("@")
+        if rest:
+            if rest not in STAGES:
+                raise RegistryError(f"{ref!r}: unknown stage {rest!r}; stages are {', '.join(STAGES)}")
+            row = self.conn.execute(
+                "SELECT * FROM variants WHERE name = ? AND stage = ? ORDER BY version DESC LIMIT 1", (name, rest)
+            ).fetchone()
+            if row is None:
+                raise RegistryError(f"{ref!r}: no version of {name!r} is in stage {rest}")
+            return Variant.from_row(row)
+        name, sep, version = ref.partition(":")
+        if sep:
+            if not version.isdigit():
+                raise RegistryError(f"{ref!r}: the version after ':' must be a number")
+            row = self.conn.execute("SELECT * FROM variants WHERE name = ? AND version = ?", (name, int(version))).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT * FROM variants WHERE name = ? AND stage != 'archived' "
+                "ORDER BY stage = 'production' DESC, version DESC LIMIT 1", (name,)
+            ).fetchone()
+        if row is None:
+            known = sorted({v.name for v in self.list()})
+            hint = f"; registered names: {', '.join(known)}" if known else "; the registry is empty"
+            raise RegistryError(f"{ref!r}: no such variant in the registry{hint}")
+        return Variant.from_row(row)
+
+    def find(self, ref: str) -> Variant | None:
+        try:
+            return self.get(ref)
+        except RegistryError:
+            return None
+
+    def history(self, variant: Variant) -> list[dict]:
+        rows = self.conn.execute("SELECT * FROM stage_events WHERE variant_id = ? ORDER BY id", (variant.id,))
+        return [dict(r) for r in rows]
+
+    # -- writing ---------------------------------------------------------------------------------------------
+    def register(self, run_dir: str | Path, name: str, eval_path: str | Path | None = None) -> Variant:
+        if not _NAME.match(name):
+            raise RegistryError(f"{name!r}: a variant name is lower-case letters, digits, '.', '_' or '-' (max 64)")
+        run_dir = Path(run_dir).resolve()
+        run = read_run(run_dir)
+        if not (run_dir / "adapter_config.json").is_file():
+            raise RegistryError(f"{run_dir}: no adapter_config.json; only finished training runs can be registered")
+        evp = Path(eval_path).resolve() if eval_path else run_dir / EVAL_FILE
+        if eval_path and not evp.is_file():
+            raise FileNotFoundError(f"{evp}: eval file not found")
+        metrics = {"training": run.get("metrics", {}), "eval": _eval_metrics(evp)}
+        data = run.get("data", {})
+        now = utc_now()
+        with self._transaction():
+            version = self.conn.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM variants WHERE name = ?", (name,)
+            ).fetchone()[0]
+            cur = self.conn.execute(
+                "INSERT INTO variants (name, version, run_path, base, dataset_path, dataset_hash, config_json,"
+                " metrics_json, eval_path, stage, created_at, registered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (name, version, str(run_dir), run["base"]["name"], data.get("path"), data.get("hash"),
+                 json.dumps(run.get("config", {})), json.dumps(metrics), str(evp) if evp.is_file() else None,
+                 "candidate", run.get("created_at", now), now),
+            )
+            self._event(cur.lastrowid, None, "candidate", "registered")
+        return self.get(f"{name}:{version}")
+
+    def _event(self, variant_id: int, from_stage: str | None, to_stage: str, reason: str) -> None:
+        self.conn.execute(
+            "INSERT INTO stage_events (variant_id, from_stage, to_stage, reason, at) VALUES (?,?,?,?,?)",
+            (variant_id, from_stage, to_stage, reason, utc_now()),
+        )
+
+    def _set_stage(self, v: Variant, stage: str, reason: str) -> None:
+        self.conn.execute("UPDATE variants SET stage = ? WHERE id = ?", (stage, v.id))
+        self._event(v.id, v.stage, stage, reason)
+
+    def promote(self, ref: str, stage: str, require_gate: bool = True, min_margin: float = 0.0,
+                metric: str = "exact_match") -> tuple[Variant, "GateResult | None"]:
+        """Move a variant to `stage`. Production takes the eval gate (unless waived) and demotes the old one."""
+        if stage not in STAGES or stage == "archived":
+            raise RegistryError(f"--to: promote to candidate, staging or production (got {stage!r}); use archive")
+        v = self.get(ref)
+        if v.stage == stage:
+            raise RegistryError(f"{v.ref} is already in {stage}")
+        gate = None
+        current = self.find(f"{v.name}@production") if stage == "production" else None
+        if stage == "production" and require_gate:
+            if not v.eval_path:
+                raise RegistryError(f"{v.ref}: no eval.json recorded; evaluate it and register the eval, or waive the gate")
+            gate = check_gate(v.eval_path, current.eval_path if current else None, metric, min_margin)
+            if not gate.passed:
+                raise RegistryError(f"{v.ref} not promoted: {gate.summary()}")
+        with self._transaction():
+            if current is not None:
+                self._set_stage(current, "staging", f"replaced by {v.ref}")
+            reason = "promoted" + (f" ({gate.summary()})" if gate else " (gate waived)" if stage == "production" else "")
+            self._set_stage(v, stage, reason)
+        return self.get(v.ref), gate
+
+    def rollback(self, name: str) -> tuple[Variant, Variant]:
+        """Put back the version that was in production before the current one; the current one is archived."""
+        current = self.get(f"{name}@production")
+        row = self.conn.execute(
+            "SELECT v.* FROM stage_events e JOIN variants v ON v.id = e.variant_id "
+            "WHERE v.name = ? AND e.from_stage = 'production' AND v.id != ? AND v.stage != 'archived' "
+            "ORDER BY e.id DESC LIMIT 1", (name, current.id),
+        ).fetchone()
+        if row is None:
+            raise RegistryError(f"{name}: no earlier production version to roll back to")
+        previous = Variant.from_row(row)
+        with self._transaction():
+            self._set_stage(current, "archived", f"rolled back to {previous.ref}")
+            self._set_stage(previous, "production", f"rollback from {current.ref}")
+        return self.get(previous.ref), self.get(current.ref)
+
+    def archive(self, ref: str) -> Variant:
+        v = self.get(ref)
+        if v.stage == "archived":
+            raise RegistryError(f"{v.ref} is already archived")
+        with self._transaction():
+            self._set_stage(v, "archived", "archived")
+        return self.get(v.ref)

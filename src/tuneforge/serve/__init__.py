@@ -1,0 +1,1 @@
+"""OpenAI-compatible HTTP server: many LoRA variants on one base, batched together."""

@@ -1,0 +1,115 @@
+"""What a server serves: each `--model` (a run folder, a registry reference or a base model) mapped to an
+engine and an adapter. Variants that share a base share one engine, so the base is in memory once.
+
+A request's `model` may be a served id (`invoice-coder:3`, a run folder's name, a base name) or a registry
+reference that points at a served version (`invoice-coder`, `invoice-coder@production`), looked up per request
+so a promotion or rollback takes effect without a restart when the new version is loaded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuneforge.models.resolve import resolve_base
+from tuneforge.train.run_record import is_run_dir, read_run
+
+
+class UnknownModel(LookupError):
+    pass
+
+
+@dataclass
+class ServedModel:
+    id: str
+    kind: str  # "variant" or "base"
+    base_id: str
+    run_path: str | None
+    system_prompt: str | None
+    created: int
+    engine: object = None
+    adapter: str = "__base__"
+
+
+def base_display_name(name: str) -> str:
+    # A base given as a folder path is served under the folder's name, not the whole path.
+    p = Path(name)
+    return p.name if (len(p.parts) > 1 or p.exists()) else name
+
+
+def _registry():
+    from tuneforge.registry.store import Registry
+
+    return Registry()
+
+
+def plan(specs: list[str]) -> list[ServedModel]:
+    """Decide what to serve without loading weights (so bad names fail fast, before minutes of loading)."""
+    entries: dict[str, ServedModel] = {}
+    now = int(time.time())
+    registry = None
+    for spec in specs:
+        if is_run_dir(spec):
+            run, served_id, run_path = read_run(spec), Path(spec).resolve().name, str(Path(spec).resolve())
+        else:
+            registry = registry or _registry()
+            variant = registry.find(spec)
+            if variant is None:
+                entries.setdefault(base_display_name(spec), ServedModel(base_display_name(spec), "base", spec, None, None, now))
+                continue
+            run, served_id, run_path = read_run(variant.run_path), variant.ref, variant.run_path
+        base = run["base"]["name"]
+        system = (run.get("data") or {}).get("system_prompt")
+        entries[served_id] = ServedModel(served_id, "variant", base, run_path, system, now)
+        entries.setdefault(base_display_name(base), ServedModel(base_display_name(base), "base", base, None, None, now))
+    return list(entries.values())
+
+
+class Catalog:
+    def __init__(self, entries: list[ServedModel], engines: list):
+        self.entries = {e.id: e for e in entries}
+        self.engines = engines
+        self._registry = None
+
+    @classmethod
+    def load(cls, specs: list[str], **engine_options) -> "Catalog":
+        from tuneforge.serve.engine import Engine
+
+        entries = plan(specs)
+        by_base: dict[str, list[ServedModel]] = {}
+        bases: dict[str, str] = {}
+        for e in entries:
+            key = base_display_name(e.base_id)
+            by_base.setdefault(key, []).append(e)
+            if e.kind == "base" or key not in bases:
+                bases[key] = e.base_id
+        engines = []
+        for key, members in by_base.items():
+            path = resolve_base(bases[key]).path
+            variants = {e.id: e.run_path for e in members if e.kind == "variant"}
+            engine = Engine(path, variants, **engine_options)
+            engines.append(engine)
+            for e in members:
+                e.engine = engine
+                e.adapter = engine.adapter_for(e.id if e.kind == "variant" else None)
+        return cls(entries, engines)
+
+    def list(self) -> list[ServedModel]:
+        return list(self.entries.values())
+
+    def resolve(self, model_id: str) -> ServedModel:
+        if model_id in self.entries:
+            return self.entries[model_id]
+        self._registry = self._registry or _registry()
+        variant = self._registry.find(model_id)
+        if variant is not None and variant.ref in self.entries:
+            return self.entries[variant.ref]
+        if variant is not None:
+            raise UnknownModel(f"The model `{model_id}` is {variant.ref} in the registry, which this server has not "
+                               f"loaded; restart it with --model {variant.ref}")
+        raise UnknownModel(f"The model `{model_id}` does not exist. Served models: {', '.join(self.entries)}")
+
+    def close(self) -> None:
+        for engine in self.engines:
+            engine.close()
