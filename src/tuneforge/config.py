@@ -25,14 +25,17 @@ class _Strict(BaseModel):
 class DataOptions(_Strict):
     """How to read a user's data file (shared by train, eval and data commands)."""
 
-    data_format: Literal["auto", "chat", "prompt_completion", "csv"] = Field(
-        "auto", description="Input format; 'auto' detects it from the extension and the first row."
+    data_format: Literal[
+        "auto", "chat", "prompt_completion", "csv", "alpaca", "sharegpt", "preference", "chosen_rejected", "xlsx"
+    ] = Field("auto", description="Input format; 'auto' detects it from the extension and the rows' keys.")
+    input_column: str = Field(
+        "input", description="CSV/Excel column holding the input text (several: comma-separated)."
     )
-    input_column: str = Field("input", description="CSV column holding the input text.")
     output_column: str = Field("output", description="CSV column holding the ideal answer.")
     system_prompt: Optional[str] = Field(
         None, description="System prompt added to rows that have none (prompt/completion and CSV rows)."
     )
+    sheet: Optional[str] = Field(None, description="Excel sheet to read (default: the first).")
 
 
 class TrainConfig(DataOptions):
@@ -227,3 +230,48 @@ class ServeConfig(_Strict):
     redact_pii: bool = Field(False, description="Replace e-mails, phone numbers, IBANs and card numbers before storing.")
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights' dtype in memory.")
     trust_remote_code: bool = Field(False, description="Allow model code from the model folder (off: safer).")
+
+
+# --- Data workbench (issue 3): `tuneforge data check | clean | add | report` ---------------------------------
+
+
+class DataCheckConfig(DataOptions):
+    data: str = Field(..., description="Data file to check (JSONL/JSON/CSV/TSV/XLSX).",
+                      json_schema_extra={"cli_argument": True})
+    base: str = Field(
+        "smollm2-135m", description="Model whose tokenizer and chat template measure token lengths; 'none' skips."
+    )
+    max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens that training will accept.")
+    min_per_label: int = Field(5, ge=1, description="Warn about label classes with fewer examples than this.")
+    json_report: Optional[str] = Field(None, description="Also write every problem as JSON to this file.")
+
+
+class DataCleanConfig(DataOptions):
+    data: str = Field(..., description="Data file to clean.", json_schema_extra={"cli_argument": True})
+    out: Optional[str] = Field(None, description="Cleaned JSONL (default: <data>.clean.jsonl beside the input).")
+    eval_data: Optional[str] = Field(None, description="Held-out data; training rows that leak into it are removed.")
+    near_threshold: float = Field(0.8, gt=0, le=1, description="Similarity (Jaccard of character 5-grams) from "
+                                  "which two inputs count as near-duplicates.")
+    pii: Literal["flag", "redact", "drop"] = Field("flag", description="What to do with personal data found.")
+    drop_near_duplicates: bool = Field(True, description="Remove near-duplicates with the same answer.")
+    drop_contradictions: bool = Field(False, description="Remove every example of a contradiction group.")
+    json_report: Optional[str] = Field(None, description="Findings as JSON (default: <out>.report.json).")
+
+
+class DataAddConfig(DataOptions):
+    data: str = Field(..., description="Data file to store as a dataset version.",
+                      json_schema_extra={"cli_argument": True})
+    name: Optional[str] = Field(None, description="Dataset name (default: the file name).")
+    eval_split: float = Field(0.1, ge=0.0, lt=0.9, description="Eval share recorded with the version.")
+    seed: int = Field(42, description="Split seed recorded with the version.")
+
+
+class DataReportConfig(DataOptions):
+    data: str = Field(..., description="Data file to assess.", json_schema_extra={"cli_argument": True})
+    eval_data: Optional[str] = Field(None, description="Held-out data, to check for train/eval leakage.")
+    base: str = Field("smollm2-135m", description="Base model for token counts and the time/memory estimate.")
+    method: Literal["lora", "full"] = Field("lora", description="Fine-tuning method to estimate.")
+    epochs: int = Field(2, ge=1, description="Epochs to estimate.")
+    batch_size: int = Field(8, ge=1, description="Batch size to estimate memory for.")
+    max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens that training will accept.")
+    html: Optional[str] = Field(None, description="HTML report path (default: <data>.report.html beside the input).")

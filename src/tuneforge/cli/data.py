@@ -1,41 +1,235 @@
-"""`tuneforge data ...`: check a data file before training on it."""
+"""`tuneforge data ...`: check, clean, version and assess training data before training on it.
+
+Flags come from the Data*Config models in config.py. The work lives in tuneforge.data; these functions only
+read options, call it and print.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="Check training data.", no_args_is_help=True)
+from tuneforge.cli.errors import user_errors
+from tuneforge.cli.options import add_config_command
+from tuneforge.config import DataAddConfig, DataCheckConfig, DataCleanConfig, DataReportConfig
+
+app = typer.Typer(help="Check, clean, version and assess training data.", no_args_is_help=True)
 
 
-@app.command(
-    "check",
-    epilog="Example:  tuneforge data check examples/invoice-categories/train.jsonl",
-)
-def check(
-    path: str = typer.Argument(..., help="JSONL (chat or prompt/completion) or CSV file."),
-    data_format: str = typer.Option("auto", help="auto, chat, prompt_completion or csv."),
-    input_column: str = typer.Option("input", help="CSV column with the input."),
-    output_column: str = typer.Option("output", help="CSV column with the answer."),
-):
-    """Validate a data file: every problem with file, line and field. Exits 1 if the file would be refused."""
-    from collections import Counter
-
+def _console():
     from rich.console import Console
 
-    from tuneforge.data.formats import load_examples
-    from tuneforge.data.labels import label_set
-    from tuneforge.data.problems import DataError
+    return Console(highlight=False, soft_wrap=True)  # long finding lines stay whole when piped
 
-    console = Console()
+
+def _load(cfg):
+    from tuneforge.data.formats import inspect_file, options_kwargs
+    from tuneforge.data.versions import resolve_data_path
+
+    path, _ = resolve_data_path(cfg.data)
+    return str(path), inspect_file(path, **options_kwargs(cfg))
+
+
+def _beside_input(cfg, suffix: str) -> Path:
+    """Default output path: beside the input file, or in the current folder for a stored (read-only) version."""
+    from tuneforge.data.versions import resolve_data_path
+
+    path, version = resolve_data_path(cfg.data)
+    if version:
+        return Path.cwd() / (version.replace("@", "-") + suffix)
+    return path.with_suffix(suffix)
+
+
+def _load_evals(cfg):
+    if not cfg.eval_data:
+        return None
+    from tuneforge.data.formats import load_examples, options_kwargs
+    from tuneforge.data.versions import resolve_data_path
+
+    return load_examples(resolve_data_path(cfg.eval_data)[0], **options_kwargs(cfg))[0]
+
+
+def _tokenizer(base: str, max_seq_len: int):
+    """(tokenizer, limit, model folder, note); tokenizer None with the reason when the model cannot be had."""
+    if base.lower() == "none":
+        return None, None, None, "token lengths not checked (--base none)"
+    from tuneforge.data.validate import load_length_tokenizer
+    from tuneforge.models.resolve import ModelNotFound
+
     try:
-        examples, fmt = load_examples(path, data_format, input_column, output_column)
-    except DataError as err:
-        for p in err.problems:
-            console.print(str(p), markup=False, highlight=False)
-        console.print(f"[red]refused[/]: {sum(p.severity == 'error' for p in err.problems)} error(s) in {path}")
-        raise typer.Exit(1)
-    labels = label_set([e.answer for e in examples])
-    console.print(f"[green]ok[/]: {len(examples)} examples in {path} (format: {fmt})")
-    if labels:
-        counts = Counter(e.answer.strip().lower() for e in examples)
-        console.print(f"labels ({len(labels)}): " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+        return load_length_tokenizer(base, max_seq_len)
+    except (ModelNotFound, OSError, ValueError) as err:
+        return None, None, None, f"token lengths not checked: {str(err).splitlines()[0]}"
+
+
+def _labels_line(labels: dict[str, int]) -> str:
+    return f"labels ({len(labels)}): " + ", ".join(f"{k} {v}" for k, v in labels.items())
+
+
+@user_errors
+def _check(cfg: DataCheckConfig):
+    from tuneforge.data.validate import check_loaded
+
+    console = _console()
+    file, load = _load(cfg)
+    tok, limit, _, note = _tokenizer(cfg.base, cfg.max_seq_len) if load.examples else (None, None, None, None)
+    report = check_loaded(load, file, tok, limit, cfg.min_per_label)
+    if note:
+        report.notes.append(note)
+    for p in report.problems:
+        console.print(str(p), markup=False, style="red" if p.severity == "error" else "yellow")
+    console.print(f"format: {report.detected} (detected)" if cfg.data_format == "auto" else f"format: {report.detected}")
+    console.print(f"examples: {len(report.examples)} valid")
+    if report.token_counts:
+        console.print(f"tokens: longest example {max(report.token_counts)}, total {sum(report.token_counts):,}")
+    for n in report.notes:
+        console.print(n)
+    if report.labels:
+        console.print(_labels_line(report.labels))
+    if cfg.json_report:
+        Path(cfg.json_report).write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    verdict = {0: "[green]clean[/]", 1: "[red]errors[/]: training would refuse this file", 3: "[yellow]warnings[/]"}
+    console.print(f"result: {len(report.errors)} error(s), {len(report.warnings)} warning(s) -> "
+                  f"{verdict[report.exit_code]} (exit {report.exit_code})")
+    raise typer.Exit(report.exit_code)
+
+
+@user_errors
+def _clean(cfg: DataCleanConfig):
+    from tuneforge.data.clean import CleanOptions, run_cleaning, step_lines
+
+    console = _console()
+    file, load = _load(cfg)
+    evals = _load_evals(cfg)
+    opts = CleanOptions(near_threshold=cfg.near_threshold, pii=cfg.pii,
+                        drop_near_duplicates=cfg.drop_near_duplicates, drop_contradictions=cfg.drop_contradictions)
+    result = run_cleaning(load, evals, opts)
+    console.print(f"{file}: {result.input_rows} rows, format {load.detected}")
+    for k, step in enumerate(result.steps, start=1):
+        for i, line in enumerate(step_lines(step)):
+            console.print(f"{k}. {line}" if i == 0 else line, markup=False)
+    out = Path(cfg.out) if cfg.out else _beside_input(cfg, ".clean.jsonl")
+    if out.resolve() == Path(file).resolve():
+        raise ValueError(f"--out {out}: would overwrite the input; choose another file")
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text("".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept), encoding="utf-8")
+    tmp.replace(out)
+    report_path = Path(cfg.json_report) if cfg.json_report else out.with_suffix(".report.json")
+    report_path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    console.print(f"kept {len(result.kept)} of {result.input_rows} rows -> {out} (findings: {report_path})")
+
+
+@user_errors
+def _add(cfg: DataAddConfig):
+    from tuneforge.data.clean import run_cleaning
+    from tuneforge.data.problems import DataError
+    from tuneforge.data.validate import check_loaded
+    from tuneforge.data.versions import add_version
+
+    console = _console()
+    file, load = _load(cfg)
+    report = check_loaded(load, file)
+    if report.errors:
+        raise DataError(report.problems)
+    scan = run_cleaning(load)
+    checks = {"check": {k: v for k, v in report.to_dict().items() if k != "file"},
+              "clean_scan": {s.name: {"found": s.count, "action_if_cleaned": s.action, "note": s.note}
+                             for s in scan.steps}}
+    vid, folder, created = add_version(report.examples, file, load.detected, cfg.name, checks, cfg.seed,
+                                       cfg.eval_split)
+    console.print(f"{'stored' if created else 'already stored'}: {vid} ({len(report.examples)} examples) in {folder}")
+    found = {s.title: s.count for s in scan.steps if s.count}
+    if found:
+        console.print("recorded findings (not changed; run `tuneforge data clean` first to act on them): "
+                      + ", ".join(f"{k} {v}" for k, v in found.items()), markup=False)
+    console.print(f"train on it: tuneforge train {vid}")
+
+
+@user_errors
+def _report(cfg: DataReportConfig):
+    from tuneforge.data.readiness import assess
+    from tuneforge.data.report_html import render_html
+
+    console = _console()
+    file, load = _load(cfg)
+    evals = _load_evals(cfg)
+    tok, limit, base_dir, note = _tokenizer(cfg.base, cfg.max_seq_len)
+    r = assess(load, file, evals, tok, limit, base_dir, cfg.method, cfg.epochs, cfg.batch_size, cfg.max_seq_len,
+               cfg.base)
+    r.notes.append(note)
+    print_readiness(console, r, file)
+    out = Path(cfg.html) if cfg.html else _beside_input(cfg, ".report.html")
+    out.write_text(render_html(r, Path(file).name), encoding="utf-8")
+    console.print(f"HTML report: {out}")
+
+
+def print_readiness(console, r, file: str) -> None:
+    from tuneforge.data.estimate import human_bytes, human_seconds
+
+    c = r.check
+    console.rule(f"data readiness: {file}")
+    console.print(f"format {c.detected}; {len(c.examples)} valid examples of {r.clean.input_rows} rows; "
+                  f"{len(c.errors)} error(s), {len(c.warnings)} warning(s)")
+    if c.token_counts:
+        s = sorted(c.token_counts)
+        console.print(f"tokens per example: median {s[len(s) // 2]}, max {s[-1]}; total {sum(s):,}")
+    if r.answer_lengths:
+        a = sorted(r.answer_lengths)
+        console.print(f"answer length ({r.answer_unit}): min {a[0]}, median {a[len(a) // 2]}, max {a[-1]}")
+    if c.labels:
+        console.print(_labels_line(c.labels))
+    for s in r.clean.steps:
+        shown = "skipped" if s.action == "skipped" else f"{s.count}"
+        console.print(f"  {s.title}: {shown}", markup=False)
+    if r.estimate:
+        e = r.estimate
+        console.print(f"estimate ({e.method}): {human_seconds(e.seconds)} for {e.train_tokens:,} tokens, "
+                      f"memory ~{human_bytes(e.memory_bytes)}")
+    for n in r.notes:
+        if n:
+            console.print(n, markup=False)
+    console.print(f"[bold]verdict: {r.verdict}[/]")
+    for reason in r.reasons:
+        console.print(f"  - {reason}", markup=False)
+
+
+@user_errors
+def _list():
+    from tuneforge.data.versions import list_versions
+
+    console = _console()
+    versions = list_versions()
+    if not versions:
+        console.print("no dataset versions yet; add one with: tuneforge data add FILE --name NAME")
+    for m in versions:
+        console.print(f"{m['id']}  {m['counts']['examples']} examples  {m['created_at']}  from {m['source']['path']}",
+                      markup=False)
+
+
+add_config_command(
+    app, DataCheckConfig, "check", _check,
+    help="Validate a data file: every problem with file, line, field and a fix hint. "
+         "Exit 0: clean, 1: errors (training would refuse or damage the data), 3: warnings only.",
+    epilog="\b\nExamples:\n  tuneforge data check examples/invoice-categories/train.jsonl\n"
+           "  tuneforge data check sheet.xlsx --input-column description --output-column account\n"
+           "  tuneforge data check data.jsonl --base none      # skip the token-length check",
+)
+add_config_command(
+    app, DataCleanConfig, "clean", _clean,
+    help="Remove duplicates, leakage and invalid rows; flag contradictions, PII, outliers and suspicious labels.",
+    epilog="\b\nExample:\n  tuneforge data clean train.jsonl --eval-data eval.jsonl --out train.clean.jsonl --pii redact",
+)
+add_config_command(
+    app, DataAddConfig, "add", _add,
+    help="Store a data file as an immutable dataset version (normalised JSONL + manifest) that training accepts.",
+    epilog="\b\nExample:\n  tuneforge data add train.clean.jsonl --name invoices\n  tuneforge train invoices@3f2a9c1b7d0e",
+)
+add_config_command(
+    app, DataReportConfig, "report", _report,
+    help="Readiness report: tokens, labels, answer lengths, problems, time/memory estimate and a verdict; "
+         "terminal summary plus a self-contained HTML file.",
+    epilog="\b\nExample:\n  tuneforge data report train.jsonl --eval-data eval.jsonl --html report.html",
+)
+app.command("list", help="List stored dataset versions.")(_list)

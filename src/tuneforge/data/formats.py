@@ -1,23 +1,36 @@
 """Load a user's data file and normalise every row to a conversation.
 
-Formats: chat `messages` JSONL (OpenAI fine-tuning format), `prompt`/`completion` JSONL and CSV with
-input/output columns. A file with any invalid row is refused as a whole, with every problem listed, because a
-silently dropped row is a behaviour the model never learns and the user never hears about.
+Formats (auto-detected from the extension and the rows' keys; `detected` says which was used):
+chat `messages` JSONL (OpenAI fine-tuning format, multi-turn, per-message `weight` 0/1), `prompt`/`completion`,
+Alpaca, ShareGPT, preference pairs (OpenAI DPO `input`/`preferred_output`/`non_preferred_output`, and
+`prompt`/`chosen`/`rejected`), CSV/TSV and Excel .xlsx with chosen columns. JSONL files may also be one JSON
+array (`[{...}, {...}]`, as Alpaca data often ships). Row converters live in rows.py, spreadsheets in tables.py.
+
+A file with any invalid row is refused as a whole by `load_examples`, with every problem listed, because a
+silently dropped row is a behaviour the model never learns and the user never hears about. `parse_data` is the
+same reader on bytes in memory; it never raises, it returns the problems (the fuzz tests drive it).
+
+Preference pairs are Examples too, shaped for SFT and DPO alike: `messages` is the prompt followed by the
+preferred answer as the last assistant turn (so `prompt_messages` is the prompt and `answer` the preferred
+answer), and `meta == {"chosen": <preferred answer text>, "rejected": <dispreferred answer text>}`.
+`Example.is_preference` tells them apart; `to_json` writes them back in OpenAI's preference format.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuneforge.data.messages import ROLES, with_system  # noqa: F401  (ROLES: re-exported for callers)
+from tuneforge.data.messages import check_messages as _check_messages  # noqa: F401  (train/pairs.py uses it)
 from tuneforge.data.problems import DataError, Problem
+from tuneforge.data.rows import CONVERTERS, FORMATS, detect_row_format
+from tuneforge.data.tables import load_csv, load_xlsx
 
-ROLES = ("system", "user", "assistant")
-# Keys OpenAI's format allows on a message that we accept without using.
-_OPTIONAL_MESSAGE_KEYS = {"name", "weight"}
+ALL_FORMATS = ("auto", *FORMATS, "csv", "xlsx")
+PAIR_FORMATS = ("preference", "chosen_rejected")
 
 
 @dataclass
@@ -40,172 +53,190 @@ class Example:
         users = [m["content"] for m in self.messages if m["role"] == "user"]
         return users[-1] if users else ""
 
+    @property
+    def is_preference(self) -> bool:
+        return "rejected" in self.meta
+
     def to_json(self) -> dict:
+        if self.is_preference:
+            return {
+                "input": {"messages": self.prompt_messages},
+                "preferred_output": [{"role": "assistant", "content": self.meta["chosen"]}],
+                "non_preferred_output": [{"role": "assistant", "content": self.meta["rejected"]}],
+            }
         return {"messages": self.messages}
 
 
-def detect_format(path: Path, first_row: dict | None) -> str:
-    if path.suffix.lower() in (".csv", ".tsv"):
+@dataclass
+class LoadResult:
+    examples: list[Example]
+    problems: list[Problem]
+    detected: str  # the format that was read
+
+
+def _table_kind(name: str) -> str | None:
+    suffix = Path(name).suffix.lower()
+    if suffix in (".csv", ".tsv"):
         return "csv"
-    if isinstance(first_row, dict):
-        if "messages" in first_row:
-            return "chat"
-        if "prompt" in first_row or "completion" in first_row:
-            return "prompt_completion"
-    return "chat"
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
+    return None
+
+
+def detect_format(path: Path, first_row: dict | None) -> str:
+    return _table_kind(str(path)) or detect_row_format(first_row) or "chat"
+
+
+def _decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        return None, [Problem(file, line, None, f"not valid UTF-8 (byte {err.start})", "save the file as UTF-8")]
+
+
+def _read_bytes(path: Path) -> tuple[bytes | None, list[Problem]]:
+    try:
+        return path.read_bytes(), []
+    except FileNotFoundError:
+        return None, [Problem(str(path), None, None, "file not found")]
+    except IsADirectoryError:
+        return None, [Problem(str(path), None, None, "is a folder, expected a data file")]
+    except OSError as e:
+        return None, [Problem(str(path), None, None, f"cannot read: {e.strerror}")]
 
 
 def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError([Problem(str(path), None, None, "file not found")]) from None
-    except IsADirectoryError:
-        raise DataError([Problem(str(path), None, None, "is a folder, expected a data file")]) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise DataError(
-            [Problem(str(path), line, None, f"not valid UTF-8 (byte {err.start})", "save the file as UTF-8")]
-        ) from None
+    """A file's text, or DataError naming the file (train/pairs.py reads its JSONL with this)."""
+    raw, problems = _read_bytes(Path(path))
+    text, more = _decode(raw, str(path)) if raw is not None else (None, [])
+    if text is None:
+        raise DataError(problems + more)
+    return text
 
 
-def _check_messages(msgs, file: str, line: int) -> list[Problem]:
-    probs: list[Problem] = []
-
-    def err(fld, msg, hint=None):
-        probs.append(Problem(file, line, fld, msg, hint))
-
-    if not isinstance(msgs, list):
-        err("messages", "must be a list of {role, content} objects")
-        return probs
-    if not msgs:
-        err("messages", "is empty", "add a user turn and an assistant turn")
-        return probs
-    for i, m in enumerate(msgs):
-        fld = f"messages[{i}]"
-        if not isinstance(m, dict):
-            err(fld, "must be an object with role and content")
-            continue
-        role = m.get("role")
-        if role not in ROLES:
-            err(f"{fld}.role", f"unknown role {role!r}", f"use one of {', '.join(ROLES)}")
-        if "content" not in m:
-            err(f"{fld}.content", "missing")
-        elif not isinstance(m["content"], str):
-            err(f"{fld}.content", f"must be a string, got {type(m['content']).__name__}")
-        elif not m["content"].strip():
-            err(f"{fld}.content", "is empty")
-        unknown = set(m) - {"role", "content"} - _OPTIONAL_MESSAGE_KEYS
-        if unknown:
-            err(fld, f"unknown key(s) {sorted(unknown)}", "only role, content, name and weight are read")
-        if "weight" in m and m["weight"] not in (0, 1):
-            err(f"{fld}.weight", "must be 0 or 1")
-    if probs:
-        return probs
-    roles = [m["role"] for m in msgs]
-    if "assistant" not in roles:
-        err("messages", "has no assistant turn", "add the ideal answer as a final assistant message")
-    elif roles[-1] != "assistant":
-        err(f"messages[{len(msgs) - 1}].role", f"last turn is {roles[-1]!r}; the answer must come last")
-    if "user" not in roles:
-        err("messages", "has no user turn")
-    return probs
+def _line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
 
 
-def _with_system(messages: list[dict], system_prompt: str | None) -> list[dict]:
-    if system_prompt and messages[0]["role"] != "system":
-        return [{"role": "system", "content": system_prompt}, *messages]
-    return messages
-
-
-def _clean_message(m: dict) -> dict:
-    out = {"role": m["role"], "content": m["content"]}
-    if "weight" in m:
-        out["weight"] = int(m["weight"])
-    return out
-
-
-def _load_jsonl(path: Path, text: str, fmt: str, system_prompt: str | None):
-    file = str(path)
-    examples: list[Example] = []
-    problems: list[Problem] = []
-    rows: list[tuple[int, object]] = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+def _json_rows(text: str, file: str) -> tuple[list[tuple[int, object]], list[Problem]]:
+    """(line, value) for each row: JSON Lines, or one JSON array whose elements are the rows."""
+    rows, problems = [], []
+    if text.lstrip().startswith("["):
+        decoder = json.JSONDecoder()
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError as e:
+            return [], [Problem(file, e.lineno, None, f"bad JSON: {e.msg} (column {e.colno})")]
+        except RecursionError:
+            return [], [Problem(file, 1, None, "bad JSON: nested too deeply")]
+        if isinstance(whole, list):
+            # Walk the array again to find where each element starts, for line numbers.
+            pos = text.index("[") + 1
+            for _ in whole:
+                while text[pos] in " \t\r\n,":
+                    pos += 1
+                value, end = decoder.raw_decode(text, pos)
+                rows.append((_line_of(text, pos), value))
+                pos = end
+            return rows, []
+    # split("\n"), not splitlines(): that also breaks at form feeds and other separators, and the line
+    # numbers would no longer be the ones an editor shows.
+    for lineno, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         try:
             rows.append((lineno, json.loads(raw)))
         except json.JSONDecodeError as e:
-            problems.append(Problem(file, lineno, None, f"bad JSON: {e.msg} (column {e.colno})"))
+            problems.append(Problem(file, lineno, None, f"bad JSON: {e.msg} (column {e.colno})",
+                                    "each line must be one complete JSON object"))
+        except RecursionError:
+            problems.append(Problem(file, lineno, None, "bad JSON: nested too deeply"))
+    return rows, problems
+
+
+def _majority_format(rows: list[tuple[int, object]]) -> str:
+    # By majority, so one odd first line does not decide how the whole file is read.
+    votes = Counter(f for f in (detect_row_format(r) for _, r in rows[:200]) if f)
+    return votes.most_common(1)[0][0] if votes else "chat"
+
+
+def _load_json(text: str, file: str, fmt: str, system_prompt: str | None) -> LoadResult:
+    rows, problems = _json_rows(text, file)
     if fmt == "auto":
-        first = next((r for _, r in rows if isinstance(r, dict)), None)
-        fmt = detect_format(path, first)
+        fmt = _majority_format(rows)
+    examples = []
     for lineno, row in rows:
         if not isinstance(row, dict):
             problems.append(Problem(file, lineno, None, f"expected a JSON object, got {type(row).__name__}"))
             continue
-        if fmt == "chat":
-            if "messages" not in row:
-                problems.append(Problem(file, lineno, "messages", "missing", 'each line needs {"messages": [...]}'))
+        row_fmt = fmt
+        if fmt in PAIR_FORMATS:
+            # Pair files often mix OpenAI's and the prompt/chosen/rejected shape; each row is read as what it is.
+            row_fmt = detect_row_format(row)
+            if row_fmt not in PAIR_FORMATS:
+                problems.append(Problem(file, lineno, None, "not a preference pair",
+                                        "use {prompt, chosen, rejected} or OpenAI's {input, preferred_output, "
+                                        "non_preferred_output}"))
                 continue
-            row_probs = _check_messages(row["messages"], file, lineno)
-            if row_probs:
-                problems.extend(row_probs)
-                continue
-            msgs = [_clean_message(m) for m in row["messages"]]
-        else:  # prompt_completion
-            row_probs = []
-            for key in ("prompt", "completion"):
-                if key not in row:
-                    row_probs.append(Problem(file, lineno, key, "missing"))
-                elif not isinstance(row[key], str):
-                    row_probs.append(Problem(file, lineno, key, f"must be a string, got {type(row[key]).__name__}"))
-                elif not row[key].strip():
-                    row_probs.append(Problem(file, lineno, key, "is empty"))
-            if row_probs:
-                problems.extend(row_probs)
-                continue
-            msgs = [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["completion"]}]
-        examples.append(Example(_with_system(msgs, system_prompt), line=lineno))
-    return examples, problems, fmt
+        msgs, meta, row_probs = CONVERTERS[row_fmt](row, file, lineno)
+        if row_probs:
+            problems.extend(row_probs)
+            continue
+        examples.append(Example(with_system(msgs, system_prompt), line=lineno, meta=meta))
+    return LoadResult(examples, problems, fmt)
 
 
-def _load_csv(path: Path, text: str, input_column: str, output_column: str, system_prompt: str | None):
-    file = str(path)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = reader.fieldnames or []
-    missing = [c for c in (input_column, output_column) if c not in header]
-    if missing:
-        return [], [
-            Problem(
-                file, 1, c, f"column {c!r} not in header {header}",
-                "name the columns with --input-column / --output-column",
-            )
-            for c in missing
-        ]
-    examples, problems = [], []
-    try:
-        for row in reader:
-            lineno = reader.line_num
-            vals = {}
-            for c in (input_column, output_column):
-                v = row.get(c)
-                if v is None or not str(v).strip():
-                    problems.append(Problem(file, lineno, c, "is empty"))
-                vals[c] = v
-            if any(p.line == lineno for p in problems):
-                continue
-            msgs = [
-                {"role": "user", "content": vals[input_column]},
-                {"role": "assistant", "content": vals[output_column]},
-            ]
-            examples.append(Example(_with_system(msgs, system_prompt), line=lineno))
-    except csv.Error as e:
-        problems.append(Problem(file, reader.line_num, None, f"bad CSV: {e}"))
-    return examples, problems
+def parse_data(
+    raw: bytes,
+    name: str,
+    data_format: str = "auto",
+    input_column: str = "input",
+    output_column: str = "output",
+    system_prompt: str | None = None,
+    sheet: str | None = None,
+) -> LoadResult:
+    """Read a data file's bytes (`name` gives the extension and the file named in problems). Never raises."""
+    file = str(name)
+    if data_format not in ALL_FORMATS:
+        return LoadResult([], [Problem(file, None, "data_format", f"unknown format {data_format!r}",
+                                       f"use one of {', '.join(ALL_FORMATS)}")], data_format)
+    kind = data_format if data_format in ("csv", "xlsx") else None
+    if data_format == "auto":
+        kind = _table_kind(file)
+
+    def make_example(msgs, line):
+        return Example(msgs, line=line)
+
+    if kind == "xlsx":
+        examples, problems = load_xlsx(file, raw, sheet, input_column, output_column, system_prompt, make_example)
+        result = LoadResult(examples, problems, "xlsx")
+    else:
+        text, problems = _decode(raw, file)
+        if text is None:
+            return LoadResult([], problems, data_format)
+        if kind == "csv":
+            delimiter = "\t" if Path(file).suffix.lower() == ".tsv" else ","
+            examples, problems = load_csv(file, text, delimiter, input_column, output_column, system_prompt,
+                                          make_example)
+            result = LoadResult(examples, problems, "csv")
+        else:
+            result = _load_json(text, file, data_format, system_prompt)
+    if not result.examples and not result.problems:
+        result.problems.append(Problem(file, None, None, "no examples in the file"))
+    result.problems.sort(key=lambda p: p.line or 0)
+    return result
+
+
+def inspect_file(path: str | Path, data_format: str = "auto", input_column: str = "input",
+                 output_column: str = "output", system_prompt: str | None = None,
+                 sheet: str | None = None) -> LoadResult:
+    """Like load_examples, but returns the valid rows and every problem instead of refusing the file."""
+    path = Path(path)
+    raw, problems = _read_bytes(path)
+    if raw is None:
+        return LoadResult([], problems, data_format)
+    return parse_data(raw, str(path), data_format, input_column, output_column, system_prompt, sheet)
 
 
 def load_examples(
@@ -214,31 +245,24 @@ def load_examples(
     input_column: str = "input",
     output_column: str = "output",
     system_prompt: str | None = None,
+    sheet: str | None = None,
 ) -> tuple[list[Example], str]:
     """Read a data file into normalised examples; raise DataError listing every problem if any row is bad."""
-    path = Path(path)
-    text = _read_text(path)
-    if data_format == "csv" or (data_format == "auto" and path.suffix.lower() in (".csv", ".tsv")):
-        examples, problems = _load_csv(path, text, input_column, output_column, system_prompt)
-        fmt = "csv"
-    else:
-        examples, problems, fmt = _load_jsonl(path, text, data_format, system_prompt)
-    if not examples and not problems:
-        problems.append(Problem(str(path), None, None, "no examples in the file"))
-    if any(p.severity == "error" for p in problems):
-        raise DataError(problems)
-    return examples, fmt
+    result = inspect_file(path, data_format, input_column, output_column, system_prompt, sheet)
+    if any(p.severity == "error" for p in result.problems):
+        raise DataError(result.problems)
+    return result.examples, result.detected
+
+
+def options_kwargs(opts) -> dict:
+    """The reader arguments held by a DataOptions config."""
+    return dict(data_format=opts.data_format, input_column=opts.input_column, output_column=opts.output_column,
+                system_prompt=opts.system_prompt, sheet=getattr(opts, "sheet", None))
 
 
 def load_from_options(path: str | Path, opts) -> list[Example]:
     """load_examples with the fields of a DataOptions config."""
-    examples, _ = load_examples(
-        path,
-        data_format=opts.data_format,
-        input_column=opts.input_column,
-        output_column=opts.output_column,
-        system_prompt=opts.system_prompt,
-    )
+    examples, _ = load_examples(path, **options_kwargs(opts))
     return examples
 
 

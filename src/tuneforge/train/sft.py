@@ -23,6 +23,7 @@ from pathlib import Path
 from tuneforge.config import TrainConfig
 from tuneforge.data.formats import Example, dataset_hash, load_from_options
 from tuneforge.data.split import split_examples
+from tuneforge.data.versions import resolve_data_path
 from tuneforge.paths import runs_dir
 from tuneforge.train.precision import autocast, resolve_precision
 from tuneforge.train.run_record import library_versions, write_run
@@ -34,6 +35,7 @@ class PreparedData:
     eval: list[Example]
     data_hash: str
     system_prompt: str | None
+    version: str | None = None  # dataset version id when cfg.data named one (see data/versions.py)
 
 
 def _load(path: str, cfg: TrainConfig) -> list[Example]:
@@ -45,7 +47,8 @@ def _load(path: str, cfg: TrainConfig) -> list[Example]:
 
 
 def prepare_data(cfg: TrainConfig) -> PreparedData:
-    examples = _load(cfg.data, cfg)
+    data_path, version = resolve_data_path(cfg.data)
+    examples = _load(str(data_path), cfg)
     if cfg.eval_data:
         train, evals = examples, _load(cfg.eval_data, cfg)
     else:
@@ -58,8 +61,8 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
     if cfg.objective == "dpo":
         from tuneforge.train.pairs import pairs_hash
 
-        return PreparedData(train, evals, pairs_hash(examples), system_prompt)
-    return PreparedData(train, evals, dataset_hash(examples), system_prompt)
+        return PreparedData(train, evals, pairs_hash(examples), system_prompt, version)
+    return PreparedData(train, evals, dataset_hash(examples), system_prompt, version)
 
 
 def default_out_dir(cfg: TrainConfig) -> Path:
@@ -397,7 +400,8 @@ def _run_record(cfg, base, data, objective, state, precision, n_trainable, n_tot
         "processes": world,
         "base": {"name": cfg.base, "path": str(base.path), "source": base.source},
         "data": {
-            "path": str(Path(cfg.data).resolve()),
+            "path": str(resolve_data_path(cfg.data)[0].resolve()),
+            "version": data.version,
             "hash": data.data_hash,
             "eval_path": str(Path(cfg.eval_data).resolve()) if cfg.eval_data else None,
             "train_examples": len(data.train),

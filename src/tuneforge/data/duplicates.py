@@ -1,0 +1,86 @@
+"""Duplicates, contradictions and train/eval leakage: the same input seen twice, with the same answer or not.
+
+- exact duplicates: identical after normalising text (case, punctuation, spacing) in input and answer.
+- near duplicates: inputs whose character 5-grams overlap >= threshold, with the same answer.
+- contradictions: the same or near-same input with different answers, the inconsistency that teaches a model
+  to guess; tuneforge cannot know which answer is right, so these are flagged for a person to decide.
+- leakage: an eval input that is (nearly) a training input, which makes the eval score a memory test.
+"""
+
+from __future__ import annotations
+
+from tuneforge.data.findings import Finding, at_lines, clip, describe_lines, input_text
+from tuneforge.data.formats import Example
+from tuneforge.data.labels import normalise_answer
+from tuneforge.data.similarity import groups, normalise_text, similar_pairs
+
+NEAR_THRESHOLD = 0.8
+
+
+def _answer_key(ex: Example) -> str:
+    key = normalise_answer(ex.answer)
+    return key + "\x00" + normalise_text(ex.meta["rejected"]) if ex.is_preference else key
+
+
+def exact_duplicates(examples: list[Example]) -> list[Finding]:
+    seen: dict[tuple[str, str], list[int]] = {}
+    for i, ex in enumerate(examples):
+        seen.setdefault((normalise_text(input_text(ex)), _answer_key(ex)), []).append(i)
+    out = []
+    for members in seen.values():
+        if len(members) > 1:
+            lines = at_lines(examples, members)
+            out.append(Finding(members, f"{describe_lines(lines)}: same example {len(members)}x: "
+                               f"{clip(input_text(examples[members[0]]))!r}", lines, 1.0))
+    return sorted(out, key=lambda f: f.members[0])
+
+
+def _input_pairs(examples: list[Example], threshold: float):
+    return similar_pairs([input_text(e) for e in examples], threshold)
+
+
+def near_duplicates(examples: list[Example], threshold: float = NEAR_THRESHOLD) -> list[Finding]:
+    """Groups of same-answer examples with near-same inputs (run after exact duplicates are removed)."""
+    same = [(i, j, s) for i, j, s in _input_pairs(examples, threshold)
+            if _answer_key(examples[i]) == _answer_key(examples[j])]
+    best = {}
+    for i, j, s in same:
+        best[i] = max(best.get(i, 0), s)
+        best[j] = max(best.get(j, 0), s)
+    out = []
+    for members in groups(len(examples), same):
+        lines = at_lines(examples, members)
+        texts = " ~ ".join(repr(clip(input_text(examples[i]), 50)) for i in members[:3])
+        score = max(best[i] for i in members)
+        out.append(Finding(members, f"{describe_lines(lines)}: near-same input, same answer: {texts}", lines, score))
+    return out
+
+
+def contradictions(examples: list[Example], threshold: float = NEAR_THRESHOLD) -> list[Finding]:
+    pairs = _input_pairs(examples, threshold)
+    out = []
+    for members in groups(len(examples), pairs):
+        answers = {_answer_key(examples[i]) for i in members}
+        if len(answers) < 2:
+            continue
+        lines = at_lines(examples, members)
+        shown = "; ".join(f"line {examples[i].line}: {clip(input_text(examples[i]), 45)!r} -> "
+                          f"{clip(examples[i].answer, 30)!r}" for i in members[:4])
+        out.append(Finding(members, f"{len(answers)} different answers to the same input: {shown}", lines,
+                           extra={"answers": sorted({clip(examples[i].answer, 80) for i in members})}))
+    return out
+
+
+def leakage(train: list[Example], evals: list[Example], threshold: float = NEAR_THRESHOLD) -> list[Finding]:
+    """One Finding per leaking training example; members = [train index], extra names the eval lines."""
+    hits: dict[int, list[tuple[int, float]]] = {}
+    for i, j, s in similar_pairs([input_text(e) for e in train], threshold, [input_text(e) for e in evals]):
+        hits.setdefault(i, []).append((j, s))
+    out = []
+    for i in sorted(hits):
+        eval_lines = [evals[j].line for j, _ in hits[i]]
+        score = max(s for _, s in hits[i])
+        out.append(Finding([i], f"train line {train[i].line} is in the eval data ({describe_lines(eval_lines)}, "
+                           f"similarity {score:.2f}): {clip(input_text(train[i]))!r}", [train[i].line], score,
+                           {"eval_lines": eval_lines}))
+    return out

@@ -1,0 +1,165 @@
+"""Before a run: roughly how long training will take on this machine and how much memory it needs.
+
+Time scales a measured throughput: the newest LoRA run of the same base model in TUNEFORGE_HOME/runs (its
+run.json "tokens_per_s", measured on this very machine), else the reference figure MEASURED_TOKENS_PER_S for
+smollm2-135m. Per-token compute grows with the parameter count, so the reference is scaled to another base model
+by the ratio of parameters; full fine-tuning also computes every weight's gradient, which we take as 1.5x LoRA's
+time per token (forward 1x + backward 2x, of which LoRA skips the ~1x weight-gradient half). Memory adds fp32
+weights, optimizer state for what is trained, activations per token (Korthikanti et al. 2022: ~34 bytes x
+hidden size per token per layer in 16-bit) and the logits over the vocabulary at the answer positions (the
+trainer computes no others). Both are estimates to plan
+with, stated as such, not promises.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+# Measured with `OMP_NUM_THREADS=1 python benchmarks/lora_throughput.py --examples 64` on the development machine
+# (2 shared CPU cores, AMD EPYC with avx512_bf16, bf16 autocast) on 2026-11-21 with the training engine of main
+# at 942513c (shared-prefix batching): smollm2-135m, LoRA r=16 on all linear layers, batch 8, steady state after
+# the first step: 291.2 tokens/s, at a load average of 2.6-2.8 from other engineers' jobs. (The earlier trainer,
+# under a load average of 4-7 and with contended OpenMP threads, gave 15.5.) A run of the same base model on this
+# machine, when there is one, takes precedence. Remeasure when the trainer or machine changes.
+MEASURED_TOKENS_PER_S = 291.2
+MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors header
+FULL_FINETUNE_SLOWDOWN = 1.5
+
+
+@dataclass
+class ModelShape:
+    params: int
+    hidden: int
+    layers: int
+    vocab: int
+    intermediate: int
+    heads: int
+    kv_heads: int
+
+
+def count_parameters(model_dir: str | Path) -> int:
+    """Parameters from the safetensors headers: no weights are loaded."""
+    total = 0
+    for f in sorted(Path(model_dir).glob("*.safetensors")):
+        with f.open("rb") as fh:
+            (n,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(n))
+        total += sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
+    return total
+
+
+def model_shape(model_dir: str | Path) -> ModelShape:
+    cfg = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    hidden = int(cfg.get("hidden_size", 0))
+    heads = int(cfg.get("num_attention_heads", 1))
+    return ModelShape(
+        params=count_parameters(model_dir), hidden=hidden, layers=int(cfg.get("num_hidden_layers", 0)),
+        vocab=int(cfg.get("vocab_size", 0)), intermediate=int(cfg.get("intermediate_size", 4 * hidden)),
+        heads=heads, kv_heads=int(cfg.get("num_key_value_heads", heads)),
+    )
+
+
+def lora_parameters(shape: ModelShape, rank: int = 16) -> int:
+    """LoRA on all linear layers of a Llama-style block: r x (in + out) per projection."""
+    h, i = shape.hidden, shape.intermediate
+    kv = h * shape.kv_heads // max(shape.heads, 1)
+    pairs = [(h, h), (h, kv), (h, kv), (h, h), (h, i), (h, i), (i, h)]
+    return shape.layers * sum(rank * (a + b) for a, b in pairs)
+
+
+@dataclass
+class Estimate:
+    method: str
+    train_tokens: int
+    tokens_per_s: float
+    seconds: float
+    memory_bytes: int
+    memory_parts: dict[str, int]
+    assumptions: list[str]
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "train_tokens": self.train_tokens, "tokens_per_s": round(self.tokens_per_s, 1),
+                "seconds": round(self.seconds, 1), "memory_bytes": self.memory_bytes,
+                "memory_parts": self.memory_parts, "assumptions": self.assumptions}
+
+
+def measured_throughput(base_name: str | None) -> tuple[float, str] | None:
+    """(tokens/s, where from) of the newest LoRA run of `base_name` on this machine, if there is one."""
+    if not base_name:
+        return None
+    from tuneforge.paths import runs_dir
+
+    best = None
+    for run_file in runs_dir().glob("*/run.json"):
+        try:
+            run = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if run.get("base", {}).get("name") == base_name and run.get("method") == "lora" and run.get("tokens_per_s"):
+            if best is None or run.get("created_at", "") > best[0]:
+                best = (run.get("created_at", ""), float(run["tokens_per_s"]), run_file.parent.name)
+    return (best[1], f"measured in run {best[2]} on this machine") if best else None
+
+
+def estimate_training(shape: ModelShape, token_counts: list[int], method: str = "lora", epochs: int = 2,
+                      batch_size: int = 8, max_seq_len: int = 1024, lora_rank: int = 16,
+                      base_name: str | None = None, answer_tokens: list[int] | None = None) -> Estimate:
+    if method not in ("lora", "full"):
+        raise ValueError(f"method: {method!r} is not lora or full")
+    lengths = sorted(min(n, max_seq_len) for n in token_counts) or [0]
+    tokens = sum(lengths) * epochs
+    measured = measured_throughput(base_name)
+    if measured:
+        tps, source = measured
+    else:
+        tps = MEASURED_TOKENS_PER_S * MEASURED_PARAMS / max(shape.params, 1)
+        source = (f"{MEASURED_TOKENS_PER_S:g} tokens/s measured for smollm2-135m LoRA on the development machine "
+                  "(2 busy CPU cores), scaled by parameter count")
+    if method == "full":
+        tps /= FULL_FINETUNE_SLOWDOWN
+    seconds = tokens / tps if tps > 0 else float("nan")
+    # A batch is padded to its longest example; the 95th percentile length stands for a typical batch's longest.
+    seq = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))]
+    # The trainer projects to the vocabulary only at answer positions (train/collate.py answer_only_loss).
+    answers = sorted(answer_tokens) if answer_tokens else None
+    logit_positions = min(answers[int(0.95 * (len(answers) - 1))] + 1, seq) if answers else seq
+    trained = shape.params if method == "full" else lora_parameters(shape, lora_rank)
+    parts = {
+        "weights (fp32)": 4 * shape.params,
+        "gradients + AdamW state (fp32)": 12 * trained,
+        "activations": 34 * shape.hidden * shape.layers * batch_size * seq,
+        "logits": 3 * 4 * batch_size * logit_positions * shape.vocab,
+    }
+    assumptions = [
+        f"throughput {human_rate(tps)} tokens/s: {source}",
+        f"batch {batch_size}, padded to {seq} tokens (95th percentile length), {epochs} epoch(s)",
+    ]
+    if method == "full":
+        assumptions.append(f"full fine-tuning taken as {FULL_FINETUNE_SLOWDOWN}x LoRA's time per token")
+    return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def human_rate(tokens_per_s: float) -> str:
+    return f"{tokens_per_s:,.1f}" if tokens_per_s < 100 else f"{tokens_per_s:,.0f}"
+
+
+def human_seconds(s: float) -> str:
+    if s != s:  # NaN: no throughput figure
+        return "unknown"
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"

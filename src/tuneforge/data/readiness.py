@@ -1,0 +1,107 @@
+"""`tuneforge data report`: is this data ready for fine-tuning, and is fine-tuning the right move at all?
+
+Runs the checks and the cleaning steps (without writing anything), measures tokens with the base model's
+tokenizer and chat template, estimates training time and memory, and ends in a verdict with its reasons:
+fine-tune, collect more data, try prompting first, or fix the data first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tuneforge.data.clean import CleanResult, run_cleaning
+from tuneforge.data.estimate import Estimate, estimate_training, human_seconds, model_shape
+from tuneforge.data.formats import LoadResult
+from tuneforge.data.validate import MIN_EXAMPLES, RECOMMENDED_EXAMPLES, CheckReport, check_loaded
+
+# Shares of the data above which the answers are too inconsistent to learn one behaviour from.
+MAX_CONTRADICTED_SHARE = 0.10
+MAX_SUSPECT_SHARE = 0.15
+MAX_INVALID_SHARE = 0.10
+
+VERDICTS = ("fine-tune", "collect more data", "try prompting first", "fix the data first")
+
+
+@dataclass
+class Readiness:
+    check: CheckReport
+    clean: CleanResult
+    answer_lengths: list[int]  # tokens when a tokenizer was available, else characters
+    answer_unit: str
+    estimate: Estimate | None
+    verdict: str = ""
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def examples(self) -> int:
+        return len(self.check.examples)
+
+    def found(self, step: str) -> int:
+        return self.clean.step(step).count
+
+    def to_dict(self) -> dict:
+        return {
+            "check": self.check.to_dict(), "clean": self.clean.to_dict(),
+            "answer_lengths": {"unit": self.answer_unit, "values": self.answer_lengths},
+            "estimate": self.estimate.to_dict() if self.estimate else None,
+            "verdict": self.verdict, "reasons": self.reasons, "notes": self.notes,
+        }
+
+
+def decide(r: Readiness, min_per_label: int = 5) -> tuple[str, list[str]]:
+    """The verdict and every reason for it, most important first."""
+    n, rows = r.examples, r.clean.input_rows
+    invalid = r.found("invalid_rows")
+    contradicted = r.clean.step("contradictions").affected
+    suspects = r.found("suspicious_labels")
+    cleanups = {s.title: s.count for s in r.clean.steps if s.count and s.name != "suspicious_labels"}
+    if rows and invalid > MAX_INVALID_SHARE * rows:
+        return "fix the data first", [f"{invalid} of {rows} rows are invalid; see `tuneforge data check`"]
+    if n < MIN_EXAMPLES:
+        return "collect more data", [f"only {n} valid examples; fine-tuning needs at least {MIN_EXAMPLES}"]
+    if n and contradicted > MAX_CONTRADICTED_SHARE * n:
+        return "try prompting first", [
+            f"{contradicted} of {n} examples give different answers to the same input: there is no stable "
+            "behaviour to learn; settle the rules (or fix the labels) and prompt with them"]
+    if n and suspects > MAX_SUSPECT_SHARE * n:
+        return "try prompting first", [f"{suspects} of {n} labels disagree with the rest of the data"]
+    if n < RECOMMENDED_EXAMPLES:
+        return "try prompting first", [
+            f"{n} examples: under {RECOMMENDED_EXAMPLES}, a few-shot prompt usually does as well; "
+            "collect more examples and fine-tune then"]
+    small = {k: v for k, v in (r.check.labels or {}).items() if v < min_per_label}
+    if small:
+        return "collect more data", [f"label(s) with under {min_per_label} examples: "
+                                     + ", ".join(f"{k} ({v})" for k, v in small.items())]
+    reasons = [f"{n} valid examples" + (f" over {len(r.check.labels)} labels" if r.check.labels else "")]
+    if cleanups:
+        reasons.append("clean or review first (`tuneforge data clean`): "
+                       + ", ".join(f"{k[0].lower()}{k[1:]} {v}" for k, v in cleanups.items()))
+    if suspects:
+        reasons.append(f"review {suspects} suspicious label(s)")
+    if r.estimate:
+        reasons.append(f"estimated training time {human_seconds(r.estimate.seconds)} ({r.estimate.method})")
+    return "fine-tune", reasons
+
+
+def assess(load: LoadResult, file: str, evals=None, tokenizer=None, max_tokens: int | None = None,
+           base_dir=None, method: str = "lora", epochs: int = 2, batch_size: int = 8, max_seq_len: int = 1024,
+           base_name: str | None = None) -> Readiness:
+    check = check_loaded(load, file, tokenizer, max_tokens)
+    cleaned = run_cleaning(load, evals)
+    if tokenizer is not None:
+        answers = [len(tokenizer(e.answer, add_special_tokens=False)["input_ids"]) for e in check.examples]
+        unit = "tokens"
+    else:
+        answers, unit = [len(e.answer) for e in check.examples], "characters"
+    estimate = None
+    notes = []
+    if base_dir is not None and check.token_counts:
+        estimate = estimate_training(model_shape(base_dir), check.token_counts, method, epochs, batch_size,
+                                     max_seq_len, base_name=base_name, answer_tokens=answers)
+    elif check.token_counts is None:
+        notes.append("no tokenizer: token counts and the time/memory estimate are left out")
+    r = Readiness(check, cleaned, answers, unit, estimate, notes=notes)
+    r.verdict, r.reasons = decide(r)
+    return r

@@ -1,0 +1,106 @@
+"""Spreadsheets in: CSV/TSV and Excel (.xlsx), with the user choosing which columns are the input and the answer.
+
+`input_column` may name several columns separated by commas ("supplier,description"): each row's input is then
+"column: value" lines, so a model sees which cell said what. Line numbers are the spreadsheet's row numbers
+(header = 1), the number a user sees in Excel or an editor.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from tuneforge.data.messages import with_system
+from tuneforge.data.problems import Problem
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm")
+
+
+def split_columns(spec: str) -> list[str]:
+    return [c.strip() for c in spec.split(",") if c.strip()]
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Excel stores 42 as 42.0; the user typed 42
+    return str(value)
+
+
+def _rows_to_examples(file, header, rows, input_column, output_column, system_prompt, make_example):
+    """rows: (line, {column: text}) pairs -> examples and problems."""
+    inputs = split_columns(input_column)
+    wanted = [*inputs, output_column]
+    missing = [c for c in wanted if c not in header]
+    if missing or not inputs:
+        return [], [
+            Problem(file, 1, c, f"column {c!r} not in header {header}",
+                    "name the columns with --input-column / --output-column")
+            for c in (missing or [input_column])
+        ]
+    examples, problems = [], []
+    for line, row in rows:
+        if not any(v.strip() for v in row.values()):
+            continue  # a blank spreadsheet row is layout, not data
+        bad = [Problem(file, line, c, "is empty") for c in wanted if not row.get(c, "").strip()]
+        if bad:
+            problems.extend(bad)
+            continue
+        user = row[inputs[0]] if len(inputs) == 1 else "\n".join(f"{c}: {row[c]}" for c in inputs)
+        msgs = [{"role": "user", "content": user}, {"role": "assistant", "content": row[output_column]}]
+        examples.append(make_example(with_system(msgs, system_prompt), line))
+    return examples, problems
+
+
+def load_csv(file: str, text: str, delimiter: str, input_column, output_column, system_prompt, make_example):
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header_row = next(reader, None)
+        if header_row is None:
+            return [], []
+        header = [h.strip() for h in header_row]
+        rows = []
+        for cells in reader:
+            if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
+                rows.append((reader.line_num, None))  # more cells than columns: a shifted row
+                continue
+            rows.append((reader.line_num, {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(header)}))
+    except csv.Error as e:
+        return [], [Problem(file, reader.line_num, None, f"bad CSV: {e}", "check the quoting on this line")]
+    problems = [Problem(file, line, None, f"more cells than the {len(header)} header columns",
+                        "quote cells that contain the delimiter") for line, row in rows if row is None]
+    examples, more = _rows_to_examples(file, header, [(n, r) for n, r in rows if r is not None],
+                                       input_column, output_column, system_prompt, make_example)
+    return examples, problems + more
+
+
+def load_xlsx(file: str, raw: bytes, sheet, input_column, output_column, system_prompt, make_example):
+    import zipfile
+
+    try:
+        from openpyxl import load_workbook
+    except ImportError:  # pragma: no cover - openpyxl is a declared dependency
+        return [], [Problem(file, None, None, "reading .xlsx needs openpyxl", "pip install openpyxl")]
+    try:
+        wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, EOFError) as e:
+        return [], [Problem(file, None, None, f"not a readable .xlsx workbook ({type(e).__name__})",
+                            "save it from Excel as .xlsx, or export CSV")]
+    except Exception as e:  # openpyxl raises many internal types on corrupt archives
+        return [], [Problem(file, None, None, f"not a readable .xlsx workbook ({type(e).__name__}: {e})")]
+    try:
+        if sheet and sheet not in wb.sheetnames:
+            return [], [Problem(file, None, "sheet", f"no sheet {sheet!r}; sheets: {wb.sheetnames}")]
+        ws = wb[sheet] if sheet else wb.worksheets[0]
+        it = ws.iter_rows(values_only=True)
+        first = next(it, None)
+        if first is None:
+            return [], []
+        header = [_cell_text(h).strip() for h in first]
+        rows = [(i, {h: _cell_text(v) for h, v in zip(header, cells)}) for i, cells in enumerate(it, start=2)]
+    except Exception as e:  # corrupt sheet XML surfaces only while iterating
+        return [], [Problem(file, None, None, f"cannot read the sheet ({type(e).__name__}: {e})")]
+    finally:
+        wb.close()
+    return _rows_to_examples(file, header, rows, input_column, output_column, system_prompt, make_example)

@@ -1,0 +1,157 @@
+"""`tuneforge data check`: every problem in a data file, row-level (from the reader) and dataset-level.
+
+Dataset-level checks: too few examples (OpenAI refuses under 10; under 100 rarely beats prompting), label classes
+with too few examples to learn, and examples longer than the model's context in tokens, measured with the
+model's own tokenizer and chat template (a truncated example loses the end of its answer and its stop token, so
+the model learns not to stop). Errors mean training would refuse or damage the data; warnings mean it would run
+but probably disappoint. The exit code says which: see EXIT_CODES.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tuneforge.data.formats import Example, LoadResult
+from tuneforge.data.labels import label_set, normalise_answer
+from tuneforge.data.problems import Problem
+
+MIN_EXAMPLES = 10  # OpenAI's fine-tuning API refuses fewer
+RECOMMENDED_EXAMPLES = 100
+MIN_PER_LABEL = 5
+EXIT_CODES = {"clean": 0, "errors": 1, "warnings": 3}  # 2 is click's own code for a bad command line
+
+
+@dataclass
+class CheckReport:
+    file: str
+    detected: str
+    examples: list[Example]
+    problems: list[Problem]
+    labels: dict[str, int] | None = None  # label -> count, when the answers are labels
+    token_counts: list[int] | None = None  # per valid example, when a tokenizer was given
+    max_tokens: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return EXIT_CODES["errors"]
+        return EXIT_CODES["warnings"] if self.warnings else EXIT_CODES["clean"]
+
+    def to_dict(self) -> dict:
+        return {
+            "file": self.file, "format": self.detected, "examples": len(self.examples),
+            "errors": len(self.errors), "warnings": len(self.warnings), "labels": self.labels,
+            "max_tokens": self.max_tokens,
+            "longest_example_tokens": max(self.token_counts) if self.token_counts else None,
+            "problems": [p.to_dict() for p in self.problems], "notes": self.notes,
+        }
+
+
+def label_counts(examples: list[Example]) -> dict[str, int] | None:
+    answers = [e.answer for e in examples]
+    if not label_set(answers):
+        return None
+    return dict(Counter(normalise_answer(a) for a in answers).most_common())
+
+
+def _count_problems(file: str, n_valid: int, n_rows: int) -> list[Problem]:
+    if n_valid < MIN_EXAMPLES:
+        return [Problem(file, None, None, f"only {n_valid} valid example(s); at least {MIN_EXAMPLES} are needed",
+                        "collect more examples (OpenAI's fine-tuning floor is 10)")]
+    if n_rows < RECOMMENDED_EXAMPLES:
+        return [Problem(file, None, None, f"{n_rows} examples; under {RECOMMENDED_EXAMPLES} fine-tuning rarely "
+                        "beats a few-shot prompt", "collect more, or try prompting first", "warning")]
+    return []
+
+
+def _label_problems(file: str, counts: dict[str, int], min_per_label: int) -> list[Problem]:
+    return [
+        Problem(file, None, "labels", f"class {label!r} has only {n} example(s) (minimum {min_per_label})",
+                "add examples of this class, or merge it into another", "warning")
+        for label, n in counts.items() if n < min_per_label
+    ]
+
+
+def token_lengths(tokenizer, examples: list[Example]) -> list[int]:
+    """Tokens each example takes in training: the template-rendered conversation (longer side of a pair)."""
+    from tuneforge.train.encode import encode_conversation
+
+    big = 1 << 30  # measure the full length; truncation is what we are checking for
+    out = []
+    for ex in examples:
+        n = len(encode_conversation(tokenizer, ex.messages, big).input_ids)
+        if ex.is_preference:
+            rejected = [*ex.prompt_messages, {"role": "assistant", "content": ex.meta["rejected"]}]
+            n = max(n, len(encode_conversation(tokenizer, rejected, big).input_ids))
+        out.append(n)
+    return out
+
+
+def _length_problems(file: str, examples: list[Example], counts: list[int], max_tokens: int) -> list[Problem]:
+    return [
+        Problem(file, ex.line, "messages", f"{n} tokens, over the limit of {max_tokens}",
+                "shorten the example, or raise --max-seq-len if the model's context allows it")
+        for ex, n in zip(examples, counts) if n > max_tokens
+    ]
+
+
+def check_loaded(result: LoadResult, file: str, tokenizer=None, max_tokens: int | None = None,
+                 min_per_label: int = MIN_PER_LABEL) -> CheckReport:
+    """Dataset-level checks on top of the reader's row problems."""
+    problems = list(result.problems)
+    examples = result.examples
+    rows_seen = len(examples) + len({p.line for p in problems if p.line is not None and p.severity == "error"})
+    if examples or not problems:
+        problems += _count_problems(file, len(examples), rows_seen)
+    report = CheckReport(file, result.detected, examples, problems)
+    report.labels = label_counts(examples)
+    if report.labels:
+        problems += _label_problems(file, report.labels, min_per_label)
+    if tokenizer is not None and examples:
+        try:
+            report.token_counts = token_lengths(tokenizer, examples)
+        except ValueError as err:  # a chat template training cannot use either; say so instead of crashing
+            problems.append(Problem(file, None, "base", f"cannot measure token lengths: {err}",
+                                    "choose a base model whose chat template training supports", "warning"))
+        report.max_tokens = max_tokens
+        if max_tokens and report.token_counts:
+            problems += _length_problems(file, examples, report.token_counts, max_tokens)
+    report.problems = sorted(problems, key=lambda p: (p.line is not None, p.line or 0))
+    return report
+
+
+def model_context(base_path) -> int | None:
+    """The base model's context length from its config.json, without loading weights."""
+    import json
+    from pathlib import Path
+
+    cfg = Path(base_path) / "config.json"
+    try:
+        return int(json.loads(cfg.read_text(encoding="utf-8")).get("max_position_embeddings") or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def load_length_tokenizer(base: str, max_seq_len: int):
+    """(tokenizer, token limit, model folder, note): the limit is the smaller of --max-seq-len and the context."""
+    from tuneforge.models.load import load_tokenizer
+    from tuneforge.models.resolve import resolve_base
+
+    resolved = resolve_base(base)
+    tokenizer = load_tokenizer(resolved.path)
+    context = model_context(resolved.path)
+    limit = min(max_seq_len, context) if context else max_seq_len
+    note = f"token lengths measured with {base}'s tokenizer and chat template; limit {limit}"
+    if context and context < max_seq_len:
+        note += f" (the model's context; --max-seq-len {max_seq_len} is larger)"
+    return tokenizer, limit, resolved.path, note

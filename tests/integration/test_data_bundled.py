@@ -1,0 +1,27 @@
+"""The data workbench with the real bundled model's tokenizer and chat template (no weights are trained)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from tuneforge.cli.main import app
+from tuneforge.paths import examples_dir
+
+pytestmark = pytest.mark.integration
+
+
+def test_check_and_report_measure_tokens_with_smollm2(tmp_path):
+    data = examples_dir() / "invoice-categories" / "train.jsonl"
+    check = CliRunner().invoke(app, ["data", "check", str(data)])
+    assert check.exit_code == 0, check.output
+    assert "token lengths measured with smollm2-135m's tokenizer and chat template; limit 1024" in check.output
+    longest = int(re.search(r"tokens: longest example (\d+)", check.output).group(1))
+    assert 60 < longest < 200  # a system prompt, one invoice line and a label, in ChatML
+
+    report = CliRunner().invoke(app, ["data", "report", str(data), "--html", str(tmp_path / "r.html")])
+    assert report.exit_code == 0, report.output
+    assert re.search(r"estimate \(lora\): [\d.]+ (s|min|h) for [\d,]+ tokens, memory ~[\d.]+ (MiB|GiB)", report.output)
+    assert "verdict: fine-tune" in report.output

@@ -1,0 +1,151 @@
+"""`tuneforge data report`: verdicts with reasons, a time/memory estimate, and a self-contained HTML file."""
+
+from __future__ import annotations
+
+import json
+import re
+from xml.etree import ElementTree
+
+import pytest
+from conftest import chat_row, write_jsonl
+from typer.testing import CliRunner
+
+from tuneforge.cli.main import app
+from tuneforge.data import estimate
+from tuneforge.data.formats import LoadResult
+from tuneforge.data.readiness import assess
+from tuneforge.models.tiny import build_tiny_model
+
+LABELS = ["software", "travel", "hardware", "telecom"]
+
+
+def _rows(n_per_label: int) -> list[dict]:
+    return [chat_row(f"{label} invoice line number {k} ref {k * 37 % 101}", label)
+            for label in LABELS for k in range(n_per_label)]
+
+
+def _assess(rows, **kw):
+    from tuneforge.data.formats import parse_data
+
+    raw = "\n".join(json.dumps(r) for r in rows).encode()
+    return assess(parse_data(raw, "d.jsonl"), "d.jsonl", **kw)
+
+
+def test_enough_consistent_data_gets_fine_tune():
+    r = _assess(_rows(40))
+    assert r.verdict == "fine-tune" and r.reasons[0] == "160 valid examples over 4 labels"
+
+
+def test_under_100_examples_says_try_prompting_first():
+    r = _assess(_rows(10))
+    assert r.verdict == "try prompting first" and "40 examples: under 100" in r.reasons[0]
+
+
+def test_under_10_examples_says_collect_more_data():
+    assert _assess(_rows(2)).verdict == "collect more data"
+
+
+def test_contradictory_answers_say_try_prompting_first():
+    rows = _rows(40)
+    rows += [chat_row(r["messages"][1]["content"], "travel") for r in rows[:30]]  # same inputs, other label
+    r = _assess(rows)
+    assert r.verdict == "try prompting first" and "no stable behaviour to learn" in r.reasons[0]
+
+
+def test_small_label_class_says_collect_more_data():
+    rows = _rows(40) + [chat_row("bank fee", "bank_fees"), chat_row("bank charge", "bank_fees")]
+    r = _assess(rows)
+    assert r.verdict == "collect more data" and "bank_fees (2)" in r.reasons[0]
+
+
+def test_mostly_invalid_rows_say_fix_the_data_first():
+    from tuneforge.data.formats import parse_data
+
+    raw = ("\n".join(json.dumps(r) for r in _rows(30)) + "\n" + "{bad\n" * 30).encode()
+    r = assess(parse_data(raw, "d.jsonl"), "d.jsonl")
+    assert r.verdict == "fix the data first"
+
+
+def test_estimate_scales_with_parameters_and_method(tmp_path, tiny_model_dir):
+    small = estimate.model_shape(tiny_model_dir)
+    bigger = estimate.model_shape(build_tiny_model(tmp_path / "bigger", hidden=64, layers=4))
+    tokens = [100] * 50
+    a = estimate.estimate_training(small, tokens, "lora", epochs=2)
+    b = estimate.estimate_training(bigger, tokens, "lora", epochs=2)
+    full = estimate.estimate_training(small, tokens, "full", epochs=2)
+    assert a.train_tokens == 10_000
+    assert b.seconds / a.seconds == pytest.approx(bigger.params / small.params)
+    assert full.seconds == pytest.approx(a.seconds * estimate.FULL_FINETUNE_SLOWDOWN)
+    assert full.memory_parts["gradients + AdamW state (fp32)"] == 12 * small.params
+    assert b.memory_bytes > a.memory_bytes
+    short_answers = estimate.estimate_training(small, tokens, "lora", answer_tokens=[3] * 50)
+    assert short_answers.memory_parts["logits"] == 3 * 4 * 8 * 4 * small.vocab  # answer + end-of-turn token
+
+
+def test_parameter_count_matches_the_loaded_model(tiny_model_dir):
+    from tuneforge.models.load import load_model
+
+    model = load_model(tiny_model_dir)
+    # Tied embeddings are stored once, as in the safetensors file.
+    assert estimate.count_parameters(tiny_model_dir) == sum(p.numel() for p in model.parameters())
+
+
+def test_lora_parameter_formula_matches_peft(tiny_model_dir):
+    from peft import LoraConfig, get_peft_model
+
+    from tuneforge.models.load import load_model
+
+    model = get_peft_model(load_model(tiny_model_dir), LoraConfig(r=4, target_modules="all-linear"))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert estimate.lora_parameters(estimate.model_shape(tiny_model_dir), rank=4) == trainable
+
+
+def test_throughput_comes_from_a_run_on_this_machine_when_there_is_one(tiny_model_dir):
+    from tuneforge.paths import runs_dir
+
+    shape = estimate.model_shape(tiny_model_dir)
+    reference = estimate.estimate_training(shape, [100] * 10, base_name="mybase")
+    assert "development machine" in reference.assumptions[0]
+    run = runs_dir() / "r1"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"base": {"name": "mybase"}, "method": "lora", "tokens_per_s": 250.0,
+                                               "created_at": "2026-01-01T00:00:00+00:00"}))
+    measured = estimate.estimate_training(shape, [100] * 10, epochs=1, base_name="mybase")
+    assert measured.tokens_per_s == 250.0 and measured.seconds == 1000 / 250
+    assert "measured in run r1 on this machine" in measured.assumptions[0]
+
+
+def test_report_command_prints_a_summary_and_writes_self_contained_html(tmp_path, tiny_model_dir):
+    rows = _rows(40)
+    rows[3] = chat_row(rows[3]["messages"][1]["content"] + " mail a.b@example.com", "software")
+    data = write_jsonl(tmp_path / "train.jsonl", rows)
+    html_path = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["data", "report", str(data), "--base", str(tiny_model_dir),
+                                      "--html", str(html_path)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "160 valid examples of 160 rows" in out and "labels (4)" in out
+    assert "Personal data (e-mail, phone, IBAN, card): 1" in out
+    assert re.search(r"estimate \(lora\): .+ for [\d,]+ tokens, memory ~[\d.]+ MiB", out)
+    assert "verdict: fine-tune" in out
+    page = html_path.read_text()
+    assert page.startswith("<!doctype html>") and "<svg" in page and "Verdict: fine-tune" in page
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in page and "<link" not in page  # nothing to download
+    assert "Label balance (4 labels)" in page and "Training estimate (lora)" in page
+    charts = re.findall(r"<svg.*?</svg>", page, re.S)
+    assert len(charts) == 4  # labels, answer lengths, example lengths, memory
+    for svg in charts:
+        ElementTree.fromstring(svg)  # well-formed, so browsers draw it
+
+
+def test_report_without_tokenizer_still_reports(tmp_path):
+    data = write_jsonl(tmp_path / "train.jsonl", _rows(40))
+    result = CliRunner().invoke(app, ["data", "report", str(data), "--base", "none"])
+    assert result.exit_code == 0 and "verdict: fine-tune" in result.output
+    assert (tmp_path / "train.report.html").is_file()
+
+
+def test_report_accepts_an_empty_load():
+    r = assess(LoadResult([], [], "chat"), "empty.jsonl")
+    assert r.verdict == "collect more data"
