@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tuneforge.export.folder import atomic_folder
+from tuneforge.atomic_folder import atomic_folder
 from tuneforge.export.merge import merge_adapter, write_export_record
 from tuneforge.export.parity import ParityReport, check_parity, sample_prompts
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuneforge.atomic_folder import atomic_folder
 from tuneforge.paths import cache_dir
 
 
@@ -94,20 +92,11 @@ def dequantize_gguf(gguf_path: Path, target: Path) -> Path:
     if config.tie_word_embeddings:
         plain.tie_weights()
     plain.generation_config = loaded.generation_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write into a temporary sibling and rename, so an interrupted conversion never leaves a half folder.
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-    try:
+    with atomic_folder(target, overwrite=True) as tmp:
         plain.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         (tmp / "tuneforge-source.json").write_text(json.dumps({"gguf": str(gguf_path)}))
         (tmp / ".complete").write_text("ok")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -1,5 +1,5 @@
-"""Write an export into a temporary sibling folder and rename it into place, so a failed export never leaves a
-half-written folder where a runtime could pick it up."""
+"""Write a folder (an export, a converted model) into a temporary sibling and rename it into place, so a failed
+or interrupted write never leaves a half-written folder where a loader could pick it up."""
 
 from __future__ import annotations
 
