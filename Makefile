@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(BIN)/tuneforge quickstart
 
 test: $(STAMP)
+	./scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q tests
 
 clean:
