@@ -77,13 +77,3 @@ def trained_positions(e: Encoded) -> int:
     """Answer tokens that carry loss: a label at position 0 is never predicted (nothing precedes it)."""
     return sum(1 for x in e.labels[1:] if x != IGNORE_INDEX)
 
-
-def answer_loss(logits, labels):
-    """Mean cross-entropy over answer tokens, predicting token t+1 from position t (from full logits)."""
-    import torch.nn.functional as F
-
-    shift_logits = logits[:, :-1, :].float()
-    shift_labels = labels[:, 1:]
-    return F.cross_entropy(
-        shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1), ignore_index=IGNORE_INDEX
-    )
