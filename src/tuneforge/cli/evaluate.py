@@ -21,15 +21,10 @@ Examples:
 """
 
 
-def print_report(report: dict) -> None:
-    from tuneforge.eval.report import print_report as show
-
-    show(report)
-
-
 @user_errors
 def _run(cfg: EvalConfig):
     from tuneforge.eval.compare import run_eval
+    from tuneforge.eval.report import print_report
 
     report = run_eval(cfg)
     print_report(report)
@@ -54,6 +49,7 @@ def _report(eval_file, html):
 
     from tuneforge.eval.gate import load_report
     from tuneforge.eval.html_report import render_html
+    from tuneforge.eval.report import print_report
 
     report = load_report(eval_file)
     src = Path(eval_file) / "eval.json" if Path(eval_file).is_dir() else Path(eval_file)

@@ -50,7 +50,7 @@ def quickstart(
 def _quickstart(task, out, epochs, base, limit):
     from rich.console import Console
 
-    from tuneforge.cli.evaluate import print_report
+    from tuneforge.eval.report import print_report
     from tuneforge.config import EvalConfig, TrainConfig
     from tuneforge.eval.compare import run_eval
     from tuneforge.eval.recommend import headline_metric
