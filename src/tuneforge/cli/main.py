@@ -6,6 +6,7 @@ import typer
 
 from tuneforge.cli import data, evaluate, models, predict, quickstart, train
 from tuneforge.cli import keys, serve
+from tuneforge.cli import monitor
 
 app = typer.Typer(
     name="tuneforge",
@@ -22,6 +23,7 @@ train.register(app)
 evaluate.register(app)
 serve.register(app)
 app.add_typer(keys.app, name="keys")
+monitor.register(app)
 
 
 def main():

@@ -204,7 +204,7 @@ class Registry:
         self._event(v.id, v.stage, stage, reason)
 
     def promote(self, ref: str, stage: str, require_gate: bool = True, min_margin: float = 0.0,
-                metric: str = "exact_match") -> tuple[Variant, "GateResult | None"]:
+                metric: str = "exact_match", note: str | None = None) -> tuple[Variant, "GateResult | None"]:
         """Move a variant to `stage`. Production takes the eval gate (unless waived) and demotes the old one."""
         if stage not in STAGES or stage == "archived":
             raise RegistryError(f"--to: promote to candidate, staging or production (got {stage!r}); use archive")
@@ -222,7 +222,8 @@ class Registry:
         with self._transaction():
             if current is not None:
                 self._set_stage(current, "staging", f"replaced by {v.ref}")
-            reason = "promoted" + (f" ({gate.summary()})" if gate else " (gate waived)" if stage == "production" else "")
+            reason = "promoted" + (f" ({gate.summary()})" if gate else f" ({note})" if note
+                                   else " (gate waived)" if stage == "production" else "")
             self._set_stage(v, stage, reason)
         return self.get(v.ref), gate
 

@@ -62,6 +62,10 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
             traffic.record(**entry)
 
     # -- routes --------------------------------------------------------------------------------------------------
+    from tuneforge.serve.feedback_routes import monitor_router
+
+    app.include_router(monitor_router(keys, traffic))  # feedback and the review queue (issue 13)
+
     @app.get("/health")
     async def health():
         return {"status": "ok"}
@@ -122,7 +126,10 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
             log(request_id=request_id, endpoint=kind, model=body.model, variant=served.id, status=status,
                 latency_ms=round((time.perf_counter() - started) * 1000, 2), prompt_tokens=job.prompt_tokens,
                 completion_tokens=job.completion_tokens, request=body.model_dump(exclude_none=True),
-                response=response if response is not None else [c.text for c in choices], error=error)
+                response=response if response is not None else [c.text for c in choices], error=error,
+                # Label probabilities when the engine gives them (classification variants); else scored later.
+                label_probs=getattr(choices[0], "label_probs", None) if choices else None,
+                confidence=getattr(choices[0], "confidence", None) if choices else None)
 
         usage = lambda: {"prompt_tokens": job.prompt_tokens, "completion_tokens": job.completion_tokens,  # noqa: E731
                          "total_tokens": job.prompt_tokens + job.completion_tokens}

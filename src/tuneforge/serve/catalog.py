@@ -71,6 +71,8 @@ class Catalog:
         self.entries = {e.id: e for e in entries}
         self.engines = engines
         self._registry = None
+        self.aliases: dict[str, str] = {}  # registry reference -> the served id it last resolved to
+        self.follower = None  # serve/follow.py sets it when the server follows the registry
 
     @classmethod
     def load(cls, specs: list[str], **engine_options) -> "Catalog":
@@ -104,12 +106,35 @@ class Catalog:
         self._registry = self._registry or _registry()
         variant = self._registry.find(model_id)
         if variant is not None and variant.ref in self.entries:
+            self.aliases[model_id] = variant.ref
             return self.entries[variant.ref]
+        if variant is not None and self.follower is not None:
+            # The registry moved to a version still loading: keep answering with the one served so far.
+            self.follower.wanted(variant)
+            if model_id in self.aliases:
+                return self.entries[self.aliases[model_id]]
         if variant is not None:
             raise UnknownModel(f"The model `{model_id}` is {variant.ref} in the registry, which this server has not "
                                f"loaded; restart it with --model {variant.ref}")
         raise UnknownModel(f"The model `{model_id}` does not exist. Served models: {', '.join(self.entries)}")
 
+    def add_variant(self, ref: str, run_path: str) -> ServedModel:
+        """Serve one more registered version without a restart, on the engine of its base (serve/follow.py)."""
+        if ref in self.entries:
+            return self.entries[ref]
+        run = read_run(run_path)
+        base_key = base_display_name(run["base"]["name"])
+        base = self.entries.get(base_key)
+        if base is None or base.engine is None:
+            raise UnknownModel(f"{ref}: its base {run['base']['name']} is not loaded in this server")
+        entry = ServedModel(ref, "variant", run["base"]["name"], run_path,
+                            (run.get("data") or {}).get("system_prompt"), int(time.time()), base.engine)
+        entry.adapter = base.engine.add_adapter(ref, run_path)
+        self.entries[ref] = entry  # visible to requests only once its adapter is in place
+        return entry
+
     def close(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
         for engine in self.engines:
             engine.close()

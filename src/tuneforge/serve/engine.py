@@ -146,6 +146,7 @@ class Engine:
         self._prefixes: OrderedDict[tuple, object] = OrderedDict()  # (adapter, prefix ids) -> DynamicCache
         self.joined = 0  # requests that joined a running batch (continuous batching), for tests and stats
         self._lock = threading.Lock()
+        self._model_lock = threading.Lock()  # held while a batch runs; adapters are added between batches
         self._stopping = False
         self.device = next(model.parameters()).device
         self._torch = torch
@@ -155,6 +156,25 @@ class Engine:
     # -- public ------------------------------------------------------------------------------------------------
     def adapter_for(self, served_name: str | None) -> str:
         return BASE_ADAPTER if served_name is None else self.adapters[served_name]
+
+    def add_adapter(self, served_name: str, folder: str | Path) -> str:
+        """Load one more LoRA adapter while serving. The worker holds `_model_lock` for each batch, so the
+        adapter's modules are attached between batches, never under a running forward pass."""
+        with self._model_lock:
+            if served_name in self.adapters:
+                return self.adapters[served_name]
+            internal = f"v{len(self.adapters)}"
+            if not self.is_peft:
+                from peft import PeftModel
+
+                self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=internal)
+                self.is_peft = True
+            else:
+                self.model.load_adapter(str(folder), adapter_name=internal)
+            self.model.eval()
+            self._prefixes.clear()
+            self.adapters[served_name] = internal
+            return internal
 
     def submit(self, req: GenRequest) -> None:
         try:
@@ -196,7 +216,8 @@ class Engine:
             if not batch:
                 continue
             try:
-                self._run_batch(batch)
+                with self._model_lock:
+                    self._run_batch(batch)
             except Exception as err:  # one bad batch must not kill the server
                 for r in batch:
                     r.on_event("error", f"{type(err).__name__}: {err}")

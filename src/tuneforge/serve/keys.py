@@ -83,3 +83,9 @@ class KeyStore:
         digest = _digest(key)
         row = self.conn.execute("SELECT sha256 FROM api_keys WHERE sha256 = ? AND revoked_at IS NULL", (digest,)).fetchone()
         return row is not None and hmac.compare_digest(row["sha256"], digest)
+
+    def identify(self, key: str) -> ApiKey | None:
+        """The active key record for a presented key (who sent a request), or None."""
+        row = self.conn.execute("SELECT id FROM api_keys WHERE sha256 = ? AND revoked_at IS NULL",
+                                (_digest(key),)).fetchone()
+        return self._get(row["id"]) if row else None
