@@ -26,7 +26,7 @@ def production_corrections(conn, version: str) -> int:
 
 def run_cycle(spec: str, policy: MonitorPolicy, score: bool = True, html: str | Path | None = None,
               allow_retrain: bool | None = None, log=print, scorers: dict | None = None,
-              path: str | Path | None = None) -> CycleResult:
+              path: str | Path | None = None, history: bool = True) -> CycleResult:
     from tuneforge.monitor.confidence import fill_missing
     from tuneforge.monitor.reference import load_reference, variant_names
     from tuneforge.monitor.summary import load_rows, summarise
@@ -56,7 +56,7 @@ def run_cycle(spec: str, policy: MonitorPolicy, score: bool = True, html: str | 
                 if n:
                     log(f"scored {n} answers of {version} against the label set")
         rows = load_rows(conn, names)
-        summary = summarise(rows, ref, policy.window, policy.drift_p_value)
+        summary = summarise(rows, ref, policy.window, policy.drift_p_value, history)
         summary["reference_labels"] = ref.train_labels
         waiting = production_corrections(conn, current)
     finally:

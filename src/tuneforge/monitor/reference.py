@@ -53,7 +53,7 @@ def load_reference(spec: str, registry=None) -> Reference:
             registry.close()
     run = read_run(v.run_path)
     data = run.get("data") or {}
-    examples = load_examples(data["path"]).examples if data.get("path") and Path(data["path"]).is_file() else []
+    examples = load_examples(data["path"])[0] if data.get("path") and Path(data["path"]).is_file() else []
     answers = [e.answer for e in examples]
     labels = label_set(answers) or []
     counts: dict[str, int] = {}

@@ -139,10 +139,10 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 
     say(f"{len(rows)} corrections: {len(learn)} to learn from, {len(fresh)} held out as fresh reviewed traffic")
 
     # 2. The new dataset version through the workbench's checks.
-    previous = load_examples(run["data"]["path"]).examples
+    previous = load_examples(run["data"]["path"])[0]
     merged, overridden = merge_corrections(previous, as_examples(learn))
     frozen_path = json.loads(Path(production.eval_path).read_text())["data"] if production.eval_path else None
-    evals = (load_examples(frozen_path).examples if frozen_path else []) + as_examples(fresh)
+    evals = (load_examples(frozen_path)[0] if frozen_path else []) + as_examples(fresh)
     cleaned = run_cleaning(LoadResult(merged, [], "chat"), evals=evals, opts=CleanOptions(pii="redact"))
     source = _write_jsonl(folder / "data.jsonl", [e.to_json() for e in cleaned.kept])
     dataset_name = (run["data"].get("version") or name).split("@")[0]

@@ -48,7 +48,7 @@ class SecondOpinion:
         if ref.is_classification and ref.train_inputs:
             from tuneforge.data.formats import load_examples
 
-            examples = load_examples(ref.run["data"]["path"]).examples
+            examples = load_examples(ref.run["data"]["path"])[0]
             y = [normalise_answer(e.answer) for e in examples]
             if len(set(y)) > 1:
                 self.model = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),

@@ -107,8 +107,10 @@ def windows(rows: list[dict], size: int) -> list[list[dict]]:
     return out
 
 
-def summarise(rows: list[dict], ref: Reference, window: int, p_value: float = 0.01) -> dict:
-    per_window = [window_stats(w, ref, p_value) for w in windows(rows, window)] if rows else []
+def summarise(rows: list[dict], ref: Reference, window: int, p_value: float = 0.01, history: bool = True) -> dict:
+    """Every window (for charts) and the latest `window` requests (for alerts); `history=False` skips the
+    former when only the alert check is needed."""
+    per_window = [window_stats(w, ref, p_value) for w in windows(rows, window)] if rows and history else []
     corrections = sum(r.get("correct_output") is not None for r in rows)
     return {"variant": ref.ref, "requests": len(rows), "window": window, "windows": per_window,
             "latest": window_stats(rows[-window:], ref, p_value) if rows else None, "corrections": corrections,
