@@ -159,6 +159,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=5, help="Seeds for the no-drift and drift detection runs.")
     ap.add_argument("--home", default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--base", default="smollm2-135m", help="Base model (a tiny test model checks the script fast).")
     args = ap.parse_args()
 
     home = Path(args.home or tempfile.mkdtemp(prefix="tf-monitor-bench-"))
@@ -192,9 +193,10 @@ def main() -> int:
 
     log(f"training version 1 on {len(initial)} lines of {len(cats) - 1} categories ({args.train_steps} steps)")
     run1 = train(TrainConfig(data=str(work / "initial.jsonl"), out=str(work / "run1"), max_steps=args.train_steps,
-                             progress=False, report_to="none", seed=0), log=lambda m: None)
+                             progress=False, report_to="none", seed=0, base=args.base), log=lambda m: None)
     log("evaluating version 1 on the frozen set")
-    report = run_eval(EvalConfig(model=str(run1), data=str(frozen), baselines=False, bootstrap=200, html=False),
+    report = run_eval(EvalConfig(model=str(run1), data=str(frozen), baselines=False, bootstrap=200, html=False,
+                                 max_new_tokens=12),
                       log=lambda m: None)
     frozen_acc = report["systems"]["fine-tuned (constrained)"]["metrics"]["accuracy"]
     registry = Registry()
