@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from tuneforge.atomic import write_text_atomic
 from tuneforge.cli.errors import user_errors
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import DataAddConfig, DataCheckConfig, DataCleanConfig, DataReportConfig
@@ -55,7 +56,7 @@ def _tokenizer(base: str, max_seq_len: int):
     """(tokenizer, limit, model folder, note); tokenizer None with the reason when the model cannot be had."""
     if base.lower() == "none":
         return None, None, None, "token lengths not checked (--base none)"
-    from tuneforge.data.validate import load_length_tokenizer
+    from tuneforge.models.load import load_length_tokenizer
     from tuneforge.models.resolve import ModelNotFound
 
     try:
@@ -113,9 +114,7 @@ def _clean(cfg: DataCleanConfig):
     out = Path(cfg.out) if cfg.out else _beside_input(cfg, ".clean.jsonl")
     if out.resolve() == Path(file).resolve():
         raise ValueError(f"--out {out}: would overwrite the input; choose another file")
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept), encoding="utf-8")
-    tmp.replace(out)
+    write_text_atomic(out, "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept))
     report_path = Path(cfg.json_report) if cfg.json_report else out.with_suffix(".report.json")
     report_path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     console.print(f"kept {len(result.kept)} of {result.input_rows} rows -> {out} (findings: {report_path})")

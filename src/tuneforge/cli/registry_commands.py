@@ -131,7 +131,7 @@ def export(
       tuneforge models export invoice-coder:3 --format gguf --out exports/invoice-gguf   # then: ollama create -f Modelfile
     """
     from tuneforge.export.export import export_variant
-    from tuneforge.train.run_record import is_run_dir
+    from tuneforge.run_record import is_run_dir
 
     run_dir = model
     if not is_run_dir(model):

@@ -16,7 +16,7 @@ from tuneforge.eval.metrics import summarise
 from tuneforge.eval.shots import SimilarityIndex, choose_shots, few_shot_prompt
 from tuneforge.eval.systems import PRIMARY, System, Variant, activate, adapter_name, load_models, parse_variants
 from tuneforge.eval.task_types import TaskSpec, detect_task
-from tuneforge.train.run_record import is_run_dir
+from tuneforge.run_record import is_run_dir
 
 EVAL_FILE = "eval.json"
 REPORT_FILE = "report.html"

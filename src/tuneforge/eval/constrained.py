@@ -15,7 +15,7 @@ import re
 import time
 
 from tuneforge.eval.generate import Generation, generate_ids
-from tuneforge.train.encode import IGNORE_INDEX, encode_conversation, encode_prompt
+from tuneforge.chat_encoding import IGNORE_INDEX, encode_conversation, encode_prompt
 
 _NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?)")
 

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from tuneforge.models.load import stop_token_ids
-from tuneforge.train.encode import encode_prompt
+from tuneforge.chat_encoding import encode_prompt
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tuneforge.config import EvalConfig
 from tuneforge.models.variant import LoadedModel, load_for_inference
-from tuneforge.train.run_record import is_run_dir, read_run
+from tuneforge.run_record import is_run_dir, read_run
 
 PRIMARY = "fine-tuned"  # the --model variant's name; quickstart and older eval.json readers use it
 

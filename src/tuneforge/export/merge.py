@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tuneforge.atomic_folder import atomic_folder
+from tuneforge.atomic import atomic_folder
 from tuneforge.sqlite_db import utc_now
 
 EXPORT_FILE = "tuneforge-export.json"

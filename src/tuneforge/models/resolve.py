@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuneforge.atomic_folder import atomic_folder
+from tuneforge.atomic import atomic_folder
 from tuneforge.paths import cache_dir
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tuneforge.models.load import load_model, load_tokenizer
 from tuneforge.models.resolve import resolve_base
-from tuneforge.train.run_record import is_run_dir, read_run
+from tuneforge.run_record import is_run_dir, read_run
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from tuneforge.paths import home
 from tuneforge.registry.gate import GateResult, check_gate, read_eval
 from tuneforge.sqlite_db import open_db, utc_now
-from tuneforge.train.run_record import read_run
+from tuneforge.run_record import read_run
 
 STAGES = ("candidate", "staging", "production", "archived")
 EVAL_FILE = "eval.json"

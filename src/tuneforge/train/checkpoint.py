@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from tuneforge.atomic import replace_folder
+
 STATE_FILE = "trainer_state.pt"
 WEIGHTS_FILE = "trainable.safetensors"
 
@@ -68,8 +70,7 @@ def save_checkpoint(run_dir: Path, name: str, model, optimizer, scheduler, loop_
         )
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        replace_folder(tmp, final)
     accelerator.wait_for_everyone()
     return final
 
@@ -124,8 +125,7 @@ def save_best(run_dir: Path, model, info: dict) -> Path:
     if hasattr(model, "peft_config"):
         model.save_pretrained(tmp, safe_serialization=True)
     save_file(trainable_state(model), tmp / WEIGHTS_FILE, metadata={k: str(v) for k, v in info.items()})
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    replace_folder(tmp, final)
     return final
 
 

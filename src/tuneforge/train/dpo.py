@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tuneforge.train.collate import collate
-from tuneforge.train.encode import Encoded, encode_conversation
+from tuneforge.chat_encoding import Encoded, encode_conversation
 from tuneforge.train.objective import Objective
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tuneforge.train.collate import collate, collate_packed, collate_shared_prefix, trained_positions
-from tuneforge.train.encode import Encoded, encode_conversation
+from tuneforge.chat_encoding import Encoded, encode_conversation
 
 
 @dataclass

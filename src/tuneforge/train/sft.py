@@ -26,7 +26,7 @@ from tuneforge.data.split import split_examples
 from tuneforge.data.versions import resolve_data_path
 from tuneforge.paths import runs_dir
 from tuneforge.train.precision import autocast, resolve_precision
-from tuneforge.train.run_record import library_versions, write_run
+from tuneforge.run_record import library_versions, write_run
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""run.json: what a training run was (base, data, config, versions) and what it measured."""
+"""run.json: what a training run was (base, data, config, versions) and what it measured.
+
+A shared contract, not training code: training writes it; models/, eval/, registry/, serve/ and export/ read
+it. It lives below all of them so none has to import train/."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import json
 import platform
 from importlib import metadata
 from pathlib import Path
+
+from tuneforge.atomic import write_text_atomic
 
 RUN_FILE = "run.json"
 _LIBS = ("tuneforge", "torch", "transformers", "peft", "accelerate")
@@ -22,11 +27,7 @@ def library_versions() -> dict[str, str]:
 
 
 def write_run(folder: Path, record: dict) -> Path:
-    path = Path(folder) / RUN_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)  # atomic: a crash never leaves a half-written run.json
-    return path
+    return write_text_atomic(Path(folder) / RUN_FILE, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 
 def read_run(folder: str | Path) -> dict:
