@@ -11,6 +11,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write `text` (UTF-8) to `path` all at once: readers see the old file or the new one, never a part."""
@@ -40,7 +42,7 @@ def atomic_folder(target: str | Path, overwrite: bool = False):
     """Yield a temporary sibling folder to fill; on success it becomes `target`, on failure it is removed."""
     target = Path(target)
     if target.exists() and not overwrite:
-        raise FileExistsError(f"{target}: already exists (pass --overwrite to replace it)")
+        raise UserError(f"{target}: already exists (pass --overwrite to replace it)")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:

@@ -13,9 +13,13 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tuneforge.errors import UserError
 
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the file and key."""
+
+class ConfigError(UserError):
+    """A config that cannot be used; the message names the file and key. Exit 2, like a bad command line."""
+
+    exit_code = 2
 
 
 class _Strict(BaseModel):

@@ -11,6 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from tuneforge.atomic import write_text_atomic
+from tuneforge.errors import UserError
 
 RUN_FILE = "run.json"
 _LIBS = ("tuneforge", "torch", "transformers", "peft", "accelerate")
@@ -33,7 +34,7 @@ def write_run(folder: Path, record: dict) -> Path:
 def read_run(folder: str | Path) -> dict:
     path = Path(folder) / RUN_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{folder}: not a tuneforge run folder (no {RUN_FILE})")
+        raise UserError(f"{folder}: not a tuneforge run folder (no {RUN_FILE})")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import typer
 
 from tuneforge.atomic import write_text_atomic
-from tuneforge.cli.errors import user_errors
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import DataAddConfig, DataCheckConfig, DataCleanConfig, DataReportConfig
+from tuneforge.errors import UserError
 
 app = typer.Typer(help="Check, clean, version and assess training data.", no_args_is_help=True)
 
@@ -69,7 +69,6 @@ def _labels_line(labels: dict[str, int]) -> str:
     return f"labels ({len(labels)}): " + ", ".join(f"{k} {v}" for k, v in labels.items())
 
 
-@user_errors
 def _check(cfg: DataCheckConfig):
     from tuneforge.data.validate import check_loaded
 
@@ -97,7 +96,6 @@ def _check(cfg: DataCheckConfig):
     raise typer.Exit(report.exit_code)
 
 
-@user_errors
 def _clean(cfg: DataCleanConfig):
     from tuneforge.data.clean import CleanOptions, run_cleaning, step_lines
 
@@ -113,14 +111,13 @@ def _clean(cfg: DataCleanConfig):
             console.print(f"{k}. {line}" if i == 0 else line, markup=False)
     out = Path(cfg.out) if cfg.out else _beside_input(cfg, ".clean.jsonl")
     if out.resolve() == Path(file).resolve():
-        raise ValueError(f"--out {out}: would overwrite the input; choose another file")
+        raise UserError(f"--out {out}: would overwrite the input; choose another file")
     write_text_atomic(out, "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept))
     report_path = Path(cfg.json_report) if cfg.json_report else out.with_suffix(".report.json")
     report_path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     console.print(f"kept {len(result.kept)} of {result.input_rows} rows -> {out} (findings: {report_path})")
 
 
-@user_errors
 def _add(cfg: DataAddConfig):
     from tuneforge.data.clean import run_cleaning
     from tuneforge.data.problems import DataError
@@ -146,7 +143,6 @@ def _add(cfg: DataAddConfig):
     console.print(f"train on it: tuneforge train {vid}")
 
 
-@user_errors
 def _report(cfg: DataReportConfig):
     from tuneforge.data.readiness import assess
     from tuneforge.data.report_html import render_html
@@ -194,7 +190,6 @@ def print_readiness(console, r, file: str) -> None:
         console.print(f"  - {reason}", markup=False)
 
 
-@user_errors
 def _list():
     from tuneforge.data.versions import list_versions
 
@@ -232,3 +227,7 @@ add_config_command(
     epilog="\b\nExample:\n  tuneforge data report train.jsonl --eval-data eval.jsonl --html report.html",
 )
 app.command("list", help="List stored dataset versions.")(_list)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="data")

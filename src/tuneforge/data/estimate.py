@@ -19,6 +19,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 # Measured with `OMP_NUM_THREADS=1 python benchmarks/lora_throughput.py --examples 64` on the development machine
 # (2 shared CPU cores, AMD EPYC with avx512_bf16, bf16 autocast) on 2026-11-21 with the training engine of main
 # at 942513c (shared-prefix batching): smollm2-135m, LoRA r=16 on all linear layers, batch 8, steady state after
@@ -109,7 +111,7 @@ def estimate_training(shape: ModelShape, token_counts: list[int], method: str = 
                       batch_size: int = 8, max_seq_len: int = 1024, lora_rank: int = 16,
                       base_name: str | None = None, answer_tokens: list[int] | None = None) -> Estimate:
     if method not in ("lora", "full"):
-        raise ValueError(f"method: {method!r} is not lora or full")
+        raise UserError(f"method: {method!r} is not lora or full")
     lengths = sorted(min(n, max_seq_len) for n in token_counts) or [0]
     tokens = sum(lengths) * epochs
     measured = measured_throughput(base_name)

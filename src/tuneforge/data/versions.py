@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tuneforge.atomic import atomic_folder
 from tuneforge.data.formats import Example, dataset_hash
+from tuneforge.errors import UserError
 from tuneforge.paths import home
 
 MANIFEST = "manifest.json"
@@ -59,7 +60,7 @@ def add_version(examples: list[Example], source: str | Path, detected: str, name
     """Store `examples` as a version; return (id, folder, created) — created is False if it already existed."""
     name = name or default_name(source)
     if not _NAME.match(name):
-        raise ValueError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
+        raise UserError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
     content = dataset_hash(examples)
     vid = version_id(name, content)
     folder = datasets_dir() / vid

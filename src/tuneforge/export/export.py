@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from tuneforge.atomic import atomic_folder
+from tuneforge.errors import UserError
 from tuneforge.export.merge import merge_adapter, write_export_record
 from tuneforge.export.parity import ParityReport, check_parity, sample_prompts
 
@@ -26,7 +27,7 @@ def export_variant(run_dir: str | Path, out: str | Path, fmt: str = "merged", gg
     from tuneforge.run_record import read_run
 
     if fmt not in FORMATS:
-        raise ValueError(f"--format: one of {', '.join(FORMATS)} (got {fmt!r})")
+        raise UserError(f"--format: one of {', '.join(FORMATS)} (got {fmt!r})")
     run = read_run(run_dir)
     out = Path(out)
     if fmt == "merged":

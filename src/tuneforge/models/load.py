@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
@@ -13,7 +15,7 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     if not tok.chat_template:
-        raise ValueError(f"{path}: tokenizer has no chat template; tuneforge trains and serves with the model's own")
+        raise UserError(f"{path}: tokenizer has no chat template; tuneforge trains and serves with the model's own")
     return tok
 
 

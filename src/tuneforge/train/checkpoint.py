@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tuneforge.atomic import replace_folder
+from tuneforge.errors import UserError
 
 STATE_FILE = "trainer_state.pt"
 WEIGHTS_FILE = "trainable.safetensors"
@@ -30,7 +31,7 @@ def load_trainable_state(model, tensors: dict) -> None:
     params = dict(model.named_parameters())
     missing = [n for n in tensors if n not in params]
     if missing:
-        raise ValueError(f"checkpoint holds weights this model does not have: {missing[:5]}")
+        raise UserError(f"checkpoint holds weights this model does not have: {missing[:5]}")
     with torch.no_grad():
         for name, value in tensors.items():
             params[name].copy_(value.to(params[name].device, params[name].dtype))
@@ -103,7 +104,7 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler, process_index: in
     scheduler.load_state_dict(state["scheduler"])
     rng_file = folder / f"rng-rank-{process_index}.pt"
     if not rng_file.is_file():
-        raise ValueError(f"{folder}: no RNG state for process {process_index} (resumed with more processes?)")
+        raise UserError(f"{folder}: no RNG state for process {process_index} (resumed with more processes?)")
     _set_rng_state(torch.load(rng_file, weights_only=False))
     return state["loop"]
 

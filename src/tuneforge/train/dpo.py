@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tuneforge.train.collate import collate
 from tuneforge.chat_encoding import Encoded, encode_conversation
+from tuneforge.errors import UserError
+from tuneforge.train.collate import collate
 from tuneforge.train.objective import Objective
 
 
@@ -73,9 +74,9 @@ def dpo_objective(cfg, tokenizer, train_pairs, eval_pairs) -> Objective:
         if e.chosen.n_answer_tokens == 0 or e.rejected.n_answer_tokens == 0
     ]
     if empty:
-        raise ValueError(f"{cfg.data}: lines {empty[:10]} have no answer tokens left (max_seq_len too small?)")
+        raise UserError(f"{cfg.data}: lines {empty[:10]} have no answer tokens left (max_seq_len too small?)")
     if cfg.packing:
-        raise ValueError("packing is not supported with objective 'dpo' (pairs are compared row by row)")
+        raise UserError("packing is not supported with objective 'dpo' (pairs are compared row by row)")
     pad_id = tokenizer.pad_token_id
     return Objective(
         name="dpo",

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from tuneforge.errors import UserError
+
 LAUNCH_CONFIG = "launch-config.yaml"
 
 
@@ -41,5 +43,5 @@ def launch_processes(cfg) -> Path:
     config_file.write_text(yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
     done = subprocess.run(launch_command(config_file, cfg.nproc))
     if done.returncode != 0:
-        raise RuntimeError(f"training with {cfg.nproc} processes failed (exit {done.returncode}); see the output above")
+        raise UserError(f"training with {cfg.nproc} processes failed (exit {done.returncode}); see the output above")
     return out

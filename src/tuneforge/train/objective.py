@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from tuneforge.train.collate import collate, collate_packed, collate_shared_prefix, trained_positions
 from tuneforge.chat_encoding import Encoded, encode_conversation
+from tuneforge.errors import UserError
+from tuneforge.train.collate import collate, collate_packed, collate_shared_prefix, trained_positions
 
 
 @dataclass
@@ -45,7 +46,7 @@ def sft_objective(cfg, tokenizer, train_examples, eval_examples) -> Objective:
     eval_enc = encode_all(tokenizer, eval_examples, cfg.max_seq_len)
     empty = [ex.line for ex, e in zip(train_examples, train_enc) if trained_positions(e) == 0]
     if empty:
-        raise ValueError(f"{cfg.data}: lines {empty[:10]} have no answer tokens left (max_seq_len too small?)")
+        raise UserError(f"{cfg.data}: lines {empty[:10]} have no answer tokens left (max_seq_len too small?)")
     pad_id = tokenizer.pad_token_id
     return Objective(
         name="sft",

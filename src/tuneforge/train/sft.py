@@ -24,9 +24,10 @@ from tuneforge.config import TrainConfig
 from tuneforge.data.formats import Example, dataset_hash, load_from_options
 from tuneforge.data.split import split_examples
 from tuneforge.data.versions import resolve_data_path
+from tuneforge.errors import UserError
 from tuneforge.paths import runs_dir
-from tuneforge.train.precision import autocast, resolve_precision
 from tuneforge.run_record import library_versions, write_run
+from tuneforge.train.precision import autocast, resolve_precision
 
 
 @dataclass
@@ -54,7 +55,7 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
     else:
         train, evals = split_examples(examples, cfg.eval_split, cfg.seed)
     if not train:
-        raise ValueError(f"{cfg.data}: no training examples left after holding out the eval split")
+        raise UserError(f"{cfg.data}: no training examples left after holding out the eval split")
     # A task with one fixed system prompt gets it recorded, so predict/serve prompt the variant as it was trained.
     systems = {ex.messages[0]["content"] if ex.messages[0]["role"] == "system" else None for ex in train}
     system_prompt = systems.pop() if len(systems) == 1 else None
@@ -213,17 +214,17 @@ def train(cfg: TrainConfig, log=print) -> Path:
     check_method(cfg)
     requested_trackers(cfg.report_to)
     if cfg.resume and not cfg.out:
-        raise ValueError("resume: name the run folder to continue with --out")
+        raise UserError("resume: name the run folder to continue with --out")
     started = time.time()
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     world, rank = accelerator.num_processes, accelerator.process_index
     if cfg.nproc > 1 and world == 1:
-        raise ValueError(
+        raise UserError(
             f"nproc={cfg.nproc}: this process was not launched as one of {cfg.nproc}; use `tuneforge train --nproc "
             f"{cfg.nproc} ...` or `accelerate launch --num_processes {cfg.nproc} -m tuneforge train ...`"
         )
     if world > 1 and not cfg.out:
-        raise ValueError("a multi-process run needs --out, so that every process writes the same run folder")
+        raise UserError("a multi-process run needs --out, so that every process writes the same run folder")
     say = log if accelerator.is_main_process else (lambda *_: None)
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
 
@@ -276,7 +277,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
     if cfg.resume:
         found = ckpt.latest_checkpoint(out)
         if found is None:
-            raise FileNotFoundError(f"{out}: no complete checkpoint to resume from")
+            raise UserError(f"{out}: no complete checkpoint to resume from")
         state = LoopState(**ckpt.load_checkpoint(found, model, optimizer, scheduler, rank))
         say(f"resume: {found.name} (epoch {state.epoch}, step {state.step} of {total_steps})")
         if accelerator.is_main_process:
