@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.config import TrainConfig
-from tuneforge.data.formats import Example, dataset_hash, load_from_options
+from tuneforge.data.formats import Example, dataset_hash, load_from_options, load_preference_pairs
 from tuneforge.data.split import split_examples
 from tuneforge.data.versions import resolve_data_path
 from tuneforge.errors import UserError
@@ -40,11 +40,7 @@ class PreparedData:
 
 
 def _load(path: str, cfg: TrainConfig) -> list[Example]:
-    if cfg.objective == "dpo":
-        from tuneforge.train.pairs import load_pairs
-
-        return load_pairs(path, cfg.system_prompt)
-    return load_from_options(path, cfg)
+    return load_preference_pairs(path, cfg) if cfg.objective == "dpo" else load_from_options(path, cfg)
 
 
 def prepare_data(cfg: TrainConfig) -> PreparedData:
@@ -59,10 +55,6 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
     # A task with one fixed system prompt gets it recorded, so predict/serve prompt the variant as it was trained.
     systems = {ex.messages[0]["content"] if ex.messages[0]["role"] == "system" else None for ex in train}
     system_prompt = systems.pop() if len(systems) == 1 else None
-    if cfg.objective == "dpo":
-        from tuneforge.train.pairs import pairs_hash
-
-        return PreparedData(train, evals, pairs_hash(examples), system_prompt, version)
     return PreparedData(train, evals, dataset_hash(examples), system_prompt, version)
 
 
