@@ -279,3 +279,8 @@ class DataReportConfig(DataOptions):
     batch_size: int = Field(8, ge=1, description="Batch size to estimate memory for.")
     max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens that training will accept.")
     html: Optional[str] = Field(None, description="HTML report path (default: <data>.report.html beside the input).")
+
+    def train_config(self) -> "TrainConfig":
+        """The training run this report estimates: the estimator takes the same TrainConfig as `train`."""
+        return TrainConfig(data=self.data, eval_data=self.eval_data, base=self.base, method=self.method,
+                           epochs=self.epochs, batch_size=self.batch_size, max_seq_len=self.max_seq_len)

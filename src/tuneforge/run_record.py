@@ -14,6 +14,7 @@ from tuneforge.atomic import write_text_atomic
 from tuneforge.errors import UserError
 
 RUN_FILE = "run.json"
+RUN_FORMAT = "tuneforge.run/1"
 _LIBS = ("tuneforge", "torch", "transformers", "peft", "accelerate")
 
 

@@ -144,16 +144,14 @@ def _add(cfg: DataAddConfig):
 
 
 def _report(cfg: DataReportConfig):
-    from tuneforge.data.readiness import assess
+    from tuneforge.data.readiness import BaseModelInfo, assess
     from tuneforge.data.report_html import render_html
 
     console = _console()
     file, load = _load(cfg)
     evals = _load_evals(cfg)
     tok, limit, base_dir, note = _tokenizer(cfg.base, cfg.max_seq_len)
-    r = assess(load, file, evals, tok, limit, base_dir, cfg.method, cfg.epochs, cfg.batch_size, cfg.max_seq_len,
-               cfg.base)
-    r.notes.append(note)
+    r = assess(load, file, evals, BaseModelInfo(cfg.base, tok, limit, base_dir, note), cfg.train_config())
     print_readiness(console, r, file)
     out = Path(cfg.html) if cfg.html else _beside_input(cfg, ".report.html")
     out.write_text(render_html(r, Path(file).name), encoding="utf-8")
@@ -181,7 +179,7 @@ def print_readiness(console, r, file: str) -> None:
     if r.estimate:
         e = r.estimate
         console.print(f"estimate ({e.method}): {human_seconds(e.seconds)} for {e.train_tokens:,} tokens, "
-                      f"memory ~{human_bytes(e.memory_bytes)}")
+                      f"memory ~{human_bytes(e.memory_bytes)} (the same estimate `tuneforge train` prints)")
     for n in r.notes:
         if n:
             console.print(n, markup=False)

@@ -23,7 +23,11 @@ class Objective:
     weight: Callable[[object], int]  # loss units of one item: the loop divides by their sum over a step
     collate: Callable[[list], dict]
     make_loss: Callable[[object], object]  # model -> nn.Module whose forward(batch) gives (loss sum, units)
+    answer_tokens: Callable[[object], int]  # answer positions of one item, where logits are computed (estimate)
     truncated: int = 0
+    unit: str = "answer_tokens"  # what `weight` counts, as run.json names it
+    # Extra figures to log at a step, read from the (unwrapped) loss module after its forward passes.
+    step_metrics: Callable[[object], dict] = lambda loss_module: {}
 
 
 def encode_all(tokenizer, examples, max_len: int) -> list[Encoded]:
@@ -56,5 +60,6 @@ def sft_objective(cfg, tokenizer, train_examples, eval_examples) -> Objective:
         weight=trained_positions,
         collate=_batch_layout(cfg, pad_id),
         make_loss=lambda model: AnswerLoss(model, cfg.loss_chunk_size),
+        answer_tokens=lambda e: e.n_answer_tokens,
         truncated=sum(e.truncated for e in train_enc + eval_enc),
     )
