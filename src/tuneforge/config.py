@@ -13,9 +13,13 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tuneforge.errors import UserError
 
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the file and key."""
+
+class ConfigError(UserError):
+    """A config that cannot be used; the message names the file and key. Exit 2, like a bad command line."""
+
+    exit_code = 2
 
 
 class _Strict(BaseModel):
@@ -280,6 +284,11 @@ class DataReportConfig(DataOptions):
     max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens that training will accept.")
     html: Optional[str] = Field(None, description="HTML report path (default: <data>.report.html beside the input).")
 
+    def train_config(self) -> "TrainConfig":
+        """The training run this report estimates: the estimator takes the same TrainConfig as `train`."""
+        return TrainConfig(data=self.data, eval_data=self.eval_data, base=self.base, method=self.method,
+                           epochs=self.epochs, batch_size=self.batch_size, max_seq_len=self.max_seq_len)
+
 
 # --- Monitoring (issue 13): feedback bodies and the maintenance policy ----------------------------------------
 
@@ -324,8 +333,8 @@ class MonitorPolicy(_Strict):
         0.02, ge=0, le=1, description="How much worse on the frozen evaluation set the new version may be."
     )
     gate_metric: str = Field("accuracy", description="Metric the promotion gate compares.")
-    gate_alpha: Optional[float] = Field(
-        0.05, gt=0, lt=1, description="Significance required on fresh reviewed traffic (paired test); null: none."
+    gate_confidence: Optional[float] = Field(
+        0.95, gt=0, lt=1, description="Confidence of the paired test required on fresh reviewed traffic; null: none."
     )
     retention_days: Optional[int] = Field(None, ge=1, description="Delete traffic older than this (null: keep all).")
 

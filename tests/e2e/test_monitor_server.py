@@ -102,7 +102,7 @@ def test_openai_client_response_ids_are_accepted_as_feedback(server):
 def test_review_queue_endpoint_serves_unreviewed_traffic(server):
     ids = {_ask(server.client, text).id for text in ("usb keyboard", "taxi airport", "slack annual")}
     r = httpx.get(server.url + "/v1/review/queue", params={"variant": "inv", "limit": 10},
-                  headers={"Authorization": f"Bearer {server.key}"})
+                  headers={"Authorization": f"Bearer {server.key}"}, timeout=120)
     assert r.status_code == 200, r.text
     items = r.json()["data"]
     assert ids <= {i["request_id"] for i in items}

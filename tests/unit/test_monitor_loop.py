@@ -173,7 +173,7 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     store.add(contra, correct_output="hardware")
     store.close()
 
-    policy = MonitorPolicy(min_corrections=20, retrain_max_steps=1, gate_alpha=None)
+    policy = MonitorPolicy(min_corrections=20, retrain_max_steps=1, gate_confidence=None)
     result = retrain("inv", policy, log=lambda m: None, reason="test")
     rows = [json.loads(line) for line in resolve_data_path(result.dataset)[0].read_text().splitlines()]
     pairs = {(r["messages"][-2]["content"], r["messages"][-1]["content"]) for r in rows}

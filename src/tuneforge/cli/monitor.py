@@ -7,12 +7,11 @@ from typing import Optional
 
 import typer
 
-from tuneforge.cli.errors import user_errors
+from tuneforge.errors import UserError
 
 traffic_app = typer.Typer(help="List, export and expire logged traffic.", no_args_is_help=True)
 
 
-@user_errors
 def feedback(
     request_id: str = typer.Argument(..., help="The response id (chatcmpl-...) the feedback is about."),
     correct_output: Optional[str] = typer.Option(None, "--correct-output", help="The answer that was right."),
@@ -29,7 +28,7 @@ def feedback(
     try:
         saved = store.add(body.id, body.correct_output, body.rating, body.comment, source="cli")
     except UnknownRequest as err:
-        raise ValueError(str(err)) from None
+        raise UserError(str(err), field="id", hint="ids are in `tuneforge traffic list`") from None
     finally:
         store.close()
     typer.echo(f"feedback {saved.id} stored for {saved.request_id} ({saved.variant})")
@@ -56,7 +55,6 @@ def _ask(item, index: int, total: int) -> tuple[str, str | None]:
     return "skip", None
 
 
-@user_errors
 def review(
     variant: str = typer.Argument(..., help="Registered name or version (invoice, invoice:2)."),
     limit: int = typer.Option(20, "--limit", help="Items to review."),
@@ -119,7 +117,6 @@ def print_summary(summary: dict, alerts: list[str]) -> None:
         typer.echo(f"  ALERT: {a}")
 
 
-@user_errors
 def monitor(
     variant: str = typer.Argument(..., help="Registered name or version (invoice, invoice@production)."),
     policy: Optional[str] = typer.Option(None, "--policy", help="Policy YAML (default: TUNEFORGE_HOME/monitor/NAME/policy.yaml)."),
@@ -143,7 +140,6 @@ def monitor(
         typer.echo(f"report: {result.html_path}")
 
 
-@user_errors
 def retrain(
     variant: str = typer.Argument(..., help="Registered name; its production version is the parent."),
     policy: Optional[str] = typer.Option(None, "--policy", help="Policy YAML (gate margins, step cap)."),
@@ -163,7 +159,6 @@ def retrain(
 
 
 @traffic_app.command("list")
-@user_errors
 def traffic_list(
     variant: Optional[str] = typer.Option(None, "--variant", help="A name (every version) or one version."),
     since: Optional[str] = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-01."),
@@ -184,7 +179,6 @@ def traffic_list(
 
 
 @traffic_app.command("export")
-@user_errors
 def traffic_export(
     out: str = typer.Argument(..., help="JSONL file to write (training format)."),
     variant: Optional[str] = typer.Option(None, "--variant"),
@@ -199,7 +193,6 @@ def traffic_export(
 
 
 @traffic_app.command("prune")
-@user_errors
 def traffic_prune(days: int = typer.Option(..., "--older-than-days", help="Delete traffic older than this.")):
     """Delete old traffic and the feedback on it (also done by `monitor` when the policy sets retention_days)."""
     from tuneforge.monitor.traffic_query import prune

@@ -42,7 +42,7 @@ def variant_names(registry, spec: str) -> list[str]:
 def load_reference(spec: str, registry=None) -> Reference:
     from tuneforge.data.formats import load_examples
     from tuneforge.registry.store import Registry
-    from tuneforge.train.run_record import read_run
+    from tuneforge.run_record import read_run
 
     own = registry is None
     registry = registry or Registry()

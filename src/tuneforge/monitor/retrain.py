@@ -26,6 +26,7 @@ from pathlib import Path
 from tuneforge.config import EvalConfig, MonitorPolicy, TrainConfig
 from tuneforge.data.formats import Example, LoadResult, load_examples
 from tuneforge.data.labels import normalise_answer
+from tuneforge.errors import UserError
 from tuneforge.monitor.confidence import monitor_dir
 from tuneforge.registry import lineage
 
@@ -89,12 +90,13 @@ def evaluate_pair(candidate_run: str, production_run: str, data: str, out: Path,
     return run_eval(cfg, log=log)
 
 
-def gate(eval_path: Path, metric: str, min_delta: float, alpha: float | None):
-    from tuneforge.eval.gate import run_gate
+def gate(eval_path: Path, metric: str, min_delta: float, confidence: float | None):
+    """The one gate (eval/gate.py), candidate against production in the same eval.json, direction-aware."""
+    from tuneforge.eval.gate import decide
 
     report = json.loads(eval_path.read_text(encoding="utf-8"))
-    return run_gate(_gate_side(report, CANDIDATE), _gate_side(report, INCUMBENT), metric, min_delta,
-                    report=str(eval_path), alpha=alpha)
+    return decide(f"{eval_path}#{_gate_side(report, CANDIDATE)}", f"{eval_path}#{_gate_side(report, INCUMBENT)}",
+                  metric, min_delta, confidence=confidence)
 
 
 def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 0.3, reason: str = "manual",
@@ -105,7 +107,7 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 
     from tuneforge.monitor.reference import load_reference
     from tuneforge.monitor.traffic_query import training_row
     from tuneforge.registry.store import Registry
-    from tuneforge.train.run_record import read_run
+    from tuneforge.run_record import read_run
     from tuneforge.train.sft import train
 
     registry = Registry()
@@ -129,8 +131,8 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 
     finally:
         store.close()
     if len(rows) < policy.min_corrections:
-        raise ValueError(f"{name}: {len(rows)} corrections collected, the policy needs {policy.min_corrections} "
-                         f"(min_corrections) before a retrain")
+        raise UserError(f"{name}: {len(rows)} corrections collected, the policy needs {policy.min_corrections} "
+                        f"before a retrain", field="min_corrections", hint="review more with `tuneforge review`")
     fresh = [r for r in rows if is_held_out(r["request_id"], holdout_share)]
     learn = [r for r in rows if not is_held_out(r["request_id"], holdout_share)]
     as_examples = lambda rs: [Example(training_row(r, ref.system_prompt)["messages"], line=None,  # noqa: E731
@@ -180,16 +182,16 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 
         gates["frozen"] = gate(Path(new_run) / "eval.json", policy.gate_metric, -policy.non_inferiority, None)
     if len(fresh) >= MIN_FRESH:
         evaluate_pair(new_run, production.run_path, str(fresh_path), folder / "eval-fresh.json", lambda m: None)
-        gates["fresh"] = gate(folder / "eval-fresh.json", policy.gate_metric, 0.0, policy.gate_alpha)
+        gates["fresh"] = gate(folder / "eval-fresh.json", policy.gate_metric, 0.0, policy.gate_confidence)
     passed = "frozen" in gates and "fresh" in gates and all(g.passed for g in gates.values())
-    why = [g.message for g in gates.values()]
+    why = [g.summary() for g in gates.values()]
     if "fresh" not in gates:
         why.append(f"only {len(fresh)} held-out reviewed requests (need {MIN_FRESH}) to compare on fresh traffic")
     if "frozen" not in gates:
         why.append(f"{production.ref} has no recorded eval.json, so there is no frozen evaluation set")
     result.gates = {k: {"passed": g.passed, "metric": g.metric, "candidate": g.candidate, "incumbent": g.incumbent,
                         "improvement": g.improvement, "min_delta": g.min_delta, "p_value": g.p_value,
-                        "message": g.message} for k, g in gates.items()}
+                        "message": g.summary()} for k, g in gates.items()}
     lineage.record(name, "gate", {"passed": passed, "gates": result.gates, "why": why}, parent_ref=production.ref)
     for line in why:
         say(line)
@@ -202,7 +204,7 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 
         result.new_ref = v.ref
         if passed:
             registry.promote(v.ref, "production", require_gate=False,
-                             note="retrain gate passed: " + " | ".join(g.message for g in gates.values()))
+                             note="retrain gate passed: " + " | ".join(g.summary() for g in gates.values()))
             result.promoted = True
     finally:
         registry.close()

@@ -30,8 +30,10 @@ def monitor_router(keys, traffic) -> APIRouter:
         # The same database the server's traffic log writes to (a test may point it elsewhere).
         return FeedbackStore(traffic.path if traffic is not None else None)
 
+    # Plain `def` routes: FastAPI runs them in its thread pool, so database work and fitting the review queue's
+    # second opinion never block the event loop that streams other requests' answers.
     @router.post("/v1/feedback")
-    async def feedback(body: FeedbackBody, request: Request):
+    def feedback(body: FeedbackBody, request: Request):
         authorization = request.headers.get("authorization")
         check_api_key(authorization, keys)
         if traffic is None:
@@ -50,7 +52,7 @@ def monitor_router(keys, traffic) -> APIRouter:
                 "variant": saved.variant, "created_at": saved.at}
 
     @router.get("/v1/review/queue")
-    async def review_queue(request: Request, variant: str, limit: int = 20, seed: int = 0):
+    def review_queue(request: Request, variant: str, limit: int = 20, seed: int = 0):
         check_api_key(request.headers.get("authorization"), keys)
         from tuneforge.monitor.review_queue import build_queue
 
