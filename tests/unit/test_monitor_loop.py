@@ -189,3 +189,43 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     passed = all(g["passed"] for g in result.gates.values())
     assert result.promoted == passed and new.stage == ("production" if passed else "candidate")
     assert (result.folder / "report.md").read_text().startswith("# Retrain of inv")
+
+
+def test_cli_review_keyboard_flow_monitor_and_traffic_commands(deployed, tmp_path):
+    from typer.testing import CliRunner
+
+    from tuneforge.cli.main import app
+    from tuneforge.monitor.feedback import FeedbackStore
+    from tuneforge.monitor.traffic_log import TrafficLog
+
+    traffic = TrafficLog()
+    _log(traffic, "chatcmpl-a", "dell laptop", "banana", 0.9)
+    _log(traffic, "chatcmpl-b", "usb keyboard", "hardware", 0.1)
+    _log(traffic, "chatcmpl-c", "taxi airport", "travel", 0.3)
+    traffic.close()
+    runner = CliRunner()
+    # Seed 0's queue: invalid (a), least confident of the rest (c), then the random sample (b).
+    # Keys: "2" picks the 2nd label, Enter accepts, "e" types the answer.
+    done = runner.invoke(app, ["review", "inv", "--limit", "3", "--seed", "0"], input="2\n\ne\ntravel\n")
+    assert done.exit_code == 0, done.output
+    assert [line.split()[1] for line in done.output.splitlines() if line.startswith("[")] == \
+        ["invalid", "low_confidence", "random"]
+    assert "reviewed 3, corrected 2" in done.output
+    store = FeedbackStore()
+    got = {f.request_id: (f.correct_output, f.source) for f in store.list("inv:1")}
+    store.close()
+    assert got["chatcmpl-a"] == (LABELS[1], "review:invalid")
+    assert got["chatcmpl-c"] == ("travel", "review:low_confidence")  # accepted
+    assert got["chatcmpl-b"] == ("travel", "review:random")  # edited
+
+    html = tmp_path / "m.html"
+    shown = runner.invoke(app, ["monitor", "inv", "--no-score", "--html", str(html)])
+    assert shown.exit_code == 0, shown.output
+    assert "estimated accuracy (no labels)" in shown.output and html.read_text().startswith("<!doctype html>")
+
+    listed = runner.invoke(app, ["traffic", "list", "--variant", "inv", "--corrected"])
+    assert listed.output.count("chatcmpl-") == 3 and "'banana'  -> 'software'" in listed.output
+    out = tmp_path / "t.jsonl"
+    assert "wrote 3 examples" in runner.invoke(app, ["traffic", "export", str(out), "--variant", "inv"]).output
+    bad = runner.invoke(app, ["feedback", "chatcmpl-nope", "--rating", "1"])
+    assert bad.exit_code == 1 and "chatcmpl-nope" in bad.output
