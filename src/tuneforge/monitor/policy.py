@@ -27,7 +27,9 @@ def policy_for(name: str, path: str | None = None) -> MonitorPolicy:
 
 
 def alerts(window: dict | None, policy: MonitorPolicy) -> list[str]:
-    if not window or not window["requests"]:
+    if not window or window["requests"] < policy.window:
+        # A partial window is too small for the tests' false-alarm rates to hold (PSI over 25 requests swings past
+        # 1.0 on unchanged data): wait until a full window has been served.
         return []
     out = []
     est = window.get("estimated_accuracy") or {}

@@ -130,7 +130,9 @@ class Catalog:
         entry = ServedModel(ref, "variant", run["base"]["name"], run_path,
                             (run.get("data") or {}).get("system_prompt"), int(time.time()), base.engine)
         entry.adapter = base.engine.add_adapter(ref, run_path)
-        self.entries[ref] = entry  # visible to requests only once its adapter is in place
+        # A new dict swapped in whole: request threads reading the old one never see it change under them, and
+        # the version is visible only once its adapter is in place.
+        self.entries = {**self.entries, ref: entry}
         return entry
 
     def close(self) -> None:
