@@ -164,8 +164,9 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
         fixes[f"chatcmpl-r{i}"] = label
     from tuneforge.monitor.retrain import is_held_out
 
-    contra = next(f"chatcmpl-contra{i}" for i in range(100) if not is_held_out(f"chatcmpl-contra{i}", 0.3))
-    _log(traffic, contra, "adobe licence", "software", 0.9)  # a training input, now relabelled by a reviewer
+    relabelled = next(t for t in _LINES["software"] if not is_held_out(t, 0.3))  # learnt from, not held out
+    contra = "chatcmpl-contra"
+    _log(traffic, contra, relabelled, "software", 0.9)  # a training input, now relabelled by a reviewer
     traffic.close()
     store = FeedbackStore()
     for rid, label in fixes.items():
@@ -177,8 +178,8 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     result = retrain("inv", policy, log=lambda m: None, reason="test")
     rows = [json.loads(line) for line in resolve_data_path(result.dataset)[0].read_text().splitlines()]
     pairs = {(r["messages"][-2]["content"], r["messages"][-1]["content"]) for r in rows}
-    assert ("adobe licence", "hardware") in pairs and ("adobe licence", "software") not in pairs
-    assert result.report["data"]["overridden"] == [{"input": "adobe licence", "old": "software", "new": "hardware"}]
+    assert (relabelled, "hardware") in pairs and (relabelled, "software") not in pairs
+    assert result.report["data"]["overridden"] == [{"input": relabelled, "old": "software", "new": "hardware"}]
     assert result.report["data"]["corrections_added"] + result.report["fresh_reviewed"] == 41
     assert set(result.gates) == {"frozen", "fresh"}
     steps = [e["step"] for e in lineage.events("inv")]

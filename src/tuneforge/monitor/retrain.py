@@ -2,7 +2,7 @@
 same recipe, evaluated against production, promoted only through the gate.
 
 Steps, each recorded in the registry's lineage (registry/lineage.py) and in a report:
-1. corrections of every version of the name, split by a hash of the request id into a training share and a
+1. corrections of every version of the name, split by a hash of the input into a training share and a
    held-out share (fresh reviewed traffic the new version never sees in training);
 2. a new dataset version = previous data + training corrections, through the data workbench: a correction
    overrides older rows that contradict it (a person decided), then data/clean.py removes duplicates and rows
@@ -47,9 +47,11 @@ class RetrainResult:
     report: dict = field(default_factory=dict)
 
 
-def is_held_out(request_id: str, share: float) -> bool:
-    """A stable split: the same request is always on the same side, whatever else was reviewed."""
-    return int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
+def is_held_out(text: str, share: float) -> bool:
+    """A stable split by input: the same input is always on the same side, whatever else was reviewed, so a
+    request asked twice is never learnt from and tested on at once (that would be leakage)."""
+    key = " ".join(text.lower().split())
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -133,8 +135,10 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 
     if len(rows) < policy.min_corrections:
         raise UserError(f"{name}: {len(rows)} corrections collected, the policy needs {policy.min_corrections} "
                         f"before a retrain", field="min_corrections", hint="review more with `tuneforge review`")
-    fresh = [r for r in rows if is_held_out(r["request_id"], holdout_share)]
-    learn = [r for r in rows if not is_held_out(r["request_id"], holdout_share)]
+    from tuneforge.monitor.summary import input_text
+
+    fresh = [r for r in rows if is_held_out(input_text(r), holdout_share)]
+    learn = [r for r in rows if not is_held_out(input_text(r), holdout_share)]
     as_examples = lambda rs: [Example(training_row(r, ref.system_prompt)["messages"], line=None,  # noqa: E731
                                       meta={"request_id": r["request_id"]}) for r in rs]
     fresh_path = _write_jsonl(folder / "fresh-reviewed.jsonl", [training_row(r, ref.system_prompt) for r in fresh])
