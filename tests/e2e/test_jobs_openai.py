@@ -232,3 +232,82 @@ def test_bad_requests_get_openai_errors(server, tiny_model_dir):
                                        extra_body={"tuneforge": {"lora_rank": 4}})
     with pytest.raises(openai.AuthenticationError):
         server.client("tf-wrong").files.list()
+
+
+def test_cli_creates_follows_lists_and_cancels(server, tiny_model_dir, tmp_path):
+    import yaml
+
+    env = {**server.env, "TUNEFORGE_BASE_URL": server.url + "/v1", "TUNEFORGE_API_KEY": server.key_a}
+    data = tmp_path / "train.jsonl"
+    data.write_bytes(_training_jsonl())
+    options = tmp_path / "options.yaml"
+    options.write_text(yaml.safe_dump(TUNE))
+    base = Path(tiny_model_dir).name
+    out = _cli(env, "jobs", "create", str(data), "--model", base, "--epochs", "1", "--batch-size", "8",
+               "--suffix", "cli", "--config", str(options), "--follow")
+    job_id = out.splitlines()[0]
+    assert out.strip().endswith(f"fine-tuned model: ft:{base}:team-a:cli:{job_id.removeprefix('ftjob-')[:8]}")
+    assert "The job has successfully completed" in out
+    assert job_id in _cli(env, "jobs", "list")
+    assert '"status": "succeeded"' in _cli(env, "jobs", "get", job_id)
+    assert "Step 2/2: training loss=" in _cli(env, "jobs", "events", job_id)
+
+    # Cancel a long job while it trains: the process group is gone and the job says cancelled.
+    long_job = _cli(env, "jobs", "create", str(data), "--model", base, "--epochs", "100", "--batch-size", "1",
+                    "--config", str(options)).splitlines()[0]
+    client = server.client(server.key_a)
+    deadline = time.time() + 120
+    while client.fine_tuning.jobs.retrieve(long_job).status != "running":
+        assert time.time() < deadline
+        time.sleep(0.2)
+    assert f"{long_job}\tcancelled" in _cli(env, "jobs", "cancel", long_job)
+    time.sleep(0.3)
+    left = subprocess.run(["pgrep", "-f", f"{long_job}/config.yaml"], capture_output=True, text=True).stdout
+    assert left.strip() == "", "the cancelled job's training process still runs"
+    assert client.fine_tuning.jobs.retrieve(long_job).status == "cancelled"
+    assert not (server.home / "jobs" / long_job / "run").exists()
+
+
+def test_kill_9_of_the_server_mid_job_resumes_to_the_same_weights(tiny_model_dir, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    srv = Server(tmp_path, tiny_model_dir)
+    key = _cli(srv.env, "keys", "create", "team-a").strip()
+    srv.start()
+    try:
+        client = srv.client(key)
+        up = client.files.create(file=("labels.jsonl", _training_jsonl()), purpose="fine-tune")
+        settings = dict(model=Path(tiny_model_dir).name, training_file=up.id, seed=11,
+                        hyperparameters={"n_epochs": 20, "batch_size": 2},  # the deprecated top-level form
+                        extra_body={"tuneforge": {**TUNE, "lora_dropout": 0.1}})  # dropout: the RNG state matters
+        killed = client.fine_tuning.jobs.create(**settings)
+        run = tmp_path / "jobs" / killed.id / "run"
+        deadline = time.time() + 180
+        while not list((run / "checkpoints").glob("step-*")):
+            assert time.time() < deadline, f"no checkpoint within 180 s:\n{srv.log()}"
+            time.sleep(0.01)
+        srv.kill()
+        time.sleep(0.5)  # the training process dies with the server (parent-death signal)
+        assert not (run / "run.json").exists(), "the job finished before the kill; the test proves nothing"
+        trainers = subprocess.run(["pgrep", "-f", f"{killed.id}/config.yaml"], capture_output=True, text=True)
+        assert trainers.stdout.strip() == "", "a training process outlived the killed server"
+
+        srv.start()
+        whole = client.fine_tuning.jobs.create(**settings)
+        done = _wait(client, killed.id)
+        assert done.status == "succeeded", (done.error, srv.log())
+        messages = [e.message for e in client.fine_tuning.jobs.list_events(killed.id, limit=1000).data]
+        assert any(m.startswith("Fine-tuning job resumed from checkpoint at step ") for m in messages), messages
+        assert "resume: step-" in (tmp_path / "jobs" / killed.id / "train.log").read_text()  # the trainer's word
+        steps = [e.data["step"] for e in client.fine_tuning.jobs.list_events(killed.id, limit=1000).data
+                 if e.type == "metrics" and "total_steps" in e.data]
+        assert sorted(steps) == list(range(1, 161))  # every step reported once across the restart
+        assert _wait(client, whole.id).status == "succeeded"
+        a = load_file(run / "adapter_model.safetensors")
+        b = load_file(tmp_path / "jobs" / whole.id / "run" / "adapter_model.safetensors")
+        assert a.keys() == b.keys()
+        for name in a:
+            assert torch.equal(a[name], b[name]), name
+    finally:
+        srv.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tuneforge.cli import data, evaluate, models, predict, quickstart, train
-from tuneforge.cli import keys, serve
+from tuneforge.cli import jobs, keys, serve
 
 app = typer.Typer(
     name="tuneforge",
@@ -22,6 +22,7 @@ train.register(app)
 evaluate.register(app)
 serve.register(app)
 app.add_typer(keys.app, name="keys")
+app.add_typer(jobs.app, name="jobs")
 
 
 def main():
