@@ -181,7 +181,11 @@ class Engine:
         """Unload an adapter and its cached prefixes; the base (and the other variants) keep serving."""
         with self._model_lock:
             internal = self.adapters.pop(served_name)
-            self.model.delete_adapter(internal)
+            if self.adapters:
+                self.model.delete_adapter(internal)
+            else:  # PEFT keeps naming a deleted last adapter as active: go back to the plain base instead
+                self.model = self.model.unload()
+                self.is_peft = False
             for key in [k for k in self._prefixes if k[0] == internal]:
                 del self._prefixes[key]
 
