@@ -123,7 +123,7 @@ def test_catalog_serves_an_adapter_added_at_runtime_and_only_to_its_owner(tiny_m
         assert done.wait(60)
         return "".join(parts)
 
-    reference = Catalog.load([str(tiny_variants["beta"])], max_batch=4)
+    reference = Catalog.load([str(tiny_variants["beta"]), str(tiny_variants["alpha"])], max_batch=4)
     catalog = Catalog.load([str(tiny_model_dir)], max_batch=4)
     try:
         base_answer = answer(catalog.resolve(tiny_model_dir.name))
@@ -132,6 +132,10 @@ def test_catalog_serves_an_adapter_added_at_runtime_and_only_to_its_owner(tiny_m
         expected = answer(reference.resolve(tiny_variants["beta"].name))
         assert expected != base_answer
         assert answer(added) == expected
+        second = catalog.add("ft:tiny:a::z", tiny_variants["alpha"], owner="a")  # joins the loaded adapters
+        assert answer(second) == answer(reference.resolve(tiny_variants["alpha"].name)) != expected
+        assert answer(added) == expected
+        catalog.remove("ft:tiny:a::z")
 
         token = _current.set(Principal("b"))
         try:
