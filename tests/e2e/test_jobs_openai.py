@@ -230,6 +230,8 @@ def test_bad_requests_get_openai_errors(server, tiny_model_dir):
     with pytest.raises(openai.BadRequestError):
         client.fine_tuning.jobs.create(model=Path(tiny_model_dir).name, training_file=up.id,
                                        extra_body={"tuneforge": {"lora_rank": 4}})
+    unknown = _wait(client, client.fine_tuning.jobs.create(model="no-such-model", training_file=up.id).id)
+    assert unknown.status == "failed" and unknown.error.code == "model_not_available", unknown.error
     with pytest.raises(openai.AuthenticationError):
         server.client("tf-wrong").files.list()
 
@@ -260,6 +262,15 @@ def test_cli_creates_follows_lists_and_cancels(server, tiny_model_dir, tmp_path)
     while client.fine_tuning.jobs.retrieve(long_job).status != "running":
         assert time.time() < deadline
         time.sleep(0.2)
+    # Pause stops the process; resume queues the job and it trains again.
+    assert client.fine_tuning.jobs.pause(long_job).status == "paused"
+    assert subprocess.run(["pgrep", "-f", f"{long_job}/config.yaml"], capture_output=True).stdout.strip() == b""
+    assert client.fine_tuning.jobs.resume(long_job).status == "queued"
+    while client.fine_tuning.jobs.retrieve(long_job).status != "running":
+        assert time.time() < deadline + 120
+        time.sleep(0.2)
+    with pytest.raises(openai.BadRequestError):
+        client.fine_tuning.jobs.resume(long_job)  # only a paused job resumes
     assert f"{long_job}\tcancelled" in _cli(env, "jobs", "cancel", long_job)
     time.sleep(0.3)
     left = subprocess.run(["pgrep", "-f", f"{long_job}/config.yaml"], capture_output=True, text=True).stdout

@@ -111,7 +111,7 @@ def test_catalog_serves_an_adapter_added_at_runtime_and_only_to_its_owner(tiny_m
     from tuneforge.serve.catalog import Catalog, UnknownModel
     from tuneforge.serve.engine import GenRequest
     from tuneforge.serve.principal import Principal, _current
-    from tuneforge.train.encode import encode_prompt
+    from tuneforge.chat_encoding import encode_prompt
 
     def answer(entry) -> str:
         done, parts = threading.Event(), []

@@ -179,3 +179,7 @@ def cancel(job_id: str, base_url: Optional[str] = _URL, api_key: Optional[str] =
     except openai.APIError as err:
         _fail(err)
     typer.echo(f"{job.id}\t{job.status}")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="jobs")

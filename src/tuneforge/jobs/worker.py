@@ -181,7 +181,7 @@ class Worker:
     # -- validating_files -> queued ------------------------------------------------------------------------------
     def _validate(self, job: dict) -> None:
         from tuneforge.data.split import split_examples
-        from tuneforge.data.validate import load_length_tokenizer
+        from tuneforge.models.load import load_length_tokenizer
         from tuneforge.jobs.spec import resolve, shown_resolved
         from tuneforge.train.batching import steps_per_epoch
 
