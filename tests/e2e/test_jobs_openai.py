@@ -230,6 +230,13 @@ def test_bad_requests_get_openai_errors(server, tiny_model_dir):
     with pytest.raises(openai.BadRequestError):
         client.fine_tuning.jobs.create(model=Path(tiny_model_dir).name, training_file=up.id,
                                        extra_body={"tuneforge": {"lora_rank": 4}})
+    # A training process that fails fails its job only: the message is the trainer's, the server keeps serving.
+    broken = client.fine_tuning.jobs.create(model=Path(tiny_model_dir).name, training_file=up.id,
+                                            extra_body={"tuneforge": {**TUNE, "lora_targets": "no_such_layer"}})
+    broken = _wait(client, broken.id)
+    assert broken.status == "failed" and broken.error.code == "training_failed", broken.error
+    assert "no_such_layer" in broken.error.message
+    assert httpx.get(server.url + "/health").status_code == 200
     unknown = _wait(client, client.fine_tuning.jobs.create(model="no-such-model", training_file=up.id).id)
     assert unknown.status == "failed" and unknown.error.code == "model_not_available", unknown.error
     with pytest.raises(openai.AuthenticationError):
