@@ -122,8 +122,11 @@ def test_upload_train_follow_events_checkpoints_and_chat(server, tiny_model_dir)
     assert client.files.content(uploaded.id).read() == _training_jsonl()
     assert uploaded.id in [f.id for f in client.files.list(purpose="fine-tune")]
 
+    held_out = client.files.create(file=("held_out.jsonl", b"".join(_training_jsonl().splitlines(True)[::3])),
+                                   purpose="fine-tune")
     job = client.fine_tuning.jobs.create(
-        model=base, training_file=uploaded.id, suffix="labels", seed=3, metadata={"team": "a"},
+        model=base, training_file=uploaded.id, validation_file=held_out.id, suffix="labels", seed=3,
+        metadata={"team": "a"},
         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3, "batch_size": 4,
                                                                            "learning_rate_multiplier": 2}}},
         extra_body={"tuneforge": TUNE})
@@ -159,12 +162,15 @@ def test_upload_train_follow_events_checkpoints_and_chat(server, tiny_model_dir)
 
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
     assert [c.step_number for c in checkpoints] == [12, 8, 4]  # one per epoch, newest first
-    assert checkpoints[0].metrics.train_loss > 0
+    assert checkpoints[0].metrics.train_loss > 0 and checkpoints[0].metrics.full_valid_loss > 0
+    epoch_events = [e.data for e in seen.values() if e.type == "metrics" and "full_valid_loss" in e.data]
+    assert sorted(d["step"] for d in epoch_events) == [4, 8, 12]  # the whole validation file, each epoch
     assert checkpoints[0].fine_tuned_model_checkpoint.startswith(job.fine_tuned_model)
 
     csv_text = client.files.content(job.result_files[0]).read().decode()
     assert csv_text.splitlines()[0] == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
     assert len(csv_text.splitlines()) == 13
+    assert [row.split(",")[3] != "" for row in csv_text.splitlines()[1:]] == [False, False, False, True] * 3
 
     # Served at once, without a restart: listed, and it answers chat completions.
     assert job.fine_tuned_model in [m.id for m in client.models.list().data]
