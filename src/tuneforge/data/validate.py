@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tuneforge.data.formats import Example, LoadResult
-from tuneforge.data.labels import label_set, normalise_answer
+from tuneforge.data.labels import label_set
+from tuneforge.data.normalise import normalise_answer
 from tuneforge.data.problems import Problem
 
 MIN_EXAMPLES = 10  # OpenAI's fine-tuning API refuses fewer

@@ -119,7 +119,9 @@ def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], kinds: dict[str
 
 
 def check_leakage(examples: list[Example], variants: list[Variant], cfg: EvalConfig, log) -> dict:
-    from tuneforge.eval.leakage import overlap
+    """Held-out inputs that are (nearly) inputs of a variant's training data: the same definition as
+    `data clean`/`data report` (data/duplicates.py), near-copies included."""
+    from tuneforge.data.duplicates import NEAR_THRESHOLD, leaked_eval_lines
 
     found = {}
     for v in variants:
@@ -128,10 +130,13 @@ def check_leakage(examples: list[Example], variants: list[Variant], cfg: EvalCon
             found[v.name] = {"train_data": path, "checked": False}
             continue
         train, _ = load_examples(path, cfg.data_format, cfg.input_column, cfg.output_column, cfg.system_prompt)
-        found[v.name] = {"train_data": path, "checked": True, **overlap(examples, train)}
+        lines = leaked_eval_lines(train, examples)
+        found[v.name] = {"train_data": path, "checked": True, "overlap": len(lines),
+                         "share": len(lines) / len(examples) if examples else 0.0, "lines": lines[:50],
+                         "similarity_threshold": NEAR_THRESHOLD}
         if found[v.name]["overlap"]:
-            log(f"warning: {found[v.name]['overlap']} held-out input(s) also occur in the training data of "
-                f"{v.name} ({path}); its score is inflated")
+            log(f"warning: {found[v.name]['overlap']} held-out input(s) also occur (or nearly) in the training data "
+                f"of {v.name} ({path}); its score is inflated")
     return found
 
 
