@@ -10,6 +10,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def normal_permissions(folder: Path) -> None:
+    """What a plain `mkdir`/`open` would have given (0755/0644 under the usual umask): mkdtemp makes the folder
+    owner-only and some writers (safetensors) create owner-only files, which other users and containers of
+    the export could not read."""
+    mask = _umask()
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
+
+
 @contextmanager
 def atomic_folder(target: str | Path, overwrite: bool = False):
     target = Path(target)
@@ -19,6 +36,7 @@ def atomic_folder(target: str | Path, overwrite: bool = False):
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
+        normal_permissions(tmp)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

@@ -24,6 +24,7 @@ from tuneforge.config import TrainConfig
 from tuneforge.data.formats import Example, dataset_hash, load_from_options
 from tuneforge.data.split import split_examples
 from tuneforge.data.versions import resolve_data_path
+from tuneforge.models.resolve import public_id
 from tuneforge.paths import runs_dir
 from tuneforge.train.precision import autocast, resolve_precision
 from tuneforge.train.run_record import library_versions, write_run
@@ -381,6 +382,9 @@ def train(cfg: TrainConfig, log=print) -> Path:
         say(f"kept the best weights: step {state.best_step}, eval loss {state.best_eval:.4f}")
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        portable_base = public_id(cfg.base) or cfg.base  # never a local cache path in adapter_config.json
+        for adapter_config in getattr(model, "peft_config", {}).values():
+            adapter_config.base_model_name_or_path = portable_base
         model.save_pretrained(out, safe_serialization=True)
         tokenizer.save_pretrained(out)
         write_run(out, _run_record(cfg, base, data, objective, state, precision, n_trainable, n_total, started, world))
@@ -398,7 +402,7 @@ def _run_record(cfg, base, data, objective, state, precision, n_trainable, n_tot
         "objective": cfg.objective,
         "precision": precision,
         "processes": world,
-        "base": {"name": cfg.base, "path": str(base.path), "source": base.source},
+        "base": {"name": cfg.base, "path": str(base.path), "source": base.source, "public_id": public_id(cfg.base)},
         "data": {
             "path": str(resolve_data_path(cfg.data)[0].resolve()),
             "version": data.version,
