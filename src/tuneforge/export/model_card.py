@@ -54,7 +54,9 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
     from tuneforge.models.resolve import BUNDLED, public_id
 
     base_name = run["base"]["name"]
+    # A local folder is named by its last part only: a card must not leak (or depend on) this machine's paths.
     base_id = public_id(base_name)
+    shown = base_id or f"{Path(base_name).name} (a local model)"
     licence = BUNDLED[base_name].licence if base_name in BUNDLED else None
     data = run.get("data", {})
     cfg = run.get("config", {})
@@ -67,9 +69,9 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
             "gguf": "a GGUF file for llama.cpp and Ollama"}[export_kind]
     lines = [
         "---", front.to_yaml(), "---", "",
-        f"# {Path(data.get('path') or 'variant').stem} — fine-tuned {base_id or base_name}", "",
+        f"# {Path(data.get('path') or 'variant').stem} — fine-tuned {shown}", "",
         f"This is {what}{f' in {dtype}' if dtype else ''}, fine-tuned with tuneforge "
-        f"({run.get('method', 'lora')}, {run.get('objective', 'sft')}) from **{base_id or base_name}**"
+        f"({run.get('method', 'lora')}, {run.get('objective', 'sft')}) from **{shown}**"
         f"{f' (licence: {licence})' if licence else ''}.", "",
         "## Intended use", "",
         "The task of its training data and nothing else: inputs like the training examples, answered in their "
