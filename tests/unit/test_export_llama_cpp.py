@@ -88,7 +88,7 @@ def test_gguf_template_carries_the_trained_system_prompt(tiny_variants, tmp_path
     """A llama.cpp user who sends only the input gets the prompt the variant was trained on."""
     from tuneforge.export.llama_cpp_check import _LlamaChat, _open
     from tuneforge.models.load import load_tokenizer
-    from tuneforge.train.encode import encode_prompt
+    from tuneforge.chat_encoding import encode_prompt
 
     folder, _ = export_variant(tiny_variants["alpha"], tmp_path / "g", options=ExportOptions("gguf", "f32", parity_samples=0))
     system = json.loads((tiny_variants["alpha"] / "run.json").read_text())["data"]["system_prompt"]

@@ -8,7 +8,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuneforge.atomic_folder import atomic_folder
+from tuneforge.atomic import atomic_folder
+from tuneforge.errors import UserError
 from tuneforge.export.merge import merge_adapter, write_export_record
 from tuneforge.export.parity import ParityReport, check_parity, sample_prompts, without_trained_system
 
@@ -46,12 +47,12 @@ def export_variant(run_dir: str | Path, out: str | Path, fmt: str = "merged", gg
     o = options or ExportOptions(fmt, gguf_dtype, parity_samples=parity_samples, max_new_tokens=max_new_tokens,
                                  overwrite=overwrite)
     from tuneforge.models.load import load_model, load_tokenizer
-    from tuneforge.train.run_record import read_run
+    from tuneforge.run_record import read_run
 
     if o.fmt not in FORMATS:
-        raise ValueError(f"--format: one of {', '.join(FORMATS)} (got {o.fmt!r})")
+        raise UserError(f"--format: one of {', '.join(FORMATS)} (got {o.fmt!r})")
     if o.check and o.fmt != "gguf":
-        raise ValueError("--check runs GGUF files in llama.cpp; use it with --format gguf")
+        raise UserError("--check runs GGUF files in llama.cpp; use it with --format gguf")
     run = read_run(run_dir)
     out = Path(out)
     name = o.name or out.name
@@ -81,7 +82,7 @@ def gguf_files(folder: Path) -> dict[str, Path]:
 
 def check_exported_gguf(run_dir, folder: Path, o: ExportOptions):
     from tuneforge.export.llama_cpp_check import check_gguf_files
-    from tuneforge.train.run_record import read_run
+    from tuneforge.run_record import read_run
 
     run = read_run(run_dir)
     prompts = sample_prompts(run, o.check_samples, o.check_data)

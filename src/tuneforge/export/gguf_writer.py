@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 SUPPORTED = {"llama"}
 
 
@@ -60,14 +62,14 @@ def _add_tokenizer(writer, tokenizer, model_dir: Path, n_vocab: int) -> None:
 
     tokenizer_json = model_dir / "tokenizer.json"
     if not tokenizer_json.is_file():
-        raise ValueError(f"{model_dir}: no tokenizer.json; only fast byte-level BPE tokenizers are exported")
+        raise UserError(f"{model_dir}: no tokenizer.json; only fast byte-level BPE tokenizers are exported")
     spec = json.loads(tokenizer_json.read_text(encoding="utf-8"))
     if spec.get("model", {}).get("type") != "BPE" or (spec.get("decoder") or {}).get("type") != "ByteLevel":
-        raise ValueError(f"{tokenizer_json}: only byte-level BPE tokenizers are exported to GGUF")
+        raise UserError(f"{tokenizer_json}: only byte-level BPE tokenizers are exported to GGUF")
     try:
         pre = llama_cpp_pre_name(spec)  # the split we trained with, under llama.cpp's name for it
     except ValueError as err:
-        raise ValueError(f"{tokenizer_json}: {err}") from None
+        raise UserError(f"{tokenizer_json}: {err}") from None
     tokens, types = _token_list(tokenizer, n_vocab)
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre(pre)
@@ -76,7 +78,7 @@ def _add_tokenizer(writer, tokenizer, model_dir: Path, n_vocab: int) -> None:
     # Merges, special token ids, add-BOS/EOS flags and the chat template, from the tokenizer files themselves.
     special_vocab = gguf.SpecialVocab(model_dir, load_merges=True, n_vocab=n_vocab)
     if not special_vocab.merges:
-        raise ValueError(f"{model_dir}: tokenizer has no BPE merges; only byte-level BPE tokenizers are exported")
+        raise UserError(f"{model_dir}: tokenizer has no BPE merges; only byte-level BPE tokenizers are exported")
     if not special_vocab.chat_template:
         special_vocab.chat_template = tokenizer.chat_template
     # Whether BOS/EOS are added to plain text: as the training tokenizer does it, stated explicitly, because
@@ -107,12 +109,12 @@ def write_gguf(model_dir: str | Path, out_file: str | Path, dtype: str = "f16", 
     from tuneforge.models.load import load_model, load_tokenizer
 
     if dtype not in ("f16", "f32"):
-        raise ValueError(f"--gguf-dtype: f16 or f32 (got {dtype!r}); quantize with llama.cpp afterwards")
+        raise UserError(f"--gguf-dtype: f16 or f32 (got {dtype!r}); quantize with llama.cpp afterwards")
     model_dir = Path(model_dir)
     model = load_model(model_dir)
     config = model.config
     if config.model_type not in SUPPORTED:
-        raise ValueError(f"{model_dir}: GGUF export supports {', '.join(SUPPORTED)} models, not {config.model_type!r}")
+        raise UserError(f"{model_dir}: GGUF export supports {', '.join(SUPPORTED)} models, not {config.model_type!r}")
     tokenizer = load_tokenizer(model_dir)
     n_head, n_kv = config.num_attention_heads, config.num_key_value_heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // n_head
@@ -141,7 +143,7 @@ def write_gguf(model_dir: str | Path, out_file: str | Path, dtype: str = "f16", 
             continue
         name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if name is None:
-            raise ValueError(f"{model_dir}: no GGUF name for tensor {hf_name!r}")
+            raise UserError(f"{model_dir}: no GGUF name for tensor {hf_name!r}")
         data = tensor.detach().to(torch.float32).numpy()
         if hf_name.endswith("q_proj.weight"):
             data = _permute_for_gguf(data, n_head)

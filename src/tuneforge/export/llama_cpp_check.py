@@ -16,6 +16,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 CHECK_FILE = "llama_cpp_check.json"
 # Each probe covers a way two byte-level BPE pre-tokenizers can disagree.
 PROBES = [
@@ -111,7 +113,7 @@ class _LlamaChat:
         self.llm, self.llama_cpp = llm, llama_cpp
         template = llm.metadata.get("tokenizer.chat_template")
         if not template:
-            raise ValueError("the GGUF has no tokenizer.chat_template")
+            raise UserError("the GGUF has no tokenizer.chat_template")
         text = lambda tid: llm.detokenize([tid], special=True).decode("utf-8", "replace") if tid >= 0 else ""  # noqa: E731
         self.formatter = Jinja2ChatFormatter(template, eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos()))
         # The file's EOS token, where tuneforge stops too. llama.cpp would also stop at tokens it recognises by
@@ -139,7 +141,7 @@ def check_file(path: Path, qtype: str, tokenizer, prompts: list[list[dict]], ref
     """`prompts` are full conversations as tuneforge predict builds them (system prompt first, if any);
     llama.cpp gets them as a plain user sends them, without the trained system prompt."""
     from tuneforge.export.parity import without_trained_system
-    from tuneforge.train.encode import encode_prompt
+    from tuneforge.chat_encoding import encode_prompt
 
     llm = _open(path, n_ctx)
     try:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tuneforge.atomic_folder import atomic_folder
+from tuneforge.atomic import atomic_folder
+from tuneforge.errors import UserError
 from tuneforge.sqlite_db import utc_now
 
 EXPORT_FILE = "tuneforge-export.json"
@@ -26,10 +27,10 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False,
 
     loaded = load_for_inference(str(run_dir))
     if not loaded.is_variant:
-        raise ValueError(f"{run_dir}: not a run folder with an adapter; nothing to merge")
+        raise UserError(f"{run_dir}: not a run folder with an adapter; nothing to merge")
     dtype = dtype or source_dtype(loaded.run["base"]["name"], loaded.base_path)
     if dtype not in DTYPES:
-        raise ValueError(f"--dtype: one of {', '.join(DTYPES)} (got {dtype!r})")
+        raise UserError(f"--dtype: one of {', '.join(DTYPES)} (got {dtype!r})")
     # Merge in float32 (the adapter's precision), then cast once: rounding happens a single time.
     merged = loaded.model.merge_and_unload() if hasattr(loaded.model, "merge_and_unload") else loaded.model
     merged = merged.to(getattr(torch, dtype))

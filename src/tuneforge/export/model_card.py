@@ -17,10 +17,10 @@ _CONFIG_KEYS = ("method", "objective", "epochs", "max_steps", "batch_size", "gra
 
 
 def _eval_report(run_dir: Path) -> dict | None:
-    from tuneforge.registry.gate import read_eval
+    from tuneforge.eval.eval_file import EVAL_FILE, read_eval
 
-    path = run_dir / "eval.json"
-    return read_eval(path) if path.is_file() else None
+    path = run_dir / EVAL_FILE
+    return read_eval(path).raw if path.is_file() else None
 
 
 def _pct(x) -> str:
@@ -116,7 +116,7 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
 def write_model_card(run_dir: str | Path, folder: str | Path | None = None, export_kind: str | None = None,
                      dtype: str | None = None) -> Path:
     """README.md for the variant in `folder` (default: the run folder itself, replacing PEFT's blank card)."""
-    from tuneforge.train.run_record import read_run
+    from tuneforge.run_record import read_run
 
     run_dir = Path(run_dir)
     path = Path(folder or run_dir) / CARD_FILE

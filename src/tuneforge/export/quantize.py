@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 # Our names (llama.cpp's `quantize` tool spells them the same) -> llama.cpp file types.
 QUANT_TYPES = ("q8_0", "q4_k_m")
 _FTYPE_ATTR = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
@@ -15,7 +17,7 @@ def require_llama_cpp():
     try:
         import llama_cpp
     except ImportError:
-        raise ValueError(f"llama.cpp's Python binding is not installed: {INSTALL_HINT}") from None
+        raise UserError(f"llama.cpp's Python binding is not installed: {INSTALL_HINT}") from None
     return llama_cpp
 
 
@@ -23,7 +25,7 @@ def parse_quant_types(text: str | None) -> list[str]:
     types = [t.strip().lower() for t in (text or "").split(",") if t.strip()]
     unknown = [t for t in types if t not in QUANT_TYPES]
     if unknown:
-        raise ValueError(f"--quantize: unknown type(s) {', '.join(unknown)}; choose from {', '.join(QUANT_TYPES)}")
+        raise UserError(f"--quantize: unknown type(s) {', '.join(unknown)}; choose from {', '.join(QUANT_TYPES)}")
     return types
 
 
