@@ -102,7 +102,7 @@ def export(
     name: Optional[str] = typer.Option(None, help="Model name in GGUF metadata and file names (default: --out's name)."),
     parity_samples: int = typer.Option(8, help="Prompts checked for identical greedy answers (0 skips)."),
     check: bool = typer.Option(False, help="Run every GGUF file in llama.cpp: token ids and greedy answers."),
-    check_data: Optional[str] = typer.Option(None, help="Evaluation file for --check (default: the run's held-out data)."),
+    check_data: Optional[str] = typer.Option(None, help="Evaluation file for the parity checks and --check (default: the run's held-out data)."),
     check_samples: int = typer.Option(0, help="Examples of --check-data to check (0: all)."),
     overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
 ):

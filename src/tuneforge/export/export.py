@@ -27,7 +27,7 @@ class ExportOptions:
     parity_samples: int = 8
     max_new_tokens: int = 32
     check: bool = False  # run the GGUF files in llama.cpp
-    check_data: str | None = None  # evaluation file for the llama.cpp check (default: the run's held-out data)
+    check_data: str | None = None  # evaluation file for the checks (default: the run's held-out data)
     check_samples: int = 0  # 0: every example of check_data
     overwrite: bool = False
 
@@ -66,7 +66,7 @@ def export_variant(run_dir: str | Path, out: str | Path, fmt: str = "merged", gg
     report = None
     if o.parity_samples > 0:
         _, reference = _adapter(run_dir)
-        prompts = sample_prompts(run, o.parity_samples)
+        prompts = sample_prompts(run, o.parity_samples, o.check_data)
         bare = without_trained_system(prompts, run.get("data", {}).get("system_prompt"))
         report = check_parity(reference, exported(), prompts, o.fmt, o.max_new_tokens, exported_prompts=bare)
         report.save(out)
