@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tuneforge.errors import UserError
 
@@ -124,7 +124,10 @@ class TrainConfig(DataOptions):
 
 class EvalConfig(DataOptions):
     model: str = Field(..., description="A run folder (adapter) or a base model name to evaluate.")
-    data: str = Field(..., description="Held-out data file (JSONL/CSV).")
+    eval_data: str = Field(
+        ..., description="Held-out data file (JSONL/CSV).", validation_alias=AliasChoices("eval_data", "data"),
+        json_schema_extra={"cli_aliases": ["--data"]},  # the first spelling, still accepted (also as a YAML key)
+    )
     out: Optional[str] = Field(None, description="Where to write eval.json (default: inside the run folder).")
     train_data: Optional[str] = Field(
         None, description="Pool for few-shot examples (default: the run's training data)."
@@ -169,7 +172,9 @@ class EvalConfig(DataOptions):
     )
     bootstrap: int = Field(1000, ge=0, le=100_000, description="Bootstrap resamples for intervals and paired tests (0: none).")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the intervals.")
-    html: bool = Field(True, description="Also write the HTML report next to eval.json.")
+    html: Optional[str] = Field(
+        None, description="Where to write the HTML report (default: report.html beside eval.json; 'none': no HTML)."
+    )
 
     @field_validator("few_shot")
     @classmethod
@@ -252,6 +257,7 @@ class DataCheckConfig(DataOptions):
     max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens that training will accept.")
     min_per_label: int = Field(5, ge=1, description="Warn about label classes with fewer examples than this.")
     json_report: Optional[str] = Field(None, description="Also write every problem as JSON to this file.")
+    strict: bool = Field(False, description="Exit 3 when there are warnings (without it, warnings exit 0).")
 
 
 class DataCleanConfig(DataOptions):

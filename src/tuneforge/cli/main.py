@@ -32,6 +32,7 @@ class _Commands(TyperGroup):
 
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain click help: flags read `--x / --no-x`, defaults `[default: ...]`, no type tags
     name="tuneforge",
     cls=_Commands,
     help="Fine-tune an open model on examples of one task, prove it beats prompting, and use it.",
