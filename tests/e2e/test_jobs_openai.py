@@ -155,6 +155,8 @@ def test_upload_train_follow_events_checkpoints_and_chat(server, tiny_model_dir)
     steps = sorted(e.data["step"] for e in seen.values() if e.type == "metrics" and "train_loss" in e.data
                    and "total_steps" in e.data)
     assert steps == list(range(1, 13))  # 15 examples / batch 4 = 4 steps x 3 epochs, each step once
+    accuracies = [e.data["train_mean_token_accuracy"] for e in seen.values() if "total_steps" in (e.data or {})]
+    assert len(accuracies) == 12 and all(0 <= a <= 1 for a in accuracies)
 
     # Pagination by cursor gives the same events, newest first.
     paged = list(client.fine_tuning.jobs.list_events(job.id, limit=5))
@@ -171,6 +173,7 @@ def test_upload_train_follow_events_checkpoints_and_chat(server, tiny_model_dir)
     assert csv_text.splitlines()[0] == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
     assert len(csv_text.splitlines()) == 13
     assert [row.split(",")[3] != "" for row in csv_text.splitlines()[1:]] == [False, False, False, True] * 3
+    assert all(row.split(",")[2] != "" for row in csv_text.splitlines()[1:])  # train_accuracy on every step
 
     # Served at once, without a restart: listed, and it answers chat completions.
     assert job.fine_tuned_model in [m.id for m in client.models.list().data]
