@@ -199,8 +199,23 @@ def test_upload_train_follow_events_checkpoints_and_chat(server, tiny_model_dir)
     assert admin.fine_tuning.jobs.retrieve(job.id).id == job.id
     assert job.fine_tuned_model in [m.id for m in admin.models.list().data]
 
-    # Deleting the model stops serving it at once.
+    # Registered with lineage to the job and its files.
+    import hashlib
+    import json
+
+    from tuneforge.registry.store import Registry
+
+    registry = Registry(server.home / "registry.db")
+    variant = registry.get(f"ft-{job.id.removeprefix('ftjob-').lower()}:1")
+    lineage = json.loads((Path(variant.run_path) / "job.json").read_text())
+    assert lineage["job"] == job.id and lineage["fine_tuned_model"] == job.fine_tuned_model
+    assert lineage["training_file"] == {"id": uploaded.id, "filename": "labels.jsonl",
+                                        "sha256": hashlib.sha256(_training_jsonl()).hexdigest()}
+
+    # Deleting the model stops serving it at once, and archives it in the registry.
     assert client.models.delete(job.fine_tuned_model).deleted
+    assert registry.get(variant.ref).stage == "archived"
+    registry.close()
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model=job.fine_tuned_model, max_tokens=2,
                                        messages=[{"role": "user", "content": "x"}])
@@ -336,5 +351,14 @@ def test_kill_9_of_the_server_mid_job_resumes_to_the_same_weights(tiny_model_dir
         assert a.keys() == b.keys()
         for name in a:
             assert torch.equal(a[name], b[name]), name
+
+        # After another restart the fine-tuned models are served again, to their owner.
+        srv.stop()
+        srv.start()
+        served = [m.id for m in client.models.list().data]
+        assert done.fine_tuned_model in served and client.fine_tuning.jobs.retrieve(whole.id).fine_tuned_model in served
+        reply = client.chat.completions.create(model=done.fine_tuned_model, max_tokens=3,
+                                               messages=[{"role": "user", "content": "dell laptop"}])
+        assert reply.model == done.fine_tuned_model
     finally:
         srv.stop()
