@@ -30,6 +30,8 @@ class ServedModel:
     created: int
     engine: object = None
     adapter: str = "__base__"
+    # A classification variant's label scorer (serve/labels.py); None for generative models.
+    labeler: object = None
 
 
 def base_display_name(name: str) -> str:

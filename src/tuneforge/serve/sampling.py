@@ -19,21 +19,3 @@ def sample_row(logits, temperature: float, top_p: float, generator) -> int:
         probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
     return int(torch.multinomial(probs, 1, generator=generator))
 
-
-def constrained_row(logits, temperature: float, top_p: float, generator, allowed, max_tries: int = 16) -> int | None:
-    """Like sample_row, but only tokens for which `allowed(token_id)` is true; None if none is found."""
-    import torch
-
-    work = logits.clone().float()
-    for _ in range(max_tries):
-        tok = sample_row(work, temperature, top_p, generator)
-        if allowed(tok):
-            return tok
-        work[tok] = float("-inf")
-    # The sampled candidates kept failing: walk the rest in order of likelihood.
-    for tok in torch.argsort(work, descending=True).tolist():
-        if work[tok] == float("-inf"):
-            break
-        if allowed(tok):
-            return tok
-    return None
