@@ -6,6 +6,7 @@ from __future__ import annotations
 from tuneforge.serve.errors import ApiError
 
 DEFAULT_CHAT_MAX_TOKENS = 512
+DEFAULT_COMPLETION_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
 
 
 def template_supports_tools(tokenizer) -> bool:

@@ -9,7 +9,7 @@ from tuneforge.serve.errors import ApiError
 from tuneforge.serve.labels import label_answer
 from tuneforge.serve.openai_shapes import CHAT, TEXT
 from tuneforge.serve.prompting import (
-    DEFAULT_CHAT_MAX_TOKENS, chat_messages, refuse_unsupported, system_prefix_len, token_budget,
+    DEFAULT_CHAT_MAX_TOKENS, DEFAULT_COMPLETION_MAX_TOKENS, chat_messages, refuse_unsupported, system_prefix_len, token_budget,
 )
 from tuneforge.serve.responder import respond
 from tuneforge.serve.routes_models import lookup
@@ -54,7 +54,8 @@ async def completions(body: CompletionRequest, request: Request):
     prompts = [tok(p, add_special_tokens=False)["input_ids"] for p in body.prompts]
     if any(not p for p in prompts):
         raise ApiError(400, "prompt must not be empty", param="prompt")
-    max_tokens = token_budget(served, prompts, body.max_tokens, explicit=True)
+    max_tokens = token_budget(served, prompts, body.max_tokens or DEFAULT_COMPLETION_MAX_TOKENS,
+                              explicit=body.max_tokens is not None)
     return await respond(request, served, body, prompts, max_tokens, TEXT)
 
 

@@ -6,13 +6,17 @@ be batched with.
 
 from __future__ import annotations
 
+MIN_TEMPERATURE = 1e-6  # below this (and 0), greedy: a float32 division by ~1e-300 would give NaN
+
 
 def sample_row(logits, temperature: float, top_p: float, generator) -> int:
     import torch
 
-    if temperature <= 0:
+    if temperature < MIN_TEMPERATURE:
         return int(torch.argmax(logits))
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    logits = logits.float()
+    # Shifted so the best token scores 0: a tiny temperature then gives -inf elsewhere, never inf - inf = NaN.
+    probs = torch.softmax((logits - logits.max()) / temperature, dim=-1)
     if top_p < 1.0:
         sorted_p, order = torch.sort(probs, descending=True)
         keep = torch.cumsum(sorted_p, dim=-1) - sorted_p < top_p  # always keeps the most likely token

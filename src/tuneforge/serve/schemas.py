@@ -8,7 +8,7 @@ neutral values (what clients send by default) are accepted. The list of honoured
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -152,11 +152,12 @@ class ChatCompletionRequest(_Sampling):
     functions: Optional[list[Any]] = None
     function_call: Optional[Any] = None
 
-    @model_validator(mode="after")
-    def _top_logprobs_needs_logprobs(self):
-        if self.top_logprobs and not self.logprobs:
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_logprobs_needs_logprobs(cls, v, info):
+        if v and not info.data.get("logprobs"):
             raise ValueError("top_logprobs requires logprobs to be true")
-        return self
+        return v
 
     @property
     def token_limit(self) -> Optional[int]:
@@ -181,8 +182,8 @@ class ChatCompletionRequest(_Sampling):
 
 
 class CompletionRequest(_Sampling):
-    prompt: Union[str, list[str]]
-    max_tokens: Optional[int] = Field(16, ge=1, lt=INT64)  # OpenAI's default for /v1/completions
+    prompt: Union[str, Annotated[list[str], Field(min_length=1, max_length=16)]]
+    max_tokens: Optional[int] = Field(None, ge=1, lt=INT64)  # None: 16, OpenAI's default for /v1/completions
     echo: bool = False
     logprobs: Optional[int] = Field(None, ge=0, le=MAX_COMPLETION_LOGPROBS)
     best_of: Optional[int] = Field(None, ge=1, le=16)
