@@ -128,7 +128,7 @@ def main():
     from tuneforge.models.load import load_model, load_tokenizer, stop_token_ids
     from tuneforge.models.resolve import resolve_base
     from tuneforge.models.tiny import build_tiny_model
-    from tuneforge.train.encode import encode_prompt
+    from tuneforge.chat_encoding import encode_prompt
 
     torch.manual_seed(0)
     models = {"tiny": build_tiny_model(tempfile.mkdtemp()), "smollm2-135m": resolve_base("smollm2-135m").path}

@@ -46,7 +46,7 @@ def chat_messages(body, served) -> list[dict]:
 def system_prefix_len(tokenizer, messages: list[dict], prompt: list[int]) -> int:
     """Tokens of the rendered system message at the start of the prompt: shared by the variant's requests, so the
     engine keeps their cache between batches. 0 when there is no system message or the template merges it."""
-    from tuneforge.train.encode import render
+    from tuneforge.chat_encoding import render
 
     if not messages or messages[0]["role"] != "system":
         return 0

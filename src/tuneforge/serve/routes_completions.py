@@ -27,7 +27,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     messages = chat_messages(body, served)
     if served.labeler is not None:
         return await _label_completion(served, body, messages)
-    from tuneforge.train.encode import encode_prompt
+    from tuneforge.chat_encoding import encode_prompt
 
     tokenizer = served.engine.tokenizer
     prompt = encode_prompt(tokenizer, messages)
