@@ -3,7 +3,8 @@
 llguidance (the grammar engine behind Guidance, also used by vLLM and llama.cpp) compiles a JSON schema into a
 grammar and, at each step, gives the set of tokens that keep the answer a valid prefix; end-of-answer is allowed
 only once the value is complete. It was chosen over lm-format-enforcer by measurement (docs/deploy.md,
-benchmarks/structured_generation.py): about 100x less time per token, and correct on every schema tried.
+benchmarks/structured_generation.py): on SmolLM2-135M 0.4-0.5 ms of mask work per token against 0.9-17 ms, and
+compact output that finishes within the token budget.
 
 A `Grammars` object belongs to one engine (one tokenizer): it builds llguidance's view of the vocabulary once and
 caches compiled grammars, so each request row only copies a ready matcher. Rows keep their own matcher, so rows
