@@ -243,3 +243,14 @@ def test_a_failing_batch_reports_an_error_and_the_engine_goes_on(engine, monkeyp
     monkeypatch.setattr(engine, "_forward", real_forward)
     text, reason, n = run_all(engine, [GenRequest(ids, max_tokens=3, temperature=0)])[0]
     assert n > 0 or reason == "stop"
+
+
+@pytest.mark.parametrize("temperature, top_p", [(1e-300, 1.0), (1.0, 5e-324), (2.0, 1e-45)])
+def test_extreme_sampling_values_still_give_a_token(temperature, top_p):
+    import torch
+
+    from tuneforge.serve.sampling import sample_row
+
+    logits = torch.randn(50)
+    tok = sample_row(logits, temperature, top_p, torch.Generator().manual_seed(0))
+    assert tok == int(torch.argmax(logits))

@@ -18,8 +18,7 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
     from tuneforge.serve import routes_completions, routes_metrics, routes_models
 
     # The OpenAPI schema is served (/openapi.json) so clients and fuzzers can read the request shapes.
-    app = FastAPI(title="tuneforge", docs_url=None, redoc_url=None, openapi_url="/openapi.json",
-                  default_response_class=error_handlers.ErrorResponse)
+    app = FastAPI(title="tuneforge", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.catalog, app.state.keys, app.state.traffic = catalog, keys, traffic
     app.state.metrics = Metrics(catalog)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)

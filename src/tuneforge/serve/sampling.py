@@ -19,7 +19,8 @@ def sample_row(logits, temperature: float, top_p: float, generator) -> int:
     probs = torch.softmax((logits - logits.max()) / temperature, dim=-1)
     if top_p < 1.0:
         sorted_p, order = torch.sort(probs, descending=True)
-        keep = torch.cumsum(sorted_p, dim=-1) - sorted_p < top_p  # always keeps the most likely token
+        keep = torch.cumsum(sorted_p, dim=-1) - sorted_p < top_p
+        keep[0] = True  # the most likely token always stays (a top_p below float32's range would drop it)
         probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
     return int(torch.multinomial(probs, 1, generator=generator))
 
