@@ -34,6 +34,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     max_tokens = token_budget(served, [prompt], body.token_limit or DEFAULT_CHAT_MAX_TOKENS,
                               explicit=body.token_limit is not None)
     schema = body.json_schema
+    await _vocabulary_index_ready(served, body)
     if body.structured:
         try:  # compiled before queueing, so a bad schema is a 400 (first use also builds the vocabulary index)
             await run_in_threadpool(served.engine.grammars.compile, schema)
@@ -56,7 +57,15 @@ async def completions(body: CompletionRequest, request: Request):
         raise ApiError(400, "prompt must not be empty", param="prompt")
     max_tokens = token_budget(served, prompts, body.max_tokens or DEFAULT_COMPLETION_MAX_TOKENS,
                               explicit=body.max_tokens is not None)
+    await _vocabulary_index_ready(served, body)
     return await respond(request, served, body, prompts, max_tokens, TEXT)
+
+
+async def _vocabulary_index_ready(served, body) -> None:
+    """Logprobs report token bytes from llguidance's vocabulary index; its first build (about a second for a
+    49k vocabulary) runs here, off the event loop and the engine's decode thread."""
+    if body.n_top_logprobs is not None:
+        await run_in_threadpool(lambda: served.engine.grammars.ll_tokenizer)
 
 
 async def _label_completion(served, body, messages):
