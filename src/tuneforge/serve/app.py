@@ -13,15 +13,21 @@ from tuneforge.serve.metrics import Metrics, MetricsMiddleware
 from tuneforge.serve.security import BodySizeLimit
 
 
-def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000) -> FastAPI:
-    """`keys=None` serves without API keys (the CLI allows that only with --local-only on loopback)."""
+def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000, fine_tuning=None) -> FastAPI:
+    """`keys=None` serves without API keys (the CLI allows that only with --local-only on loopback).
+    `fine_tuning`: a jobs.service.JobsService, to serve OpenAI's files and fine-tuning jobs API too."""
     from tuneforge.serve import routes_completions, routes_metrics, routes_models
 
     # The OpenAPI schema is served (/openapi.json) so clients and fuzzers can read the request shapes.
     app = FastAPI(title="tuneforge", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.catalog, app.state.keys, app.state.traffic = catalog, keys, traffic
     app.state.metrics = Metrics(catalog)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    if fine_tuning is not None:
+        from tuneforge.serve.jobs_api import mount_fine_tuning
+
+        mount_fine_tuning(app, fine_tuning, keys)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes,
+                       path_limits=fine_tuning.body_limits() if fine_tuning is not None else None)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: also counts 413s
     error_handlers.install(app, max_body_bytes)
 
