@@ -146,6 +146,14 @@ class EvalConfig(DataOptions):
     constrained: bool = Field(
         True, description="Also run constrained decoding (labels only / JSON with the expected keys), reported apart."
     )
+    classical: bool = Field(
+        True, description="Classification: also train non-LLM baselines (TF-IDF and embeddings + logistic "
+        "regression) on the variant's training split, timed, as systems beside the prompted ones."
+    )
+    embedder: Literal["auto", "minilm", "base", "none"] = Field(
+        "auto", description="Sentence encoder of the embedding baseline: 'minilm' (all-MiniLM-L6-v2 from its PyPI "
+        "package), 'base' (the base model's mean-pooled hidden states), 'auto' (minilm if installed) or 'none'."
+    )
     sections: Optional[str] = Field(
         None, description="Structured text: section headings in their required order, comma-separated."
     )

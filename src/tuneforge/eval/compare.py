@@ -58,6 +58,10 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
     from tuneforge.eval.endpoint import generate_remote, make_client
     from tuneforge.eval.generate import generate_batch
 
+    if system.kind == "classical":
+        from tuneforge.eval.classical_systems import answer_classical
+
+        return answer_classical(system, spec)
     if system.kind == "endpoint":
         client = make_client(cfg.endpoint_url, cfg.endpoint_key_env)
         return generate_remote(client, cfg.endpoint_model, system.prompts, max_new)
@@ -93,6 +97,10 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         "mean_tokens_in": sum(g.tokens_in for g in gens) / len(gens),
         "mean_tokens_out": sum(g.tokens_out for g in gens) / len(gens),
     })
+    if system.kind == "classical":
+        from tuneforge.eval.classical_systems import classical_summary
+
+        out["classical"] = classical_summary(system)
     if system.kind == "endpoint" and cfg.price_in is not None:
         out["cost_per_1k_requests"] = cost_per_1k_requests(
             out["mean_tokens_in"], out["mean_tokens_out"], cfg.price_in, cfg.price_out or 0.0)
@@ -108,11 +116,12 @@ def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], kinds: dict[str
     if not cfg.bootstrap:
         return []
     pairs = [(reference, other) for other in rows if other != reference]
-    prompted = [n for n in rows if kinds[n] != "variant"]
-    if prompted:
-        first = spec.headline[0]
-        best = max(prompted, key=lambda n: spec.headline_values(rows[n])[first])
-        pairs += [(v, best) for v in rows if kinds[v] == "variant" and v != reference]
+    first = spec.headline[0]
+    for group in ([n for n in rows if kinds[n] not in ("variant", "classical")],  # the prompted systems
+                  [n for n in rows if kinds[n] == "classical"]):  # the non-LLM baselines
+        if group:
+            best = max(group, key=lambda n: spec.headline_values(rows[n])[first])
+            pairs += [(v, best) for v in rows if kinds[v] == "variant" and v != reference]
     out = []
     for a, b in pairs:
         for metric in spec.headline:
@@ -188,7 +197,10 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
     ref_len = max(len(tok(r, add_special_tokens=False)["input_ids"]) for r in refs)
     max_new = cfg.max_new_tokens or int(ref_len * 1.5) + 8
 
+    from tuneforge.eval.classical_systems import classical_systems
+
     systems = build_systems(cfg, examples, pool, variants, spec, log)
+    systems += classical_systems(cfg, spec, examples, pool, variants, loaded, log)
     results: dict[str, dict] = {}
     predictions: dict[str, list[str]] = {}
     rows: dict[str, list[dict]] = {}

@@ -60,7 +60,8 @@ def check_gate(
     report = read_eval(candidate_eval)
     cand = _score(report, TUNED_SYSTEM, metric, str(candidate_eval))
     # Prompted systems only: other variants and constrained decoding of the same variant are not baselines.
-    prompted = [k for k, s in report["systems"].items() if k != TUNED_SYSTEM and s.get("kind") != "variant"]
+    prompted = [k for k, s in report["systems"].items()
+                if k != TUNED_SYSTEM and s.get("kind") not in ("variant", "classical")]
     baselines = {k: _score(report, k, metric, str(candidate_eval)) for k in prompted}
     result = GateResult(True, metric, cand, max(baselines.values()) if baselines else None)
     if result.best_baseline is None:
