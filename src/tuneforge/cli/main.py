@@ -16,7 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
-app.command("predict")(predict.predict)
+predict.register(app)
 app.command("quickstart")(quickstart.quickstart)
 train.register(app)
 evaluate.register(app)

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 
+from tuneforge.data.answer_schema import parse_json_object
 from tuneforge.data.labels import normalise_answer
 
 
 def exact_match(pred: str, ref: str) -> bool:
     return normalise_answer(pred) == normalise_answer(ref)
-
-
-def parse_json_object(text: str):
-    """The JSON object in `text` (tolerating a ```json fence), or None."""
-    t = text.strip()
-    if t.startswith("```"):
-        t = t.strip("`")
-        t = t[4:] if t.lower().startswith("json") else t
-    try:
-        value = json.loads(t)
-    except (json.JSONDecodeError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def references_are_json(refs: list[str]) -> bool:
