@@ -144,7 +144,8 @@ class EvalConfig(DataOptions):
         "random,similar", description="How few-shot examples are chosen: 'random', 'similar' or both, comma-separated."
     )
     constrained: bool = Field(
-        True, description="Also run constrained decoding (labels only / JSON with the expected keys), reported apart."
+        True, description="Also run constrained decoding (labels only / JSON with the expected keys), reported apart; "
+        "extraction variants decode into their training keys by default and are then also run free, apart."
     )
     classical: bool = Field(
         True, description="Classification: also train non-LLM baselines (TF-IDF and embeddings + logistic "

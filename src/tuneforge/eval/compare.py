@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.config import EvalConfig
+from tuneforge.data.answer_schema import run_answer_schema
 from tuneforge.data.formats import Example, load_examples, load_from_options
 from tuneforge.eval.metrics import summarise
 from tuneforge.eval.shots import SimilarityIndex, choose_shots, few_shot_prompt
@@ -45,6 +46,13 @@ def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example],
         if can_constrain:
             systems.append(System("base zero-shot (constrained)", "zero-shot", "constrained", plain))
     for v in variants:
+        schema = run_answer_schema(v.run) if spec.type == "extraction" else None
+        if schema:  # an extraction variant answers valid JSON with its training keys by default, as in predict
+            systems.append(System(v.name, "variant", "constrained", plain, adapter_name(variants, v.name),
+                                  extra={"schema": schema}))
+            if cfg.constrained:
+                systems.append(System(f"{v.name} (free)", "variant", "free", plain, adapter_name(variants, v.name)))
+            continue
         systems.append(System(v.name, "variant", "free", plain, adapter_name(variants, v.name)))
         if can_constrain:
             systems.append(System(f"{v.name} (constrained)", "variant", "constrained", plain, adapter_name(variants, v.name)))
@@ -70,7 +78,8 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
             forms = [spec.label_forms.get(lab, lab) for lab in spec.labels or []]
             return score_labels(loaded.model, loaded.tokenizer, system.prompts, forms, cfg.batch_size)
         if system.decoding == "constrained":
-            return fill_json(loaded.model, loaded.tokenizer, system.prompts, spec.keys, spec.key_types,
+            schema = system.extra.get("schema") or {"keys": spec.keys, "key_types": spec.key_types}
+            return fill_json(loaded.model, loaded.tokenizer, system.prompts, schema["keys"], schema["key_types"],
                              batch_size=cfg.batch_size)
         return generate_batch(loaded.model, loaded.tokenizer, system.prompts, max_new, cfg.batch_size)
 

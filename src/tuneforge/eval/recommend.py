@@ -89,8 +89,10 @@ def recommendation(report: dict, alpha: float = 0.05) -> str:
     for name, s in costed.items():
         parts.append(f"{name} costs {s['cost_per_1k_requests']:.2f} per 1,000 requests at the given price, "
                      f"with {metric} {100 * s['metrics'][metric]:.1f}%.")
-    free_name = best_v.removesuffix(" (constrained)")
+    free_name = best_v.removesuffix(" (constrained)").removesuffix(" (free)")
     cons_name = f"{free_name} (constrained)"
+    if f"{free_name} (free)" in systems:  # an extraction variant: constrained by default, free decoding apart
+        free_name, cons_name = f"{free_name} (free)", free_name
     if free_name in systems and cons_name in systems:
         d = systems[cons_name]["metrics"][metric] - systems[free_name]["metrics"][metric]
         parts.append(f"Constrained decoding changes {free_name}'s {metric} by {_pts(d)}.")
