@@ -21,4 +21,4 @@ def tfidf_classifier(seed: int = 0, words: bool = True):
 
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
     features = make_union(chars, TfidfVectorizer(analyzer="word", sublinear_tf=True)) if words else chars
-    return make_pipeline(features, LogisticRegression(C=10, max_iter=300, tol=1e-3, random_state=seed))
+    return make_pipeline(features, LogisticRegression(C=10, max_iter=1000, random_state=seed))
