@@ -35,7 +35,7 @@ def _cross_validated_probabilities(texts: list[str], labels: list[str], seed: in
     for train_idx, test_idx in KFold(FOLDS, shuffle=True, random_state=seed).split(texts):
         if len(set(y[train_idx])) < 2:
             continue
-        model = tfidf_classifier(seed)
+        model = tfidf_classifier(seed, tol=1e-3, max_iter=300)
         # One BLAS thread: on a busy shared CPU, oversubscribed threads made this 20x slower.
         with threadpool_limits(1):
             model.fit([texts[i] for i in train_idx], y[train_idx])
