@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tuneforge.cli.errors import user_errors
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import PredictConfig
+from tuneforge.errors import UserError
 
 HELP = "Answer one input, or a JSONL/CSV file of inputs, with a fine-tuned variant."
 EPILOG = """\b
@@ -18,7 +18,7 @@ Examples:
 def resolve_model(spec: str) -> str:
     """A run folder as given; a registry reference (name, name:3, name@production) to its run folder, as
     `serve` and `models export` resolve it; anything else is a base model name."""
-    from tuneforge.train.run_record import is_run_dir
+    from tuneforge.run_record import is_run_dir
 
     if is_run_dir(spec):
         return spec
@@ -28,7 +28,6 @@ def resolve_model(spec: str) -> str:
     return variant.run_path if variant is not None else spec
 
 
-@user_errors
 def _run(cfg: PredictConfig):
     import sys
 
@@ -37,7 +36,7 @@ def _run(cfg: PredictConfig):
     from tuneforge.models.variant import load_for_inference
 
     if (cfg.text is None) == (cfg.input is None):
-        raise ValueError("give one input as an argument, or a file with --input (not both)")
+        raise UserError("give one input as an argument, or a file with --input (not both)", field="--input")
     loaded = load_for_inference(resolve_model(cfg.model))
     schema = run_answer_schema(loaded.run) if cfg.constrained else None
     if cfg.input is not None:

