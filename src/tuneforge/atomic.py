@@ -37,6 +37,23 @@ def replace_folder(tmp: str | Path, target: str | Path) -> None:
     os.replace(tmp, target)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def normal_permissions(folder: Path) -> None:
+    """What a plain `mkdir`/`open` would have given (0755/0644 under the usual umask): mkdtemp makes the folder
+    owner-only and some writers (safetensors) create owner-only files, which other users and containers of an
+    export could not read."""
+    mask = _umask()
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
+
+
 @contextmanager
 def atomic_folder(target: str | Path, overwrite: bool = False):
     """Yield a temporary sibling folder to fill; on success it becomes `target`, on failure it is removed."""
@@ -47,6 +64,7 @@ def atomic_folder(target: str | Path, overwrite: bool = False):
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
+        normal_permissions(tmp)
         replace_folder(tmp, target)
     finally:
         if tmp.exists():

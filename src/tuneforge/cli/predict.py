@@ -41,7 +41,7 @@ def _run(cfg: PredictConfig):
     schema = run_answer_schema(loaded.run) if cfg.constrained else None
     if cfg.input is not None:
         return predict_file(loaded, cfg, schema, lambda msg: print(msg, file=sys.stderr))
-    system = cfg.system if cfg.system is not None else loaded.default_system_prompt
+    system = cfg.system_prompt if cfg.system_prompt is not None else loaded.default_system_prompt
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": cfg.text}]
     print(answer(loaded, [messages], cfg, schema)[0])
 

@@ -70,7 +70,7 @@ def _quickstart(task, out, epochs, base, limit):
     settings = dict(demo["train"], **({"epochs": epochs} if epochs else {}))
     run_dir = train(TrainConfig(data=str(train_file), base=base, out=out, **settings))
     console.rule("[bold]2/3 evaluate[/] on the held-out split: base zero-shot vs few-shot vs fine-tuned")
-    report = run_eval(EvalConfig(model=str(run_dir), data=str(test_file), limit=limit, **demo.get("eval", {})))
+    report = run_eval(EvalConfig(model=str(run_dir), eval_data=str(test_file), limit=limit, **demo.get("eval", {})))
     console.rule("[bold]3/3 result[/]")
     print_report(report)
     systems = report["systems"]

@@ -161,7 +161,7 @@ def predict_file(loaded, cfg: PredictConfig, schema: dict | None, log) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    system = cfg.system if cfg.system is not None else loaded.default_system_prompt
+    system = cfg.system_prompt if cfg.system_prompt is not None else loaded.default_system_prompt
     in_fmt = _format(cfg.input, cfg.format)
     rows = read_inputs(cfg.input, in_fmt, cfg.input_column, system)
     writer = OutputWriter(cfg.output, _format(cfg.output, cfg.format) if cfg.output not in (None, "-") else in_fmt)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tuneforge.config import DataOptions, TrainConfig
 from tuneforge.data.formats import Example, dataset_hash, load_from_options
-from tuneforge.data.labels import normalise_answer
+from tuneforge.data.normalise import normalise_answer
 from tuneforge.data.split import split_examples
 from tuneforge.data.versions import resolve_data_path
 
