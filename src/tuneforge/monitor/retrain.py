@@ -88,7 +88,7 @@ def evaluate_pair(candidate_run: str, production_run: str, data: str, out: Path,
     from tuneforge.eval.compare import run_eval
 
     cfg = EvalConfig(model=candidate_run, data=data, variants=f"{INCUMBENT}={production_run}", baselines=False,
-                     out=str(out), bootstrap=200, html=False)
+                     out=str(out), bootstrap=200, html="none")
     return run_eval(cfg, log=log)
 
 

@@ -2,9 +2,9 @@
 keeps answering, then requests that name the variant (`invoice`, `invoice@production`) move to it.
 
 A background thread polls the registry every `interval` seconds for the versions in production and staging of
-every served name, and loads those it does not hold (catalog.add_variant: the adapter is attached between two
-batches). Until the new version is in place, catalog.resolve keeps routing a reference to the version it routed
-to before, so no request fails during the switch.
+every served name, and loads those it does not hold (catalog.add: the adapter is attached between two batches).
+Until the new version is in place, catalog.resolve keeps routing a reference to the version it routed to before,
+so no request fails during the switch.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ class RegistryFollower:
         loaded = []
         for ref, run_path in todo.items():
             try:
-                self.catalog.add_variant(ref, run_path)
+                if ref not in self.catalog.entries:
+                    self.catalog.add(ref, run_path)
                 loaded.append(ref)
                 self.log(f"now serving {ref} (followed the registry)")
             except Exception as err:  # a version that cannot be loaded must not stop the server
