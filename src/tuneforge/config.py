@@ -239,6 +239,10 @@ class ServeConfig(_Strict):
     redact_pii: bool = Field(False, description="Replace e-mails, phone numbers, IBANs and card numbers before storing.")
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights' dtype in memory.")
     trust_remote_code: bool = Field(False, description="Allow model code from the model folder (off: safer).")
+    fine_tuning_api: bool = Field(True, description="Also serve OpenAI's files and fine-tuning jobs API (docs/jobs.md).")
+    max_running_jobs: int = Field(1, ge=1, le=64, description="Fine-tuning jobs that train at the same time; "
+                                  "more wait in the queue.")
+    max_file_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="Largest file upload (POST /v1/files).")
 
 
 # --- Data workbench (issue 3): `tuneforge data check | clean | add | report` ---------------------------------
