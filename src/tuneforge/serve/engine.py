@@ -172,7 +172,8 @@ class Engine:
             if self.is_peft:
                 self.model.load_adapter(str(folder), adapter_name=internal)
             else:
-                self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=internal)
+                with peft_wrapping():
+                    self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=internal)
                 self.is_peft = True
             self.model.eval()
             self._next_adapter += 1
