@@ -37,6 +37,8 @@ class ServedModel:
     engine: object = None
     adapter: str = "__base__"
     owner: str | None = None  # None: every caller may use it; else its owner and admins only
+    # A classification variant's label scorer (serve/labels.py); None for generative models.
+    labeler: object = None
 
     def visible(self) -> bool:
         who = current_principal()
