@@ -146,7 +146,8 @@ def test_a_conversation_with_tool_results_renders_through_the_template(tools_ser
 
     history = ASK + [
         {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+            {"id": "call_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "18 C and sunny"},
     ]
     done = tools_server.chat.completions.create(model="tiny-tools", messages=history, tools=[WEATHER],
@@ -167,6 +168,9 @@ def test_a_conversation_with_tool_results_renders_through_the_template(tools_ser
     ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice.function.name"),
     ({"tool_choice": "sometimes"}, "tool_choice"),
     ({"tools": [{"type": "function", "function": {"description": "no name"}}]}, "tools.0.function.name"),
+    ({"messages": ASK + [{"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{not json"}}]}]},
+     "messages.1.tool_calls.0.function.arguments"),
 ])
 def test_tool_requests_we_cannot_honour_are_a_400_naming_the_parameter(tools_server, kwargs, param):
     with pytest.raises(openai.BadRequestError) as e:

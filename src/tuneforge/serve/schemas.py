@@ -2,8 +2,9 @@
 
 Unknown fields are refused with a 400 that names them (OpenAI does the same: "Unrecognized request argument
 supplied"), so a client never believes a parameter took effect when it did not. Parameters OpenAI defines but
-we do not implement (penalties, `logit_bias`, tools on a template without them, ...) are declared so the refusal can say why; their
-neutral values (what clients send by default) are accepted. The list of honoured fields is in docs/deploy.md.
+we do not implement (penalties, `logit_bias`, tools on a template without them, ...) are declared so the refusal
+can say why; their neutral values (what clients send by default) are accepted. The list of honoured fields is in
+docs/deploy.md.
 """
 
 from __future__ import annotations

@@ -141,8 +141,8 @@ class ToolPlan:
         try:
             parsed = self.tokenizer.parse_response(text, self.response_template, prefix=self.prompt_text,
                                                    tools=self.specs)
-        except (ValueError, KeyError, TypeError):
-            return choice  # not a well-formed call (cut by max_tokens, say): the text goes back as it is
+        except Exception:  # noqa: BLE001 - a call the parser cannot read (cut by max_tokens, say) stays text
+            return choice
         calls = []
         for raw in parsed.get("tool_calls") or []:
             fn = raw.get("function") if isinstance(raw, dict) else None
@@ -169,7 +169,8 @@ def tool_fields(body) -> list[str]:
         asked.append("tool_choice")
     for i, m in enumerate(getattr(body, "messages", [])):
         if m.role == "tool" or m.tool_calls or m.tool_call_id:
-            asked.append(f"messages.{i}.{'role' if m.role == 'tool' else 'tool_calls' if m.tool_calls else 'tool_call_id'}")
+            which = "role" if m.role == "tool" else "tool_calls" if m.tool_calls else "tool_call_id"
+            asked.append(f"messages.{i}.{which}")
     return asked
 
 
@@ -197,25 +198,26 @@ def refuse_unsupported_tools(body, served) -> None:
 def tool_messages(body, messages: list[dict]) -> list[dict]:
     """Add the assistant `tool_calls` and `tool_call_id` of the request's messages to the rendered ones, with
     arguments as objects (the form chat templates expect; OpenAI clients send JSON strings)."""
-    for m, out in zip(body.messages, messages[len(messages) - len(body.messages):]):
+    for i, (m, out) in enumerate(zip(body.messages, messages[len(messages) - len(body.messages):])):
         if m.tool_call_id:
             out["tool_call_id"] = m.tool_call_id
         if m.tool_calls:
-            out["tool_calls"] = [_rendered_call(i, c) for i, c in enumerate(m.tool_calls)]
+            out["tool_calls"] = [_rendered_call(f"messages.{i}.tool_calls.{j}", c)
+                                 for j, c in enumerate(m.tool_calls)]
     return messages
 
 
-def _rendered_call(i: int, call) -> dict:
+def _rendered_call(path: str, call) -> dict:
     fn = call.get("function") if isinstance(call, dict) else None
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-        raise ApiError(400, f"tool_calls.{i}: expected {{\"id\", \"type\": \"function\", \"function\": "
-                            f"{{\"name\", \"arguments\"}}}}", param="messages.tool_calls", code="invalid_value")
+        raise ApiError(400, f'{path}: expected {{"id", "type": "function", "function": {{"name", "arguments"}}}}',
+                       param=path, code="invalid_value")
     args = fn.get("arguments") or {}
     if isinstance(args, str):
         try:
             args = json.loads(args)
         except json.JSONDecodeError:
-            raise ApiError(400, f"tool_calls.{i}.function.arguments: not valid JSON", param="messages.tool_calls",
+            raise ApiError(400, f"{path}.function.arguments: not valid JSON", param=f"{path}.function.arguments",
                            code="invalid_value") from None
     return {"id": call.get("id"), "type": "function", "function": {"name": fn["name"], "arguments": args}}
 
