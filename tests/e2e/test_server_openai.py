@@ -231,13 +231,16 @@ def test_revoked_key_is_refused(server):
 
 
 def test_traffic_log_stores_requests_with_pii_redacted(server):
+    # Both variants are asked here, so the test stands alone (it does not rely on earlier tests' requests).
+    _chat(server.client, "beta", messages=[{"role": "user", "content": "the beta traffic check"}])
     _chat(server.client, "alpha:1", messages=[{"role": "user", "content": "mail anna@example.com the dell invoice"}])
     deadline = time.time() + 10
     conn = sqlite3.connect(server.home / "traffic.db")
     while True:
         rows = conn.execute("SELECT variant, status, latency_ms, prompt_tokens, completion_tokens, request_json "
                             "FROM traffic WHERE request_json LIKE '%the dell invoice%'").fetchall()
-        if rows or time.time() > deadline:
+        beta = conn.execute("SELECT 1 FROM traffic WHERE request_json LIKE '%the beta traffic check%'").fetchall()
+        if (rows and beta) or time.time() > deadline:
             break
         time.sleep(0.2)
     assert rows, "request not logged"

@@ -83,7 +83,7 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
 
 def summarise_system(system: System, gens, rows: list[dict], refs: list[str], spec: TaskSpec, cfg: EvalConfig) -> dict:
     from tuneforge.eval.endpoint import cost_per_1k_requests
-    from tuneforge.eval.stats import bootstrap_ci, percentile
+    from tuneforge.eval.stats import confidence_intervals, percentile
 
     latencies = [g.latency_s for g in gens]
     headline = spec.headline_values(rows)  # each metric stored once, under "metrics" (see eval_file.py)
@@ -92,7 +92,7 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         "kind": system.kind,
         "decoding": system.decoding,
         "metrics": headline,
-        "ci": bootstrap_ci(rows, spec.headline_values, cfg.bootstrap, cfg.confidence, cfg.seed) if cfg.bootstrap else {},
+        "ci": {},  # filled below with the method of each interval
         "details": {k: v for k, v in spec.summary(rows).items() if k not in headline},
         "mean_latency_s": sum(latencies) / len(latencies) if latencies else 0.0,
         "latency_p50_s": percentile(sorted(latencies), 0.5),
@@ -100,6 +100,9 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         "mean_tokens_in": sum(g.tokens_in for g in gens) / len(gens),
         "mean_tokens_out": sum(g.tokens_out for g in gens) / len(gens),
     }
+    if cfg.bootstrap:
+        out["ci"], out["ci_method"] = confidence_intervals(rows, spec.headline_values, cfg.bootstrap, cfg.confidence,
+                                                           cfg.seed)
     if system.kind == "classical":
         from tuneforge.eval.classical_systems import classical_summary
 
