@@ -15,7 +15,8 @@ from tuneforge.serve.responder import respond
 from tuneforge.serve.routes_models import lookup
 from tuneforge.serve.schemas import ChatCompletionRequest, CompletionRequest
 from tuneforge.serve.security import authorize
-from tuneforge.serve.structured import SchemaError
+from tuneforge.serve.structured import LarkGrammar, SchemaError
+from tuneforge.serve.tool_calls import plan_tools
 
 router = APIRouter(dependencies=[Depends(authorize)])
 
@@ -30,19 +31,22 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     from tuneforge.chat_encoding import encode_prompt
 
     tokenizer = served.engine.tokenizer
-    prompt = encode_prompt(tokenizer, messages)
+    tools = plan_tools(body, served, messages)
+    prompt = encode_prompt(tokenizer, messages, tools=tools.specs if tools else None)
     max_tokens = token_budget(served, [prompt], body.token_limit or DEFAULT_CHAT_MAX_TOKENS,
                               explicit=body.token_limit is not None)
-    schema = body.json_schema
+    schema = body.json_schema if tools is None or tools.grammar is None else LarkGrammar(tools.grammar)
+    structured = body.structured or schema is not None
     await _vocabulary_index_ready(served, body)
-    if body.structured:
+    if structured:
         try:  # compiled before queueing, so a bad schema is a 400 (first use also builds the vocabulary index)
             await run_in_threadpool(served.engine.grammars.compile, schema)
         except SchemaError as err:
-            param = "response_format.json_schema.schema" if schema is not None else "response_format"
+            param = ("tools" if isinstance(schema, LarkGrammar)  # a function's parameters schema
+                     else "response_format.json_schema.schema" if schema is not None else "response_format")
             raise ApiError(400, f"{param}: {err}", param=param, code="invalid_schema") from None
-    return await respond(request, served, body, [prompt], max_tokens, CHAT, structured=body.structured,
-                         schema=schema, prefix_len=system_prefix_len(tokenizer, messages, prompt))
+    return await respond(request, served, body, [prompt], max_tokens, CHAT, structured=structured,
+                         schema=schema, prefix_len=system_prefix_len(tokenizer, messages, prompt), tools=tools)
 
 
 @router.post("/v1/completions")
