@@ -93,8 +93,10 @@ def request_messages(row: dict) -> list[dict]:
     """The chat messages of a logged request (a completions prompt becomes one user message)."""
     body = json.loads(row["request_json"] or "{}")
     if "messages" in body:
-        return [{"role": m["role"], "content": m["content"] if isinstance(m["content"], str)
-                 else "".join(p.get("text", "") for p in m["content"] or [])} for m in body["messages"]]
+        # Content is a string, a list of parts, or absent (an assistant turn that only calls tools).
+        return [{"role": m["role"], "content": m.get("content") if isinstance(m.get("content"), str)
+                 else "".join(p.get("text", "") for p in m.get("content") or [] if isinstance(p, dict))}
+                for m in body["messages"]]
     prompt = body.get("prompt")
     return [{"role": "user", "content": prompt if isinstance(prompt, str) else (prompt or [""])[0]}]
 
