@@ -51,7 +51,11 @@ def normal_permissions(folder: Path) -> None:
     for path in [folder, *folder.rglob("*")]:
         if path.is_symlink():
             continue
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
+        owner = path.stat().st_mode & 0o700
+        # Group and others get what the owner may read or enter, never write; a file the writer made read-only
+        # (a dataset version) stays read-only for everyone.
+        shared = (owner & 0o500) >> 3 | (owner & 0o500) >> 6
+        path.chmod((owner | shared) & ~(mask & 0o077))
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tuneforge.errors import UserError
 
@@ -124,7 +124,10 @@ class TrainConfig(DataOptions):
 
 class EvalConfig(DataOptions):
     model: str = Field(..., description="A run folder (adapter) or a base model name to evaluate.")
-    data: str = Field(..., description="Held-out data file (JSONL/CSV).")
+    eval_data: str = Field(
+        ..., description="Held-out data file (JSONL/CSV).", validation_alias=AliasChoices("eval_data", "data"),
+        json_schema_extra={"cli_aliases": ["--data"]},  # the first spelling, still accepted (also as a YAML key)
+    )
     out: Optional[str] = Field(None, description="Where to write eval.json (default: inside the run folder).")
     train_data: Optional[str] = Field(
         None, description="Pool for few-shot examples (default: the run's training data)."
@@ -148,7 +151,16 @@ class EvalConfig(DataOptions):
         "random,similar", description="How few-shot examples are chosen: 'random', 'similar' or both, comma-separated."
     )
     constrained: bool = Field(
-        True, description="Also run constrained decoding (labels only / JSON with the expected keys), reported apart."
+        True, description="Also run constrained decoding (labels only / JSON with the expected keys), reported apart; "
+        "extraction variants decode into their training keys by default and are then also run free, apart."
+    )
+    classical: bool = Field(
+        True, description="Classification: also train non-LLM baselines (TF-IDF and embeddings + logistic "
+        "regression) on the variant's training split, timed, as systems beside the prompted ones."
+    )
+    embedder: Literal["auto", "minilm", "base", "none"] = Field(
+        "auto", description="Sentence encoder of the embedding baseline: 'minilm' (all-MiniLM-L6-v2 from its PyPI "
+        "package), 'base' (the base model's mean-pooled hidden states), 'auto' (minilm if installed) or 'none'."
     )
     sections: Optional[str] = Field(
         None, description="Structured text: section headings in their required order, comma-separated."
@@ -169,7 +181,9 @@ class EvalConfig(DataOptions):
     )
     bootstrap: int = Field(1000, ge=0, le=100_000, description="Bootstrap resamples for intervals and paired tests (0: none).")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the intervals.")
-    html: bool = Field(True, description="Also write the HTML report next to eval.json.")
+    html: Optional[str] = Field(
+        None, description="Where to write the HTML report (default: report.html beside eval.json; 'none': no HTML)."
+    )
 
     @field_validator("few_shot")
     @classmethod
@@ -179,6 +193,31 @@ class EvalConfig(DataOptions):
         if unknown or not parts:
             raise ValueError(f"choose 'random', 'similar' or both, got {v!r}")
         return ",".join(parts)
+
+
+class PredictConfig(_Strict):
+    """`tuneforge predict`: one input from the command line, or a file of thousands through one loaded model."""
+
+    text: Optional[str] = Field(None, description="One input, as the user turn (or give a file with --input).",
+                                json_schema_extra={"cli_argument": True})
+    model: str = Field(..., description="A run folder, a registry reference (invoice-coder@production, "
+                       "invoice-coder:3) or a base model name.")
+    input: Optional[str] = Field(None, description="JSONL or CSV file of inputs, one per row; '-' reads stdin.")
+    output: Optional[str] = Field(
+        None, description="Where to write the input rows with a 'prediction' added (.jsonl or .csv); '-' or "
+        "omitted: stdout.")
+    format: Literal["auto", "jsonl", "csv"] = Field(
+        "auto", description="File format; 'auto' goes by the file extension (stdin and stdout: JSONL).")
+    input_column: str = Field(
+        "input", description="JSONL field or CSV column holding the input text (chat rows with 'messages' need none).")
+    system_prompt: Optional[str] = Field(
+        None, description="System prompt (default: the one the run was trained with).")
+    max_new_tokens: int = Field(128, ge=1, description="Longest answer in tokens.")
+    batch_size: int = Field(16, ge=1, le=1024, description="Inputs generated together.")
+    constrained: bool = Field(
+        True, description="Extraction variants: answer with valid JSON holding exactly the keys learned from the "
+        "training answers (run.json data.answer_schema).")
+    progress: bool = Field(True, description="Show a progress bar (on stderr).")
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:
@@ -234,6 +273,10 @@ class ServeConfig(_Strict):
     redact_pii: bool = Field(False, description="Replace e-mails, phone numbers, IBANs and card numbers before storing.")
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights' dtype in memory.")
     trust_remote_code: bool = Field(False, description="Allow model code from the model folder (off: safer).")
+    fine_tuning_api: bool = Field(True, description="Also serve OpenAI's files and fine-tuning jobs API (docs/jobs.md).")
+    max_running_jobs: int = Field(1, ge=1, le=64, description="Fine-tuning jobs that train at the same time; "
+                                  "more wait in the queue.")
+    max_file_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="Largest file upload (POST /v1/files).")
 
 
 # --- Data workbench (issue 3): `tuneforge data check | clean | add | report` ---------------------------------
@@ -248,6 +291,7 @@ class DataCheckConfig(DataOptions):
     max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens that training will accept.")
     min_per_label: int = Field(5, ge=1, description="Warn about label classes with fewer examples than this.")
     json_report: Optional[str] = Field(None, description="Also write every problem as JSON to this file.")
+    strict: bool = Field(False, description="Exit 3 when there are warnings (without it, warnings exit 0).")
 
 
 class DataCleanConfig(DataOptions):

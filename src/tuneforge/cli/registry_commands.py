@@ -17,7 +17,7 @@ def _registry():
 def register(
     run: str = typer.Argument(..., help="A finished training run folder."),
     name: str = typer.Option(..., "--name", help="Variant name, e.g. invoice-coder; the version is assigned."),
-    eval_file: Optional[str] = typer.Option(None, "--eval", help="eval.json to record (default: RUN/eval.json)."),
+    eval_file: Optional[str] = typer.Option(None, "--eval-file", help="eval.json to record (default: RUN/eval.json)."),
 ):
     """Register a run as the next version of a variant (stage: candidate).
 

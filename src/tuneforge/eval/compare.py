@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.config import EvalConfig
+from tuneforge.atomic import write_text_atomic
+from tuneforge.data.answer_schema import run_answer_schema
 from tuneforge.data.formats import Example, load_examples, load_from_options
 from tuneforge.errors import UserError
 from tuneforge.eval.eval_file import EVAL_FILE, FORMAT, PRIMARY, REPORT_FILE, write_eval
@@ -41,6 +43,13 @@ def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example],
         if can_constrain:
             systems.append(System("base zero-shot (constrained)", "zero-shot", "constrained", plain))
     for v in variants:
+        schema = run_answer_schema(v.run) if spec.type == "extraction" else None
+        if schema:  # an extraction variant answers valid JSON with its training keys by default, as in predict
+            systems.append(System(v.name, "variant", "constrained", plain, adapter_name(variants, v.name),
+                                  extra={"schema": schema}))
+            if cfg.constrained:
+                systems.append(System(f"{v.name} (free)", "variant", "free", plain, adapter_name(variants, v.name)))
+            continue
         systems.append(System(v.name, "variant", "free", plain, adapter_name(variants, v.name)))
         if can_constrain:
             systems.append(System(f"{v.name} (constrained)", "variant", "constrained", plain, adapter_name(variants, v.name)))
@@ -54,6 +63,10 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
     from tuneforge.eval.endpoint import generate_remote, make_client
     from tuneforge.eval.generate import generate_batch
 
+    if system.kind == "classical":
+        from tuneforge.eval.classical_systems import answer_classical
+
+        return answer_classical(system, spec)
     if system.kind == "endpoint":
         client = make_client(cfg.endpoint_url, cfg.endpoint_key_env)
         return generate_remote(client, cfg.endpoint_model, system.prompts, max_new)
@@ -62,14 +75,15 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
             forms = [spec.label_forms.get(lab, lab) for lab in spec.labels or []]
             return score_labels(loaded.model, loaded.tokenizer, system.prompts, forms, cfg.batch_size)
         if system.decoding == "constrained":
-            return fill_json(loaded.model, loaded.tokenizer, system.prompts, spec.keys, spec.key_types,
+            schema = system.extra.get("schema") or {"keys": spec.keys, "key_types": spec.key_types}
+            return fill_json(loaded.model, loaded.tokenizer, system.prompts, schema["keys"], schema["key_types"],
                              batch_size=cfg.batch_size)
         return generate_batch(loaded.model, loaded.tokenizer, system.prompts, max_new, cfg.batch_size)
 
 
 def summarise_system(system: System, gens, rows: list[dict], refs: list[str], spec: TaskSpec, cfg: EvalConfig) -> dict:
     from tuneforge.eval.endpoint import cost_per_1k_requests
-    from tuneforge.eval.stats import bootstrap_ci, percentile
+    from tuneforge.eval.stats import confidence_intervals, percentile
 
     latencies = [g.latency_s for g in gens]
     headline = spec.headline_values(rows)  # each metric stored once, under "metrics" (see eval_file.py)
@@ -78,7 +92,7 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         "kind": system.kind,
         "decoding": system.decoding,
         "metrics": headline,
-        "ci": bootstrap_ci(rows, spec.headline_values, cfg.bootstrap, cfg.confidence, cfg.seed) if cfg.bootstrap else {},
+        "ci": {},  # filled below with the method of each interval
         "details": {k: v for k, v in spec.summary(rows).items() if k not in headline},
         "mean_latency_s": sum(latencies) / len(latencies) if latencies else 0.0,
         "latency_p50_s": percentile(sorted(latencies), 0.5),
@@ -86,6 +100,13 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         "mean_tokens_in": sum(g.tokens_in for g in gens) / len(gens),
         "mean_tokens_out": sum(g.tokens_out for g in gens) / len(gens),
     }
+    if cfg.bootstrap:
+        out["ci"], out["ci_method"] = confidence_intervals(rows, spec.headline_values, cfg.bootstrap, cfg.confidence,
+                                                           cfg.seed)
+    if system.kind == "classical":
+        from tuneforge.eval.classical_systems import classical_summary
+
+        out["classical"] = classical_summary(system)
     if system.kind == "endpoint" and cfg.price_in is not None:
         out["cost_per_1k_requests"] = cost_per_1k_requests(
             out["mean_tokens_in"], out["mean_tokens_out"], cfg.price_in, cfg.price_out or 0.0)
@@ -101,11 +122,12 @@ def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], kinds: dict[str
     if not cfg.bootstrap:
         return []
     pairs = [(reference, other) for other in rows if other != reference]
-    prompted = [n for n in rows if kinds[n] != "variant"]
-    if prompted:
-        first = spec.headline[0]
-        best = max(prompted, key=lambda n: spec.headline_values(rows[n])[first])
-        pairs += [(v, best) for v in rows if kinds[v] == "variant" and v != reference]
+    first = spec.headline[0]
+    for group in ([n for n in rows if kinds[n] not in ("variant", "classical")],  # the prompted systems
+                  [n for n in rows if kinds[n] == "classical"]):  # the non-LLM baselines
+        if group:
+            best = max(group, key=lambda n: spec.headline_values(rows[n])[first])
+            pairs += [(v, best) for v in rows if kinds[v] == "variant" and v != reference]
     out = []
     for a, b in pairs:
         for metric in spec.headline:
@@ -119,7 +141,9 @@ def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], kinds: dict[str
 
 
 def check_leakage(examples: list[Example], variants: list[Variant], cfg: EvalConfig, log) -> dict:
-    from tuneforge.eval.leakage import overlap
+    """Held-out inputs that are (nearly) inputs of a variant's training data: the same definition as
+    `data clean`/`data report` (data/duplicates.py), near-copies included."""
+    from tuneforge.data.duplicates import NEAR_THRESHOLD, leaked_eval_lines
 
     found = {}
     for v in variants:
@@ -128,10 +152,13 @@ def check_leakage(examples: list[Example], variants: list[Variant], cfg: EvalCon
             found[v.name] = {"train_data": path, "checked": False}
             continue
         train, _ = load_examples(path, cfg.data_format, cfg.input_column, cfg.output_column, cfg.system_prompt)
-        found[v.name] = {"train_data": path, "checked": True, **overlap(examples, train)}
+        lines = leaked_eval_lines(train, examples)
+        found[v.name] = {"train_data": path, "checked": True, "overlap": len(lines),
+                         "share": len(lines) / len(examples) if examples else 0.0, "lines": lines[:50],
+                         "similarity_threshold": NEAR_THRESHOLD}
         if found[v.name]["overlap"]:
-            log(f"warning: {found[v.name]['overlap']} held-out input(s) also occur in the training data of "
-                f"{v.name} ({path}); its score is inflated")
+            log(f"warning: {found[v.name]['overlap']} held-out input(s) also occur (or nearly) in the training data "
+                f"of {v.name} ({path}); its score is inflated")
     return found
 
 
@@ -167,7 +194,7 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
     from tuneforge.eval.recommend import recommendation
 
     _check_remote_options(cfg)
-    examples = load_from_options(cfg.data, cfg)
+    examples = load_from_options(cfg.eval_data, cfg)
     if cfg.limit:
         examples = examples[: cfg.limit]
     variants = parse_variants(cfg)
@@ -181,7 +208,10 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
     ref_len = max(len(tok(r, add_special_tokens=False)["input_ids"]) for r in refs)
     max_new = cfg.max_new_tokens or int(ref_len * 1.5) + 8
 
+    from tuneforge.eval.classical_systems import classical_systems
+
     systems = build_systems(cfg, examples, pool, variants, spec, log)
+    systems += classical_systems(cfg, spec, examples, pool, variants, loaded, log)
     results: dict[str, dict] = {}
     predictions: dict[str, list[str]] = {}
     rows: dict[str, list[dict]] = {}
@@ -202,7 +232,7 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": str(cfg.model),
         "base": (loaded.run or {}).get("base", {}).get("name", str(cfg.model)),
-        "data": str(Path(cfg.data).resolve()),
+        "data": str(Path(cfg.eval_data).resolve()),
         "task": spec.type,
         "labels": spec.labels,
         "task_spec": spec.to_json(),
@@ -232,12 +262,14 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
     return report
 
 
-def write_report_files(report: dict, out: Path, html: bool = True) -> None:
+def write_report_files(report: dict, out: Path, html: str | None = None) -> None:
+    """eval.json at `out`; the HTML report at `html` (default: report.html beside it; "none": no HTML)."""
     write_eval(report, out)
     report["path"] = str(out)
-    if html:
+    if html is None or html.lower() != "none":
         from tuneforge.eval.html_report import render_html
 
-        html_path = out.with_name(REPORT_FILE) if out.name == EVAL_FILE else out.with_suffix(".html")
-        html_path.write_text(render_html(report), encoding="utf-8")
+        default = out.with_name(REPORT_FILE) if out.name == EVAL_FILE else out.with_suffix(".html")
+        html_path = Path(html) if html else default
+        write_text_atomic(html_path, render_html(report))
         report["html_path"] = str(html_path)
