@@ -197,15 +197,31 @@ def print_readiness(console, r, file: str) -> None:
 
 @user_errors
 def _list():
-    from tuneforge.data.versions import list_versions
+    from tuneforge.data.versions import scan_versions
 
     console = _console()
-    versions = list_versions()
-    if not versions:
+    versions, broken = scan_versions()
+    if not versions and not broken:
         console.print("no dataset versions yet; add one with: tuneforge data add FILE --name NAME")
     for m in versions:
-        console.print(f"{m['id']}  {m['counts']['examples']} examples  {m['created_at']}  from {m['source']['path']}",
-                      markup=False)
+        console.print(f"{m['id']}  {m.get('counts', {}).get('examples', '?')} examples  {m.get('created_at', '?')}  "
+                      f"from {m.get('source', {}).get('path', '?')}", markup=False)
+    for problem in broken:  # one damaged version never hides the others
+        console.print(f"damaged: {problem}", markup=False, style="red")
+
+
+@user_errors
+def _verify():
+    from tuneforge.data.versions import verify_all
+
+    console = _console()
+    results = verify_all()
+    for vid, problem in results:
+        console.print(f"ok: {vid}" if problem is None else f"FAILED: {problem}", markup=False,
+                      style=None if problem is None else "red")
+    bad = sum(p is not None for _, p in results)
+    console.print(f"{len(results)} version(s) checked, {bad} failed")
+    raise typer.Exit(1 if bad else 0)
 
 
 add_config_command(
@@ -233,3 +249,5 @@ add_config_command(
     epilog="\b\nExample:\n  tuneforge data report train.jsonl --eval-data eval.jsonl --html report.html",
 )
 app.command("list", help="List stored dataset versions.")(_list)
+app.command("verify", help="Check every stored dataset version against its manifest (full SHA-256); exit 1 if "
+                           "any was changed or damaged.")(_verify)

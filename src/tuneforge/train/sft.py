@@ -26,6 +26,7 @@ from tuneforge.data.split import split_examples
 from tuneforge.data.versions import resolve_data_path
 from tuneforge.paths import runs_dir
 from tuneforge.train.precision import autocast, resolve_precision
+from tuneforge.train.run_folder import prepare_run_folder
 from tuneforge.train.run_record import library_versions, write_run
 
 
@@ -241,8 +242,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
     objective = make_objective(cfg, tokenizer, data.train, data.eval)
     if objective.truncated:
         say(f"warning: {objective.truncated} example(s) longer than max_seq_len={cfg.max_seq_len} were truncated")
-    if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be good
+    if accelerator.is_main_process:  # only once the data is known to be good; one run per folder (run_folder.py)
+        prepare_run_folder(out, cfg, data.data_hash, data.version)
     lengths = [objective.length(item) for item in objective.train]
     units = [objective.weight(item) for item in objective.train]
     say(f"data: {len(data.train)} train / {len(data.eval)} eval {objective.name} items from {cfg.data} "
