@@ -32,6 +32,14 @@ def _load(cfg):
     return str(path), inspect_file(path, **options_kwargs(cfg))
 
 
+def _require_rows(file: str, load) -> None:
+    """clean/report/add on a file with no readable row (missing, binary, UTF-16, empty) is an error, not exit 0."""
+    from tuneforge.data.problems import DataError
+
+    if not load.examples and any(p.severity == "error" for p in load.problems):
+        raise DataError(load.problems)
+
+
 def _beside_input(cfg, suffix: str) -> Path:
     """Default output path: beside the input file, or in the current folder for a stored (read-only) version."""
     from tuneforge.data.versions import resolve_data_path
@@ -70,18 +78,19 @@ def _labels_line(labels: dict[str, int]) -> str:
 
 @user_errors
 def _check(cfg: DataCheckConfig):
-    from tuneforge.data.validate import check_loaded
+    from tuneforge.data.check_stream import check_file
+    from tuneforge.data.versions import resolve_data_path
 
     console = _console()
-    file, load = _load(cfg)
-    tok, limit, _, note = _tokenizer(cfg.base, cfg.max_seq_len) if load.examples else (None, None, None, None)
-    report = check_loaded(load, file, tok, limit, cfg.min_per_label)
+    path, _ = resolve_data_path(cfg.data)
+    tok, limit, _, note = _tokenizer(cfg.base, cfg.max_seq_len) if path.is_file() else (None, None, None, None)
+    report = check_file(path, cfg, tok, limit, cfg.min_per_label)  # streamed: bounded memory on any file size
     if note:
         report.notes.append(note)
     for p in report.problems:
         console.print(str(p), markup=False, style="red" if p.severity == "error" else "yellow")
     console.print(f"format: {report.detected} (detected)" if cfg.data_format == "auto" else f"format: {report.detected}")
-    console.print(f"examples: {len(report.examples)} valid")
+    console.print(f"examples: {report.example_count} valid")
     if report.token_counts:
         console.print(f"tokens: longest example {max(report.token_counts)}, total {sum(report.token_counts):,}")
     for n in report.notes:
@@ -102,6 +111,7 @@ def _clean(cfg: DataCleanConfig):
 
     console = _console()
     file, load = _load(cfg)
+    _require_rows(file, load)
     evals = _load_evals(cfg)
     opts = CleanOptions(near_threshold=cfg.near_threshold, pii=cfg.pii,
                         drop_near_duplicates=cfg.drop_near_duplicates, drop_contradictions=cfg.drop_contradictions)
@@ -154,6 +164,7 @@ def _report(cfg: DataReportConfig):
 
     console = _console()
     file, load = _load(cfg)
+    _require_rows(file, load)
     evals = _load_evals(cfg)
     tok, limit, base_dir, note = _tokenizer(cfg.base, cfg.max_seq_len)
     r = assess(load, file, evals, tok, limit, base_dir, cfg.method, cfg.epochs, cfg.batch_size, cfg.max_seq_len,
