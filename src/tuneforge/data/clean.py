@@ -110,14 +110,17 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     steps.append(StepResult("exact_duplicates", "Exact duplicates", "removed", found, len(drop)))
     current = _without(current, drop)
 
-    found = duplicates.near_duplicates(current, opts.near_threshold)
+    # One similarity search serves both steps: contradictions use the pairs left after near-copies are dropped.
+    pairs = duplicates.input_pairs(current, opts.near_threshold)
+    found = duplicates.near_duplicates(current, opts.near_threshold, pairs)
     drop = {i for f in found for i in f.members[1:]}
     steps.append(StepResult("near_duplicates", f"Near duplicates (similarity >= {opts.near_threshold})",
                             "removed" if opts.drop_near_duplicates else "flagged", found, len(drop)))
     if opts.drop_near_duplicates:
+        pairs = duplicates.pairs_among(pairs, [i for i in range(len(current)) if i not in drop])
         current = _without(current, drop)
 
-    found = duplicates.contradictions(current, opts.near_threshold)
+    found = duplicates.contradictions(current, opts.near_threshold, pairs)
     members = {i for f in found for i in f.members}
     steps.append(StepResult("contradictions", "Contradictions (same input, different answers)",
                             "removed" if opts.drop_contradictions else "flagged", found, len(members),
@@ -150,10 +153,10 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     steps.append(StepResult("structure_outliers", "Answers unlike the majority", "flagged", found,
                             len({f.members[0] for f in found})))
 
-    found, skipped = label_suspects(current, top=opts.suspects_top)
+    found, skipped, sampled = label_suspects(current, top=opts.suspects_top)
     found = [f for f in found if id(current[f.members[0]]) not in contradicted]  # already flagged above
     steps.append(StepResult("suspicious_labels", "Suspicious labels (the rest of the data disagrees)",
-                            "skipped" if skipped else "flagged", found, len(found), skipped))
+                            "skipped" if skipped else "flagged", found, len(found), skipped or sampled))
     return CleanResult(input_rows, current, steps)
 
 
