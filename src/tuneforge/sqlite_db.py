@@ -19,12 +19,14 @@ import stat
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 Migration = tuple[str, str]
 BUSY_TIMEOUT_S = 30
 PRIVATE = stat.S_IRUSR | stat.S_IWUSR  # 0600
 
 
-class DatabaseDamaged(ValueError):
+class DatabaseDamaged(UserError):
     """A database file that is empty, not SQLite, or damaged; the message names the file."""
 
 

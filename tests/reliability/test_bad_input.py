@@ -82,7 +82,7 @@ def test_duplicate_xlsx_columns_are_an_error_naming_the_column(tmp_path):
 
 
 def test_an_overlong_line_is_rejected_without_tokenizing_it(tmp_path, tiny_model_dir, monkeypatch):
-    from tuneforge.train import encode
+    from tuneforge import chat_encoding as encode
 
     real, seen = encode.encode_conversation, []
 

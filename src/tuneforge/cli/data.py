@@ -11,9 +11,10 @@ from pathlib import Path
 
 import typer
 
-from tuneforge.cli.errors import user_errors
+from tuneforge.atomic import write_text_atomic
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import DataAddConfig, DataCheckConfig, DataCleanConfig, DataReportConfig
+from tuneforge.errors import UserError
 
 app = typer.Typer(help="Check, clean, version and assess training data.", no_args_is_help=True)
 
@@ -63,7 +64,7 @@ def _tokenizer(base: str, max_seq_len: int):
     """(tokenizer, limit, model folder, note); tokenizer None with the reason when the model cannot be had."""
     if base.lower() == "none":
         return None, None, None, "token lengths not checked (--base none)"
-    from tuneforge.data.validate import load_length_tokenizer
+    from tuneforge.models.load import load_length_tokenizer
     from tuneforge.models.resolve import ModelNotFound
 
     try:
@@ -76,7 +77,6 @@ def _labels_line(labels: dict[str, int]) -> str:
     return f"labels ({len(labels)}): " + ", ".join(f"{k} {v}" for k, v in labels.items())
 
 
-@user_errors
 def _check(cfg: DataCheckConfig):
     from tuneforge.data.check_stream import check_file
     from tuneforge.data.versions import resolve_data_path
@@ -85,6 +85,7 @@ def _check(cfg: DataCheckConfig):
     path, _ = resolve_data_path(cfg.data)
     tok, limit, _, note = _tokenizer(cfg.base, cfg.max_seq_len) if path.is_file() else (None, None, None, None)
     report = check_file(path, cfg, tok, limit, cfg.min_per_label)  # streamed: bounded memory on any file size
+    report.strict = cfg.strict
     if note:
         report.notes.append(note)
     for p in report.problems:
@@ -99,13 +100,13 @@ def _check(cfg: DataCheckConfig):
         console.print(_labels_line(report.labels))
     if cfg.json_report:
         Path(cfg.json_report).write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    verdict = {0: "[green]clean[/]", 1: "[red]errors[/]: training would refuse this file", 3: "[yellow]warnings[/]"}
+    verdict = {0: "[yellow]warnings only[/]" if report.warnings else "[green]clean[/]",
+               1: "[red]errors[/]: training would refuse this file", 3: "[yellow]warnings[/] (--strict)"}
     console.print(f"result: {len(report.errors)} error(s), {len(report.warnings)} warning(s) -> "
                   f"{verdict[report.exit_code]} (exit {report.exit_code})")
     raise typer.Exit(report.exit_code)
 
 
-@user_errors
 def _clean(cfg: DataCleanConfig):
     from tuneforge.data.clean import CleanOptions, run_cleaning, step_lines
 
@@ -122,16 +123,13 @@ def _clean(cfg: DataCleanConfig):
             console.print(f"{k}. {line}" if i == 0 else line, markup=False)
     out = Path(cfg.out) if cfg.out else _beside_input(cfg, ".clean.jsonl")
     if out.resolve() == Path(file).resolve():
-        raise ValueError(f"--out {out}: would overwrite the input; choose another file")
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept), encoding="utf-8")
-    tmp.replace(out)
+        raise UserError(f"--out {out}: would overwrite the input; choose another file")
+    write_text_atomic(out, "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept))
     report_path = Path(cfg.json_report) if cfg.json_report else out.with_suffix(".report.json")
     report_path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     console.print(f"kept {len(result.kept)} of {result.input_rows} rows -> {out} (findings: {report_path})")
 
 
-@user_errors
 def _add(cfg: DataAddConfig):
     from tuneforge.data.clean import run_cleaning
     from tuneforge.data.problems import DataError
@@ -157,9 +155,8 @@ def _add(cfg: DataAddConfig):
     console.print(f"train on it: tuneforge train {vid}")
 
 
-@user_errors
 def _report(cfg: DataReportConfig):
-    from tuneforge.data.readiness import assess
+    from tuneforge.data.readiness import BaseModelInfo, assess
     from tuneforge.data.report_html import render_html
 
     console = _console()
@@ -167,9 +164,7 @@ def _report(cfg: DataReportConfig):
     _require_rows(file, load)
     evals = _load_evals(cfg)
     tok, limit, base_dir, note = _tokenizer(cfg.base, cfg.max_seq_len)
-    r = assess(load, file, evals, tok, limit, base_dir, cfg.method, cfg.epochs, cfg.batch_size, cfg.max_seq_len,
-               cfg.base)
-    r.notes.append(note)
+    r = assess(load, file, evals, BaseModelInfo(cfg.base, tok, limit, base_dir, note), cfg.train_config())
     print_readiness(console, r, file)
     out = Path(cfg.html) if cfg.html else _beside_input(cfg, ".report.html")
     out.write_text(render_html(r, Path(file).name), encoding="utf-8")
@@ -197,7 +192,7 @@ def print_readiness(console, r, file: str) -> None:
     if r.estimate:
         e = r.estimate
         console.print(f"estimate ({e.method}): {human_seconds(e.seconds)} for {e.train_tokens:,} tokens, "
-                      f"memory ~{human_bytes(e.memory_bytes)}")
+                      f"memory ~{human_bytes(e.memory_bytes)} (the same estimate `tuneforge train` prints)")
     for n in r.notes:
         if n:
             console.print(n, markup=False)
@@ -206,7 +201,6 @@ def print_readiness(console, r, file: str) -> None:
         console.print(f"  - {reason}", markup=False)
 
 
-@user_errors
 def _list():
     from tuneforge.data.versions import scan_versions
 
@@ -221,7 +215,6 @@ def _list():
         console.print(f"damaged: {problem}", markup=False, style="red")
 
 
-@user_errors
 def _verify():
     from tuneforge.data.versions import verify_all
 
@@ -238,7 +231,7 @@ def _verify():
 add_config_command(
     app, DataCheckConfig, "check", _check,
     help="Validate a data file: every problem with file, line, field and a fix hint. "
-         "Exit 0: clean, 1: errors (training would refuse or damage the data), 3: warnings only.",
+         "Exit 0: clean or warnings only, 1: errors (training would refuse or damage the data), 3: warnings with --strict.",
     epilog="\b\nExamples:\n  tuneforge data check examples/invoice-categories/train.jsonl\n"
            "  tuneforge data check sheet.xlsx --input-column description --output-column account\n"
            "  tuneforge data check data.jsonl --base none      # skip the token-length check",
@@ -262,3 +255,7 @@ add_config_command(
 app.command("list", help="List stored dataset versions.")(_list)
 app.command("verify", help="Check every stored dataset version against its manifest (full SHA-256); exit 1 if "
                            "any was changed or damaged.")(_verify)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="data")

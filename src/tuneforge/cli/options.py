@@ -15,7 +15,7 @@ from typing import Callable, Optional
 import typer
 from pydantic import BaseModel
 
-from tuneforge.config import ConfigError, build_config, load_yaml_values
+from tuneforge.config import build_config, load_yaml_values
 
 
 def _unwrap_optional(tp):
@@ -45,7 +45,7 @@ def _parameters(model_cls: type[BaseModel]) -> list[inspect.Parameter]:
         else:
             flag = "--" + name.replace("_", "-")
             is_bool = _unwrap_optional(field.annotation) is bool
-            decls = [f"{flag}/--no-{flag[2:]}"] if is_bool else [flag]
+            decls = [f"{flag}/--no-{flag[2:]}"] if is_bool else [flag, *extra.get("cli_aliases", [])]
             default = typer.Option(None, *decls, help=help_text, show_default=False)
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=tp, default=default))
     return params
@@ -58,12 +58,7 @@ def _config_function(model_cls: type[BaseModel], run: Callable) -> Callable:
         config = kwargs.pop("config")
         values = load_yaml_values(config) if config else {}
         values.update({k: v for k, v in kwargs.items() if v is not None})
-        try:
-            cfg = build_config(model_cls, values, source=config or "options")
-        except ConfigError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
-        return run(cfg)
+        return run(build_config(model_cls, values, source=config or "options"))  # ConfigError: exit 2
 
     return command
 

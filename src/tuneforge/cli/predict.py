@@ -10,7 +10,8 @@ import typer
 def predict(
     text: str = typer.Argument(..., help="The input, as the user turn."),
     model: str = typer.Option(..., "--model", help="Run folder or base model name."),
-    system: Optional[str] = typer.Option(None, help="System prompt (default: the one the run was trained with)."),
+    system: Optional[str] = typer.Option(None, "--system-prompt", help="System prompt (default: the one the run was "
+                                         "trained with)."),
     max_new_tokens: int = typer.Option(128, help="Longest answer in tokens."),
 ):
     """Answer one input with a fine-tuned variant.
@@ -19,9 +20,7 @@ def predict(
     Example:
       tuneforge predict --model runs/invoice "Adobe Creative Cloud annual licence"
     """
-    from tuneforge.cli.errors import user_errors
-
-    user_errors(_predict)(text, model, system, max_new_tokens)
+    _predict(text, model, system, max_new_tokens)
 
 
 def _predict(text, model, system, max_new_tokens):
@@ -32,3 +31,7 @@ def _predict(text, model, system, max_new_tokens):
     system = system if system is not None else loaded.default_system_prompt
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
     print(generate_batch(loaded.model, loaded.tokenizer, [messages], max_new_tokens)[0].text)
+
+
+def register(root: typer.Typer) -> None:
+    root.command("predict")(predict)

@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from tuneforge.errors import UserError
+
 # Each demo: its folder under examples/, a sample input for `predict`, and training settings that fit the
 # 10-minute budget of `make demo` on a 2-core CPU.
 DEMOS = {
@@ -42,9 +44,7 @@ def quickstart(
       tuneforge quickstart                      # invoice line -> ledger category
       tuneforge quickstart --task extraction    # invoice text -> JSON fields
     """
-    from tuneforge.cli.errors import user_errors
-
-    user_errors(_quickstart)(task, out, epochs, base, limit)
+    _quickstart(task, out, epochs, base, limit)
 
 
 def _quickstart(task, out, epochs, base, limit):
@@ -58,12 +58,12 @@ def _quickstart(task, out, epochs, base, limit):
     from tuneforge.train.sft import train
 
     if task not in DEMOS:
-        raise ValueError(f"--task: unknown demo {task!r}; choose from {', '.join(DEMOS)}")
+        raise UserError(f"--task: unknown demo {task!r}; choose from {', '.join(DEMOS)}")
     demo = DEMOS[task]
     folder = examples_dir() / demo["folder"]
     train_file, test_file = folder / "train.jsonl", folder / "test.jsonl"
     if not train_file.is_file():
-        raise FileNotFoundError(f"{train_file}: demo data missing (run from a checkout of the tuneforge repository)")
+        raise UserError(f"{train_file}: demo data missing (run from a checkout of the tuneforge repository)")
     # The demo's own folder is replaced on each run; a folder the user names is protected like any --out.
     overwrite = out is None
     out = out or str(runs_dir() / f"quickstart-{task}")
@@ -72,7 +72,7 @@ def _quickstart(task, out, epochs, base, limit):
     settings = dict(demo["train"], **({"epochs": epochs} if epochs else {}))
     run_dir = train(TrainConfig(data=str(train_file), base=base, out=out, overwrite=overwrite, **settings))
     console.rule("[bold]2/3 evaluate[/] on the held-out split: base zero-shot vs few-shot vs fine-tuned")
-    report = run_eval(EvalConfig(model=str(run_dir), data=str(test_file), limit=limit, **demo.get("eval", {})))
+    report = run_eval(EvalConfig(model=str(run_dir), eval_data=str(test_file), limit=limit, **demo.get("eval", {})))
     console.rule("[bold]3/3 result[/]")
     print_report(report)
     systems = report["systems"]
@@ -85,3 +85,7 @@ def _quickstart(task, out, epochs, base, limit):
         f"{100 * tuned:.1f}% vs {100 * best_base:.1f}% {metric.replace('_', ' ')}."
     )
     console.print(f'Use it:  tuneforge predict --model {run_dir} "{demo["sample"]}"')
+
+
+def register(root: typer.Typer) -> None:
+    root.command("quickstart")(quickstart)

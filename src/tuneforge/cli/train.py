@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-from tuneforge.cli.errors import user_errors
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import TrainConfig
 
@@ -22,7 +21,6 @@ Examples:
 """
 
 
-@user_errors
 def _run(cfg: TrainConfig):
     from tuneforge.train.launch import launch_processes, launched_by_a_launcher
     from tuneforge.train.sft import train
@@ -36,7 +34,7 @@ def _run(cfg: TrainConfig):
         sys.exit(130)
     if launched_by_a_launcher() and int(os.environ.get("RANK", "0")) != 0:
         return out
-    print(f"next: tuneforge eval --model {out} --data HELD_OUT.jsonl")
+    print(f"next: tuneforge eval --model {out} --eval-data HELD_OUT.jsonl")
     return out
 
 

@@ -4,7 +4,7 @@ Dataset-level checks: too few examples (OpenAI refuses under 10; under 100 rarel
 with too few examples to learn, and examples longer than the model's context in tokens, measured with the
 model's own tokenizer and chat template (a truncated example loses the end of its answer and its stop token, so
 the model learns not to stop). Errors mean training would refuse or damage the data; warnings mean it would run
-but probably disappoint. The exit code says which: see EXIT_CODES.
+but probably disappoint. The exit code says which: see EXIT_CODES (warnings give 3 only with --strict).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tuneforge.data.formats import Example, LoadResult
-from tuneforge.data.labels import label_set, normalise_answer
+from tuneforge.data.labels import label_set
+from tuneforge.data.normalise import normalise_answer
 from tuneforge.data.problems import Problem
 
 MIN_EXAMPLES = 10  # OpenAI's fine-tuning API refuses fewer
@@ -32,6 +33,7 @@ class CheckReport:
     token_counts: list[int] | None = None  # per valid example, when a tokenizer was given
     max_tokens: int | None = None
     notes: list[str] = field(default_factory=list)
+    strict: bool = False  # `data check --strict`: warnings fail too
     n_examples: int | None = None  # set by the streaming check, which does not keep `examples`
 
     @property
@@ -48,9 +50,10 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
+        """1 on errors; warnings exit 0 (a small data set must not break `set -e` scripts) unless strict: 3."""
         if self.errors:
             return EXIT_CODES["errors"]
-        return EXIT_CODES["warnings"] if self.warnings else EXIT_CODES["clean"]
+        return EXIT_CODES["warnings"] if self.warnings and self.strict else EXIT_CODES["clean"]
 
     def to_dict(self) -> dict:
         return {
@@ -106,7 +109,7 @@ def token_lengths(tokenizer, examples: list[Example], limit: int | None = None) 
     prove it longer than `limit` is not tokenized: its count is that lower bound (a 50 MB line once spent
     4.4 minutes and 4.9 GB in the tokenizer only to be rejected).
     """
-    from tuneforge.train.encode import encode_conversation
+    from tuneforge.chat_encoding import encode_conversation
 
     big = 1 << 30  # measure the full length; truncation is what we are checking for
     per_token = _max_token_chars(tokenizer) if limit else 0
@@ -162,30 +165,3 @@ def check_loaded(result: LoadResult, file: str, tokenizer=None, max_tokens: int 
             problems += _length_problems(file, examples, report.token_counts, max_tokens, bounds)
     report.problems = sorted(problems, key=lambda p: (p.line is not None, p.line or 0))
     return report
-
-
-def model_context(base_path) -> int | None:
-    """The base model's context length from its config.json, without loading weights."""
-    import json
-    from pathlib import Path
-
-    cfg = Path(base_path) / "config.json"
-    try:
-        return int(json.loads(cfg.read_text(encoding="utf-8")).get("max_position_embeddings") or 0) or None
-    except (OSError, ValueError):
-        return None
-
-
-def load_length_tokenizer(base: str, max_seq_len: int):
-    """(tokenizer, token limit, model folder, note): the limit is the smaller of --max-seq-len and the context."""
-    from tuneforge.models.load import load_tokenizer
-    from tuneforge.models.resolve import resolve_base
-
-    resolved = resolve_base(base)
-    tokenizer = load_tokenizer(resolved.path)
-    context = model_context(resolved.path)
-    limit = min(max_seq_len, context) if context else max_seq_len
-    note = f"token lengths measured with {base}'s tokenizer and chat template; limit {limit}"
-    if context and context < max_seq_len:
-        note += f" (the model's context; --max-seq-len {max_seq_len} is larger)"
-    return tokenizer, limit, resolved.path, note

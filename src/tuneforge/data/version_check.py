@@ -13,10 +13,12 @@ import hashlib
 import os
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 CHUNK = 1 << 20
 
 
-class VersionTampered(ValueError):
+class VersionTampered(UserError):
     """A stored dataset version whose data no longer matches its manifest."""
 
 

@@ -33,8 +33,10 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tuneforge.atomic import normal_permissions
 from tuneforge.data.formats import Example, dataset_hash
 from tuneforge.data.version_check import file_record, file_sha256, verify_version
+from tuneforge.errors import UserError
 from tuneforge.paths import home
 
 MANIFEST = "manifest.json"
@@ -57,7 +59,7 @@ def default_name(path: str | Path) -> str:
     return stem[:64]
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError):
     """A version folder whose manifest cannot be read."""
 
 
@@ -98,7 +100,7 @@ def add_version(examples: list[Example], source: str | Path, detected: str, name
     """Store `examples` as a version; return (id, folder, created) — created is False if it already existed."""
     name = name or default_name(source)
     if not _NAME.match(name):
-        raise ValueError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
+        raise UserError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
     content = dataset_hash(examples)
     vid = version_id(name, content)
     folder = datasets_dir() / vid
@@ -129,8 +131,9 @@ def add_version(examples: list[Example], source: str | Path, detected: str, name
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         for p in tmp.iterdir():
             _read_only(p)
+        normal_permissions(tmp)  # mkdtemp's folder is owner-only; a stored version is readable like any file
         try:
-            os.replace(tmp, folder)  # atomic: a version is there completely or not at all
+            os.replace(tmp, folder)  # atomic: a version is there completely or not at all, never replaced
         except OSError as err:
             # Another process stored the same content first: same id, same data, so its version is ours.
             if err.errno in (errno.ENOTEMPTY, errno.EEXIST) and (folder / MANIFEST).is_file():

@@ -6,21 +6,18 @@ Reads the data and the run folders, writes eval.json (everything machine-readabl
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.config import EvalConfig
+from tuneforge.atomic import write_text_atomic
 from tuneforge.data.formats import Example, load_examples, load_from_options
-from tuneforge.eval.metrics import summarise
+from tuneforge.errors import UserError
+from tuneforge.eval.eval_file import EVAL_FILE, FORMAT, PRIMARY, REPORT_FILE, write_eval
 from tuneforge.eval.shots import SimilarityIndex, choose_shots, few_shot_prompt
-from tuneforge.eval.systems import PRIMARY, System, Variant, activate, adapter_name, load_models, parse_variants
+from tuneforge.eval.systems import System, Variant, activate, adapter_name, load_models, parse_variants
 from tuneforge.eval.task_types import TaskSpec, detect_task
-from tuneforge.train.run_record import is_run_dir
-
-EVAL_FILE = "eval.json"
-REPORT_FILE = "report.html"
-
+from tuneforge.run_record import is_run_dir
 
 def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example], variants: list[Variant],
                   spec: TaskSpec, log) -> list[System]:
@@ -75,24 +72,21 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
     from tuneforge.eval.endpoint import cost_per_1k_requests
     from tuneforge.eval.stats import bootstrap_ci, percentile
 
-    preds = [g.text for g in gens]
     latencies = [g.latency_s for g in gens]
-    # The foundation's keys first (exact match, valid label/JSON rates, per-label accuracy) for older readers.
-    out = summarise(preds, refs, spec.labels, latencies)
-    headline = spec.headline_values(rows)
-    # Headline metrics also at the top level, where readers of the foundation's eval.json look (registry gate).
-    out.update(headline)  # for extraction this makes exact_match the object match: key order/spacing do not count
-    out.update({
+    headline = spec.headline_values(rows)  # each metric stored once, under "metrics" (see eval_file.py)
+    out = {
+        "n": len(rows),
         "kind": system.kind,
         "decoding": system.decoding,
         "metrics": headline,
         "ci": bootstrap_ci(rows, spec.headline_values, cfg.bootstrap, cfg.confidence, cfg.seed) if cfg.bootstrap else {},
         "details": {k: v for k, v in spec.summary(rows).items() if k not in headline},
+        "mean_latency_s": sum(latencies) / len(latencies) if latencies else 0.0,
         "latency_p50_s": percentile(sorted(latencies), 0.5),
         "latency_p95_s": percentile(sorted(latencies), 0.95),
         "mean_tokens_in": sum(g.tokens_in for g in gens) / len(gens),
         "mean_tokens_out": sum(g.tokens_out for g in gens) / len(gens),
-    })
+    }
     if system.kind == "endpoint" and cfg.price_in is not None:
         out["cost_per_1k_requests"] = cost_per_1k_requests(
             out["mean_tokens_in"], out["mean_tokens_out"], cfg.price_in, cfg.price_out or 0.0)
@@ -126,7 +120,9 @@ def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], kinds: dict[str
 
 
 def check_leakage(examples: list[Example], variants: list[Variant], cfg: EvalConfig, log) -> dict:
-    from tuneforge.eval.leakage import overlap
+    """Held-out inputs that are (nearly) inputs of a variant's training data: the same definition as
+    `data clean`/`data report` (data/duplicates.py), near-copies included."""
+    from tuneforge.data.duplicates import NEAR_THRESHOLD, leaked_eval_lines
 
     found = {}
     for v in variants:
@@ -135,10 +131,13 @@ def check_leakage(examples: list[Example], variants: list[Variant], cfg: EvalCon
             found[v.name] = {"train_data": path, "checked": False}
             continue
         train, _ = load_examples(path, cfg.data_format, cfg.input_column, cfg.output_column, cfg.system_prompt)
-        found[v.name] = {"train_data": path, "checked": True, **overlap(examples, train)}
+        lines = leaked_eval_lines(train, examples)
+        found[v.name] = {"train_data": path, "checked": True, "overlap": len(lines),
+                         "share": len(lines) / len(examples) if examples else 0.0, "lines": lines[:50],
+                         "similarity_threshold": NEAR_THRESHOLD}
         if found[v.name]["overlap"]:
-            log(f"warning: {found[v.name]['overlap']} held-out input(s) also occur in the training data of "
-                f"{v.name} ({path}); its score is inflated")
+            log(f"warning: {found[v.name]['overlap']} held-out input(s) also occur (or nearly) in the training data "
+                f"of {v.name} ({path}); its score is inflated")
     return found
 
 
@@ -151,7 +150,7 @@ def run_judge(cfg: EvalConfig, examples: list[Example], predictions: dict[str, l
     inputs = [e.user_text for e in examples]
     against = cfg.judge_against
     if against != "reference" and against not in predictions:
-        raise ValueError(f"--judge-against: no system named {against!r}; have {', '.join(predictions)}")
+        raise UserError(f"--judge-against: no system named {against!r}; have {', '.join(predictions)}")
     opponent = refs if against == "reference" else predictions[against]
     results = {}
     for name, preds in predictions.items():
@@ -167,14 +166,14 @@ def _check_remote_options(cfg: EvalConfig) -> None:
     """Before any generation: a half-configured endpoint or judge would otherwise fail after minutes of work."""
     for url, model, what in ((cfg.endpoint_url, cfg.endpoint_model, "endpoint"), (cfg.judge_url, cfg.judge_model, "judge")):
         if bool(url) != bool(model):
-            raise ValueError(f"--{what}-url and --{what}-model go together; got only one of them")
+            raise UserError(f"--{what}-url and --{what}-model go together; got only one of them")
 
 
 def run_eval(cfg: EvalConfig, log=print) -> dict:
     from tuneforge.eval.recommend import recommendation
 
     _check_remote_options(cfg)
-    examples = load_from_options(cfg.data, cfg)
+    examples = load_from_options(cfg.eval_data, cfg)
     if cfg.limit:
         examples = examples[: cfg.limit]
     variants = parse_variants(cfg)
@@ -205,11 +204,11 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
 
     reference = PRIMARY if PRIMARY in results else (variants[0].name if variants else None)
     report = {
-        "format": "tuneforge.eval/2",
+        "format": FORMAT,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": str(cfg.model),
         "base": (loaded.run or {}).get("base", {}).get("name", str(cfg.model)),
-        "data": str(Path(cfg.data).resolve()),
+        "data": str(Path(cfg.eval_data).resolve()),
         "task": spec.type,
         "labels": spec.labels,
         "task_spec": spec.to_json(),
@@ -239,15 +238,14 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
     return report
 
 
-def write_report_files(report: dict, out: Path, html: bool = True) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(out)  # a crash never leaves a half-written eval.json
+def write_report_files(report: dict, out: Path, html: str | None = None) -> None:
+    """eval.json at `out`; the HTML report at `html` (default: report.html beside it; "none": no HTML)."""
+    write_eval(report, out)
     report["path"] = str(out)
-    if html:
+    if html is None or html.lower() != "none":
         from tuneforge.eval.html_report import render_html
 
-        html_path = out.with_name(REPORT_FILE) if out.name == EVAL_FILE else out.with_suffix(".html")
-        html_path.write_text(render_html(report), encoding="utf-8")
+        default = out.with_name(REPORT_FILE) if out.name == EVAL_FILE else out.with_suffix(".html")
+        html_path = Path(html) if html else default
+        write_text_atomic(html_path, render_html(report))
         report["html_path"] = str(html_path)

@@ -21,10 +21,16 @@ from tuneforge.serve.security import BodySizeLimit, BodyTooLarge, check_api_key
 DEFAULT_CHAT_MAX_TOKENS = 512
 
 
-def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000) -> FastAPI:
-    """`keys=None` serves without API keys (the CLI allows that only with --local-only on loopback)."""
+def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000, fine_tuning=None) -> FastAPI:
+    """`keys=None` serves without API keys (the CLI allows that only with --local-only on loopback).
+    `fine_tuning`: a jobs.service.JobsService, to serve OpenAI's files and fine-tuning jobs API too."""
     app = FastAPI(title="tuneforge", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    if fine_tuning is not None:
+        from tuneforge.serve.jobs_api import mount_fine_tuning
+
+        mount_fine_tuning(app, fine_tuning, keys)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes,
+                       path_limits=fine_tuning.body_limits() if fine_tuning is not None else None)
     app.state.catalog = catalog
 
     # -- errors in OpenAI's shape --------------------------------------------------------------------------------
@@ -84,7 +90,7 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
         if served.system_prompt and not any(m["role"] == "system" for m in messages):
             # Prompt the variant the way it was trained, unless the client brings its own system prompt.
             messages.insert(0, {"role": "system", "content": served.system_prompt})
-        from tuneforge.train.encode import encode_prompt
+        from tuneforge.chat_encoding import encode_prompt
 
         prompt = encode_prompt(served.engine.tokenizer, messages)
         max_tokens = _token_budget(served, [prompt], body.token_limit or DEFAULT_CHAT_MAX_TOKENS,
@@ -182,7 +188,7 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
 def _system_prefix_len(tokenizer, messages: list[dict], prompt: list[int]) -> int:
     """Tokens of the rendered system message at the start of the prompt: shared by the variant's requests, so the
     engine keeps their cache between batches. 0 when there is no system message or the template merges it."""
-    from tuneforge.train.encode import render
+    from tuneforge.chat_encoding import render
 
     if not messages or messages[0]["role"] != "system":
         return 0

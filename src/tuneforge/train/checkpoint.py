@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from tuneforge.atomic import replace_folder
+from tuneforge.errors import UserError
 from tuneforge.train.state_io import StateFileError, load_state, save_state
 
 STATE = "trainer_state"  # trainer_state.json + trainer_state.safetensors (state_io.py)
@@ -35,7 +37,7 @@ def load_trainable_state(model, tensors: dict) -> None:
     params = dict(model.named_parameters())
     missing = [n for n in tensors if n not in params]
     if missing:
-        raise ValueError(f"checkpoint holds weights this model does not have: {missing[:5]}")
+        raise UserError(f"checkpoint holds weights this model does not have: {missing[:5]}")
     with torch.no_grad():
         for name, value in tensors.items():
             params[name].copy_(value.to(params[name].device, params[name].dtype))
@@ -58,7 +60,7 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-class CheckpointSaveError(ValueError):
+class CheckpointSaveError(UserError):
     """A checkpoint could not be written (disk full, permissions); the previous checkpoints are intact."""
 
 
@@ -101,8 +103,7 @@ def _write_checkpoint(final: Path, tmp: Path, model, optimizer, scheduler, loop_
                                  "loop": loop_state})
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        replace_folder(tmp, final)
     accelerator.wait_for_everyone()
 
 
@@ -134,7 +135,7 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler, process_index: in
                              "loaded, because unpickling a file can run any code in it. Start the run again.")
     rng = folder / f"rng-rank-{process_index}"
     if not rng.with_suffix(".json").is_file():
-        raise ValueError(f"{folder}: no RNG state for process {process_index} (resumed with more processes?)")
+        raise UserError(f"{folder}: no RNG state for process {process_index} (resumed with more processes?)")
     state, rng_state = load_state(folder / STATE), load_state(rng)
     try:
         load_trainable_state(model, load_file(folder / WEIGHTS_FILE))
@@ -164,8 +165,7 @@ def save_best(run_dir: Path, model, info: dict) -> Path:
         if hasattr(model, "peft_config"):
             model.save_pretrained(tmp, safe_serialization=True)
         save_file(trainable_state(model), tmp / WEIGHTS_FILE, metadata={k: str(v) for k, v in info.items()})
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        replace_folder(tmp, final)
     return final
 
 

@@ -20,6 +20,8 @@ import os
 import shutil
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 IDENTITY_FILE = "run_identity.json"
 FORMAT = "tuneforge.run-identity/1"
 RUN_MARKERS = (IDENTITY_FILE, "run.json", "checkpoints")
@@ -28,7 +30,7 @@ OPERATIONAL = {"out", "resume", "overwrite", "progress", "report_to", "log_every
                "keep_checkpoints", "nproc"}
 
 
-class RunFolderError(ValueError):
+class RunFolderError(UserError):
     """The run folder cannot be used as asked; the message names the folder and what differs."""
 
 

@@ -10,12 +10,14 @@ parameter index), NumPy arrays (NumPy's RNG state) and tensors of any dtype.
 from __future__ import annotations
 
 import json
+
+from tuneforge.errors import UserError
 from pathlib import Path
 
 FORMAT = "tuneforge.state/1"
 
 
-class StateFileError(ValueError):
+class StateFileError(UserError):
     """A state file that is missing, damaged or not in this format."""
 
 
