@@ -10,8 +10,6 @@ once took 4 minutes because candidate pairs grew with the square of the bucket.
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 
 from tuneforge.data.normalise import normalise_text
@@ -19,14 +17,10 @@ from tuneforge.data.normalise import normalise_text
 SHINGLE = 5
 NUM_PERM = 64
 BANDS = 16  # 16 bands x 4 rows: pairs above ~0.5 Jaccard become candidates with high probability
-_PRIME = (1 << 32) - 5
 
 
 def shingles(text: str, k: int = SHINGLE) -> set[str]:
-    t = normalise_text(text)
-    if len(t) <= k:
-        return {t}
-    return {t[i : i + k] for i in range(len(t) - k + 1)}
+    return _shingle_set(normalise_text(text), k)
 
 
 def jaccard(a: set, b: set) -> float:
@@ -36,15 +30,74 @@ def jaccard(a: set, b: set) -> float:
     return common / (len(a) + len(b) - common)
 
 
-def _signatures(sets: list[set[str]], seed: int = 1) -> np.ndarray:
+def _shingle_set(t: str, k: int = SHINGLE) -> set[str]:
+    return {t} if len(t) <= k else {t[i : i + k] for i in range(len(t) - k + 1)}
+
+
+class _LazyShingles:
+    """Shingle sets of normalised texts, built only for the texts a candidate pair needs (most never are)."""
+
+    def __init__(self, normalised: list[str]):
+        self.texts, self.cache = normalised, {}
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, i: int) -> set[str]:
+        found = self.cache.get(i)
+        if found is None:
+            found = self.cache[i] = _shingle_set(self.texts[i])
+        return found
+
+
+_BASE = 1_000_003
+_MASK = (1 << 32) - 1
+_CHUNK = 1 << 17  # shingles hashed per permutation block (bounded memory: CHUNK x NUM_PERM x 8 bytes)
+
+
+def _shingle_hashes(texts: list[str], k: int = SHINGLE) -> tuple[np.ndarray, np.ndarray]:
+    """(32-bit polynomial hash of every character k-gram, index of its text), for all texts in a few array
+    operations instead of one Python call per shingle. A text of k characters or fewer is one shingle."""
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    owner = np.repeat(np.arange(len(texts)), lengths)
+    hashes, owners = [np.empty(0, np.uint64)], [np.empty(0, np.int64)]
+    if len(codes) >= k:
+        h = codes[: len(codes) - k + 1].copy()
+        for j in range(1, k):
+            h = (h * _BASE + codes[j : len(codes) - k + 1 + j]) & _MASK
+        inside = owner[: len(h)] == owner[k - 1 :]  # windows that do not cross into the next text
+        hashes.append(h[inside])
+        owners.append(owner[: len(h)][inside])
+    short = np.flatnonzero(lengths < k).tolist()  # (a text of exactly k characters is its one window above)
+    if short:
+        whole = []
+        for i in short:
+            v = 0
+            for ch in texts[i]:
+                v = (v * _BASE + ord(ch)) & _MASK
+            whole.append(v)
+        hashes.append(np.array(whole, dtype=np.uint64))
+        owners.append(np.array(short, dtype=np.int64))
+    h, o = np.concatenate(hashes), np.concatenate(owners)
+    order = np.argsort(o, kind="stable")
+    return h[order], o[order]
+
+
+def _signatures(normalised: list[str], seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    a = rng.integers(1, 1 << 31, NUM_PERM, dtype=np.uint64)
-    b = rng.integers(0, 1 << 31, NUM_PERM, dtype=np.uint64)
-    sigs = np.empty((len(sets), NUM_PERM), dtype=np.uint64)
-    for i, s in enumerate(sets):
-        x = np.fromiter((zlib.crc32(g.encode("utf-8")) for g in s), dtype=np.uint64, count=len(s))
-        # (a*x + b) mod p per permutation; a < 2^31 and x < 2^32 keep the product inside uint64.
-        sigs[i] = ((np.outer(x, a) + b) % _PRIME).min(axis=0)
+    # Multiply-shift hashing (odd 64-bit a, wrapping arithmetic, top 32 bits): one permutation per column,
+    # without the modulo that cost most of the time.
+    a = rng.integers(0, np.iinfo(np.uint64).max, NUM_PERM, dtype=np.uint64, endpoint=True) | np.uint64(1)
+    b = rng.integers(0, np.iinfo(np.uint64).max, NUM_PERM, dtype=np.uint64, endpoint=True)
+    sigs = np.full((len(normalised), NUM_PERM), np.iinfo(np.uint64).max, dtype=np.uint64)
+    hashes, owners = _shingle_hashes(normalised)
+    for start in range(0, len(hashes), _CHUNK):
+        x, own = hashes[start : start + _CHUNK], owners[start : start + _CHUNK]
+        values = (x[:, None] * a + b) >> np.uint64(32)
+        firsts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
+        ids = own[firsts]
+        sigs[ids] = np.minimum(sigs[ids], np.minimum.reduceat(values, firsts, axis=0))
     return sigs
 
 
@@ -72,9 +125,9 @@ def _buckets(sigs: np.ndarray):
         sorted_keys = keys[order]
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
         ends = np.r_[starts[1:], len(order)]
-        for a, b in zip(starts, ends):
-            if b - a > 1:
-                yield np.sort(order[a:b])
+        shared = np.flatnonzero(ends - starts > 1)  # most rows are alone in their bucket: skip them in bulk
+        for a, b in zip(starts[shared].tolist(), ends[shared].tolist()):
+            yield np.sort(order[a:b])
 
 
 def _representatives(items: list[int], sets: list[set[str]], threshold: float) -> list[int]:
@@ -163,15 +216,16 @@ def _confirmed(sets: list[set[str]], threshold: float, sigs: np.ndarray, keep,
 def similar_pairs(texts: list[str], threshold: float, others: list[str] | None = None) -> list[tuple[int, int, float]]:
     """(i, j, jaccard) for texts at or above `threshold`: within `texts` (i < j), or between texts[i] and others[j]."""
     pool = texts + (others or [])
-    sets = [shingles(t) for t in pool]
     if len(pool) < 2:
         return []
+    normalised = [normalise_text(t) for t in pool]
+    sets = _LazyShingles(normalised)
     n = len(texts)
     if others is None:
         keep = lambda i, j: True  # noqa: E731
     else:
         keep = lambda i, j: i < n <= j  # noqa: E731
-    found = _confirmed(sets, threshold, _signatures(sets), keep, None if others is None else n)
+    found = _confirmed(sets, threshold, _signatures(normalised), keep, None if others is None else n)
     return [(i, j - n if others is not None else j, sim) for (i, j), sim in sorted(found.items())]
 
 

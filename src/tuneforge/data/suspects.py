@@ -23,7 +23,7 @@ MIN_OTHER_PROBABILITY = 0.6
 FOLDS = 5
 MIN_EXAMPLES = 20
 MAX_FIT_ROWS = 20_000  # rows each fold's classifier is fit on, at most
-MAX_SCORED = 20_000  # rows scored; a larger data set is sampled
+MAX_SCORED = 10_000  # rows scored; a larger data set is sampled
 
 
 def _cross_validated_probabilities(texts: list[str], labels: list[str], seed: int):
