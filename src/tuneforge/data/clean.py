@@ -87,11 +87,17 @@ def _redact_example(ex: Example) -> Example:
 
 def _pii_findings(examples: list[Example]) -> list[Finding]:
     out = []
+    seen: dict[str, list] = {}  # a text repeated on every row (the system prompt) is scanned once
     for i, ex in enumerate(examples):
         texts = [(f"messages[{k}].content", m["content"]) for k, m in enumerate(ex.messages)]
         texts += [("rejected", ex.meta["rejected"])] if ex.is_preference else []
         for where, text in texts:
-            for m in pii.find_pii(text):
+            found = seen.get(text)
+            if found is None:
+                found = pii.find_pii(text)
+                if len(seen) < 10_000:
+                    seen[text] = found
+            for m in found:
                 out.append(Finding([i], f"line {ex.line} [{where}]: {m.kind} {_mask(m.text)!r}", [ex.line],
                                    extra={"kind": m.kind, "field": where}))
     return out
