@@ -80,8 +80,8 @@ sys.exit(report.exit_code)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes-mb", type=int, nargs="+", default=[100, 1000])
-    ap.add_argument("--add-rows", type=int, default=100_000)
+    ap.add_argument("--sizes-mb", type=int, nargs="*", default=[100, 1000], help="files for `data check` (none: skip)")
+    ap.add_argument("--add-rows", type=int, default=100_000, help="rows for `data add` (0: skip)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the in-memory reader on the smallest file")
     args = ap.parse_args()
     tf = [sys.executable, "-m", "tuneforge"]
@@ -102,6 +102,8 @@ def main() -> None:
                       f"{b_rss:>8.0f}MB  streaming uses {rss / b_rss:.2f}x the memory, {secs / b_secs:.2f}x "
                       f"the time", flush=True)
             data.unlink()
+        if not args.add_rows:
+            return
         data = tmp / "add.jsonl"
         n = write_rows(data, rows=args.add_rows, seed=1)
         size = data.stat().st_size / 1e6
