@@ -130,6 +130,8 @@ def _json_array_rows(text: str, file: str) -> tuple[list[tuple[int, object]], li
     try:
         whole = json.loads(text)
     except json.JSONDecodeError as e:
+        if e.msg == "Extra data":
+            return None  # a complete value, then more: JSON Lines whose first row is an array; read it as such
         return [], [Problem(file, e.lineno, None, f"bad JSON: {e.msg} (column {e.colno})")]
     except RecursionError:
         return [], [Problem(file, 1, None, "bad JSON: nested too deeply")]

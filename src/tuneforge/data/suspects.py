@@ -28,28 +28,27 @@ MAX_SCORED = 10_000  # rows scored; a larger data set is sampled
 
 def _cross_validated_probabilities(texts: list[str], labels: list[str], seed: int):
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.base import clone
     from sklearn.model_selection import KFold
-    from sklearn.pipeline import make_union
     from threadpoolctl import threadpool_limits
+
+    from tuneforge.data.tfidf import tfidf_classifier
 
     classes = sorted(set(labels))
     y = np.array(labels)
     probs = np.zeros((len(texts), len(classes)))
     # The features are learned once from every input (no labels involved), then each fold's classifier is fit
     # on its rows: the text analysis ran five times per row before, most of the time on large data.
-    features = make_union(
-        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, dtype=np.float32),
-        TfidfVectorizer(analyzer="word", sublinear_tf=True, dtype=np.float32),
-    ).fit_transform(texts).tocsr()
+    pipeline = tfidf_classifier(seed, tol=1e-3, max_iter=300)  # the one TF-IDF classifier (data/tfidf.py)
+    classifier = pipeline.steps[-1][1]
+    features = pipeline[:-1].fit_transform(texts).tocsr()
     rng = np.random.default_rng(seed)
     for train_idx, test_idx in KFold(FOLDS, shuffle=True, random_state=seed).split(texts):
         if len(set(y[train_idx])) < 2:
             continue
         if len(train_idx) > MAX_FIT_ROWS:  # enough to learn what the rest of the data says; bounded time
             train_idx = np.sort(rng.choice(train_idx, MAX_FIT_ROWS, replace=False))
-        model = LogisticRegression(C=10, max_iter=300, tol=1e-3)
+        model = clone(classifier)
         # One BLAS thread: on a busy shared CPU, oversubscribed threads made this 20x slower.
         with threadpool_limits(1):
             model.fit(features[train_idx], y[train_idx])
