@@ -103,7 +103,7 @@ def prepare_run_folder(out: Path, cfg, data_hash: str, data_version: str | None)
         from tuneforge.train.checkpoint import latest_checkpoint
 
         if not out.is_dir() or latest_checkpoint(out) is None:
-            raise FileNotFoundError(f"{out}: no complete checkpoint to resume from")
+            raise RunFolderError(f"{out}: no complete checkpoint to resume from")
         old = read_identity(out)
         if old is None:
             raise RunFolderError(f"{out}: no {IDENTITY_FILE}, so this checkpoint cannot be verified as the same run; "
