@@ -94,6 +94,7 @@ class TrainConfig(DataOptions):
     save_every: int = Field(0, ge=0, description="Also checkpoint every N optimizer steps (0 = once per epoch).")
     keep_checkpoints: int = Field(3, ge=0, description="Newest step checkpoints kept (0 = all); the best is kept too.")
     resume: bool = Field(False, description="Continue the run in --out from its latest checkpoint.")
+    overwrite: bool = Field(False, description="Replace the run folder --out whole if it already holds a run.")
     eval_every: int = Field(0, ge=0, description="Also evaluate every N optimizer steps (0 = once per epoch).")
     early_stopping_patience: int = Field(
         0, ge=0, description="Stop after N evaluations without a lower eval loss (0 = never stop early)."
@@ -270,7 +271,10 @@ class ServeConfig(_Strict):
     batch_wait_ms: float = Field(10.0, ge=0, le=1000, description="How long a batch waits for more requests to join.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body; larger ones get HTTP 413.")
     log_traffic: bool = Field(True, description="Store every request and response in TUNEFORGE_HOME/traffic.db.")
-    redact_pii: bool = Field(False, description="Replace e-mails, phone numbers, IBANs and card numbers before storing.")
+    redact_pii: bool = Field(
+        True, description="Replace e-mails, phone numbers, IBANs and card numbers before storing traffic "
+        "(on by default; --no-redact-pii stores the texts as sent)."
+    )
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights' dtype in memory.")
     trust_remote_code: bool = Field(False, description="Allow model code from the model folder (off: safer).")
     follow_registry: bool = Field(

@@ -67,7 +67,7 @@ def test_training_trains_adapter_only(label_data, tiny_model_dir, tmp_path):
     assert (out / "adapter_config.json").is_file()
     ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert ckpts == ["best", "step-18", "step-21", "step-24"]
-    assert (out / "checkpoints" / "step-24" / "trainer_state.pt").is_file()
+    assert (out / "checkpoints" / "step-24" / "trainer_state.json").is_file()
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert any('"epoch_end"' in line for line in lines)
 

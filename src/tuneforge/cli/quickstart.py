@@ -64,11 +64,13 @@ def _quickstart(task, out, epochs, base, limit):
     train_file, test_file = folder / "train.jsonl", folder / "test.jsonl"
     if not train_file.is_file():
         raise UserError(f"{train_file}: demo data missing (run from a checkout of the tuneforge repository)")
+    # The demo's own folder is replaced on each run; a folder the user names is protected like any --out.
+    overwrite = out is None
     out = out or str(runs_dir() / f"quickstart-{task}")
     console = Console()
     console.rule(f"[bold]1/3 train[/] {base} on {train_file.name} ({task})")
     settings = dict(demo["train"], **({"epochs": epochs} if epochs else {}))
-    run_dir = train(TrainConfig(data=str(train_file), base=base, out=out, **settings))
+    run_dir = train(TrainConfig(data=str(train_file), base=base, out=out, overwrite=overwrite, **settings))
     console.rule("[bold]2/3 evaluate[/] on the held-out split: base zero-shot vs few-shot vs fine-tuned")
     report = run_eval(EvalConfig(model=str(run_dir), eval_data=str(test_file), limit=limit, **demo.get("eval", {})))
     console.rule("[bold]3/3 result[/]")

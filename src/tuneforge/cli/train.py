@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import TrainConfig
@@ -24,7 +25,13 @@ def _run(cfg: TrainConfig):
     from tuneforge.train.launch import launch_processes, launched_by_a_launcher
     from tuneforge.train.sft import train
 
-    out = launch_processes(cfg) if cfg.nproc > 1 and not launched_by_a_launcher() else train(cfg)
+    try:
+        out = launch_processes(cfg) if cfg.nproc > 1 and not launched_by_a_launcher() else train(cfg)
+    except KeyboardInterrupt:
+        from tuneforge.cli.train_interrupt import interrupted_hint
+
+        print(interrupted_hint(cfg), file=sys.stderr)
+        sys.exit(130)
     if launched_by_a_launcher() and int(os.environ.get("RANK", "0")) != 0:
         return out
     print(f"next: tuneforge eval --model {out} --eval-data HELD_OUT.jsonl")

@@ -1,7 +1,9 @@
 """The traffic log: every API request and response, with variant, latency and token counts, in SQLite.
 
-Writes go through a queue to one writer thread, so a slow disk never delays an answer. With `redact_pii` the
-request and response texts pass through monitor/redact.py before they are stored.
+Writes go through a queue to one writer thread, so a slow disk never delays an answer. Request and response
+texts pass through monitor/redact.py before they are stored unless the caller opts out (`redact_pii=False`,
+`tuneforge serve --no-redact-pii`): users' prompts hold personal data the operator did not ask for. The file is
+owner-only (0600, see sqlite_db.py).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def traffic_path() -> Path:
 
 
 class TrafficLog:
-    def __init__(self, path: str | Path | None = None, redact_pii: bool = False):
+    def __init__(self, path: str | Path | None = None, redact_pii: bool = True):
         self.path = Path(path or traffic_path())
         self.redact_pii = redact_pii
         self.conn = open_db(self.path, MIGRATIONS)

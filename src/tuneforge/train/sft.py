@@ -32,6 +32,7 @@ from tuneforge.models.resolve import public_id
 from tuneforge.paths import runs_dir
 from tuneforge.run_record import RUN_FORMAT, library_versions, write_run
 from tuneforge.train.precision import autocast, resolve_precision
+from tuneforge.train.run_folder import prepare_run_folder
 
 
 @dataclass
@@ -287,8 +288,8 @@ def setup(cfg: TrainConfig, log=print) -> Run:
     objective = make_objective(cfg, tokenizer, data.train, data.eval)
     if objective.truncated:
         say(f"warning: {objective.truncated} example(s) longer than max_seq_len={cfg.max_seq_len} were truncated")
-    if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be good
+    if accelerator.is_main_process:  # only once the data is known to be good; one run per folder (run_folder.py)
+        prepare_run_folder(out, cfg, data.data_hash, data.version)
     lengths = [objective.length(item) for item in objective.train]
     say(f"data: {len(data.train)} train / {len(data.eval)} eval {objective.name} items from {cfg.data} "
         f"({data.data_hash[:19]})")
