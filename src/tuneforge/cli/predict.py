@@ -12,6 +12,7 @@ def predict(
     model: str = typer.Option(..., "--model", help="Run folder or base model name."),
     system: Optional[str] = typer.Option(None, help="System prompt (default: the one the run was trained with)."),
     max_new_tokens: int = typer.Option(128, help="Longest answer in tokens."),
+    probabilities: bool = typer.Option(False, help="Classification variants: also show each label's calibrated probability."),
 ):
     """Answer one input with a fine-tuned variant.
 
@@ -21,10 +22,14 @@ def predict(
     """
     from tuneforge.cli.errors import user_errors
 
-    user_errors(_predict)(text, model, system, max_new_tokens)
+    user_errors(_predict)(text, model, system, max_new_tokens, probabilities)
 
 
-def _predict(text, model, system, max_new_tokens):
+def _predict(text, model, system, max_new_tokens, probabilities=False):
+    from tuneforge.models.classifier import is_classifier_dir, print_classification
+
+    if is_classifier_dir(model):  # a head over labels answers the label (argmax), optionally with probabilities
+        return print_classification(model, text, probabilities)
     from tuneforge.eval.generate import generate_batch
     from tuneforge.models.variant import load_for_inference
 

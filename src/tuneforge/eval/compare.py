@@ -16,6 +16,7 @@ from tuneforge.eval.metrics import summarise
 from tuneforge.eval.shots import SimilarityIndex, choose_shots, few_shot_prompt
 from tuneforge.eval.systems import PRIMARY, System, Variant, activate, adapter_name, load_models, parse_variants
 from tuneforge.eval.task_types import TaskSpec, detect_task
+from tuneforge.models.classifier import is_classifier
 from tuneforge.train.run_record import is_run_dir
 
 EVAL_FILE = "eval.json"
@@ -45,6 +46,9 @@ def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example],
         if can_constrain:
             systems.append(System("base zero-shot (constrained)", "zero-shot", "constrained", plain))
     for v in variants:
+        if is_classifier(v.run):  # answers by argmax over its labels: one system, nothing to constrain
+            systems.append(System(v.name, "variant", "classify", plain, extra={"path": v.path}))
+            continue
         systems.append(System(v.name, "variant", "free", plain, adapter_name(variants, v.name)))
         if can_constrain:
             systems.append(System(f"{v.name} (constrained)", "variant", "constrained", plain, adapter_name(variants, v.name)))
@@ -58,6 +62,10 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
     from tuneforge.eval.endpoint import generate_remote, make_client
     from tuneforge.eval.generate import generate_batch
 
+    if system.decoding == "classify":
+        from tuneforge.eval.classifier_system import classify_prompts
+
+        return classify_prompts(system.extra["path"], system.prompts, cfg.batch_size)
     if system.kind == "endpoint":
         client = make_client(cfg.endpoint_url, cfg.endpoint_key_env)
         return generate_remote(client, cfg.endpoint_model, system.prompts, max_new)

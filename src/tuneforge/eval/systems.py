@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneforge.config import EvalConfig
+from tuneforge.models.classifier import is_classifier
 from tuneforge.models.variant import LoadedModel, load_for_inference
 from tuneforge.train.run_record import is_run_dir, read_run
 
@@ -52,8 +53,9 @@ def parse_variants(cfg: EvalConfig) -> list[Variant]:
 
 def load_models(cfg: EvalConfig, variants: list[Variant]) -> LoadedModel:
     """One base model with every variant's adapter attached under the variant's name."""
+    variants = [v for v in variants if not is_classifier(v.run)]  # classification variants load their own head
     if not variants:
-        return load_for_inference(cfg.model)
+        return load_for_inference(cfg.model if not is_run_dir(cfg.model) else read_run(cfg.model)["base"]["name"])
     bases = {v.run["base"]["name"] for v in variants}
     if len(bases) > 1:
         raise ValueError(f"--variants: all variants must share one base model to be compared here, got {sorted(bases)}")
@@ -65,6 +67,7 @@ def load_models(cfg: EvalConfig, variants: list[Variant]) -> LoadedModel:
 
 
 def adapter_name(variants: list[Variant], name: str) -> str:
+    variants = [v for v in variants if not is_classifier(v.run)]
     return "default" if variants and variants[0].name == name else name
 
 

@@ -86,7 +86,8 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
             messages.insert(0, {"role": "system", "content": served.system_prompt})
         from tuneforge.train.encode import encode_prompt
 
-        prompt = encode_prompt(served.engine.tokenizer, messages)
+        encode = getattr(served.engine, "encode_messages", None)  # a classification variant reads the user text
+        prompt = encode(messages) if encode else encode_prompt(served.engine.tokenizer, messages)
         max_tokens = _token_budget(served, [prompt], body.token_limit or DEFAULT_CHAT_MAX_TOKENS,
                                    explicit=body.token_limit is not None)
         return await _respond(request, served, body, [prompt], max_tokens, "chat.completion", body.json_mode,

@@ -66,6 +66,20 @@ def plan(specs: list[str]) -> list[ServedModel]:
     return list(entries.values())
 
 
+def _classifier_engines(entries: list[ServedModel], engine_options: dict) -> list:
+    from tuneforge.models.classifier import is_classifier_dir
+
+    engines = []
+    for e in entries:
+        if e.kind == "variant" and is_classifier_dir(e.run_path):
+            from tuneforge.serve.classify import ClassifierEngine
+
+            e.engine = ClassifierEngine(e.run_path, **engine_options)
+            e.adapter = e.engine.adapter_for(e.id)
+            engines.append(e.engine)
+    return engines
+
+
 class Catalog:
     def __init__(self, entries: list[ServedModel], engines: list):
         self.entries = {e.id: e for e in entries}
@@ -77,14 +91,16 @@ class Catalog:
         from tuneforge.serve.engine import Engine
 
         entries = plan(specs)
+        engines = _classifier_engines(entries, engine_options)  # classification variants answer by their head
         by_base: dict[str, list[ServedModel]] = {}
         bases: dict[str, str] = {}
         for e in entries:
             key = base_display_name(e.base_id)
+            if e.engine is not None:
+                continue
             by_base.setdefault(key, []).append(e)
             if e.kind == "base" or key not in bases:
                 bases[key] = e.base_id
-        engines = []
         for key, members in by_base.items():
             path = resolve_base(bases[key]).path
             variants = {e.id: e.run_path for e in members if e.kind == "variant"}

@@ -203,7 +203,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
     from tuneforge.train import checkpoint as ckpt
-    from tuneforge.train.auto import resolve_auto
+    from tuneforge.train.defaults import choose_defaults
     from tuneforge.train.batching import plan_epoch, steps_per_epoch
     from tuneforge.train.estimate import estimate_run
     from tuneforge.train.methods import check_method, enable_gradient_checkpointing, load_base_for, make_trainable
@@ -229,9 +229,13 @@ def train(cfg: TrainConfig, log=print) -> Path:
 
     # 1. Data: load, validate (refuses bad files), split, choose `auto` settings, encode.
     data = prepare_data(cfg)
-    cfg, notes = resolve_auto(cfg, len(data.train), world)
+    cfg, notes = choose_defaults(cfg, data, world)
     for note in notes:
-        say(f"auto: {note}")
+        say(f"chose {note}")
+    if cfg.variant_type == "classification":  # a head over the labels: its own short loop
+        from tuneforge.train.classification import train_classifier
+
+        return train_classifier(cfg, data, out, say)
     base = resolve_base(cfg.base)
     tokenizer = load_tokenizer(base.path)
     if cfg.objective == "dpo":
