@@ -150,3 +150,25 @@ def test_served_with_label_logprobs(cls_run):
         assert math.exp(entries[0]["logprob"]) == pytest.approx(max(probs), rel=1e-4)
     finally:
         catalog.close()
+
+
+def test_merged_export_loads_as_a_plain_transformers_classifier(cls_run, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    from tuneforge.export.export import export_variant
+
+    run_dir, _, _ = cls_run
+    out, report = export_variant(run_dir, tmp_path / "merged", "merged", parity_samples=4)
+    assert report.passed and report.prompts == 4
+    model = AutoModelForSequenceClassification.from_pretrained(str(out))
+    assert sorted(model.config.id2label.values()) == LABELS
+    assert json.loads((out / "tuneforge-export.json").read_text())["variant_type"] == "classification"
+
+
+def test_gguf_export_is_refused_with_the_reason(cls_run, tmp_path):
+    from tuneforge.export.export import export_variant
+
+    run_dir, _, _ = cls_run
+    with pytest.raises(ValueError, match="llama.cpp has no per-label classification head"):
+        export_variant(run_dir, tmp_path / "g", "gguf")
+    assert not (tmp_path / "g").exists()

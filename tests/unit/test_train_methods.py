@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(data, base, out, **kw):
-    args = dict(data=str(data), base=str(base), out=str(out), epochs=3, batch_size=4, lr=5e-3, lora_r=4,
+    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=3, batch_size=4, lr=5e-3, lora_r=4,
                 eval_split=0.2, progress=False, precision="fp32", report_to="none")
     args.update(kw)
     return TrainConfig(**args)

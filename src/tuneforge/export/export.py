@@ -28,6 +28,10 @@ def export_variant(run_dir: str | Path, out: str | Path, fmt: str = "merged", gg
     if fmt not in FORMATS:
         raise ValueError(f"--format: one of {', '.join(FORMATS)} (got {fmt!r})")
     run = read_run(run_dir)
+    if run.get("variant_type") == "classification":  # a head over labels: its own export and parity
+        from tuneforge.export.classifier_export import export_classifier
+
+        return export_classifier(run_dir, run, out, fmt, overwrite, parity_samples)
     out = Path(out)
     if fmt == "merged":
         merge_adapter(run_dir, out, overwrite)
