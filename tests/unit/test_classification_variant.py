@@ -172,3 +172,18 @@ def test_gguf_export_is_refused_with_the_reason(cls_run, tmp_path):
     with pytest.raises(ValueError, match="llama.cpp has no per-label classification head"):
         export_variant(run_dir, tmp_path / "g", "gguf")
     assert not (tmp_path / "g").exists()
+
+
+def test_registry_registers_it_and_the_server_plans_it_by_reference(cls_run):
+    from tuneforge.registry.store import Registry
+    from tuneforge.serve.catalog import plan
+
+    run_dir, _, _ = cls_run
+    reg = Registry()
+    try:
+        v = reg.register(run_dir, "ledger")
+        assert json.loads(json.dumps(v.config))["variant_type"] == "classification"
+    finally:
+        reg.close()
+    (served,) = [e for e in plan(["ledger:1"]) if e.kind == "variant"]
+    assert served.run_path == str(run_dir.resolve())
