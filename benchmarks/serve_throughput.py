@@ -52,7 +52,7 @@ def sequential_baseline(model_name: str, msgs: list[list[dict]], max_tokens: int
 
     from tuneforge.models.load import load_model, load_tokenizer, stop_token_ids
     from tuneforge.models.resolve import resolve_base
-    from tuneforge.train.encode import encode_prompt
+    from tuneforge.chat_encoding import encode_prompt
 
     path = resolve_base(model_name).path
     tok, model = load_tokenizer(path), load_model(path).eval()

@@ -77,11 +77,26 @@ def tiny_variants(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def write_eval(path: Path, tuned: float, baseline: float, data: str = "/data/test.jsonl") -> Path:
-    """A minimal eval.json as eval/compare.py writes it."""
+def write_eval(path: Path, tuned: float, baseline: float, data: str = "/data/test.jsonl", n: int = 20) -> Path:
+    """An eval.json as eval/compare.py writes it: a classification task on `n` shared inputs, the fine-tuned
+    variant right on a `tuned` share of them and the zero-shot baseline on a `baseline` share (the first ones, so
+    the two overlap as much as they can: the paired test sees every disagreement)."""
+    from tuneforge.eval.eval_file import FORMAT
+    from tuneforge.eval.tasks import classification
+
+    labels = ["x", "y"]
+    def rows(share):
+        return [classification.score_example("x" if i < round(share * n) else "y", "x", labels) for i in range(n)]
+
+    scored = {"fine-tuned": rows(tuned), "base zero-shot": rows(baseline)}
+    kinds = {"fine-tuned": "variant", "base zero-shot": "zero-shot"}
     path.write_text(json.dumps({
-        "format": "tuneforge.eval/1", "data": data,
-        "systems": {"base zero-shot": {"exact_match": baseline}, "fine-tuned": {"exact_match": tuned}},
+        "format": FORMAT, "data": data, "task": "classification", "headline_metrics": ["accuracy"],
+        "task_spec": {"type": "classification", "labels": labels},
+        "systems": {name: {"kind": kinds[name], "n": n, "metrics": classification.headline(r, labels),
+                           "latency_p50_s": 0.1} for name, r in scored.items()},
+        "examples": [{"input": f"line {i}", "scores": {name: r[i] for name, r in scored.items()},
+                      "timing": {name: {"latency_s": 0.1} for name in scored}} for i in range(n)],
     }))
     return path
 

@@ -13,9 +13,13 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tuneforge.errors import UserError
 
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the file and key."""
+
+class ConfigError(UserError):
+    """A config that cannot be used; the message names the file and key. Exit 2, like a bad command line."""
+
+    exit_code = 2
 
 
 class _Strict(BaseModel):
@@ -290,3 +294,8 @@ class DataReportConfig(DataOptions):
     batch_size: int = Field(8, ge=1, description="Batch size to estimate memory for.")
     max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens that training will accept.")
     html: Optional[str] = Field(None, description="HTML report path (default: <data>.report.html beside the input).")
+
+    def train_config(self) -> "TrainConfig":
+        """The training run this report estimates: the estimator takes the same TrainConfig as `train`."""
+        return TrainConfig(data=self.data, eval_data=self.eval_data, base=self.base, method=self.method,
+                           epochs=self.epochs, batch_size=self.batch_size, max_seq_len=self.max_seq_len)

@@ -89,7 +89,7 @@ def test_weights_only_on_assistant_turns_and_something_to_learn():
 
 def test_weight_zero_turns_are_not_trained(tiny_model_dir):
     from tuneforge.models.load import load_tokenizer
-    from tuneforge.train.encode import IGNORE_INDEX, encode_conversation
+    from tuneforge.chat_encoding import IGNORE_INDEX, encode_conversation
 
     tok = load_tokenizer(tiny_model_dir)
     msgs = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "travel", "weight": 0},

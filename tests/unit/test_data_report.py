@@ -67,19 +67,50 @@ def test_mostly_invalid_rows_say_fix_the_data_first():
 
 
 def test_estimate_scales_with_parameters_and_method(tmp_path, tiny_model_dir):
+    from tuneforge.config import TrainConfig
+
     small = estimate.model_shape(tiny_model_dir)
     bigger = estimate.model_shape(build_tiny_model(tmp_path / "bigger", hidden=64, layers=4))
     tokens = [100] * 50
-    a = estimate.estimate_training(small, tokens, "lora", epochs=2)
-    b = estimate.estimate_training(bigger, tokens, "lora", epochs=2)
-    full = estimate.estimate_training(small, tokens, "full", epochs=2)
+    cfg = TrainConfig(data="d.jsonl", epochs=2)
+    a = estimate.estimate_training(small, tokens, cfg)
+    b = estimate.estimate_training(bigger, tokens, cfg)
+    full = estimate.estimate_training(small, tokens, cfg.model_copy(update={"method": "full"}))
     assert a.train_tokens == 10_000
     assert b.seconds / a.seconds == pytest.approx(bigger.params / small.params)
     assert full.seconds == pytest.approx(a.seconds * estimate.FULL_FINETUNE_SLOWDOWN)
     assert full.memory_parts["gradients + AdamW state (fp32)"] == 12 * small.params
     assert b.memory_bytes > a.memory_bytes
-    short_answers = estimate.estimate_training(small, tokens, "lora", answer_tokens=[3] * 50)
-    assert short_answers.memory_parts["logits"] == 3 * 4 * 8 * 4 * small.vocab  # answer + end-of-turn token
+    short_answers = estimate.estimate_training(small, tokens, cfg, answer_tokens=[3] * 50)
+    assert short_answers.memory_parts["logits"] == 3 * 4 * 8 * 3 * small.vocab  # batch 8 x 3 answer tokens
+    # The LoRA rank the run will use, not a fixed 16.
+    r4 = estimate.estimate_training(small, tokens, cfg.model_copy(update={"lora_r": 4}))
+    assert r4.memory_parts["gradients + AdamW state (fp32)"] == 12 * estimate.lora_parameters(small, 4)
+    assert r4.memory_bytes < a.memory_bytes
+    # Gradient checkpointing and bf16 shrink the activations.
+    ckpt = estimate.estimate_training(small, tokens, cfg.model_copy(update={"gradient_checkpointing": True}))
+    bf16 = estimate.estimate_training(small, tokens, cfg, precision="bf16")
+    assert ckpt.memory_parts["activations"] < a.memory_parts["activations"]
+    assert bf16.memory_parts["activations"] == a.memory_parts["activations"] // 2
+
+
+def test_data_report_and_train_print_the_same_estimate(tmp_path, tiny_model_dir, one_torch_thread):
+    """One estimator fed the same config: the report's estimate is the line training prints."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.data.formats import inspect_file
+    from tuneforge.data.readiness import BaseModelInfo
+    from tuneforge.models.load import load_length_tokenizer
+    from tuneforge.train.sft import train
+
+    data = write_jsonl(tmp_path / "d.jsonl", _rows(6))
+    cfg = TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(tmp_path / "run"), epochs=1, batch_size=4,
+                      lora_r=4, max_seq_len=256, max_steps=2, progress=False, precision="fp32")
+    tok, limit, folder, note = load_length_tokenizer(cfg.base, cfg.max_seq_len)
+    report = assess(inspect_file(data), str(data), None, BaseModelInfo(cfg.base, tok, limit, folder, note), cfg)
+    lines = []
+    train(cfg, log=lines.append)
+    printed = [line for line in lines if line.startswith("estimate:")]
+    assert printed == [report.estimate.describe()]
 
 
 def test_parameter_count_matches_the_loaded_model(tiny_model_dir):
@@ -104,13 +135,16 @@ def test_throughput_comes_from_a_run_on_this_machine_when_there_is_one(tiny_mode
     from tuneforge.paths import runs_dir
 
     shape = estimate.model_shape(tiny_model_dir)
-    reference = estimate.estimate_training(shape, [100] * 10, base_name="mybase")
+    from tuneforge.config import TrainConfig
+
+    cfg = TrainConfig(data="d.jsonl", epochs=1)
+    reference = estimate.estimate_training(shape, [100] * 10, cfg, base_name="mybase")
     assert "development machine" in reference.assumptions[0]
     run = runs_dir() / "r1"
     run.mkdir()
     (run / "run.json").write_text(json.dumps({"base": {"name": "mybase"}, "method": "lora", "tokens_per_s": 250.0,
                                                "created_at": "2026-01-01T00:00:00+00:00"}))
-    measured = estimate.estimate_training(shape, [100] * 10, epochs=1, base_name="mybase")
+    measured = estimate.estimate_training(shape, [100] * 10, cfg, base_name="mybase")
     assert measured.tokens_per_s == 250.0 and measured.seconds == 1000 / 250
     assert "measured in run r1 on this machine" in measured.assumptions[0]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tuneforge.models.load import load_tokenizer
-from tuneforge.train.encode import IGNORE_INDEX, encode_conversation, encode_prompt
+from tuneforge.chat_encoding import IGNORE_INDEX, encode_conversation, encode_prompt
 
 
 def test_labels_cover_answer_and_eos_only(tiny_model_dir):

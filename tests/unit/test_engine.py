@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from tuneforge.serve.engine import Engine, GenRequest, QueueFull
-from tuneforge.train.encode import encode_prompt
+from tuneforge.chat_encoding import encode_prompt
 
 PROMPTS = [
     [{"role": "user", "content": "dell laptop"}],

@@ -10,7 +10,6 @@ from conftest import write_eval
 from typer.testing import CliRunner
 
 from tuneforge.cli.main import app
-from tuneforge.registry.gate import check_gate
 from tuneforge.registry.store import MIGRATIONS, Registry, RegistryError
 from tuneforge.sqlite_db import open_db
 
@@ -33,7 +32,7 @@ def test_register_records_lineage_and_versions(runs, tiny_model_dir):
     assert v1.stage == "candidate" and v1.dataset_hash == "sha256:tiny-variant-1"
     assert v1.base == str(tiny_model_dir) and v1.run_path == str(runs["alpha"].resolve())
     assert v1.config == {"seed": 1, "lora_r": 8}
-    assert v1.metrics["eval"]["systems"]["fine-tuned"]["exact_match"] == 0.9
+    assert v1.metrics["eval"]["systems"]["fine-tuned"]["metrics"]["accuracy"] == 0.9
     assert v2.metrics["eval"] == {}  # beta has no eval.json
     # The bare name picks the newest non-archived version while nothing is in production.
     assert reg.get("invoice-coder").ref == "invoice-coder:2"
@@ -50,12 +49,12 @@ def test_promotion_gate_rollback_and_archive(runs):
     reg.register(runs["alpha"], "coder")
     reg.register(runs["beta"], "coder")
 
-    with pytest.raises(RegistryError, match="does not beat the best prompted baseline"):
+    with pytest.raises(RegistryError, match="not promoted: FAIL .*#fine-tuned vs .*#base zero-shot"):
         reg.promote("coder:2", "production")
     assert reg.get("coder:2").stage == "candidate"  # a refused promotion changes nothing
 
     v, gate = reg.promote("coder:1", "production")
-    assert v.stage == "production" and gate.passed and gate.candidate == 0.8
+    assert v.stage == "production" and gate[0].passed and gate[0].candidate == 0.8 and gate[0].metric == "accuracy"
     assert reg.get("coder").ref == "coder:1" and reg.get("coder@production").ref == "coder:1"
 
     # A waived gate is possible and recorded; the old production version steps down to staging.
@@ -75,18 +74,66 @@ def test_promotion_gate_rollback_and_archive(runs):
     assert stages == ["candidate", "production", "staging", "production", "archived"]
 
 
-def test_gate_compares_with_production_on_same_data(tmp_path):
-    cand = write_eval(tmp_path / "cand.json", tuned=0.7, baseline=0.5)
-    prod = write_eval(tmp_path / "prod.json", tuned=0.75, baseline=0.5)
-    other = write_eval(tmp_path / "other.json", tuned=0.99, baseline=0.5, data="/elsewhere.jsonl")
-    assert check_gate(cand).passed
-    worse = check_gate(cand, prod)
-    assert not worse.passed and "below the current production" in worse.summary()
-    assert check_gate(cand, other).passed  # different test data: not comparable
-    assert not check_gate(cand, min_margin=0.3).passed
-    (tmp_path / "bad.json").write_text('{"systems": {"fine-tuned": {}}}')
-    with pytest.raises(ValueError, match="systems.fine-tuned.exact_match"):
-        check_gate(tmp_path / "bad.json")
+def _promote_over(runs, tmp_path, prod_score, cand_score, data="/data/test.jsonl", **gate):
+    """Production holds a version scoring `prod_score`; try to promote one scoring `cand_score` (baseline 0.3)."""
+    write_eval(runs["alpha"] / "eval.json", tuned=prod_score, baseline=0.3)
+    write_eval(runs["beta"] / "eval.json", tuned=cand_score, baseline=0.3, data=data)
+    reg = Registry(tmp_path / "r.db")
+    reg.register(runs["alpha"], "coder")
+    reg.register(runs["beta"], "coder")
+    reg.promote("coder:1", "production")
+    return reg.promote("coder:2", "production", **gate)
+
+
+def test_promotion_uses_the_eval_gate_against_production(runs, tmp_path):
+    with pytest.raises(RegistryError, match="not promoted: FAIL .*#fine-tuned vs .*alpha.*#fine-tuned: accuracy 0.7 vs 0.75"):
+        _promote_over(runs, tmp_path / "worse", 0.75, 0.7)
+    v, gate = _promote_over(runs, tmp_path / "other", 0.99, 0.7, data="/elsewhere.jsonl")
+    assert v.stage == "production" and len(gate) == 1  # production was evaluated on other data: not compared
+    v, gate = _promote_over(runs, tmp_path / "better", 0.7, 0.95)
+    assert [d.passed for d in gate] == [True, True] and gate[1].incumbent == 0.7
+
+
+def test_promotion_refuses_a_candidate_that_is_not_significantly_better(runs, tmp_path):
+    # 11/20 against a 10/20 baseline: better, but one example is no evidence.
+    write_eval(runs["alpha"] / "eval.json", tuned=0.55, baseline=0.5)
+    reg = Registry(tmp_path / "r.db")
+    reg.register(runs["alpha"], "coder")
+    with pytest.raises(RegistryError, match="not significant at 95% confidence"):
+        reg.promote("coder:1", "production")
+    with pytest.raises(RegistryError, match=r"improvement \+0.05, required more than \+0.1"):
+        reg.promote("coder:1", "production", min_margin=0.1, confidence=0)
+    v, gate = reg.promote("coder:1", "production", confidence=0)
+    assert v.stage == "production" and gate[0].p_value > 0.05
+
+
+def test_promotion_on_a_lower_is_better_metric(runs, tmp_path):
+    """`--metric latency_p50_s`: the faster variant passes, the slower one is refused."""
+    path = write_eval(runs["alpha"] / "eval.json", tuned=0.9, baseline=0.5)
+    report = json.loads(path.read_text())
+    for i, ex in enumerate(report["examples"]):
+        ex["timing"] = {"fine-tuned": {"latency_s": 0.05 + i / 1000}, "base zero-shot": {"latency_s": 0.2 + i / 1000}}
+    report["systems"]["fine-tuned"]["latency_p50_s"], report["systems"]["base zero-shot"]["latency_p50_s"] = 0.06, 0.21
+    path.write_text(json.dumps(report))
+    reg = Registry(tmp_path / "r.db")
+    reg.register(runs["alpha"], "coder")
+    v, gate = reg.promote("coder:1", "staging")
+    assert gate is None  # only production is gated
+    v, gate = reg.promote("coder:1", "production", metric="latency_p50_s")
+    assert gate[0].improvement == pytest.approx(0.15) and gate[0].p_value < 0.05
+    report["systems"]["fine-tuned"]["latency_p50_s"] = 0.5
+    path.write_text(json.dumps(report))
+    reg.register(runs["alpha"], "slow")
+    with pytest.raises(RegistryError, match="lower is better"):
+        reg.promote("slow:1", "production", metric="latency_p50_s")
+
+
+def test_promote_refuses_a_file_that_is_not_an_eval(runs, tmp_path):
+    (runs["alpha"] / "eval.json").write_text('{"systems": {"fine-tuned": {}}, "format": "tuneforge.eval/3"}')
+    reg = Registry(tmp_path / "r.db")
+    reg.register(runs["alpha"], "coder")
+    with pytest.raises(RegistryError, match="no prompted baseline"):
+        reg.promote("coder:1", "production")
 
 
 def test_migrations_are_named_and_applied_once(tmp_path):
@@ -112,6 +159,6 @@ def test_models_cli_register_list_show_promote(runs):
     shown = json.loads(r.output)
     assert shown["dataset_hash"] == "sha256:tiny-variant-1" and shown["history"][0]["to_stage"] == "candidate"
     r = cli.invoke(app, ["models", "promote", "invoice-coder:1"])
-    assert r.exit_code == 0 and "eval gate passed" in r.output and "now in production" in r.output
+    assert r.exit_code == 0 and r.output.startswith("PASS") and "now in production" in r.output
     r = cli.invoke(app, ["models", "promote", "nope:3"])
     assert r.exit_code == 1 and "no such variant" in r.output

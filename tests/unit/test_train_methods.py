@@ -8,6 +8,7 @@ import pytest
 
 from conftest import chat_row, write_jsonl
 from tuneforge.config import TrainConfig
+from tuneforge.errors import UserError
 from tuneforge.train.sft import train
 
 
@@ -53,7 +54,7 @@ def test_qlora_without_cuda_fails_before_loading_anything(label_data, tmp_path, 
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(RuntimeError, match="qlora' needs a CUDA GPU"):
+    with pytest.raises(UserError, match="qlora' needs a CUDA GPU"):
         train(_cfg(label_data, "no-such-model-is-ever-loaded", tmp_path / "run", method="qlora"))
     assert not (tmp_path / "run").exists()
 
@@ -88,9 +89,49 @@ def test_dpo_starts_at_log2_and_learns_the_preference(tiny_model_dir, tmp_path):
     assert any(r.get("reward_accuracy", 0) > 0.5 for r in records)
 
 
-def test_dpo_pairs_are_checked_line_by_line(tmp_path):
+PAIR_FILES = {
+    "list answers": [{"prompt": "q", "chosen": [{"role": "assistant", "content": "a"}],
+                      "rejected": [{"role": "assistant", "content": "b"}]}],
+    "TRL prompt-less": [{"chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+                         "rejected": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}]}],
+    "OpenAI": [{"input": {"messages": [{"role": "user", "content": "q"}]},
+                "preferred_output": [{"role": "assistant", "content": "a"}],
+                "non_preferred_output": [{"role": "assistant", "content": "b"}]}],
+    "chosen == rejected": [{"prompt": "q", "chosen": "same", "rejected": "same"}],
+    "empty chosen": [{"prompt": "q", "chosen": "", "rejected": "b"}],
+    "not a pair": [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}],
+}
+
+
+@pytest.mark.parametrize("name", list(PAIR_FILES))
+def test_data_check_and_dpo_training_accept_the_same_pair_files(name, tmp_path):
+    """One reader: what `data check` calls an error, DPO training refuses on the same line, and the reverse."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.data.formats import dataset_hash, inspect_file, load_preference_pairs
     from tuneforge.data.problems import DataError
-    from tuneforge.train.pairs import load_pairs
+    from tuneforge.train.sft import prepare_data
+
+    rows = [{"prompt": "warm-up", "chosen": "yes", "rejected": "no"}] + PAIR_FILES[name]
+    path = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    check_errors = {p.line for p in inspect_file(path).problems if p.severity == "error"}
+    cfg = TrainConfig(data=str(path), objective="dpo", eval_split=0.0)
+    try:
+        pairs = load_preference_pairs(path, cfg)
+    except DataError as err:
+        train_errors = {p.line for p in err.problems if p.severity == "error"}
+    else:
+        train_errors = set()
+        assert [p.meta["rejected"] for p in pairs][1] == "b" and pairs[1].messages[-1]["content"] == "a"
+        # Hashed once, like every dataset: the version store and training agree on the content hash.
+        assert prepare_data(cfg).data_hash == dataset_hash(pairs)
+    refused = name in ("chosen == rejected", "empty chosen", "not a pair")  # a chat row in a pair file is refused too
+    assert train_errors == check_errors == ({2} if refused else set())
+
+
+def test_dpo_pairs_are_checked_line_by_line(tmp_path):
+    from tuneforge.config import TrainConfig
+    from tuneforge.data.formats import load_preference_pairs
+    from tuneforge.data.problems import DataError
 
     bad = write_jsonl(tmp_path / "bad.jsonl", [
         {"prompt": "q", "chosen": "a", "rejected": "b"},
@@ -100,11 +141,10 @@ def test_dpo_pairs_are_checked_line_by_line(tmp_path):
         {"question": "q"},
     ])
     with pytest.raises(DataError) as err:
-        load_pairs(bad)
-    text = str(err.value)
-    assert "bad.jsonl:2: error [chosen]" in text
-    assert "bad.jsonl:3: error [input.messages.messages[0].role]" in text
-    assert "bad.jsonl:4: error: not a preference pair" in text
+        load_preference_pairs(bad, TrainConfig(data=str(bad), objective="dpo"))
+    lines = {(p.line, p.field) for p in err.value.problems}
+    assert {2, 3, 4} == {line for line, _ in lines}
+    assert (2, "chosen") in lines and any(line == 3 and "role" in (f or "") for line, f in lines)
 
 
 def test_dpo_refuses_full_fine_tuning(tmp_path):

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import typer
 
-from tuneforge.cli.errors import user_errors
+from tuneforge.atomic import write_text_atomic
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import DataAddConfig, DataCheckConfig, DataCleanConfig, DataReportConfig
+from tuneforge.errors import UserError
 
 app = typer.Typer(help="Check, clean, version and assess training data.", no_args_is_help=True)
 
@@ -55,7 +56,7 @@ def _tokenizer(base: str, max_seq_len: int):
     """(tokenizer, limit, model folder, note); tokenizer None with the reason when the model cannot be had."""
     if base.lower() == "none":
         return None, None, None, "token lengths not checked (--base none)"
-    from tuneforge.data.validate import load_length_tokenizer
+    from tuneforge.models.load import load_length_tokenizer
     from tuneforge.models.resolve import ModelNotFound
 
     try:
@@ -68,7 +69,6 @@ def _labels_line(labels: dict[str, int]) -> str:
     return f"labels ({len(labels)}): " + ", ".join(f"{k} {v}" for k, v in labels.items())
 
 
-@user_errors
 def _check(cfg: DataCheckConfig):
     from tuneforge.data.validate import check_loaded
 
@@ -96,7 +96,6 @@ def _check(cfg: DataCheckConfig):
     raise typer.Exit(report.exit_code)
 
 
-@user_errors
 def _clean(cfg: DataCleanConfig):
     from tuneforge.data.clean import CleanOptions, run_cleaning, step_lines
 
@@ -112,16 +111,13 @@ def _clean(cfg: DataCleanConfig):
             console.print(f"{k}. {line}" if i == 0 else line, markup=False)
     out = Path(cfg.out) if cfg.out else _beside_input(cfg, ".clean.jsonl")
     if out.resolve() == Path(file).resolve():
-        raise ValueError(f"--out {out}: would overwrite the input; choose another file")
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept), encoding="utf-8")
-    tmp.replace(out)
+        raise UserError(f"--out {out}: would overwrite the input; choose another file")
+    write_text_atomic(out, "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept))
     report_path = Path(cfg.json_report) if cfg.json_report else out.with_suffix(".report.json")
     report_path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     console.print(f"kept {len(result.kept)} of {result.input_rows} rows -> {out} (findings: {report_path})")
 
 
-@user_errors
 def _add(cfg: DataAddConfig):
     from tuneforge.data.clean import run_cleaning
     from tuneforge.data.problems import DataError
@@ -147,18 +143,15 @@ def _add(cfg: DataAddConfig):
     console.print(f"train on it: tuneforge train {vid}")
 
 
-@user_errors
 def _report(cfg: DataReportConfig):
-    from tuneforge.data.readiness import assess
+    from tuneforge.data.readiness import BaseModelInfo, assess
     from tuneforge.data.report_html import render_html
 
     console = _console()
     file, load = _load(cfg)
     evals = _load_evals(cfg)
     tok, limit, base_dir, note = _tokenizer(cfg.base, cfg.max_seq_len)
-    r = assess(load, file, evals, tok, limit, base_dir, cfg.method, cfg.epochs, cfg.batch_size, cfg.max_seq_len,
-               cfg.base)
-    r.notes.append(note)
+    r = assess(load, file, evals, BaseModelInfo(cfg.base, tok, limit, base_dir, note), cfg.train_config())
     print_readiness(console, r, file)
     out = Path(cfg.html) if cfg.html else _beside_input(cfg, ".report.html")
     out.write_text(render_html(r, Path(file).name), encoding="utf-8")
@@ -186,7 +179,7 @@ def print_readiness(console, r, file: str) -> None:
     if r.estimate:
         e = r.estimate
         console.print(f"estimate ({e.method}): {human_seconds(e.seconds)} for {e.train_tokens:,} tokens, "
-                      f"memory ~{human_bytes(e.memory_bytes)}")
+                      f"memory ~{human_bytes(e.memory_bytes)} (the same estimate `tuneforge train` prints)")
     for n in r.notes:
         if n:
             console.print(n, markup=False)
@@ -195,7 +188,6 @@ def print_readiness(console, r, file: str) -> None:
         console.print(f"  - {reason}", markup=False)
 
 
-@user_errors
 def _list():
     from tuneforge.data.versions import list_versions
 
@@ -233,3 +225,7 @@ add_config_command(
     epilog="\b\nExample:\n  tuneforge data report train.jsonl --eval-data eval.jsonl --html report.html",
 )
 app.command("list", help="List stored dataset versions.")(_list)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="data")

@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from tuneforge.cli.errors import user_errors
 from tuneforge.cli.options import config_group
 from tuneforge.config import EvalConfig
 
@@ -21,7 +20,6 @@ Examples:
 """
 
 
-@user_errors
 def _run(cfg: EvalConfig):
     from tuneforge.eval.compare import run_eval
     from tuneforge.eval.report import print_report
@@ -41,19 +39,19 @@ def report_command(
     Example:
       tuneforge eval report runs/invoice/eval.json
     """
-    user_errors(_report)(eval_file, html)
+    _report(eval_file, html)
 
 
 def _report(eval_file, html):
     from pathlib import Path
 
-    from tuneforge.eval.gate import load_report
+    from tuneforge.eval.eval_file import REPORT_FILE, read_eval
     from tuneforge.eval.html_report import render_html
     from tuneforge.eval.report import print_report
 
-    report = load_report(eval_file)
-    src = Path(eval_file) / "eval.json" if Path(eval_file).is_dir() else Path(eval_file)
-    out = Path(html) if html else src.with_name("report.html")
+    loaded = read_eval(eval_file)
+    report, src = loaded.raw, loaded.path
+    out = Path(html) if html else src.with_name(REPORT_FILE)
     out.write_text(render_html(report), encoding="utf-8")
     report["path"], report["html_path"] = str(src), str(out)
     print_report(report)
@@ -62,29 +60,32 @@ def _report(eval_file, html):
 def gate_command(
     candidate: str = typer.Option(..., "--candidate", help="eval.json or run folder (optionally #system), or a system name with --report."),
     incumbent: str = typer.Option(..., "--incumbent", help="The same, for the model in use today."),
-    metric: str = typer.Option(..., "--metric", help="Metric to compare, e.g. accuracy, macro_f1, field_f1, latency_p50_s."),
+    metric: Optional[str] = typer.Option(None, "--metric", help="Metric to compare, e.g. accuracy, macro_f1, field_f1, "
+                                         "latency_p50_s (default: the task's first headline metric)."),
     min_delta: float = typer.Option(0.0, "--min-delta", help="The candidate must be better by more than this (metric units)."),
     report: Optional[str] = typer.Option(None, "--report", help="One eval.json holding both systems."),
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="Also require a paired bootstrap p-value below this."),
+    confidence: float = typer.Option(0.95, "--confidence", help="Required confidence of the paired test that the "
+                                     "candidate is better (0 turns the test off)."),
 ):
-    """Exit 0 when the candidate beats the incumbent on the metric by more than --min-delta, else 1.
+    """Exit 0 when the candidate beats the incumbent on the metric by more than --min-delta, significantly; else 1.
 
     \b
     Examples:
       tuneforge eval gate --candidate runs/new --incumbent runs/old --metric accuracy --min-delta 0.01
       tuneforge eval gate --report runs/new/eval.json --candidate fine-tuned \\
-          --incumbent "base few-shot similar (k=8)" --metric accuracy --alpha 0.05
+          --incumbent "base few-shot similar (k=8)" --metric accuracy --confidence 0.99
     """
-    result = user_errors(_gate)(candidate, incumbent, metric, min_delta, report, alpha)
-    raise typer.Exit(0 if result.passed else 1)
+    from tuneforge.eval.eval_file import read_eval
+    from tuneforge.eval.gate import decide, default_metric, side
 
-
-def _gate(candidate, incumbent, metric, min_delta, report, alpha):
-    from tuneforge.eval.gate import run_gate
-
-    result = run_gate(candidate, incumbent, metric, min_delta, report, alpha)
-    print(result.message)
-    return result
+    if report:
+        shared = read_eval(report)
+        cand, inc = side(shared, candidate), side(shared, incumbent)
+    else:
+        cand, inc = side(candidate), side(incumbent)
+    decision = decide(cand, inc, metric or default_metric(cand.report), min_delta, confidence)
+    typer.echo(decision.summary())
+    raise typer.Exit(0 if decision.passed else 1)
 
 
 def register(app):

@@ -32,9 +32,14 @@ def revoke(ref: str = typer.Argument(..., help="Key id, name or prefix.")):
     """Revoke a key; requests with it get 401 from then on."""
     from tuneforge.serve.keys import KeyStore
 
+    from tuneforge.errors import UserError
+
     try:
         k = KeyStore().revoke(ref)
-    except LookupError as err:
-        typer.echo(f"error: {err.args[0]}", err=True)
-        raise typer.Exit(1)
+    except LookupError as err:  # the key store is the server's; its "no such key" is the user's to fix
+        raise UserError(err.args[0]) from None
     typer.echo(f"revoked key {k.id} ({k.prefix}...) for {k.name}")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="keys")

@@ -1,27 +1,60 @@
-"""The `tuneforge` command: a flat table of commands, each imported lazily enough that --help is instant."""
+"""The `tuneforge` command: a flat table of commands, each imported lazily enough that --help is instant.
+
+Every command module registers itself the same way, `register(app)`, and every user-caused error (a
+`tuneforge.errors.UserError`) is caught here, once, and printed as one line; anything else is a bug and keeps
+its traceback.
+"""
 
 from __future__ import annotations
 
-import typer
+import sys
+from importlib import metadata
+from typing import Optional
 
-from tuneforge.cli import data, evaluate, models, predict, quickstart, train
-from tuneforge.cli import keys, serve
+import typer
+from typer.core import TyperGroup
+
+from tuneforge.cli import data, evaluate, keys, models, predict, quickstart, serve, train
+from tuneforge.errors import UserError
+
+COMMAND_MODULES = (data, models, train, evaluate, predict, serve, keys, quickstart)
+
+
+class _Commands(TyperGroup):
+    """The root group: invoking it runs every subcommand, so this is the one place user errors are caught."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise typer.Exit(err.exit_code) from None
+
 
 app = typer.Typer(
     name="tuneforge",
+    cls=_Commands,
     help="Fine-tune an open model on examples of one task, prove it beats prompting, and use it.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(data.app, name="data")
-app.add_typer(models.app, name="models")
-app.command("predict")(predict.predict)
-app.command("quickstart")(quickstart.quickstart)
-train.register(app)
-evaluate.register(app)
-serve.register(app)
-app.add_typer(keys.app, name="keys")
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"tuneforge {metadata.version('tuneforge')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+                                                 help="Print the version and exit.")):
+    """Fine-tune an open model on examples of one task, prove it beats prompting, and use it."""
+
+
+for module in COMMAND_MODULES:
+    module.register(app)
 
 
 def main():

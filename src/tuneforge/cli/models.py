@@ -39,3 +39,7 @@ def list_models(
 
 
 register_commands(app)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="models")

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 import typer
 from pydantic import BaseModel
 
-from tuneforge.config import ConfigError, build_config, load_yaml_values
+from tuneforge.config import build_config, load_yaml_values
 
 
 def _unwrap_optional(tp):
@@ -60,12 +60,7 @@ def _config_function(model_cls: type[BaseModel], run: Callable) -> Callable:
         config = kwargs.pop("config")
         values = load_yaml_values(config) if config else {}
         values.update({k: v for k, v in kwargs.items() if v is not None})
-        try:
-            cfg = build_config(model_cls, values, source=config or "options")
-        except ConfigError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
-        return run(cfg)
+        return run(build_config(model_cls, values, source=config or "options"))  # ConfigError: exit 2
 
     return command
 

@@ -20,9 +20,7 @@ def predict(
     Example:
       tuneforge predict --model runs/invoice "Adobe Creative Cloud annual licence"
     """
-    from tuneforge.cli.errors import user_errors
-
-    user_errors(_predict)(text, model, system, max_new_tokens, probabilities)
+    _predict(text, model, system, max_new_tokens, probabilities)
 
 
 def _predict(text, model, system, max_new_tokens, probabilities=False):
@@ -37,3 +35,7 @@ def _predict(text, model, system, max_new_tokens, probabilities=False):
     system = system if system is not None else loaded.default_system_prompt
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
     print(generate_batch(loaded.model, loaded.tokenizer, [messages], max_new_tokens)[0].text)
+
+
+def register(root: typer.Typer) -> None:
+    root.command("predict")(predict)

@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from tuneforge.errors import UserError
+
 # Each demo: its folder under examples/, a sample input for `predict`, and training settings that fit the
 # 10-minute budget of `make demo` on a 2-core CPU.
 DEMOS = {
@@ -51,9 +53,7 @@ def quickstart(
       tuneforge quickstart                      # invoice line -> ledger category
       tuneforge quickstart --task extraction    # invoice text -> JSON fields
     """
-    from tuneforge.cli.errors import user_errors
-
-    user_errors(_quickstart)(task, out, epochs, base, limit)
+    _quickstart(task, out, epochs, base, limit)
 
 
 def _quickstart(task, out, epochs, base, limit):
@@ -67,12 +67,12 @@ def _quickstart(task, out, epochs, base, limit):
     from tuneforge.train.sft import train
 
     if task not in DEMOS:
-        raise ValueError(f"--task: unknown demo {task!r}; choose from {', '.join(DEMOS)}")
+        raise UserError(f"--task: unknown demo {task!r}; choose from {', '.join(DEMOS)}")
     demo = DEMOS[task]
     folder = examples_dir() / demo["folder"]
     train_file, test_file = folder / "train.jsonl", folder / "test.jsonl"
     if not train_file.is_file():
-        raise FileNotFoundError(f"{train_file}: demo data missing (run from a checkout of the tuneforge repository)")
+        raise UserError(f"{train_file}: demo data missing (run from a checkout of the tuneforge repository)")
     out = out or str(runs_dir() / f"quickstart-{task}")
     console = Console()
     console.rule(f"[bold]1/3 train[/] {base} on {train_file.name} ({task})")
@@ -95,3 +95,7 @@ def _quickstart(task, out, epochs, base, limit):
         f"{100 * tuned:.1f}% vs {100 * best_base:.1f}% {metric.replace('_', ' ')}."
     )
     console.print(f'Use it:  tuneforge predict --model {run_dir} "{demo["sample"]}"')
+
+
+def register(root: typer.Typer) -> None:
+    root.command("quickstart")(quickstart)

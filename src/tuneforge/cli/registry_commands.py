@@ -8,11 +8,6 @@ from typing import Optional
 import typer
 
 
-def _fail(err: Exception) -> None:
-    typer.echo(f"error: {err}", err=True)
-    raise typer.Exit(1)
-
-
 def _registry():
     from tuneforge.registry.store import Registry
 
@@ -30,12 +25,7 @@ def register(
     Example:
       tuneforge models register runs/invoice --name invoice-coder
     """
-    from tuneforge.registry.store import RegistryError
-
-    try:
-        v = _registry().register(run, name, eval_file)
-    except (RegistryError, FileNotFoundError, ValueError) as err:
-        _fail(err)
+    v = _registry().register(run, name, eval_file)
     typer.echo(f"registered {v.ref} ({v.stage}) from {v.run_path}")
 
 
@@ -48,13 +38,8 @@ def show(ref: str = typer.Argument(..., help="name, name:version or name@stage."
     """
     from dataclasses import asdict
 
-    from tuneforge.registry.store import RegistryError
-
     reg = _registry()
-    try:
-        v = reg.get(ref)
-    except RegistryError as err:
-        _fail(err)
+    v = reg.get(ref)
     typer.echo(json.dumps({"ref": v.ref, **asdict(v), "history": reg.history(v)}, indent=2))
 
 
@@ -62,24 +47,25 @@ def promote(
     ref: str = typer.Argument(..., help="name:version (or name@stage) to promote."),
     to: str = typer.Option("production", "--to", help="candidate, staging or production."),
     skip_gate: bool = typer.Option(False, "--skip-gate", help="Promote to production without the eval gate (recorded)."),
-    min_margin: float = typer.Option(0.0, help="How much the variant must beat the best prompted baseline by."),
-    metric: str = typer.Option("exact_match", help="Metric the gate compares."),
+    min_delta: float = typer.Option(0.0, "--min-delta", help="How much the variant must beat the best prompted "
+                                    "baseline (and the current production version) by, in the metric's units."),
+    metric: Optional[str] = typer.Option(None, help="Metric the gate compares (default: the task's first headline "
+                                         "metric, e.g. accuracy). Lower-is-better metrics such as latency_p50_s work."),
+    confidence: float = typer.Option(0.95, help="Required confidence of a paired test that the variant is better "
+                                     "(0 turns the test off)."),
 ):
-    """Move a variant to a stage. Production requires its eval to beat prompting (and the current production).
+    """Move a variant to a stage. Production requires its eval to beat prompting (and the current production),
+    significantly, through the same gate as `tuneforge eval gate`.
 
     \b
     Examples:
       tuneforge models promote invoice-coder:3 --to staging
       tuneforge models promote invoice-coder:3              # to production, through the eval gate
     """
-    from tuneforge.registry.store import RegistryError
-
-    try:
-        v, gate = _registry().promote(ref, to, require_gate=not skip_gate, min_margin=min_margin, metric=metric)
-    except (RegistryError, FileNotFoundError, ValueError) as err:
-        _fail(err)
-    if gate is not None:
-        typer.echo(gate.summary())
+    v, gate = _registry().promote(ref, to, require_gate=not skip_gate, min_margin=min_delta, metric=metric,
+                                  confidence=confidence)
+    for decision in gate or []:
+        typer.echo(decision.summary())
     typer.echo(f"{v.ref} is now in {v.stage}")
 
 
@@ -90,12 +76,7 @@ def rollback(name: str = typer.Argument(..., help="Variant name.")):
     Example:
       tuneforge models rollback invoice-coder
     """
-    from tuneforge.registry.store import RegistryError
-
-    try:
-        restored, retired = _registry().rollback(name)
-    except RegistryError as err:
-        _fail(err)
+    restored, retired = _registry().rollback(name)
     typer.echo(f"{restored.ref} is back in production; {retired.ref} is archived")
 
 
@@ -106,12 +87,7 @@ def archive(ref: str = typer.Argument(..., help="name:version to archive.")):
     Example:
       tuneforge models archive invoice-coder:1
     """
-    from tuneforge.registry.store import RegistryError
-
-    try:
-        v = _registry().archive(ref)
-    except RegistryError as err:
-        _fail(err)
+    v = _registry().archive(ref)
     typer.echo(f"{v.ref} is archived")
 
 
@@ -131,20 +107,12 @@ def export(
       tuneforge models export invoice-coder:3 --format gguf --out exports/invoice-gguf   # then: ollama create -f Modelfile
     """
     from tuneforge.export.export import export_variant
-    from tuneforge.train.run_record import is_run_dir
+    from tuneforge.run_record import is_run_dir
 
     run_dir = model
     if not is_run_dir(model):
-        from tuneforge.registry.store import RegistryError
-
-        try:
-            run_dir = _registry().get(model).run_path
-        except RegistryError as err:
-            _fail(err)
-    try:
-        folder, report = export_variant(run_dir, out, fmt, gguf_dtype, parity_samples, overwrite=overwrite)
-    except (FileExistsError, FileNotFoundError, ValueError) as err:
-        _fail(err)
+        run_dir = _registry().get(model).run_path
+    folder, report = export_variant(run_dir, out, fmt, gguf_dtype, parity_samples, overwrite=overwrite)
     typer.echo(f"exported {model} ({fmt}) to {folder}")
     if report is not None:
         typer.echo(f"parity: {report.matches}/{report.prompts} greedy answers identical to the adapter's")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 
 def _score(v) -> str:
-    systems = (v.metrics.get("eval") or {}).get("systems") or {}
-    tuned = systems.get("fine-tuned", {}).get("exact_match")
-    return "-" if tuned is None else f"{100 * tuned:.1f}%"
+    """The fine-tuned system's accuracy, the registry's headline number (version-1 eval.json: exact match)."""
+    tuned = ((v.metrics.get("eval") or {}).get("systems") or {}).get("fine-tuned", {})
+    score = tuned.get("metrics", {}).get("accuracy", tuned.get("exact_match"))
+    return "-" if score is None else f"{100 * score:.1f}%"
 
 
 def variants_table(name=None, include_archived=False):
@@ -15,7 +16,7 @@ def variants_table(name=None, include_archived=False):
     from tuneforge.registry.store import Registry
 
     table = Table(title="registered variants")
-    for col in ("variant", "stage", "base", "data hash", "exact match", "registered", "run folder"):
+    for col in ("variant", "stage", "base", "data hash", "accuracy", "registered", "run folder"):
         table.add_column(col)
     for v in Registry().list(name, include_archived=include_archived):
         table.add_row(v.ref, v.stage, v.base, (v.dataset_hash or "-")[:19], _score(v), v.registered_at, v.run_path)

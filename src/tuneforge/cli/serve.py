@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tuneforge.cli.errors import user_errors
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import ServeConfig
 
@@ -18,7 +17,6 @@ Then, from any OpenAI client:
 """
 
 
-@user_errors
 def _run(cfg: ServeConfig):
     from tuneforge.serve.run import serve
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-from tuneforge.cli.errors import user_errors
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import TrainConfig
 
@@ -21,7 +20,6 @@ Examples:
 """
 
 
-@user_errors
 def _run(cfg: TrainConfig):
     from tuneforge.train.launch import launch_processes, launched_by_a_launcher
     from tuneforge.train.sft import train

@@ -16,6 +16,7 @@ from tuneforge.data.findings import Finding, clip
 from tuneforge.data.formats import Example, LoadResult
 from tuneforge.data.outliers import structure_outliers
 from tuneforge.data.suspects import label_suspects
+from tuneforge.errors import UserError
 
 PII_ACTIONS = ("flag", "redact", "drop")
 
@@ -100,7 +101,7 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
                  ) -> CleanResult:
     opts = opts or CleanOptions()
     if opts.pii not in PII_ACTIONS:
-        raise ValueError(f"pii: {opts.pii!r} is not one of {', '.join(PII_ACTIONS)}")
+        raise UserError(f"pii: {opts.pii!r} is not one of {', '.join(PII_ACTIONS)}")
     steps: list[StepResult] = [_invalid_rows(load)]
     current = list(load.examples)
     input_rows = len(current) + steps[0].affected

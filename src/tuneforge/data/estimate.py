@@ -1,4 +1,6 @@
-"""Before a run: roughly how long training will take on this machine and how much memory it needs.
+"""Before a run: roughly how long training will take on this machine and how much memory it needs. The one
+estimator: `tuneforge data report` and `tuneforge train` both call `estimate_training` with a TrainConfig and the
+same per-example token counts, so they print the same numbers (docs/training.md states the measured error).
 
 Time scales a measured throughput: the newest LoRA run of the same base model in TUNEFORGE_HOME/runs (its
 run.json "tokens_per_s", measured on this very machine), else the reference figure MEASURED_TOKENS_PER_S for
@@ -6,9 +8,9 @@ smollm2-135m. Per-token compute grows with the parameter count, so the reference
 by the ratio of parameters; full fine-tuning also computes every weight's gradient, which we take as 1.5x LoRA's
 time per token (forward 1x + backward 2x, of which LoRA skips the ~1x weight-gradient half). Memory adds fp32
 weights, optimizer state for what is trained, activations per token (Korthikanti et al. 2022: ~34 bytes x
-hidden size per token per layer in 16-bit) and the logits over the vocabulary at the answer positions (the
-trainer computes no others). Both are estimates to plan
-with, stated as such, not promises.
+hidden size per token per layer in 16-bit, twice that in fp32; with gradient checkpointing one hidden vector per
+layer plus one layer's worth) and the logits over the vocabulary at the answer positions (the trainer computes no
+others). Both are estimates to plan with, stated as such, not promises.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+
 # Measured with `OMP_NUM_THREADS=1 python benchmarks/lora_throughput.py --examples 64` on the development machine
 # (2 shared CPU cores, AMD EPYC with avx512_bf16, bf16 autocast) on 2026-11-21 with the training engine of main
 # at 942513c (shared-prefix batching): smollm2-135m, LoRA r=16 on all linear layers, batch 8, steady state after
@@ -28,6 +31,9 @@ from pathlib import Path
 MEASURED_TOKENS_PER_S = 291.2
 MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors header
 FULL_FINETUNE_SLOWDOWN = 1.5
+# Resident memory of a Python process that has imported torch, transformers, peft and accelerate, before any
+# model: `/usr/bin/time -f %M python -c "import torch, transformers, peft, accelerate"` gave 389,452 KB here.
+RUNTIME_BYTES = 389_452 * 1024
 
 
 @dataclass
@@ -81,6 +87,11 @@ class Estimate:
     memory_parts: dict[str, int]
     assumptions: list[str]
 
+    def describe(self) -> str:
+        parts = ", ".join(f"{k} {human_bytes(v)}" for k, v in self.memory_parts.items())
+        return (f"estimate: ~{human_seconds(self.seconds)} for {self.train_tokens:,} tokens at "
+                f"{human_rate(self.tokens_per_s)} tokens/s, ~{human_bytes(self.memory_bytes)} peak ({parts})")
+
     def to_dict(self) -> dict:
         return {"method": self.method, "train_tokens": self.train_tokens, "tokens_per_s": round(self.tokens_per_s, 1),
                 "seconds": round(self.seconds, 1), "memory_bytes": self.memory_bytes,
@@ -105,13 +116,32 @@ def measured_throughput(base_name: str | None) -> tuple[float, str] | None:
     return (best[1], f"measured in run {best[2]} on this machine") if best else None
 
 
-def estimate_training(shape: ModelShape, token_counts: list[int], method: str = "lora", epochs: int = 2,
-                      batch_size: int = 8, max_seq_len: int = 1024, lora_rank: int = 16,
-                      base_name: str | None = None, answer_tokens: list[int] | None = None) -> Estimate:
-    if method not in ("lora", "full"):
-        raise ValueError(f"method: {method!r} is not lora or full")
-    lengths = sorted(min(n, max_seq_len) for n in token_counts) or [0]
-    tokens = sum(lengths) * epochs
+def example_token_counts(tokenizer, examples, max_seq_len: int) -> tuple[list[int], list[int]]:
+    """(tokens, answer tokens) per example as training encodes it: a pair trains on both of its conversations."""
+    from tuneforge.chat_encoding import encode_conversation
+
+    tokens, answers = [], []
+    for ex in examples:
+        convs = [ex.messages]
+        if ex.is_preference:
+            convs.append([*ex.prompt_messages, {"role": "assistant", "content": ex.meta["rejected"]}])
+        encoded = [encode_conversation(tokenizer, c, max_seq_len) for c in convs]
+        tokens.append(sum(len(e.input_ids) for e in encoded))
+        answers.append(sum(e.n_answer_tokens for e in encoded))
+    return tokens, answers
+
+
+def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name: str | None = None,
+                      answer_tokens: list[int] | None = None, world: int = 1, precision: str = "fp32") -> Estimate:
+    """Time and peak memory of training on examples of `token_counts` tokens with TrainConfig `cfg` (method,
+    epochs, batch size, LoRA rank, max_seq_len, packing, gradient checkpointing, max_steps)."""
+    method = cfg.method
+    adapter = method != "full"
+    lengths = sorted(min(n, cfg.max_seq_len) for n in token_counts) or [0]
+    tokens = sum(lengths) * cfg.epochs
+    if cfg.max_steps:  # a step takes batch x grad_accum examples per process
+        per_step = sum(lengths) / len(lengths) * cfg.batch_size * cfg.grad_accum * world
+        tokens = min(tokens, int(per_step * cfg.max_steps))
     measured = measured_throughput(base_name)
     if measured:
         tps, source = measured
@@ -119,26 +149,38 @@ def estimate_training(shape: ModelShape, token_counts: list[int], method: str = 
         tps = MEASURED_TOKENS_PER_S * MEASURED_PARAMS / max(shape.params, 1)
         source = (f"{MEASURED_TOKENS_PER_S:g} tokens/s measured for smollm2-135m LoRA on the development machine "
                   "(2 busy CPU cores), scaled by parameter count")
-    if method == "full":
+    tps *= world
+    if not adapter:
         tps /= FULL_FINETUNE_SLOWDOWN
     seconds = tokens / tps if tps > 0 else float("nan")
     # A batch is padded to its longest example; the 95th percentile length stands for a typical batch's longest.
     seq = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))]
-    # The trainer projects to the vocabulary only at answer positions (train/collate.py answer_only_loss).
-    answers = sorted(answer_tokens) if answer_tokens else None
-    logit_positions = min(answers[int(0.95 * (len(answers) - 1))] + 1, seq) if answers else seq
-    trained = shape.params if method == "full" else lora_parameters(shape, lora_rank)
+    batch, row = (1, sum(lengths[-cfg.batch_size:])) if cfg.packing else (cfg.batch_size, seq)
+    # The trainer projects to the vocabulary only at answer positions (train/loss.py), in chunks.
+    answers = sorted(answer_tokens) if answer_tokens else lengths
+    if cfg.packing:
+        logit_positions = sum(answers[-cfg.batch_size:])
+    else:
+        logit_positions = cfg.batch_size * min(answers[int(0.95 * (len(answers) - 1))], seq)
+    if cfg.loss_chunk_size:
+        logit_positions = min(logit_positions, cfg.loss_chunk_size)
+    trained = lora_parameters(shape, cfg.lora_r) if adapter else shape.params
+    act_bytes = 2 if precision == "bf16" else 4
+    per_layer = shape.hidden * act_bytes if cfg.gradient_checkpointing else 17 * shape.hidden * act_bytes
     parts = {
-        "weights (fp32)": 4 * shape.params,
+        "weights": shape.params // 2 if method == "qlora" else 4 * shape.params,
         "gradients + AdamW state (fp32)": 12 * trained,
-        "activations": 34 * shape.hidden * shape.layers * batch_size * seq,
-        "logits": 3 * 4 * batch_size * logit_positions * shape.vocab,
+        "activations": per_layer * shape.layers * batch * row
+        + (17 * shape.hidden * act_bytes * batch * row if cfg.gradient_checkpointing else 0),
+        "logits": 3 * 4 * logit_positions * shape.vocab,
+        "runtime (torch, transformers)": RUNTIME_BYTES,
     }
     assumptions = [
-        f"throughput {human_rate(tps)} tokens/s: {source}",
-        f"batch {batch_size}, padded to {seq} tokens (95th percentile length), {epochs} epoch(s)",
+        f"throughput {human_rate(tps)} tokens/s: {source}" + (f", x{world} processes" if world > 1 else ""),
+        f"batch {cfg.batch_size}, " + (f"packed into rows of {row} tokens" if cfg.packing else
+                                       f"padded to {seq} tokens (95th percentile length)") + f", {cfg.epochs} epoch(s)",
     ]
-    if method == "full":
+    if not adapter:
         assumptions.append(f"full fine-tuning taken as {FULL_FINETUNE_SLOWDOWN}x LoRA's time per token")
     return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions)
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneforge.data.messages import ROLES, with_system  # noqa: F401  (ROLES: re-exported for callers)
-from tuneforge.data.messages import check_messages as _check_messages  # noqa: F401  (train/pairs.py uses it)
 from tuneforge.data.problems import DataError, Problem
 from tuneforge.data.rows import CONVERTERS, FORMATS, detect_row_format
 from tuneforge.data.tables import load_csv, load_xlsx
@@ -104,15 +103,6 @@ def _read_bytes(path: Path) -> tuple[bytes | None, list[Problem]]:
         return None, [Problem(str(path), None, None, "is a folder, expected a data file")]
     except OSError as e:
         return None, [Problem(str(path), None, None, f"cannot read: {e.strerror}")]
-
-
-def _read_text(path: Path) -> str:
-    """A file's text, or DataError naming the file (train/pairs.py reads its JSONL with this)."""
-    raw, problems = _read_bytes(Path(path))
-    text, more = _decode(raw, str(path)) if raw is not None else (None, [])
-    if text is None:
-        raise DataError(problems + more)
-    return text
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -266,7 +256,22 @@ def load_from_options(path: str | Path, opts) -> list[Example]:
     return examples
 
 
+def load_preference_pairs(path: str | Path, opts) -> list[Example]:
+    """DPO data, read by the same reader as every other file (so `data check` and `train --objective dpo` accept
+    the same files, with the same line numbers); a row that is not a preference pair is refused on its line."""
+    result = inspect_file(path, **options_kwargs(opts))
+    problems = list(result.problems) + [
+        Problem(str(path), ex.line, None, "not a preference pair",
+                "use {prompt, chosen, rejected} or OpenAI's {input, preferred_output, non_preferred_output}")
+        for ex in result.examples if not ex.is_preference
+    ]
+    if any(p.severity == "error" for p in problems):
+        raise DataError(sorted(problems, key=lambda p: p.line or 0))
+    return result.examples
+
+
 def dataset_hash(examples: list[Example]) -> str:
+    """The content hash of a dataset, pairs included: every caller (train, dataset versions) hashes with this."""
     import hashlib
 
     h = hashlib.sha256()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from tuneforge.errors import UserError
+
 Severity = Literal["error", "warning"]
 
 
@@ -27,7 +29,7 @@ class Problem:
         return asdict(self)
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A data file was refused. Carries every problem found, not only the first."""
 
     def __init__(self, problems: list[Problem]):

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tuneforge.data.clean import CleanResult, run_cleaning
-from tuneforge.data.estimate import Estimate, estimate_training, human_seconds, model_shape
+from tuneforge.data.estimate import Estimate, estimate_training, example_token_counts, human_seconds, model_shape
 from tuneforge.data.formats import LoadResult
+from tuneforge.data.split import split_examples
 from tuneforge.data.validate import MIN_EXAMPLES, RECOMMENDED_EXAMPLES, CheckReport, check_loaded
 
 # Shares of the data above which the answers are too inconsistent to learn one behaviour from.
@@ -85,10 +86,22 @@ def decide(r: Readiness, min_per_label: int = 5) -> tuple[str, list[str]]:
     return "fine-tune", reasons
 
 
-def assess(load: LoadResult, file: str, evals=None, tokenizer=None, max_tokens: int | None = None,
-           base_dir=None, method: str = "lora", epochs: int = 2, batch_size: int = 8, max_seq_len: int = 1024,
-           base_name: str | None = None) -> Readiness:
-    check = check_loaded(load, file, tokenizer, max_tokens)
+@dataclass
+class BaseModelInfo:
+    """The base model as far as a data report needs it: its tokenizer, token limit and folder (for the shape)."""
+
+    name: str
+    tokenizer: object | None = None
+    max_tokens: int | None = None
+    folder: object | None = None
+    note: str = ""
+
+
+def assess(load: LoadResult, file: str, evals=None, base: BaseModelInfo | None = None,
+           train_cfg=None) -> Readiness:
+    """Checks, cleaning scan, answer lengths, the training estimate for `train_cfg` (a TrainConfig) and a verdict."""
+    tokenizer = base.tokenizer if base else None
+    check = check_loaded(load, file, tokenizer, base.max_tokens if base else None)
     cleaned = run_cleaning(load, evals)
     if tokenizer is not None:
         answers = [len(tokenizer(e.answer, add_special_tokens=False)["input_ids"]) for e in check.examples]
@@ -96,10 +109,13 @@ def assess(load: LoadResult, file: str, evals=None, tokenizer=None, max_tokens: 
     else:
         answers, unit = [len(e.answer) for e in check.examples], "characters"
     estimate = None
-    notes = []
-    if base_dir is not None and check.token_counts:
-        estimate = estimate_training(model_shape(base_dir), check.token_counts, method, epochs, batch_size,
-                                     max_seq_len, base_name=base_name, answer_tokens=answers)
+    notes = [base.note] if base and base.note else []
+    if base and base.folder is not None and train_cfg is not None and check.examples:
+        # The same inputs training hands the estimator: the training split, encoded as training encodes it.
+        train = check.examples if train_cfg.eval_data else split_examples(
+            check.examples, train_cfg.eval_split, train_cfg.seed)[0]
+        tokens, answer_tokens = example_token_counts(tokenizer, train, train_cfg.max_seq_len)
+        estimate = estimate_training(model_shape(base.folder), tokens, train_cfg, base.name, answer_tokens)
     elif check.token_counts is None:
         notes.append("no tokenizer: token counts and the time/memory estimate are left out")
     r = Readiness(check, cleaned, answers, unit, estimate, notes=notes)

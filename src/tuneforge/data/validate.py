@@ -84,7 +84,7 @@ def _label_problems(file: str, counts: dict[str, int], min_per_label: int) -> li
 
 def token_lengths(tokenizer, examples: list[Example]) -> list[int]:
     """Tokens each example takes in training: the template-rendered conversation (longer side of a pair)."""
-    from tuneforge.train.encode import encode_conversation
+    from tuneforge.chat_encoding import encode_conversation
 
     big = 1 << 30  # measure the full length; truncation is what we are checking for
     out = []
@@ -128,30 +128,3 @@ def check_loaded(result: LoadResult, file: str, tokenizer=None, max_tokens: int 
             problems += _length_problems(file, examples, report.token_counts, max_tokens)
     report.problems = sorted(problems, key=lambda p: (p.line is not None, p.line or 0))
     return report
-
-
-def model_context(base_path) -> int | None:
-    """The base model's context length from its config.json, without loading weights."""
-    import json
-    from pathlib import Path
-
-    cfg = Path(base_path) / "config.json"
-    try:
-        return int(json.loads(cfg.read_text(encoding="utf-8")).get("max_position_embeddings") or 0) or None
-    except (OSError, ValueError):
-        return None
-
-
-def load_length_tokenizer(base: str, max_seq_len: int):
-    """(tokenizer, token limit, model folder, note): the limit is the smaller of --max-seq-len and the context."""
-    from tuneforge.models.load import load_tokenizer
-    from tuneforge.models.resolve import resolve_base
-
-    resolved = resolve_base(base)
-    tokenizer = load_tokenizer(resolved.path)
-    context = model_context(resolved.path)
-    limit = min(max_seq_len, context) if context else max_seq_len
-    note = f"token lengths measured with {base}'s tokenizer and chat template; limit {limit}"
-    if context and context < max_seq_len:
-        note += f" (the model's context; --max-seq-len {max_seq_len} is larger)"
-    return tokenizer, limit, resolved.path, note

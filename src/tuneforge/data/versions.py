@@ -21,13 +21,13 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import stat
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tuneforge.atomic import atomic_folder
 from tuneforge.data.formats import Example, dataset_hash
+from tuneforge.errors import UserError
 from tuneforge.paths import home
 
 MANIFEST = "manifest.json"
@@ -60,7 +60,7 @@ def add_version(examples: list[Example], source: str | Path, detected: str, name
     """Store `examples` as a version; return (id, folder, created) — created is False if it already existed."""
     name = name or default_name(source)
     if not _NAME.match(name):
-        raise ValueError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
+        raise UserError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
     content = dataset_hash(examples)
     vid = version_id(name, content)
     folder = datasets_dir() / vid
@@ -81,18 +81,13 @@ def add_version(examples: list[Example], source: str | Path, detected: str, name
         "checks": checks or {},
         "split": {"seed": split_seed, "eval_fraction": eval_fraction},
     }
-    tmp = Path(tempfile.mkdtemp(prefix=f".{vid}.", dir=datasets_dir()))
-    try:
+    with atomic_folder(folder, overwrite=True) as tmp:  # a version is there completely or not at all
         with (tmp / DATA_FILE).open("w", encoding="utf-8") as f:
             for ex in examples:
                 f.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         for p in tmp.iterdir():
             _read_only(p)
-        os.replace(tmp, folder)  # atomic: a version is there completely or not at all
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return vid, folder, True
 
 

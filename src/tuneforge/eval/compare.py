@@ -6,21 +6,18 @@ Reads the data and the run folders, writes eval.json (everything machine-readabl
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.config import EvalConfig
 from tuneforge.data.formats import Example, load_examples, load_from_options
-from tuneforge.eval.metrics import summarise
+from tuneforge.errors import UserError
+from tuneforge.eval.eval_file import EVAL_FILE, FORMAT, PRIMARY, REPORT_FILE, write_eval
 from tuneforge.eval.shots import SimilarityIndex, choose_shots, few_shot_prompt
-from tuneforge.eval.systems import PRIMARY, System, Variant, activate, adapter_name, load_models, parse_variants
+from tuneforge.eval.systems import System, Variant, activate, adapter_name, load_models, parse_variants
 from tuneforge.eval.task_types import TaskSpec, detect_task
 from tuneforge.models.classifier import is_classifier
-from tuneforge.train.run_record import is_run_dir
-
-EVAL_FILE = "eval.json"
-REPORT_FILE = "report.html"
+from tuneforge.run_record import is_run_dir
 
 
 def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example], variants: list[Variant],
@@ -83,24 +80,21 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
     from tuneforge.eval.endpoint import cost_per_1k_requests
     from tuneforge.eval.stats import bootstrap_ci, percentile
 
-    preds = [g.text for g in gens]
     latencies = [g.latency_s for g in gens]
-    # The foundation's keys first (exact match, valid label/JSON rates, per-label accuracy) for older readers.
-    out = summarise(preds, refs, spec.labels, latencies)
-    headline = spec.headline_values(rows)
-    # Headline metrics also at the top level, where readers of the foundation's eval.json look (registry gate).
-    out.update(headline)  # for extraction this makes exact_match the object match: key order/spacing do not count
-    out.update({
+    headline = spec.headline_values(rows)  # each metric stored once, under "metrics" (see eval_file.py)
+    out = {
+        "n": len(rows),
         "kind": system.kind,
         "decoding": system.decoding,
         "metrics": headline,
         "ci": bootstrap_ci(rows, spec.headline_values, cfg.bootstrap, cfg.confidence, cfg.seed) if cfg.bootstrap else {},
         "details": {k: v for k, v in spec.summary(rows).items() if k not in headline},
+        "mean_latency_s": sum(latencies) / len(latencies) if latencies else 0.0,
         "latency_p50_s": percentile(sorted(latencies), 0.5),
         "latency_p95_s": percentile(sorted(latencies), 0.95),
         "mean_tokens_in": sum(g.tokens_in for g in gens) / len(gens),
         "mean_tokens_out": sum(g.tokens_out for g in gens) / len(gens),
-    })
+    }
     if system.kind == "endpoint" and cfg.price_in is not None:
         out["cost_per_1k_requests"] = cost_per_1k_requests(
             out["mean_tokens_in"], out["mean_tokens_out"], cfg.price_in, cfg.price_out or 0.0)
@@ -159,7 +153,7 @@ def run_judge(cfg: EvalConfig, examples: list[Example], predictions: dict[str, l
     inputs = [e.user_text for e in examples]
     against = cfg.judge_against
     if against != "reference" and against not in predictions:
-        raise ValueError(f"--judge-against: no system named {against!r}; have {', '.join(predictions)}")
+        raise UserError(f"--judge-against: no system named {against!r}; have {', '.join(predictions)}")
     opponent = refs if against == "reference" else predictions[against]
     results = {}
     for name, preds in predictions.items():
@@ -175,7 +169,7 @@ def _check_remote_options(cfg: EvalConfig) -> None:
     """Before any generation: a half-configured endpoint or judge would otherwise fail after minutes of work."""
     for url, model, what in ((cfg.endpoint_url, cfg.endpoint_model, "endpoint"), (cfg.judge_url, cfg.judge_model, "judge")):
         if bool(url) != bool(model):
-            raise ValueError(f"--{what}-url and --{what}-model go together; got only one of them")
+            raise UserError(f"--{what}-url and --{what}-model go together; got only one of them")
 
 
 def run_eval(cfg: EvalConfig, log=print) -> dict:
@@ -213,7 +207,7 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
 
     reference = PRIMARY if PRIMARY in results else (variants[0].name if variants else None)
     report = {
-        "format": "tuneforge.eval/2",
+        "format": FORMAT,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": str(cfg.model),
         "base": (loaded.run or {}).get("base", {}).get("name", str(cfg.model)),
@@ -248,10 +242,7 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
 
 
 def write_report_files(report: dict, out: Path, html: bool = True) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(out)  # a crash never leaves a half-written eval.json
+    write_eval(report, out)
     report["path"] = str(out)
     if html:
         from tuneforge.eval.html_report import render_html

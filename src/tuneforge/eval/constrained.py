@@ -14,8 +14,9 @@ import json
 import re
 import time
 
+from tuneforge.chat_encoding import IGNORE_INDEX, encode_conversation, encode_prompt
+from tuneforge.errors import UserError
 from tuneforge.eval.generate import Generation, generate_ids
-from tuneforge.train.encode import IGNORE_INDEX, encode_conversation, encode_prompt
 
 _NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?)")
 
@@ -27,7 +28,7 @@ def label_continuations(tokenizer, prompt: list[dict], forms: list[str]) -> tupl
     for form in forms:
         enc = encode_conversation(tokenizer, prompt + [{"role": "assistant", "content": form}], max_len=1 << 30)
         if enc.input_ids[: len(prompt_ids)] != prompt_ids:
-            raise ValueError("the chat template renders the prompt differently with an answer after it")
+            raise UserError("the chat template renders the prompt differently with an answer after it")
         conts.append([t for t, lab in zip(enc.input_ids, enc.labels) if lab != IGNORE_INDEX])
     return prompt_ids, conts
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 
+from tuneforge.errors import UserError
 from tuneforge.eval.generate import Generation
 
 
@@ -27,7 +28,7 @@ def chat(client, model: str, messages: list[dict], max_tokens: int, temperature:
         )
     except openai.OpenAIError as err:
         # A user error (wrong URL, key or model name), reported as such rather than as a traceback.
-        raise ValueError(f"endpoint {client.base_url} (model {model!r}): {err}") from None
+        raise UserError(f"endpoint {client.base_url} (model {model!r}): {err}") from None
     dt = time.perf_counter() - t0
     text = (resp.choices[0].message.content or "").strip()
     usage = resp.usage

@@ -1,113 +1,120 @@
-"""Regression gate: is the candidate better than the incumbent on a metric, by at least a margin?
+"""The promotion gate, the only one: is a candidate better than an incumbent on a metric, by more than a margin,
+and (when a confidence is asked for) significantly so?
 
-Each side is `EVAL.json#system`, a run folder holding eval.json (optionally `#system`), or a system name when
-both live in one eval.json (`--report`). With the same examples on both sides a paired bootstrap says how sure.
+Direction comes from eval_file.higher_is_better (latency, cost, tokens, loss: lower is better). Significance is a
+paired bootstrap over the examples both sides scored (the same inputs in the same order), on the stored score
+rows, or on the per-example timings for latency. `tuneforge eval gate`, `tuneforge models promote` and the
+retrain policy all call `decide`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuneforge.eval.recommend import LOWER_IS_BETTER
-from tuneforge.eval.stats import paired_bootstrap
-from tuneforge.eval.systems import PRIMARY
-from tuneforge.eval.task_types import TaskSpec
+from tuneforge.errors import UserError
+from tuneforge.eval.eval_file import EvalReport, higher_is_better, read_eval
+
+DEFAULT_CONFIDENCE = 0.95
 
 
 @dataclass
 class Side:
-    report: dict
+    """One system in one eval.json."""
+
+    report: EvalReport
     system: str
-    source: str
+
+    @property
+    def source(self) -> str:
+        return f"{self.report.source}#{self.system}"
+
+    def value(self, metric: str) -> float:
+        return self.report.metric(self.system, metric)
 
 
 @dataclass
-class GateResult:
+class GateDecision:
     passed: bool
+    reason: str
     metric: str
     candidate: float
     incumbent: float
     improvement: float  # positive = candidate better, in the metric's own direction
     min_delta: float
     p_value: float | None
-    message: str
+    confidence: float | None
+
+    def summary(self) -> str:
+        return ("PASS " if self.passed else "FAIL ") + self.reason
 
 
-def load_report(path: str | Path) -> dict:
-    p = Path(path)
-    if p.is_dir():
-        p = p / "eval.json"
-    if not p.is_file():
-        raise FileNotFoundError(f"{path}: no eval.json there (run `tuneforge eval` first)")
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{p}: not valid JSON: {err}") from None
+def side(spec: str | Path | Side | EvalReport, system: str | None = None) -> Side:
+    """`EVAL.json`, a run folder, either with `#system`, or an already read report; default system: the variant."""
+    if isinstance(spec, Side):
+        return spec
+    if isinstance(spec, EvalReport):
+        report = spec
+    else:
+        path, _, named = str(spec).partition("#")
+        report, system = read_eval(path), system or named or None
+    chosen = system or report.default_system()
+    report.system(chosen)  # refuse an unknown name now, naming the file
+    return Side(report, chosen)
 
 
-def resolve_side(spec: str, shared: dict | None, shared_path: str | None) -> Side:
-    if shared is not None:
-        return Side(shared, spec, f"{shared_path}#{spec}")
-    path, _, system = spec.partition("#")
-    report = load_report(path)
-    if not system:
-        variants = [n for n, s in report["systems"].items() if s.get("kind") == "variant"]
-        system = PRIMARY if PRIMARY in report["systems"] else (variants[0] if variants else "")
-    return Side(report, system, f"{path}#{system}")
+def paired_p_value(cand: Side, inc: Side, metric: str, samples: int = 1000, seed: int = 0) -> float | None:
+    """Two-sided paired bootstrap p-value when both sides scored the very same examples; else None."""
+    from tuneforge.eval.stats import paired_bootstrap
 
-
-def metric_value(side: Side, metric: str) -> float:
-    systems = side.report["systems"]
-    if side.system not in systems:
-        raise ValueError(f"{side.source}: no system {side.system!r}; have {', '.join(systems)}")
-    s = systems[side.system]
-    if metric in s.get("metrics", {}):
-        return float(s["metrics"][metric])
-    if isinstance(s.get(metric), (int, float)):
-        return float(s[metric])
-    known = list(s.get("metrics", {})) + [k for k, v in s.items() if isinstance(v, (int, float))]
-    raise ValueError(f"--metric: {side.source} has no metric {metric!r}; choose from {', '.join(known)}")
-
-
-def _paired_p(cand: Side, inc: Side, metric: str, samples: int, seed: int) -> float | None:
-    """Paired test when both sides scored the very same examples on a headline metric; else None."""
-    ex_c, ex_i = cand.report.get("examples", []), inc.report.get("examples", [])
-    if not ex_c or len(ex_c) != len(ex_i) or any(a["input"] != b["input"] for a, b in zip(ex_c, ex_i)):
+    ex_c, ex_i = cand.report.examples, inc.report.examples
+    if not ex_c or len(ex_c) != len(ex_i) or any(a.get("input") != b.get("input") for a, b in zip(ex_c, ex_i)):
         return None
-    try:
-        rows_c = [e["scores"][cand.system] for e in ex_c]
-        rows_i = [e["scores"][inc.system] for e in ex_i]
-    except KeyError:
+    got_c, got_i = cand.report.example_rows(cand.system, metric), inc.report.example_rows(inc.system, metric)
+    if got_c is None or got_i is None:
         return None
-    spec = TaskSpec(**cand.report["task_spec"])
-    if metric not in spec.headline_values(rows_c[:1]):
-        return None
-    return paired_bootstrap(rows_c, rows_i, spec.headline_values, metric, samples, seed=seed)["p_value"]
+    (rows_c, values), (rows_i, _) = got_c, got_i
+    return paired_bootstrap(rows_c, rows_i, values, metric, samples, seed=seed)["p_value"]
 
 
-def run_gate(
-    candidate: str, incumbent: str, metric: str, min_delta: float = 0.0, report: str | None = None,
-    alpha: float | None = None, samples: int = 1000, seed: int = 0,
-) -> GateResult:
-    shared = load_report(report) if report else None
-    cand, inc = resolve_side(candidate, shared, report), resolve_side(incumbent, shared, report)
-    c, i = metric_value(cand, metric), metric_value(inc, metric)
-    lower_better = any(word in metric for word in LOWER_IS_BETTER)
-    improvement = (i - c) if lower_better else (c - i)
-    p = _paired_p(cand, inc, metric, samples, seed) if samples else None
+def decide(candidate, incumbent, metric: str, min_delta: float = 0.0,
+           confidence: float | None = DEFAULT_CONFIDENCE, samples: int = 1000, seed: int = 0) -> GateDecision:
+    """Pass when the candidate beats the incumbent on `metric` by more than `min_delta` (in the metric's own
+    direction) and, unless `confidence` is None or 0, a paired test says so at that confidence.
+
+    `candidate` and `incumbent`: a Side, an EvalReport, or a path to an eval.json / run folder with optional
+    `#system`. A candidate that cannot be tested for significance (different examples) is refused."""
+    if confidence is not None and not 0 <= confidence < 1:
+        raise UserError(f"must be in [0, 1), got {confidence}", field="confidence")
+    cand, inc = side(candidate), side(incumbent)
+    c, i = cand.value(metric), inc.value(metric)
+    higher = higher_is_better(metric)
+    improvement = (c - i) if higher else (i - c)
+    p = paired_p_value(cand, inc, metric, samples, seed) if samples else None
     passed = improvement > min_delta
-    why = f"{metric}: candidate {c:.4g} vs incumbent {i:.4g} ({'lower' if lower_better else 'higher'} is better), " \
-          f"improvement {improvement:+.4g}, required more than {min_delta:+.4g}"
+    why = (f"{cand.source} vs {inc.source}: {metric} {c:.4g} vs {i:.4g} ({'higher' if higher else 'lower'} is "
+           f"better), improvement {improvement:+.4g}, required more than {min_delta:+.4g}")
     if p is not None:
         why += f", paired bootstrap p = {p:.3g}"
-    if alpha is not None:
+    if confidence:
         if p is None:
             passed = False
-            why += "; significance was required but the two sides were not scored on the same examples"
-        elif p >= alpha:
+            why += "; not significant: the two sides were not scored on the same examples, so no paired test"
+        elif p >= 1 - confidence:
             passed = False
-            why += f"; not significant at {alpha:g}"
-    return GateResult(passed, metric, c, i, improvement, min_delta, p,
-                      ("PASS " if passed else "FAIL ") + f"{cand.source} vs {inc.source}: {why}")
+            why += f"; not significant at {confidence:.0%} confidence (p >= {1 - confidence:.3g})"
+    return GateDecision(passed, why, metric, c, i, improvement, min_delta, p, confidence or None)
+
+
+def best_baseline(report: EvalReport, metric: str) -> str | None:
+    """The prompted system that scored best on `metric` (in its direction), or None when eval ran without any."""
+    names = report.prompted_systems()
+    if not names:
+        return None
+    sign = 1 if higher_is_better(metric) else -1
+    return max(names, key=lambda n: sign * report.metric(n, metric))
+
+
+def default_metric(report: EvalReport) -> str:
+    """The task's first headline metric (accuracy for classification)."""
+    return (report.raw.get("headline_metrics") or ["accuracy"])[0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from tuneforge.chat_encoding import encode_prompt
 from tuneforge.models.load import stop_token_ids
-from tuneforge.train.encode import encode_prompt
 
 
 @dataclass

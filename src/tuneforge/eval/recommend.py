@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-LOWER_IS_BETTER = ("latency", "cost", "tokens", "out_of_label")
-
-
 def headline_metric(report: dict) -> str:
     first = next(iter(report["systems"].values()))
     return next(iter(first["metrics"]))

@@ -26,7 +26,7 @@ def comparison_table(report: dict):
     systems = report["systems"]
     first = next(iter(systems.values()))
     # The task's headline metrics only: the rest (e.g. field precision/recall) is in eval.json and the HTML.
-    metrics = report.get("headline_metrics") or list(first.get("metrics", {"exact_match": None}))
+    metrics = report.get("headline_metrics") or list(first.get("metrics", {}))
     level = int(round(100 * report.get("config", {}).get("confidence", 0.95)))
     table = Table(title=f"{report['task']} on {first['n']} held-out examples (metric [{level}% CI])")
     table.add_column("system")
@@ -38,8 +38,8 @@ def comparison_table(report: dict):
     if has_cost:
         table.add_column("cost/1k req", justify="right")
     for name, s in systems.items():
-        values = s.get("metrics", {"exact_match": s["exact_match"]})
-        row = [_plain(name)] + [_with_ci(values[m], s.get("ci", {}).get(m)) for m in metrics]
+        values = s.get("metrics", {})
+        row = [_plain(name)] + [_with_ci(values.get(m), s.get("ci", {}).get(m)) for m in metrics]
         row.append(f"{s['mean_tokens_in']:.0f}/{s['mean_tokens_out']:.0f}")
         p50, p95 = s.get("latency_p50_s", s["mean_latency_s"]), s.get("latency_p95_s", s["mean_latency_s"])
         row.append(f"{1000 * p50:.0f}/{1000 * p95:.0f} ms")
@@ -70,7 +70,12 @@ def _per_key_table(report: dict, title: str, key_name: str, values) -> object | 
 
 
 def per_label_table(report: dict):
-    return _per_key_table(report, "accuracy per label", "label", lambda s: dict(sorted(s.get("per_label_accuracy", {}).items())))
+    return _per_key_table(report, "accuracy per label", "label", _recall_per_label)
+
+
+def _recall_per_label(s: dict) -> dict:
+    """Accuracy on the examples of each label is that label's recall."""
+    return {k: v["recall"] for k, v in sorted(s.get("details", {}).get("per_class", {}).items())}
 
 
 def per_field_table(report: dict):

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneforge.config import EvalConfig
+from tuneforge.errors import UserError
+from tuneforge.eval.eval_file import PRIMARY
 from tuneforge.models.classifier import is_classifier
 from tuneforge.models.variant import LoadedModel, load_for_inference
-from tuneforge.train.run_record import is_run_dir, read_run
+from tuneforge.run_record import is_run_dir, read_run
 
-PRIMARY = "fine-tuned"  # the --model variant's name; quickstart and older eval.json readers use it
 
 
 @dataclass
@@ -43,10 +44,10 @@ def parse_variants(cfg: EvalConfig) -> list[Variant]:
     for item in [v.strip() for v in (cfg.variants or "").split(",") if v.strip()]:
         name, _, path = item.rpartition("=") if "=" in item else ("", "", item)
         if not is_run_dir(path):
-            raise FileNotFoundError(f"--variants: {path} is not a tuneforge run folder (no run.json)")
+            raise UserError(f"--variants: {path} is not a tuneforge run folder (no run.json)")
         name = name or Path(path).resolve().name
         if any(v.name == name for v in found):
-            raise ValueError(f"--variants: two variants are named {name!r}; name them with name=folder")
+            raise UserError(f"--variants: two variants are named {name!r}; name them with name=folder")
         found.append(Variant(name, path, read_run(path)))
     return found
 
@@ -58,7 +59,7 @@ def load_models(cfg: EvalConfig, variants: list[Variant]) -> LoadedModel:
         return load_for_inference(cfg.model if not is_run_dir(cfg.model) else read_run(cfg.model)["base"]["name"])
     bases = {v.run["base"]["name"] for v in variants}
     if len(bases) > 1:
-        raise ValueError(f"--variants: all variants must share one base model to be compared here, got {sorted(bases)}")
+        raise UserError(f"--variants: all variants must share one base model to be compared here, got {sorted(bases)}")
     loaded = load_for_inference(variants[0].path)
     # PEFT names the first adapter "default"; the others load under their own names.
     for v in variants[1:]:

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tuneforge.data.labels import label_set, normalise_answer
+from tuneforge.errors import UserError
 from tuneforge.eval.metrics import parse_json_object, references_are_json
 from tuneforge.eval.tasks import classification, extraction, structured, text
 
@@ -91,7 +92,7 @@ def detect_task(
         else:
             kind = "text"
     if kind not in TASK_TYPES:
-        raise ValueError(f"task: unknown task type {kind!r}; choose from auto, {', '.join(TASK_TYPES)}")
+        raise UserError(f"task: unknown task type {kind!r}; choose from auto, {', '.join(TASK_TYPES)}")
     spec = TaskSpec(kind)
     if kind == "classification":
         # Labels seen in training count as valid too: the test split may lack a rare class.
@@ -101,11 +102,11 @@ def detect_task(
         spec.label_forms = _surface_forms(pool_refs + refs)
     elif kind == "extraction":
         if not references_are_json(refs):
-            raise ValueError("task: extraction needs every reference answer to be a JSON object")
+            raise UserError("task: extraction needs every reference answer to be a JSON object")
         spec.keys, spec.key_types = _json_keys(refs)
     elif kind == "structured":
         spec.sections = list(sections or structured.infer_format(refs) or [])
         if not spec.sections:
-            raise ValueError("task: structured needs --sections, or references that share their section headings")
+            raise UserError("task: structured needs --sections, or references that share their section headings")
         spec.max_words = max_words
     return spec

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuneforge.atomic_folder import atomic_folder
+from tuneforge.atomic import atomic_folder
+from tuneforge.errors import UserError
 from tuneforge.export.merge import write_export_record
 from tuneforge.export.parity import ParityReport, sample_prompts
 from tuneforge.models.classifier import Classifier, classifier_input, load_classifier
@@ -26,7 +27,7 @@ GGUF_REFUSAL = ("GGUF export is not available for classification variants: llama
 
 def export_classifier(run_dir, run: dict, out, fmt: str, overwrite: bool = False, parity_samples: int = 8):
     if fmt != "merged":
-        raise ValueError(GGUF_REFUSAL)
+        raise UserError(GGUF_REFUSAL, field="format")
     clf = load_classifier(run_dir, run)
     model = clf.model.merge_and_unload() if hasattr(clf.model, "merge_and_unload") else clf.model
     model.config.id2label = dict(enumerate(clf.labels))

@@ -6,7 +6,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tuneforge.atomic_folder import atomic_folder
+from tuneforge.atomic import atomic_folder
+from tuneforge.errors import UserError
 from tuneforge.export.merge import merge_adapter, write_export_record
 from tuneforge.export.parity import ParityReport, check_parity, sample_prompts
 
@@ -23,10 +24,10 @@ def _adapter(run_dir):
 def export_variant(run_dir: str | Path, out: str | Path, fmt: str = "merged", gguf_dtype: str = "f16",
                    parity_samples: int = 8, max_new_tokens: int = 32, overwrite: bool = False) -> tuple[Path, ParityReport | None]:
     from tuneforge.models.load import load_model, load_tokenizer
-    from tuneforge.train.run_record import read_run
+    from tuneforge.run_record import read_run
 
     if fmt not in FORMATS:
-        raise ValueError(f"--format: one of {', '.join(FORMATS)} (got {fmt!r})")
+        raise UserError(f"--format: one of {', '.join(FORMATS)} (got {fmt!r})")
     run = read_run(run_dir)
     if run.get("variant_type") == "classification":  # a head over labels: its own export and parity
         from tuneforge.export.classifier_export import export_classifier

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 SUPPORTED = {"llama"}
 
 
@@ -53,7 +55,7 @@ def _add_tokenizer(writer, tokenizer, model_dir: Path) -> None:
     # Merges, special token ids and the chat template, read from the saved tokenizer files.
     special_vocab = gguf.SpecialVocab(model_dir, load_merges=True, n_vocab=size)
     if not special_vocab.merges:
-        raise ValueError(f"{model_dir}: tokenizer has no BPE merges; only byte-level BPE tokenizers are exported")
+        raise UserError(f"{model_dir}: tokenizer has no BPE merges; only byte-level BPE tokenizers are exported")
     if not special_vocab.chat_template and tokenizer.chat_template:
         special_vocab.chat_template = tokenizer.chat_template
     special_vocab.add_to_gguf(writer)
@@ -68,12 +70,12 @@ def write_gguf(model_dir: str | Path, out_file: str | Path, dtype: str = "f16") 
     from tuneforge.models.load import load_model, load_tokenizer
 
     if dtype not in ("f16", "f32"):
-        raise ValueError(f"--gguf-dtype: f16 or f32 (got {dtype!r}); quantize with llama.cpp afterwards")
+        raise UserError(f"--gguf-dtype: f16 or f32 (got {dtype!r}); quantize with llama.cpp afterwards")
     model_dir = Path(model_dir)
     model = load_model(model_dir)
     config = model.config
     if config.model_type not in SUPPORTED:
-        raise ValueError(f"{model_dir}: GGUF export supports {', '.join(SUPPORTED)} models, not {config.model_type!r}")
+        raise UserError(f"{model_dir}: GGUF export supports {', '.join(SUPPORTED)} models, not {config.model_type!r}")
     tokenizer = load_tokenizer(model_dir)
     n_head, n_kv = config.num_attention_heads, config.num_key_value_heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // n_head
@@ -102,7 +104,7 @@ def write_gguf(model_dir: str | Path, out_file: str | Path, dtype: str = "f16") 
             continue
         name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if name is None:
-            raise ValueError(f"{model_dir}: no GGUF name for tensor {hf_name!r}")
+            raise UserError(f"{model_dir}: no GGUF name for tensor {hf_name!r}")
         data = tensor.detach().to(torch.float32).numpy()
         if hf_name.endswith("q_proj.weight"):
             data = _permute_for_gguf(data, n_head)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tuneforge.atomic_folder import atomic_folder
+from tuneforge.atomic import atomic_folder
+from tuneforge.errors import UserError
 from tuneforge.sqlite_db import utc_now
 
 EXPORT_FILE = "tuneforge-export.json"
@@ -16,7 +17,7 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False)
 
     loaded = load_for_inference(str(run_dir))
     if not loaded.is_variant:
-        raise ValueError(f"{run_dir}: not a run folder with an adapter; nothing to merge")
+        raise UserError(f"{run_dir}: not a run folder with an adapter; nothing to merge")
     merged = loaded.model.merge_and_unload()
     with atomic_folder(out, overwrite) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)

@@ -3,6 +3,8 @@ the system prompt the variant was trained with, so `ollama create` gives the sam
 
 from __future__ import annotations
 
+from tuneforge.errors import UserError
+
 # ChatML (SmolLM2, Qwen, tuneforge's tiny test model) in Ollama's template language.
 _CHATML_GO = (
     "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
@@ -13,7 +15,7 @@ def ollama_template(chat_template: str) -> tuple[str, list[str]]:
     """(Go template, stop strings) for a Hugging Face chat template; refuses templates it cannot translate."""
     if "<|im_start|>" in chat_template and "<|im_end|>" in chat_template:
         return _CHATML_GO, ["<|im_end|>"]
-    raise ValueError("cannot translate this chat template to Ollama's syntax (only ChatML is supported); "
+    raise UserError("cannot translate this chat template to Ollama's syntax (only ChatML is supported); "
                      "the template is still in the GGUF file's tokenizer.chat_template metadata")
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 VARIANT_TYPE = "classification"
 INPUT_FORMAT = "user_text"  # what the head reads: the user turns' text, no system prompt, no chat template
 
@@ -30,7 +32,7 @@ def classifier_input(messages: list[dict]) -> str:
     """
     users = [m["content"] for m in messages if m.get("role") == "user"]
     if not users:
-        raise ValueError("a classification variant needs a user message to classify")
+        raise UserError("a classification variant needs a user message to classify", field="messages")
     return "\n\n".join(users)
 
 
@@ -99,11 +101,11 @@ def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "
     """A classification run folder as a ready Classifier (LoRA adapter + head over the base, or full weights)."""
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
-    from tuneforge.train.run_record import read_run
+    from tuneforge.run_record import read_run
 
     run = run or read_run(run_dir)
     if not is_classifier(run):
-        raise ValueError(f"{run_dir}: not a classification variant (run.json has no variant_type: classification)")
+        raise UserError("not a classification variant (run.json has no variant_type: classification)", file=str(run_dir))
     labels = list(run["labels"])
     tokenizer = load_tokenizer(run_dir)
     if run.get("method") == "full":
@@ -120,7 +122,7 @@ def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "
 
 
 def is_classifier_dir(folder: str | Path) -> bool:
-    from tuneforge.train.run_record import is_run_dir, read_run
+    from tuneforge.run_record import is_run_dir, read_run
 
     return is_run_dir(folder) and is_classifier(read_run(folder))
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from tuneforge.errors import UserError
 
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
@@ -12,7 +15,7 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     if not tok.chat_template:
-        raise ValueError(f"{path}: tokenizer has no chat template; tuneforge trains and serves with the model's own")
+        raise UserError(f"{path}: tokenizer has no chat template; tuneforge trains and serves with the model's own")
     return tok
 
 
@@ -38,3 +41,26 @@ def stop_token_ids(tokenizer, model=None) -> list[int]:
     elif isinstance(eos, (list, tuple)):
         ids.update(int(i) for i in eos)
     return sorted(ids)
+
+
+def model_context(base_path) -> int | None:
+    """The base model's context length from its config.json, without loading weights."""
+    cfg = Path(base_path) / "config.json"
+    try:
+        return int(json.loads(cfg.read_text(encoding="utf-8")).get("max_position_embeddings") or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def load_length_tokenizer(base: str, max_seq_len: int):
+    """(tokenizer, token limit, model folder, note): the limit is the smaller of --max-seq-len and the context."""
+    from tuneforge.models.resolve import resolve_base
+
+    resolved = resolve_base(base)
+    tokenizer = load_tokenizer(resolved.path)
+    context = model_context(resolved.path)
+    limit = min(max_seq_len, context) if context else max_seq_len
+    note = f"token lengths measured with {base}'s tokenizer and chat template; limit {limit}"
+    if context and context < max_seq_len:
+        note += f" (the model's context; --max-seq-len {max_seq_len} is larger)"
+    return tokenizer, limit, resolved.path, note

@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuneforge.atomic_folder import atomic_folder
+from tuneforge.atomic import atomic_folder
+from tuneforge.errors import UserError
 from tuneforge.paths import cache_dir
 
 
@@ -37,7 +38,7 @@ BUNDLED: dict[str, BundledModel] = {
 DEFAULT_BASE = "smollm2-135m"
 
 
-class ModelNotFound(LookupError):
+class ModelNotFound(UserError, LookupError):
     def __init__(self, name: str, tried: list[str]):
         self.tried = tried
         lines = "\n".join(f"  - {t}" for t in tried)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tuneforge.run_record import library_versions, write_run
 from tuneforge.sqlite_db import utc_now
-from tuneforge.train.run_record import library_versions, write_run
 
 
 def build_tiny_variant(folder: str | Path, base_dir: str | Path, seed: int, system_prompt: str | None = None,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuneforge.errors import UserError
 from tuneforge.models.load import load_model, load_tokenizer
 from tuneforge.models.resolve import resolve_base
-from tuneforge.train.run_record import is_run_dir, read_run
+from tuneforge.run_record import is_run_dir, read_run
 
 
 @dataclass
@@ -41,7 +42,7 @@ def load_for_inference(name: str) -> LoadedModel:
         model.eval()
         return LoadedModel(str(name), model, tokenizer, run, base.path)
     if Path(name).is_dir() and not (Path(name) / "config.json").exists():
-        raise FileNotFoundError(f"{name}: neither a tuneforge run folder (run.json) nor a model folder (config.json)")
+        raise UserError(f"{name}: neither a tuneforge run folder (run.json) nor a model folder (config.json)")
     base = resolve_base(name)
     model = load_model(base.path)
     model.eval()

@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuneforge.errors import UserError
+from tuneforge.eval.eval_file import EVAL_FILE, read_eval
+from tuneforge.eval.gate import DEFAULT_CONFIDENCE, GateDecision, best_baseline, decide, default_metric, side
 from tuneforge.paths import home
-from tuneforge.registry.gate import GateResult, check_gate, read_eval
+from tuneforge.run_record import read_run
 from tuneforge.sqlite_db import open_db, utc_now
-from tuneforge.train.run_record import read_run
 
 STAGES = ("candidate", "staging", "production", "archived")
-EVAL_FILE = "eval.json"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 MIGRATIONS = [
@@ -54,7 +55,7 @@ MIGRATIONS = [
 ]
 
 
-class RegistryError(ValueError):
+class RegistryError(UserError):
     """A reference that names nothing, or a stage change that is not allowed."""
 
 
@@ -94,7 +95,7 @@ def _eval_metrics(eval_path: Path | None) -> dict:
     if eval_path is None or not eval_path.is_file():
         return {}
     report = read_eval(eval_path)
-    return {"data": report.get("data"), "task": report.get("task"), "systems": report["systems"]}
+    return {"data": report.data, "task": report.raw.get("task"), "systems": report.systems}
 
 
 class Registry:
@@ -175,7 +176,7 @@ class Registry:
             raise RegistryError(f"{run_dir}: no adapter_config.json; only finished training runs can be registered")
         evp = Path(eval_path).resolve() if eval_path else run_dir / EVAL_FILE
         if eval_path and not evp.is_file():
-            raise FileNotFoundError(f"{evp}: eval file not found")
+            raise UserError(f"{evp}: eval file not found")
         metrics = {"training": run.get("metrics", {}), "eval": _eval_metrics(evp)}
         data = run.get("data", {})
         now = utc_now()
@@ -204,8 +205,9 @@ class Registry:
         self._event(v.id, v.stage, stage, reason)
 
     def promote(self, ref: str, stage: str, require_gate: bool = True, min_margin: float = 0.0,
-                metric: str = "exact_match") -> tuple[Variant, "GateResult | None"]:
-        """Move a variant to `stage`. Production takes the eval gate (unless waived) and demotes the old one."""
+                metric: str | None = None, confidence: float | None = DEFAULT_CONFIDENCE,
+                ) -> tuple[Variant, "list[GateDecision] | None"]:
+        """Move a variant to `stage`. Production takes the gate (unless waived) and demotes the old one."""
         if stage not in STAGES or stage == "archived":
             raise RegistryError(f"--to: promote to candidate, staging or production (got {stage!r}); use archive")
         v = self.get(ref)
@@ -214,17 +216,35 @@ class Registry:
         gate = None
         current = self.find(f"{v.name}@production") if stage == "production" else None
         if stage == "production" and require_gate:
-            if not v.eval_path:
-                raise RegistryError(f"{v.ref}: no eval.json recorded; evaluate it and register the eval, or waive the gate")
-            gate = check_gate(v.eval_path, current.eval_path if current else None, metric, min_margin)
-            if not gate.passed:
-                raise RegistryError(f"{v.ref} not promoted: {gate.summary()}")
+            gate = self._gate(v, current, metric, min_margin, confidence)
+            failed = [d for d in gate if not d.passed]
+            if failed:
+                raise RegistryError(f"{v.ref} not promoted: " + "; ".join(d.summary() for d in failed))
         with self._transaction():
             if current is not None:
                 self._set_stage(current, "staging", f"replaced by {v.ref}")
-            reason = "promoted" + (f" ({gate.summary()})" if gate else " (gate waived)" if stage == "production" else "")
+            reason = "promoted" + (f" ({'; '.join(d.summary() for d in gate)})" if gate else
+                                   " (gate waived)" if stage == "production" else "")
             self._set_stage(v, stage, reason)
         return self.get(v.ref), gate
+
+    def _gate(self, v: Variant, current: "Variant | None", metric: str | None, min_margin: float,
+              confidence: float | None) -> list[GateDecision]:
+        """The one gate (eval/gate.py), twice: against the best prompted baseline of the variant's own eval, and
+        against the production version when that was evaluated on the same data."""
+        if not v.eval_path:
+            raise RegistryError(f"{v.ref}: no eval.json recorded; evaluate it and register the eval, or waive the gate")
+        report = read_eval(v.eval_path)
+        metric = metric or default_metric(report)
+        baseline = best_baseline(report, metric)
+        if baseline is None:
+            raise RegistryError(f"{v.eval_path} has no prompted baseline to compare with (eval ran with --no-baselines)")
+        decisions = [decide(side(report), side(report, baseline), metric, min_margin, confidence)]
+        if current is not None and current.eval_path and Path(current.eval_path).is_file():
+            prod = read_eval(current.eval_path)
+            if prod.data == report.data:
+                decisions.append(decide(side(report), side(prod), metric, min_margin, confidence))
+        return decisions
 
     def rollback(self, name: str) -> tuple[Variant, Variant]:
         """Put back the version that was in production before the current one; the current one is archived."""

@@ -84,7 +84,7 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
         if served.system_prompt and not any(m["role"] == "system" for m in messages):
             # Prompt the variant the way it was trained, unless the client brings its own system prompt.
             messages.insert(0, {"role": "system", "content": served.system_prompt})
-        from tuneforge.train.encode import encode_prompt
+        from tuneforge.chat_encoding import encode_prompt
 
         encode = getattr(served.engine, "encode_messages", None)  # a classification variant reads the user text
         prompt = encode(messages) if encode else encode_prompt(served.engine.tokenizer, messages)
@@ -183,7 +183,7 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
 def _system_prefix_len(tokenizer, messages: list[dict], prompt: list[int]) -> int:
     """Tokens of the rendered system message at the start of the prompt: shared by the variant's requests, so the
     engine keeps their cache between batches. 0 when there is no system message or the template merges it."""
-    from tuneforge.train.encode import render
+    from tuneforge.chat_encoding import render
 
     if not messages or messages[0]["role"] != "system":
         return 0

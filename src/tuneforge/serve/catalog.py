@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuneforge.models.resolve import resolve_base
-from tuneforge.train.run_record import is_run_dir, read_run
+from tuneforge.run_record import is_run_dir, read_run
 
 
 class UnknownModel(LookupError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tuneforge.config import ServeConfig
+from tuneforge.errors import UserError
 from tuneforge.serve.security import LOOPBACK_HOSTS
 
 
@@ -24,12 +25,12 @@ def key_store_for(cfg: ServeConfig):
 
     if cfg.local_only:
         if cfg.host not in LOOPBACK_HOSTS:
-            raise ValueError(f"--local-only serves without API keys, so it is allowed only on a loopback host "
+            raise UserError(f"--local-only serves without API keys, so it is allowed only on a loopback host "
                              f"({', '.join(sorted(LOOPBACK_HOSTS))}), not on {cfg.host!r}")
         return None
     keys = KeyStore()
     if keys.active_count() == 0:
-        raise ValueError("no API keys exist: create one with `tuneforge keys create NAME`, "
+        raise UserError("no API keys exist: create one with `tuneforge keys create NAME`, "
                          "or serve on 127.0.0.1 without keys with --local-only")
     return keys
 

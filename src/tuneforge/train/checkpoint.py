@@ -16,6 +16,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from tuneforge.atomic import replace_folder
+from tuneforge.errors import UserError
+
 STATE_FILE = "trainer_state.pt"
 WEIGHTS_FILE = "trainable.safetensors"
 
@@ -28,7 +31,7 @@ def load_trainable_state(model, tensors: dict) -> None:
     params = dict(model.named_parameters())
     missing = [n for n in tensors if n not in params]
     if missing:
-        raise ValueError(f"checkpoint holds weights this model does not have: {missing[:5]}")
+        raise UserError(f"checkpoint holds weights this model does not have: {missing[:5]}")
     with torch.no_grad():
         for name, value in tensors.items():
             params[name].copy_(value.to(params[name].device, params[name].dtype))
@@ -68,8 +71,7 @@ def save_checkpoint(run_dir: Path, name: str, model, optimizer, scheduler, loop_
         )
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        replace_folder(tmp, final)
     accelerator.wait_for_everyone()
     return final
 
@@ -102,7 +104,7 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler, process_index: in
     scheduler.load_state_dict(state["scheduler"])
     rng_file = folder / f"rng-rank-{process_index}.pt"
     if not rng_file.is_file():
-        raise ValueError(f"{folder}: no RNG state for process {process_index} (resumed with more processes?)")
+        raise UserError(f"{folder}: no RNG state for process {process_index} (resumed with more processes?)")
     _set_rng_state(torch.load(rng_file, weights_only=False))
     return state["loop"]
 
@@ -124,8 +126,7 @@ def save_best(run_dir: Path, model, info: dict) -> Path:
     if hasattr(model, "peft_config"):
         model.save_pretrained(tmp, safe_serialization=True)
     save_file(trainable_state(model), tmp / WEIGHTS_FILE, metadata={k: str(v) for k, v in info.items()})
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    replace_folder(tmp, final)
     return final
 
 

@@ -21,18 +21,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.data.labels import label_set, normalise_answer
+from tuneforge.errors import UserError
 from tuneforge.data.versions import resolve_data_path
 from tuneforge.models.classifier import INPUT_FORMAT, VARIANT_TYPE, classifier_input, load_head_model
 from tuneforge.train.calibration import calibrate
-from tuneforge.train.run_record import library_versions, write_run
+from tuneforge.run_record import library_versions, write_run
 
 
 def label_forms(answers: list[str]) -> tuple[list[str], dict[str, int]]:
     """The labels as users wrote them (most common spelling per normalised label) and the index of each form."""
     keys = label_set(answers)
     if not keys:
-        raise ValueError("variant_type 'classification' needs label answers (short, repeated, at most 50 distinct); "
-                         "these look like free text: use --variant-type generative")
+        raise UserError("classification needs label answers (short, repeated, at most 50 distinct); these look "
+                        "like free text", field="variant_type", hint="use --variant-type generative")
     spellings: dict[str, Counter] = {k: Counter() for k in keys}
     for a in answers:
         spellings[normalise_answer(a)][a.strip()] += 1
@@ -43,13 +44,16 @@ def label_forms(answers: list[str]) -> tuple[list[str], dict[str, int]]:
 def check_classification(cfg) -> None:
     """What the classification loop does not do, refused before any loading."""
     if cfg.objective != "sft":
-        raise ValueError("variant_type 'classification' learns labels, not preferences: use --objective sft")
+        raise UserError("a classification variant learns labels, not preferences", field="objective",
+                        hint="use --objective sft, or --variant-type generative for DPO")
     if cfg.method == "qlora":
-        raise ValueError("variant_type 'classification' supports --method lora, dora or full, not qlora")
+        raise UserError("a classification variant trains with lora, dora or full, not qlora", field="method")
     if cfg.nproc > 1:
-        raise ValueError("variant_type 'classification' trains in one process (it takes minutes); drop --nproc")
+        raise UserError("a classification variant trains in one process (it takes minutes)", field="nproc",
+                        hint="drop --nproc")
     if cfg.resume:
-        raise ValueError("variant_type 'classification' keeps no step checkpoints to resume; run it again")
+        raise UserError("a classification variant keeps no step checkpoints to resume", field="resume",
+                        hint="run it again without --resume")
 
 
 def split_layers(n_layers: int, wanted: int) -> int:
@@ -172,8 +176,8 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     labels, index = label_forms([e.answer for e in data.train + data.eval])
     unknown = [e for e in data.eval if normalise_answer(e.answer) not in index]
     if unknown:
-        raise ValueError(f"{cfg.eval_data or cfg.data}: held-out answer {unknown[0].answer!r} is not one of the "
-                         f"training labels")
+        raise UserError(f"held-out answer {unknown[0].answer!r} is not one of the training labels",
+                        file=cfg.eval_data or cfg.data, line=unknown[0].line)
     texts = [classifier_input(e.prompt_messages) for e in data.train]
     targets = [index[normalise_answer(e.answer)] for e in data.train]
     eval_texts = [classifier_input(e.prompt_messages) for e in data.eval]

@@ -8,7 +8,7 @@ ignored because in the packed row it would be "predicted" from the previous exam
 
 from __future__ import annotations
 
-from tuneforge.train.encode import IGNORE_INDEX, Encoded
+from tuneforge.chat_encoding import IGNORE_INDEX, Encoded
 
 
 def collate(batch: list[Encoded], pad_id: int) -> dict:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tuneforge.chat_encoding import Encoded, encode_conversation
+from tuneforge.errors import UserError
 from tuneforge.train.collate import collate
-from tuneforge.train.encode import Encoded, encode_conversation
 from tuneforge.train.objective import Objective
 
 
@@ -51,7 +52,7 @@ def make_dpo_loss(model, beta: float):
             super().__init__()
             self.model = model
             self.beta = beta
-            self.last_correct = 0
+            self.last_correct, self.last_pairs = 0, 0
 
         def forward(self, batch: dict):
             policy, _ = answer_token_losses(self.model, batch, reduce="rows")
@@ -59,7 +60,7 @@ def make_dpo_loss(model, beta: float):
                 reference, _ = answer_token_losses(self.model, batch, reduce="rows")
             n = policy.shape[0] // 2
             margin = self.beta * ((policy[:n] - reference[:n]) - (policy[n:] - reference[n:]))
-            self.last_correct = int((margin > 0).sum())
+            self.last_correct, self.last_pairs = int((margin > 0).sum()), n
             return -F.logsigmoid(margin).sum(), torch.tensor(n)
 
     return DPOLoss(model)
@@ -73,9 +74,9 @@ def dpo_objective(cfg, tokenizer, train_pairs, eval_pairs) -> Objective:
         if e.chosen.n_answer_tokens == 0 or e.rejected.n_answer_tokens == 0
     ]
     if empty:
-        raise ValueError(f"{cfg.data}: lines {empty[:10]} have no answer tokens left (max_seq_len too small?)")
+        raise UserError(f"{cfg.data}: lines {empty[:10]} have no answer tokens left (max_seq_len too small?)")
     if cfg.packing:
-        raise ValueError("packing is not supported with objective 'dpo' (pairs are compared row by row)")
+        raise UserError("packing is not supported with objective 'dpo' (pairs are compared row by row)")
     pad_id = tokenizer.pad_token_id
     return Objective(
         name="dpo",
@@ -85,5 +86,9 @@ def dpo_objective(cfg, tokenizer, train_pairs, eval_pairs) -> Objective:
         weight=lambda p: 1,
         collate=lambda b: collate_pairs(b, pad_id),
         make_loss=lambda model: make_dpo_loss(model, cfg.dpo_beta),
+        answer_tokens=lambda p: p.chosen.n_answer_tokens + p.rejected.n_answer_tokens,
+        unit="pairs",
+        # Share of the last micro-batch's pairs where the policy prefers the chosen answer more than the reference.
+        step_metrics=lambda loss: {"reward_accuracy": loss.last_correct / max(loss.last_pairs, 1)},
         truncated=sum(e.truncated for e in train_enc + eval_enc),
     )

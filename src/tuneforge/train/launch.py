@@ -1,9 +1,10 @@
 """`tuneforge train --nproc N`: start N training processes with torchrun (torch.distributed.run).
 
-The resolved config is written next to the run as launch-config.yaml and every process reads it, so all of them
-train exactly the same settings. Accelerate picks up torchrun's environment (RANK, WORLD_SIZE, ...) and sets up
-DDP: NCCL on GPUs, gloo on CPUs. For FSDP or DeepSpeed, use `accelerate launch --config_file ... -m tuneforge
-train ...` instead (docs/training.md).
+The resolved TrainConfig is written once, as JSON, next to the run (launch-config.json), and every process runs
+this module on it: `python -m tuneforge.train.launch launch-config.json`. No process re-parses command-line flags
+or YAML, so all of them train exactly the settings the user's command resolved to. Accelerate picks up torchrun's
+environment (RANK, WORLD_SIZE, ...) and sets up DDP: NCCL on GPUs, gloo on CPUs. For FSDP or DeepSpeed, use
+`accelerate launch --config_file ... -m tuneforge train ...` instead (docs/training.md).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from tuneforge.atomic import write_text_atomic
+from tuneforge.config import TrainConfig
+from tuneforge.errors import UserError
 
-LAUNCH_CONFIG = "launch-config.yaml"
+LAUNCH_CONFIG = "launch-config.json"
 
 
 def launched_by_a_launcher() -> bool:
@@ -25,21 +28,31 @@ def launched_by_a_launcher() -> bool:
 def launch_command(config_file: Path, nproc: int) -> list[str]:
     return [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-        "-m", "tuneforge", "train", "--config", str(config_file),
+        "-m", "tuneforge.train.launch", str(config_file),
     ]
 
 
-def launch_processes(cfg) -> Path:
+def launch_processes(cfg: TrainConfig) -> Path:
     """Run `cfg` in cfg.nproc processes on this machine; return the run folder."""
     from tuneforge.train.sft import default_out_dir
 
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
-    config_file = out / LAUNCH_CONFIG
-    values = cfg.model_dump()
-    values["out"] = str(out)
-    config_file.write_text(yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
+    # Only the fields the user set travel: every process chooses the rest from the data (train/defaults.py).
+    config_file = write_text_atomic(out / LAUNCH_CONFIG, cfg.model_copy(update={"out": str(out)}).model_dump_json(indent=2, exclude_unset=True))
     done = subprocess.run(launch_command(config_file, cfg.nproc))
     if done.returncode != 0:
-        raise RuntimeError(f"training with {cfg.nproc} processes failed (exit {done.returncode}); see the output above")
+        raise UserError(f"training with {cfg.nproc} processes failed (exit {done.returncode}); see the output above")
     return out
+
+
+def worker(config_file: str) -> Path:
+    """One of the N processes: the resolved config, validated again by the same model, then `train`."""
+    from tuneforge.train.sft import train
+
+    cfg = TrainConfig.model_validate_json(Path(config_file).read_text(encoding="utf-8"))
+    return train(cfg, log=print)
+
+
+if __name__ == "__main__":
+    worker(sys.argv[1])

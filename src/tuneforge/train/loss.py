@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from tuneforge.train.encode import IGNORE_INDEX
+from tuneforge.chat_encoding import IGNORE_INDEX
 
 # Imported only from inside train() (never at CLI start), so torch at module level costs nothing there.
 

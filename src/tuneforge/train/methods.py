@@ -5,6 +5,8 @@ Every check that can fail runs before the base model is loaded, so a bad config 
 
 from __future__ import annotations
 
+from tuneforge.errors import UserError
+
 ADAPTER_METHODS = ("lora", "dora", "qlora")
 
 
@@ -14,18 +16,18 @@ def check_method(cfg) -> None:
         import torch
 
         if not torch.cuda.is_available():
-            raise RuntimeError(
+            raise UserError(
                 "method 'qlora' needs a CUDA GPU: bitsandbytes' 4-bit NF4 kernels do not run on CPU. "
                 "Use --method lora here (same adapter, full-precision base)."
             )
         try:
             import bitsandbytes  # noqa: F401
         except ImportError:
-            raise RuntimeError("method 'qlora' needs bitsandbytes: pip install 'tuneforge[qlora]'") from None
+            raise UserError("method 'qlora' needs bitsandbytes: pip install 'tuneforge[qlora]'") from None
     if cfg.objective == "dpo" and cfg.method not in ADAPTER_METHODS:
         # The reference model is the base with the adapter switched off; full fine-tuning has no such switch
         # and a second full copy is what this design avoids.
-        raise ValueError(f"objective 'dpo' needs an adapter method (lora, dora, qlora), not {cfg.method!r}")
+        raise UserError(f"objective 'dpo' needs an adapter method (lora, dora, qlora), not {cfg.method!r}")
 
 
 def load_base_for(cfg, path):
@@ -53,7 +55,7 @@ def _check_targets(model, targets) -> None:
     names = {n.split(".")[-1] for n, _ in model.named_modules()}
     unknown = [t for t in targets if t not in names]
     if unknown:
-        raise ValueError(f"lora_targets: no module named {unknown} in the model (it has e.g. {sorted(names)[:12]})")
+        raise UserError(f"lora_targets: no module named {unknown} in the model (it has e.g. {sorted(names)[:12]})")
 
 
 def make_trainable(model, cfg):

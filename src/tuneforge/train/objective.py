@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from tuneforge.chat_encoding import Encoded, encode_conversation
+from tuneforge.errors import UserError
 from tuneforge.train.collate import collate, collate_packed, collate_shared_prefix, trained_positions
-from tuneforge.train.encode import Encoded, encode_conversation
 
 
 @dataclass
@@ -22,7 +23,11 @@ class Objective:
     weight: Callable[[object], int]  # loss units of one item: the loop divides by their sum over a step
     collate: Callable[[list], dict]
     make_loss: Callable[[object], object]  # model -> nn.Module whose forward(batch) gives (loss sum, units)
+    answer_tokens: Callable[[object], int]  # answer positions of one item, where logits are computed (estimate)
     truncated: int = 0
+    unit: str = "answer_tokens"  # what `weight` counts, as run.json names it
+    # Extra figures to log at a step, read from the (unwrapped) loss module after its forward passes.
+    step_metrics: Callable[[object], dict] = lambda loss_module: {}
 
 
 def encode_all(tokenizer, examples, max_len: int) -> list[Encoded]:
@@ -45,7 +50,7 @@ def sft_objective(cfg, tokenizer, train_examples, eval_examples) -> Objective:
     eval_enc = encode_all(tokenizer, eval_examples, cfg.max_seq_len)
     empty = [ex.line for ex, e in zip(train_examples, train_enc) if trained_positions(e) == 0]
     if empty:
-        raise ValueError(f"{cfg.data}: lines {empty[:10]} have no answer tokens left (max_seq_len too small?)")
+        raise UserError(f"{cfg.data}: lines {empty[:10]} have no answer tokens left (max_seq_len too small?)")
     pad_id = tokenizer.pad_token_id
     return Objective(
         name="sft",
@@ -55,5 +60,6 @@ def sft_objective(cfg, tokenizer, train_examples, eval_examples) -> Objective:
         weight=trained_positions,
         collate=_batch_layout(cfg, pad_id),
         make_loss=lambda model: AnswerLoss(model, cfg.loss_chunk_size),
+        answer_tokens=lambda e: e.n_answer_tokens,
         truncated=sum(e.truncated for e in train_enc + eval_enc),
     )

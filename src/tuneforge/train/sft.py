@@ -17,16 +17,18 @@ import random
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.config import TrainConfig
-from tuneforge.data.formats import Example, dataset_hash, load_from_options
+from tuneforge.data.formats import Example, dataset_hash, load_from_options, load_preference_pairs
 from tuneforge.data.split import split_examples
 from tuneforge.data.versions import resolve_data_path
+from tuneforge.errors import UserError
 from tuneforge.paths import runs_dir
+from tuneforge.run_record import RUN_FORMAT, library_versions, write_run
 from tuneforge.train.precision import autocast, resolve_precision
-from tuneforge.train.run_record import library_versions, write_run
 
 
 @dataclass
@@ -39,11 +41,7 @@ class PreparedData:
 
 
 def _load(path: str, cfg: TrainConfig) -> list[Example]:
-    if cfg.objective == "dpo":
-        from tuneforge.train.pairs import load_pairs
-
-        return load_pairs(path, cfg.system_prompt)
-    return load_from_options(path, cfg)
+    return load_preference_pairs(path, cfg) if cfg.objective == "dpo" else load_from_options(path, cfg)
 
 
 def prepare_data(cfg: TrainConfig) -> PreparedData:
@@ -54,14 +52,10 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
     else:
         train, evals = split_examples(examples, cfg.eval_split, cfg.seed)
     if not train:
-        raise ValueError(f"{cfg.data}: no training examples left after holding out the eval split")
+        raise UserError(f"{cfg.data}: no training examples left after holding out the eval split")
     # A task with one fixed system prompt gets it recorded, so predict/serve prompt the variant as it was trained.
     systems = {ex.messages[0]["content"] if ex.messages[0]["role"] == "system" else None for ex in train}
     system_prompt = systems.pop() if len(systems) == 1 else None
-    if cfg.objective == "dpo":
-        from tuneforge.train.pairs import pairs_hash
-
-        return PreparedData(train, evals, pairs_hash(examples), system_prompt, version)
     return PreparedData(train, evals, dataset_hash(examples), system_prompt, version)
 
 
@@ -196,38 +190,89 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
 
 
 def train(cfg: TrainConfig, log=print) -> Path:
-    """Run fine-tuning as `cfg` says; return the run folder."""
-    import torch
-    from accelerate import Accelerator
+    """Run fine-tuning as `cfg` says; return the run folder. Setup, fit, save: each below, a screen long."""
+    run = setup(cfg, log)
+    if isinstance(run, Path):  # a classification variant: trained, calibrated and saved by train/classification.py
+        return run
+    state = resume_point(run)
+    fit(run, state)
+    return save(run, state)
 
-    from tuneforge.models.load import load_tokenizer
-    from tuneforge.models.resolve import resolve_base
-    from tuneforge.train import checkpoint as ckpt
-    from tuneforge.train.defaults import choose_defaults
-    from tuneforge.train.batching import plan_epoch, steps_per_epoch
-    from tuneforge.train.estimate import estimate_run
-    from tuneforge.train.methods import check_method, enable_gradient_checkpointing, load_base_for, make_trainable
-    from tuneforge.train.tracking import Tracker, requested_trackers
 
-    # 0. Everything that can be refused is refused before anything heavy is loaded.
+@dataclass
+class Run:
+    """Everything the loop and the artifacts need, built once by `setup`."""
+
+    cfg: TrainConfig
+    say: Callable[[str], None]
+    out: Path
+    accelerator: object
+    data: PreparedData
+    base: object  # models.resolve.ResolvedBase
+    tokenizer: object
+    objective: object  # train.objective.Objective
+    model: object
+    trainable: list
+    optimizer: object
+    scheduler: object
+    loss_module: object
+    precision: str
+    total_steps: int
+    estimate: object  # data.estimate.Estimate
+    started: float
+    lengths: list[int] = field(default_factory=list)
+    units: list[int] = field(default_factory=list)
+
+    @property
+    def world(self) -> int:
+        return self.accelerator.num_processes
+
+    @property
+    def rank(self) -> int:
+        return self.accelerator.process_index
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+
+def _refuse_early(cfg: TrainConfig, world: int) -> None:
+    """Everything that can be refused is refused before anything heavy is loaded."""
+    from tuneforge.train.methods import check_method
+    from tuneforge.train.tracking import requested_trackers
+
     check_method(cfg)
     requested_trackers(cfg.report_to)
     if cfg.resume and not cfg.out:
-        raise ValueError("resume: name the run folder to continue with --out")
-    started = time.time()
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    world, rank = accelerator.num_processes, accelerator.process_index
+        raise UserError("name the run folder to continue with --out", field="resume")
     if cfg.nproc > 1 and world == 1:
-        raise ValueError(
-            f"nproc={cfg.nproc}: this process was not launched as one of {cfg.nproc}; use `tuneforge train --nproc "
-            f"{cfg.nproc} ...` or `accelerate launch --num_processes {cfg.nproc} -m tuneforge train ...`"
+        raise UserError(
+            f"this process was not launched as one of {cfg.nproc}; use `tuneforge train --nproc "
+            f"{cfg.nproc} ...` or `accelerate launch --num_processes {cfg.nproc} -m tuneforge train ...`", field="nproc"
         )
     if world > 1 and not cfg.out:
-        raise ValueError("a multi-process run needs --out, so that every process writes the same run folder")
+        raise UserError("a multi-process run needs --out, so that every process writes the same run folder")
+
+
+def setup(cfg: TrainConfig, log=print) -> Run | Path:
+    """Data in (validated, split, `auto` settings, encoded), the model with its method, optimizer and schedule."""
+    import torch
+    from accelerate import Accelerator
+
+    from tuneforge.data.estimate import estimate_training, model_shape
+    from tuneforge.models.load import load_tokenizer
+    from tuneforge.models.resolve import resolve_base
+    from tuneforge.train.batching import steps_per_epoch
+    from tuneforge.train.defaults import choose_defaults
+    from tuneforge.train.methods import enable_gradient_checkpointing, load_base_for, make_trainable
+
+    started = time.time()
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    _refuse_early(cfg, accelerator.num_processes)
+    world = accelerator.num_processes
     say = log if accelerator.is_main_process else (lambda *_: None)
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
 
-    # 1. Data: load, validate (refuses bad files), split, choose `auto` settings, encode.
     data = prepare_data(cfg)
     cfg, notes = choose_defaults(cfg, data, world)
     for note in notes:
@@ -248,11 +293,10 @@ def train(cfg: TrainConfig, log=print) -> Path:
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be good
     lengths = [objective.length(item) for item in objective.train]
-    units = [objective.weight(item) for item in objective.train]
     say(f"data: {len(data.train)} train / {len(data.eval)} eval {objective.name} items from {cfg.data} "
         f"({data.data_hash[:19]})")
 
-    # 2. Model: the base with the method's trainable part. Seed first so the adapter init is reproducible.
+    # The base with the method's trainable part. Seed first so the adapter init is reproducible.
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     precision = resolve_precision(cfg.precision, accelerator.device)
@@ -260,149 +304,205 @@ def train(cfg: TrainConfig, log=print) -> Path:
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    n_trainable = sum(p.numel() for p in trainable)
-    n_total = sum(p.numel() for p in model.parameters())
-    say(f"model: {cfg.base} ({base.source}), {cfg.method}: {n_trainable:,} trainable of {n_total:,}, {precision}, "
-        f"{world} process(es)")
+    say(f"model: {cfg.base} ({base.source}), {cfg.method}: {sum(p.numel() for p in trainable):,} trainable of "
+        f"{sum(p.numel() for p in model.parameters()):,}, {precision}, {world} process(es)")
 
-    # 3. Optimizer and schedule over optimizer steps; the loss module is what DDP wraps.
+    # Optimizer and schedule over optimizer steps; the loss module is what DDP wraps.
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     per_epoch = steps_per_epoch(len(objective.train), cfg.batch_size, cfg.grad_accum, world)
     total_steps = min(per_epoch * cfg.epochs, cfg.max_steps or per_epoch * cfg.epochs)
     # Not prepared by accelerate: its scheduler wrapper steps once per process, which would skew multi-process runs.
     scheduler = _make_scheduler(optimizer, cfg, total_steps)
-    if accelerator.is_main_process:
-        say(estimate_run(model, cfg, lengths, total_steps, precision, accelerator.device, world).describe())
+    estimate = estimate_training(model_shape(base.path), lengths, cfg, cfg.base,
+                                 [objective.answer_tokens(item) for item in objective.train], world, precision)
+    say(estimate.describe())
     loss_module, optimizer = accelerator.prepare(objective.make_loss(model), optimizer)
+    return Run(cfg, say, out, accelerator, data, base, tokenizer, objective, model, trainable, optimizer, scheduler,
+               loss_module, precision, total_steps, estimate, started, lengths,
+               [objective.weight(item) for item in objective.train])
 
-    # 4. A resume point: the latest complete checkpoint restores weights, optimizer, schedule, RNG and position.
-    state = LoopState()
-    if cfg.resume:
-        found = ckpt.latest_checkpoint(out)
-        if found is None:
-            raise FileNotFoundError(f"{out}: no complete checkpoint to resume from")
-        state = LoopState(**ckpt.load_checkpoint(found, model, optimizer, scheduler, rank))
-        say(f"resume: {found.name} (epoch {state.epoch}, step {state.step} of {total_steps})")
-        if accelerator.is_main_process:
-            _truncate_metrics(out / "metrics.jsonl", state.step)
-    tracker = Tracker(out, cfg.report_to, cfg.model_dump(), accelerator.is_main_process, append=cfg.resume)
-    progress = _Progress(cfg.progress and accelerator.is_main_process, total_steps, state.step)
 
-    def checkpoint_now():
-        ckpt.save_checkpoint(out, f"step-{state.step}", model, optimizer, scheduler, vars(state), accelerator)
-        if accelerator.is_main_process:
-            ckpt.prune_checkpoints(out, cfg.keep_checkpoints)
+def resume_point(run: Run) -> LoopState:
+    """A fresh state, or the latest complete checkpoint's: weights, optimizer, schedule, RNG and position."""
+    from tuneforge.train import checkpoint as ckpt
 
-    def evaluate_now() -> float | None:
-        eval_loss = evaluate_loss(accelerator.unwrap_model(loss_module), objective, cfg.batch_size, accelerator, precision)
-        if eval_loss is not None and _after_eval(state, eval_loss, cfg, say) and accelerator.is_main_process:
-            ckpt.save_best(out, model, {"step": state.step, "eval_loss": eval_loss})
-        return eval_loss
+    if not run.cfg.resume:
+        return LoopState()
+    found = ckpt.latest_checkpoint(run.out)
+    if found is None:
+        raise UserError(f"{run.out}: no complete checkpoint to resume from")
+    state = LoopState(**ckpt.load_checkpoint(found, run.model, run.optimizer, run.scheduler, run.rank))
+    run.say(f"resume: {found.name} (epoch {state.epoch}, step {state.step} of {run.total_steps})")
+    if run.main:
+        _truncate_metrics(run.out / "metrics.jsonl", state.step)
+    return state
 
-    # 5. The loop.
-    loss_module.train()
-    window_tokens, window_start = 0, time.time()
+
+def fit(run: Run, state: LoopState) -> None:
+    """The loop: epochs of optimizer steps, each evaluated and checkpointed at its end."""
+    from tuneforge.train.batching import plan_epoch
+    from tuneforge.train.tracking import Tracker
+
+    cfg = run.cfg
+    tracker = Tracker(run.out, cfg.report_to, cfg.model_dump(), run.main, append=cfg.resume)
+    progress = _Progress(cfg.progress and run.main, run.total_steps, state.step)
+    run.loss_module.train()
+    speed = _Speed()
     try:
         for epoch in range(state.epoch, cfg.epochs + 1):
-            if state.step >= total_steps:  # max_steps reached (a run resumed from its final checkpoint)
+            if state.step >= run.total_steps:  # max_steps reached (a run resumed from its final checkpoint)
                 break
-            plan = plan_epoch(lengths, cfg.batch_size, cfg.grad_accum, world, cfg.seed, epoch, cfg.group_by_length)
+            plan = plan_epoch(run.lengths, cfg.batch_size, cfg.grad_accum, run.world, cfg.seed, epoch, cfg.group_by_length)
             for step_index in range(state.step_in_epoch, len(plan)):
-                everyone = [i for shard in plan[step_index] for micro in shard for i in micro]
-                step_units = sum(units[i] for i in everyone)
-                mine = plan[step_index][rank]
-                local_loss = torch.zeros((), device=accelerator.device)
-                for k, micro in enumerate(mine):
-                    batch = _to(objective.collate([objective.train[i] for i in micro]), accelerator.device)
-                    # Gradients are all-reduced once per step, on the last micro-batch.
-                    sync = nullcontext() if k == len(mine) - 1 else accelerator.no_sync(loss_module)
-                    with sync:
-                        with autocast(accelerator.device, precision):
-                            loss_sum, _ = loss_module(batch)
-                        # x world: DDP averages gradients over processes; we want the sum over the step's units.
-                        accelerator.backward(loss_sum * world / step_units)
-                    local_loss += loss_sum.detach().float()
-                if cfg.max_grad_norm:
-                    accelerator.clip_grad_norm_(trainable, cfg.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-
-                step_loss = float(accelerator.reduce(local_loss, reduction="sum")) / step_units
-                step_tokens = sum(lengths[i] for i in everyone)
-                state.step, state.step_in_epoch = state.step + 1, step_index + 1
-                state.trained_tokens += step_tokens
-                state.answer_units += step_units
-                state.first_loss = step_loss if state.first_loss is None else state.first_loss
-                state.epoch_loss += step_loss * step_units
-                state.epoch_units += step_units
-                state.interval_loss += step_loss * step_units
-                state.interval_units += step_units
-                window_tokens += step_tokens
-                tps = window_tokens / max(time.time() - window_start, 1e-9)
-                if state.step % cfg.log_every == 0 or state.step == total_steps:
-                    record = {
-                        "step": state.step, "epoch": epoch, "loss": round(step_loss, 5),
-                        "lr": scheduler.get_last_lr()[0], "tokens_per_s": round(tps, 1),
-                        "trained_tokens": state.trained_tokens, "time_s": round(time.time() - started, 2),
-                        "cpu_s": round(time.process_time(), 2),  # process CPU time: speed net of others' load
-                    }
-                    if objective.name == "dpo":
-                        record["reward_accuracy"] = accelerator.unwrap_model(loss_module).last_correct / len(micro)
-                    tracker.log(record, state.step)
-                    window_tokens, window_start = 0, time.time()
-                progress.update(epoch=epoch, loss=f"{step_loss:.3f}", tps=f"{tps:,.0f}")
-                last = step_index + 1 == len(plan) or state.step >= total_steps  # the epoch end evaluates and saves
+                step_loss = _optimizer_step(run, plan[step_index], state, step_index, speed)
+                if state.step % cfg.log_every == 0 or state.step == run.total_steps:
+                    tracker.log(_step_record(run, state, epoch, step_loss, speed), state.step)
+                progress.update(epoch=epoch, loss=f"{step_loss:.3f}", tps=f"{speed.rate():,.0f}")
+                last = step_index + 1 == len(plan) or state.step >= run.total_steps  # the epoch end evaluates and saves
                 if cfg.eval_every and state.step % cfg.eval_every == 0 and not last:
-                    eval_loss = evaluate_now()
-                    tracker.log({"step": state.step, "eval_loss": eval_loss}, state.step)
+                    tracker.log({"step": state.step, "eval_loss": _evaluate_now(run, state)}, state.step)
                 if cfg.save_every and state.step % cfg.save_every == 0 and not last:
-                    checkpoint_now()
-                if state.stopped_early or state.step >= total_steps:
+                    _checkpoint_now(run, state)
+                if state.stopped_early or state.step >= run.total_steps:
                     break
-
-            # An early stop has just evaluated; every other epoch ends with an evaluation.
-            eval_loss = state.evals[-1][1] if state.stopped_early else evaluate_now()
-            train_loss = state.epoch_loss / max(state.epoch_units, 1)
-            state.epochs.append({
-                "epoch": epoch, "step": state.step, "train_loss": round(train_loss, 5),
-                "eval_loss": None if eval_loss is None else round(eval_loss, 5),
-            })
-            tracker.log({"epoch_end": epoch, **state.epochs[-1]}, state.step)
-            ev = "-" if eval_loss is None else f"{eval_loss:.4f}"
-            progress.log(f"epoch {epoch}: train loss {train_loss:.4f}, eval loss {ev}")
-            state.epoch, state.step_in_epoch, state.epoch_loss, state.epoch_units = epoch + 1, 0, 0.0, 0
-            checkpoint_now()
-            if state.stopped_early or state.step >= total_steps:
+            _end_epoch(run, state, epoch, tracker, progress)
+            if state.stopped_early or state.step >= run.total_steps:
                 break
     finally:
         progress.close()
         tracker.close()
 
-    # 6. Artifacts: the best (or last) weights as a PEFT adapter or a full model, the tokenizer, and run.json.
-    if cfg.keep_best and state.best_step is not None and state.best_step != state.step:
-        ckpt.load_best(out, model)
-        say(f"kept the best weights: step {state.best_step}, eval loss {state.best_eval:.4f}")
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        model.save_pretrained(out, safe_serialization=True)
-        tokenizer.save_pretrained(out)
-        write_run(out, _run_record(cfg, base, data, objective, state, precision, n_trainable, n_total, started, world))
-    accelerator.wait_for_everyone()
-    say(f"saved run to {out} ({time.time() - started:.0f}s, {state.trained_tokens:,} tokens)")
-    return out
+
+def save(run: Run, state: LoopState) -> Path:
+    """The best (or last) weights as a PEFT adapter or a full model, the tokenizer, and run.json."""
+    from tuneforge.train import checkpoint as ckpt
+
+    if run.cfg.keep_best and state.best_step is not None and state.best_step != state.step:
+        ckpt.load_best(run.out, run.model)
+        run.say(f"kept the best weights: step {state.best_step}, eval loss {state.best_eval:.4f}")
+    run.accelerator.wait_for_everyone()
+    if run.main:
+        run.model.save_pretrained(run.out, safe_serialization=True)
+        run.tokenizer.save_pretrained(run.out)
+        write_run(run.out, run_record(run, state))
+    run.accelerator.wait_for_everyone()
+    run.say(f"saved run to {run.out} ({time.time() - run.started:.0f}s, {state.trained_tokens:,} tokens)")
+    return run.out
 
 
-def _run_record(cfg, base, data, objective, state, precision, n_trainable, n_total, started, world) -> dict:
-    wall = time.time() - started
+class _Speed:
+    """Tokens per second since the last logged step."""
+
+    def __init__(self):
+        self.tokens, self.since = 0, time.time()
+
+    def add(self, tokens: int) -> None:
+        self.tokens += tokens
+
+    def rate(self) -> float:
+        return self.tokens / max(time.time() - self.since, 1e-9)
+
+    def reset(self) -> None:
+        self.tokens, self.since = 0, time.time()
+
+
+def _optimizer_step(run: Run, step_plan, state: LoopState, step_index: int, speed: _Speed) -> float:
+    """Forward and backward over this process's micro-batches, one optimizer step; return the step's mean loss."""
+    import torch
+
+    acc, objective = run.accelerator, run.objective
+    everyone = [i for shard in step_plan for micro in shard for i in micro]
+    step_units = sum(run.units[i] for i in everyone)
+    mine = step_plan[run.rank]
+    local_loss = torch.zeros((), device=acc.device)
+    for k, micro in enumerate(mine):
+        batch = _to(objective.collate([objective.train[i] for i in micro]), acc.device)
+        # Gradients are all-reduced once per step, on the last micro-batch.
+        sync = nullcontext() if k == len(mine) - 1 else acc.no_sync(run.loss_module)
+        with sync:
+            with autocast(acc.device, run.precision):
+                loss_sum, _ = run.loss_module(batch)
+            # x world: DDP averages gradients over processes; we want the sum over the step's units.
+            acc.backward(loss_sum * run.world / step_units)
+        local_loss += loss_sum.detach().float()
+    if run.cfg.max_grad_norm:
+        acc.clip_grad_norm_(run.trainable, run.cfg.max_grad_norm)
+    run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+
+    step_loss = float(acc.reduce(local_loss, reduction="sum")) / step_units
+    step_tokens = sum(run.lengths[i] for i in everyone)
+    state.step, state.step_in_epoch = state.step + 1, step_index + 1
+    state.trained_tokens += step_tokens
+    state.answer_units += step_units
+    state.first_loss = step_loss if state.first_loss is None else state.first_loss
+    state.epoch_loss += step_loss * step_units
+    state.epoch_units += step_units
+    state.interval_loss += step_loss * step_units
+    state.interval_units += step_units
+    speed.add(step_tokens)
+    return step_loss
+
+
+def _step_record(run: Run, state: LoopState, epoch: int, step_loss: float, speed: _Speed) -> dict:
+    record = {
+        "step": state.step, "epoch": epoch, "loss": round(step_loss, 5),
+        "lr": run.scheduler.get_last_lr()[0], "tokens_per_s": round(speed.rate(), 1),
+        "trained_tokens": state.trained_tokens, "time_s": round(time.time() - run.started, 2),
+        "cpu_s": round(time.process_time(), 2),  # process CPU time: speed net of others' load
+        **run.objective.step_metrics(run.accelerator.unwrap_model(run.loss_module)),
+    }
+    speed.reset()
+    return record
+
+
+def _checkpoint_now(run: Run, state: LoopState) -> None:
+    from tuneforge.train import checkpoint as ckpt
+
+    ckpt.save_checkpoint(run.out, f"step-{state.step}", run.model, run.optimizer, run.scheduler, vars(state),
+                         run.accelerator)
+    if run.main:
+        ckpt.prune_checkpoints(run.out, run.cfg.keep_checkpoints)
+
+
+def _evaluate_now(run: Run, state: LoopState) -> float | None:
+    from tuneforge.train import checkpoint as ckpt
+
+    eval_loss = evaluate_loss(run.accelerator.unwrap_model(run.loss_module), run.objective, run.cfg.batch_size,
+                              run.accelerator, run.precision)
+    if eval_loss is not None and _after_eval(state, eval_loss, run.cfg, run.say) and run.main:
+        ckpt.save_best(run.out, run.model, {"step": state.step, "eval_loss": eval_loss})
+    return eval_loss
+
+
+def _end_epoch(run: Run, state: LoopState, epoch: int, tracker, progress: _Progress) -> None:
+    """An early stop has just evaluated; every other epoch ends with an evaluation. Then a checkpoint."""
+    eval_loss = state.evals[-1][1] if state.stopped_early else _evaluate_now(run, state)
+    train_loss = state.epoch_loss / max(state.epoch_units, 1)
+    state.epochs.append({
+        "epoch": epoch, "step": state.step, "train_loss": round(train_loss, 5),
+        "eval_loss": None if eval_loss is None else round(eval_loss, 5),
+    })
+    tracker.log({"epoch_end": epoch, **state.epochs[-1]}, state.step)
+    ev = "-" if eval_loss is None else f"{eval_loss:.4f}"
+    progress.log(f"epoch {epoch}: train loss {train_loss:.4f}, eval loss {ev}")
+    state.epoch, state.step_in_epoch, state.epoch_loss, state.epoch_units = epoch + 1, 0, 0.0, 0
+    _checkpoint_now(run, state)
+
+
+def run_record(run: Run, state: LoopState) -> dict:
+    """run.json (format tuneforge.run/1; see run_record.py), from the run and where its loop ended."""
+    cfg, data, wall = run.cfg, run.data, time.time() - run.started
+    params = list(run.model.parameters())
     return {
-        "format": "tuneforge.run/1",
+        "format": RUN_FORMAT,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "method": cfg.method,
         "objective": cfg.objective,
-        "precision": precision,
-        "processes": world,
-        "base": {"name": cfg.base, "path": str(base.path), "source": base.source},
+        "precision": run.precision,
+        "processes": run.world,
+        "base": {"name": cfg.base, "path": str(run.base.path), "source": run.base.source},
         "data": {
             "path": str(resolve_data_path(cfg.data)[0].resolve()),
             "version": data.version,
@@ -410,7 +510,7 @@ def _run_record(cfg, base, data, objective, state, precision, n_trainable, n_tot
             "eval_path": str(Path(cfg.eval_data).resolve()) if cfg.eval_data else None,
             "train_examples": len(data.train),
             "eval_examples": len(data.eval),
-            "truncated_examples": objective.truncated,
+            "truncated_examples": run.objective.truncated,
             "system_prompt": data.system_prompt,
         },
         "config": cfg.model_dump(),
@@ -425,11 +525,13 @@ def _run_record(cfg, base, data, objective, state, precision, n_trainable, n_tot
             "stopped_early": state.stopped_early,
             "epochs": state.epochs,
             "evals": state.evals,
-            "trainable_params": n_trainable,
-            "total_params": n_total,
+            "trainable_params": sum(p.numel() for p in run.trainable),
+            "total_params": sum(p.numel() for p in params),
         },
+        "estimate": run.estimate.to_dict(),  # what was announced before the run, to compare with what it took
         "trained_tokens": state.trained_tokens,
-        "answer_tokens": state.answer_units if objective.name == "sft" else None,
+        "answer_tokens": state.answer_units if run.objective.unit == "answer_tokens" else None,
+        "loss_units": {"unit": run.objective.unit, "count": state.answer_units},
         "wall_time_s": round(wall, 2),
         "tokens_per_s": round(state.trained_tokens / wall, 1),
     }

@@ -9,6 +9,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 KNOWN = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
 
 
@@ -18,10 +20,10 @@ def requested_trackers(report_to: str) -> list[str]:
         return []
     unknown = [n for n in names if n not in KNOWN]
     if unknown:
-        raise ValueError(f"report_to: unknown tracker(s) {unknown}; choose from {', '.join(KNOWN)} or none")
+        raise UserError(f"report_to: unknown tracker(s) {unknown}; choose from {', '.join(KNOWN)} or none")
     missing = [n for n in names if importlib.util.find_spec(KNOWN[n]) is None]
     if missing:
-        raise ValueError(f"report_to: {', '.join(missing)} requested but not installed (pip install {' '.join(missing)})")
+        raise UserError(f"report_to: {', '.join(missing)} requested but not installed (pip install {' '.join(missing)})")
     return names
 
 

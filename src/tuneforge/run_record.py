@@ -1,4 +1,7 @@
-"""run.json: what a training run was (base, data, config, versions) and what it measured."""
+"""run.json: what a training run was (base, data, config, versions) and what it measured.
+
+A shared contract, not training code: training writes it; models/, eval/, registry/, serve/ and export/ read
+it. It lives below all of them so none has to import train/."""
 
 from __future__ import annotations
 
@@ -7,7 +10,11 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+from tuneforge.atomic import write_text_atomic
+from tuneforge.errors import UserError
+
 RUN_FILE = "run.json"
+RUN_FORMAT = "tuneforge.run/1"
 _LIBS = ("tuneforge", "torch", "transformers", "peft", "accelerate")
 
 
@@ -22,17 +29,13 @@ def library_versions() -> dict[str, str]:
 
 
 def write_run(folder: Path, record: dict) -> Path:
-    path = Path(folder) / RUN_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)  # atomic: a crash never leaves a half-written run.json
-    return path
+    return write_text_atomic(Path(folder) / RUN_FILE, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 
 def read_run(folder: str | Path) -> dict:
     path = Path(folder) / RUN_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{folder}: not a tuneforge run folder (no {RUN_FILE})")
+        raise UserError(f"{folder}: not a tuneforge run folder (no {RUN_FILE})")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tuneforge.errors import UserError
+
 IGNORE_INDEX = -100
 
 
@@ -43,7 +45,7 @@ def encode_conversation(tokenizer, messages: list[dict], max_len: int) -> Encode
         prompt_ids = _ids(tokenizer, render(tokenizer, messages[:i], add_generation_prompt=True))
         full_ids = _ids(tokenizer, render(tokenizer, messages[: i + 1], add_generation_prompt=False))
         if full_ids[: len(input_ids)] != input_ids or full_ids[: len(prompt_ids)] != prompt_ids:
-            raise ValueError("the chat template does not render conversations prefix-consistently")
+            raise UserError("the chat template does not render conversations prefix-consistently")
         # Context since the last answer (user turns, the assistant header) is not trained on.
         labels.extend([IGNORE_INDEX] * (len(prompt_ids) - len(input_ids)))
         answer = full_ids[len(prompt_ids):]
