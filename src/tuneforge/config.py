@@ -89,6 +89,9 @@ class TrainConfig(DataOptions):
         8, ge=0, le=1024, description="Classification variants: top transformer layers trained (0 = all); the frozen "
         "layers below run once per example, not once per epoch.", json_schema_extra=_FROM_DATA,
     )
+    classifier_pooling: Literal["mean", "last"] = Field(
+        "mean", description="Classification variants: the head reads the mean of the tokens' states or the last token's."
+    )
     objective: Literal["sft", "dpo"] = Field(
         "sft", description="'sft' learns the answers; 'dpo' learns preferences from prompt/chosen/rejected pairs."
     )

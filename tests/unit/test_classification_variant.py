@@ -54,13 +54,13 @@ def test_cached_top_layers_equal_the_whole_model(tiny_model_dir):
     """Training runs the top layers on cached states; that must be the very computation inference does."""
     import torch
 
-    from tuneforge.models.classifier import load_head_model
+    from tuneforge.models.classifier import load_head_model, pooled_logits
     from tuneforge.models.load import load_tokenizer
     from tuneforge.train.classification import TopLayers, _trainable
 
     tok = load_tokenizer(tiny_model_dir)
     texts = ["adobe licence", "train ticket berlin to munich", "dell"]
-    for method in ("lora", "full"):
+    for method, pooling in (("lora", "mean"), ("full", "last"), ("lora", "last")):
         torch.manual_seed(0)
         clf = load_head_model(tiny_model_dir, 3, tok.pad_token_id)
         model = _trainable(clf, TrainConfig(data="x", method=method, lora_r=4), 1)
@@ -68,10 +68,13 @@ def test_cached_top_layers_equal_the_whole_model(tiny_model_dir):
             if "lora_B" in name:
                 torch.nn.init.normal_(p, std=0.5)  # a trained-looking adapter, so LoRA is really in the path
         model.eval()
-        top = TopLayers(clf, 1)
+        top = TopLayers(clf, 1, pooling)
         cached = top.logits(top.features(tok, texts))
-        whole = model(**tok(texts, padding=True, return_tensors="pt", add_special_tokens=False)).logits
-        assert torch.allclose(cached, whole, atol=1e-5), method
+        batch = tok(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+        whole = pooled_logits(model, batch["input_ids"], batch["attention_mask"], pooling)
+        assert torch.allclose(cached, whole, atol=1e-5), (method, pooling)
+        if pooling == "last":  # and transformers' own classifier pools the same position
+            assert torch.allclose(whole, model(**batch).logits, atol=1e-5)
 
 
 def test_predict_answers_a_label(cls_run):

@@ -57,12 +57,40 @@ def load_head_model(path: str | Path, num_labels: int, pad_token_id: int, dtype:
     return model
 
 
+def head_of(model):
+    """The sequence classifier itself (embeddings, layers, norm, `score`), inside a PEFT wrapper or not."""
+    return model.base_model.model if hasattr(model, "peft_config") else model
+
+
+def pool(states, mask, pooling: str):
+    """One vector per row of `states` (batch, tokens, hidden): the mean over real tokens, or the last real token.
+
+    Mean pooling is the default: on the invoice demo the base model's mean-pooled states separate the labels far
+    better than its last token's (docs/training.md), and fine-tuning starts from there.
+    """
+    import torch
+
+    if pooling == "mean":
+        weights = mask.unsqueeze(-1).to(states.dtype)
+        return (states * weights).sum(1) / weights.sum(1).clamp(min=1)
+    last = mask.shape[1] - 1 - mask.flip(1).argmax(1)  # the last real position, for left or right padding
+    return states[torch.arange(states.shape[0], device=states.device), last]
+
+
+def pooled_logits(model, input_ids, attention_mask, pooling: str):
+    """Label logits for a batch: the transformer (with any adapter), then pooling, then the head."""
+    clf = head_of(model)
+    states = clf.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    return clf.score(pool(states, attention_mask, pooling)).float()
+
+
 @dataclass
 class Classifier:
     model: object
     tokenizer: object
     labels: list[str]
     temperature: float = 1.0
+    pooling: str = "last"
 
     def logits(self, texts: list[str], batch_size: int = 32):
         """Raw head logits (n, labels), computed in length-sorted batches (less padding)."""
@@ -78,7 +106,8 @@ class Classifier:
                 idx = order[s: s + batch_size]
                 batch = self.tokenizer([texts[i] for i in idx], padding=True, return_tensors="pt",
                                        add_special_tokens=False)
-                logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
+                logits = pooled_logits(self.model, batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                                       self.pooling).cpu()
                 out[idx] = logits
         self.model.train(was_training)
         return out
@@ -118,7 +147,7 @@ def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "
                                           str(run_dir))
     model.eval()
     temperature = float((run.get("calibration") or {}).get("temperature") or 1.0)
-    return Classifier(model, tokenizer, labels, temperature)
+    return Classifier(model, tokenizer, labels, temperature, run.get("pooling", "last"))
 
 
 def is_classifier_dir(folder: str | Path) -> bool:

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 
-from tuneforge.models.classifier import classifier_input, load_classifier
+from tuneforge.models.classifier import classifier_input, load_classifier, pooled_logits
 
 CLASSIFIER_ADAPTER = "__classifier__"
 
@@ -99,7 +99,7 @@ class ClassifierEngine:
                                 self.tokenizer.pad_token_id)
         device = next(self.model.parameters()).device
         with torch.inference_mode():
-            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float().cpu()
+            logits = pooled_logits(self.model, ids.to(device), mask.to(device), self.classifier.pooling).cpu()
         probs = torch.softmax(logits / self.classifier.temperature, dim=-1).tolist()
         for req, p in zip(reqs, probs):
             best = max(range(len(p)), key=p.__getitem__)

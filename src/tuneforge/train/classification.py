@@ -23,7 +23,7 @@ from pathlib import Path
 from tuneforge.data.labels import label_set, normalise_answer
 from tuneforge.errors import UserError
 from tuneforge.data.versions import resolve_data_path
-from tuneforge.models.classifier import INPUT_FORMAT, VARIANT_TYPE, classifier_input, load_head_model
+from tuneforge.models.classifier import INPUT_FORMAT, VARIANT_TYPE, classifier_input, load_head_model, pool
 from tuneforge.train.calibration import calibrate
 from tuneforge.run_record import library_versions, write_run
 
@@ -93,8 +93,8 @@ class TopLayers:
     last real token, exactly as the whole model does at inference (tests/unit/test_classification_variant.py).
     """
 
-    def __init__(self, clf, first: int):
-        self.clf, self.first = clf, first
+    def __init__(self, clf, first: int, pooling: str = "mean"):
+        self.clf, self.first, self.pooling = clf, first, pooling
         self.inner = clf.model  # LlamaModel-like: embed_tokens, layers, norm, rotary_emb
         self.all_layers = self.inner.layers
 
@@ -141,8 +141,7 @@ class TopLayers:
             states = self.inner(inputs_embeds=hidden, attention_mask=mask).last_hidden_state
         finally:
             self.inner.layers = self.all_layers
-        last = states[torch.arange(len(feats)), lengths - 1]
-        return self.clf.score(last).float()
+        return self.clf.score(pool(states, mask, self.pooling)).float()
 
 
 def _held_out(top: TopLayers, feats, targets, batch_size: int) -> tuple[float | None, float | None, list]:
@@ -198,7 +197,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     first = split_layers(len(clf.model.layers), cfg.classifier_layers)
     model = _trainable(clf, cfg, first)
     model.train()
-    top = TopLayers(clf, first)
+    top = TopLayers(clf, first, cfg.classifier_pooling)
     t0 = time.time()
     feats, eval_feats = top.features(tokenizer, texts), top.features(tokenizer, eval_texts)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -280,6 +279,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         "variant_type": VARIANT_TYPE,
         "labels": labels,
         "input": INPUT_FORMAT,
+        "pooling": cfg.classifier_pooling,
         "calibration": calibration,
         "method": cfg.method,
         "objective": "classification",
