@@ -77,6 +77,17 @@ def test_cached_top_layers_equal_the_whole_model(tiny_model_dir):
             assert torch.allclose(whole, model(**batch).logits, atol=1e-5)
 
 
+def test_pooling_reads_only_real_tokens():
+    import torch
+
+    from tuneforge.models.classifier import pool
+
+    states = torch.tensor([[[1.0], [3.0], [100.0]], [[100.0], [2.0], [4.0]]])  # row 0 right-, row 1 left-padded
+    mask = torch.tensor([[1, 1, 0], [0, 1, 1]])
+    assert pool(states, mask, "mean").flatten().tolist() == [2.0, 3.0]
+    assert pool(states, mask, "last").flatten().tolist() == [3.0, 4.0]
+
+
 def test_predict_answers_a_label(cls_run):
     from typer.testing import CliRunner
 
