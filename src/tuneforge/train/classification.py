@@ -265,8 +265,10 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     calibration = calibrate(eval_logits, eval_targets) if eval_logits else {
         "method": "none", "temperature": 1.0, "examples": 0, "ece_before": None, "ece_after": None}
     if eval_logits:
-        log(f"calibration: temperature {calibration['temperature']:.3f} on {len(eval_targets)} held-out examples; "
-            f"expected calibration error {100 * calibration['ece_before']:.1f}% -> {100 * calibration['ece_after']:.1f}%")
+        log(f"calibration: temperature {calibration['temperature']:.3f} fitted on {len(eval_targets)} held-out examples: "
+            f"expected calibration error {100 * calibration['ece_before']:.1f}% -> {100 * calibration['ece_after']:.1f}%, "
+            f"log-loss {calibration['nll_before']:.4f} -> {calibration['nll_after']:.4f}"
+            + (" (few held-out examples: ECE is noisy)" if len(eval_targets) < 100 else ""))
     else:
         log("calibration: skipped (no held-out examples); probabilities are the head's raw softmax")
 
