@@ -6,8 +6,9 @@ API field: pydantic's `model_fields_set`) is never overridden; every other choic
 
 - variant type: labels (data/labels.py: short, repeated answers) -> a classification head; anything else ->
   generative. A head can only answer a label, and on the invoice demo it is both more accurate and faster.
-- classification: LoRA rank 16 on every linear layer plus a fully trained head, lr CLS_LR, batch CLS_BATCH,
-  epochs so that the run makes about CLS_TARGET_STEPS optimizer steps (within CLS_MIN/MAX_EPOCHS).
+- classification: LoRA rank 16 on the linear layers of the top CLS_LAYERS layers plus a fully trained head, lr
+  CLS_LR, batch CLS_BATCH, epochs so that the run makes about CLS_TARGET_STEPS optimizer steps (within
+  CLS_MIN/MAX_EPOCHS); pooling is the mean over tokens (config default).
 - generative: the dataset-size rules of train/auto.py for epochs, batch size and learning rate.
 """
 
@@ -47,8 +48,8 @@ def _classification_choices(cfg, n: int, unset) -> tuple[dict, list[str]]:
     update, notes = {}, []
     if unset("method"):
         update["method"] = CLS_METHOD
-        notes.append(f"method={CLS_METHOD} (classification: LoRA + a fully trained head matched full fine-tuning "
-                     "here at a fraction of the optimizer state)")
+        notes.append(f"method={CLS_METHOD} (classification: LoRA on the top layers plus a fully trained head; "
+                     "small adapter, small optimizer state)")
     if unset("lora_r") and update.get("method", cfg.method) != "full":
         update["lora_r"] = CLS_LORA_R
         notes.append(f"lora_r={CLS_LORA_R} (classification default)")
@@ -68,7 +69,8 @@ def _classification_choices(cfg, n: int, unset) -> tuple[dict, list[str]]:
     if unset("lr"):
         lr = CLS_LR if update.get("method", cfg.method) != "full" else CLS_LR / 20
         update["lr"] = lr
-        notes.append(f"lr={lr:g} (classification, {update.get('method', cfg.method)})")
+        notes.append(f"lr={lr:g} (classification, {update.get('method', cfg.method)}: measured on the invoice demo, "
+                     "docs/training.md)")
     return update, notes
 
 
