@@ -135,7 +135,7 @@ def _worst_errors(report: dict, limit: int = 12) -> str:
     worst = [ex for ex in worst if _example_score(report["task"], ex["scores"][focus]) < 1.0]
     if not worst:
         return f"<h2>Worst errors</h2><p>{escape(focus)} made no errors.</p>"
-    shown = [n for n, s in report["systems"].items() if s.get("decoding", "free") == "free"]
+    shown = [n for n, s in report["systems"].items() if s.get("decoding", "free") in ("free", "classify")]
     head = "".join(f"<th>{escape(n)}</th>" for n in shown)
     rows = []
     for ex in worst:

@@ -23,7 +23,7 @@ from tuneforge.run_record import is_run_dir, read_run
 class System:
     name: str
     kind: str  # "zero-shot" | "few-shot random" | "few-shot similar" | "variant" | "endpoint"
-    decoding: str  # "free" | "constrained"
+    decoding: str  # "free" | "constrained" | "classify" (a classification variant: argmax over its labels)
     prompts: list[list[dict]]
     adapter: str | None = None  # PEFT adapter name for a variant; None runs the base
     extra: dict = field(default_factory=dict)
