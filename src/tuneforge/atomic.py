@@ -37,6 +37,27 @@ def replace_folder(tmp: str | Path, target: str | Path) -> None:
     os.replace(tmp, target)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def normal_permissions(folder: Path) -> None:
+    """What a plain `mkdir`/`open` would have given (0755/0644 under the usual umask): mkdtemp makes the folder
+    owner-only and some writers (safetensors) create owner-only files, which other users and containers of an
+    export could not read."""
+    mask = _umask()
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        owner = path.stat().st_mode & 0o700
+        # Group and others get what the owner may read or enter, never write; a file the writer made read-only
+        # (a dataset version) stays read-only for everyone.
+        shared = (owner & 0o500) >> 3 | (owner & 0o500) >> 6
+        path.chmod((owner | shared) & ~(mask & 0o077))
+
+
 @contextmanager
 def atomic_folder(target: str | Path, overwrite: bool = False):
     """Yield a temporary sibling folder to fill; on success it becomes `target`, on failure it is removed."""
@@ -47,6 +68,7 @@ def atomic_folder(target: str | Path, overwrite: bool = False):
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
+        normal_permissions(tmp)
         replace_folder(tmp, target)
     finally:
         if tmp.exists():

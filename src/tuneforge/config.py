@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tuneforge.errors import UserError
 
@@ -142,7 +142,10 @@ class TrainConfig(DataOptions):
 
 class EvalConfig(DataOptions):
     model: str = Field(..., description="A run folder (adapter) or a base model name to evaluate.")
-    data: str = Field(..., description="Held-out data file (JSONL/CSV).")
+    eval_data: str = Field(
+        ..., description="Held-out data file (JSONL/CSV).", validation_alias=AliasChoices("eval_data", "data"),
+        json_schema_extra={"cli_aliases": ["--data"]},  # the first spelling, still accepted (also as a YAML key)
+    )
     out: Optional[str] = Field(None, description="Where to write eval.json (default: inside the run folder).")
     train_data: Optional[str] = Field(
         None, description="Pool for few-shot examples (default: the run's training data)."
@@ -187,7 +190,9 @@ class EvalConfig(DataOptions):
     )
     bootstrap: int = Field(1000, ge=0, le=100_000, description="Bootstrap resamples for intervals and paired tests (0: none).")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the intervals.")
-    html: bool = Field(True, description="Also write the HTML report next to eval.json.")
+    html: Optional[str] = Field(
+        None, description="Where to write the HTML report (default: report.html beside eval.json; 'none': no HTML)."
+    )
 
     @field_validator("few_shot")
     @classmethod
@@ -252,6 +257,10 @@ class ServeConfig(_Strict):
     redact_pii: bool = Field(False, description="Replace e-mails, phone numbers, IBANs and card numbers before storing.")
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights' dtype in memory.")
     trust_remote_code: bool = Field(False, description="Allow model code from the model folder (off: safer).")
+    fine_tuning_api: bool = Field(True, description="Also serve OpenAI's files and fine-tuning jobs API (docs/jobs.md).")
+    max_running_jobs: int = Field(1, ge=1, le=64, description="Fine-tuning jobs that train at the same time; "
+                                  "more wait in the queue.")
+    max_file_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="Largest file upload (POST /v1/files).")
 
 
 # --- Data workbench (issue 3): `tuneforge data check | clean | add | report` ---------------------------------
@@ -266,6 +275,7 @@ class DataCheckConfig(DataOptions):
     max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens that training will accept.")
     min_per_label: int = Field(5, ge=1, description="Warn about label classes with fewer examples than this.")
     json_report: Optional[str] = Field(None, description="Also write every problem as JSON to this file.")
+    strict: bool = Field(False, description="Exit 3 when there are warnings (without it, warnings exit 0).")
 
 
 class DataCleanConfig(DataOptions):

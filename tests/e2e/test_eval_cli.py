@@ -45,7 +45,7 @@ def evaluated(tiny_model_dir, tmp_path_factory):
     fake.respond = _fake_respond
     out = d / "eval" / "eval.json"
     result = CliRunner().invoke(app, [
-        "eval", "--model", str(run1), "--variants", f"other={run2}", "--data", str(data), "--shots", "2",
+        "eval", "--model", str(run1), "--variants", f"other={run2}", "--eval-data", str(data), "--shots", "2",
         "--endpoint-url", fake.url, "--endpoint-model", "hosted", "--price-in", "1000", "--price-out", "2000",
         "--judge-url", fake.url, "--judge-model", "judge", "--bootstrap", "200", "--out", str(out),
     ])

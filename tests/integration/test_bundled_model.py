@@ -30,6 +30,19 @@ def test_resolves_bundled_gguf_to_trainable_folder():
     assert config["model_type"] == "llama" and "quantization_config" not in config
 
 
+def test_bundled_tokenizer_keeps_the_gguf_digit_split():
+    """The GGUF says `smollm` (one token per digit); the converted tokenizer must split the same way, or training
+    and llama.cpp would tokenize amounts differently."""
+    import gguf
+
+    from tuneforge.models.pretokenizers import llama_cpp_pre_name
+    from tuneforge.models.resolve import BUNDLED, bundled_gguf_path, resolve_base
+
+    source = gguf.GGUFReader(str(bundled_gguf_path(BUNDLED["smollm2-135m"]))).fields["tokenizer.ggml.pre"].contents()
+    spec = json.loads((resolve_base("smollm2-135m").path / "tokenizer.json").read_text())
+    assert source == llama_cpp_pre_name(spec) == "smollm"
+
+
 def test_lora_on_bundled_model_trains_and_reloads(small_invoice_data, tmp_path):
     import torch
     from peft import PeftModel

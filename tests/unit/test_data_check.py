@@ -53,14 +53,17 @@ def test_too_few_examples_is_an_error_and_under_100_a_warning(tmp_path):
     code, out = _check(write_jsonl(tmp_path / "tiny.jsonl", _labelled(2)))
     assert code == 1 and "only 8 valid example(s); at least 10 are needed" in out
     code, out = _check(write_jsonl(tmp_path / "small.jsonl", _labelled(10)))
-    assert code == 3 and "40 examples; under 100" in out and "warning" in out
+    assert code == 0 and "40 examples; under 100" in out and "warning" in out  # `set -e` scripts keep going
+    code, out = _check(write_jsonl(tmp_path / "small.jsonl", _labelled(10)), "--strict")
+    assert code == 3 and "(--strict)" in out
 
 
 def test_label_classes_under_the_minimum_warn(tmp_path):
     rows = _labelled(30) + [chat_row(f"bank fee {k}", "bank_fees") for k in range(2)]
     code, out = _check(write_jsonl(tmp_path / "rare.jsonl", rows))
-    assert code == 3 and "class 'bank_fees' has only 2 example(s) (minimum 5)" in out
-    code, out = _check(write_jsonl(tmp_path / "rare.jsonl", rows), "--min-per-label", "2")
+    assert code == 0 and "class 'bank_fees' has only 2 example(s) (minimum 5)" in out
+    assert _check(write_jsonl(tmp_path / "rare.jsonl", rows), "--strict")[0] == 3
+    code, out = _check(write_jsonl(tmp_path / "rare.jsonl", rows), "--min-per-label", "2", "--strict")
     assert code == 0, out
 
 
@@ -123,4 +126,6 @@ def test_a_template_training_cannot_use_is_a_warning_not_a_crash(tiny_model_dir)
     report = check_loaded(parse_data(raw, "x.jsonl"), "x.jsonl", tok, 1000)
     (p,) = report.problems
     assert p.severity == "warning" and p.field == "base" and "prefix-consistently" in p.message
-    assert report.token_counts is None and report.exit_code == 3
+    assert report.token_counts is None and report.exit_code == 0
+    report.strict = True
+    assert report.exit_code == 3

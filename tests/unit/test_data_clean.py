@@ -89,6 +89,27 @@ def test_leakage_finds_eval_inputs_in_training():
     assert leakage(train, evals[1:]) == []
 
 
+def test_leakage_finds_near_copies_in_data_clean_and_in_eval(tmp_path):
+    """A held-out input that is a training input with other case, punctuation and one changed digit is leakage,
+    for `data clean` and for `eval` alike: one definition (data/duplicates.py)."""
+    from tuneforge.config import EvalConfig
+    from tuneforge.eval.compare import check_leakage
+    from tuneforge.eval.systems import Variant
+
+    train = _dataset()
+    source = train[4].user_text
+    near = source.upper().replace(",", ";")[:-1] + "5"  # not an exact copy after any normalisation
+    assert near.casefold() != source.casefold()
+    evals = [_ex(near, train[4].answer, 7), _ex("Completely different text about bananas", "x", 8)]
+    (f,) = leakage(train, evals)
+    assert f.extra["eval_lines"] == [7] and 0.8 <= f.score < 1.0
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"messages": e.messages}) + "\n" for e in train))
+    found = check_leakage(evals, [Variant("v", "run", {"data": {"path": str(data)}})], EvalConfig(model="m", data="d"),
+                          log=lambda *_: None)
+    assert found["v"]["overlap"] == 1 and found["v"]["lines"] == [7]
+
+
 def test_minhash_candidates_are_confirmed_with_exact_jaccard():
     texts = ["alpha beta gamma delta", "alpha beta gamma delta!", "zeta eta theta iota kappa"]
     assert [(i, j) for i, j, _ in similar_pairs(texts, 0.9)] == [(0, 1)]

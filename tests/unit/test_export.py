@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tuneforge.cli.main import app
-from tuneforge.export.export import export_variant
+from tuneforge.export.export import ExportOptions, export_variant
 from tuneforge.export.modelfile import ollama_template
 
 
@@ -25,6 +25,75 @@ def test_merged_export_loads_with_transformers_and_matches_adapter(tiny_variants
     assert json.loads((folder / "parity.json").read_text())["passed"] is True
 
 
+def test_merged_model_answers_without_a_system_prompt_as_predict_does(tiny_variants, tmp_path):
+    """A plain transformers user, no system prompt, no generation arguments: the trained behaviour."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tuneforge.eval.generate import generate_batch
+    from tuneforge.export.parity import sample_prompts
+    from tuneforge.models.variant import load_for_inference
+
+    folder, _ = export_variant(tiny_variants["alpha"], tmp_path / "merged", "merged", parity_samples=0)
+    loaded = load_for_inference(str(tiny_variants["alpha"]))
+    prompts = sample_prompts(loaded.run, 6)
+    assert all(p[0]["content"] == loaded.default_system_prompt for p in prompts)
+    expected = [g.text for g in generate_batch(loaded.model, loaded.tokenizer, prompts, 128)]  # tuneforge predict
+
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    got = []
+    for p in prompts:
+        ids = tok.apply_chat_template([p[-1]], add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        with torch.inference_mode():
+            out = model.generate(**ids)  # generation_config.json: greedy, stops at end of turn
+        got.append(tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip())
+    assert got == expected
+    assert model.generation_config.do_sample is False and model.generation_config.max_new_tokens == 128
+
+
+def test_merged_export_dtype_shards_permissions_and_portable_card(tiny_variants, tiny_model_dir, tmp_path):
+    import stat
+
+    folder, _ = export_variant(tiny_variants["beta"], tmp_path / "m16", options=ExportOptions(
+        "merged", dtype="float16", max_shard_size="20KB", parity_samples=0))
+    shards = sorted(folder.glob("model-*.safetensors"))
+    assert len(shards) > 1 and (folder / "model.safetensors.index.json").is_file()
+    assert json.loads((folder / "config.json").read_text())["dtype"] == "float16"
+    for path in [folder, *folder.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o044 == 0o044, f"{path.name} is not readable by others: {oct(mode)}"  # umask 022 -> 0644/0755
+    card = (folder / "README.md").read_text()
+    assert "sha256:tiny-variant-2" in card and "## Intended use" in card and "## Limits" in card
+    assert str(tiny_model_dir) not in card and "base_model:" not in card  # a local base has no public id
+    # The run folder's card is refreshed too (PEFT leaves a blank template there).
+    assert "sha256:tiny-variant-2" in (tiny_variants["beta"] / "README.md").read_text()
+
+
+def test_model_card_names_the_public_base_and_evaluation_with_intervals(tmp_path):
+    from tuneforge.export.model_card import card_text
+
+    run = {"base": {"name": "smollm2-135m", "path": "/home/me/.cache/x"}, "method": "lora", "objective": "sft",
+           "data": {"path": "/data/invoices.jsonl", "version": "invoices@abc123", "hash": "sha256:abc",
+                    "train_examples": 422, "eval_examples": 48, "system_prompt": "Categorise."},
+           "config": {"lr": 0.001, "lora_r": 16, "epochs": 2, "seed": 0}, "metrics": {"total_params": 135_000_000}}
+    report = {"data": "/data/test.jsonl", "systems": {
+        "base few-shot": {"kind": "prompted", "metrics": {"accuracy": 0.454}, "ci": {"accuracy": [0.36, 0.55]}},
+        "fine-tuned": {"kind": "variant", "metrics": {"accuracy": 0.63}, "ci": {"accuracy": [0.55, 0.71]}}}}
+    card = card_text(run, report)
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card and "license: apache-2.0" in card
+    assert "| fine-tuned | variant | 63.0% [55.0%–71.0%] |" in card and "| base few-shot | prompted | 45.4%" in card
+    assert "invoices@abc123" in card and "sha256:abc" in card and "| lora_r | 16 |" in card
+    assert "/home/me" not in card and "/data/" not in card
+
+
+def test_merged_export_defaults_to_the_base_dtype(tiny_variants, tmp_path):
+    folder, _ = export_variant(tiny_variants["beta"], tmp_path / "m", options=ExportOptions("merged", parity_samples=0))
+    assert json.loads((folder / "config.json").read_text())["dtype"] == "float32"  # the tiny base is float32
+    with pytest.raises(ValueError, match="--dtype"):
+        export_variant(tiny_variants["beta"], tmp_path / "x", options=ExportOptions("merged", dtype="int8", parity_samples=0))
+
+
 def test_gguf_export_matches_adapter_and_carries_template(tiny_variants, tmp_path):
     # F32 so parity is exact; F16 (the default) rounds weights, which a random tiny model's near-ties can expose.
     dtype = "f32"
@@ -36,8 +105,10 @@ def test_gguf_export_matches_adapter_and_carries_template(tiny_variants, tmp_pat
 
     reader = gguf.GGUFReader(str(gguf_file))
     assert "blk.0.attn_q.weight" in {t.name for t in reader.tensors}
-    template = reader.fields["tokenizer.chat_template"]
-    assert "<|im_start|>" in bytes(template.parts[template.data[0]]).decode()
+    template = reader.fields["tokenizer.chat_template"].contents()
+    assert "<|im_start|>" in template and "Categorise the invoice line" in template  # the trained system prompt
+    assert reader.fields["tokenizer.ggml.pre"].contents() == "gpt-2"  # the tiny tokenizer's split
+    assert reader.fields["general.name"].contents() == "gguf"  # the export's name, not a scratch folder's
     modelfile = (folder / "Modelfile").read_text()
     assert modelfile.startswith(f"FROM ./gguf.{dtype}.gguf")
     assert "{{ .Role }}" in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile

@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections import Counter
 
 from tuneforge.data.formats import Example
-from tuneforge.data.labels import label_set, normalise_answer
+from tuneforge.data.labels import label_set
+from tuneforge.data.normalise import normalise_answer
 from tuneforge.data.split import split_examples
 
 

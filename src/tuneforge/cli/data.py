@@ -76,6 +76,7 @@ def _check(cfg: DataCheckConfig):
     file, load = _load(cfg)
     tok, limit, _, note = _tokenizer(cfg.base, cfg.max_seq_len) if load.examples else (None, None, None, None)
     report = check_loaded(load, file, tok, limit, cfg.min_per_label)
+    report.strict = cfg.strict
     if note:
         report.notes.append(note)
     for p in report.problems:
@@ -90,7 +91,8 @@ def _check(cfg: DataCheckConfig):
         console.print(_labels_line(report.labels))
     if cfg.json_report:
         Path(cfg.json_report).write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    verdict = {0: "[green]clean[/]", 1: "[red]errors[/]: training would refuse this file", 3: "[yellow]warnings[/]"}
+    verdict = {0: "[yellow]warnings only[/]" if report.warnings else "[green]clean[/]",
+               1: "[red]errors[/]: training would refuse this file", 3: "[yellow]warnings[/] (--strict)"}
     console.print(f"result: {len(report.errors)} error(s), {len(report.warnings)} warning(s) -> "
                   f"{verdict[report.exit_code]} (exit {report.exit_code})")
     raise typer.Exit(report.exit_code)
@@ -203,7 +205,7 @@ def _list():
 add_config_command(
     app, DataCheckConfig, "check", _check,
     help="Validate a data file: every problem with file, line, field and a fix hint. "
-         "Exit 0: clean, 1: errors (training would refuse or damage the data), 3: warnings only.",
+         "Exit 0: clean or warnings only, 1: errors (training would refuse or damage the data), 3: warnings with --strict.",
     epilog="\b\nExamples:\n  tuneforge data check examples/invoice-categories/train.jsonl\n"
            "  tuneforge data check sheet.xlsx --input-column description --output-column account\n"
            "  tuneforge data check data.jsonl --base none      # skip the token-length check",

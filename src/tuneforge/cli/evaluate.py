@@ -12,8 +12,8 @@ from tuneforge.config import EvalConfig
 
 EPILOG = """\b
 Examples:
-  tuneforge eval --model runs/invoice --data examples/invoice-categories/test.jsonl
-  tuneforge eval --model runs/a --variants b=runs/b --data test.jsonl --endpoint-url http://host/v1 \\
+  tuneforge eval --model runs/invoice --eval-data examples/invoice-categories/test.jsonl
+  tuneforge eval --model runs/a --variants b=runs/b --eval-data test.jsonl --endpoint-url http://host/v1 \\
       --endpoint-model gpt-x --price-in 0.15 --price-out 0.6
   tuneforge eval report runs/invoice/eval.json --html report.html
   tuneforge eval gate --candidate runs/new --incumbent runs/old --metric accuracy --min-delta 0.01

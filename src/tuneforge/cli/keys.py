@@ -8,11 +8,13 @@ app = typer.Typer(help="API keys for `tuneforge serve`.", no_args_is_help=True)
 
 
 @app.command("create", epilog="Example:  tuneforge keys create billing-app")
-def create(name: str = typer.Argument(..., help="What the key is for (shown in `keys list`).")):
-    """Create a key. It is printed once; only its hash is stored."""
+def create(name: str = typer.Argument(..., help="Who the key is for: its owner (shown in `keys list`)."),
+           admin: bool = typer.Option(False, "--admin", help="May see every owner's files, jobs and models.")):
+    """Create a key. It is printed once; only its hash is stored. Keys of one name share their fine-tuning files,
+    jobs and models; other names get 404 for them."""
     from tuneforge.serve.keys import KeyStore
 
-    key, record = KeyStore().create(name)
+    key, record = KeyStore().create(name, admin=admin)
     typer.echo(key)
     typer.echo(f"created key {record.id} ({record.prefix}...) for {name}; store it now, it is not shown again", err=True)
 
@@ -24,7 +26,7 @@ def list_keys():
 
     for k in KeyStore().list():
         state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
-        typer.echo(f"{k.id}\t{k.name}\t{k.prefix}...\t{k.created_at}\t{state}")
+        typer.echo(f"{k.id}\t{k.name}\t{k.prefix}...\t{k.created_at}\t{state}" + ("\tadmin" if k.admin else ""))
 
 
 @app.command("revoke", epilog="Example:  tuneforge keys revoke billing-app")

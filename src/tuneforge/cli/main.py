@@ -14,10 +14,10 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from tuneforge.cli import data, evaluate, keys, models, predict, quickstart, serve, train
+from tuneforge.cli import data, evaluate, jobs, keys, models, predict, quickstart, serve, train
 from tuneforge.errors import UserError
 
-COMMAND_MODULES = (data, models, train, evaluate, predict, serve, keys, quickstart)
+COMMAND_MODULES = (data, models, train, evaluate, predict, serve, keys, jobs, quickstart)
 
 
 class _Commands(TyperGroup):
@@ -32,6 +32,7 @@ class _Commands(TyperGroup):
 
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain click help: flags read `--x / --no-x`, defaults `[default: ...]`, no type tags
     name="tuneforge",
     cls=_Commands,
     help="Fine-tune an open model on examples of one task, prove it beats prompting, and use it.",

@@ -47,7 +47,7 @@ def _parameters(model_cls: type[BaseModel]) -> list[inspect.Parameter]:
         else:
             flag = "--" + name.replace("_", "-")
             is_bool = _unwrap_optional(field.annotation) is bool
-            decls = [f"{flag}/--no-{flag[2:]}"] if is_bool else [flag]
+            decls = [f"{flag}/--no-{flag[2:]}"] if is_bool else [flag, *extra.get("cli_aliases", [])]
             default = typer.Option(None, *decls, help=help_text, show_default=False)
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=tp, default=default))
     return params

@@ -10,7 +10,8 @@ import typer
 def predict(
     text: str = typer.Argument(..., help="The input, as the user turn."),
     model: str = typer.Option(..., "--model", help="Run folder or base model name."),
-    system: Optional[str] = typer.Option(None, help="System prompt (default: the one the run was trained with)."),
+    system: Optional[str] = typer.Option(None, "--system-prompt", help="System prompt (default: the one the run was "
+                                         "trained with)."),
     max_new_tokens: int = typer.Option(128, help="Longest answer in tokens."),
     probabilities: bool = typer.Option(False, help="Classification variants: also show each label's calibrated probability."),
 ):

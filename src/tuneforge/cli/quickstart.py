@@ -82,7 +82,7 @@ def _quickstart(task, out, epochs, base, limit):
         console.print(f"then:    tuneforge eval --model {out} --data {test_file}{_flags(demo['eval'])}")
     run_dir = train(TrainConfig(data=str(train_file), base=base, out=out, **settings))
     console.rule("[bold]2/3 evaluate[/] on the held-out split: base zero-shot vs few-shot vs fine-tuned")
-    report = run_eval(EvalConfig(model=str(run_dir), data=str(test_file), limit=limit, **demo.get("eval", {})))
+    report = run_eval(EvalConfig(model=str(run_dir), eval_data=str(test_file), limit=limit, **demo.get("eval", {})))
     console.rule("[bold]3/3 result[/]")
     print_report(report)
     systems = report["systems"]

@@ -17,7 +17,7 @@ def _registry():
 def register(
     run: str = typer.Argument(..., help="A finished training run folder."),
     name: str = typer.Option(..., "--name", help="Variant name, e.g. invoice-coder; the version is assigned."),
-    eval_file: Optional[str] = typer.Option(None, "--eval", help="eval.json to record (default: RUN/eval.json)."),
+    eval_file: Optional[str] = typer.Option(None, "--eval-file", help="eval.json to record (default: RUN/eval.json)."),
 ):
     """Register a run as the next version of a variant (stage: candidate).
 
@@ -96,7 +96,14 @@ def export(
     out: str = typer.Option(..., "--out", help="Folder to write the export into."),
     fmt: str = typer.Option("merged", "--format", help="merged (safetensors) or gguf (+ Ollama Modelfile)."),
     gguf_dtype: str = typer.Option("f16", help="GGUF tensor type: f16 or f32."),
+    quantize: str = typer.Option("", help="Also write quantized GGUF files with llama.cpp: q8_0,q4_k_m."),
+    dtype: Optional[str] = typer.Option(None, help="Merged weights: bfloat16, float16 or float32 (default: the base's)."),
+    max_shard_size: str = typer.Option("2GB", help="Largest safetensors shard of a merged export."),
+    name: Optional[str] = typer.Option(None, help="Model name in GGUF metadata and file names (default: --out's name)."),
     parity_samples: int = typer.Option(8, help="Prompts checked for identical greedy answers (0 skips)."),
+    check: bool = typer.Option(False, help="Run every GGUF file in llama.cpp: token ids and greedy answers."),
+    check_data: Optional[str] = typer.Option(None, help="Evaluation file for the parity checks and --check (default: the run's held-out data)."),
+    check_samples: int = typer.Option(0, help="Examples of --check-data to check (0: all)."),
     overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
 ):
     """Export a variant and check that the export answers like the adapter (exit 1 if it does not).
@@ -104,22 +111,41 @@ def export(
     \b
     Examples:
       tuneforge models export invoice-coder@production --format merged --out exports/invoice-merged
-      tuneforge models export invoice-coder:3 --format gguf --out exports/invoice-gguf   # then: ollama create -f Modelfile
+      tuneforge models export invoice-coder:3 --format gguf --quantize q8_0,q4_k_m --check \\
+          --check-data test.jsonl --out exports/invoice-gguf        # then: ollama create -f Modelfile
     """
-    from tuneforge.export.export import export_variant
+    from tuneforge.errors import UserError
+    from tuneforge.export.export import ExportOptions, check_exported_gguf, export_variant
+    from tuneforge.export.quantize import parse_quant_types
     from tuneforge.run_record import is_run_dir
 
     run_dir = model
     if not is_run_dir(model):
         run_dir = _registry().get(model).run_path
-    folder, report = export_variant(run_dir, out, fmt, gguf_dtype, parity_samples, overwrite=overwrite)
+    if check and fmt != "gguf":
+        raise UserError("--check runs GGUF files in llama.cpp; use it with --format gguf", field="--check")
+    options = ExportOptions(fmt, gguf_dtype, tuple(parse_quant_types(quantize)), dtype, max_shard_size,
+                            name or (None if is_run_dir(model) else model.split(":")[0].split("@")[0]),
+                            parity_samples, check_data=check_data, check_samples=check_samples, overwrite=overwrite)
+    folder, report = export_variant(run_dir, out, options=options)
     typer.echo(f"exported {model} ({fmt}) to {folder}")
+    failed = False
     if report is not None:
         typer.echo(f"parity: {report.matches}/{report.prompts} greedy answers identical to the adapter's")
         if not report.passed:
             for m in report.mismatches[:5]:
                 typer.echo(f"  differs on {m['prompt']!r}: adapter {m['adapter']!r} vs exported {m['exported']!r}", err=True)
-            raise typer.Exit(1)
+            failed = True
+    if check:
+        checked = check_exported_gguf(run_dir, folder, options)
+        for line in checked.lines():
+            typer.echo(line)
+        if not checked.passed:
+            for m in checked.failures()[:5]:
+                typer.echo(f"  {json.dumps(m, ensure_ascii=False)}", err=True)
+            failed = True
+    if failed:
+        raise typer.Exit(1)
 
 
 def register_commands(app: typer.Typer) -> None:

@@ -28,7 +28,7 @@ def _run(cfg: TrainConfig):
     out = launch_processes(cfg) if cfg.nproc > 1 and not launched_by_a_launcher() else train(cfg)
     if launched_by_a_launcher() and int(os.environ.get("RANK", "0")) != 0:
         return out
-    print(f"next: tuneforge eval --model {out} --data HELD_OUT.jsonl")
+    print(f"next: tuneforge eval --model {out} --eval-data HELD_OUT.jsonl")
     return out
 
 

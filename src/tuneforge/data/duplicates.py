@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from tuneforge.data.findings import Finding, at_lines, clip, describe_lines, input_text
 from tuneforge.data.formats import Example
-from tuneforge.data.labels import normalise_answer
-from tuneforge.data.similarity import groups, normalise_text, similar_pairs
+from tuneforge.data.normalise import normalise_answer
+from tuneforge.data.normalise import normalise_text
+from tuneforge.data.similarity import groups, similar_pairs
 
 NEAR_THRESHOLD = 0.8
 
@@ -69,6 +70,11 @@ def contradictions(examples: list[Example], threshold: float = NEAR_THRESHOLD) -
         out.append(Finding(members, f"{len(answers)} different answers to the same input: {shown}", lines,
                            extra={"answers": sorted({clip(examples[i].answer, 80) for i in members})}))
     return out
+
+
+def leaked_eval_lines(train: list[Example], evals: list[Example], threshold: float = NEAR_THRESHOLD) -> list[int]:
+    """Lines of the eval examples whose input is (nearly) a training input: what `eval` reports as leakage."""
+    return sorted({line for f in leakage(train, evals, threshold) for line in f.extra["eval_lines"]})
 
 
 def leakage(train: list[Example], evals: list[Example], threshold: float = NEAR_THRESHOLD) -> list[Finding]:

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-
-def normalise_answer(text: str) -> str:
-    """Comparison form of an answer: case, surrounding quotes/punctuation and spacing do not count."""
-    t = " ".join(text.strip().split()).lower()
-    t = t.strip("\"'`")
-    return t.rstrip(".!").strip()
+from tuneforge.data.normalise import normalise_answer
 
 
 def label_set(answers: list[str], max_labels: int = 50) -> list[str] | None:

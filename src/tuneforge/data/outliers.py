@@ -10,7 +10,7 @@ from collections import Counter
 
 from tuneforge.data.findings import Finding, clip
 from tuneforge.data.formats import Example
-from tuneforge.data.labels import normalise_answer
+from tuneforge.data.normalise import normalise_answer
 
 MAJORITY = 0.8  # a key or a shape counts as "the norm" when at least this share of answers has it
 

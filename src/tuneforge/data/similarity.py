@@ -7,23 +7,16 @@ confirmed with the exact Jaccard of its shingle sets, so the reported similarity
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import zlib
 
 import numpy as np
+
+from tuneforge.data.normalise import normalise_text
 
 SHINGLE = 5
 NUM_PERM = 64
 BANDS = 16  # 16 bands x 4 rows: pairs above ~0.5 Jaccard become candidates with high probability
 _PRIME = (1 << 32) - 5
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def normalise_text(text: str) -> str:
-    """Comparison form: Unicode-normalised, case-folded, punctuation and spacing reduced to single spaces."""
-    t = unicodedata.normalize("NFKC", text).casefold()
-    return _NON_WORD.sub(" ", t).strip()
 
 
 def shingles(text: str, k: int = SHINGLE) -> set[str]:

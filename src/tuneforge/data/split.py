@@ -6,7 +6,8 @@ import random
 from collections import defaultdict
 
 from tuneforge.data.formats import Example
-from tuneforge.data.labels import label_set, normalise_answer
+from tuneforge.data.labels import label_set
+from tuneforge.data.normalise import normalise_answer
 
 
 def split_examples(examples: list[Example], eval_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from tuneforge.data.findings import Finding, clip, input_text
 from tuneforge.data.formats import Example
-from tuneforge.data.labels import normalise_answer
+from tuneforge.data.normalise import normalise_answer
 from tuneforge.data.outliers import majority_labels
 
 MAX_OWN_PROBABILITY = 0.05

@@ -4,7 +4,7 @@ Dataset-level checks: too few examples (OpenAI refuses under 10; under 100 rarel
 with too few examples to learn, and examples longer than the model's context in tokens, measured with the
 model's own tokenizer and chat template (a truncated example loses the end of its answer and its stop token, so
 the model learns not to stop). Errors mean training would refuse or damage the data; warnings mean it would run
-but probably disappoint. The exit code says which: see EXIT_CODES.
+but probably disappoint. The exit code says which: see EXIT_CODES (warnings give 3 only with --strict).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tuneforge.data.formats import Example, LoadResult
-from tuneforge.data.labels import label_set, normalise_answer
+from tuneforge.data.labels import label_set
+from tuneforge.data.normalise import normalise_answer
 from tuneforge.data.problems import Problem
 
 MIN_EXAMPLES = 10  # OpenAI's fine-tuning API refuses fewer
@@ -32,6 +33,7 @@ class CheckReport:
     token_counts: list[int] | None = None  # per valid example, when a tokenizer was given
     max_tokens: int | None = None
     notes: list[str] = field(default_factory=list)
+    strict: bool = False  # `data check --strict`: warnings fail too
 
     @property
     def errors(self) -> list[Problem]:
@@ -43,9 +45,10 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
+        """1 on errors; warnings exit 0 (a small data set must not break `set -e` scripts) unless strict: 3."""
         if self.errors:
             return EXIT_CODES["errors"]
-        return EXIT_CODES["warnings"] if self.warnings else EXIT_CODES["clean"]
+        return EXIT_CODES["warnings"] if self.warnings and self.strict else EXIT_CODES["clean"]
 
     def to_dict(self) -> dict:
         return {

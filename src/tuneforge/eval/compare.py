@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.config import EvalConfig
+from tuneforge.atomic import write_text_atomic
 from tuneforge.data.formats import Example, load_examples, load_from_options
 from tuneforge.errors import UserError
 from tuneforge.eval.eval_file import EVAL_FILE, FORMAT, PRIMARY, REPORT_FILE, write_eval
@@ -128,7 +129,9 @@ def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], kinds: dict[str
 
 
 def check_leakage(examples: list[Example], variants: list[Variant], cfg: EvalConfig, log) -> dict:
-    from tuneforge.eval.leakage import overlap
+    """Held-out inputs that are (nearly) inputs of a variant's training data: the same definition as
+    `data clean`/`data report` (data/duplicates.py), near-copies included."""
+    from tuneforge.data.duplicates import NEAR_THRESHOLD, leaked_eval_lines
 
     found = {}
     for v in variants:
@@ -137,10 +140,13 @@ def check_leakage(examples: list[Example], variants: list[Variant], cfg: EvalCon
             found[v.name] = {"train_data": path, "checked": False}
             continue
         train, _ = load_examples(path, cfg.data_format, cfg.input_column, cfg.output_column, cfg.system_prompt)
-        found[v.name] = {"train_data": path, "checked": True, **overlap(examples, train)}
+        lines = leaked_eval_lines(train, examples)
+        found[v.name] = {"train_data": path, "checked": True, "overlap": len(lines),
+                         "share": len(lines) / len(examples) if examples else 0.0, "lines": lines[:50],
+                         "similarity_threshold": NEAR_THRESHOLD}
         if found[v.name]["overlap"]:
-            log(f"warning: {found[v.name]['overlap']} held-out input(s) also occur in the training data of "
-                f"{v.name} ({path}); its score is inflated")
+            log(f"warning: {found[v.name]['overlap']} held-out input(s) also occur (or nearly) in the training data "
+                f"of {v.name} ({path}); its score is inflated")
     return found
 
 
@@ -176,7 +182,7 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
     from tuneforge.eval.recommend import recommendation
 
     _check_remote_options(cfg)
-    examples = load_from_options(cfg.data, cfg)
+    examples = load_from_options(cfg.eval_data, cfg)
     if cfg.limit:
         examples = examples[: cfg.limit]
     variants = parse_variants(cfg)
@@ -211,7 +217,7 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": str(cfg.model),
         "base": (loaded.run or {}).get("base", {}).get("name", str(cfg.model)),
-        "data": str(Path(cfg.data).resolve()),
+        "data": str(Path(cfg.eval_data).resolve()),
         "task": spec.type,
         "labels": spec.labels,
         "task_spec": spec.to_json(),
@@ -241,12 +247,14 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
     return report
 
 
-def write_report_files(report: dict, out: Path, html: bool = True) -> None:
+def write_report_files(report: dict, out: Path, html: str | None = None) -> None:
+    """eval.json at `out`; the HTML report at `html` (default: report.html beside it; "none": no HTML)."""
     write_eval(report, out)
     report["path"] = str(out)
-    if html:
+    if html is None or html.lower() != "none":
         from tuneforge.eval.html_report import render_html
 
-        html_path = out.with_name(REPORT_FILE) if out.name == EVAL_FILE else out.with_suffix(".html")
-        html_path.write_text(render_html(report), encoding="utf-8")
+        default = out.with_name(REPORT_FILE) if out.name == EVAL_FILE else out.with_suffix(".html")
+        html_path = Path(html) if html else default
+        write_text_atomic(html_path, render_html(report))
         report["html_path"] = str(html_path)

@@ -11,7 +11,8 @@ import random
 from collections import Counter
 
 from tuneforge.data.formats import Example
-from tuneforge.data.labels import label_set, normalise_answer
+from tuneforge.data.labels import label_set
+from tuneforge.data.normalise import normalise_answer, squash
 
 
 def choose_shots(pool: list[Example], k: int, seed: int) -> list[Example]:
@@ -35,7 +36,7 @@ def choose_shots(pool: list[Example], k: int, seed: int) -> list[Example]:
 
 
 def char_ngrams(text: str, n: int = 3) -> Counter:
-    t = f" {' '.join(text.lower().split())} "
+    t = f" {squash(text)} "
     return Counter(t[i : i + n] for i in range(max(len(t) - n + 1, 1)))
 
 
@@ -59,10 +60,10 @@ class SimilarityIndex:
         A pool example with the very same input is skipped: copying its answer would measure leakage, not skill.
         """
         query = self._unit(char_ngrams(text, self.n))
-        same = " ".join(text.split()).lower()
+        same = squash(text)
         scored = []
         for i, vec in enumerate(self.vectors):
-            if " ".join(self.pool[i].user_text.split()).lower() == same:
+            if squash(self.pool[i].user_text) == same:
                 continue
             scored.append((sum(w * vec.get(g, 0.0) for g, w in query.items()), -i))
         top = sorted(scored, reverse=True)[:k]

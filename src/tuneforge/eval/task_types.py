@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tuneforge.data.labels import label_set, normalise_answer
+from tuneforge.data.labels import label_set
+from tuneforge.data.normalise import normalise_answer
 from tuneforge.errors import UserError
 from tuneforge.eval.metrics import parse_json_object, references_are_json
 from tuneforge.eval.tasks import classification, extraction, structured, text

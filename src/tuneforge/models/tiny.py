@@ -21,8 +21,10 @@ _CORPUS = [
 ]
 
 
-def build_tiny_model(folder: str | Path, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
-    """Write a tiny Llama (random weights) and a small byte-level BPE tokenizer with ChatML to `folder`."""
+def build_tiny_model(folder: str | Path, hidden: int = 32, layers: int = 2, seed: int = 0,
+                     split_digits: bool = False) -> Path:
+    """Write a tiny Llama (random weights) and a small byte-level BPE tokenizer with ChatML to `folder`.
+    `split_digits`: one token per digit before GPT-2's split, as SmolLM2's tokenizer does (llama.cpp's `smollm`)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -32,6 +34,8 @@ def build_tiny_model(folder: str | Path, hidden: int = 32, layers: int = 2, seed
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     bpe = Tokenizer(models.BPE(unk_token=None))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if split_digits:
+        bpe.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), bpe.pre_tokenizer])
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()

@@ -21,10 +21,16 @@ from tuneforge.serve.security import BodySizeLimit, BodyTooLarge, check_api_key
 DEFAULT_CHAT_MAX_TOKENS = 512
 
 
-def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000) -> FastAPI:
-    """`keys=None` serves without API keys (the CLI allows that only with --local-only on loopback)."""
+def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000, fine_tuning=None) -> FastAPI:
+    """`keys=None` serves without API keys (the CLI allows that only with --local-only on loopback).
+    `fine_tuning`: a jobs.service.JobsService, to serve OpenAI's files and fine-tuning jobs API too."""
     app = FastAPI(title="tuneforge", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    if fine_tuning is not None:
+        from tuneforge.serve.jobs_api import mount_fine_tuning
+
+        mount_fine_tuning(app, fine_tuning, keys)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes,
+                       path_limits=fine_tuning.body_limits() if fine_tuning is not None else None)
     app.state.catalog = catalog
 
     # -- errors in OpenAI's shape --------------------------------------------------------------------------------

@@ -4,16 +4,22 @@ engine and an adapter. Variants that share a base share one engine, so the base 
 A request's `model` may be a served id (`invoice-coder:3`, a run folder's name, a base name) or a registry
 reference that points at a served version (`invoice-coder`, `invoice-coder@production`), looked up per request
 so a promotion or rollback takes effect without a restart when the new version is loaded.
+
+Models can be added and removed while the server runs (`Catalog.add`, `Catalog.remove`): the jobs API serves a
+fine-tuned model the moment its job succeeds. An entry may belong to an owner (`ServedModel.owner`); it is then
+listed and resolved only for that owner and admins (see serve/principal.py), everyone else gets "unknown model".
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tuneforge.models.resolve import resolve_base
 from tuneforge.run_record import is_run_dir, read_run
+from tuneforge.serve.principal import current_principal
 
 
 class UnknownModel(LookupError):
@@ -30,6 +36,11 @@ class ServedModel:
     created: int
     engine: object = None
     adapter: str = "__base__"
+    owner: str | None = None  # None: every caller may use it; else its owner and admins only
+
+    def visible(self) -> bool:
+        who = current_principal()
+        return who is None or who.can_see(self.owner)
 
 
 def base_display_name(name: str) -> str:
@@ -81,10 +92,12 @@ def _classifier_engines(entries: list[ServedModel], engine_options: dict) -> lis
 
 
 class Catalog:
-    def __init__(self, entries: list[ServedModel], engines: list):
+    def __init__(self, entries: list[ServedModel], engines: list, engine_options: dict | None = None):
         self.entries = {e.id: e for e in entries}
         self.engines = engines
+        self.engine_options = engine_options or {}  # for engines that `add` starts for a base not loaded yet
         self._registry = None
+        self._changing = threading.Lock()  # add/remove are serialised; readers see a whole dict either way
 
     @classmethod
     def load(cls, specs: list[str], **engine_options) -> "Catalog":
@@ -109,22 +122,64 @@ class Catalog:
             for e in members:
                 e.engine = engine
                 e.adapter = engine.adapter_for(e.id if e.kind == "variant" else None)
-        return cls(entries, engines)
+        return cls(entries, engines, engine_options)
 
     def list(self) -> list[ServedModel]:
-        return list(self.entries.values())
+        return [e for e in self.entries.values() if e.visible()]
+
+    def add(self, model_id: str, run_path: str | Path, owner: str | None = None) -> ServedModel:
+        """Serve a run folder (a LoRA adapter) as `model_id` from now on, without a restart. Thread-safe.
+
+        The adapter joins the engine of its base when that base is loaded (one copy of the base in memory);
+        otherwise a new engine loads the base. Raises ValueError if `model_id` is already served.
+        """
+        from tuneforge.serve.engine import Engine
+
+        run = read_run(run_path)
+        base = run["base"]["name"]
+        key = base_display_name(base)
+        with self._changing:
+            if model_id in self.entries:
+                raise ValueError(f"{model_id}: already served")
+            engine = next((e.engine for e in self.entries.values() if base_display_name(e.base_id) == key
+                           and e.engine is not None), None)
+            if engine is None:
+                engine = Engine(resolve_base(base).path, {model_id: str(run_path)}, **self.engine_options)
+                self.engines.append(engine)
+                adapter = engine.adapter_for(model_id)
+            else:
+                adapter = engine.add_adapter(model_id, run_path)
+            entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()),
+                                (run.get("data") or {}).get("system_prompt"), int(time.time()), engine, adapter, owner)
+            self.entries = {**self.entries, model_id: entry}  # a new dict: readers never see it half-changed
+        return entry
+
+    def remove(self, model_id: str) -> ServedModel:
+        """Stop serving a variant and unload its adapter (its base stays). Thread-safe; KeyError if not served."""
+        with self._changing:
+            entry = self.entries[model_id]
+            if entry.kind != "variant":
+                raise ValueError(f"{model_id}: a base model cannot be removed while the server runs")
+            self.entries = {k: v for k, v in self.entries.items() if k != model_id}
+        if entry.engine is not None:
+            entry.engine.remove_adapter(model_id)
+        return entry
 
     def resolve(self, model_id: str) -> ServedModel:
-        if model_id in self.entries:
-            return self.entries[model_id]
+        entry = self.entries.get(model_id)
+        if entry is not None and entry.visible():
+            return entry
+        if entry is not None:  # another owner's model: as unknown as one that does not exist
+            raise UnknownModel(f"The model `{model_id}` does not exist.")
         self._registry = self._registry or _registry()
         variant = self._registry.find(model_id)
-        if variant is not None and variant.ref in self.entries:
+        if variant is not None and variant.ref in self.entries and self.entries[variant.ref].visible():
             return self.entries[variant.ref]
         if variant is not None:
             raise UnknownModel(f"The model `{model_id}` is {variant.ref} in the registry, which this server has not "
                                f"loaded; restart it with --model {variant.ref}")
-        raise UnknownModel(f"The model `{model_id}` does not exist. Served models: {', '.join(self.entries)}")
+        raise UnknownModel(f"The model `{model_id}` does not exist. Served models: "
+                           f"{', '.join(e.id for e in self.list())}")
 
     def close(self) -> None:
         for engine in self.engines:

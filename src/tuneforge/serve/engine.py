@@ -146,6 +146,9 @@ class Engine:
         self._prefixes: OrderedDict[tuple, object] = OrderedDict()  # (adapter, prefix ids) -> DynamicCache
         self.joined = 0  # requests that joined a running batch (continuous batching), for tests and stats
         self._lock = threading.Lock()
+        # Held by the worker for a whole batch, and by add_adapter/remove_adapter: the model changes between batches.
+        self._model_lock = threading.Lock()
+        self._next_adapter = len(self.adapters)
         self._stopping = False
         self.device = next(model.parameters()).device
         self._torch = torch
@@ -155,6 +158,36 @@ class Engine:
     # -- public ------------------------------------------------------------------------------------------------
     def adapter_for(self, served_name: str | None) -> str:
         return BASE_ADAPTER if served_name is None else self.adapters[served_name]
+
+    def add_adapter(self, served_name: str, folder: str | Path) -> str:
+        """Load a LoRA run folder while serving, under `served_name`; waits for the running batch to finish."""
+        from peft import PeftModel
+
+        with self._model_lock:
+            if served_name in self.adapters:
+                raise ValueError(f"{served_name}: already loaded")
+            internal = f"v{self._next_adapter}"
+            if self.is_peft:
+                self.model.load_adapter(str(folder), adapter_name=internal)
+            else:
+                self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=internal)
+                self.is_peft = True
+            self.model.eval()
+            self._next_adapter += 1
+            self.adapters[served_name] = internal
+        return internal
+
+    def remove_adapter(self, served_name: str) -> None:
+        """Unload an adapter and its cached prefixes; the base (and the other variants) keep serving."""
+        with self._model_lock:
+            internal = self.adapters.pop(served_name)
+            if self.adapters:
+                self.model.delete_adapter(internal)
+            else:  # PEFT keeps naming a deleted last adapter as active: go back to the plain base instead
+                self.model = self.model.unload()
+                self.is_peft = False
+            for key in [k for k in self._prefixes if k[0] == internal]:
+                del self._prefixes[key]
 
     def submit(self, req: GenRequest) -> None:
         try:
@@ -196,7 +229,8 @@ class Engine:
             if not batch:
                 continue
             try:
-                self._run_batch(batch)
+                with self._model_lock:
+                    self._run_batch(batch)
             except Exception as err:  # one bad batch must not kill the server
                 for r in batch:
                     r.on_event("error", f"{type(err).__name__}: {err}")

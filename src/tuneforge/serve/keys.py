@@ -26,6 +26,8 @@ MIGRATIONS = [
         )
         """,
     ),
+    # Admin keys see every owner's files, jobs and fine-tuned models (the jobs API's isolation otherwise).
+    ("0002_api_key_admin", "ALTER TABLE api_keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0"),
 ]
 
 
@@ -36,6 +38,7 @@ class ApiKey:
     prefix: str
     created_at: str
     revoked_at: str | None
+    admin: bool = False
 
 
 def _digest(key: str) -> str:
@@ -46,22 +49,23 @@ class KeyStore:
     def __init__(self, path: str | Path | None = None):
         self.conn = open_db(path or home() / "keys.db", MIGRATIONS)
 
-    def create(self, name: str) -> tuple[str, ApiKey]:
+    def create(self, name: str, admin: bool = False) -> tuple[str, ApiKey]:
+        """A new key for `name`, its owner: keys with the same name share the owner's files, jobs and models."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         prefix = key[:10]
         cur = self.conn.execute(
-            "INSERT INTO api_keys (name, prefix, sha256, created_at) VALUES (?,?,?,?)",
-            (name, prefix, _digest(key), utc_now()),
+            "INSERT INTO api_keys (name, prefix, sha256, created_at, admin) VALUES (?,?,?,?,?)",
+            (name, prefix, _digest(key), utc_now(), int(admin)),
         )
         return key, self._get(cur.lastrowid)
 
     def _get(self, key_id: int) -> ApiKey:
-        row = self.conn.execute("SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE id = ?", (key_id,)).fetchone()
-        return ApiKey(**dict(row))
+        row = self.conn.execute("SELECT id, name, prefix, created_at, revoked_at, admin FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+        return _key(row)
 
     def list(self) -> list[ApiKey]:
-        rows = self.conn.execute("SELECT id, name, prefix, created_at, revoked_at FROM api_keys ORDER BY id")
-        return [ApiKey(**dict(r)) for r in rows]
+        rows = self.conn.execute("SELECT id, name, prefix, created_at, revoked_at, admin FROM api_keys ORDER BY id")
+        return [_key(r) for r in rows]
 
     def active_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL").fetchone()[0]
@@ -80,6 +84,19 @@ class KeyStore:
         return self._get(rows[0]["id"])
 
     def verify(self, key: str) -> bool:
+        return self.identify(key) is not None
+
+    def identify(self, key: str) -> ApiKey | None:
+        """The active key record for a presented secret (its owner and admin flag), or None."""
         digest = _digest(key)
-        row = self.conn.execute("SELECT sha256 FROM api_keys WHERE sha256 = ? AND revoked_at IS NULL", (digest,)).fetchone()
-        return row is not None and hmac.compare_digest(row["sha256"], digest)
+        row = self.conn.execute("SELECT id, sha256 FROM api_keys WHERE sha256 = ? AND revoked_at IS NULL",
+                                (digest,)).fetchone()
+        if row is None or not hmac.compare_digest(row["sha256"], digest):
+            return None
+        return self._get(row["id"])
+
+
+def _key(row) -> ApiKey:
+    d = dict(row)
+    d["admin"] = bool(d["admin"])
+    return ApiKey(**d)

@@ -49,12 +49,19 @@ def serve(cfg: ServeConfig, log=print) -> None:
                            batch_wait_s=cfg.batch_wait_ms / 1000, dtype=cfg.dtype,
                            trust_remote_code=cfg.trust_remote_code)
     traffic = TrafficLog(redact_pii=cfg.redact_pii) if cfg.log_traffic else None
+    fine_tuning = None
     try:
-        app = create_app(catalog, keys, traffic, cfg.max_body_bytes)
+        if cfg.fine_tuning_api:
+            from tuneforge.jobs.service import JobsService
+
+            fine_tuning = JobsService(catalog, cfg.max_running_jobs, cfg.max_file_bytes, log=log).start()
+        app = create_app(catalog, keys, traffic, cfg.max_body_bytes, fine_tuning)
         log("serving: " + ", ".join(m.id for m in catalog.list()))
         log(f"OpenAI base URL: http://{cfg.host}:{cfg.port}/v1" + ("  (no API key needed)" if keys is None else ""))
         uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")
     finally:
+        if fine_tuning is not None:
+            fine_tuning.close()  # stops training processes; their jobs resume at the next start
         catalog.close()
         if traffic is not None:
             traffic.close()

@@ -16,16 +16,18 @@ class BodyTooLarge(Exception):
 class BodySizeLimit:
     """ASGI middleware: refuses bodies over `max_bytes`, by Content-Length or while a chunked body streams in."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app, max_bytes: int, path_limits: dict[str, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = path_limits or {}  # path prefix -> its own limit (file uploads)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = next((n for prefix, n in self.path_limits.items() if scope["path"].startswith(prefix)), self.max_bytes)
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            return await self._refuse(send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            return await self._refuse(send, limit)
         seen = 0
         started = False
 
@@ -34,7 +36,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise BodyTooLarge()
             return message
 
@@ -47,10 +49,10 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send):
-        body = json.dumps(error_body(f"Request body is larger than the limit of {self.max_bytes} bytes.",
+    async def _refuse(self, send, limit: int):
+        body = json.dumps(error_body(f"Request body is larger than the limit of {limit} bytes.",
                                      "invalid_request_error", "request_too_large")).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})

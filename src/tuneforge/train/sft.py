@@ -26,6 +26,7 @@ from tuneforge.data.formats import Example, dataset_hash, load_from_options, loa
 from tuneforge.data.split import split_examples
 from tuneforge.data.versions import resolve_data_path
 from tuneforge.errors import UserError
+from tuneforge.models.resolve import public_id
 from tuneforge.paths import runs_dir
 from tuneforge.run_record import RUN_FORMAT, library_versions, write_run
 from tuneforge.train.precision import autocast, resolve_precision
@@ -382,6 +383,9 @@ def save(run: Run, state: LoopState) -> Path:
         run.say(f"kept the best weights: step {state.best_step}, eval loss {state.best_eval:.4f}")
     run.accelerator.wait_for_everyone()
     if run.main:
+        portable_base = public_id(run.cfg.base) or run.cfg.base  # never a local cache path in adapter_config.json
+        for adapter_config in getattr(run.model, "peft_config", {}).values():
+            adapter_config.base_model_name_or_path = portable_base
         run.model.save_pretrained(run.out, safe_serialization=True)
         run.tokenizer.save_pretrained(run.out)
         write_run(run.out, run_record(run, state))
@@ -502,7 +506,7 @@ def run_record(run: Run, state: LoopState) -> dict:
         "objective": cfg.objective,
         "precision": run.precision,
         "processes": run.world,
-        "base": {"name": cfg.base, "path": str(run.base.path), "source": run.base.source},
+        "base": {"name": cfg.base, "path": str(run.base.path), "source": run.base.source, "public_id": public_id(cfg.base)},
         "data": {
             "path": str(resolve_data_path(cfg.data)[0].resolve()),
             "version": data.version,

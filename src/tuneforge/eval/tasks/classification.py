@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuneforge.data.labels import normalise_answer
+from tuneforge.data.normalise import normalise_answer
 
 HEADLINE = ("accuracy", "macro_f1", "out_of_label_share")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from tuneforge.data.normalise import squash
 from tuneforge.eval.metrics import parse_json_object
 
 HEADLINE = ("exact_match", "field_f1", "valid_json")
@@ -16,11 +17,11 @@ def normalise_value(v):
     if v is None:
         return None
     if isinstance(v, bool):
-        return str(v).lower()
+        return str(v).casefold()
     if isinstance(v, (int, float)):
         return round(float(v), 6)
     if isinstance(v, str):
-        t = " ".join(v.split()).casefold()
+        t = squash(v)
         return round(float(t), 6) if _NUMBER.match(t) else t
     return json.dumps(v, sort_keys=True, ensure_ascii=False).casefold()
 

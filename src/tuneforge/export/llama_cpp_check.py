@@ -1,0 +1,185 @@
+"""Parity in the real runtime: load each exported GGUF in llama.cpp (llama-cpp-python) and compare it with what
+tuneforge does with the adapter.
+
+1. Token ids: llama.cpp's tokenizer against the training tokenizer on a probe set (apostrophes, dashes, accents,
+   digits, emoji, Dutch, German, special tokens) and on every evaluation prompt as the chat template renders it.
+2. Greedy answers: llama.cpp's own chat completion — the GGUF's chat template, no system prompt given, so the
+   trained one must come from the template — against `tuneforge predict` (the adapter, its trained system
+   prompt) on the evaluation set.
+
+F32 and F16 files must agree exactly; quantized files round weights, so their agreement rate is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tuneforge.errors import UserError
+
+CHECK_FILE = "llama_cpp_check.json"
+# Each probe covers a way two byte-level BPE pre-tokenizers can disagree.
+PROBES = [
+    "Don't stop: it's the user's call, isn't it? We'll see, they've said, I'd go, you're right.",  # apostrophes
+    "Dashes - en – em — and a minus −5; well-known, e-mail, 2023–2024.",  # dashes
+    "Café crème, naïve façade, Ångström, São Paulo, Æsir, piñata.",  # accents
+    "Invoice 2024-00017: 3 × 1.299,95 EUR, 12345678901234567890, 0.5%, v2.10.3",  # digits
+    "Thanks 🙏 great job 🚀🔥, flags 🇳🇱🇩🇪, family 👨‍👩‍👧 and ✓ ✗ ★",  # emoji
+    "Factuur voor kantoorbenodigdheden: 5 dozen papier à € 24,95, excl. BTW; 's-Hertogenbosch",  # Dutch
+    "Rechnung über Bürobedarf: Größe XL, Straße 7, zzgl. MwSt. — Grüße aus Köln",  # German
+    "  leading spaces,\ttabs,\n\nnew lines   and trailing  ",  # whitespace runs
+    "<|im_start|>user\nHello<|im_end|>",  # special tokens written as text
+]
+EXACT_TYPES = ("f32", "f16")
+
+
+@dataclass
+class FileCheck:
+    file: str
+    type: str
+    probes: int
+    probes_identical: int
+    prompts: int
+    prompt_ids_identical: int
+    answers: int
+    answers_identical: int
+    mismatches: list[dict] = field(default_factory=list)
+
+    @property
+    def agreement(self) -> float:
+        return self.answers_identical / self.answers if self.answers else 0.0
+
+    @property
+    def passed(self) -> bool:
+        tokens_ok = self.probes_identical == self.probes and self.prompt_ids_identical == self.prompts
+        return tokens_ok and (self.type not in EXACT_TYPES or self.answers_identical == self.answers)
+
+
+@dataclass
+class LlamaCppCheck:
+    data: str
+    files: list[FileCheck]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.files) and all(f.passed for f in self.files)
+
+    def save(self, folder: Path) -> Path:
+        path = Path(folder) / CHECK_FILE
+        body = {"data": self.data, "passed": self.passed,
+                "files": [{**asdict(f), "agreement": round(f.agreement, 4), "passed": f.passed} for f in self.files]}
+        path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    def failures(self) -> list[dict]:
+        """What made the check fail: mismatches of exact files, token-id mismatches of any file."""
+        return [{"file": f.file, **m} for f in self.files if not f.passed for m in f.mismatches]
+
+    def lines(self) -> list[str]:
+        out = []
+        for f in self.files:
+            out.append(f"llama.cpp {f.type}: token ids {f.probes_identical}/{f.probes} probes, "
+                       f"{f.prompt_ids_identical}/{f.prompts} prompts identical; greedy answers "
+                       f"{f.answers_identical}/{f.answers} identical to tuneforge predict ({100 * f.agreement:.1f}%)")
+        return out
+
+
+def _open(path: Path, n_ctx: int):
+    from tuneforge.export.quantize import require_llama_cpp
+
+    llama_cpp = require_llama_cpp()
+    return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=2, n_batch=512, verbose=False)
+
+
+def _llama_ids(llm, text: str) -> list[int]:
+    # special=True: special tokens written in the text are parsed as such, as transformers does.
+    return llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+
+def _hf_ids(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+class _LlamaChat:
+    """A GGUF in llama.cpp, prompted as llama-cpp-python's chat completion prompts it: the file's own chat template
+    (tokenizer.chat_template metadata) rendered by its Jinja formatter, tokenized by llama.cpp, decoded greedily
+    until the file's end token."""
+
+    def __init__(self, llm):
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.llm, self.llama_cpp = llm, llama_cpp
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise UserError("the GGUF has no tokenizer.chat_template")
+        text = lambda tid: llm.detokenize([tid], special=True).decode("utf-8", "replace") if tid >= 0 else ""  # noqa: E731
+        self.formatter = Jinja2ChatFormatter(template, eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos()))
+        # The file's EOS token, where tuneforge stops too. llama.cpp would also stop at tokens it recognises by
+        # their text (e.g. <|endoftext|> as end-of-turn); a trained variant ends with EOS, but a random test
+        # model can emit those mid-answer, where transformers goes on.
+        self.eos = llm.token_eos()
+
+    def prompt_ids(self, messages: list[dict]) -> list[int]:
+        prompt = self.formatter(messages=messages).prompt
+        # add_bos=True adds BOS only where the file says its vocabulary wants one, as completions do.
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+
+    def answer_ids(self, prompt_ids: list[int], max_new_tokens: int) -> list[int]:
+        out: list[int] = []
+        # temp 0 is llama.cpp's greedy sampler; no repetition penalty, as tuneforge decodes.
+        for token in self.llm.generate(prompt_ids, temp=0.0, repeat_penalty=1.0, top_k=1, top_p=1.0, min_p=0.0):
+            if token == self.eos or len(out) >= max_new_tokens:
+                break
+            out.append(token)
+        return out
+
+
+def check_file(path: Path, qtype: str, tokenizer, prompts: list[list[dict]], reference: list[str],
+               system_prompt: str | None, max_new_tokens: int, n_ctx: int = 2048) -> FileCheck:
+    """`prompts` are full conversations as tuneforge predict builds them (system prompt first, if any);
+    llama.cpp gets them as a plain user sends them, without the trained system prompt."""
+    from tuneforge.export.parity import without_trained_system
+    from tuneforge.chat_encoding import encode_prompt
+
+    llm = _open(path, n_ctx)
+    try:
+        chat = _LlamaChat(llm)
+        result = FileCheck(path.name, qtype, len(PROBES), 0, len(prompts), 0, len(prompts), 0)
+        for text in PROBES:
+            ours, theirs = _hf_ids(tokenizer, text), _llama_ids(llm, text)
+            if ours == theirs:
+                result.probes_identical += 1
+            else:
+                result.mismatches.append({"probe": text, "transformers": ours, "llama.cpp": theirs})
+        for messages, bare, expected in zip(prompts, without_trained_system(prompts, system_prompt), reference):
+            # The ids training would see for the full prompt, against llama.cpp's for the bare one: the template
+            # must add the trained system prompt and the tokenizer must split the text the same way.
+            ids = chat.prompt_ids(bare)
+            if ids == encode_prompt(tokenizer, messages):
+                result.prompt_ids_identical += 1
+            else:
+                result.mismatches.append({"prompt_ids_differ": messages[-1]["content"]})
+            new = chat.answer_ids(ids, max_new_tokens)
+            answer = tokenizer.decode(new, skip_special_tokens=True).strip()
+            if answer == expected:
+                result.answers_identical += 1
+            elif len(result.mismatches) < 20:
+                result.mismatches.append({"prompt": messages[-1]["content"], "predict": expected, "llama.cpp": answer})
+        return result
+    finally:
+        llm.close()
+
+
+def check_gguf_files(files: dict[str, Path], run_dir: str | Path, prompts: list[list[dict]], data: str,
+                     max_new_tokens: int = 32) -> LlamaCppCheck:
+    """`files` maps a type (f16, q8_0, ...) to its GGUF; reference answers come from the adapter, greedily."""
+    from tuneforge.eval.generate import generate_batch
+    from tuneforge.models.variant import load_for_inference
+
+    loaded = load_for_inference(str(run_dir))
+    reference = [g.text for g in generate_batch(loaded.model, loaded.tokenizer, prompts, max_new_tokens)]
+    checks = [check_file(path, qtype, loaded.tokenizer, prompts, reference, loaded.default_system_prompt,
+                         max_new_tokens) for qtype, path in files.items()]
+    return LlamaCppCheck(data, checks)

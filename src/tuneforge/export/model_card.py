@@ -1,0 +1,124 @@
+"""The model card (README.md) of a variant, in its run folder and in each export.
+
+The front matter is huggingface_hub's ModelCardData (base_model, licence, library, tags), which the Hub and
+other tools read; the body says what the variant is for, what it was trained on (dataset version and hash,
+training settings), how it did against the prompted baselines (eval.json, with intervals) and where it stops
+being reliable. Every fact comes from run.json / eval.json; nothing is a blank to fill in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CARD_FILE = "README.md"
+# Training settings worth a reader's attention (the full resolved config is in run.json).
+_CONFIG_KEYS = ("method", "objective", "epochs", "max_steps", "batch_size", "grad_accum", "lr", "schedule",
+                "warmup_ratio", "lora_r", "lora_alpha", "lora_dropout", "max_seq_len", "seed")
+
+
+def _eval_report(run_dir: Path) -> dict | None:
+    from tuneforge.eval.eval_file import EVAL_FILE, read_eval
+
+    path = run_dir / EVAL_FILE
+    return read_eval(path).raw if path.is_file() else None
+
+
+def _pct(x) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def _results_table(report: dict) -> list[str]:
+    systems = report["systems"]
+    metrics: list[str] = []
+    for s in systems.values():
+        for m in (s.get("metrics") or {}):
+            if m not in metrics:
+                metrics.append(m)
+    if not metrics:
+        metrics = ["exact_match"]
+    lines = ["| system | kind | " + " | ".join(f"{m} [95% CI]" for m in metrics) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in metrics) + " |"]
+    for name, s in systems.items():
+        cells = []
+        for m in metrics:
+            value = (s.get("metrics") or {}).get(m, s.get(m))
+            ci = (s.get("ci") or {}).get(m)
+            cells.append(_pct(value) + (f" [{_pct(ci[0])}–{_pct(ci[1])}]" if ci else ""))
+        lines.append(f"| {name} | {s.get('kind', '')} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def card_text(run: dict, report: dict | None, export_kind: str | None = None, dtype: str | None = None) -> str:
+    from huggingface_hub import ModelCardData
+
+    from tuneforge.models.resolve import BUNDLED, public_id
+
+    base_name = run["base"]["name"]
+    # A local folder is named by its last part only: a card must not leak (or depend on) this machine's paths.
+    base_id = public_id(base_name)
+    shown = base_id or f"{Path(base_name).name} (a local model)"
+    licence = BUNDLED[base_name].licence if base_name in BUNDLED else None
+    data = run.get("data", {})
+    cfg = run.get("config", {})
+    library = "transformers" if export_kind in ("merged", "gguf") else "peft"
+    front = ModelCardData(
+        base_model=base_id, license=licence, library_name=library, pipeline_tag="text-generation",
+        tags=["tuneforge", cfg.get("method", "lora"), *(["gguf"] if export_kind == "gguf" else [])],
+    )
+    what = {None: "a LoRA adapter (PEFT format)", "merged": "the adapter merged into the base (safetensors)",
+            "gguf": "a GGUF file for llama.cpp and Ollama"}[export_kind]
+    lines = [
+        "---", front.to_yaml(), "---", "",
+        f"# {Path(data.get('path') or 'variant').stem} — fine-tuned {shown}", "",
+        f"This is {what}{f' in {dtype}' if dtype else ''}, fine-tuned with tuneforge "
+        f"({run.get('method', 'lora')}, {run.get('objective', 'sft')}) from **{shown}**"
+        f"{f' (licence: {licence})' if licence else ''}.", "",
+        "## Intended use", "",
+        "The task of its training data and nothing else: inputs like the training examples, answered in their "
+        "format. It was trained with the system prompt below; the exported chat template adds it when a "
+        "conversation has none, and decoding is greedy (`generation_config.json`).", "",
+    ]
+    if data.get("system_prompt"):
+        lines += ["```text", data["system_prompt"], "```", ""]
+    lines += [
+        "## Limits", "",
+        f"- A small model ({run.get('metrics', {}).get('total_params', 0):,} parameters) trained on "
+        f"{data.get('train_examples', '?')} examples: inputs unlike them (other languages, other tasks, "
+        "adversarial text) get unreliable answers, and it may state wrong things fluently.",
+        "- Check the evaluation below on data like yours before relying on it; keep a person in the loop for "
+        "decisions that matter.", "",
+        "## Training data", "",
+        f"- file: `{Path(data['path']).name if data.get('path') else '?'}`, dataset version "
+        f"`{data.get('version') or '-'}`, content hash `{data.get('hash')}`",
+        f"- {data.get('train_examples', '?')} training examples, {data.get('eval_examples', '?')} held out for "
+        f"the evaluation loss; {data.get('truncated_examples', 0)} truncated", "",
+        "## Training configuration", "",
+        "| setting | value |", "| --- | --- |",
+        *[f"| {k} | {cfg[k]} |" for k in _CONFIG_KEYS if cfg.get(k) not in (None, "", 0) or k == "seed"],
+        f"| trained tokens | {run.get('trained_tokens', '?'):,} |" if isinstance(run.get("trained_tokens"), int)
+        else "| trained tokens | ? |",
+        f"| final eval loss | {run.get('metrics', {}).get('final_eval_loss')} |", "",
+        "## Evaluation", "",
+    ]
+    if report:
+        lines += [f"On `{Path(str(report.get('data', '?'))).name}` (held out), against the base model prompted "
+                  "without fine-tuning; intervals are bootstrap 95% intervals over the examples:", "",
+                  *_results_table(report), ""]
+    else:
+        lines += ["Not evaluated yet: run `tuneforge eval --model RUN --data HELD_OUT.jsonl`, which compares it "
+                  "with the prompted baselines, and export again.", ""]
+    versions = run.get("versions") or {}
+    if versions:
+        lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), ""]
+    return "\n".join(lines)
+
+
+def write_model_card(run_dir: str | Path, folder: str | Path | None = None, export_kind: str | None = None,
+                     dtype: str | None = None) -> Path:
+    """README.md for the variant in `folder` (default: the run folder itself, replacing PEFT's blank card)."""
+    from tuneforge.run_record import read_run
+
+    run_dir = Path(run_dir)
+    path = Path(folder or run_dir) / CARD_FILE
+    path.write_text(card_text(read_run(run_dir), _eval_report(run_dir), export_kind, dtype), encoding="utf-8")
+    return path

@@ -1,0 +1,192 @@
+"""OpenAI's fine-tuning job request, and how it maps onto tuneforge's one training schema (config.TrainConfig).
+
+The body is OpenAI's (`model`, `training_file`, `validation_file`, `suffix`, `seed`, `metadata`, `method` with
+per-method `hyperparameters`, the deprecated top-level `hyperparameters`). Mapping:
+- `method.type`: supervised -> objective sft, dpo -> objective dpo (reinforcement is refused: not implemented);
+- `n_epochs`, `batch_size`: a value sets `epochs` / `batch_size`; "auto" uses tuneforge's rules (train/auto.py);
+- `learning_rate_multiplier`: multiplies tuneforge's auto learning rate for the method and batch ("auto" = 1);
+- `beta` (dpo): `dpo_beta`; "auto" keeps tuneforge's default;
+- `validation_file`: `eval_data`; without one the whole training file trains, as at OpenAI (no held-out split);
+- `seed`: `seed` (one is drawn and recorded when absent).
+A tuneforge-only `tuneforge` object may set any other TrainConfig field (`lora_r`, `max_seq_len`, ...), checked
+by the same schema, so a job can ask for everything `tuneforge train` can.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tuneforge.config import TrainConfig, build_config
+
+Auto = Literal["auto"]
+# Fields a job's `tuneforge` object may not set: the job decides them (files, run folder, resume, method).
+RESERVED = {"data", "base", "out", "eval_data", "resume", "objective", "progress", "nproc", "auto_epochs",
+            "auto_batch_size", "auto_lr"}
+_SUFFIX = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Hyperparameters(_Body):
+    n_epochs: Union[Auto, int, None] = Field(None, description="Passes over the training file.")
+    batch_size: Union[Auto, int, None] = Field(None, description="Examples per optimizer step.")
+    learning_rate_multiplier: Union[Auto, float, None] = Field(None, description="Times tuneforge's auto rate.")
+    beta: Union[Auto, float, None] = Field(None, description="DPO only: the DPO temperature.")
+
+    @field_validator("n_epochs", "batch_size")
+    @classmethod
+    def _positive_int(cls, v):
+        if isinstance(v, int) and not 1 <= v <= 4096:
+            raise ValueError("must be 'auto' or an integer from 1 to 4096")
+        return v
+
+    @field_validator("learning_rate_multiplier", "beta")
+    @classmethod
+    def _positive(cls, v):
+        if isinstance(v, float) and not v > 0:
+            raise ValueError("must be 'auto' or a number above 0")
+        return v
+
+
+class MethodOptions(_Body):
+    hyperparameters: Optional[Hyperparameters] = None
+
+
+class Method(_Body):
+    type: Literal["supervised", "dpo", "reinforcement"]
+    supervised: Optional[MethodOptions] = None
+    dpo: Optional[MethodOptions] = None
+    reinforcement: Optional[dict] = None
+
+
+class CreateJob(_Body):
+    model: str = Field(..., min_length=1)
+    training_file: str
+    validation_file: Optional[str] = None
+    suffix: Optional[str] = None
+    seed: Optional[int] = Field(None, ge=0, le=2**31 - 1)
+    metadata: Optional[dict[str, str]] = None
+    method: Optional[Method] = None
+    hyperparameters: Optional[Hyperparameters] = None  # deprecated by OpenAI in favour of method
+    integrations: Optional[list] = None
+    tuneforge: Optional[dict] = None
+
+    @field_validator("suffix")
+    @classmethod
+    def _suffix(cls, v):
+        if v is not None and not _SUFFIX.match(v):
+            raise ValueError("up to 64 letters, digits, '.', '_' or '-'")
+        return v
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, v):
+        if v is not None:
+            if len(v) > 16:
+                raise ValueError("at most 16 key-value pairs")
+            for key, value in v.items():
+                if len(key) > 64 or len(value) > 512:
+                    raise ValueError(f"{key[:64]!r}: keys are at most 64 characters, values at most 512")
+        return v
+
+
+class SpecError(ValueError):
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
+
+
+def method_type(body: CreateJob) -> str:
+    return body.method.type if body.method else "supervised"
+
+
+def requested_hyperparameters(body: CreateJob) -> Hyperparameters:
+    """The hyperparameters the client asked for, wherever it put them; refuses what cannot be honoured."""
+    if body.integrations:
+        raise SpecError("integrations are not supported by this server (training metrics are in the job's events "
+                        "and result file)", "integrations")
+    kind = method_type(body)
+    if kind == "reinforcement":
+        raise SpecError("method.type 'reinforcement' is not supported; use 'supervised' or 'dpo'", "method.type")
+    hp = None
+    if body.method is not None:
+        options = getattr(body.method, kind)
+        hp = options.hyperparameters if options else None
+        other = "dpo" if kind == "supervised" else "supervised"
+        if getattr(body.method, other) is not None:
+            raise SpecError(f"method.{other} given but method.type is {kind!r}", f"method.{other}")
+    if body.hyperparameters is not None:
+        if body.method is not None and hp is not None:
+            raise SpecError("give hyperparameters under method only (the top-level field is deprecated)",
+                            "hyperparameters")
+        hp = body.hyperparameters
+    hp = hp or Hyperparameters()
+    if hp.beta is not None and kind != "dpo":
+        raise SpecError("beta is a DPO hyperparameter", f"method.{kind}.hyperparameters.beta")
+    return hp
+
+
+def train_values(body: CreateJob, base: str, data: str, eval_data: str | None, out: str, seed: int) -> dict:
+    """TrainConfig values for the job, with `auto` left to tuneforge's rules (resolved in `resolve`)."""
+    hp = requested_hyperparameters(body)
+    overrides = dict(body.tuneforge or {})
+    reserved = sorted(RESERVED & overrides.keys())
+    if reserved:
+        raise SpecError(f"tuneforge.{reserved[0]} is set by the job itself", f"tuneforge.{reserved[0]}")
+    values = {"data": data, "base": base, "out": out, "eval_data": eval_data, "eval_split": 0.0, "seed": seed,
+              "objective": "dpo" if method_type(body) == "dpo" else "sft", "progress": False,
+              "report_to": "none", "save_every": 0, "keep_checkpoints": 3, **overrides}
+    if hp.n_epochs in (None, "auto"):
+        values["auto_epochs"] = "epochs" not in overrides
+    else:
+        values["epochs"] = hp.n_epochs
+    if hp.batch_size in (None, "auto"):
+        values["auto_batch_size"] = "batch_size" not in overrides
+    else:
+        values["batch_size"] = hp.batch_size
+    values["auto_lr"] = "lr" not in overrides
+    if hp.beta not in (None, "auto"):
+        values["dpo_beta"] = hp.beta
+    try:
+        build_config(TrainConfig, values, source="tuneforge")
+    except ValueError as err:
+        raise SpecError(str(err), "tuneforge") from None
+    return values
+
+
+def multiplier(body: CreateJob) -> float:
+    m = requested_hyperparameters(body).learning_rate_multiplier
+    return 1.0 if m in (None, "auto") else float(m)
+
+
+def resolve(values: dict, n_train: int, lr_multiplier: float) -> tuple[TrainConfig, list[str]]:
+    """The concrete config the run gets once the training file's size is known: tuneforge's auto rules, then the
+    multiplier on the learning rate. The result has no auto flags left, so a resumed run uses the same values."""
+    from tuneforge.train.auto import resolve_auto
+
+    cfg, notes = resolve_auto(TrainConfig(**values), n_train)
+    update = {"auto_epochs": False, "auto_batch_size": False, "auto_lr": False}
+    if values.get("auto_lr") and lr_multiplier != 1.0:
+        update["lr"] = float(f"{cfg.lr * lr_multiplier:.4g}")
+        notes.append(f"lr={update['lr']:g} (learning_rate_multiplier {lr_multiplier:g} x {cfg.lr:g})")
+    return cfg.model_copy(update=update), notes
+
+
+def shown_requested(body: CreateJob) -> dict:
+    """`hyperparameters` of a job before its file is validated: what was asked, "auto" where nothing was."""
+    hp = requested_hyperparameters(body)
+    keys = ["n_epochs", "batch_size", "learning_rate_multiplier"] + (["beta"] if method_type(body) == "dpo" else [])
+    return {k: "auto" if getattr(hp, k) is None else getattr(hp, k) for k in keys}
+
+
+def shown_resolved(cfg: TrainConfig, lr_multiplier: float) -> dict:
+    """`hyperparameters` once resolved: the values the run trains with."""
+    shown = {"n_epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate_multiplier": lr_multiplier}
+    if cfg.objective == "dpo":
+        shown["beta"] = cfg.dpo_beta
+    return shown

@@ -1,0 +1,104 @@
+"""GGUF exports in llama.cpp itself (llama-cpp-python): token ids, greedy answers, quantized files.
+
+Skipped (visibly, with the reason) when llama-cpp-python is not installed; `make check-export` installs it and
+sets TUNEFORGE_REQUIRE_LLAMA_CPP=1, which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+if os.environ.get("TUNEFORGE_REQUIRE_LLAMA_CPP"):
+    import llama_cpp  # noqa: F401  (the check-export lane must run these tests, not skip them)
+else:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed; `make check-export` runs these")
+
+from tuneforge.cli.main import app  # noqa: E402
+from tuneforge.export.export import ExportOptions, check_exported_gguf, export_variant  # noqa: E402
+
+pytestmark = pytest.mark.llama_cpp
+
+
+@pytest.fixture(scope="module")
+def digit_variant(tmp_path_factory, tiny_variants):
+    """A tiny model whose tokenizer splits digits one by one (llama.cpp's `smollm`, as SmolLM2 does)."""
+    from tuneforge.models.tiny import build_tiny_model
+    from tuneforge.models.tiny_variant import build_tiny_variant
+
+    root = tmp_path_factory.mktemp("digits")
+    base = build_tiny_model(root / "base", split_digits=True)
+    data = json.loads((tiny_variants["alpha"] / "run.json").read_text())["data"]
+    return build_tiny_variant(root / "run", base, seed=3, system_prompt=data["system_prompt"], data_path=data["path"])
+
+
+def _gguf_meta(path, key):
+    import gguf
+
+    return gguf.GGUFReader(str(path)).fields[key].contents()
+
+
+def test_cli_check_runs_f32_and_quantized_files_in_llama_cpp(tiny_variants, tmp_path):
+    out = tmp_path / "invoice-tiny"
+    r = CliRunner().invoke(app, ["models", "export", str(tiny_variants["alpha"]), "--format", "gguf",
+                                 "--gguf-dtype", "f32", "--quantize", "q8_0,q4_k_m", "--check", "--out", str(out),
+                                 "--parity-samples", "2"])
+    assert r.exit_code == 0, r.output
+    assert "llama.cpp f32: token ids 9/9 probes, 15/15 prompts identical; greedy answers 15/15" in r.output
+    assert "llama.cpp q8_0:" in r.output and "llama.cpp q4_k_m:" in r.output
+    check = json.loads((out / "llama_cpp_check.json").read_text())
+    by_type = {f["type"]: f for f in check["files"]}
+    assert set(by_type) == {"f32", "q8_0", "q4_k_m"} and check["passed"] is True
+    assert all(0.0 <= f["agreement"] <= 1.0 for f in check["files"])  # quantized: recorded, not required
+    # Quantized by llama.cpp's own quantizer: the file types llama.cpp wrote.
+    assert _gguf_meta(out / "invoice-tiny.q8_0.gguf", "general.file_type") == 7
+    assert _gguf_meta(out / "invoice-tiny.q4_k_m.gguf", "general.file_type") == 15
+    assert _gguf_meta(out / "invoice-tiny.f32.gguf", "general.name") == "invoice-tiny"
+
+
+def test_digit_splitting_tokenizer_exports_as_smollm_and_matches(digit_variant, tmp_path):
+    # F32 and 4-token answers: a random tiny model's logits have near-ties that a different summation order (or
+    # F16 rounding) flips somewhere in a long answer; F16 on the real model is measured in docs/deploy.md.
+    options = ExportOptions("gguf", "f32", parity_samples=0, max_new_tokens=4)
+    folder, _ = export_variant(digit_variant, tmp_path / "digits", options=options)
+    assert _gguf_meta(folder / "digits.f32.gguf", "tokenizer.ggml.pre") == "smollm"
+    result = check_exported_gguf(digit_variant, folder, options)
+    f32 = result.files[0]
+    assert (f32.probes_identical, f32.prompt_ids_identical) == (f32.probes, f32.prompts), f32.mismatches
+    assert f32.answers_identical == f32.answers, f32.mismatches
+
+
+def test_wrong_pre_tokenizer_fails_the_check(digit_variant, tmp_path, monkeypatch):
+    """The defect this check exists for: a GGUF that names another split than the one trained with."""
+    import tuneforge.models.pretokenizers as pre
+
+    # llama.cpp's "default" split (what the first exporter wrote) isolates punctuation: apostrophes and dashes differ.
+    monkeypatch.setattr(pre, "llama_cpp_pre_name", lambda spec: "default")
+    options = ExportOptions("gguf", "f32", parity_samples=0)
+    folder, _ = export_variant(digit_variant, tmp_path / "wrong", options=options)
+    result = check_exported_gguf(digit_variant, folder, options)
+    assert not result.passed
+    assert any("probe" in m for m in result.failures())
+
+
+def test_gguf_template_carries_the_trained_system_prompt(tiny_variants, tmp_path):
+    """A llama.cpp user who sends only the input gets the prompt the variant was trained on."""
+    from tuneforge.export.llama_cpp_check import _LlamaChat, _open
+    from tuneforge.models.load import load_tokenizer
+    from tuneforge.chat_encoding import encode_prompt
+
+    folder, _ = export_variant(tiny_variants["alpha"], tmp_path / "g", options=ExportOptions("gguf", "f32", parity_samples=0))
+    system = json.loads((tiny_variants["alpha"] / "run.json").read_text())["data"]["system_prompt"]
+    tok = load_tokenizer(tiny_variants["alpha"])
+    llm = _open(folder / "g.f32.gguf", 512)
+    try:
+        bare = [{"role": "user", "content": "dell laptop"}]
+        full = [{"role": "system", "content": system}, *bare]
+        assert _LlamaChat(llm).prompt_ids(bare) == encode_prompt(tok, full)
+        other = [{"role": "system", "content": "Be brief."}, *bare]  # a user's own system prompt wins
+        assert _LlamaChat(llm).prompt_ids(other) == encode_prompt(tok, other)
+    finally:
+        llm.close()

@@ -1,0 +1,176 @@
+"""The jobs API's pieces on their own: OpenAI hyperparameters -> TrainConfig, file checks with OpenAI's error codes,
+the store's cursor pages, and the catalog serving an adapter added (and removed) while it runs, per owner."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from conftest import _LINES, chat_row, write_jsonl
+
+from tuneforge.jobs.spec import CreateJob, SpecError, resolve, shown_resolved, train_values
+from tuneforge.jobs.store import JobStore
+from tuneforge.jobs.validate import JobError, check_file
+from tuneforge.train.auto import auto_batch_size, auto_epochs, auto_lr
+
+
+def _body(**kw) -> CreateJob:
+    return CreateJob(model="m", training_file="file-x", **kw)
+
+
+def _values(body: CreateJob) -> dict:
+    return train_values(body, "base", "data.jsonl", None, "out", seed=5)
+
+
+def test_auto_hyperparameters_use_tuneforges_rules_and_the_multiplier_scales_the_rate():
+    cfg, _ = resolve(_values(_body()), n_train=40, lr_multiplier=1.0)
+    batch = auto_batch_size(40)
+    assert (cfg.batch_size, cfg.epochs, cfg.lr) == (batch, auto_epochs(40, batch), auto_lr("lora", "sft", batch))
+    assert not (cfg.auto_epochs or cfg.auto_batch_size or cfg.auto_lr)  # a resumed run gets the same values
+    assert cfg.eval_split == 0.0 and cfg.seed == 5 and cfg.objective == "sft"
+
+    body = _body(method={"type": "supervised", "supervised": {"hyperparameters": {
+        "n_epochs": 3, "batch_size": 8, "learning_rate_multiplier": 2.0}}})
+    cfg, _ = resolve(_values(body), n_train=40, lr_multiplier=2.0)
+    assert (cfg.epochs, cfg.batch_size) == (3, 8)
+    assert cfg.lr == pytest.approx(2 * auto_lr("lora", "sft", 8), rel=1e-3)
+    assert shown_resolved(cfg, 2.0) == {"n_epochs": 3, "batch_size": 8, "learning_rate_multiplier": 2.0}
+
+
+def test_dpo_method_and_the_deprecated_top_level_form():
+    values = _values(_body(method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.3, "n_epochs": 2}}}))
+    assert values["objective"] == "dpo" and values["dpo_beta"] == 0.3 and values["epochs"] == 2
+    assert _values(_body(hyperparameters={"n_epochs": 4}))["epochs"] == 4
+    with pytest.raises(SpecError) as err:
+        _values(_body(method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}},
+                      hyperparameters={"n_epochs": 4}))
+    assert err.value.param == "hyperparameters"
+    with pytest.raises(SpecError, match="beta is a DPO"):
+        _values(_body(hyperparameters={"beta": 0.2}))
+    with pytest.raises(SpecError) as err:
+        _values(_body(method={"type": "reinforcement"}))
+    assert err.value.param == "method.type"
+
+
+def test_tuneforge_extras_are_checked_by_trainconfig():
+    assert _values(_body(tuneforge={"lora_r": 4, "lr": 1e-3}))["lora_r"] == 4
+    assert _values(_body(tuneforge={"lr": 1e-3}))["auto_lr"] is False  # an explicit rate is kept as given
+    with pytest.raises(SpecError, match="lora_rank: unknown key"):
+        _values(_body(tuneforge={"lora_rank": 4}))
+    with pytest.raises(SpecError, match="tuneforge.data is set by the job"):
+        _values(_body(tuneforge={"data": "/etc/passwd"}))
+
+
+def _rows(n: int) -> list[dict]:
+    texts = [(label, t) for label, ts in _LINES.items() for t in ts]
+    return [chat_row(f"{t} {i}", label) for i, (label, t) in zip(range(n), texts * 5)]
+
+
+def test_invalid_training_file_names_the_line(tmp_path):
+    rows = _rows(12)
+    rows[2] = {"messages": [{"role": "user", "content": "no answer"}]}
+    path = write_jsonl(tmp_path / "blob", rows)
+    with pytest.raises(JobError) as err:
+        check_file(path, "file-1", "mine.jsonl", "sft", "training")
+    assert err.value.code == "invalid_training_file" and err.value.param == "training_file"
+    assert "line 3" in err.value.message and "mine.jsonl" in err.value.message
+
+    with pytest.raises(JobError) as err:
+        check_file(write_jsonl(tmp_path / "few", _rows(9)), "file-2", "few.jsonl", "sft", "training")
+    assert err.value.code == "invalid_n_examples"
+    assert len(check_file(write_jsonl(tmp_path / "ten", _rows(10)), "file-3", "t.jsonl", "sft", "training").examples) == 10
+    # A small validation file is fine; chat rows for a DPO job are not.
+    assert check_file(write_jsonl(tmp_path / "v", _rows(3)), "file-4", "v.jsonl", "sft", "validation").examples
+    with pytest.raises(JobError) as err:
+        check_file(write_jsonl(tmp_path / "d", _rows(12)), "file-5", "d.jsonl", "dpo", "training")
+    assert err.value.code == "invalid_training_file" and "preference pairs" in err.value.message
+
+
+def test_store_pages_with_cursors_and_filters_metadata(tmp_path):
+    store = JobStore(tmp_path / "jobs.db")
+    common = dict(created_at=1, model="m", base="b", training_file="file-1", seed=1, request={}, hyperparameters={},
+                  status="queued", run_dir="r")
+    for i in range(5):
+        store.add_job(id=f"ftjob-{i}", owner="a" if i != 3 else "b", metadata={"k": str(i % 2)}, **common)
+        store.add_event("ftjob-0", f"event {i}")
+    rows, more = store.list_jobs("a", None, 2, None)
+    assert [r["id"] for r in rows] == ["ftjob-4", "ftjob-2"] and more  # newest first, b's job left out
+    rows, more = store.list_jobs("a", "ftjob-2", 2, None)
+    assert [r["id"] for r in rows] == ["ftjob-1", "ftjob-0"] and not more
+    assert [r["id"] for r in store.list_jobs(None, None, 10, {"k": "1"})[0]] == ["ftjob-3", "ftjob-1"]
+    events, _ = store.list_events("ftjob-0", None, 10)
+    assert [e["message"] for e in events] == [f"event {i}" for i in range(4, -1, -1)]
+    after, _ = store.list_events("ftjob-0", events[1]["id"], 10)
+    assert [e["message"] for e in after] == ["event 2", "event 1", "event 0"]
+    assert store.transition("ftjob-0", ("running",), status="failed") is None  # compare-and-set
+    assert store.transition("ftjob-0", ("queued",), status="running")["status"] == "running"
+
+
+def test_catalog_serves_an_adapter_added_at_runtime_and_only_to_its_owner(tiny_model_dir, tiny_variants):
+    from tuneforge.serve.catalog import Catalog, UnknownModel
+    from tuneforge.serve.engine import GenRequest
+    from tuneforge.serve.principal import Principal, _current
+    from tuneforge.chat_encoding import encode_prompt
+
+    def answer(entry) -> str:
+        done, parts = threading.Event(), []
+        tok = entry.engine.tokenizer
+        req = GenRequest(encode_prompt(tok, [{"role": "user", "content": "dell laptop"}]), adapter=entry.adapter,
+                         max_tokens=8, temperature=0,
+                         on_event=lambda kind, *a: parts.append(a[0]) if kind == "delta" else done.set())
+        entry.engine.submit(req)
+        assert done.wait(60)
+        return "".join(parts)
+
+    reference = Catalog.load([str(tiny_variants["beta"]), str(tiny_variants["alpha"])], max_batch=4)
+    catalog = Catalog.load([str(tiny_model_dir)], max_batch=4)
+    try:
+        base_answer = answer(catalog.resolve(tiny_model_dir.name))
+        added = catalog.add("ft:tiny:a::x", tiny_variants["beta"], owner="a")
+        assert added.engine is catalog.resolve(tiny_model_dir.name).engine  # one copy of the base
+        expected = answer(reference.resolve(tiny_variants["beta"].name))
+        assert expected != base_answer
+        assert answer(added) == expected
+        second = catalog.add("ft:tiny:a::z", tiny_variants["alpha"], owner="a")  # joins the loaded adapters
+        assert answer(second) == answer(reference.resolve(tiny_variants["alpha"].name)) != expected
+        assert answer(added) == expected
+        catalog.remove("ft:tiny:a::z")
+
+        token = _current.set(Principal("b"))
+        try:
+            assert "ft:tiny:a::x" not in [e.id for e in catalog.list()]
+            with pytest.raises(UnknownModel):
+                catalog.resolve("ft:tiny:a::x")
+        finally:
+            _current.reset(token)
+        token = _current.set(Principal("ops", admin=True))
+        try:
+            assert catalog.resolve("ft:tiny:a::x") is added
+        finally:
+            _current.reset(token)
+
+        catalog.remove("ft:tiny:a::x")
+        with pytest.raises(UnknownModel):
+            catalog.resolve("ft:tiny:a::x")
+        assert answer(catalog.resolve(tiny_model_dir.name)) == base_answer
+        again = catalog.add("ft:tiny:a::y", tiny_variants["beta"], owner="a")  # a fresh adapter slot works
+        assert answer(again) == expected
+    finally:
+        catalog.close()
+        reference.close()
+
+
+def test_admin_flag_on_keys(tmp_path):
+    from tuneforge.serve.keys import KeyStore
+    from tuneforge.serve.principal import principal_for
+
+    keys = KeyStore(tmp_path / "keys.db")
+    user, _ = keys.create("team-a")
+    admin, _ = keys.create("ops", admin=True)
+    assert principal_for(f"Bearer {user}", keys).owner == "team-a"
+    assert not principal_for(f"Bearer {user}", keys).admin
+    assert principal_for(f"Bearer {admin}", keys).admin
+    assert not principal_for("Bearer tf-nope", keys).can_see("team-a")
+    assert principal_for(None, None).admin  # local-only mode: the one local user sees all
+    assert json.loads(json.dumps([k.admin for k in keys.list()])) == [False, True]
