@@ -112,7 +112,7 @@ def test_eval_scores_it_as_a_system(cls_run, tmp_path):
     run_dir, _, _ = cls_run
     test = write_jsonl(tmp_path / "test.jsonl", [chat_row(t, lab) for lab, ts in _LINES.items() for t in ts[:2]])
     report = run_eval(EvalConfig(model=str(run_dir), data=str(test), shots=0, constrained=False, bootstrap=0,
-                                 html=False, out=str(tmp_path / "eval.json")), log=lambda *_: None)
+                                 out=str(tmp_path / "eval.json")), log=lambda *_: None)
     tuned = report["systems"]["fine-tuned"]
     assert tuned["kind"] == "variant" and tuned["decoding"] == "classify"
     answers = [e["predictions"]["fine-tuned"] for e in report["examples"]]
