@@ -169,7 +169,7 @@ def test_auto_settings_are_applied_and_recorded(label_data, tiny_model_dir, tmp_
                epochs=1, batch_size=64, lr=0.5), log=logs.append)
     config = _run(tmp_path)["config"]
     assert (config["epochs"], config["batch_size"], config["lr"]) == (20, 4, 1e-4)
-    assert any(line.startswith("auto: epochs=20") for line in logs)
+    assert any(line.startswith("chose epochs=20") for line in logs)
     assert any(line.startswith("estimate: ~") and "MiB" in line for line in logs)
 
 
