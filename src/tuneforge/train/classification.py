@@ -165,7 +165,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     import torch
 
     from tuneforge.models.load import load_tokenizer
-    from tuneforge.models.resolve import resolve_base
+    from tuneforge.models.resolve import public_id, resolve_base
     from tuneforge.train.batching import plan_epoch, steps_per_epoch
     from tuneforge.train.sft import _make_scheduler
     from tuneforge.train.tracking import Tracker
@@ -272,6 +272,9 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     else:
         log("calibration: skipped (no held-out examples); probabilities are the head's raw softmax")
 
+    portable_base = public_id(cfg.base) or cfg.base  # never a local cache path in adapter_config.json
+    for adapter_config in getattr(model, "peft_config", {}).values():
+        adapter_config.base_model_name_or_path = portable_base
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     wall = time.time() - started
@@ -287,7 +290,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         "objective": "classification",
         "precision": "fp32",
         "processes": 1,
-        "base": {"name": cfg.base, "path": str(base.path), "source": base.source},
+        "base": {"name": cfg.base, "path": str(base.path), "source": base.source, "public_id": public_id(cfg.base)},
         "data": {
             "path": str(resolve_data_path(cfg.data)[0].resolve()),
             "version": data.version,
