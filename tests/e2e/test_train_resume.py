@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from tuneforge.cli.main import app
 
 from tuneforge.config import TrainConfig
+from tuneforge.errors import UserError
 from tuneforge.train.sft import train
 
 
@@ -74,5 +75,5 @@ def test_killed_run_resumes_to_the_same_result(label_data, tiny_model_dir, tmp_p
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(label_data, tiny_model_dir, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no complete checkpoint to resume from"):
+    with pytest.raises(UserError, match="no complete checkpoint to resume from"):
         train(TrainConfig(**_settings(label_data, tiny_model_dir, tmp_path / "empty"), resume=True))

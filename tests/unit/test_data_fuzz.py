@@ -150,3 +150,33 @@ def _never_crashes(seed, suffix, damage):
 def test_fuzz_reader_check_and_clean_never_crash():
     _never_crashes()
     assert seen["files"] >= FILES
+
+
+# Defects that always make a row invalid, planted on one known line of an otherwise valid file.
+PLANTED = {
+    "bad JSON": lambda row: json.dumps(row)[:-1],
+    "content not a string": lambda row: json.dumps({"messages": [{"role": "user", "content": 7},
+                                                                 row["messages"][1]]}),
+    "unknown role": lambda row: json.dumps({"messages": [row["messages"][0], {"role": "robot", "content": "a"}]}),
+    "no answer": lambda row: json.dumps({"messages": row["messages"][:1]}),
+    "empty answer": lambda row: json.dumps({"messages": [row["messages"][0], {"role": "assistant", "content": " "}]}),
+    "not an object": lambda row: json.dumps([row]),
+}
+
+
+def test_each_planted_defect_is_reported_on_its_line():
+    """Not only "no crash": in 600 generated files, the one damaged row is refused, on its own line, and no
+    valid row is blamed."""
+    rng = random.Random(7)
+    for k in range(600):
+        rows = [{"messages": [{"role": "user", "content": f"invoice {k} line {i}"},
+                              {"role": "assistant", "content": rng.choice(["software", "travel"])}]}
+                for i in range(rng.randint(12, 30))]
+        target = rng.randrange(len(rows))
+        kind = rng.choice(sorted(PLANTED))
+        lines = [json.dumps(r) for r in rows]
+        lines[target] = PLANTED[kind](rows[target])
+        report = check_loaded(parse_data("\n".join(lines).encode(), "planted.jsonl"), "planted.jsonl")
+        row_errors = {p.line for p in report.errors if p.line is not None}
+        assert row_errors == {target + 1}, (kind, target + 1, [str(p) for p in report.errors])
+        assert len(report.examples) == len(rows) - 1

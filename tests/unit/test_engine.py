@@ -24,16 +24,23 @@ def engine(tiny_model_dir, tiny_variants):
     e.close()
 
 
+engine_entries: list[list[dict]] = []  # logprob entries of the last run_all's requests
+
+
 def run_all(engine, requests: list[GenRequest]) -> list[tuple[str, str, int]]:
     """Submit together (so they share batches); return (text, finish_reason, tokens) per request."""
     results: list = [None] * len(requests)
     done = threading.Semaphore(0)
+    engine_entries.clear()
     for i, req in enumerate(requests):
         parts: list[str] = []
+        entries: list[dict] = []
+        engine_entries.append(entries)
 
-        def on_event(kind, *args, i=i, parts=parts):
+        def on_event(kind, *args, i=i, parts=parts, entries=entries):
             if kind == "delta":
                 parts.append(args[0])
+                entries.extend(args[1])
             else:
                 results[i] = ("".join(parts), *args)
                 done.release()
@@ -83,15 +90,63 @@ def test_length_and_stop_strings(engine):
     assert (cut, reason) == (text[: text.find(stop)], "stop")
 
 
-def test_json_mode_closes_the_object_before_max_tokens(engine):
+def test_schemas_and_adapters_mix_in_one_batch_and_every_answer_fits_its_schema(engine):
     import json
 
     ids = encode_prompt(engine.tokenizer, PROMPTS[0])
-    for max_tokens in (4, 9, 20):
-        text, reason, n = run_all(engine, [GenRequest(ids, temperature=1.0, seed=max_tokens, max_tokens=max_tokens,
-                                                      json_mode=True)])[0]
-        assert isinstance(json.loads(text), dict), text
-        assert n <= max_tokens
+    schemas = [
+        {"type": "object", "properties": {"kind": {"enum": ["software", "travel"]}}, "required": ["kind"],
+         "additionalProperties": False},
+        {"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"enum": [1, 2, 3]}},
+         "required": ["ok", "n"], "additionalProperties": False},
+    ]
+    cases = [(schema, adapter, seed) for schema in schemas for adapter in ("__base__", engine.adapter_for("alpha"),
+                                                                           engine.adapter_for("beta")) for seed in (1, 2)]
+    reqs = [GenRequest(ids, adapter=adapter, temperature=1.0, seed=seed, max_tokens=30,
+                       constraint=engine.grammars.row(schema)) for schema, adapter, seed in cases]
+    for (schema, _, _), (text, reason, n) in zip(cases, run_all(engine, reqs)):
+        value = json.loads(text)
+        assert reason == "stop" and set(value) == set(schema["required"]), text
+        for key, spec in schema["properties"].items():
+            assert value[key] in spec.get("enum", [True, False]), text
+
+
+def test_json_object_mode_gives_an_object(engine):
+    import json
+
+    ids = encode_prompt(engine.tokenizer, PROMPTS[1])
+    for seed in range(3):
+        text, reason, n = run_all(engine, [GenRequest(ids, temperature=0.7, seed=seed, max_tokens=60,
+                                                      constraint=engine.grammars.row(None))])[0]
+        if reason == "stop":  # a length cut may leave the object open, as in OpenAI's API
+            assert isinstance(json.loads(text), dict), text
+        else:
+            assert (reason, n) == ("length", 60)
+
+
+def test_logprobs_are_the_models_own_log_softmax(engine, tiny_model_dir):
+    import torch
+
+    from tuneforge.models.load import load_model
+
+    model = load_model(tiny_model_dir)
+    ids = encode_prompt(engine.tokenizer, PROMPTS[2])
+    (text, reason, n), = run_all(engine, [GenRequest(ids, temperature=0, max_tokens=4, logprobs=3)])
+    entries = engine_entries[-1]
+    expected, context = [], list(ids)
+    with torch.inference_mode():
+        for _ in range(len(entries)):
+            logprobs = torch.log_softmax(model(torch.tensor([context])).logits[0, -1].float(), -1)
+            top = torch.topk(logprobs, 3)
+            tok = int(top.indices[0])
+            expected.append((float(logprobs[tok]), [float(v) for v in top.values],
+                             list(engine.grammars.token_bytes(tok))))
+            context.append(tok)
+    assert len(entries) == n > 0
+    for entry, (lp, top, raw) in zip(entries, expected):
+        assert entry["logprob"] == pytest.approx(lp, abs=1e-4) and entry["bytes"] == raw
+        assert [t["logprob"] for t in entry["top_logprobs"]] == pytest.approx(top, abs=1e-4)
+    assert "".join(bytes(e["bytes"]).decode("utf-8", "replace") for e in entries).strip() == text.strip()
 
 
 def test_queue_bound_refuses_instead_of_growing(tiny_model_dir):
@@ -140,27 +195,27 @@ def test_requests_join_a_running_batch_with_unchanged_answers(engine, tiny_model
     expected_long = generate_batch(model, tok, [long_prompt], 40)[0].text
     with model.disable_adapter():
         expected_short = generate_batch(model, tok, [short_prompt], 8)[0].text
-    started = threading.Event()
     first: list = []
     second: list = []
     done = threading.Semaphore(0)
+    short = GenRequest(encode_prompt(tok, short_prompt), max_tokens=8, temperature=0)
 
-    def sink(parts, on_delta=None):
+    def sink(parts, on_first_delta=None):
         def on_event(kind, *args):
             if kind == "delta":
+                if on_first_delta and not parts:
+                    on_first_delta()
                 parts.append(args[0])
-                if on_delta:
-                    on_delta.set()
             else:
                 done.release()
         return on_event
 
+    short.on_event = sink(second)
     before = engine.joined
-    # The second request is sent once the first has produced text, so it arrives while the first is decoding.
+    # The second request is queued from inside the first one's first delta, on the engine's own thread, so it is
+    # waiting when the engine next looks at the queue, mid-decode: no race with thread timing.
     engine.submit(GenRequest(encode_prompt(tok, long_prompt), adapter=engine.adapter_for("beta"), max_tokens=40,
-                             temperature=0, on_event=sink(first, started)))
-    assert started.wait(60)
-    engine.submit(GenRequest(encode_prompt(tok, short_prompt), max_tokens=8, temperature=0, on_event=sink(second)))
+                             temperature=0, on_event=sink(first, lambda: engine.submit(short))))
     assert done.acquire(timeout=60) and done.acquire(timeout=60)
     assert "".join(first).strip() == expected_long
     assert "".join(second).strip() == expected_short
@@ -188,3 +243,14 @@ def test_a_failing_batch_reports_an_error_and_the_engine_goes_on(engine, monkeyp
     monkeypatch.setattr(engine, "_forward", real_forward)
     text, reason, n = run_all(engine, [GenRequest(ids, max_tokens=3, temperature=0)])[0]
     assert n > 0 or reason == "stop"
+
+
+@pytest.mark.parametrize("temperature, top_p", [(1e-300, 1.0), (1.0, 5e-324), (2.0, 1e-45)])
+def test_extreme_sampling_values_still_give_a_token(temperature, top_p):
+    import torch
+
+    from tuneforge.serve.sampling import sample_row
+
+    logits = torch.randn(50)
+    tok = sample_row(logits, temperature, top_p, torch.Generator().manual_seed(0))
+    assert tok == int(torch.argmax(logits))

@@ -21,7 +21,8 @@ ALLOWED_BELOW = {
     "registry": {"data", "models", "eval"},
     "export": {"data", "models", "eval"},
     "monitor": {"data", "models", "eval", "registry"},
-    "serve": {"data", "models", "eval", "registry", "monitor", "export"},
+    "jobs": {"data", "models", "train", "eval", "registry"},
+    "serve": {"data", "models", "eval", "registry", "monitor", "export", "jobs"},
 }
 PACKAGES = set(ALLOWED_BELOW) | {"cli"}
 

@@ -117,7 +117,9 @@ def _json_rows(text: str, file: str) -> tuple[list[tuple[int, object]], list[Pro
         try:
             whole = json.loads(text)
         except json.JSONDecodeError as e:
-            return [], [Problem(file, e.lineno, None, f"bad JSON: {e.msg} (column {e.colno})")]
+            if e.msg != "Extra data":
+                return [], [Problem(file, e.lineno, None, f"bad JSON: {e.msg} (column {e.colno})")]
+            whole = None  # a complete value, then more: JSON Lines whose first row is an array; read it as such
         except RecursionError:
             return [], [Problem(file, 1, None, "bad JSON: nested too deeply")]
         if isinstance(whole, list):

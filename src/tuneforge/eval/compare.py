@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tuneforge.config import EvalConfig
 from tuneforge.atomic import write_text_atomic
+from tuneforge.data.answer_schema import run_answer_schema
 from tuneforge.data.formats import Example, load_examples, load_from_options
 from tuneforge.errors import UserError
 from tuneforge.eval.eval_file import EVAL_FILE, FORMAT, PRIMARY, REPORT_FILE, write_eval
@@ -47,6 +48,13 @@ def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example],
         if is_classifier(v.run):  # answers by argmax over its labels: one system, nothing to constrain
             systems.append(System(v.name, "variant", "classify", plain, extra={"path": v.path}))
             continue
+        schema = run_answer_schema(v.run) if spec.type == "extraction" else None
+        if schema:  # an extraction variant answers valid JSON with its training keys by default, as in predict
+            systems.append(System(v.name, "variant", "constrained", plain, adapter_name(variants, v.name),
+                                  extra={"schema": schema}))
+            if cfg.constrained:
+                systems.append(System(f"{v.name} (free)", "variant", "free", plain, adapter_name(variants, v.name)))
+            continue
         systems.append(System(v.name, "variant", "free", plain, adapter_name(variants, v.name)))
         if can_constrain:
             systems.append(System(f"{v.name} (constrained)", "variant", "constrained", plain, adapter_name(variants, v.name)))
@@ -64,6 +72,10 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
         from tuneforge.eval.classifier_system import classify_prompts
 
         return classify_prompts(system.extra["path"], system.prompts, cfg.batch_size)
+    if system.kind == "classical":
+        from tuneforge.eval.classical_systems import answer_classical
+
+        return answer_classical(system, spec)
     if system.kind == "endpoint":
         client = make_client(cfg.endpoint_url, cfg.endpoint_key_env)
         return generate_remote(client, cfg.endpoint_model, system.prompts, max_new)
@@ -72,14 +84,15 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
             forms = [spec.label_forms.get(lab, lab) for lab in spec.labels or []]
             return score_labels(loaded.model, loaded.tokenizer, system.prompts, forms, cfg.batch_size)
         if system.decoding == "constrained":
-            return fill_json(loaded.model, loaded.tokenizer, system.prompts, spec.keys, spec.key_types,
+            schema = system.extra.get("schema") or {"keys": spec.keys, "key_types": spec.key_types}
+            return fill_json(loaded.model, loaded.tokenizer, system.prompts, schema["keys"], schema["key_types"],
                              batch_size=cfg.batch_size)
         return generate_batch(loaded.model, loaded.tokenizer, system.prompts, max_new, cfg.batch_size)
 
 
 def summarise_system(system: System, gens, rows: list[dict], refs: list[str], spec: TaskSpec, cfg: EvalConfig) -> dict:
     from tuneforge.eval.endpoint import cost_per_1k_requests
-    from tuneforge.eval.stats import bootstrap_ci, percentile
+    from tuneforge.eval.stats import confidence_intervals, percentile
 
     latencies = [g.latency_s for g in gens]
     headline = spec.headline_values(rows)  # each metric stored once, under "metrics" (see eval_file.py)
@@ -88,7 +101,7 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         "kind": system.kind,
         "decoding": system.decoding,
         "metrics": headline,
-        "ci": bootstrap_ci(rows, spec.headline_values, cfg.bootstrap, cfg.confidence, cfg.seed) if cfg.bootstrap else {},
+        "ci": {},  # filled below with the method of each interval
         "details": {k: v for k, v in spec.summary(rows).items() if k not in headline},
         "mean_latency_s": sum(latencies) / len(latencies) if latencies else 0.0,
         "latency_p50_s": percentile(sorted(latencies), 0.5),
@@ -96,6 +109,13 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         "mean_tokens_in": sum(g.tokens_in for g in gens) / len(gens),
         "mean_tokens_out": sum(g.tokens_out for g in gens) / len(gens),
     }
+    if cfg.bootstrap:
+        out["ci"], out["ci_method"] = confidence_intervals(rows, spec.headline_values, cfg.bootstrap, cfg.confidence,
+                                                           cfg.seed)
+    if system.kind == "classical":
+        from tuneforge.eval.classical_systems import classical_summary
+
+        out["classical"] = classical_summary(system)
     if system.kind == "endpoint" and cfg.price_in is not None:
         out["cost_per_1k_requests"] = cost_per_1k_requests(
             out["mean_tokens_in"], out["mean_tokens_out"], cfg.price_in, cfg.price_out or 0.0)
@@ -111,11 +131,12 @@ def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], kinds: dict[str
     if not cfg.bootstrap:
         return []
     pairs = [(reference, other) for other in rows if other != reference]
-    prompted = [n for n in rows if kinds[n] != "variant"]
-    if prompted:
-        first = spec.headline[0]
-        best = max(prompted, key=lambda n: spec.headline_values(rows[n])[first])
-        pairs += [(v, best) for v in rows if kinds[v] == "variant" and v != reference]
+    first = spec.headline[0]
+    for group in ([n for n in rows if kinds[n] not in ("variant", "classical")],  # the prompted systems
+                  [n for n in rows if kinds[n] == "classical"]):  # the non-LLM baselines
+        if group:
+            best = max(group, key=lambda n: spec.headline_values(rows[n])[first])
+            pairs += [(v, best) for v in rows if kinds[v] == "variant" and v != reference]
     out = []
     for a, b in pairs:
         for metric in spec.headline:
@@ -196,7 +217,10 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
     ref_len = max(len(tok(r, add_special_tokens=False)["input_ids"]) for r in refs)
     max_new = cfg.max_new_tokens or int(ref_len * 1.5) + 8
 
+    from tuneforge.eval.classical_systems import classical_systems
+
     systems = build_systems(cfg, examples, pool, variants, spec, log)
+    systems += classical_systems(cfg, spec, examples, pool, variants, loaded, log)
     results: dict[str, dict] = {}
     predictions: dict[str, list[str]] = {}
     rows: dict[str, list[dict]] = {}

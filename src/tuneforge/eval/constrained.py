@@ -17,6 +17,7 @@ import time
 from tuneforge.chat_encoding import IGNORE_INDEX, encode_conversation, encode_prompt
 from tuneforge.errors import UserError
 from tuneforge.eval.generate import Generation, generate_ids
+from tuneforge.models.transformers_api import cache_of, with_cache
 
 _NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?)")
 
@@ -67,7 +68,7 @@ def label_logprobs(model, tokenizer, prompts, forms, batch_size: int = 16) -> li
                           position_ids=positions.to(device), use_cache=True)
             # The last prompt column predicts every label's first token (left padding puts it there).
             first_logp = torch.log_softmax(first.logits[:, -1].float(), -1)
-            cache = first.past_key_values
+            cache = cache_of(first)
             cache.batch_repeat_interleave(n_labels)
             conts = [encoded[i][1][j] for i in chunk for j in range(n_labels)]
             width = max(len(c) for c in conts)
@@ -81,7 +82,7 @@ def label_logprobs(model, tokenizer, prompts, forms, batch_size: int = 16) -> li
                 input_ids=cont_ids.to(device),
                 attention_mask=torch.cat([mask.repeat_interleave(n_labels, 0), cont_mask], 1).to(device),
                 position_ids=(starts[:, None] + torch.arange(width)[None, :]).to(device),
-                past_key_values=cache,
+                **with_cache(cache),
             )
             logp = torch.log_softmax(rest.logits.float(), -1)
             dt = (time.perf_counter() - t0) / len(chunk)

@@ -32,6 +32,16 @@ def higher_is_better(metric: str) -> bool:
     return not any(word in metric for word in LOWER_IS_BETTER)
 
 
+def interval_methods(raw: dict) -> str:
+    """The interval method of each headline metric, as stored in `systems.*.ci_method`, in words."""
+    by_method: dict[str, list[str]] = {}
+    for s in raw.get("systems", {}).values():
+        for metric, method in s.get("ci_method", {}).items():
+            if metric not in by_method.setdefault(method, []):
+                by_method[method].append(metric)
+    return "; ".join(f"{method} for {', '.join(metrics)}" for method, metrics in by_method.items())
+
+
 def eval_path(path: str | Path) -> Path:
     """An eval.json itself, or the eval.json inside a run folder."""
     p = Path(path)
@@ -58,6 +68,10 @@ class EvalReport:
     def examples(self) -> list[dict]:
         return self.raw.get("examples", [])
 
+    def interval_methods(self) -> str:
+        """How the intervals were made, in words (e.g. "Wilson score for accuracy; BCa bootstrap for macro_f1")."""
+        return interval_methods(self.raw)
+
     def system(self, name: str) -> dict:
         if name not in self.systems:
             raise UserError(f"no system {name!r}; have {', '.join(self.systems)}", file=self.source)
@@ -71,8 +85,9 @@ class EvalReport:
         return variants[0] if variants else next(iter(self.systems), "")
 
     def prompted_systems(self) -> list[str]:
-        """The baselines: every system that is not a variant (constrained decoding of a variant is a variant)."""
-        return [n for n, s in self.systems.items() if n != PRIMARY and s.get("kind") != "variant"]
+        """The baselines: every system that is not a variant (constrained decoding of a variant is a variant) and
+        not a non-LLM classifier (kind "classical", eval/classical.py; the recommendation weighs those)."""
+        return [n for n, s in self.systems.items() if n != PRIMARY and s.get("kind") not in ("variant", "classical")]
 
     def metric_names(self, system: str) -> list[str]:
         s = self.system(system)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tuneforge.eval.eval_file import interval_methods
+
 
 def _pct(v) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
@@ -29,6 +31,9 @@ def comparison_table(report: dict):
     metrics = report.get("headline_metrics") or list(first.get("metrics", {}))
     level = int(round(100 * report.get("config", {}).get("confidence", 0.95)))
     table = Table(title=f"{report['task']} on {first['n']} held-out examples (metric [{level}% CI])")
+    methods = interval_methods(report)
+    if methods:
+        table.caption = f"intervals: {methods}"
     table.add_column("system")
     for m in metrics:
         table.add_column(m.replace("_", " "), justify="right")
@@ -85,6 +90,23 @@ def per_field_table(report: dict):
     return _per_key_table(report, "F1 per field", "field", f1)
 
 
+def classical_table(report: dict):
+    """The non-LLM baselines: what they were trained on and what they cost (their scores are in the main table)."""
+    from rich.table import Table
+
+    rows = {n: s["classical"] for n, s in report["systems"].items() if s.get("kind") == "classical" and "classical" in s}
+    if not rows:
+        return None
+    table = Table(title="non-LLM baselines, trained on the variant's training split")
+    for col in ("system", "features", "train rows", "fit", "predict"):
+        table.add_column(col, justify="left" if col in ("system", "features") else "right")
+    for name, c in rows.items():
+        table.add_row(_plain(name), _plain(c.get("features", "-")), str(c.get("train_examples", "-")),
+                      f"{c['fit_s']:.1f} s" if "fit_s" in c else "-",
+                      f"{c['predict_ms_per_example']:.2f} ms/example" if "predict_ms_per_example" in c else "-")
+    return table
+
+
 def significance_table(report: dict):
     """Paired tests on the first headline metric (all metrics are in eval.json and the HTML report)."""
     from rich.table import Table
@@ -111,7 +133,7 @@ def print_report(report: dict, console=None) -> None:
     from rich.console import Console
 
     console = console or Console()
-    for make in (comparison_table, per_label_table, per_field_table, significance_table):
+    for make in (comparison_table, classical_table, per_label_table, per_field_table, significance_table):
         table = make(report)
         if table is not None:
             console.print(table)

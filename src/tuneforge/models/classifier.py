@@ -91,6 +91,7 @@ class Classifier:
     labels: list[str]
     temperature: float = 1.0
     pooling: str = "last"
+    default_system_prompt = None  # the head reads the user text only (batch predict asks every model for this)
 
     def logits(self, texts: list[str], batch_size: int = 32):
         """Raw head logits (n, labels), computed in length-sorted batches (less padding)."""
@@ -156,9 +157,8 @@ def is_classifier_dir(folder: str | Path) -> bool:
     return is_run_dir(folder) and is_classifier(read_run(folder))
 
 
-def print_classification(run_dir: str | Path, text: str, probabilities: bool = False) -> None:
+def print_classification(clf: Classifier, text: str, probabilities: bool = False) -> None:
     """`tuneforge predict` for a classification variant: the label, then (optionally) every label's probability."""
-    clf = load_classifier(run_dir)
     label, probs = clf.predict([text])[0]
     print(label)
     if probabilities:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuneforge.models.classifier import is_classifier, is_classifier_dir
 from tuneforge.models.resolve import resolve_base
 from tuneforge.run_record import is_run_dir, read_run
 from tuneforge.serve.principal import current_principal
@@ -37,6 +38,8 @@ class ServedModel:
     engine: object = None
     adapter: str = "__base__"
     owner: str | None = None  # None: every caller may use it; else its owner and admins only
+    # A classification variant's label scorer (serve/labels.py); None for generative models.
+    labeler: object = None
 
     def visible(self) -> bool:
         who = current_principal()
@@ -77,18 +80,13 @@ def plan(specs: list[str]) -> list[ServedModel]:
     return list(entries.values())
 
 
-def _classifier_engines(entries: list[ServedModel], engine_options: dict) -> list:
-    from tuneforge.models.classifier import is_classifier_dir
-
-    engines = []
+def _attach_labelers(entries: list[ServedModel], engine_options: dict) -> None:
+    """Classification variants answer through their head (serve/labels.py's hook), not a generative engine."""
     for e in entries:
         if e.kind == "variant" and is_classifier_dir(e.run_path):
-            from tuneforge.serve.classify import ClassifierEngine
+            from tuneforge.serve.classify import ClassifierLabeler
 
-            e.engine = ClassifierEngine(e.run_path, **engine_options)
-            e.adapter = e.engine.adapter_for(e.id)
-            engines.append(e.engine)
-    return engines
+            e.labeler = ClassifierLabeler(e.run_path, **engine_options)
 
 
 class Catalog:
@@ -104,12 +102,13 @@ class Catalog:
         from tuneforge.serve.engine import Engine
 
         entries = plan(specs)
-        engines = _classifier_engines(entries, engine_options)  # classification variants answer by their head
+        _attach_labelers(entries, engine_options)
+        engines = []
         by_base: dict[str, list[ServedModel]] = {}
         bases: dict[str, str] = {}
         for e in entries:
             key = base_display_name(e.base_id)
-            if e.engine is not None:
+            if e.labeler is not None:
                 continue
             by_base.setdefault(key, []).append(e)
             if e.kind == "base" or key not in bases:
@@ -141,6 +140,13 @@ class Catalog:
         with self._changing:
             if model_id in self.entries:
                 raise ValueError(f"{model_id}: already served")
+            if is_classifier(run):  # a classification variant brings its own head
+                from tuneforge.serve.classify import ClassifierLabeler
+
+                entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()), None, int(time.time()),
+                                    owner=owner, labeler=ClassifierLabeler(str(run_path), **self.engine_options))
+                self.entries = {**self.entries, model_id: entry}
+                return entry
             engine = next((e.engine for e in self.entries.values() if base_display_name(e.base_id) == key
                            and e.engine is not None), None)
             if engine is None:

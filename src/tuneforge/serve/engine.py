@@ -5,6 +5,10 @@ their prompts and decodes them together with a KV cache. Every row names its own
 plain base), which PEFT applies per row in one forward pass, so variants of one base mix in a batch. Every
 row also has its own sampling settings, seed, stop strings and length; finished rows leave the batch at once.
 A bounded queue refuses work beyond `max_queue` (the server answers 429) instead of growing without limit.
+
+Per row, two optional extras: a grammar constraint (`serve/structured.py`, for response_format) masks the
+logits before sampling, and `logprobs` reports the model's own log-softmax for each chosen token (before
+temperature, top_p and any mask, as vLLM's default) with the `logprobs` most likely alternatives.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from pathlib import Path
 from typing import Callable
 
 from tuneforge.models.load import load_model, load_tokenizer, stop_token_ids
-from tuneforge.serve.json_constraint import JsonPrefix
-from tuneforge.serve.sampling import constrained_row, sample_row
+from tuneforge.models.transformers_api import peft_wrapping, with_cache
+from tuneforge.serve.sampling import sample_row
+from tuneforge.serve.structured import Grammars
 
 BASE_ADAPTER = "__base__"
 MIN_SHARED_PREFIX = 8  # shorter common prefixes are not worth a separate forward pass
@@ -50,10 +55,15 @@ class GenRequest:
     top_p: float = 1.0
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
-    json_mode: bool = False
+    # A RowConstraint from engine.grammars.row(schema): only tokens it allows are sampled.
+    constraint: object = None
+    # None: no logprobs; k >= 0: report each token's logprob and its k most likely alternatives.
+    logprobs: int | None = None
     # Leading prompt tokens many requests share (the system prompt); their KV cache is kept between batches.
     prefix_len: int = 0
-    # Called from the worker thread with ("delta", text), then ("done", finish_reason, n_tokens) or ("error", msg).
+    # Called from the worker thread with ("delta", text, logprob_entries), then ("done", finish_reason, n_tokens)
+    # or ("error", msg). logprob_entries lists one dict per token whose text is in this delta (empty without
+    # logprobs): {"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]}.
     on_event: Callable[..., None] = lambda *a: None
     cancelled: bool = False
 
@@ -84,7 +94,9 @@ class _Row:
         if req.temperature > 0:
             self.generator = torch.Generator()
             self.generator.manual_seed(req.seed if req.seed is not None else int(time.time_ns() % 2**63))
-        self.json = JsonPrefix() if req.json_mode else None
+        self.ends: list[int] = []  # length of the decoded answer after each token
+        self.logprobs: list[dict] = []  # one entry per token when the request asked for logprobs
+        self.logprobs_sent = 0
 
     def text(self) -> str:
         return self.tokenizer.decode(self.ids, skip_special_tokens=True)
@@ -92,10 +104,12 @@ class _Row:
     def flush(self, final: bool) -> str | None:
         """Send newly decoded text; return the finish reason if a stop string ended the answer."""
         text = self.text()
+        if len(self.ends) < len(self.ids):
+            self.ends.append(len(text))
         for s in self.req.stop:
             at = text.find(s)
             if at != -1:
-                self._send(text[:at])
+                self._send(text[:at], final=True)
                 return "stop"
         safe = len(text)
         if not final:
@@ -106,13 +120,23 @@ class _Row:
                     if text.endswith(s[:k]):
                         safe = min(safe, len(text) - k)
                         break
-        self._send(text[:safe])
+        self._send(text[:safe], final=final)
         return None
 
-    def _send(self, upto: str) -> None:
-        if len(upto) > self.emitted:
-            self.req.on_event("delta", upto[self.emitted:])
-            self.emitted = len(upto)
+    def _send(self, upto: str, final: bool) -> None:
+        # A token's logprob goes out with the delta that completes its text; at the end, with any text it began
+        # (a token cut by a stop string counts, the tokens after it do not).
+        entries = []
+        while self.logprobs_sent < len(self.logprobs):
+            i = self.logprobs_sent
+            start = self.ends[i - 1] if i else 0
+            if not (self.ends[i] <= len(upto) or (final and start < len(upto))):
+                break
+            entries.append(self.logprobs[i])
+            self.logprobs_sent += 1
+        if len(upto) > self.emitted or entries:
+            self.req.on_event("delta", upto[self.emitted:], entries)
+            self.emitted = max(self.emitted, len(upto))
 
 
 class Engine:
@@ -130,7 +154,8 @@ class Engine:
             for i, (served_name, folder) in enumerate(adapters.items()):
                 internal = f"v{i}"  # PEFT adapter names become module keys: keep them plain
                 if i == 0:
-                    model = PeftModel.from_pretrained(model, str(folder), adapter_name=internal)
+                    with peft_wrapping():
+                        model = PeftModel.from_pretrained(model, str(folder), adapter_name=internal)
                 else:
                     model.load_adapter(str(folder), adapter_name=internal)
                 self.adapters[served_name] = internal
@@ -142,7 +167,8 @@ class Engine:
         self.max_batch = max_batch
         self.batch_wait_s = batch_wait_s
         self.queue: queue.Queue[GenRequest] = queue.Queue(maxsize=max_queue)
-        self._token_text: list[str] | None = None
+        self.grammars = Grammars(self.tokenizer, sorted(self.stops))
+        self.tokens_generated = 0  # decode work done, for tests (an abandoned request must stop costing it)
         self._prefixes: OrderedDict[tuple, object] = OrderedDict()  # (adapter, prefix ids) -> DynamicCache
         self.joined = 0  # requests that joined a running batch (continuous batching), for tests and stats
         self._lock = threading.Lock()
@@ -170,7 +196,8 @@ class Engine:
             if self.is_peft:
                 self.model.load_adapter(str(folder), adapter_name=internal)
             else:
-                self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=internal)
+                with peft_wrapping():
+                    self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=internal)
                 self.is_peft = True
             self.model.eval()
             self._next_adapter += 1
@@ -235,35 +262,29 @@ class Engine:
                 for r in batch:
                     r.on_event("error", f"{type(err).__name__}: {err}")
 
-    def _token_texts(self) -> list[str]:
-        # JSON mode checks candidate tokens by their text; decode the vocabulary once.
-        if self._token_text is None:
-            n = len(self.tokenizer)
-            self._token_text = [self.tokenizer.decode([i]) for i in range(n)]
-        return self._token_text
-
     def _choose(self, row: _Row, logits) -> int | None:
         req = row.req
-        if row.json is None:
-            return sample_row(logits, req.temperature, req.top_p, row.generator)
-        if row.json.complete:
-            return min(self.stops)
-        texts = self._token_texts()
-        cost = row.json.closing_cost()
-        # Near the length limit only tokens that bring the end of the object closer are allowed, so the answer
-        # still parses when max_tokens cuts it short.
-        closing = req.max_tokens - len(row.ids) <= cost + 1
+        if req.constraint is not None:
+            allowed = req.constraint.allowed(logits.shape[-1])
+            if not bool(allowed.any()):
+                return None
+            logits = logits.masked_fill(~allowed, float("-inf"))
+        return sample_row(logits, req.temperature, req.top_p, row.generator)
 
-        def allowed(tok: int) -> bool:
-            if tok in self.stops or tok >= len(texts):
-                return False
-            t = texts[tok]
-            if not t:
-                return False
-            state = row.json.copy()
-            return state.feed(t) and (not closing or state.closing_cost() < cost)
+    def _logprob_entry(self, logits, tok: int, top: int) -> dict:
+        torch = self._torch
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        entry = self._token_entry(tok, float(logprobs[tok]))
+        if top:
+            values, ids = torch.topk(logprobs, min(top, logprobs.shape[-1]))
+            entry["top_logprobs"] = [self._token_entry(int(i), float(v)) for v, i in zip(values, ids)]
+        else:
+            entry["top_logprobs"] = []
+        return entry
 
-        return constrained_row(logits, req.temperature, req.top_p, row.generator, allowed)
+    def _token_entry(self, tok: int, logprob: float) -> dict:
+        raw = self.grammars.token_bytes(tok)
+        return {"token": raw.decode("utf-8", errors="replace"), "logprob": logprob, "bytes": list(raw)}
 
     def _run_batch(self, reqs: list[GenRequest]) -> None:
         torch = self._torch
@@ -411,7 +432,7 @@ class Engine:
     def _forward(self, ids, mask, positions, cache, adapter_names):
         kwargs = dict(
             input_ids=ids.to(self.device), attention_mask=mask.to(self.device), position_ids=positions.to(self.device),
-            past_key_values=cache, use_cache=True, logits_to_keep=1,
+            use_cache=True, logits_to_keep=1, **with_cache(cache),
         )
         if self.is_peft:
             kwargs["adapter_names"] = adapter_names
@@ -427,9 +448,12 @@ class Engine:
         tok = self._choose(row, logits)
         if tok is None or tok in self.stops:
             return row.flush(final=True) or "stop"
+        if req.constraint is not None:
+            req.constraint.advance(tok)
+        if req.logprobs is not None:
+            row.logprobs.append(self._logprob_entry(logits, tok, req.logprobs))
         row.ids.append(tok)
-        if row.json is not None:
-            row.json.feed(self._token_texts()[tok])
+        self.tokens_generated += 1
         reason = row.flush(final=False)
         if reason:
             return reason

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from starlette.requests import Request
+
 from tuneforge.serve.errors import error_body, unauthorized
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -67,3 +69,8 @@ def check_api_key(authorization: str | None, keys) -> None:
         raise unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.")
     if not keys.verify(authorization[7:].strip()):
         raise unauthorized("Incorrect API key provided.")
+
+
+def authorize(request: Request) -> None:
+    """FastAPI dependency: the app's key store (app.state.keys; None in local-only mode) must accept the request."""
+    check_api_key(request.headers.get("authorization"), request.app.state.keys)

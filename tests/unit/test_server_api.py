@@ -1,0 +1,227 @@
+"""The HTTP layer on the tiny model: every request field is honoured or refused by name, bad input is a 400 in
+OpenAI's shape (never a 500), /metrics counts, a hung-up client stops costing decode steps, and a
+classification variant plugs in through `ServedModel.labeler`."""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import threading
+import time
+
+import pytest
+from starlette.testclient import TestClient
+
+from tuneforge.serve.app import create_app
+from tuneforge.serve.catalog import Catalog, ServedModel
+from tuneforge.serve.engine import Engine
+
+CHAT = "/v1/chat/completions"
+BASE = {"model": "tiny", "messages": [{"role": "user", "content": "dell laptop"}], "max_tokens": 4, "temperature": 0}
+
+
+class Traffic:
+    def __init__(self):
+        self.entries: list[dict] = []
+
+    def record(self, **entry):
+        self.entries.append(entry)
+
+
+@pytest.fixture(scope="module")
+def served(tiny_model_dir):
+    engine = Engine(tiny_model_dir, max_batch=8, max_queue=16, batch_wait_s=0.01)
+    catalog = Catalog([ServedModel("tiny", "base", str(tiny_model_dir), None, None, 0, engine)], [engine])
+    yield catalog
+    catalog.close()
+
+
+@pytest.fixture
+def traffic():
+    return Traffic()
+
+
+@pytest.fixture
+def client(served, traffic):
+    return TestClient(create_app(served, traffic=traffic), raise_server_exceptions=False)
+
+
+def _error(r, status: int, param: str | None) -> dict:
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"} and err["message"]
+    assert err["param"] == param, err
+    return err
+
+
+@pytest.mark.parametrize("field, value, param", [
+    ("tools", [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}], "tools"),
+    ("tool_choice", "auto", "tool_choice"),
+    ("functions", [{"name": "lookup"}], "functions"),
+    ("presence_penalty", 0.5, "presence_penalty"),
+    ("frequency_penalty", -1, "frequency_penalty"),
+    ("logit_bias", {"42": 5}, "logit_bias"),
+    ("reasoning_effort", "high", "reasoning_effort"),  # OpenAI parameters we do not declare: unrecognised
+    ("audio", {"voice": "alloy"}, "audio"),
+    ("made_up", 1, "made_up"),
+])
+def test_unhonoured_fields_are_refused_by_name(client, field, value, param):
+    err = _error(client.post(CHAT, json={**BASE, field: value}), 400, param)
+    assert param in err["message"]
+
+
+@pytest.mark.parametrize("messages, param", [
+    ([{"role": "user", "content": "x"}, {"role": "tool", "content": "42", "tool_call_id": "c1"}], "messages.1.role"),
+    ([{"role": "assistant", "content": None, "tool_calls": [{"id": "c1"}]}], "messages.0.tool_calls"),
+    ([{"role": "user", "content": "x", "name": "anna"}], "messages.0.name"),
+    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}], None),
+])
+def test_message_features_we_cannot_render_are_refused(client, messages, param):
+    r = client.post(CHAT, json={**BASE, "messages": messages})
+    assert r.status_code == 400, r.text
+    if param:
+        assert r.json()["error"]["param"] == param
+
+
+def test_neutral_values_of_unimplemented_fields_and_harmless_fields_are_accepted(client):
+    r = client.post(CHAT, json={**BASE, "presence_penalty": 0, "frequency_penalty": 0.0, "logit_bias": {},
+                                "tool_choice": "none", "parallel_tool_calls": True, "user": "u1",
+                                "metadata": {"team": "ap"}})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("raw, param", [
+    ('{"model": "tiny", "messages": [{"role": "user", "content": "\\ud800"}]}', "messages.0.content"),
+    ('{"model": "tiny\\udfff", "messages": [{"role": "user", "content": "x"}]}', "model"),
+    ('{"model": "tiny", "seed": 1180591620717411303424, "messages": [{"role": "user", "content": "x"}]}', "seed"),
+    ('{"model": "tiny", "max_tokens": ' + "9" * 5000 + ', "messages": [{"role": "user", "content": "x"}]}', None),
+    ('{"model": "tiny", "temperature": NaN, "messages": [{"role": "user", "content": "x"}]}', "temperature"),
+    ('{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "top_logprobs": 3}', "top_logprobs"),
+    ('{"model": "tiny", "messages": []}', "messages"),
+    ('{"model": "tiny", "messages": [{"role": "user", "content": "x"}', None),
+    ('[1, 2]', None),
+])
+def test_bad_input_is_a_400_and_the_connection_stays_open(served, raw, param):
+    with TestClient(create_app(served), raise_server_exceptions=True) as c:
+        r = c.post(CHAT, content=raw.encode(), headers={"content-type": "application/json"})
+        _error(r, 400, param)
+        assert r.headers.get("connection") != "close"
+        assert c.post(CHAT, json=BASE).status_code == 200  # the same client goes on
+
+
+def test_logprobs_are_returned_only_when_asked_and_in_openai_shape(client):
+    plain = client.post(CHAT, json=BASE).json()["choices"][0]
+    assert plain["logprobs"] is None
+    asked = client.post(CHAT, json={**BASE, "logprobs": True, "top_logprobs": 3}).json()
+    content = asked["choices"][0]["logprobs"]["content"]
+    assert len(content) == asked["usage"]["completion_tokens"] > 0
+    for entry in content:
+        assert entry["logprob"] <= 0 and len(entry["top_logprobs"]) == 3
+        assert entry["top_logprobs"][0]["logprob"] >= entry["logprob"] - 1e-6  # greedy: the best one was taken
+        assert bytes(entry["bytes"]).decode("utf-8", "replace") == entry["token"]
+    text = bytes(b for e in content for b in e["bytes"]).decode("utf-8", "replace")
+    assert text == asked["choices"][0]["message"]["content"]
+    completion = client.post("/v1/completions", json={"model": "tiny", "prompt": "the quick", "max_tokens": 3,
+                                                      "temperature": 0, "logprobs": 2}).json()["choices"][0]
+    lp = completion["logprobs"]
+    assert len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["top_logprobs"]) == len(lp["text_offset"]) > 0
+    assert all(len(top) <= 2 for top in lp["top_logprobs"]) and lp["text_offset"][0] == 0
+
+
+def test_streamed_logprobs_match_the_whole_answer(client):
+    whole = client.post(CHAT, json={**BASE, "logprobs": True}).json()["choices"][0]["logprobs"]["content"]
+    body = client.post(CHAT, json={**BASE, "logprobs": True, "stream": True}).text
+    chunks = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: {")]
+    streamed = [e for c in chunks for ch in c["choices"] if ch.get("logprobs") for e in ch["logprobs"]["content"]]
+    assert streamed == whole
+
+
+def test_json_schema_is_enforced_and_a_bad_schema_is_a_400(client):
+    schema = {"type": "object", "properties": {"category": {"enum": ["software", "travel", "hardware"]}},
+              "required": ["category"], "additionalProperties": False}
+    fmt = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": schema, "strict": True}}
+    for seed in (1, 2, 3):
+        r = client.post(CHAT, json={**BASE, "max_tokens": 20, "temperature": 1, "seed": seed, "response_format": fmt})
+        assert r.status_code == 200, r.text
+        assert json.loads(r.json()["choices"][0]["message"]["content"])["category"] in schema["properties"]["category"]["enum"]
+    bad = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "no-such-type"}}}
+    _error(client.post(CHAT, json={**BASE, "response_format": bad}), 400, "response_format.json_schema.schema")
+    _error(client.post(CHAT, json={**BASE, "response_format": {"type": "json_schema"}}), 400, "response_format")
+
+
+def test_metrics_count_requests_errors_and_tokens(client):
+    client.post(CHAT, json=BASE)
+    client.post(CHAT, json={**BASE, "bogus": 1})
+    text = client.get("/metrics").text
+    assert 'tuneforge_requests_total{route="/v1/chat/completions",status="200"}' in text
+    assert 'tuneforge_errors_total{status="400"}' in text
+    assert 'tuneforge_tokens_total{kind="completion",model="tiny"}' in text
+    assert "tuneforge_queue_depth" in text and "tuneforge_request_latency_seconds_bucket" in text
+
+
+def test_metrics_need_a_key_when_the_server_has_keys(served):
+    class Keys:
+        def verify(self, key):
+            return key == "good"
+
+    c = TestClient(create_app(served, keys=Keys()))
+    assert c.get("/metrics").status_code == 401
+    assert c.get("/metrics", headers={"Authorization": "Bearer good"}).status_code == 200
+
+
+def test_an_abandoned_request_stops_decoding_and_is_logged_as_499(served, traffic):
+    import uvicorn
+
+    engine = served.engines[0]
+    # The schema forces a very long answer, so only the hang-up can end it early.
+    long_answer = {"type": "json_schema", "json_schema": {"name": "ones", "schema": {
+        "type": "array", "items": {"const": 1}, "minItems": 5000}}}
+    body = json.dumps({**BASE, "max_tokens": 400, "response_format": long_answer}).encode()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(served, traffic=traffic), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        before = engine.tokens_generated
+        conn = socket.create_connection(("127.0.0.1", port))
+        conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        deadline = time.time() + 30
+        while engine.tokens_generated - before < 5 and time.time() < deadline:
+            time.sleep(0.005)
+        conn.close()
+        deadline = time.time() + 10
+        while not any(e.get("status") == 499 for e in traffic.entries) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        spent = engine.tokens_generated - before
+        time.sleep(0.3)
+        assert engine.tokens_generated - before == spent  # nothing decodes any more
+        assert spent < 200, spent  # far from the 400 the request asked for
+        logged = [e for e in traffic.entries if e.get("status") == 499]
+        assert logged and "disconnected" in logged[0]["error"]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_classification_variant_answers_through_its_labeler(served, tiny_model_dir):
+    class Labeler:
+        def label_probs(self, messages):
+            assert messages[-1]["content"] == "dell laptop"
+            return {"software": 0.2, "hardware": 0.7, "travel": 0.1}
+
+    engine = served.engines[0]
+    classifier = ServedModel("cls", "variant", str(tiny_model_dir), None, None, 0, engine, labeler=Labeler())
+    c = TestClient(create_app(Catalog([classifier], [engine])))
+    r = c.post(CHAT, json={**BASE, "model": "cls", "logprobs": True, "top_logprobs": 2}).json()
+    choice = r["choices"][0]
+    assert choice["message"]["content"] == "hardware"
+    entry = choice["logprobs"]["content"][0]
+    assert entry["token"] == "hardware" and entry["logprob"] == pytest.approx(math.log(0.7))
+    assert [t["token"] for t in entry["top_logprobs"]] == ["hardware", "software"]
