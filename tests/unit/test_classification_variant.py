@@ -122,46 +122,33 @@ def test_eval_scores_it_as_a_system(cls_run, tmp_path):
 
 
 def test_served_with_label_logprobs(cls_run):
-    """The real openai client against the app in-process: the answer is a label, and the engine's events carry
-    the calibrated label probabilities as logprob entries."""
+    """The real openai client against the app in-process: the answer is a label, and logprobs/top_logprobs are
+    the calibrated label probabilities."""
     import math
-    import threading
 
     import openai
     from fastapi.testclient import TestClient
 
     from tuneforge.serve.app import create_app
     from tuneforge.serve.catalog import Catalog
-    from tuneforge.serve.engine import GenRequest
 
     run_dir, _, _ = cls_run
     catalog = Catalog.load([str(run_dir)])
     try:
         client = openai.OpenAI(base_url="http://testserver/v1", api_key="x", max_retries=0,
                                http_client=TestClient(create_app(catalog)))
-        out = client.chat.completions.create(model=run_dir.name, max_tokens=5,
-                                             messages=[{"role": "user", "content": "dell laptop"}])
-        assert out.choices[0].message.content in LABELS and out.choices[0].finish_reason == "stop"
-
-        served = catalog.resolve(run_dir.name)
-        events, done = [], threading.Event()
-
-        def sink(kind, *args):
-            events.append((kind, *args))
-            if kind != "delta":
-                done.set()
-
-        req = GenRequest(served.engine.encode_messages([{"role": "system", "content": SYSTEM},
-                                                        {"role": "user", "content": "dell laptop"}]), on_event=sink)
-        req.logprobs = 2  # the field the server's logprobs path sets (top_logprobs=2)
-        served.engine.submit(req)
-        assert done.wait(30)
-        kind, label, entries = events[0]
-        assert kind == "delta" and label in LABELS and events[-1][:2] == ("done", "stop")
-        assert entries[0]["token"] == label and len(entries[0]["top_logprobs"]) == 2
-        assert entries[0]["top_logprobs"][0]["token"] == label  # the answer is the most likely label
-        probs = served.engine.classifier.probabilities(["dell laptop"])[0]
-        assert math.exp(entries[0]["logprob"]) == pytest.approx(max(probs), rel=1e-4)
+        out = client.chat.completions.create(
+            model=run_dir.name, max_tokens=5, logprobs=True, top_logprobs=2,
+            messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": "dell laptop"}])
+        choice = out.choices[0]
+        label = choice.message.content
+        assert label in LABELS and choice.finish_reason == "stop"
+        (entry,) = choice.logprobs.content
+        assert entry.token == label and len(entry.top_logprobs) == 2
+        assert entry.top_logprobs[0].token == label  # the answer is the most likely label
+        probs = catalog.resolve(run_dir.name).labeler.classifier.probabilities(["dell laptop"])[0]
+        assert math.exp(entry.logprob) == pytest.approx(max(probs), rel=1e-4)
+        assert math.exp(entry.top_logprobs[1].logprob) == pytest.approx(sorted(probs)[-2], rel=1e-4)
     finally:
         catalog.close()
 
