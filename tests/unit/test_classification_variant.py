@@ -103,6 +103,23 @@ def test_predict_answers_a_label(cls_run):
     assert sum(float(line.split()[0].rstrip("%")) for line in lines[1:]) == pytest.approx(100, abs=0.1)
 
 
+def test_batch_predict_writes_labels(cls_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from tuneforge.cli.main import app
+
+    run_dir, _, _ = cls_run
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"input": t}) + "\n" for t in ["dell laptop", "hotel room", "jira cloud"]))
+    out = tmp_path / "out.jsonl"
+    r = CliRunner().invoke(app, ["predict", "--model", str(run_dir), "--input", str(src), "--output", str(out),
+                                 "--no-progress"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [row["input"] for row in rows] == ["dell laptop", "hotel room", "jira cloud"]
+    assert all(row["prediction"] in LABELS for row in rows)
+
+
 def test_eval_scores_it_as_a_system(cls_run, tmp_path):
     from conftest import chat_row, write_jsonl
 
@@ -146,7 +163,9 @@ def test_served_with_label_logprobs(cls_run):
         (entry,) = choice.logprobs.content
         assert entry.token == label and len(entry.top_logprobs) == 2
         assert entry.top_logprobs[0].token == label  # the answer is the most likely label
-        probs = catalog.resolve(run_dir.name).labeler.classifier.probabilities(["dell laptop"])[0]
+        clf = catalog.resolve(run_dir.name).labeler.classifier
+        assert label == clf.predict(["dell laptop"])[0][0]  # the head's own answer, on the user text only
+        probs = clf.probabilities(["dell laptop"])[0]
         assert math.exp(entry.logprob) == pytest.approx(max(probs), rel=1e-4)
         assert math.exp(entry.top_logprobs[1].logprob) == pytest.approx(sorted(probs)[-2], rel=1e-4)
     finally:
