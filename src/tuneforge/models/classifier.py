@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuneforge.errors import UserError
+from tuneforge.models.transformers_api import peft_wrapping
 
 VARIANT_TYPE = "classification"
 INPUT_FORMAT = "user_text"  # what the head reads: the user turns' text, no system prompt, no chat template
@@ -144,8 +145,9 @@ def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "
         from peft import PeftModel
 
         base = resolve_base(run["base"]["name"])
-        model = PeftModel.from_pretrained(load_head_model(base.path, len(labels), tokenizer.pad_token_id, dtype),
-                                          str(run_dir))
+        with peft_wrapping():
+            model = PeftModel.from_pretrained(load_head_model(base.path, len(labels), tokenizer.pad_token_id, dtype),
+                                              str(run_dir))
     model.eval()
     temperature = float((run.get("calibration") or {}).get("temperature") or 1.0)
     return Classifier(model, tokenizer, labels, temperature, run.get("pooling", "last"))

@@ -21,11 +21,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.data.labels import label_set, normalise_answer
-from tuneforge.errors import UserError
 from tuneforge.data.versions import resolve_data_path
+from tuneforge.errors import UserError
 from tuneforge.models.classifier import INPUT_FORMAT, VARIANT_TYPE, classifier_input, load_head_model, pool
-from tuneforge.train.calibration import calibrate
+from tuneforge.models.transformers_api import peft_wrapping
 from tuneforge.run_record import library_versions, write_run
+from tuneforge.train.calibration import calibrate
 
 
 def label_forms(answers: list[str]) -> tuple[list[str], dict[str, int]]:
@@ -81,7 +82,8 @@ def _trainable(clf, cfg, first: int):
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.resolved_lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=targets, use_dora=cfg.method == "dora", task_type="SEQ_CLS",
                       layers_to_transform=list(range(first, n)) if first else None)
-    return get_peft_model(clf, lora)  # SEQ_CLS: the new head ("score") is trained in full and saved
+    with peft_wrapping():
+        return get_peft_model(clf, lora)  # SEQ_CLS: the new head ("score") is trained in full and saved
 
 
 class TopLayers:
