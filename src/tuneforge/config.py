@@ -294,6 +294,10 @@ class ServeConfig(_Strict):
     redact_pii: bool = Field(False, description="Replace e-mails, phone numbers, IBANs and card numbers before storing.")
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights' dtype in memory.")
     trust_remote_code: bool = Field(False, description="Allow model code from the model folder (off: safer).")
+    follow_registry: bool = Field(
+        True, description="Load versions promoted or rolled back in the registry while serving (no restart)."
+    )
+    follow_interval_s: float = Field(2.0, gt=0, le=3600, description="How often the registry is checked, in seconds.")
     fine_tuning_api: bool = Field(True, description="Also serve OpenAI's files and fine-tuning jobs API (docs/jobs.md).")
     max_running_jobs: int = Field(1, ge=1, le=64, description="Fine-tuning jobs that train at the same time; "
                                   "more wait in the queue.")
@@ -349,3 +353,59 @@ class DataReportConfig(DataOptions):
         """The training run this report estimates: the estimator takes the same TrainConfig as `train`."""
         return TrainConfig(data=self.data, eval_data=self.eval_data, base=self.base, method=self.method,
                            epochs=self.epochs, batch_size=self.batch_size, max_seq_len=self.max_seq_len)
+
+
+# --- Monitoring (issue 13): feedback bodies and the maintenance policy ----------------------------------------
+
+
+class FeedbackBody(_Strict):
+    """`POST /v1/feedback` and `tuneforge feedback`: a correction or a rating of one served answer."""
+
+    id: str = Field(..., min_length=1, description="The response's id (OpenAI `id`, e.g. chatcmpl-...).")
+    correct_output: Optional[str] = Field(None, description="The answer the model should have given.")
+    rating: Optional[int] = Field(None, ge=-1, le=5, description="+1/-1 (thumbs) or a 1-5 score.")
+    comment: Optional[str] = Field(None, max_length=4000, description="Free text for the reviewer.")
+
+    @field_validator("comment")
+    @classmethod
+    def _strip(cls, v):
+        return v.strip() if isinstance(v, str) else v
+
+    def model_post_init(self, _context) -> None:
+        if self.correct_output is None and self.rating is None:
+            raise ValueError("give correct_output, or rating (with an optional comment)")
+
+
+class MonitorPolicy(_Strict):
+    """Alert rules and what to do when one fires; YAML at TUNEFORGE_HOME/monitor/<variant>/policy.yaml or --policy."""
+
+    window: int = Field(200, ge=20, description="Requests per monitoring window (drift and estimates per window).")
+    min_estimated_accuracy: float = Field(
+        0.7, ge=0, le=1, description="Alert when the label-free accuracy estimate's upper bound falls below this."
+    )
+    max_label_drift: float = Field(
+        0.1, ge=0, le=1, description="Alert when the label distribution's Jensen-Shannon distance to the training "
+        "data exceeds this and the drift test is significant."
+    )
+    max_input_psi: float = Field(0.25, ge=0, description="Alert when input length or vocabulary PSI exceeds this.")
+    max_domain_auc: float = Field(0.75, ge=0.5, le=1, description="Alert when a classifier tells training inputs "
+                                  "from traffic inputs with a ROC AUC above this (embedding drift).")
+    drift_p_value: float = Field(0.01, gt=0, lt=1, description="Significance level of the drift tests.")
+    min_corrections: int = Field(30, ge=1, description="Corrections needed before a retrain may run.")
+    auto_retrain: bool = Field(False, description="Retrain automatically when an alert fires and enough corrections exist.")
+    retrain_max_steps: int = Field(0, ge=0, description="Cap on the retrain's optimizer steps (0: the recipe's own).")
+    non_inferiority: float = Field(
+        0.02, ge=0, le=1, description="How much worse on the frozen evaluation set the new version may be."
+    )
+    gate_metric: str = Field("accuracy", description="Metric the promotion gate compares.")
+    gate_confidence: Optional[float] = Field(
+        0.95, gt=0, lt=1, description="Confidence of the paired test required on fresh reviewed traffic; null: none."
+    )
+    retention_days: Optional[int] = Field(None, ge=1, description="Delete traffic older than this (null: keep all).")
+
+
+def load_policy(path: str | Path | None) -> MonitorPolicy:
+    """The policy from a YAML file (unknown keys refused, named), or the defaults when there is none."""
+    if path is None or not Path(path).is_file():
+        return MonitorPolicy()
+    return build_config(MonitorPolicy, load_yaml_values(path), source=str(path))

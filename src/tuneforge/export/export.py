@@ -118,7 +118,7 @@ def _write_gguf_folder(run_dir, run: dict, out: Path, name: str, o: ExportOption
             write_modelfile(tmp / "Modelfile", gguf_name, tok.chat_template, run.get("data", {}).get("system_prompt"))
             write_export_record(tmp, run_dir, run, "gguf", gguf_file=gguf_name, dtype=o.gguf_dtype,
                                 quantized=[f"{name}.{q}.gguf" for q in o.quantize])
-            write_model_card(run_dir, tmp, export_kind="gguf", dtype=o.gguf_dtype)
+            write_model_card(run_dir, tmp, export_kind="gguf", dtype=o.gguf_dtype, title=name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return gguf_name

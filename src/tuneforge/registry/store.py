@@ -205,9 +205,10 @@ class Registry:
         self._event(v.id, v.stage, stage, reason)
 
     def promote(self, ref: str, stage: str, require_gate: bool = True, min_margin: float = 0.0,
-                metric: str | None = None, confidence: float | None = DEFAULT_CONFIDENCE,
+                metric: str | None = None, confidence: float | None = DEFAULT_CONFIDENCE, note: str | None = None,
                 ) -> tuple[Variant, "list[GateDecision] | None"]:
-        """Move a variant to `stage`. Production takes the gate (unless waived) and demotes the old one."""
+        """Move a variant to `stage`. Production takes the gate (unless waived) and demotes the old one.
+        `note` says why a waived gate was waived (e.g. a retrain that ran the gate itself)."""
         if stage not in STAGES or stage == "archived":
             raise RegistryError(f"--to: promote to candidate, staging or production (got {stage!r}); use archive")
         v = self.get(ref)
@@ -223,8 +224,8 @@ class Registry:
         with self._transaction():
             if current is not None:
                 self._set_stage(current, "staging", f"replaced by {v.ref}")
-            reason = "promoted" + (f" ({'; '.join(d.summary() for d in gate)})" if gate else
-                                   " (gate waived)" if stage == "production" else "")
+            reason = "promoted" + (f" ({'; '.join(d.summary() for d in gate)})" if gate else f" ({note})" if note
+                                   else " (gate waived)" if stage == "production" else "")
             self._set_stage(v, stage, reason)
         return self.get(v.ref), gate
 

@@ -96,6 +96,8 @@ class Catalog:
         self.engine_options = engine_options or {}  # for engines that `add` starts for a base not loaded yet
         self._registry = None
         self._changing = threading.Lock()  # add/remove are serialised; readers see a whole dict either way
+        self.aliases: dict[str, str] = {}  # registry reference -> the served id it last resolved to
+        self.follower = None  # serve/follow.py sets it when the server follows the registry
 
     @classmethod
     def load(cls, specs: list[str], **engine_options) -> "Catalog":
@@ -180,7 +182,13 @@ class Catalog:
         self._registry = self._registry or _registry()
         variant = self._registry.find(model_id)
         if variant is not None and variant.ref in self.entries and self.entries[variant.ref].visible():
+            self.aliases[model_id] = variant.ref
             return self.entries[variant.ref]
+        if variant is not None and self.follower is not None:
+            # The registry moved to a version still loading: keep answering with the one served so far.
+            self.follower.wanted(variant)
+            if model_id in self.aliases:
+                return self.entries[self.aliases[model_id]]
         if variant is not None:
             raise UnknownModel(f"The model `{model_id}` is {variant.ref} in the registry, which this server has not "
                                f"loaded; restart it with --model {variant.ref}")
@@ -188,5 +196,7 @@ class Catalog:
                            f"{', '.join(e.id for e in self.list())}")
 
     def close(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
         for engine in self.engines:
             engine.close()

@@ -27,7 +27,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     refuse_unsupported(body, served)
     messages = chat_messages(body, served)
     if served.labeler is not None:
-        return await _label_completion(served, body, messages)
+        return await _label_completion(served, body, messages, request.app.state.traffic)
     from tuneforge.chat_encoding import encode_prompt
 
     tokenizer = served.engine.tokenizer
@@ -72,7 +72,7 @@ async def _vocabulary_index_ready(served, body) -> None:
         await run_in_threadpool(lambda: served.engine.grammars.ll_tokenizer)
 
 
-async def _label_completion(served, body, messages):
+async def _label_completion(served, body, messages, traffic=None):
     """A classification variant's answer through its labeler (serve/labels.py)."""
     import time
     import uuid
@@ -84,7 +84,12 @@ async def _label_completion(served, body, messages):
     probs = await run_in_threadpool(served.labeler.label_probs, messages)
     label, entries = label_answer(probs, body.n_top_logprobs)
     logprobs = None if entries is None else {"content": entries, "refusal": None}
-    return {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": CHAT, "created": int(time.time()),
-            "model": served.id, "usage": {"prompt_tokens": 0, "completion_tokens": 1, "total_tokens": 1},
-            "choices": [{"index": i, "message": {"role": "assistant", "content": label, "refusal": None},
-                         "logprobs": logprobs, "finish_reason": "stop"} for i in range(body.n)]}
+    out = {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": CHAT, "created": int(time.time()),
+           "model": served.id, "usage": {"prompt_tokens": 0, "completion_tokens": 1, "total_tokens": 1},
+           "choices": [{"index": i, "message": {"role": "assistant", "content": label, "refusal": None},
+                        "logprobs": logprobs, "finish_reason": "stop"} for i in range(body.n)]}
+    if traffic is not None:  # with the label probabilities, which the monitor's accuracy estimate reads
+        traffic.record(request_id=out["id"], endpoint=CHAT, model=body.model, variant=served.id, status=200,
+                       request=body.model_dump(exclude_none=True, by_alias=True), response=out,
+                       label_probs=probs, confidence=probs.get(label))
+    return out

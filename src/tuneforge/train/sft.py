@@ -21,6 +21,7 @@ from typing import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tuneforge.atomic import write_text_atomic
 from tuneforge.config import TrainConfig
 from tuneforge.data.answer_schema import answer_schema
 from tuneforge.data.formats import Example, dataset_hash, load_from_options, load_preference_pairs
@@ -384,15 +385,25 @@ def save(run: Run, state: LoopState) -> Path:
         run.say(f"kept the best weights: step {state.best_step}, eval loss {state.best_eval:.4f}")
     run.accelerator.wait_for_everyone()
     if run.main:
-        portable_base = public_id(run.cfg.base) or run.cfg.base  # never a local cache path in adapter_config.json
-        for adapter_config in getattr(run.model, "peft_config", {}).values():
-            adapter_config.base_model_name_or_path = portable_base
         run.model.save_pretrained(run.out, safe_serialization=True)
+        _write_portable_base(run.out, public_id(run.cfg.base) or run.cfg.base)
         run.tokenizer.save_pretrained(run.out)
         write_run(run.out, run_record(run, state))
     run.accelerator.wait_for_everyone()
     run.say(f"saved run to {run.out} ({time.time() - run.started:.0f}s, {state.trained_tokens:,} tokens)")
     return run.out
+
+
+def _write_portable_base(out: Path, portable_base: str) -> None:
+    """Name the base by its public id in adapter_config.json, never by a local cache path. Written after PEFT's
+    save on purpose: given a hub id, `save_pretrained` asks the hub whether the base's vocabulary changed, and a
+    run must not reach the network."""
+    path = out / "adapter_config.json"
+    if not path.is_file():  # full fine-tuning saves a whole model, not an adapter
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = portable_base
+    write_text_atomic(path, json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 class _Speed:
