@@ -42,6 +42,11 @@ class DataOptions(_Strict):
     sheet: Optional[str] = Field(None, description="Excel sheet to read (default: the first).")
 
 
+# Training fields a user may leave unset: train/defaults.py then chooses them from the data and says why (the
+# field's default below is only the fallback for a caller that opts out of that choice).
+_FROM_DATA = {"from_data": True}
+
+
 class TrainConfig(DataOptions):
     data: str = Field(..., description="Training data: a JSONL/CSV file.", json_schema_extra={"cli_argument": True})
     base: str = Field("smollm2-135m", description="Base model: a bundled name, a local folder or a hub id.")
@@ -50,15 +55,16 @@ class TrainConfig(DataOptions):
         None, description="Held-out data file; without it, --eval-split of the data is held out."
     )
     eval_split: float = Field(0.1, ge=0.0, lt=0.9, description="Share of the data held out for evaluation.")
-    epochs: int = Field(2, ge=1, le=100, description="Passes over the training data.")
-    batch_size: int = Field(8, ge=1, le=4096, description="Examples per optimizer micro-batch.")
+    epochs: int = Field(2, ge=1, le=100, description="Passes over the training data.", json_schema_extra=_FROM_DATA)
+    batch_size: int = Field(8, ge=1, le=4096, description="Examples per optimizer micro-batch.",
+                            json_schema_extra=_FROM_DATA)
     grad_accum: int = Field(1, ge=1, le=1024, description="Micro-batches accumulated per optimizer step.")
-    lr: float = Field(2e-4, gt=0, lt=1, description="Peak learning rate (AdamW).")
+    lr: float = Field(2e-4, gt=0, lt=1, description="Peak learning rate (AdamW).", json_schema_extra=_FROM_DATA)
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps with linear warm-up.")
     schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="Decay after warm-up.")
     max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens; longer ones are truncated and reported.")
-    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank.")
+    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank.", json_schema_extra=_FROM_DATA)
     lora_alpha: Optional[int] = Field(None, ge=1, description="LoRA alpha (default: 2 x rank).")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
     lora_targets: str = Field(
@@ -72,7 +78,19 @@ class TrainConfig(DataOptions):
     progress: bool = Field(True, description="Show a progress bar.")
     # --- training engine (issue 6): methods, efficiency, resume, defaults, tracking ---
     method: Literal["lora", "dora", "qlora", "full"] = Field(
-        "lora", description="How weights adapt: LoRA, DoRA, QLoRA (4-bit base, CUDA only) or full fine-tuning."
+        "lora", description="How weights adapt: LoRA, DoRA, QLoRA (4-bit base, CUDA only) or full fine-tuning.",
+        json_schema_extra=_FROM_DATA,
+    )
+    variant_type: Literal["auto", "classification", "generative"] = Field(
+        "auto", description="'classification' trains a head over the label set (answers are labels, with calibrated "
+        "probabilities); 'generative' learns to write the answer; 'auto' picks classification when the answers are labels."
+    )
+    classifier_layers: int = Field(
+        8, ge=0, le=1024, description="Classification variants: top transformer layers trained (0 = all); the frozen "
+        "layers below run once per example, not once per epoch.", json_schema_extra=_FROM_DATA,
+    )
+    classifier_pooling: Literal["mean", "last"] = Field(
+        "mean", description="Classification variants: the head reads the mean of the tokens' states or the last token's."
     )
     objective: Literal["sft", "dpo"] = Field(
         "sft", description="'sft' learns the answers; 'dpo' learns preferences from prompt/chosen/rejected pairs."
@@ -219,6 +237,9 @@ class PredictConfig(_Strict):
         True, description="Extraction variants: answer with valid JSON holding exactly the keys learned from the "
         "training answers (run.json data.answer_schema).")
     progress: bool = Field(True, description="Show a progress bar (on stderr).")
+    probabilities: bool = Field(
+        False, description="Classification variants: also print each label's calibrated probability (one input)."
+    )
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

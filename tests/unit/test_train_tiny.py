@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(data, base, out, **kw):
-    args = dict(data=str(data), base=str(base), out=str(out), epochs=8, batch_size=4, lr=5e-3,
+    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=8, batch_size=4, lr=5e-3,
                 lora_r=8, eval_split=0.2, progress=False)
     args.update(kw)
     return TrainConfig(**args)

@@ -10,7 +10,8 @@ from tuneforge.config import TrainConfig
 
 EPILOG = """\b
 Examples:
-  tuneforge train examples/invoice-categories/train.jsonl --out runs/invoice
+  tuneforge train examples/invoice-categories/train.jsonl --out runs/invoice   # settings chosen from the data
+  tuneforge train DATA.jsonl --variant-type generative --out DIR   # write the answer instead of a label head
   tuneforge train DATA.jsonl --base smollm2-135m --epochs 1 --batch-size 8 --lr 2e-4 --lora-r 16 --out DIR
   tuneforge train --config train.yaml --epochs 3      # YAML keys are the flag names
   tuneforge train DATA.jsonl --method dora --packing --group-by-length --out DIR

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuneforge.models.classifier import is_classifier, is_classifier_dir
 from tuneforge.models.resolve import resolve_base
 from tuneforge.run_record import is_run_dir, read_run
 from tuneforge.serve.principal import current_principal
@@ -79,6 +80,15 @@ def plan(specs: list[str]) -> list[ServedModel]:
     return list(entries.values())
 
 
+def _attach_labelers(entries: list[ServedModel], engine_options: dict) -> None:
+    """Classification variants answer through their head (serve/labels.py's hook), not a generative engine."""
+    for e in entries:
+        if e.kind == "variant" and is_classifier_dir(e.run_path):
+            from tuneforge.serve.classify import ClassifierLabeler
+
+            e.labeler = ClassifierLabeler(e.run_path, **engine_options)
+
+
 class Catalog:
     def __init__(self, entries: list[ServedModel], engines: list, engine_options: dict | None = None):
         self.entries = {e.id: e for e in entries}
@@ -94,14 +104,17 @@ class Catalog:
         from tuneforge.serve.engine import Engine
 
         entries = plan(specs)
+        _attach_labelers(entries, engine_options)
+        engines = []
         by_base: dict[str, list[ServedModel]] = {}
         bases: dict[str, str] = {}
         for e in entries:
             key = base_display_name(e.base_id)
+            if e.labeler is not None:
+                continue
             by_base.setdefault(key, []).append(e)
             if e.kind == "base" or key not in bases:
                 bases[key] = e.base_id
-        engines = []
         for key, members in by_base.items():
             path = resolve_base(bases[key]).path
             variants = {e.id: e.run_path for e in members if e.kind == "variant"}
@@ -129,6 +142,13 @@ class Catalog:
         with self._changing:
             if model_id in self.entries:
                 raise ValueError(f"{model_id}: already served")
+            if is_classifier(run):  # a classification variant brings its own head
+                from tuneforge.serve.classify import ClassifierLabeler
+
+                entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()), None, int(time.time()),
+                                    owner=owner, labeler=ClassifierLabeler(str(run_path), **self.engine_options))
+                self.entries = {**self.entries, model_id: entry}
+                return entry
             engine = next((e.engine for e in self.entries.values() if base_display_name(e.base_id) == key
                            and e.engine is not None), None)
             if engine is None:

@@ -196,6 +196,8 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
 def train(cfg: TrainConfig, log=print) -> Path:
     """Run fine-tuning as `cfg` says; return the run folder. Setup, fit, save: each below, a screen long."""
     run = setup(cfg, log)
+    if isinstance(run, Path):  # a classification variant: trained, calibrated and saved by train/classification.py
+        return run
     state = resume_point(run)
     fit(run, state)
     return save(run, state)
@@ -256,7 +258,7 @@ def _refuse_early(cfg: TrainConfig, world: int) -> None:
         raise UserError("a multi-process run needs --out, so that every process writes the same run folder")
 
 
-def setup(cfg: TrainConfig, log=print) -> Run:
+def setup(cfg: TrainConfig, log=print) -> Run | Path:
     """Data in (validated, split, `auto` settings, encoded), the model with its method, optimizer and schedule."""
     import torch
     from accelerate import Accelerator
@@ -264,8 +266,8 @@ def setup(cfg: TrainConfig, log=print) -> Run:
     from tuneforge.data.estimate import estimate_training, model_shape
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
-    from tuneforge.train.auto import resolve_auto
     from tuneforge.train.batching import steps_per_epoch
+    from tuneforge.train.defaults import choose_defaults
     from tuneforge.train.methods import enable_gradient_checkpointing, load_base_for, make_trainable
 
     started = time.time()
@@ -276,9 +278,13 @@ def setup(cfg: TrainConfig, log=print) -> Run:
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
 
     data = prepare_data(cfg)
-    cfg, notes = resolve_auto(cfg, len(data.train), world)
+    cfg, notes = choose_defaults(cfg, data, world)
     for note in notes:
-        say(f"auto: {note}")
+        say(f"chose {note}")
+    if cfg.variant_type == "classification":  # a head over the labels: its own short loop
+        from tuneforge.train.classification import train_classifier
+
+        return train_classifier(cfg, data, out, say)
     base = resolve_base(cfg.base)
     tokenizer = load_tokenizer(base.path)
     if cfg.objective == "dpo":
