@@ -29,6 +29,21 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return path
 
 
+def write_lines_atomic(path: str | Path, lines) -> Path:
+    """write_text_atomic for text produced piece by piece (a cleaned dataset): never all of it in memory."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.writelines(lines)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
 def replace_folder(tmp: str | Path, target: str | Path) -> None:
     """Put a fully written folder `tmp` at `target`, replacing what was there."""
     target = Path(target)
