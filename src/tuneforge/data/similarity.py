@@ -98,9 +98,10 @@ def _signatures(normalised: list[str], seed: int = 1) -> np.ndarray:
     # without the modulo that cost most of the time.
     a = rng.integers(0, np.iinfo(np.uint64).max, NUM_PERM, dtype=np.uint64, endpoint=True) | np.uint64(1)
     b = rng.integers(0, np.iinfo(np.uint64).max, NUM_PERM, dtype=np.uint64, endpoint=True)
-    sigs = np.full((len(normalised), NUM_PERM), np.iinfo(np.uint64).max, dtype=np.uint64)
+    # Each value is the top 32 bits of a 64-bit product, so 4 bytes hold it: 256 bytes of signature per text.
+    sigs = np.full((len(normalised), NUM_PERM), np.iinfo(np.uint32).max, dtype=np.uint32)
     # A block of texts at a time: the shingle arrays of every text at once (9 arrays of 8 bytes per character)
-    # cost hundreds of megabytes on 100,000 rows; the signatures themselves are 512 bytes per text.
+    # cost hundreds of megabytes on 100,000 rows.
     for first in range(0, len(normalised), _TEXT_BLOCK):
         hashes, owners = _shingle_hashes(normalised[first : first + _TEXT_BLOCK])
         owners += first
@@ -109,7 +110,7 @@ def _signatures(normalised: list[str], seed: int = 1) -> np.ndarray:
             values = (x[:, None] * a + b) >> np.uint64(32)
             firsts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
             ids = own[firsts]
-            sigs[ids] = np.minimum(sigs[ids], np.minimum.reduceat(values, firsts, axis=0))
+            sigs[ids] = np.minimum(sigs[ids], np.minimum.reduceat(values, firsts, axis=0).astype(np.uint32))
     return sigs
 
 
