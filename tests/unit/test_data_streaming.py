@@ -93,3 +93,14 @@ def test_file_rows_hold_no_parsed_rows_after_a_full_pass(tmp_path):
     for i in range(0, 2000, 3):
         rows[i]
     assert len(rows._cache) <= 256  # a bounded cache, not the file
+
+
+def test_split_of_streamed_rows_is_the_in_memory_split(tmp_path):
+    from tuneforge.data.split import split_examples
+
+    path = _write(tmp_path / "d.jsonl", _rows(50))
+    streamed = Subset(inspect_file_rows(path).examples).without({1, 2})
+    memory = [e for i, e in enumerate(inspect_file(path).examples) if i not in {1, 2}]
+    for got, want in zip(split_examples(streamed, 0.2, 7), split_examples(memory, 0.2, 7)):
+        _same_rows(got, want)
+        _same_rows(Subset(got).without({0}), want[1:])  # a subset of a subset reads the right rows

@@ -116,8 +116,7 @@ class Subset(Sequence):
         """(base index, row) in order, reading the base once from start to end."""
         wanted = iter(self.indices)
         want = next(wanted, None)
-        source = self.base.iter_indexed() if hasattr(self.base, "iter_indexed") else enumerate(self.base)
-        for b, ex in source:
+        for b, ex in enumerate(self.base):  # positions in the base (a base Subset's own iteration streams too)
             if want is None:
                 return
             if b == want:
