@@ -20,7 +20,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(data, base, out, **kw) -> TrainConfig:
-    args = dict(data=str(data), base=str(base), out=str(out), epochs=2, batch_size=4, lr=5e-3, lora_r=4,
+    # The generative loop, the one with step checkpoints and --resume (label data would default to a classifier).
+    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=2, batch_size=4, lr=5e-3, lora_r=4,
                 eval_split=0.2, progress=False, precision="fp32", report_to="none")
     args.update(kw)
     return TrainConfig(**args)
@@ -101,7 +102,8 @@ def test_ctrl_c_prints_how_to_resume(label_data, tiny_model_dir, tmp_path, monke
 
     monkeypatch.setattr(checkpoint, "save_checkpoint", interrupt_after_first_checkpoint)
     result = CliRunner().invoke(app, ["train", str(label_data), "--base", str(tiny_model_dir), "--out", str(out),
-                                      "--epochs", "2", "--batch-size", "4", "--no-progress", "--report-to", "none"])
+                                      "--epochs", "2", "--batch-size", "4", "--no-progress", "--report-to", "none",
+                                      "--variant-type", "generative"])
     assert result.exit_code == 130, result.output
     assert "interrupted; the last complete checkpoint is" in result.output
     assert "same command plus: --resume" in result.output and str(out) in result.output

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(data, base, out, **kw) -> TrainConfig:
-    args = dict(data=str(data), base=str(base), out=str(out), epochs=1, batch_size=4, lr=5e-3, lora_r=4,
+    # The generative loop, the one with step checkpoints and --resume (label data would default to a classifier).
+    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=1, batch_size=4, lr=5e-3, lora_r=4,
                 eval_split=0.2, progress=False, precision="fp32", report_to="none")
     args.update(kw)
     return TrainConfig(**args)
@@ -38,6 +39,14 @@ def test_a_new_run_into_another_runs_folder_is_refused_naming_the_data(run_a, ot
     with pytest.raises(RunFolderError, match=r"(?s)holds another run.*data hash: sha256:"):
         train(_cfg(other_data, tiny_model_dir, run_a, max_steps=2), log=lambda *_: None)
     assert sorted(p.name for p in (run_a / "checkpoints").iterdir()) == before  # nothing touched
+
+
+def test_a_classification_variant_into_another_runs_folder_is_refused(run_a, other_data, tiny_model_dir):
+    # The classification path trains in its own loop; it must keep the one-run-per-folder rule all the same.
+    before = sorted(p.name for p in run_a.iterdir())
+    with pytest.raises(RunFolderError, match="holds another run"):
+        train(_cfg(other_data, tiny_model_dir, run_a, variant_type="classification"), log=lambda *_: None)
+    assert sorted(p.name for p in run_a.iterdir()) == before
 
 
 def test_the_same_command_again_points_at_resume(run_a, label_data, tiny_model_dir):

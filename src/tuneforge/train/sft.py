@@ -284,6 +284,8 @@ def setup(cfg: TrainConfig, log=print) -> Run | Path:
     if cfg.variant_type == "classification":  # a head over the labels: its own short loop
         from tuneforge.train.classification import train_classifier
 
+        if accelerator.is_main_process and not cfg.resume:  # one run per folder; --resume is refused, with why, below
+            prepare_run_folder(out, cfg, data.data_hash, data.version)
         return train_classifier(cfg, data, out, say)
     base = resolve_base(cfg.base)
     tokenizer = load_tokenizer(base.path)
