@@ -104,3 +104,18 @@ def test_split_of_streamed_rows_is_the_in_memory_split(tmp_path):
     for got, want in zip(split_examples(streamed, 0.2, 7), split_examples(memory, 0.2, 7)):
         _same_rows(got, want)
         _same_rows(Subset(got).without({0}), want[1:])  # a subset of a subset reads the right rows
+
+
+def test_a_version_stored_from_streamed_rows_has_the_in_memory_hash_and_rows(tmp_path):
+    from tuneforge.data.versions import add_version, read_manifest
+
+    path = _write(tmp_path / "d.jsonl", _rows(30), bom=True)
+    memory = inspect_file(path).examples
+    vid, folder, created = add_version(inspect_file_rows(path).examples, path, "chat", "streamed")
+    manifest = read_manifest(folder)
+    assert created and manifest["content_hash"] == dataset_hash(memory)
+    assert manifest["counts"]["examples"] == len(memory) and manifest["counts"]["preference_pairs"] == 0
+    stored = (folder / "data.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in stored] == [e.to_json() for e in memory]
+    again = add_version(memory, path, "chat", "streamed")  # the same data held in memory: the same version
+    assert again == (vid, folder, False)
