@@ -1,5 +1,5 @@
 """Data workbench at scale: peak memory and time of `tuneforge data check` on large generated files and of
-`tuneforge data add` on 100,000 similar rows, against the targets of issue 12.
+`tuneforge data add`, `data clean` and `data report` on 100,000 similar rows, against the targets of issue 12.
 
 Targets: `data check` of a 1 GB file under 1 GB peak RSS; `data add` of 100,000 rows under 2 minutes. Each
 command runs as the CLI in its own child process; peak RSS is that child's (getrusage of a wrapper that has only
@@ -82,6 +82,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes-mb", type=int, nargs="*", default=[100, 1000], help="files for `data check` (none: skip)")
     ap.add_argument("--add-rows", type=int, default=100_000, help="rows for `data add` (0: skip)")
+    ap.add_argument("--commands", nargs="*", default=["clean", "report"],
+                    help="also run these on the `data add` rows (clean, report)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the in-memory reader on the smallest file")
     args = ap.parse_args()
     tf = [sys.executable, "-m", "tuneforge"]
@@ -111,6 +113,15 @@ def main() -> None:
         verdict = "met" if secs < 120 and code == 0 else "MISSED"
         print(f"{'data add (checks + cleaning scan + store)':<44} {n:>10,} {size:>7.0f}MB {secs:>7.1f}s "
               f"{rss:>8.0f}MB  <120 s: {verdict} (exit {code})", flush=True)
+        # The other commands that compare rows with each other, on the same rows: peak RSS is the figure.
+        others = {"data clean": ["data", "clean", str(data), "--out", str(tmp / "clean.jsonl")],
+                  "data report (--base none)": ["data", "report", str(data), "--base", "none",
+                                                "--html", str(tmp / "report.html")]}
+        for title, cmd in others.items():
+            if title.split(" (")[0].split()[1] not in args.commands:
+                continue
+            code, secs, rss = measure([*tf, *cmd], tmp / "home")
+            print(f"{title:<44} {n:>10,} {size:>7.0f}MB {secs:>7.1f}s {rss:>8.0f}MB  (exit {code})", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from conftest import _LINES, chat_row
+from conftest import _LINES, chat_row, wait_until_healthy
 
 TUNE = {"lora_r": 4, "precision": "fp32", "max_seq_len": 128}
 
@@ -52,19 +52,8 @@ class Server:
             [sys.executable, "-m", "tuneforge.cli.main", "serve", "--model", str(self.model_dir), "--port",
              str(self.port), "--max-running-jobs", "2", *self.extra], env=self.env, stdout=log,
             stderr=subprocess.STDOUT)
-        deadline = time.time() + 180
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline:
-                self.proc.kill()
-                pytest.fail(f"server did not start:\n{self.log()}")
-            time.sleep(0.2)
+        wait_until_healthy(self.proc, self.url, self.log)
+        return self
 
     def log(self) -> str:
         return (self.home / "server.log").read_text()[-5000:]

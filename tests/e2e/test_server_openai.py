@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import httpx
 import openai
 import pytest
-from conftest import SYSTEM
+from conftest import SYSTEM, wait_until_healthy
 
 MAX_TOKENS = 12
 
@@ -52,19 +52,7 @@ def server(tiny_variants, tiny_model_dir, tmp_path_factory):
              str(tiny_variants["beta"]), "--port", str(port), "--max-body-bytes", "20000", "--max-queue", "8",
              "--redact-pii"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start:\n{log_path.read_text()}")
-        time.sleep(0.3)
+    wait_until_healthy(proc, url, log_path.read_text)
     yield SimpleNamespace(url=url, key=key, home=home, env=env, base_id=Path(tiny_model_dir).name,
                           client=openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60))
     proc.terminate()

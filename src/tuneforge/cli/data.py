@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from tuneforge.atomic import write_text_atomic
+from tuneforge.atomic import write_lines_atomic
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import DataAddConfig, DataCheckConfig, DataCleanConfig, DataReportConfig
 from tuneforge.errors import UserError
@@ -26,11 +26,12 @@ def _console():
 
 
 def _load(cfg):
-    from tuneforge.data.formats import inspect_file, options_kwargs
+    from tuneforge.data.formats import options_kwargs
+    from tuneforge.data.row_store import inspect_file_rows
     from tuneforge.data.versions import resolve_data_path
 
     path, _ = resolve_data_path(cfg.data)
-    return str(path), inspect_file(path, **options_kwargs(cfg))
+    return str(path), inspect_file_rows(path, **options_kwargs(cfg))  # rows stay on disk: bounded memory
 
 
 def _require_rows(file: str, load) -> None:
@@ -124,7 +125,7 @@ def _clean(cfg: DataCleanConfig):
     out = Path(cfg.out) if cfg.out else _beside_input(cfg, ".clean.jsonl")
     if out.resolve() == Path(file).resolve():
         raise UserError(f"--out {out}: would overwrite the input; choose another file")
-    write_text_atomic(out, "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept))
+    write_lines_atomic(out, (json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept))
     report_path = Path(cfg.json_report) if cfg.json_report else out.with_suffix(".report.json")
     report_path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     console.print(f"kept {len(result.kept)} of {result.input_rows} rows -> {out} (findings: {report_path})")

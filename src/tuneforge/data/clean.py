@@ -9,12 +9,14 @@ Each step works on what the previous steps kept, so a duplicate removed in step 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from tuneforge.data import duplicates, pii
 from tuneforge.data.findings import Finding, clip
 from tuneforge.data.formats import Example, LoadResult
 from tuneforge.data.outliers import structure_outliers
+from tuneforge.data.row_store import Subset, rows_of
 from tuneforge.data.suspects import label_suspects
 from tuneforge.errors import UserError
 
@@ -52,7 +54,7 @@ class StepResult:
 @dataclass
 class CleanResult:
     input_rows: int
-    kept: list[Example]
+    kept: Sequence[Example]  # a row_store.Subset: iterate it to write the kept rows, in file order
     steps: list[StepResult]
 
     def step(self, name: str) -> StepResult:
@@ -71,8 +73,8 @@ def _invalid_rows(load: LoadResult) -> StepResult:
     return StepResult("invalid_rows", "Invalid rows", "removed", findings, len(findings))
 
 
-def _without(examples: list[Example], drop: set[int]) -> list[Example]:
-    return [e for i, e in enumerate(examples) if i not in drop]
+def _without(examples: Subset, drop: set[int]) -> Subset:
+    return examples.without(drop) if drop else examples
 
 
 def _mask(text: str) -> str:
@@ -109,7 +111,7 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     if opts.pii not in PII_ACTIONS:
         raise UserError(f"pii: {opts.pii!r} is not one of {', '.join(PII_ACTIONS)}")
     steps: list[StepResult] = [_invalid_rows(load)]
-    current = list(load.examples)
+    current = rows_of(load.examples)  # rows are dropped by index: a file's rows can stay on disk (row_store.py)
     input_rows = len(current) + steps[0].affected
 
     found = duplicates.exact_duplicates(current)
@@ -133,7 +135,7 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
                             "removed" if opts.drop_contradictions else "flagged", found, len(members),
                             None if opts.drop_contradictions else "decide which answer is right, then fix or "
                             "delete the others (or rerun with --drop-contradictions)"))
-    contradicted = {id(current[i]) for i in members}
+    contradicted = {current.base_index(i) for i in members}
     if opts.drop_contradictions:
         current = _without(current, members)
 
@@ -152,7 +154,7 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     steps.append(StepResult("pii", "Personal data (e-mail, phone, IBAN, card)", action, found, len(hit),
                             "rerun with --pii redact or --pii drop to act on it" if opts.pii == "flag" else None))
     if opts.pii == "redact":
-        current = [_redact_example(e) if i in hit else e for i, e in enumerate(current)]
+        current = current.replaced({i: _redact_example(current[i]) for i in sorted(hit)})
     elif opts.pii == "drop":
         current = _without(current, hit)
 
@@ -161,7 +163,7 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
                             len({f.members[0] for f in found})))
 
     found, skipped, sampled = label_suspects(current, top=opts.suspects_top)
-    found = [f for f in found if id(current[f.members[0]]) not in contradicted]  # already flagged above
+    found = [f for f in found if current.base_index(f.members[0]) not in contradicted]  # already flagged above
     steps.append(StepResult("suspicious_labels", "Suspicious labels (the rest of the data disagrees)",
                             "skipped" if skipped else "flagged", found, len(found), skipped or sampled))
     return CleanResult(input_rows, current, steps)

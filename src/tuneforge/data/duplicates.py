@@ -23,6 +23,12 @@ def _answer_key(ex: Example) -> str:
     return key + "\x00" + normalise_text(ex.meta["rejected"]) if ex.is_preference else key
 
 
+def _answer_keys(examples: list[Example], pairs: list[tuple[int, int, float]]) -> dict[int, str]:
+    """Answer keys of the rows in `pairs`, read in one pass (rows may be read back from disk: no seek per pair)."""
+    wanted = {i for p in pairs for i in p[:2]}
+    return {i: _answer_key(ex) for i, ex in enumerate(examples) if i in wanted} if wanted else {}
+
+
 def exact_duplicates(examples: list[Example]) -> list[Finding]:
     seen: dict[tuple[str, str], list[int]] = {}
     for i, ex in enumerate(examples):
@@ -51,8 +57,8 @@ def near_duplicates(examples: list[Example], threshold: float = NEAR_THRESHOLD,
                     pairs: list[tuple[int, int, float]] | None = None) -> list[Finding]:
     """Groups of same-answer examples with near-same inputs (run after exact duplicates are removed)."""
     pairs = input_pairs(examples, threshold) if pairs is None else pairs
-    same = [(i, j, s) for i, j, s in pairs
-            if _answer_key(examples[i]) == _answer_key(examples[j])]
+    keys = _answer_keys(examples, pairs)
+    same = [(i, j, s) for i, j, s in pairs if keys[i] == keys[j]]
     best = {}
     for i, j, s in same:
         best[i] = max(best.get(i, 0), s)
@@ -69,9 +75,10 @@ def near_duplicates(examples: list[Example], threshold: float = NEAR_THRESHOLD,
 def contradictions(examples: list[Example], threshold: float = NEAR_THRESHOLD,
                    pairs: list[tuple[int, int, float]] | None = None) -> list[Finding]:
     pairs = input_pairs(examples, threshold) if pairs is None else pairs
+    keys = _answer_keys(examples, pairs)
     out = []
     for members in groups(len(examples), pairs):
-        answers = {_answer_key(examples[i]) for i in members}
+        answers = {keys[i] for i in members}
         if len(answers) < 2:
             continue
         lines = at_lines(examples, members)

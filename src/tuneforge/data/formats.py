@@ -372,12 +372,25 @@ def load_preference_pairs(path: str | Path, opts) -> list[Example]:
     return result.examples
 
 
+class DatasetHasher:
+    """dataset_hash one example at a time, for a writer that hashes while it writes (one pass over the rows)."""
+
+    def __init__(self):
+        import hashlib
+
+        self._h = hashlib.sha256()
+
+    def add(self, ex: Example) -> None:
+        self._h.update(json.dumps(ex.to_json(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        self._h.update(b"\n")
+
+    def hexdigest(self) -> str:
+        return "sha256:" + self._h.hexdigest()
+
+
 def dataset_hash(examples: list[Example]) -> str:
     """The content hash of a dataset, pairs included: every caller (train, dataset versions) hashes with this."""
-    import hashlib
-
-    h = hashlib.sha256()
+    h = DatasetHasher()
     for ex in examples:
-        h.update(json.dumps(ex.to_json(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
-        h.update(b"\n")
-    return "sha256:" + h.hexdigest()
+        h.add(ex)
+    return h.hexdigest()

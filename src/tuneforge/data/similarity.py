@@ -35,7 +35,12 @@ def _shingle_set(t: str, k: int = SHINGLE) -> set[str]:
 
 
 class _LazyShingles:
-    """Shingle sets of normalised texts, built only for the texts a candidate pair needs (most never are)."""
+    """Shingle sets of normalised texts, built only for the texts a candidate pair needs (most never are).
+
+    At most MAX_CACHED sets are kept (oldest dropped first, rebuilt if asked again): on 100,000 templated rows,
+    where nearly every row is a candidate, keeping every set cost most of a gigabyte."""
+
+    MAX_CACHED = 4096
 
     def __init__(self, normalised: list[str]):
         self.texts, self.cache = normalised, {}
@@ -46,13 +51,16 @@ class _LazyShingles:
     def __getitem__(self, i: int) -> set[str]:
         found = self.cache.get(i)
         if found is None:
+            if len(self.cache) >= self.MAX_CACHED:
+                del self.cache[next(iter(self.cache))]
             found = self.cache[i] = _shingle_set(self.texts[i])
         return found
 
 
 _BASE = 1_000_003
 _MASK = (1 << 32) - 1
-_CHUNK = 1 << 17  # shingles hashed per permutation block (bounded memory: CHUNK x NUM_PERM x 8 bytes)
+_CHUNK = 1 << 15  # shingles hashed per permutation block (bounded memory: CHUNK x NUM_PERM x 8 bytes)
+_TEXT_BLOCK = 4096  # texts whose shingles are hashed together: each text's signature depends on it alone
 
 
 def _shingle_hashes(texts: list[str], k: int = SHINGLE) -> tuple[np.ndarray, np.ndarray]:
@@ -90,14 +98,19 @@ def _signatures(normalised: list[str], seed: int = 1) -> np.ndarray:
     # without the modulo that cost most of the time.
     a = rng.integers(0, np.iinfo(np.uint64).max, NUM_PERM, dtype=np.uint64, endpoint=True) | np.uint64(1)
     b = rng.integers(0, np.iinfo(np.uint64).max, NUM_PERM, dtype=np.uint64, endpoint=True)
-    sigs = np.full((len(normalised), NUM_PERM), np.iinfo(np.uint64).max, dtype=np.uint64)
-    hashes, owners = _shingle_hashes(normalised)
-    for start in range(0, len(hashes), _CHUNK):
-        x, own = hashes[start : start + _CHUNK], owners[start : start + _CHUNK]
-        values = (x[:, None] * a + b) >> np.uint64(32)
-        firsts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
-        ids = own[firsts]
-        sigs[ids] = np.minimum(sigs[ids], np.minimum.reduceat(values, firsts, axis=0))
+    # Each value is the top 32 bits of a 64-bit product, so 4 bytes hold it: 256 bytes of signature per text.
+    sigs = np.full((len(normalised), NUM_PERM), np.iinfo(np.uint32).max, dtype=np.uint32)
+    # A block of texts at a time: the shingle arrays of every text at once (9 arrays of 8 bytes per character)
+    # cost hundreds of megabytes on 100,000 rows.
+    for first in range(0, len(normalised), _TEXT_BLOCK):
+        hashes, owners = _shingle_hashes(normalised[first : first + _TEXT_BLOCK])
+        owners += first
+        for start in range(0, len(hashes), _CHUNK):
+            x, own = hashes[start : start + _CHUNK], owners[start : start + _CHUNK]
+            values = (x[:, None] * a + b) >> np.uint64(32)
+            firsts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
+            ids = own[firsts]
+            sigs[ids] = np.minimum(sigs[ids], np.minimum.reduceat(values, firsts, axis=0).astype(np.uint32))
     return sigs
 
 
@@ -146,7 +159,8 @@ def _confirmed(sets: list[set[str]], threshold: float, sigs: np.ndarray, keep,
 
     With `split`, only pairs across it (i < split <= j) are wanted: texts against others."""
     found: dict[tuple[int, int], float] = {}
-    tried: set[tuple[int, int]] = set()
+    tried: set[int] = set()  # pair (i, j) as i * n + j: a tuple per tried pair cost ~200 MB on 50,000 rows
+    n = len(sets)
     parent = list(range(len(sets)))  # groups linked so far inside large buckets
 
     def find(x: int) -> int:
@@ -157,9 +171,10 @@ def _confirmed(sets: list[set[str]], threshold: float, sigs: np.ndarray, keep,
 
     def consider(i: int, j: int) -> float:
         pair = (i, j) if i < j else (j, i)
-        if pair in tried:
+        key = pair[0] * n + pair[1]
+        if key in tried:
             return found.get(pair, 0.0)
-        tried.add(pair)
+        tried.add(key)
         if not keep(*pair):
             return 0.0
         sim = jaccard(sets[pair[0]], sets[pair[1]])

@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.atomic import normal_permissions
-from tuneforge.data.formats import Example, dataset_hash
+from tuneforge.data.formats import DatasetHasher, Example
 from tuneforge.data.version_check import file_record, file_sha256, verify_version
 from tuneforge.errors import UserError
 from tuneforge.paths import home
@@ -97,35 +97,41 @@ def _read_only(path: Path) -> None:
 def add_version(examples: list[Example], source: str | Path, detected: str, name: str | None = None,
                 checks: dict | None = None, split_seed: int = 42, eval_fraction: float = 0.1,
                 ) -> tuple[str, Path, bool]:
-    """Store `examples` as a version; return (id, folder, created) — created is False if it already existed."""
+    """Store `examples` as a version; return (id, folder, created) — created is False if it already existed.
+
+    `examples` is read once, front to back (rows read back from disk stay there): data.jsonl is written to a
+    temporary folder while the content hash and the counts are taken, and the id follows from the hash."""
     name = name or default_name(source)
     if not _NAME.match(name):
         raise UserError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
-    content = dataset_hash(examples)
-    vid = version_id(name, content)
-    folder = datasets_dir() / vid
-    if (folder / MANIFEST).is_file():
-        return vid, folder, False
     source = Path(source)
     labels = (checks or {}).get("check", {}).get("labels")
-    manifest = {
-        "format": "tuneforge.dataset/1",
-        "id": vid,
-        "name": name,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "content_hash": content,
-        "sequence": None,  # set below, once the data is written
-        "source": {"path": str(source.resolve()), "sha256": file_sha256(source), "format": detected},
-        "counts": {"examples": len(examples), "preference_pairs": sum(e.is_preference for e in examples),
-                   "labels": labels},
-        "checks": checks or {},
-        "split": {"seed": split_seed, "eval_fraction": eval_fraction},
-    }
-    tmp = Path(tempfile.mkdtemp(prefix=f".{vid}.", dir=datasets_dir()))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=datasets_dir()))
     try:
+        hasher = DatasetHasher()
+        n = pairs = 0
         with (tmp / DATA_FILE).open("w", encoding="utf-8") as f:
             for ex in examples:
+                hasher.add(ex)
+                n, pairs = n + 1, pairs + ex.is_preference
                 f.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
+        content = hasher.hexdigest()
+        vid = version_id(name, content)
+        folder = datasets_dir() / vid
+        if (folder / MANIFEST).is_file():
+            return vid, folder, False
+        manifest = {
+            "format": "tuneforge.dataset/1",
+            "id": vid,
+            "name": name,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "content_hash": content,
+            "sequence": None,  # set below, once the data is written
+            "source": {"path": str(source.resolve()), "sha256": file_sha256(source), "format": detected},
+            "counts": {"examples": n, "preference_pairs": pairs, "labels": labels},
+            "checks": checks or {},
+            "split": {"seed": split_seed, "eval_fraction": eval_fraction},
+        }
         manifest["data_file"] = file_record(tmp / DATA_FILE)
         manifest["sequence"] = _next_sequence(datasets_dir())
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
