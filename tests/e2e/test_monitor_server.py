@@ -5,7 +5,6 @@ switches the served version without a restart and without one failed request und
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,30 +15,18 @@ from types import SimpleNamespace
 import httpx
 import openai
 import pytest
-from conftest import wait_until_healthy
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cli(env, *args) -> str:
-    done = subprocess.run([sys.executable, "-m", "tuneforge.cli.main", *args], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+from conftest import free_port, run_cli, wait_until_healthy
 
 
 @pytest.fixture(scope="module")
 def server(tiny_variants, tmp_path_factory):
     home = tmp_path_factory.mktemp("monitor-home")
     env = {**os.environ, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    key = _cli(env, "keys", "create", "reviewers").strip()
-    _cli(env, "models", "register", str(tiny_variants["alpha"]), "--name", "inv")
-    _cli(env, "models", "register", str(tiny_variants["beta"]), "--name", "inv")
-    _cli(env, "models", "promote", "inv:1", "--skip-gate")
-    port = _free_port()
+    key = run_cli(env, "keys", "create", "reviewers").strip()
+    run_cli(env, "models", "register", str(tiny_variants["alpha"]), "--name", "inv")
+    run_cli(env, "models", "register", str(tiny_variants["beta"]), "--name", "inv")
+    run_cli(env, "models", "promote", "inv:1", "--skip-gate")
+    port = free_port()
     log_path = home / "server.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "tuneforge.cli.main", "serve", "--model", "inv:1", "--port",
@@ -73,7 +60,7 @@ def test_openai_client_response_ids_are_accepted_as_feedback(server):
     logged = conn.execute("SELECT variant FROM traffic WHERE request_id = ?", (resp.id,)).fetchall()
     conn.close()
     assert logged == [("inv:1",)]
-    prefix = _cli(server.env, "keys", "list").split("\t")[2].rstrip(".")
+    prefix = run_cli(server.env, "keys", "list").split("\t")[2].rstrip(".")
     assert rows[0][:3] == ("inv:1", "hardware", None) and rows[1][:3] == ("inv:1", None, -1)
     assert rows[0][3].endswith(prefix) and rows[0][4] == "api"  # who sent it: key id and prefix, not the key
 
@@ -84,7 +71,7 @@ def test_openai_client_response_ids_are_accepted_as_feedback(server):
     assert httpx.post(server.url + "/v1/feedback", json={"id": resp.id, "rating": 1}).status_code == 401
 
     # The same from the CLI.
-    out = _cli(server.env, "feedback", resp.id, "--correct-output", "software")
+    out = run_cli(server.env, "feedback", resp.id, "--correct-output", "software")
     assert resp.id in out and "inv:1" in out
 
 
@@ -123,9 +110,9 @@ def test_promotion_and_rollback_switch_the_served_version_with_zero_failed_reque
 
     try:
         assert wait_for("inv:1")
-        _cli(server.env, "models", "promote", "inv:2", "--skip-gate")
+        run_cli(server.env, "models", "promote", "inv:2", "--skip-gate")
         switched = wait_for("inv:2")
-        _cli(server.env, "models", "rollback", "inv")
+        run_cli(server.env, "models", "rollback", "inv")
         rolled_back = wait_for("inv:1")
     finally:
         stop.set()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,31 +19,19 @@ from types import SimpleNamespace
 import httpx
 import openai
 import pytest
-from conftest import SYSTEM, wait_until_healthy
+from conftest import SYSTEM, free_port, run_cli, wait_until_healthy
 
 MAX_TOKENS = 12
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cli(env, *args) -> str:
-    done = subprocess.run([sys.executable, "-m", "tuneforge.cli.main", *args], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
 def server(tiny_variants, tiny_model_dir, tmp_path_factory):
     home = tmp_path_factory.mktemp("server-home")
     env = {**os.environ, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    key = _cli(env, "keys", "create", "tests").strip()
-    _cli(env, "models", "register", str(tiny_variants["alpha"]), "--name", "alpha")
-    _cli(env, "models", "promote", "alpha:1", "--skip-gate")
-    port = _free_port()
+    key = run_cli(env, "keys", "create", "tests").strip()
+    run_cli(env, "models", "register", str(tiny_variants["alpha"]), "--name", "alpha")
+    run_cli(env, "models", "promote", "alpha:1", "--skip-gate")
+    port = free_port()
     log_path = home / "server.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
@@ -210,10 +197,10 @@ def test_errors_have_openai_shape_and_status(server):
 
 
 def test_revoked_key_is_refused(server):
-    key = _cli(server.env, "keys", "create", "short-lived").strip()
+    key = run_cli(server.env, "keys", "create", "short-lived").strip()
     client = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
     assert client.models.list().data
-    _cli(server.env, "keys", "revoke", "short-lived")
+    run_cli(server.env, "keys", "revoke", "short-lived")
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
 
