@@ -1,4 +1,4 @@
-"""How torch's CPU threads wait, and how many there are: a policy that degrades gracefully on a busy machine.
+"""How torch's CPU threads wait: a policy that degrades gracefully on a busy machine.
 
 The torch CPU wheel runs its parallel regions on GNU OpenMP (libgomp; `torch.__config__.parallel_info()`). By
 default an idle libgomp thread spins for a while before sleeping. On a machine where something else also wants
@@ -11,8 +11,8 @@ docs/training.md and benchmarks/RESULTS.md give the benchmark and its command.
 
 libgomp reads the variable once, when it is loaded (the first `import torch`), so the CLI entry sets it before
 anything imports torch; `setdefault`, so a user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT wins. The thread count
-follows the CPUs this process may run on (`os.sched_getaffinity`: a container or `taskset` limit), unless
-OMP_NUM_THREADS says otherwise.
+is left to torch (and OMP_NUM_THREADS): choosing it in `train()` overrode a caller's own `torch.set_num_threads`
+and changed results in the last bits, and on the development machine it measured no gain over torch's default.
 """
 
 from __future__ import annotations
@@ -27,27 +27,3 @@ def set_openmp_wait_policy(environ: MutableMapping[str, str] = os.environ) -> No
     """Idle OpenMP threads sleep instead of spinning, unless the user chose a policy. Call before importing torch."""
     if "GOMP_SPINCOUNT" not in environ:  # an explicit spin count is the user's policy: leave it alone
         environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
-
-
-def choose_num_threads(available_cpus: int, environ: MutableMapping[str, str] = os.environ) -> int:
-    """OMP_NUM_THREADS if the user set a valid one (its first level), else the CPUs this process may use."""
-    requested = environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if requested.isdigit() and int(requested) > 0:
-        return int(requested)
-    return max(1, available_cpus)
-
-
-def available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1
-
-
-def apply_num_threads() -> int:
-    """Set torch's intra-op threads by the policy above (at the start of training); return the count."""
-    import torch
-
-    threads = choose_num_threads(available_cpus())
-    torch.set_num_threads(threads)
-    return threads

@@ -266,13 +266,11 @@ def setup(cfg: TrainConfig, log=print) -> Run | Path:
     from tuneforge.data.estimate import estimate_training, model_shape
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
-    from tuneforge.threads import apply_num_threads
     from tuneforge.train.batching import steps_per_epoch
     from tuneforge.train.defaults import choose_defaults
     from tuneforge.train.methods import enable_gradient_checkpointing, load_base_for, make_trainable
 
     started = time.time()
-    apply_num_threads()  # torch threads = CPUs this process may use, or OMP_NUM_THREADS (tuneforge/threads.py)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     _refuse_early(cfg, accelerator.num_processes)
     world = accelerator.num_processes
