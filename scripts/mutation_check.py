@@ -87,6 +87,24 @@ MUTATIONS = [
              [("        except UserError as err:", "        except Exception as err:"),
               ("raise typer.Exit(err.exit_code) from None", "raise typer.Exit(getattr(err, 'exit_code', 1)) from None")],
              ["tests/unit/test_cli_errors.py"]),
+    # -- the maintenance cycle (issue 13) --
+    Mutation("review-order", "the review queue shows the most confident answers first", "monitor/review_queue.py",
+             [('key=lambda i: rows[i]["confidence"])', 'key=lambda i: -rows[i]["confidence"])')],
+             ["tests/unit/test_monitor_loop.py::test_feedback_review_queue_export_and_retention"]),
+    Mutation("cbpe-interval", "the label-free estimate's interval is half as wide as it should be", "monitor/estimate.py",
+             [("sd = math.sqrt(sum(p * (1 - p) for p in confidences)) / n",
+               "sd = math.sqrt(sum(p * (1 - p) for p in confidences)) / n / 2")],
+             ["tests/unit/test_monitor_stats.py"]),
+    Mutation("domain-auc-repeats", "repeated requests make the domain classifier see drift", "monitor/drift.py",
+             [("reference, current = list(dict.fromkeys(reference)), list(dict.fromkeys(current))", "pass")],
+             ["tests/unit/test_monitor_stats.py"]),
+    Mutation("correction-ignored", "a correction does not override the older row it contradicts", "monitor/retrain.py",
+             [("drop.add(i)", "pass")],
+             ["tests/unit/test_monitor_loop.py::test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage"]),
+    Mutation("switch-fails", "requests fail while a promoted version loads", "serve/catalog.py",
+             [("            if model_id in self.aliases:\n                return self.entries[self.aliases[model_id]]",
+               "            pass")],
+             ["tests/e2e/test_monitor_server.py::test_promotion_and_rollback_switch_the_served_version_with_zero_failed_requests"]),
 ]
 
 

@@ -23,7 +23,7 @@ from tuneforge.train.sft import train
 
 
 def _settings(data, base, out) -> dict:
-    return dict(data=str(data), base=str(base), out=str(out), epochs=20, batch_size=2, lr=5e-3, lora_r=4,
+    return dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=20, batch_size=2, lr=5e-3, lora_r=4,
                 lora_dropout=0.1, eval_split=0.2, progress=False, precision="fp32", report_to="none",
                 save_every=4, keep_checkpoints=2)
 

@@ -20,7 +20,7 @@ ALLOWED_BELOW = {
     "eval": {"data", "models"},
     "registry": {"data", "models", "eval"},
     "export": {"data", "models", "eval"},
-    "monitor": {"data", "models", "eval", "registry"},
+    "monitor": {"data", "models", "eval", "registry", "train"},  # the last stage: retrain runs the training recipe
     "jobs": {"data", "models", "train", "eval", "registry"},
     "serve": {"data", "models", "eval", "registry", "monitor", "export", "jobs"},
 }

@@ -198,7 +198,7 @@ def _curve(out):
     ids=str,
 )
 def test_training_curve_is_unchanged_by_the_switch(switch, label_data, tiny_model_dir, tmp_path):
-    args = dict(data=str(label_data), base=str(tiny_model_dir), epochs=2, batch_size=4, lr=5e-3, lora_r=4,
+    args = dict(data=str(label_data), base=str(tiny_model_dir), variant_type="generative", epochs=2, batch_size=4, lr=5e-3, lora_r=4,
                 lora_dropout=0.0, eval_split=0.2, progress=False, precision="fp32", report_to="none")
     plain = train(TrainConfig(out=str(tmp_path / "plain"), share_prefix=False, **args), log=lambda *_: None)
     switched = train(TrainConfig(out=str(tmp_path / "on"), **{"share_prefix": False, **args, **switch}),

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(data, base, out, **kw):
-    args = dict(data=str(data), base=str(base), out=str(out), epochs=3, batch_size=4, lr=5e-3, lora_r=4,
+    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=3, batch_size=4, lr=5e-3, lora_r=4,
                 eval_split=0.2, progress=False, precision="fp32", report_to="none")
     args.update(kw)
     return TrainConfig(**args)
@@ -169,7 +169,7 @@ def test_auto_settings_are_applied_and_recorded(label_data, tiny_model_dir, tmp_
                epochs=1, batch_size=64, lr=0.5), log=logs.append)
     config = _run(tmp_path)["config"]
     assert (config["epochs"], config["batch_size"], config["lr"]) == (20, 4, 1e-4)
-    assert any(line.startswith("auto: epochs=20") for line in logs)
+    assert any(line.startswith("chose epochs=20") for line in logs)
     assert any(line.startswith("estimate: ~") and "MiB" in line for line in logs)
 
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(data, base, out, **kw):
-    args = dict(data=str(data), base=str(base), out=str(out), epochs=8, batch_size=4, lr=5e-3,
+    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=8, batch_size=4, lr=5e-3,
                 lora_r=8, eval_split=0.2, progress=False)
     args.update(kw)
     return TrainConfig(**args)
@@ -67,7 +67,7 @@ def test_training_trains_adapter_only(label_data, tiny_model_dir, tmp_path):
     assert (out / "adapter_config.json").is_file()
     ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert ckpts == ["best", "step-18", "step-21", "step-24"]
-    assert (out / "checkpoints" / "step-24" / "trainer_state.pt").is_file()
+    assert (out / "checkpoints" / "step-24" / "trainer_state.json").is_file()
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert any('"epoch_end"' in line for line in lines)
 

@@ -14,10 +14,10 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from tuneforge.cli import data, evaluate, jobs, keys, models, predict, quickstart, serve, train
+from tuneforge.cli import data, evaluate, jobs, keys, models, monitor, predict, quickstart, serve, train
 from tuneforge.errors import UserError
 
-COMMAND_MODULES = (data, models, train, evaluate, predict, serve, keys, jobs, quickstart)
+COMMAND_MODULES = (data, models, train, evaluate, predict, serve, keys, jobs, quickstart, monitor)
 
 
 class _Commands(TyperGroup):

@@ -87,11 +87,17 @@ def _redact_example(ex: Example) -> Example:
 
 def _pii_findings(examples: list[Example]) -> list[Finding]:
     out = []
+    seen: dict[str, list] = {}  # a text repeated on every row (the system prompt) is scanned once
     for i, ex in enumerate(examples):
         texts = [(f"messages[{k}].content", m["content"]) for k, m in enumerate(ex.messages)]
         texts += [("rejected", ex.meta["rejected"])] if ex.is_preference else []
         for where, text in texts:
-            for m in pii.find_pii(text):
+            found = seen.get(text)
+            if found is None:
+                found = pii.find_pii(text)
+                if len(seen) < 10_000:
+                    seen[text] = found
+            for m in found:
                 out.append(Finding([i], f"line {ex.line} [{where}]: {m.kind} {_mask(m.text)!r}", [ex.line],
                                    extra={"kind": m.kind, "field": where}))
     return out
@@ -111,14 +117,17 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     steps.append(StepResult("exact_duplicates", "Exact duplicates", "removed", found, len(drop)))
     current = _without(current, drop)
 
-    found = duplicates.near_duplicates(current, opts.near_threshold)
+    # One similarity search serves both steps: contradictions use the pairs left after near-copies are dropped.
+    pairs = duplicates.input_pairs(current, opts.near_threshold)
+    found = duplicates.near_duplicates(current, opts.near_threshold, pairs)
     drop = {i for f in found for i in f.members[1:]}
     steps.append(StepResult("near_duplicates", f"Near duplicates (similarity >= {opts.near_threshold})",
                             "removed" if opts.drop_near_duplicates else "flagged", found, len(drop)))
     if opts.drop_near_duplicates:
+        pairs = duplicates.pairs_among(pairs, [i for i in range(len(current)) if i not in drop])
         current = _without(current, drop)
 
-    found = duplicates.contradictions(current, opts.near_threshold)
+    found = duplicates.contradictions(current, opts.near_threshold, pairs)
     members = {i for f in found for i in f.members}
     steps.append(StepResult("contradictions", "Contradictions (same input, different answers)",
                             "removed" if opts.drop_contradictions else "flagged", found, len(members),
@@ -151,10 +160,10 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     steps.append(StepResult("structure_outliers", "Answers unlike the majority", "flagged", found,
                             len({f.members[0] for f in found})))
 
-    found, skipped = label_suspects(current, top=opts.suspects_top)
+    found, skipped, sampled = label_suspects(current, top=opts.suspects_top)
     found = [f for f in found if id(current[f.members[0]]) not in contradicted]  # already flagged above
     steps.append(StepResult("suspicious_labels", "Suspicious labels (the rest of the data disagrees)",
-                            "skipped" if skipped else "flagged", found, len(found), skipped))
+                            "skipped" if skipped else "flagged", found, len(found), skipped or sampled))
     return CleanResult(input_rows, current, steps)
 
 

@@ -36,13 +36,22 @@ def exact_duplicates(examples: list[Example]) -> list[Finding]:
     return sorted(out, key=lambda f: f.members[0])
 
 
-def _input_pairs(examples: list[Example], threshold: float):
+def input_pairs(examples: list[Example], threshold: float = NEAR_THRESHOLD) -> list[tuple[int, int, float]]:
+    """(i, j, similarity) of examples whose inputs are near-same: what near_duplicates and contradictions share."""
     return similar_pairs([input_text(e) for e in examples], threshold)
 
 
-def near_duplicates(examples: list[Example], threshold: float = NEAR_THRESHOLD) -> list[Finding]:
+def pairs_among(pairs: list[tuple[int, int, float]], kept: list[int]) -> list[tuple[int, int, float]]:
+    """The pairs between kept positions, renumbered to positions in the kept list (after some were dropped)."""
+    where = {old: new for new, old in enumerate(kept)}
+    return [(where[i], where[j], s) for i, j, s in pairs if i in where and j in where]
+
+
+def near_duplicates(examples: list[Example], threshold: float = NEAR_THRESHOLD,
+                    pairs: list[tuple[int, int, float]] | None = None) -> list[Finding]:
     """Groups of same-answer examples with near-same inputs (run after exact duplicates are removed)."""
-    same = [(i, j, s) for i, j, s in _input_pairs(examples, threshold)
+    pairs = input_pairs(examples, threshold) if pairs is None else pairs
+    same = [(i, j, s) for i, j, s in pairs
             if _answer_key(examples[i]) == _answer_key(examples[j])]
     best = {}
     for i, j, s in same:
@@ -57,8 +66,9 @@ def near_duplicates(examples: list[Example], threshold: float = NEAR_THRESHOLD) 
     return out
 
 
-def contradictions(examples: list[Example], threshold: float = NEAR_THRESHOLD) -> list[Finding]:
-    pairs = _input_pairs(examples, threshold)
+def contradictions(examples: list[Example], threshold: float = NEAR_THRESHOLD,
+                   pairs: list[tuple[int, int, float]] | None = None) -> list[Finding]:
+    pairs = input_pairs(examples, threshold) if pairs is None else pairs
     out = []
     for members in groups(len(examples), pairs):
         answers = {_answer_key(examples[i]) for i in members}

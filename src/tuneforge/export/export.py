@@ -54,6 +54,10 @@ def export_variant(run_dir: str | Path, out: str | Path, fmt: str = "merged", gg
     if o.check and o.fmt != "gguf":
         raise UserError("--check runs GGUF files in llama.cpp; use it with --format gguf")
     run = read_run(run_dir)
+    if run.get("variant_type") == "classification":  # a head over labels: its own export and parity
+        from tuneforge.export.classifier_export import export_classifier
+
+        return export_classifier(run_dir, run, out, fmt, overwrite, parity_samples)
     out = Path(out)
     name = o.name or out.name
     if o.fmt == "merged":

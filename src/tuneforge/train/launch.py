@@ -38,7 +38,8 @@ def launch_processes(cfg: TrainConfig) -> Path:
 
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
-    config_file = write_text_atomic(out / LAUNCH_CONFIG, cfg.model_copy(update={"out": str(out)}).model_dump_json(indent=2))
+    # Only the fields the user set travel: every process chooses the rest from the data (train/defaults.py).
+    config_file = write_text_atomic(out / LAUNCH_CONFIG, cfg.model_copy(update={"out": str(out)}).model_dump_json(indent=2, exclude_unset=True))
     done = subprocess.run(launch_command(config_file, cfg.nproc))
     if done.returncode != 0:
         raise UserError(f"training with {cfg.nproc} processes failed (exit {done.returncode}); see the output above")
