@@ -219,6 +219,13 @@ def test_invalid_training_file_fails_the_job_naming_the_line(server, tiny_model_
 def test_bad_requests_get_openai_errors(server, tiny_model_dir):
     client = server.client(server.key_a)
     up = client.files.create(file=("d.jsonl", _training_jsonl()), purpose="fine-tune")
+    newest_first = [f.id for f in client.files.list()]
+    assert newest_first[0] == up.id
+    assert [f.id for f in client.files.list(order="asc")] == newest_first[::-1]
+    assert [f.id for f in client.files.list(limit=1)] == newest_first  # the client follows the cursor pages
+    with pytest.raises(openai.BadRequestError) as err:
+        client.files.create(file=("d.jsonl", b"{}"), purpose="assistants")
+    assert err.value.body["param"] == "purpose"
     with pytest.raises(openai.BadRequestError) as err:
         client.fine_tuning.jobs.create(model=Path(tiny_model_dir).name, training_file=up.id,
                                        method={"type": "reinforcement"})
