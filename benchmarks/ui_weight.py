@@ -1,8 +1,9 @@
 """What the web app costs a browser: bytes shipped and first paint of each page, in headless Chromium.
 
 Starts `tuneforge serve --ui` on the tiny test model with a fresh home and one key, logs in, and loads every page
-with an empty cache, then again with a warm one. For each load it prints the bytes the browser received (the Resource
-Timing API's transferSize of the page, CSS, scripts and htmx fragments; 0 for what came from its cache) and first-contentful-paint from the Performance API.
+with an empty cache, then again with a warm one. For each load it prints the bytes the browser received
+(the Resource Timing API's transferSize of the page, CSS, scripts and htmx fragments; 0 for what came from its
+cache) and first-contentful-paint from the Performance API.
 
     python benchmarks/ui_weight.py                 # the app's six pages, 5 loads each
     python benchmarks/ui_weight.py --static DIR    # the same measurement of a static folder (e.g. a Vite build)
