@@ -19,5 +19,7 @@ document.addEventListener("drop", (e) => {
   if (input && e.dataTransfer.files.length) {
     input.files = e.dataTransfer.files;
     input.dispatchEvent(new Event("change", { bubbles: true }));
+    // A dropped file is the person's choice made: upload it at once (the Upload button stays for the picker).
+    if (zone.hasAttribute("data-autosubmit") && zone.requestSubmit) zone.requestSubmit();
   }
 });
