@@ -306,6 +306,7 @@ class ServeConfig(_Strict):
     max_running_jobs: int = Field(1, ge=1, le=64, description="Fine-tuning jobs that train at the same time; "
                                   "more wait in the queue.")
     max_file_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="Largest file upload (POST /v1/files).")
+    ui: bool = Field(False, description="Also serve the web app at /ui/ (log in with an API key; docs/ui.md).")
 
 
 # --- Data workbench (issue 3): `tuneforge data check | clean | add | report` ---------------------------------

@@ -1,0 +1,16 @@
+"""The *Data* page (/ui/data)."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import APIRouter, Depends, Request
+
+from tuneforge.ui import api_client
+from tuneforge.ui.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/ui/data")
+async def data_page(request: Request, api: httpx.AsyncClient = Depends(api_client.client)):
+    return page(request, "data.html", "Data")
