@@ -193,6 +193,12 @@ def test_monitor_series_alerts_and_retrain_status_are_the_owners_only(api, tiny_
     assert s["reviewed_accuracy"] == [pytest.approx(x) for x in right] and s["reviewed"] == [10, 10]
     assert m["retrain"]["corrections_waiting"] == 20 and m["retrain"]["min_corrections"] == 30
     assert api.get("/v1/monitor/ft-mon", headers=bob).status_code == 404
+    # The review queue and feedback on another owner's answers: as unknown as answers that do not exist.
+    queue = api.get("/v1/review/queue", headers=alice, params={"variant": "ft-mon", "limit": 5}).json()["data"]
+    assert len(queue) == 5 and all(int(item["request_id"].split("-")[1]) % 2 for item in queue)  # unreviewed only
+    assert api.get("/v1/review/queue", headers=bob, params={"variant": "ft-mon"}).status_code == 404
+    r = api.post("/v1/feedback", headers=bob, json={"id": "chatcmpl-1", "correct_output": "travel"})
+    assert r.status_code == 404 and r.json()["error"]["param"] == "id"
 
     st = api.get("/v1/monitor/ft-mon/retrain", headers=alice).json()
     assert st["policy"]["min_corrections"] == 30 and st["task"] is None and st["last_report"] is None
@@ -203,3 +209,25 @@ def test_monitor_series_alerts_and_retrain_status_are_the_owners_only(api, tiny_
     assert task.status == "failed" and "production" in task.error
     shown = api.get("/v1/monitor/ft-mon/retrain", headers=alice).json()["task"]
     assert shown["status"] == "failed" and shown["error"] == task.error
+
+
+def test_a_jobs_model_answers_to_its_registry_name_for_its_owner_only_and_logs_traffic_under_it(tiny_variants,
+                                                                                                tmp_path):
+    from tuneforge.serve.catalog import ServedModel, UnknownModel
+    from tuneforge.serve.principal import Principal, _current
+
+    _register(_run(tiny_variants, tmp_path), "ft-abc", owner="alice")
+    served = ServedModel("ft:tiny:alice::abc", "variant", "tiny", str(tmp_path), None, 0, owner="alice",
+                         variant_ref="ft-abc:1")
+    catalog = Catalog([served], [])
+    assert served.traffic_variant == "ft-abc:1"  # monitor, review and retrain see the registry's name
+    token = _current.set(Principal("alice"))
+    try:
+        assert catalog.resolve("ft-abc") is served and catalog.resolve("ft-abc@candidate") is served
+        _current.set(Principal("bob"))
+        with pytest.raises(UnknownModel):
+            catalog.resolve("ft-abc")
+        with pytest.raises(UnknownModel):
+            catalog.resolve("ft:tiny:alice::abc")
+    finally:
+        _current.reset(token)

@@ -66,6 +66,14 @@ def check_name(who: Principal, ref: str, write: bool = False) -> str:
     return name
 
 
+def may_see_variant(who: Principal, variant: str | None) -> bool:
+    """Whether `who` may see traffic and feedback of a served `variant` (a registry version, a job's model, a
+    base): only a name with an owner is hidden from other owners."""
+    from tuneforge.registry.owners import owner_of
+
+    return not variant or who.can_see(owner_of(name_of(variant)))
+
+
 def registry_error(err) -> ApiError:
     """A RegistryError (bad reference, refused stage change) as the API's 400."""
     return ApiError(400, str(getattr(err, "message", None) or err), param="model")
