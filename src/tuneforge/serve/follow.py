@@ -52,11 +52,13 @@ class RegistryFollower:
         with self._lock:
             todo.update(self._pending)
             self._pending.clear()
+        from tuneforge.registry.owners import owner_of
+
         loaded = []
         for ref, run_path in todo.items():
             try:
-                if ref not in self.catalog.entries:
-                    self.catalog.add(ref, run_path)
+                if ref not in self.catalog.entries:  # a job's name stays its owner's (registry/owners.py)
+                    self.catalog.add(ref, run_path, owner=owner_of(ref.split(":")[0]))
                 loaded.append(ref)
                 self.log(f"now serving {ref} (followed the registry)")
             except Exception as err:  # a version that cannot be loaded must not stop the server

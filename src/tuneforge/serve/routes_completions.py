@@ -89,7 +89,7 @@ async def _label_completion(served, body, messages, traffic=None):
            "choices": [{"index": i, "message": {"role": "assistant", "content": label, "refusal": None},
                         "logprobs": logprobs, "finish_reason": "stop"} for i in range(body.n)]}
     if traffic is not None:  # with the label probabilities, which the monitor's accuracy estimate reads
-        traffic.record(request_id=out["id"], endpoint=CHAT, model=body.model, variant=served.id, status=200,
+        traffic.record(request_id=out["id"], endpoint=CHAT, model=body.model, variant=served.traffic_variant, status=200,
                        request=body.model_dump(exclude_none=True, by_alias=True), response=out,
                        label_probs=probs, confidence=probs.get(label))
     return out
