@@ -62,7 +62,7 @@ def test_check_names_each_planted_problem_with_line_field_and_fix(api):
     assert check["estimate"]["train_tokens"] > 0 and check["estimate"]["duration"]
 
 
-def test_fixes_remove_the_findings_and_the_saved_version_trains(api):
+def test_fixes_remove_the_findings_and_the_saved_version_trains(api, tiny_model_dir):
     client, keys = api
     file_id = upload(client, keys["alice"], invoice_csv(PLANTED))
     body = {"file_id": file_id, **COLUMNS, "fixes": FIXES}
@@ -87,7 +87,7 @@ def test_fixes_remove_the_findings_and_the_saved_version_trains(api):
     assert client.get(f"/v1/datasets/{dataset['id']}", headers=keys["alice"]).json() == dataset
     # The OpenAI jobs API takes the dataset's training file as it is.
     job = client.post("/v1/fine_tuning/jobs", headers=keys["alice"],
-                      json={"model": "tiny-llama", "training_file": dataset["training_file"]})
+                      json={"model": tiny_model_dir.name, "training_file": dataset["training_file"]})
     assert job.status_code == 200, job.text
     assert job.json()["training_file"] == dataset["training_file"]
 
