@@ -15,7 +15,9 @@ import re
 import time
 from pathlib import Path
 
+import openai
 import pytest
+from playwright.sync_api import expect
 from conftest import _LINES
 from ui_harness import DESKTOP, UiServer, browser, log_in, new_page
 
@@ -25,6 +27,12 @@ _ = browser  # the fixture, imported for the test below
 # The spreadsheet: the 15 clean invoice lines twice over in other words would be better data, but the point here is
 # the app: 15 lines, each category in its own words, plus one exact copy of line 2 (the planted duplicate).
 DUPLICATE = ("adobe licence", "software")
+
+
+JOB_TIMEOUT_MS = 300_000
+# Requests sent after the first promotion, with the answer a reviewer knows is right.
+TRAFFIC = {"hotel breakfast munich": "travel", "adobe acrobat renewal": "software", "hp printer toner": "hardware",
+           "lufthansa flight frankfurt": "travel", "zoom pro subscription": "software", "samsung ssd drive": "hardware"}
 
 
 def invoice_csv() -> bytes:
@@ -120,7 +128,23 @@ def test_the_whole_cycle_in_the_browser(server, browser, shots):
     assert row.split()[1] == "15", row  # 16 rows less the copy
     shots(page, "data-saved")
 
-    # --- Train: from the saved version, with the no-flag defaults; follow it to the end. ---
+    # --- Train: from the saved version, with the no-flag defaults; follow it live to the end. ---
     page.get_by_role("link", name=f"Train on it ({version})").click()
-    page.wait_for_url("**/ui/train*")
-    pytest.fail("next steps: Train (ui-core), Compare/Deploy/Review/Monitor (ui-pages) not written yet")
+    page.wait_for_url("**/ui/train?training_file=*")
+    assert version in page.get_by_label("Training data").locator("option:checked").inner_text()
+    assert not page.get_by_label("Epochs").is_visible()  # advanced settings folded away
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_url("**/ui/train?job=*")
+    job_id = page.url.split("job=")[1]
+    assert page.get_by_role("heading", name=f"Job {job_id}").is_visible()
+    progress = page.get_by_label("Training progress")
+    expect(progress).to_be_visible(timeout=JOB_TIMEOUT_MS)  # appears with the first step's metrics, swapped in
+    expect(page.get_by_test_id("job-status")).to_have_text("succeeded", timeout=JOB_TIMEOUT_MS)
+    assert progress.get_attribute("value") == progress.get_attribute("max")
+    loss = page.get_by_role("img", name=re.compile(r"Training loss by step: [0-9.]+ at step \d+"))
+    expect(loss.locator("canvas")).to_have_count(1)  # uPlot drew the curve
+    model = page.locator("dt", has_text="Fine-tuned model").locator("xpath=following-sibling::dd").inner_text()
+    assert model.startswith("ft:"), model
+    shots(page, "train-done")
+
+    assert page.problems == []
