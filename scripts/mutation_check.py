@@ -105,6 +105,24 @@ MUTATIONS = [
              [("            if model_id in self.aliases:\n                return self.entries[self.aliases[model_id]]",
                "            pass")],
              ["tests/e2e/test_monitor_server.py::test_promotion_and_rollback_switch_the_served_version_with_zero_failed_requests"]),
+    # -- the web app (issue 15): browser tests in headless Chromium --
+    Mutation("ui-401-shows-nav", "the 401 page is drawn with the logged-in layout and its navigation", "ui/session.py",
+             [('"Not logged in", status_code=401, reason=reason, logged_in=False)',
+               '"Not logged in", status_code=401, reason=reason, logged_in=True)')],
+             ["tests/ui/test_ui_access.py::test_missing_or_wrong_key_gets_the_401_page_and_no_data"]),
+    Mutation("ui-cookie-readable", "the session cookie is readable by page scripts", "ui/session.py",
+             [("response.set_cookie(COOKIE, key, httponly=True,", "response.set_cookie(COOKIE, key, httponly=False,")],
+             ["tests/ui/test_ui_access.py::test_login_keeps_the_key_in_an_http_only_strict_cookie_and_logout_ends_it"]),
+    Mutation("ui-jobs-of-everyone", "the jobs list shows every owner's jobs", "serve/jobs_api.py",
+             [("rows, more = store.list_jobs(None if who.admin else who.owner, after, limit, metadata)",
+               "rows, more = store.list_jobs(None, after, limit, metadata)")],
+             ["tests/ui/test_ui_access.py::test_one_keys_files_jobs_and_variants_are_invisible_to_another"]),
+    Mutation("ui-login-unlabelled", "the login page's key field has no label", "ui/templates/login.html",
+             [('<label for="key">API key</label>', '<span>API key</span>')],
+             ["tests/ui/test_ui_access.py::test_every_page_has_no_serious_or_critical_accessibility_violation"]),
+    Mutation("ui-nav-overflows-phone", "the navigation does not wrap on a phone", "ui/static/app.css",
+             [(".topbar nav ul { display: flex; flex-wrap: wrap;", ".topbar nav ul { display: flex; flex-wrap: nowrap;")],
+             ["tests/ui/test_ui_access.py::test_no_page_scrolls_sideways"]),
 ]
 
 
