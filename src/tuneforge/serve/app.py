@@ -26,6 +26,9 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
         from tuneforge.serve.jobs_api import mount_fine_tuning
 
         mount_fine_tuning(app, fine_tuning, keys)
+        from tuneforge.serve.datasets_api import datasets_router
+
+        app.include_router(datasets_router(fine_tuning, keys))  # the data workbench over HTTP (/v1/datasets)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes,
                        path_limits=fine_tuning.body_limits() if fine_tuning is not None else None)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: also counts 413s

@@ -44,4 +44,4 @@ def _show_api_failures(app) -> None:
         if is_htmx(request):  # htmx swaps only 2xx answers: the message replaces the target, the page stays
             return fragment(request, "_error.html", message=exc.message)
         return page(request, "error.html", "Something went wrong", status_code=exc.status, message=exc.message,
-                    back=request.url.path)
+                    back="/".join(request.url.path.split("/")[:3]))  # the page, not a form action
