@@ -6,7 +6,8 @@ User flow (labels and button texts are stable; browser tests select by them):
 2. With no evaluation yet, the section "Evaluation" says "Not evaluated yet." and offers "Held-out file" (a select
    of uploaded files, first option "The run's own held-out data") and the button "Evaluate". While it runs the
    section says "Evaluating…" and refreshes itself every 2 seconds; a failure shows its message (role=alert).
-3. Once evaluated: "Recommendation" (a paragraph in plain words, id="recommendation"), the table "Every system on
+3. Once evaluated (the button "Evaluate again" runs it anew, e.g. after a retrain registered a version whose
+   evaluation compared it with production only): "Recommendation" (a paragraph in plain words, id="recommendation"), the table "Every system on
    the same held-out examples" (one row per system: the variant, the prompted baselines, the classical
    TF-IDF/embedding baselines, the production version named "production"; each headline metric with its 95%
    interval), and "Worst errors, side by side" (input, reference and every system's answer, each marked "right"
@@ -48,6 +49,7 @@ async def compare_page(request: Request, model: str | None = None,
     models = await registered(api)
     ref = model or newest_ref(models)
     evaluation, files, served = await asyncio.gather(_evaluation(api, ref), _held_out_files(api), served_models(api))
+    ref = evaluation["model"] if evaluation else ref  # a job id or ft: model id, as its registry version
     return page(request, "compare.html", "Compare", models=models, ref=ref, evaluation=evaluation, files=files,
                 served=served, fmt=formatting)
 
@@ -60,9 +62,9 @@ async def evaluation_fragment(request: Request, model: str, api: httpx.AsyncClie
 
 
 @router.post("/ui/compare/evaluate")
-async def evaluate(request: Request, model: str = Form(...), eval_file: str = Form(""),
+async def evaluate(request: Request, model: str = Form(...), eval_file: str = Form(""), rerun: bool = Form(False),
                    api: httpx.AsyncClient = Depends(api_client.client)):
-    body = {"model": model, **({"eval_file": eval_file} if eval_file else {})}
+    body = {"model": model, "rerun": rerun, **({"eval_file": eval_file} if eval_file else {})}
     ok(await api.post("/v1/evaluations", json=body))
     if not is_htmx(request):
         return RedirectResponse(f"/ui/compare?model={model}", status_code=303)

@@ -53,13 +53,13 @@ document.addEventListener("htmx:afterSwap", (e) => {
 document.addEventListener("DOMContentLoaded", () => {
   const first = document.querySelector("article.review-item:not(.done)");
   if (first && (document.activeElement === document.body || !document.activeElement)) first.focus();
-  drawCharts();
+  drawMonitorCharts();
 });
 
 // Monitor charts: one uPlot per figure, from the JSON the page embeds (the same numbers as its table).
 const COLOURS = ["#1d4ed8", "#b91c1c", "#166534", "#7c2d12"];
 
-function drawCharts() {
+function drawMonitorCharts() {
   const source = document.getElementById("monitor-series");
   if (!source || typeof uPlot === "undefined") return;
   const { series, charts } = JSON.parse(source.textContent);
