@@ -186,6 +186,12 @@ def test_review_queue_is_ordered_explained_and_corrections_go_through_the_feedba
     accepted = client.post("/ui/review/feedback", headers=HTMX, data={
         "request_id": "chatcmpl-5", "correct_output": "software", "answer": "software", "position": "2"}).text
     assert "accepted “software”" in accepted
+    from tuneforge.monitor.feedback import FeedbackStore
+
+    store = FeedbackStore()
+    stored = {f.request_id: f.correct_output for f in store.list("ft-mon:1")}
+    store.close()
+    assert stored == {"chatcmpl-7": "hardware", "chatcmpl-5": "software"}  # what `tuneforge review` would store
     after = client.get("/ui/review?variant=ft-mon").text
     assert "chatcmpl-7" not in after and "chatcmpl-5" not in after  # reviewed items leave the queue
 
