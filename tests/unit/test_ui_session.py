@@ -45,6 +45,8 @@ def test_good_key_sets_an_http_only_strict_cookie_and_shows_the_data_page(ui):
     page = client.get("/ui/data")
     assert page.status_code == 200
     assert "<h1>Data</h1>" in page.text and '<main id="main"' in page.text
+    assert page.headers["cache-control"] == "no-store" and "frame-ancestors 'none'" in page.headers[
+        "content-security-policy"]
     # The navigation lists the pages in the order a user walks them, the current one marked.
     nav = page.text[page.text.index("<nav"):page.text.index("</nav>")]
     positions = [nav.index(f'href="{url}"') for url in PAGES]
