@@ -4,6 +4,10 @@ send a request (the official openai client, as an application does) → review a
 the new version. Each step asserts on what the page shows, and a screenshot of each page is saved
 (`make screenshots` writes them to docs/img/ui/, which the README embeds).
 
+The tiny random model cannot beat a prompt, so the promotion gate refuses it, and the test checks that the Deploy
+page says so with the gate's reason. The promotions themselves are then done as an operator does when overriding
+the gate, `tuneforge models promote REF --skip-gate` (the app has no override), and the pages must show the result.
+
 The flows and the labels used here are the ones the page modules describe in their docstrings
 (src/tuneforge/ui/pages/*.py).
 """
@@ -18,7 +22,7 @@ from pathlib import Path
 import openai
 import pytest
 from playwright.sync_api import expect
-from conftest import _LINES
+from conftest import _LINES, run_cli
 from ui_harness import DESKTOP, UiServer, browser, log_in, new_page
 
 pytestmark = pytest.mark.browser
@@ -30,14 +34,22 @@ DUPLICATE = ("adobe licence", "software")
 
 
 JOB_TIMEOUT_MS = 300_000
+# Held-out lines for the evaluation (none of them in the training file).
+HELD_OUT = [("notion team plan", "software"), ("dropbox business", "software"), ("zoom pro licence", "software"),
+            ("eurostar ticket", "travel"), ("hotel night paris", "travel"), ("uber to station", "travel"),
+            ("hp printer", "hardware"), ("samsung ssd", "hardware"), ("webcam hd", "hardware"),
+            ("figma seats", "software"), ("ferry crossing", "travel"), ("docking station", "hardware")]
 # Requests sent after the first promotion, with the answer a reviewer knows is right.
 TRAFFIC = {"hotel breakfast munich": "travel", "adobe acrobat renewal": "software", "hp printer toner": "hardware",
            "lufthansa flight frankfurt": "travel", "zoom pro subscription": "software", "samsung ssd drive": "hardware"}
 
 
-def invoice_csv() -> bytes:
-    rows = [(text, label) for label, texts in _LINES.items() for text in texts] + [DUPLICATE]
+def csv_of(rows) -> bytes:
     return ("description,category\n" + "".join(f"{t},{c}\n" for t, c in rows)).encode()
+
+
+def invoice_csv() -> bytes:
+    return csv_of([(text, label) for label, texts in _LINES.items() for text in texts] + [DUPLICATE])
 
 
 class Screenshots:
@@ -147,4 +159,123 @@ def test_the_whole_cycle_in_the_browser(server, browser, shots):
     assert model.startswith("ft:"), model
     shots(page, "train-done")
 
+    # --- Data again: a held-out spreadsheet for the evaluation, saved as its own version. ---
+    page.get_by_role("link", name="Data", exact=True).click()
+    page.get_by_label("Data file (CSV, Excel or JSONL)").set_input_files(
+        files=[{"name": "held-out.csv", "mimeType": "text/csv", "buffer": csv_of(HELD_OUT)}])
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url("**/ui/data?file_id=*")
+    page.get_by_label("Dataset name").fill("held-out")
+    page.get_by_role("button", name="Save dataset version").click()
+    saved = page.get_by_role("status").or_(page.get_by_role("alert")).inner_text().strip()
+    held_out = re.fullmatch(r"Saved (held-out@[0-9a-f]+)", saved).group(1)
+
+    # --- Compare: evaluate on the held-out version; the recommendation and every system with intervals. ---
+    page.get_by_role("link", name="Compare", exact=True).click()
+    variant = page.get_by_label("Variant").locator("option:checked").inner_text()
+    name = re.match(r"(ft-[a-z0-9]+):1 \(candidate\)", variant).group(1)
+    assert model.split(":")[-1].lower() in name, (model, name)  # the job's model, registered under its own name
+    held_out_option = page.get_by_label("Held-out file").locator("option", has_text=f"{held_out}.jsonl")
+    page.get_by_label("Held-out file").select_option(held_out_option.get_attribute("value"))
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Evaluating")
+    expect(page.locator("#recommendation, #evaluation [role=alert]")).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    assert page.locator("#evaluation [role=alert]").count() == 0, page.locator("#evaluation").inner_text()
+    assert page.locator("#recommendation").inner_text().strip()
+    systems = {r.split(" ")[0]: r for r in table_rows(page, "Every system on the same held-out examples")}
+    assert len(systems) >= 4, systems  # the variant, prompted and classical baselines
+    kinds = page.locator("#systems tbody td:nth-child(2)").all_inner_texts()
+    assert {"variant", "zero-shot", "classical"} <= set(kinds), kinds
+    assert f"{len(HELD_OUT)} held-out classification examples" in page.locator("#evaluation").inner_text()
+    assert page.get_by_role("heading", name="Worst errors, side by side").is_visible()
+    shots(page, "compare")
+
+    # --- Deploy: the gate refuses the tiny model with its reason; the override is the operator's. ---
+    page.get_by_role("link", name="Deploy", exact=True).click()
+    assert "Nothing in production yet." in page.get_by_role("main").inner_text()
+    page.get_by_role("button", name=f"Promote {name}:1 to production").click()
+    message = page.locator("#deploy-message")
+    expect(message).to_contain_text("Not promoted")
+    assert re.search(r"accuracy [0-9.]+ vs [0-9.]+", message.inner_text()), message.inner_text()
+    assert message.get_by_role("alert").count() or message.get_attribute("role") == "alert"
+    shots(page, "deploy-gate")
+    run_cli(server.env, "models", "promote", f"{name}:1", "--skip-gate")
+    page.reload()
+    assert f"In production: {name}:1" in page.get_by_role("main").inner_text()
+    expect(page.get_by_role("button", name=f"Copy curl for {name}")).to_be_visible()
+    shots(page, "deploy")
+
+    # --- An application sends requests with the official openai client, as in production. ---
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=server.key_a, max_retries=0, timeout=60)
+    answers = {text: client.chat.completions.create(model=name, messages=[{"role": "user", "content": text}],
+                                                    temperature=0, max_tokens=8)
+               for text in TRAFFIC}
+    # Answered by version 1, which the response names by its registry version or by the job's model id.
+    assert {a.model for a in answers.values()} <= {f"{name}:1", model}, {a.model for a in answers.values()}
+
+    # --- Review: the queue, keyboard-first; correct every answer the model got wrong with a number key. ---
+    page.get_by_role("link", name="Review", exact=True).click()
+    page.get_by_label("Variant").select_option(name)
+    page.get_by_role("button", name="Show queue").click()
+    queue = page.locator("ol.review-queue > li")
+    expect(queue.first.get_by_role("article")).to_be_focused()
+    assert queue.count() == len(TRAFFIC)
+    shots(page, "review")
+    corrected = 0
+    for i in range(queue.count()):
+        item = queue.nth(i).get_by_role("article", name=f"Item {i + 1} of {len(TRAFFIC)}")
+        expect(item).to_be_focused()  # the focus moved on by itself after the previous decision
+        field = lambda term: item.locator("dl div", has=page.locator("dt", has_text=term)).locator("dd")  # noqa
+        text, shown = field("Input").inner_text().strip(), field("Answer").inner_text().strip()
+        labels = [b.split(" ", 1)[1] for b in item.get_by_role("button", name=re.compile(r"^[1-9] ")).all_inner_texts()]
+        assert sorted(labels) == sorted(_LINES), labels
+        if shown == TRAFFIC[text]:
+            page.keyboard.press("Enter")  # accept
+        elif corrected == 0:
+            page.keyboard.press("e")  # edit the answer inline, then Enter saves it
+            expect(item.get_by_label("Correct answer")).to_be_focused()
+            item.get_by_label("Correct answer").fill(TRAFFIC[text])
+            page.keyboard.press("Enter")
+            corrected += 1
+        else:
+            page.keyboard.press(str(labels.index(TRAFFIC[text]) + 1))  # pick the label by its number
+            corrected += 1
+        expect(queue.nth(i).get_by_role("status")).to_contain_text(re.compile(
+            rf"Saved: (accepted|corrected to) “{TRAFFIC[text]}”"))
+    assert corrected >= 1, "the tiny model answered every request right; nothing to correct"
+    shots(page, "review-done")
+
+    # --- Monitor: the numbers, then retrain on the corrections. ---
+    # The team's policy file (docs/monitor.md): retrain after 5 corrections (the default, 30, is for real traffic).
+    policy = server.home / "monitor" / name / "policy.yaml"
+    policy.parent.mkdir(parents=True, exist_ok=True)
+    policy.write_text("min_corrections: 5\nretrain_max_steps: 20\n")
+    page.get_by_role("link", name="Monitor", exact=True).click()
+    page.get_by_label("Variant").select_option(name)
+    page.get_by_role("button", name="Show").click()
+    main = page.get_by_role("main")
+    assert f"{len(TRAFFIC)} requests logged for {name}" in main.inner_text()
+    assert f"({len(TRAFFIC)} reviewed)" in main.inner_text()  # reviewed accuracy counts every decision
+    assert re.search(r"Retrain due: (yes|no)", main.inner_text())
+    page.get_by_role("button", name="Retrain now").click()
+    status = page.locator("#retrain-status")
+    expect(status).to_contain_text(re.compile("Retrained|failed"), timeout=JOB_TIMEOUT_MS)
+    assert f"Retrained: {name}:2" in status.inner_text(), status.inner_text()
+    shots(page, "monitor-retrained")
+
+    # --- Deploy: the new version to production (the retrain's gate, or the Deploy page's, or the override). ---
+    page.get_by_role("link", name="Deploy", exact=True).click()
+    if f"In production: {name}:2" not in main.inner_text():
+        page.get_by_role("button", name=f"Promote {name}:2 to production").click()
+        expect(page.locator("#deploy-message")).to_contain_text(re.compile(r"Not promoted|is now in production"))
+        if "Not promoted" in page.locator("#deploy-message").inner_text():
+            run_cli(server.env, "models", "promote", f"{name}:2", "--skip-gate")
+            page.reload()
+    assert f"In production: {name}:2" in main.inner_text()
+    shots(page, "deploy-v2")
+    deadline = time.time() + 30  # the server follows the registry (every 0.5 s here) and loads version 2
+    while (again := client.chat.completions.create(model=name, messages=[{"role": "user", "content": "dell laptop"}],
+                                                   max_tokens=8)).model != f"{name}:2":
+        assert time.time() < deadline, again.model
+        time.sleep(0.5)
     assert page.problems == []

@@ -104,6 +104,7 @@ def new_page(browser, viewport: dict = DESKTOP):
     page.problems = []
     page.on("pageerror", lambda err: page.problems.append(f"page error: {err}"))
     page.on("console", lambda msg: msg.type == "error" and page.problems.append(f"console: {msg.text}"))
+    page.on("response", lambda r: r.status >= 400 and page.problems.append(f"HTTP {r.status} {r.url}"))
     return page
 
 
