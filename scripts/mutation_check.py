@@ -123,6 +123,13 @@ MUTATIONS = [
     Mutation("ui-nav-overflows-phone", "the navigation does not wrap on a phone", "ui/static/app.css",
              [(".topbar nav ul { display: flex; flex-wrap: wrap;", ".topbar nav ul { display: flex; flex-wrap: nowrap;")],
              ["tests/ui/test_ui_access.py::test_no_page_scrolls_sideways"]),
+    Mutation("ui-review-key-off-by-one", "a number key in the review queue picks the next label", "ui/static/lifecycle.js",
+             [('button = item.querySelector(`button.label[data-key="${e.key}"]`);',
+               'button = item.querySelector(`button.label[data-key="${Number(e.key) + 1}"]`);')],
+             ["tests/ui/test_ui_cycle.py"]),
+    Mutation("ui-fix-ignored", "the Data page's one-click fix is not applied", "ui/pages/data.py",
+             [("    if clicked in ONE_CLICK:\n        fixes[clicked] = True", "    if clicked in ONE_CLICK:\n        pass")],
+             ["tests/ui/test_ui_cycle.py"]),
 ]
 
 

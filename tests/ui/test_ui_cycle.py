@@ -279,3 +279,4 @@ def test_the_whole_cycle_in_the_browser(server, browser, shots):
         assert time.time() < deadline, again.model
         time.sleep(0.5)
     assert page.problems == []
+    assert len(shots.taken) == 11 and all(p.stat().st_size > 10_000 for p in shots.taken)
