@@ -140,6 +140,12 @@ def test_deploy_promotes_through_the_gate_shows_its_reason_history_and_snippets_
     back = client.post("/ui/deploy/rollback", data={"name": "ft-abc"}, headers=HTMX).text
     assert "ft-abc:1 is back in production; ft-abc:3 is archived" in back
     assert "production → archived — rolled back to ft-abc:1" in back
+    # Gate settings: without the significance test version 2 beats the prompted baseline (0.35 vs 0.3), but the
+    # gate also compares it with production on the same examples, and there it loses.
+    against = unescape(client.post("/ui/deploy/promote", data={"ref": "ft-abc:2", "confidence": "0"},
+                                   headers=HTMX).text)
+    assert "Not promoted: ft-abc:2 not promoted: FAIL" in against and "accuracy 0.35 vs 0.9" in against
+    assert "accuracy 0.35 vs 0.3 " not in against  # the passed comparison is not reported as a failure
 
     bob = ui.as_("bob")
     assert "ft-abc" not in bob.get("/ui/deploy").text
