@@ -231,3 +231,58 @@ def test_a_jobs_model_answers_to_its_registry_name_for_its_owner_only_and_logs_t
             catalog.resolve("ft:tiny:alice::abc")
     finally:
         _current.reset(token)
+
+
+def test_retrain_through_the_api_registers_the_next_version_of_the_owners_name(api, label_data, tiny_model_dir,
+                                                                              tmp_path, one_torch_thread):
+    """The Monitor page's "Retrain now": corrections of the production version -> `tuneforge retrain`'s logic in the
+    background -> the next version, registered under the same (owned) name, with its lineage and report."""
+    import random
+
+    import yaml
+
+    from tuneforge.config import EvalConfig, TrainConfig
+    from tuneforge.eval.compare import run_eval
+    from tuneforge.monitor.policy import policy_path
+    from tuneforge.train.sft import train
+
+    alice = api.auth_headers["alice"]
+    run = train(TrainConfig(data=str(label_data), base=str(tiny_model_dir), out=str(tmp_path / "run"), max_steps=2,
+                            batch_size=4, progress=False, report_to="none", eval_split=0.2), log=lambda m: None)
+    frozen = write_jsonl(tmp_path / "frozen.jsonl", [chat_row(t + " ltd", lab) for lab, ts in _LINES.items()
+                                                     for t in ts[:2]])
+    run_eval(EvalConfig(model=str(run), data=str(frozen), baselines=False, bootstrap=0, html="none"),
+             log=lambda m: None)
+    _register(run, "ft-ret", owner="alice")
+    registry = Registry()
+    registry.promote("ft-ret:1", "production", require_gate=False, note="first deployment")
+    registry.close()
+    policy_path("ft-ret").parent.mkdir(parents=True, exist_ok=True)
+    policy_path("ft-ret").write_text(yaml.safe_dump({"min_corrections": 20, "gate_confidence": None}))
+    rng = random.Random(0)
+    for i in range(30):
+        label = rng.choice(sorted(_LINES))
+        _log(api.traffic, f"chatcmpl-{i}", f"{rng.choice(_LINES[label])} order {i}", "software", "ft-ret:1")
+    api.traffic.flush()
+    for i in range(30):
+        text = api.get("/v1/review/queue", headers=alice, params={"variant": "ft-ret", "limit": 1}).json()["data"]
+        assert text, "the queue holds every unreviewed answer"
+        label = text[0]["input"].split(" order ")[0]
+        truth = next(lab for lab, ts in _LINES.items() if label in ts)
+        assert api.post("/v1/feedback", headers=alice, json={"id": text[0]["request_id"],
+                                                             "correct_output": truth}).status_code == 200
+
+    assert api.get("/v1/monitor/ft-ret/retrain", headers=alice).json()["policy"]["min_corrections"] == 20
+    r = api.post("/v1/monitor/ft-ret/retrain", headers=alice, json={"max_steps": 1})
+    assert r.status_code == 200 and r.json()["task"]["status"] in ("running", "succeeded")
+    task = api.app.state.tasks.wait("retrain:ft-ret", timeout=600)
+    assert task.status == "succeeded", task.error
+    assert task.result["new"] == "ft-ret:2" and task.result["why"]
+
+    shown = api.get("/v1/registry/models/ft-ret", headers=alice).json()
+    assert [v["ref"] for v in shown["versions"]] == ["ft-ret:1", "ft-ret:2"]
+    assert all(v["owner"] == "alice" for v in shown["versions"])  # the retrained version stays the owner's
+    assert [e["step"] for e in shown["lineage"]][:3] == ["dataset", "train", "gate"]
+    report = api.get("/v1/monitor/ft-ret/retrain", headers=alice).json()["last_report"]
+    assert report["new"] == "ft-ret:2" and report["data"]["corrections_added"] + report["fresh_reviewed"] == 30
+    assert api.get("/v1/registry/models", headers=api.auth_headers["bob"]).json()["data"] == []
