@@ -3,8 +3,9 @@
 User flow (labels and button texts are stable; browser tests select by them):
 1. "Variant" (a select of every registered version this key may see, newest first chosen) and the button
    "Show evaluation" (a GET form: /ui/compare?model=NAME:VERSION).
-2. With no evaluation yet, the section "Evaluation" says "Not evaluated yet." and offers "Held-out file" (a select
-   of uploaded files, first option "The run's own held-out data") and the button "Evaluate". While it runs the
+2. With no evaluation yet, the section "Evaluation of NAME:N" says "Not evaluated yet." and offers "Held-out file" (a select
+   of uploaded files, first option "The run's own held-out data"; a job trained without a validation file has
+   none, so pick an uploaded JSONL, or a CSV with input/output columns) and the button "Evaluate". While it runs the
    section says "Evaluating…" and refreshes itself every 2 seconds; a failure shows its message (role=alert).
 3. Once evaluated (the button "Evaluate again" runs it anew, e.g. after a retrain registered a version whose
    evaluation compared it with production only): "Recommendation" (a paragraph in plain words, id="recommendation"), the table "Every system on
