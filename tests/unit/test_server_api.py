@@ -144,7 +144,8 @@ def test_json_schema_is_enforced_and_a_bad_schema_is_a_400(client):
     for seed in (1, 2, 3):
         r = client.post(CHAT, json={**BASE, "max_tokens": 20, "temperature": 1, "seed": seed, "response_format": fmt})
         assert r.status_code == 200, r.text
-        assert json.loads(r.json()["choices"][0]["message"]["content"])["category"] in schema["properties"]["category"]["enum"]
+        answer = json.loads(r.json()["choices"][0]["message"]["content"])
+        assert answer["category"] in schema["properties"]["category"]["enum"]
     bad = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "no-such-type"}}}
     _error(client.post(CHAT, json={**BASE, "response_format": bad}), 400, "response_format.json_schema.schema")
     _error(client.post(CHAT, json={**BASE, "response_format": {"type": "json_schema"}}), 400, "response_format")

@@ -22,8 +22,10 @@ def refuse_unsupported(body, served) -> None:
     if getattr(body, "tool_choice", None) not in (None, "none"):
         tools_asked.append("tool_choice")
     for i, m in enumerate(getattr(body, "messages", [])):
-        if m.role == "tool" or m.tool_calls or m.tool_call_id:
-            tools_asked.append(f"messages.{i}.{'role' if m.role == 'tool' else 'tool_calls' if m.tool_calls else 'tool_call_id'}")
+        if m.role == "tool":
+            tools_asked.append(f"messages.{i}.role")
+        elif m.tool_calls or m.tool_call_id:
+            tools_asked.append(f"messages.{i}.{'tool_calls' if m.tool_calls else 'tool_call_id'}")
         if m.name:
             raise ApiError(400, f"messages.{i}.name is not supported by this server (the chat template has no "
                                 "participant names)", param=f"messages.{i}.name", code="unsupported_parameter")

@@ -9,7 +9,8 @@ from tuneforge.serve.errors import ApiError
 from tuneforge.serve.labels import label_answer
 from tuneforge.serve.openai_shapes import CHAT, TEXT
 from tuneforge.serve.prompting import (
-    DEFAULT_CHAT_MAX_TOKENS, DEFAULT_COMPLETION_MAX_TOKENS, chat_messages, refuse_unsupported, system_prefix_len, token_budget,
+    DEFAULT_CHAT_MAX_TOKENS, DEFAULT_COMPLETION_MAX_TOKENS, chat_messages, refuse_unsupported, system_prefix_len,
+    token_budget,
 )
 from tuneforge.serve.responder import respond
 from tuneforge.serve.routes_models import lookup
