@@ -65,6 +65,7 @@ def _error(r, status: int, param: str | None) -> dict:
     ("reasoning_effort", "high", "reasoning_effort"),  # OpenAI parameters we do not declare: unrecognised
     ("audio", {"voice": "alloy"}, "audio"),
     ("made_up", 1, "made_up"),
+    ("stream_options", {"include_usage": True}, "stream_options"),  # without stream it would do nothing
 ])
 def test_unhonoured_fields_are_refused_by_name(client, field, value, param):
     err = _error(client.post(CHAT, json={**BASE, field: value}), 400, param)
