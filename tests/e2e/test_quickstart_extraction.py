@@ -22,11 +22,15 @@ def test_quickstart_extraction_runs_end_to_end(tiny_model_dir, tmp_path):
     assert report["task_spec"]["key_types"]["total"] == "number"
     assert set(report["systems"]) == {
         "base zero-shot", "base few-shot random (k=3)", "base few-shot similar (k=3)",
-        "base zero-shot (constrained)", "fine-tuned", "fine-tuned (constrained)",
+        "base zero-shot (constrained)", "fine-tuned", "fine-tuned (free)",
     }
     ft = report["systems"]["fine-tuned"]
     assert {"exact_match", "field_f1", "valid_json"} <= set(ft["metrics"]) and "per_field" in ft["details"]
-    assert report["systems"]["fine-tuned (constrained)"]["metrics"]["valid_json"] == 1.0
+    # The variant answers valid JSON with the keys learned from its training answers by default.
+    assert ft["decoding"] == "constrained" and ft["metrics"]["valid_json"] == 1.0
+    assert report["systems"]["fine-tuned (free)"]["decoding"] == "free"
+    assert all(list(json.loads(ex["predictions"]["fine-tuned"])) == report["task_spec"]["keys"]
+               for ex in report["examples"])
     # The demo's test suppliers never occur in its training data.
     assert report["leakage"]["fine-tuned"]["overlap"] == 0
     # The HTML report, opened in headless Chromium, has the extraction charts.

@@ -33,3 +33,36 @@ def test_a_thin_or_negative_result_says_so():
     text = recommendation(_report(0.5, 0.2, cost=1.25))
     assert "Recommendation: keep endpoint big" in text  # the hosted model is the best prompted system here
     assert "endpoint big costs 1.25 per 1,000 requests" in text
+
+
+def _with_classical(report: dict, acc: float, p: float) -> dict:
+    name = "tf-idf + logistic regression"
+    report["systems"][name] = {"n": 50, "kind": "classical", "metrics": {"accuracy": acc}, "ci": {},
+                               "mean_tokens_in": 0, "latency_p50_s": 0.0001,
+                               "classical": {"fit_s": 1.2, "predict_ms_per_example": 0.05}}
+    report["significance"].append({"a": "fine-tuned", "b": name, "metric": "accuracy", "delta": report["systems"]["fine-tuned"]["metrics"]["accuracy"] - acc,
+                                   "p_value": p, "test": "paired bootstrap"})
+    return report
+
+
+def test_a_classical_model_as_good_as_the_variant_is_said_plainly():
+    text = recommendation(_with_classical(_report(0.9, 0.001), 0.88, 0.6))
+    assert "A classical model is as good as the fine-tuned variant here: tf-idf + logistic regression" in text
+    assert "not significantly worse" in text and "trains in 1.2 s and answers in 0.05 ms" in text
+    assert "Recommendation: use tf-idf + logistic regression" in text
+    assert "Recommendation: use fine-tuned." not in text
+    # The best system overall is the variant, named with its kind and its own interval.
+    assert "Best system overall: fine-tuned (variant), accuracy 90.0%" in text
+
+
+def test_a_significantly_better_variant_beats_the_classical_model():
+    text = recommendation(_with_classical(_report(0.9, 0.001), 0.7, 0.002))
+    assert "fine-tuned beats the best non-LLM baseline, tf-idf + logistic regression, by +20.0 points" in text
+    assert "Recommendation: use fine-tuned." in text and "as good as" not in text
+
+
+def test_a_better_classical_model_is_the_best_system_overall():
+    text = recommendation(_with_classical(_report(0.7, 0.01), 0.85, 0.01))
+    assert "Best system overall: tf-idf + logistic regression (classical), accuracy 85.0%" in text
+    assert "against fine-tuned: +15.0 points, paired bootstrap p = 0.01 (significant)" in text
+    assert "Recommendation: use tf-idf + logistic regression" in text

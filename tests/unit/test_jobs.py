@@ -174,3 +174,29 @@ def test_admin_flag_on_keys(tmp_path):
     assert not principal_for("Bearer tf-nope", keys).can_see("team-a")
     assert principal_for(None, None).admin  # local-only mode: the one local user sees all
     assert json.loads(json.dumps([k.admin for k in keys.list()])) == [False, True]
+
+
+def test_files_are_stored_once_by_content_and_removed_when_nothing_needs_them(tmp_path):
+    import io
+
+    from tuneforge.jobs.files import FileStore, FileTooLarge
+
+    store = JobStore(tmp_path / "jobs.db")
+    files = FileStore(store, tmp_path / "files", max_bytes=100)
+    with pytest.raises(FileTooLarge):
+        files.save("a", "big.jsonl", io.BytesIO(b"x" * 101), "fine-tune")
+    assert [p.name for p in (tmp_path / "files").rglob("*") if p.is_file()] == []  # nothing half-kept
+    first = files.save("a", "d.jsonl", io.BytesIO(b'{"k": 1}\n'), "fine-tune")
+    second = files.save("b", "other.jsonl", io.BytesIO(b'{"k": 1}\n'), "fine-tune")
+    assert first["blob"] == second["blob"] and first["id"] != second["id"]
+    assert files.path_of(first).read_bytes() == b'{"k": 1}\n'
+    assert oct(files.path_of(first).stat().st_mode & 0o777) == "0o600"
+    # A running job keeps its training data even after the user deletes the file.
+    store.add_job(id="ftjob-1", owner="a", created_at=1, model="m", base="b", training_file=first["id"], seed=1,
+                  request={}, hyperparameters={}, status="running", run_dir="r")
+    files.delete(first)
+    files.delete(second)
+    assert files.path_of(first).is_file()
+    store.update_job("ftjob-1", status="succeeded")
+    files.collect(first["blob"])
+    assert not files.path_of(first).exists()

@@ -1,37 +1,50 @@
-"""`tuneforge predict`: one answer from a run (or a base model)."""
+"""`tuneforge predict`: answers from a run, a registered variant or a base model — one input, or a whole file."""
 
 from __future__ import annotations
 
-from typing import Optional
+from tuneforge.cli.options import add_config_command
+from tuneforge.config import PredictConfig
+from tuneforge.errors import UserError
 
-import typer
-
-
-def predict(
-    text: str = typer.Argument(..., help="The input, as the user turn."),
-    model: str = typer.Option(..., "--model", help="Run folder or base model name."),
-    system: Optional[str] = typer.Option(None, "--system-prompt", help="System prompt (default: the one the run was "
-                                         "trained with)."),
-    max_new_tokens: int = typer.Option(128, help="Longest answer in tokens."),
-):
-    """Answer one input with a fine-tuned variant.
-
-    \b
-    Example:
-      tuneforge predict --model runs/invoice "Adobe Creative Cloud annual licence"
-    """
-    _predict(text, model, system, max_new_tokens)
+HELP = "Answer one input, or a JSONL/CSV file of inputs, with a fine-tuned variant."
+EPILOG = """\b
+Examples:
+  tuneforge predict --model runs/invoice "Adobe Creative Cloud annual licence"
+  tuneforge predict --model invoice-coder@production --input lines.csv --output predictions.csv
+  cat lines.jsonl | tuneforge predict --model invoice-coder:3 --input - --output - > predictions.jsonl
+"""
 
 
-def _predict(text, model, system, max_new_tokens):
-    from tuneforge.eval.generate import generate_batch
+def resolve_model(spec: str) -> str:
+    """A run folder as given; a registry reference (name, name:3, name@production) to its run folder, as
+    `serve` and `models export` resolve it; anything else is a base model name."""
+    from tuneforge.run_record import is_run_dir
+
+    if is_run_dir(spec):
+        return spec
+    from tuneforge.registry.store import Registry
+
+    variant = Registry().find(spec)
+    return variant.run_path if variant is not None else spec
+
+
+def _run(cfg: PredictConfig):
+    import sys
+
+    from tuneforge.data.answer_schema import run_answer_schema
+    from tuneforge.eval.batch_predict import answer, predict_file
     from tuneforge.models.variant import load_for_inference
 
-    loaded = load_for_inference(model)
-    system = system if system is not None else loaded.default_system_prompt
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
-    print(generate_batch(loaded.model, loaded.tokenizer, [messages], max_new_tokens)[0].text)
+    if (cfg.text is None) == (cfg.input is None):
+        raise UserError("give one input as an argument, or a file with --input (not both)", field="--input")
+    loaded = load_for_inference(resolve_model(cfg.model))
+    schema = run_answer_schema(loaded.run) if cfg.constrained else None
+    if cfg.input is not None:
+        return predict_file(loaded, cfg, schema, lambda msg: print(msg, file=sys.stderr))
+    system = cfg.system_prompt if cfg.system_prompt is not None else loaded.default_system_prompt
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": cfg.text}]
+    print(answer(loaded, [messages], cfg, schema)[0])
 
 
-def register(root: typer.Typer) -> None:
-    root.command("predict")(predict)
+def register(app) -> None:
+    add_config_command(app, PredictConfig, "predict", _run, help=HELP, epilog=EPILOG)

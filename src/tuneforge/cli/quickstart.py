@@ -76,12 +76,13 @@ def _quickstart(task, out, epochs, base, limit):
     systems = report["systems"]
     metric = headline_metric(report)  # accuracy for classification, exact object match for extraction
     tuned = systems["fine-tuned"]["metrics"][metric]
-    best_base = max(v["metrics"][metric] for v in systems.values() if v.get("kind") != "variant")
-    verdict = "beats" if tuned > best_base else "does not beat"
-    console.print(
-        f"The fine-tuned variant {verdict} the best prompted baseline: "
-        f"{100 * tuned:.1f}% vs {100 * best_base:.1f}% {metric.replace('_', ' ')}."
-    )
+    for kind, what in (("prompted", "prompted baseline"), ("classical", "non-LLM baseline (scikit-learn)")):
+        others = [v["metrics"][metric] for v in systems.values()
+                  if v.get("kind") != "variant" and (v.get("kind") == "classical") == (kind == "classical")]
+        if others:
+            verdict = "beats" if tuned > max(others) else "does not beat"
+            console.print(f"The fine-tuned variant {verdict} the best {what}: "
+                          f"{100 * tuned:.1f}% vs {100 * max(others):.1f}% {metric.replace('_', ' ')}.")
     console.print(f'Use it:  tuneforge predict --model {run_dir} "{demo["sample"]}"')
 
 

@@ -24,11 +24,10 @@ MIN_EXAMPLES = 20
 
 def _cross_validated_probabilities(texts: list[str], labels: list[str], seed: int):
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
-    from sklearn.pipeline import make_pipeline, make_union
     from threadpoolctl import threadpool_limits
+
+    from tuneforge.data.tfidf import tfidf_classifier
 
     classes = sorted(set(labels))
     y = np.array(labels)
@@ -36,13 +35,7 @@ def _cross_validated_probabilities(texts: list[str], labels: list[str], seed: in
     for train_idx, test_idx in KFold(FOLDS, shuffle=True, random_state=seed).split(texts):
         if len(set(y[train_idx])) < 2:
             continue
-        model = make_pipeline(
-            make_union(
-                TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
-                TfidfVectorizer(analyzer="word", sublinear_tf=True),
-            ),
-            LogisticRegression(C=10, max_iter=300, tol=1e-3),
-        )
+        model = tfidf_classifier(seed, tol=1e-3, max_iter=300)
         # One BLAS thread: on a busy shared CPU, oversubscribed threads made this 20x slower.
         with threadpool_limits(1):
             model.fit([texts[i] for i in train_idx], y[train_idx])

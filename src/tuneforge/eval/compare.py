@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tuneforge.config import EvalConfig
 from tuneforge.atomic import write_text_atomic
+from tuneforge.data.answer_schema import run_answer_schema
 from tuneforge.data.formats import Example, load_examples, load_from_options
 from tuneforge.errors import UserError
 from tuneforge.eval.eval_file import EVAL_FILE, FORMAT, PRIMARY, REPORT_FILE, write_eval
@@ -42,6 +43,13 @@ def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example],
         if can_constrain:
             systems.append(System("base zero-shot (constrained)", "zero-shot", "constrained", plain))
     for v in variants:
+        schema = run_answer_schema(v.run) if spec.type == "extraction" else None
+        if schema:  # an extraction variant answers valid JSON with its training keys by default, as in predict
+            systems.append(System(v.name, "variant", "constrained", plain, adapter_name(variants, v.name),
+                                  extra={"schema": schema}))
+            if cfg.constrained:
+                systems.append(System(f"{v.name} (free)", "variant", "free", plain, adapter_name(variants, v.name)))
+            continue
         systems.append(System(v.name, "variant", "free", plain, adapter_name(variants, v.name)))
         if can_constrain:
             systems.append(System(f"{v.name} (constrained)", "variant", "constrained", plain, adapter_name(variants, v.name)))
@@ -55,6 +63,10 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
     from tuneforge.eval.endpoint import generate_remote, make_client
     from tuneforge.eval.generate import generate_batch
 
+    if system.kind == "classical":
+        from tuneforge.eval.classical_systems import answer_classical
+
+        return answer_classical(system, spec)
     if system.kind == "endpoint":
         client = make_client(cfg.endpoint_url, cfg.endpoint_key_env)
         return generate_remote(client, cfg.endpoint_model, system.prompts, max_new)
@@ -63,7 +75,8 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
             forms = [spec.label_forms.get(lab, lab) for lab in spec.labels or []]
             return score_labels(loaded.model, loaded.tokenizer, system.prompts, forms, cfg.batch_size)
         if system.decoding == "constrained":
-            return fill_json(loaded.model, loaded.tokenizer, system.prompts, spec.keys, spec.key_types,
+            schema = system.extra.get("schema") or {"keys": spec.keys, "key_types": spec.key_types}
+            return fill_json(loaded.model, loaded.tokenizer, system.prompts, schema["keys"], schema["key_types"],
                              batch_size=cfg.batch_size)
         return generate_batch(loaded.model, loaded.tokenizer, system.prompts, max_new, cfg.batch_size)
 
@@ -87,6 +100,10 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         "mean_tokens_in": sum(g.tokens_in for g in gens) / len(gens),
         "mean_tokens_out": sum(g.tokens_out for g in gens) / len(gens),
     }
+    if system.kind == "classical":
+        from tuneforge.eval.classical_systems import classical_summary
+
+        out["classical"] = classical_summary(system)
     if system.kind == "endpoint" and cfg.price_in is not None:
         out["cost_per_1k_requests"] = cost_per_1k_requests(
             out["mean_tokens_in"], out["mean_tokens_out"], cfg.price_in, cfg.price_out or 0.0)
@@ -102,11 +119,12 @@ def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], kinds: dict[str
     if not cfg.bootstrap:
         return []
     pairs = [(reference, other) for other in rows if other != reference]
-    prompted = [n for n in rows if kinds[n] != "variant"]
-    if prompted:
-        first = spec.headline[0]
-        best = max(prompted, key=lambda n: spec.headline_values(rows[n])[first])
-        pairs += [(v, best) for v in rows if kinds[v] == "variant" and v != reference]
+    first = spec.headline[0]
+    for group in ([n for n in rows if kinds[n] not in ("variant", "classical")],  # the prompted systems
+                  [n for n in rows if kinds[n] == "classical"]):  # the non-LLM baselines
+        if group:
+            best = max(group, key=lambda n: spec.headline_values(rows[n])[first])
+            pairs += [(v, best) for v in rows if kinds[v] == "variant" and v != reference]
     out = []
     for a, b in pairs:
         for metric in spec.headline:
@@ -187,7 +205,10 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
     ref_len = max(len(tok(r, add_special_tokens=False)["input_ids"]) for r in refs)
     max_new = cfg.max_new_tokens or int(ref_len * 1.5) + 8
 
+    from tuneforge.eval.classical_systems import classical_systems
+
     systems = build_systems(cfg, examples, pool, variants, spec, log)
+    systems += classical_systems(cfg, spec, examples, pool, variants, loaded, log)
     results: dict[str, dict] = {}
     predictions: dict[str, list[str]] = {}
     rows: dict[str, list[dict]] = {}

@@ -71,8 +71,9 @@ class EvalReport:
         return variants[0] if variants else next(iter(self.systems), "")
 
     def prompted_systems(self) -> list[str]:
-        """The baselines: every system that is not a variant (constrained decoding of a variant is a variant)."""
-        return [n for n, s in self.systems.items() if n != PRIMARY and s.get("kind") != "variant"]
+        """The baselines: every system that is not a variant (constrained decoding of a variant is a variant) and
+        not a non-LLM classifier (kind "classical", eval/classical.py; the recommendation weighs those)."""
+        return [n for n, s in self.systems.items() if n != PRIMARY and s.get("kind") not in ("variant", "classical")]
 
     def metric_names(self, system: str) -> list[str]:
         s = self.system(system)

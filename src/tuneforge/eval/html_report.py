@@ -77,6 +77,21 @@ def _systems_table(report: dict) -> str:
             f"<th>p50 ms</th><th>p95 ms</th><th>cost / 1k requests</th></tr>{''.join(rows)}</table>")
 
 
+def _classical(report: dict) -> str:
+    rows = []
+    for name, s in report["systems"].items():
+        c = s.get("classical") if s.get("kind") == "classical" else None
+        if c:
+            rows.append(f"<tr><td>{escape(name)}</td><td>{escape(str(c.get('features', '')))}</td>"
+                        f'<td class="num">{c.get("train_examples", "")}</td><td class="num">{c.get("fit_s", 0):.2f}</td>'
+                        f'<td class="num">{c.get("predict_ms_per_example", 0):.3f}</td></tr>')
+    if not rows:
+        return ""
+    return ("<h2>Non-LLM baselines</h2><p>Trained on the variant's own training split (never its held-out rows); "
+            "scored above like every other system.</p><table id=\"classical\"><tr><th>system</th><th>features</th>"
+            f"<th>training rows</th><th>fit s</th><th>predict ms / example</th></tr>{''.join(rows)}</table>")
+
+
 def _significance_row(t: dict) -> str:
     mcnemar = f'{t["mcnemar"]["p_value"]:.3g}' if "mcnemar" in t else "-"
     return (
@@ -101,7 +116,7 @@ def _task_charts(report: dict) -> str:
     out = []
     if report["task"] == "classification":
         focus = _focus_system(report)
-        prompted = [n for n, s in systems.items() if s.get("kind") != "variant"]
+        prompted = [n for n, s in systems.items() if s.get("kind") not in ("variant", "classical")]
         metric = next(iter(systems[focus]["metrics"]))
         best_prompted = max(prompted, key=lambda n: systems[n]["metrics"][metric]) if prompted else None
         for name in dict.fromkeys([focus, best_prompted]):
@@ -135,7 +150,7 @@ def _worst_errors(report: dict, limit: int = 12) -> str:
     worst = [ex for ex in worst if _example_score(report["task"], ex["scores"][focus]) < 1.0]
     if not worst:
         return f"<h2>Worst errors</h2><p>{escape(focus)} made no errors.</p>"
-    shown = [n for n, s in report["systems"].items() if s.get("decoding", "free") == "free"]
+    shown = [n for n, s in report["systems"].items() if s.get("decoding", "free") != "constrained" or n == focus]
     head = "".join(f"<th>{escape(n)}</th>" for n in shown)
     rows = []
     for ex in worst:
@@ -187,7 +202,7 @@ def render_html(report: dict) -> str:
         f"<p>Data: <code>{escape(report['data'])}</code> · model: <code>{escape(report['model'])}</code> · "
         f"base: <code>{escape(str(report.get('base')))}</code> · {escape(report.get('created_at', ''))}</p>"
         f'<div class="recommendation" id="recommendation"><strong>Recommendation.</strong> {escape(text)}</div>'
-        f"{_warnings(report)}<h2>Systems</h2>{_systems_table(report)}{_metric_charts(report)}"
+        f"{_warnings(report)}<h2>Systems</h2>{_systems_table(report)}{_metric_charts(report)}{_classical(report)}"
         f"{_significance(report)}{_task_charts(report)}{_latency(report)}{_judge(report)}{_worst_errors(report)}"
         "</body></html>"
     )

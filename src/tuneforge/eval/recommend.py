@@ -30,19 +30,26 @@ def recommendation(report: dict, alpha: float = 0.05) -> str:
     metric = headline_metric(report)
     level = report.get("config", {}).get("confidence", 0.95)
     variants = [n for n, s in systems.items() if s.get("kind") == "variant"]
-    prompted = [n for n, s in systems.items() if s.get("kind") != "variant"]
+    prompted = [n for n, s in systems.items() if s.get("kind") not in ("variant", "classical")]
+    classical = [n for n, s in systems.items() if s.get("kind") == "classical"]
     n = next(iter(systems.values()))["n"]
     best_v, best_b = _best(systems, variants, metric), _best(systems, prompted, metric)
     parts: list[str] = []
+    if best_v is None and best_b is None:
+        return _overall(report, metric, level, alpha, None)
     if best_v is None:
         s = systems[best_b]
-        return (f"Only prompted systems were evaluated. The best is {best_b} with {metric} "
+        text = (f"Only prompted systems were evaluated{' beside the non-LLM baselines' if classical else ''}. "
+                f"The best prompted system is {best_b} with {metric} "
                 f"{100 * s['metrics'][metric]:.1f}%{_interval(s, metric, level)} on {n} examples; "
                 "fine-tune a variant and evaluate it here to see whether it beats prompting.")
+        return text + (" " + _overall(report, metric, level, alpha, None) if classical else "")
     v = systems[best_v]
     if best_b is None:
         parts.append(f"{best_v} reaches {metric} {100 * v['metrics'][metric]:.1f}%{_interval(v, metric, level)} "
                      f"on {n} examples; no prompted baseline was run to compare it with.")
+        if classical:
+            parts.append(_overall(report, metric, level, alpha, best_v))
         return " ".join(parts)
     b = systems[best_b]
     delta = v["metrics"][metric] - b["metrics"][metric]
@@ -57,7 +64,11 @@ def recommendation(report: dict, alpha: float = 0.05) -> str:
     if test is not None:
         parts.append(f"A {test['test']} gives p = {test['p_value']:.3g}, so the difference is "
                      f"{'' if significant else 'not '}statistically significant at {alpha:g}.")
-    if delta > 0 and (significant or test is None):
+    verdict = _classical_verdict(report, best_v, classical, metric, level, alpha)
+    parts += verdict
+    if any(v.startswith("Recommendation:") for v in verdict):
+        pass  # a classical model as good as the variant: that is the recommendation
+    elif delta > 0 and (significant or test is None):
         parts.append(f"Recommendation: use {best_v}.")
     elif delta > 0:
         parts.append(f"Recommendation: {best_v} looks better but the evidence is thin; evaluate on more "
@@ -75,8 +86,10 @@ def recommendation(report: dict, alpha: float = 0.05) -> str:
     for name, s in costed.items():
         parts.append(f"{name} costs {s['cost_per_1k_requests']:.2f} per 1,000 requests at the given price, "
                      f"with {metric} {100 * s['metrics'][metric]:.1f}%.")
-    free_name = best_v.removesuffix(" (constrained)")
+    free_name = best_v.removesuffix(" (constrained)").removesuffix(" (free)")
     cons_name = f"{free_name} (constrained)"
+    if f"{free_name} (free)" in systems:  # an extraction variant: constrained by default, free decoding apart
+        free_name, cons_name = f"{free_name} (free)", free_name
     if free_name in systems and cons_name in systems:
         d = systems[cons_name]["metrics"][metric] - systems[free_name]["metrics"][metric]
         parts.append(f"Constrained decoding changes {free_name}'s {metric} by {_pts(d)}.")
@@ -85,3 +98,47 @@ def recommendation(report: dict, alpha: float = 0.05) -> str:
         parts.append(f"Warning: {x['overlap']} held-out inputs also occur in {name}'s training data, so its "
                      "score is inflated.")
     return " ".join(parts)
+
+
+def _overall(report: dict, metric: str, level: float, alpha: float, against: str | None) -> str:
+    """The best system of all, and its paired test against the variant `against`."""
+    systems = report["systems"]
+    best = max(systems, key=lambda k: systems[k]["metrics"][metric])
+    s = systems[best]
+    text = (f"Best system overall: {best} ({s.get('kind')}), {metric} {100 * s['metrics'][metric]:.1f}%"
+            f"{_interval(s, metric, level)}")
+    test = _test(report, against, best, metric) if against and against != best else None
+    if test is not None:
+        text += (f"; against {against}: {_pts(-test['delta'])}, {test['test']} p = {test['p_value']:.3g}"
+                 f"{' (significant)' if test['p_value'] < alpha else ' (not significant)'}")
+    return text + "."
+
+
+def _classical_verdict(report: dict, best_v: str, classical: list[str], metric: str, level: float,
+                       alpha: float) -> list[str]:
+    """Sentences on the best non-LLM baseline against the variant; a recommendation when it is as good.
+
+    "As good" means not significantly worse in the paired test on the same examples: a business then does not
+    need an LLM for this task, and should hear so plainly. Empty when there is no baseline or the variant wins.
+    """
+    if not classical:
+        return []
+    systems = report["systems"]
+    best_c = _best(systems, classical, metric)
+    v, c = systems[best_v], systems[best_c]
+    gap = v["metrics"][metric] - c["metrics"][metric]  # the variant minus the classical model
+    test = _test(report, best_v, best_c, metric)
+    timing = c.get("classical", {})
+    cost = (f"; it trains in {timing['fit_s']:.1f} s and answers in {timing['predict_ms_per_example']:.2f} ms per "
+            "example on a CPU" if "fit_s" in timing and "predict_ms_per_example" in timing else "")
+    p_text = f" ({test['test']} p = {test['p_value']:.3g})" if test else ""
+    overall = _overall(report, metric, level, alpha, best_v)
+    if gap > 0 and test is not None and test["p_value"] < alpha:
+        return [overall, f"{best_v} beats the best non-LLM baseline, {best_c}, by {_pts(gap)}{p_text}, "
+                f"significant at {alpha:g}."]
+    if gap > 0 and test is None:
+        return [overall, f"{best_v} is ahead of the best non-LLM baseline, {best_c}, by {_pts(gap)} (untested)."]
+    return [overall, f"A classical model is as good as the fine-tuned variant here: {best_c} reaches "
+            f"{100 * c['metrics'][metric]:.1f}% against {100 * v['metrics'][metric]:.1f}% for {best_v} "
+            f"({_pts(-gap)}{p_text}), so it is not significantly worse{cost}.",
+            f"Recommendation: use {best_c}; this task does not need an LLM unless the variant improves."]

@@ -85,6 +85,23 @@ def per_field_table(report: dict):
     return _per_key_table(report, "F1 per field", "field", f1)
 
 
+def classical_table(report: dict):
+    """The non-LLM baselines: what they were trained on and what they cost (their scores are in the main table)."""
+    from rich.table import Table
+
+    rows = {n: s["classical"] for n, s in report["systems"].items() if s.get("kind") == "classical" and "classical" in s}
+    if not rows:
+        return None
+    table = Table(title="non-LLM baselines, trained on the variant's training split")
+    for col in ("system", "features", "train rows", "fit", "predict"):
+        table.add_column(col, justify="left" if col in ("system", "features") else "right")
+    for name, c in rows.items():
+        table.add_row(_plain(name), _plain(c.get("features", "-")), str(c.get("train_examples", "-")),
+                      f"{c['fit_s']:.1f} s" if "fit_s" in c else "-",
+                      f"{c['predict_ms_per_example']:.2f} ms/example" if "predict_ms_per_example" in c else "-")
+    return table
+
+
 def significance_table(report: dict):
     """Paired tests on the first headline metric (all metrics are in eval.json and the HTML report)."""
     from rich.table import Table
@@ -111,7 +128,7 @@ def print_report(report: dict, console=None) -> None:
     from rich.console import Console
 
     console = console or Console()
-    for make in (comparison_table, per_label_table, per_field_table, significance_table):
+    for make in (comparison_table, classical_table, per_label_table, per_field_table, significance_table):
         table = make(report)
         if table is not None:
             console.print(table)

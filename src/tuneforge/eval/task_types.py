@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tuneforge.data.answer_schema import json_keys
 from tuneforge.data.labels import label_set
 from tuneforge.data.normalise import normalise_answer
 from tuneforge.errors import UserError
-from tuneforge.eval.metrics import parse_json_object, references_are_json
+from tuneforge.eval.metrics import references_are_json
 from tuneforge.eval.tasks import classification, extraction, structured, text
 
 TASK_TYPES = ("classification", "extraction", "structured", "text")
@@ -55,19 +56,6 @@ def _surface_forms(answers: list[str]) -> dict[str, str]:
     return {k: c.most_common(1)[0][0] for k, c in forms.items()}
 
 
-def _json_keys(refs: list[str]) -> tuple[list[str], dict[str, str]]:
-    keys: list[str] = []
-    kinds: dict[str, set] = {}
-    for r in refs:
-        obj = parse_json_object(r) or {}
-        keys += [k for k in obj if k not in keys]
-        for k, v in obj.items():
-            kind = "number" if isinstance(v, (int, float)) and not isinstance(v, bool) else (
-                "string" if isinstance(v, str) else "other")
-            kinds.setdefault(k, set()).add(kind)
-    return keys, {k: (next(iter(v)) if len(v) == 1 else "other") for k, v in kinds.items()}
-
-
 def _looks_like_labels(refs: list[str], pool_refs: list[str]) -> bool:
     """Labels in the held-out answers, or (a few held-out rows, e.g. --limit) answers all from the pool's labels."""
     if label_set(refs):
@@ -104,7 +92,7 @@ def detect_task(
     elif kind == "extraction":
         if not references_are_json(refs):
             raise UserError("task: extraction needs every reference answer to be a JSON object")
-        spec.keys, spec.key_types = _json_keys(refs)
+        spec.keys, spec.key_types = json_keys(refs)
     elif kind == "structured":
         spec.sections = list(sections or structured.infer_format(refs) or [])
         if not spec.sections:

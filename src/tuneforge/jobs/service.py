@@ -100,7 +100,6 @@ def job_object(job: dict) -> dict:
     body = job["request"]["body"]
     kind = (body.get("method") or {}).get("type", "supervised")
     hp = job["hyperparameters"]
-    method_hp = {k: v for k, v in hp.items()}
     return {
         "id": job["id"], "object": "fine_tuning.job", "created_at": job["created_at"],
         "model": job["model"], "organization_id": job["owner"], "status": job["status"],
@@ -110,7 +109,7 @@ def job_object(job: dict) -> dict:
         "trained_tokens": job["trained_tokens"], "result_files": job["result_files"], "seed": job["seed"],
         "estimated_finish": job["estimated_finish"] if job["status"] == "running" else None,
         "integrations": [], "metadata": job["metadata"], "user_provided_suffix": job["suffix"],
-        "method": {"type": kind, kind: {"hyperparameters": method_hp}},
+        "method": {"type": kind, kind: {"hyperparameters": dict(hp)}},
     }
 
 

@@ -273,6 +273,8 @@ class Worker:
             if "loss" in r and r["step"] > last:
                 last = r["step"]
                 data = {"step": r["step"], "train_loss": r["loss"], "total_steps": total}
+                if r.get("token_accuracy") is not None:
+                    data["train_mean_token_accuracy"] = r["token_accuracy"]
                 if evals.get(r["step"]) is not None:
                     data["valid_loss"] = evals[r["step"]]
                 self.store.add_event(job["id"], f"Step {r['step']}/{total}: training loss={r['loss']:.4f}",
@@ -335,7 +337,7 @@ def _file_lineage(store: JobStore, file_id: str | None) -> dict | None:
 
 def results_csv(run_dir: Path) -> bytes:
     """The per-step metrics as OpenAI's results file (step_metrics.csv): one row per step, empty cells for the
-    metrics tuneforge does not measure (token accuracies)."""
+    metrics tuneforge does not measure (validation token accuracy)."""
     rows: dict[int, dict] = {}
     path = Path(run_dir) / "metrics.jsonl"
     for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
@@ -343,6 +345,7 @@ def results_csv(run_dir: Path) -> bytes:
         row = rows.setdefault(r["step"], {"step": r["step"]})
         if "loss" in r:
             row["train_loss"] = r["loss"]
+            row["train_accuracy"] = r.get("token_accuracy", "")
         if r.get("eval_loss") is not None:
             row["valid_loss"] = r["eval_loss"]
     out = io.StringIO()

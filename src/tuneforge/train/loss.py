@@ -22,19 +22,28 @@ def _causal_lm(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def chunked_cross_entropy_sum(hidden, head, targets, chunk_size: int):
-    """sum(CE(head(hidden), targets)) computed `chunk_size` rows at a time (0 = one chunk)."""
+def chunked_cross_entropy_sum(hidden, head, targets, chunk_size: int, hits: list | None = None):
+    """sum(CE(head(hidden), targets)) computed `chunk_size` rows at a time (0 = one chunk). With `hits` (a list),
+    each chunk also appends how many targets the head ranks first (token accuracy, from the same logits)."""
     def piece(h, t):
-        return F.cross_entropy(head(h).float(), t, reduction="sum")
+        logits = head(h).float()
+        return F.cross_entropy(logits, t, reduction="sum"), (logits.detach().argmax(-1) == t).sum()
 
     n = hidden.shape[0]
     if chunk_size <= 0 or n <= chunk_size:
-        return piece(hidden, targets)
+        total, right = piece(hidden, targets)
+        if hits is not None:
+            hits.append(right)
+        return total
     total = hidden.new_zeros((), dtype=torch.float32)
     for s in range(0, n, chunk_size):
         h, t = hidden[s : s + chunk_size], targets[s : s + chunk_size]
         # Without checkpointing autograd would keep every chunk's logits for backward, defeating the chunking.
-        total = total + (checkpoint(piece, h, t, use_reentrant=False) if torch.is_grad_enabled() else piece(h, t))
+        # (The recomputation in backward returns to autograd only, so each chunk's hits are counted once.)
+        loss, right = checkpoint(piece, h, t, use_reentrant=False) if torch.is_grad_enabled() else piece(h, t)
+        total = total + loss
+        if hits is not None:
+            hits.append(right)
     return total
 
 
@@ -55,8 +64,9 @@ def _hidden_after_shared_prefix(decoder, batch: dict):
     ).last_hidden_state
 
 
-def answer_token_losses(model, batch: dict, chunk_size: int = 0, reduce: str = "sum"):
-    """Answer-token cross-entropy of `model` on a padded or packed batch: (sum or per-row sums, token count)."""
+def answer_token_losses(model, batch: dict, chunk_size: int = 0, reduce: str = "sum", hits: list | None = None):
+    """Answer-token cross-entropy of `model` on a padded or packed batch: (sum or per-row sums, token count).
+    `hits`: see chunked_cross_entropy_sum (sum reduction only)."""
     causal_lm = _causal_lm(model)
     if "prefix_ids" in batch:
         hidden = _hidden_after_shared_prefix(causal_lm.get_decoder(), batch)
@@ -74,7 +84,7 @@ def answer_token_losses(model, batch: dict, chunk_size: int = 0, reduce: str = "
     head = causal_lm.get_output_embeddings()
     count = selected.sum()
     if reduce == "sum":
-        return chunked_cross_entropy_sum(hidden[:, :-1][selected], head, labels[selected], chunk_size), count
+        return chunked_cross_entropy_sum(hidden[:, :-1][selected], head, labels[selected], chunk_size, hits), count
     # Per-row log-likelihoods (DPO): the answers are short, so one projection of the selected rows is fine.
     logp = -F.cross_entropy(head(hidden[:, :-1][selected]).float(), labels[selected], reduction="none")
     rows = selected.nonzero()[:, 0]
@@ -83,12 +93,26 @@ def answer_token_losses(model, batch: dict, chunk_size: int = 0, reduce: str = "
 
 
 class AnswerLoss(torch.nn.Module):
-    """SFT objective: forward(batch) -> (sum of answer-token losses, answer tokens)."""
+    """SFT objective: forward(batch) -> (sum of answer-token losses, answer tokens). In training mode it also
+    counts answer tokens predicted right, for `take_token_accuracy` (OpenAI's train_mean_token_accuracy)."""
 
     def __init__(self, model, chunk_size: int = 0):
         super().__init__()
         self.model = model
         self.chunk_size = chunk_size
+        self._right, self._tokens = 0, 0
 
     def forward(self, batch: dict):
-        return answer_token_losses(self.model, batch, self.chunk_size)
+        hits = [] if self.training else None
+        loss, count = answer_token_losses(self.model, batch, self.chunk_size, hits=hits)
+        if hits:
+            self._right, self._tokens = self._right + sum(hits), self._tokens + count
+        return loss, count
+
+    def take_token_accuracy(self) -> dict:
+        """{"token_accuracy": share of answer tokens ranked first} since the last call (this process's batches)."""
+        if not self._tokens:
+            return {}
+        accuracy = float(self._right) / float(self._tokens)
+        self._right, self._tokens = 0, 0
+        return {"token_accuracy": round(accuracy, 5)}

@@ -60,6 +60,7 @@ def sft_objective(cfg, tokenizer, train_examples, eval_examples) -> Objective:
         weight=trained_positions,
         collate=_batch_layout(cfg, pad_id),
         make_loss=lambda model: AnswerLoss(model, cfg.loss_chunk_size),
+        step_metrics=lambda loss: loss.take_token_accuracy(),
         answer_tokens=lambda e: e.n_answer_tokens,
         truncated=sum(e.truncated for e in train_enc + eval_enc),
     )

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.config import TrainConfig
+from tuneforge.data.answer_schema import answer_schema
 from tuneforge.data.formats import Example, dataset_hash, load_from_options, load_preference_pairs
 from tuneforge.data.split import split_examples
 from tuneforge.data.versions import resolve_data_path
@@ -510,6 +511,8 @@ def run_record(run: Run, state: LoopState) -> dict:
             "eval_examples": len(data.eval),
             "truncated_examples": run.objective.truncated,
             "system_prompt": data.system_prompt,
+            # JSON answers' keys and types: predict/eval/serve decode into exactly these (data/answer_schema.py).
+            "answer_schema": answer_schema([e.answer for e in data.train]) if cfg.objective == "sft" else None,
         },
         "config": cfg.model_dump(),
         "versions": library_versions(),

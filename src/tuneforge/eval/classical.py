@@ -1,0 +1,148 @@
+"""Non-LLM baselines for classification: the honest alternative a variant must beat.
+
+Two classifiers, each trained on the very rows the variant was trained on (its training split, never its
+held-out rows) and timed:
+
+- TF-IDF of character and word n-grams + logistic regression (`data/tfidf.py`), about a second on a CPU;
+- sentence embeddings (`eval/embeddings.py`) + logistic regression.
+
+A fitted baseline answers with a label's surface form, so the evaluation scores it like any other system. The
+evaluation, and later the benchmark and the monitor, use these functions; nothing else fits them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tuneforge.config import DataOptions, TrainConfig
+from tuneforge.data.formats import Example, dataset_hash, load_from_options
+from tuneforge.data.normalise import normalise_answer
+from tuneforge.data.split import split_examples
+from tuneforge.data.versions import resolve_data_path
+
+KIND = "classical"  # eval.json's system kind for these baselines
+TFIDF_NAME = "tf-idf + logistic regression"
+EMBEDDING_NAME = "embeddings + logistic regression"
+
+
+@dataclass
+class Baseline:
+    name: str
+    method: str  # "tfidf" | "embedding"
+    model: object  # scikit-learn estimator over features
+    featurise: object = None  # texts -> features; None: the estimator takes raw texts
+    info: dict = field(default_factory=dict)  # fit_s, train_examples, encoder, ...
+
+    def predict(self, texts: list[str]) -> list[str]:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return [str(p) for p in self.model.predict(self.featurise(texts) if self.featurise else texts)]
+
+
+@dataclass
+class TrainingRows:
+    texts: list[str]
+    labels: list[str]  # normalised labels
+    source: str
+    note: str | None = None  # e.g. the data changed since the run
+
+
+def input_text(example: Example) -> str:
+    return example.user_text
+
+
+def variant_training_rows(run: dict) -> TrainingRows:
+    """The rows a run trained on, rebuilt as training built them: same file (or dataset version), same reader
+    options, same seeded split — so no held-out row leaks into the baselines."""
+    data = run.get("data") or {}
+    config = run.get("config") or {}
+    source = data.get("version") or data.get("path")
+    if not source:
+        raise ValueError("run.json records no training data (data.path); pass --train-data")
+    path, _ = resolve_data_path(source)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{source}: the variant's training data is gone; pass --train-data")
+    options = DataOptions(**{k: config[k] for k in DataOptions.model_fields if k in config})
+    examples = load_from_options(path, options)
+    note = None
+    if data.get("hash") and dataset_hash(examples) != data["hash"]:
+        note = f"{path} changed since the variant was trained; the baselines trained on its current rows"
+    if not data.get("eval_path"):
+        defaults = TrainConfig.model_fields
+        examples, _ = split_examples(examples, float(config.get("eval_split", defaults["eval_split"].default)),
+                                     int(config.get("seed", defaults["seed"].default)))
+    return TrainingRows([input_text(e) for e in examples], [normalise_answer(e.answer) for e in examples],
+                        str(path), note)
+
+
+def rows_from_examples(examples: list[Example], source: str) -> TrainingRows:
+    return TrainingRows([input_text(e) for e in examples], [normalise_answer(e.answer) for e in examples], source)
+
+
+def _choose_words(rows: TrainingRows, seed: int) -> tuple[bool, dict]:
+    """Character n-grams alone or with words: whichever scores better in 3-fold cross-validation on the
+    training rows (the held-out rows are never looked at). Too few rows per label: both, untested."""
+    from collections import Counter
+
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    from tuneforge.data.tfidf import tfidf_classifier
+
+    if min(Counter(rows.labels).values()) < 3:
+        return True, {}
+    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+    scores = {words: float(cross_val_score(tfidf_classifier(seed, words), rows.texts, rows.labels, cv=folds).mean())
+              for words in (False, True)}
+    return scores[True] > scores[False], {"chars": scores[False], "chars+words": scores[True]}
+
+
+def fit_tfidf(rows: TrainingRows, seed: int = 0) -> Baseline:
+    from threadpoolctl import threadpool_limits
+
+    from tuneforge.data.tfidf import tfidf_classifier
+
+    t0 = time.perf_counter()
+    # One BLAS thread: on a busy shared CPU, oversubscribed threads were 20x slower (data/suspects.py).
+    with threadpool_limits(1):
+        words, cv = _choose_words(rows, seed)
+        model = tfidf_classifier(seed, words)
+        model.fit(rows.texts, rows.labels)
+    fit_s = time.perf_counter() - t0
+    features = "TF-IDF character 2-5-grams" + (" + word unigrams" if words else "")
+    return Baseline(TFIDF_NAME, "tfidf", model, None, {
+        "features": features, "cv_accuracy": cv, "fit_s": fit_s, "train_examples": len(rows.texts)})
+
+
+def fit_embedding(rows: TrainingRows, encoder, seed: int = 0) -> Baseline:
+    """Logistic regression on standardised sentence embeddings; fit time includes encoding the training texts."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    t0 = time.perf_counter()
+    features = encoder.encode(rows.texts)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
+    with threadpool_limits(1):
+        model.fit(features, rows.labels)
+    fit_s = time.perf_counter() - t0
+    return Baseline(EMBEDDING_NAME, "embedding", model, encoder.encode, {
+        "features": f"{encoder.name} ({features.shape[1]} dimensions)", "encoder": encoder.name, "fit_s": fit_s,
+        "train_examples": len(rows.texts)})
+
+
+def run_baseline(baseline: Baseline, texts: list[str]) -> tuple[list[str], float]:
+    """(normalised labels, seconds for all texts)."""
+    t0 = time.perf_counter()
+    preds = baseline.predict(texts)
+    return preds, time.perf_counter() - t0
+
+
+def can_fit(rows: TrainingRows) -> str | None:
+    """Why no classifier can be trained on these rows, or None."""
+    if len(set(rows.labels)) < 2:
+        return "the training data has fewer than two labels"
+    return None

