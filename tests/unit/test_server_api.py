@@ -220,10 +220,14 @@ def test_a_classification_variant_answers_through_its_labeler(served, tiny_model
 
     engine = served.engines[0]
     classifier = ServedModel("cls", "variant", str(tiny_model_dir), None, None, 0, engine, labeler=Labeler())
-    c = TestClient(create_app(Catalog([classifier], [engine])))
-    r = c.post(CHAT, json={**BASE, "model": "cls", "logprobs": True, "top_logprobs": 2}).json()
-    choice = r["choices"][0]
-    assert choice["message"]["content"] == "hardware"
-    entry = choice["logprobs"]["content"][0]
-    assert entry["token"] == "hardware" and entry["logprob"] == pytest.approx(math.log(0.7))
-    assert [t["token"] for t in entry["top_logprobs"]] == ["hardware", "software"]
+    import openai
+
+    # The official client, over the in-process app (TestClient is an httpx.Client).
+    client = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", max_retries=0,
+                           http_client=TestClient(create_app(Catalog([classifier], [engine]))))
+    r = client.chat.completions.create(model="cls", messages=BASE["messages"], logprobs=True, top_logprobs=2)
+    choice = r.choices[0]
+    assert choice.message.content == "hardware" and choice.finish_reason == "stop"
+    entry = choice.logprobs.content[0]
+    assert entry.token == "hardware" and entry.logprob == pytest.approx(math.log(0.7))
+    assert [t.token for t in entry.top_logprobs] == ["hardware", "software"]
