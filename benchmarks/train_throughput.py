@@ -86,6 +86,7 @@ def run_tuneforge(base: str, steps: int, out: Path) -> dict:
         lr=LR, warmup_ratio=WARMUP, schedule="cosine", lora_r=LORA["r"], lora_alpha=LORA["alpha"],
         lora_dropout=LORA["dropout"], lora_targets="all-linear", group_by_length=True, seed=SEED, progress=False,
         report_to="none", keep_checkpoints=1,
+        variant_type="generative",  # the same LM fine-tune as TRL's (auto picks a classifier head for this data)
     )
     train(cfg, log=lambda *_: None)
     clock = _Clock()
@@ -226,6 +227,36 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores visible, torch {torch.__version__}"
 
 
+def under_load(args) -> None:
+    """Each side quiet, then beside one competing CPU-bound process (a pure-Python busy loop, started before the
+    side and killed after it), in the order TRL, tuneforge, TRL, tuneforge; prints tokens/s and the ratios."""
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="tf-bench-") as tmp:
+        for load in ("quiet", "competitor"):
+            for name in ("trl", "tuneforge"):
+                hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load == "competitor" else None
+                try:
+                    work = Path(tmp) / f"{name}-{load}"
+                    work.mkdir()
+                    results[name, load] = _side(name, args.base, args.steps, work, args.threads)
+                finally:
+                    if hog:
+                        hog.kill()
+                        hog.wait()
+    print(f"\nmachine: {_machine()}; threads per side: {args.threads or 'default'}; "
+          f"1-min load average now {os.getloadavg()[0]:.1f} (other jobs share this machine)")
+    print(f"base: {args.base}, {args.steps} steps, batch {BATCH}; real tokens/s over steps 2..N\n")
+    print(f"{'':14}{'TRL':>9}{'tuneforge':>11}{'ratio':>8}")
+    for load in ("quiet", "competitor"):
+        trl, tf = results["trl", load]["tokens_per_s"], results["tuneforge", load]["tokens_per_s"]
+        print(f"{load:14}{trl:>9,.0f}{tf:>11,.0f}{tf / trl:>7.2f}x  (target >= 1.5x)")
+    kept = {n: results[n, "competitor"]["tokens_per_s"] / results[n, "quiet"]["tokens_per_s"] for n in ("trl", "tuneforge")}
+    print(f"{'kept':14}{kept['trl']:>9.0%}{kept['tuneforge']:>11.0%}   of quiet tokens/s beside one competitor "
+          f"(tuneforge target >= 40%)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({f"{n}-{load}": r for (n, load), r in results.items()}, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", default="smollm2-135m")
@@ -239,9 +270,15 @@ def main() -> None:
     ap.add_argument("--side", choices=["tuneforge", "trl"], help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     ap.add_argument("--json", help="Also write the results to this file.")
+    ap.add_argument("--competitor", action="store_true",
+                    help="Throughput only, each side quiet and beside one CPU-bound busy-loop process.")
     args = ap.parse_args()
 
     if args.side:
+        if args.side == "tuneforge":  # as the `tuneforge` CLI does, before torch is imported
+            from tuneforge.threads import set_openmp_wait_policy
+
+            set_openmp_wait_policy()
         work = Path(args.work)
         fn = run_tuneforge if args.side == "tuneforge" else run_trl
         out = fn(args.base, args.steps, work / args.side)
@@ -249,6 +286,8 @@ def main() -> None:
         (work / f"{args.side}.json").write_text(json.dumps(out), encoding="utf-8")
         return
 
+    if args.competitor:
+        return under_load(args)
     with tempfile.TemporaryDirectory(prefix="tf-bench-") as tmp:
         work = Path(tmp)
         if args.random_llama_1b:

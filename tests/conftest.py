@@ -33,6 +33,47 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now, for a server started by a test."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(env, *args) -> str:
+    """`tuneforge ARGS` in a subprocess with `env`, as a user runs it; its stdout, or a failure with its stderr."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "tuneforge.cli.main", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def wait_until_healthy(proc, url: str, log_text, timeout: float = 180) -> None:
+    """Wait for a `tuneforge serve` subprocess to answer /health; fail with its log if it exits or never does."""
+    import time
+
+    import httpx
+
+    deadline = time.time() + timeout
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log_text()}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"server did not start:\n{log_text()}")
+        time.sleep(0.2)
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path

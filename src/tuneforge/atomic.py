@@ -16,12 +16,17 @@ from tuneforge.errors import UserError
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write `text` (UTF-8) to `path` all at once: readers see the old file or the new one, never a part."""
+    return write_lines_atomic(path, [text])
+
+
+def write_lines_atomic(path: str | Path, lines) -> Path:
+    """write_text_atomic for text produced piece by piece (a cleaned dataset): never all of it in memory."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            f.writelines(lines)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -26,9 +26,15 @@ class Encoded:
         return sum(1 for x in self.labels if x != IGNORE_INDEX)
 
 
-def render(tokenizer, messages: list[dict], add_generation_prompt: bool) -> str:
-    msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
-    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
+# Message keys the chat template may read besides role and content (tool calling, serve/tool_calls.py).
+_TOOL_KEYS = ("tool_calls", "tool_call_id")
+
+
+def render(tokenizer, messages: list[dict], add_generation_prompt: bool, tools: list[dict] | None = None) -> str:
+    msgs = [{"role": m["role"], "content": m["content"], **{k: m[k] for k in _TOOL_KEYS if m.get(k)}}
+            for m in messages]
+    extra = {"tools": tools} if tools else {}
+    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt, **extra)
 
 
 def _ids(tokenizer, text: str) -> list[int]:
@@ -56,6 +62,6 @@ def encode_conversation(tokenizer, messages: list[dict], max_len: int) -> Encode
     return Encoded(input_ids[:max_len], labels[:max_len], truncated)
 
 
-def encode_prompt(tokenizer, messages: list[dict]) -> list[int]:
+def encode_prompt(tokenizer, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
     """Ids of a prompt ready for generation: the conversation so far plus the assistant header."""
-    return _ids(tokenizer, render(tokenizer, messages, add_generation_prompt=True))
+    return _ids(tokenizer, render(tokenizer, messages, add_generation_prompt=True, tools=tools))

@@ -42,6 +42,11 @@ class DataOptions(_Strict):
     sheet: Optional[str] = Field(None, description="Excel sheet to read (default: the first).")
 
 
+# Training fields a user may leave unset: train/defaults.py then chooses them from the data and says why (the
+# field's default below is only the fallback for a caller that opts out of that choice).
+_FROM_DATA = {"from_data": True}
+
+
 class TrainConfig(DataOptions):
     data: str = Field(..., description="Training data: a JSONL/CSV file.", json_schema_extra={"cli_argument": True})
     base: str = Field("smollm2-135m", description="Base model: a bundled name, a local folder or a hub id.")
@@ -50,15 +55,16 @@ class TrainConfig(DataOptions):
         None, description="Held-out data file; without it, --eval-split of the data is held out."
     )
     eval_split: float = Field(0.1, ge=0.0, lt=0.9, description="Share of the data held out for evaluation.")
-    epochs: int = Field(2, ge=1, le=100, description="Passes over the training data.")
-    batch_size: int = Field(8, ge=1, le=4096, description="Examples per optimizer micro-batch.")
+    epochs: int = Field(2, ge=1, le=100, description="Passes over the training data.", json_schema_extra=_FROM_DATA)
+    batch_size: int = Field(8, ge=1, le=4096, description="Examples per optimizer micro-batch.",
+                            json_schema_extra=_FROM_DATA)
     grad_accum: int = Field(1, ge=1, le=1024, description="Micro-batches accumulated per optimizer step.")
-    lr: float = Field(2e-4, gt=0, lt=1, description="Peak learning rate (AdamW).")
+    lr: float = Field(2e-4, gt=0, lt=1, description="Peak learning rate (AdamW).", json_schema_extra=_FROM_DATA)
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps with linear warm-up.")
     schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="Decay after warm-up.")
     max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens; longer ones are truncated and reported.")
-    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank.")
+    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank.", json_schema_extra=_FROM_DATA)
     lora_alpha: Optional[int] = Field(None, ge=1, description="LoRA alpha (default: 2 x rank).")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
     lora_targets: str = Field(
@@ -72,7 +78,19 @@ class TrainConfig(DataOptions):
     progress: bool = Field(True, description="Show a progress bar.")
     # --- training engine (issue 6): methods, efficiency, resume, defaults, tracking ---
     method: Literal["lora", "dora", "qlora", "full"] = Field(
-        "lora", description="How weights adapt: LoRA, DoRA, QLoRA (4-bit base, CUDA only) or full fine-tuning."
+        "lora", description="How weights adapt: LoRA, DoRA, QLoRA (4-bit base, CUDA only) or full fine-tuning.",
+        json_schema_extra=_FROM_DATA,
+    )
+    variant_type: Literal["auto", "classification", "generative"] = Field(
+        "auto", description="'classification' trains a head over the label set (answers are labels, with calibrated "
+        "probabilities); 'generative' learns to write the answer; 'auto' picks classification when the answers are labels."
+    )
+    classifier_layers: int = Field(
+        8, ge=0, le=1024, description="Classification variants: top transformer layers trained (0 = all); the frozen "
+        "layers below run once per example, not once per epoch.", json_schema_extra=_FROM_DATA,
+    )
+    classifier_pooling: Literal["mean", "last"] = Field(
+        "mean", description="Classification variants: the head reads the mean of the tokens' states or the last token's."
     )
     objective: Literal["sft", "dpo"] = Field(
         "sft", description="'sft' learns the answers; 'dpo' learns preferences from prompt/chosen/rejected pairs."
@@ -94,6 +112,7 @@ class TrainConfig(DataOptions):
     save_every: int = Field(0, ge=0, description="Also checkpoint every N optimizer steps (0 = once per epoch).")
     keep_checkpoints: int = Field(3, ge=0, description="Newest step checkpoints kept (0 = all); the best is kept too.")
     resume: bool = Field(False, description="Continue the run in --out from its latest checkpoint.")
+    overwrite: bool = Field(False, description="Replace the run folder --out whole if it already holds a run.")
     eval_every: int = Field(0, ge=0, description="Also evaluate every N optimizer steps (0 = once per epoch).")
     early_stopping_patience: int = Field(
         0, ge=0, description="Stop after N evaluations without a lower eval loss (0 = never stop early)."
@@ -218,6 +237,9 @@ class PredictConfig(_Strict):
         True, description="Extraction variants: answer with valid JSON holding exactly the keys learned from the "
         "training answers (run.json data.answer_schema).")
     progress: bool = Field(True, description="Show a progress bar (on stderr).")
+    probabilities: bool = Field(
+        False, description="Classification variants: also print each label's calibrated probability (one input)."
+    )
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:
@@ -270,9 +292,16 @@ class ServeConfig(_Strict):
     batch_wait_ms: float = Field(10.0, ge=0, le=1000, description="How long a batch waits for more requests to join.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body; larger ones get HTTP 413.")
     log_traffic: bool = Field(True, description="Store every request and response in TUNEFORGE_HOME/traffic.db.")
-    redact_pii: bool = Field(False, description="Replace e-mails, phone numbers, IBANs and card numbers before storing.")
+    redact_pii: bool = Field(
+        True, description="Replace e-mails, phone numbers, IBANs and card numbers before storing traffic "
+        "(on by default; --no-redact-pii stores the texts as sent)."
+    )
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights' dtype in memory.")
     trust_remote_code: bool = Field(False, description="Allow model code from the model folder (off: safer).")
+    follow_registry: bool = Field(
+        True, description="Load versions promoted or rolled back in the registry while serving (no restart)."
+    )
+    follow_interval_s: float = Field(2.0, gt=0, le=3600, description="How often the registry is checked, in seconds.")
     fine_tuning_api: bool = Field(True, description="Also serve OpenAI's files and fine-tuning jobs API (docs/jobs.md).")
     max_running_jobs: int = Field(1, ge=1, le=64, description="Fine-tuning jobs that train at the same time; "
                                   "more wait in the queue.")
@@ -328,3 +357,59 @@ class DataReportConfig(DataOptions):
         """The training run this report estimates: the estimator takes the same TrainConfig as `train`."""
         return TrainConfig(data=self.data, eval_data=self.eval_data, base=self.base, method=self.method,
                            epochs=self.epochs, batch_size=self.batch_size, max_seq_len=self.max_seq_len)
+
+
+# --- Monitoring (issue 13): feedback bodies and the maintenance policy ----------------------------------------
+
+
+class FeedbackBody(_Strict):
+    """`POST /v1/feedback` and `tuneforge feedback`: a correction or a rating of one served answer."""
+
+    id: str = Field(..., min_length=1, description="The response's id (OpenAI `id`, e.g. chatcmpl-...).")
+    correct_output: Optional[str] = Field(None, description="The answer the model should have given.")
+    rating: Optional[int] = Field(None, ge=-1, le=5, description="+1/-1 (thumbs) or a 1-5 score.")
+    comment: Optional[str] = Field(None, max_length=4000, description="Free text for the reviewer.")
+
+    @field_validator("comment")
+    @classmethod
+    def _strip(cls, v):
+        return v.strip() if isinstance(v, str) else v
+
+    def model_post_init(self, _context) -> None:
+        if self.correct_output is None and self.rating is None:
+            raise ValueError("give correct_output, or rating (with an optional comment)")
+
+
+class MonitorPolicy(_Strict):
+    """Alert rules and what to do when one fires; YAML at TUNEFORGE_HOME/monitor/<variant>/policy.yaml or --policy."""
+
+    window: int = Field(200, ge=20, description="Requests per monitoring window (drift and estimates per window).")
+    min_estimated_accuracy: float = Field(
+        0.7, ge=0, le=1, description="Alert when the label-free accuracy estimate's upper bound falls below this."
+    )
+    max_label_drift: float = Field(
+        0.1, ge=0, le=1, description="Alert when the label distribution's Jensen-Shannon distance to the training "
+        "data exceeds this and the drift test is significant."
+    )
+    max_input_psi: float = Field(0.25, ge=0, description="Alert when input length or vocabulary PSI exceeds this.")
+    max_domain_auc: float = Field(0.75, ge=0.5, le=1, description="Alert when a classifier tells training inputs "
+                                  "from traffic inputs with a ROC AUC above this (embedding drift).")
+    drift_p_value: float = Field(0.01, gt=0, lt=1, description="Significance level of the drift tests.")
+    min_corrections: int = Field(30, ge=1, description="Corrections needed before a retrain may run.")
+    auto_retrain: bool = Field(False, description="Retrain automatically when an alert fires and enough corrections exist.")
+    retrain_max_steps: int = Field(0, ge=0, description="Cap on the retrain's optimizer steps (0: the recipe's own).")
+    non_inferiority: float = Field(
+        0.02, ge=0, le=1, description="How much worse on the frozen evaluation set the new version may be."
+    )
+    gate_metric: str = Field("accuracy", description="Metric the promotion gate compares.")
+    gate_confidence: Optional[float] = Field(
+        0.95, gt=0, lt=1, description="Confidence of the paired test required on fresh reviewed traffic; null: none."
+    )
+    retention_days: Optional[int] = Field(None, ge=1, description="Delete traffic older than this (null: keep all).")
+
+
+def load_policy(path: str | Path | None) -> MonitorPolicy:
+    """The policy from a YAML file (unknown keys refused, named), or the defaults when there is none."""
+    if path is None or not Path(path).is_file():
+        return MonitorPolicy()
+    return build_config(MonitorPolicy, load_yaml_values(path), source=str(path))

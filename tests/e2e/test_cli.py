@@ -48,7 +48,7 @@ def test_data_check_ok(label_data):
 def test_train_eval_predict_flow(label_data, tiny_model_dir, tmp_path):
     out = tmp_path / "DIR"
     r = runner.invoke(app, [
-        "train", str(label_data), "--base", str(tiny_model_dir), "--epochs", "1", "--batch-size", "8",
+        "train", str(label_data), "--base", str(tiny_model_dir), "--variant-type", "generative", "--epochs", "1", "--batch-size", "8",
         "--lr", "2e-4", "--lora-r", "16", "--out", str(out), "--no-progress",
     ])
     assert r.exit_code == 0, r.output
@@ -74,7 +74,7 @@ def test_train_eval_predict_flow(label_data, tiny_model_dir, tmp_path):
 
 def test_yaml_config_with_flag_override_and_unknown_key(label_data, tiny_model_dir, tmp_path):
     cfg = tmp_path / "train.yaml"
-    cfg.write_text(f"data: {label_data}\nbase: {tiny_model_dir}\nepochs: 3\nlora-r: 4\nprogress: false\n")
+    cfg.write_text(f"data: {label_data}\nbase: {tiny_model_dir}\nvariant-type: generative\nepochs: 3\nlora-r: 4\nprogress: false\n")
     out = tmp_path / "run"
     r = runner.invoke(app, ["train", "--config", str(cfg), "--epochs", "1", "--out", str(out)])
     assert r.exit_code == 0, r.output

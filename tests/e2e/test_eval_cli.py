@@ -37,7 +37,7 @@ def evaluated(tiny_model_dir, tmp_path_factory):
 
     d = tmp_path_factory.mktemp("eval-cli")
     data = write_jsonl(d / "labels.jsonl", [chat_row(t, lab) for lab, ts in LINES.items() for t in ts])
-    common = dict(data=str(data), base=str(tiny_model_dir), batch_size=4, lr=5e-3, lora_r=8, eval_split=0.2,
+    common = dict(data=str(data), base=str(tiny_model_dir), variant_type="generative", batch_size=4, lr=5e-3, lora_r=8, eval_split=0.2,
                   progress=False)
     run1 = train(TrainConfig(out=str(d / "run1"), epochs=4, **common), log=lambda *_: None)
     run2 = train(TrainConfig(out=str(d / "run2"), epochs=2, seed=7, **common), log=lambda *_: None)

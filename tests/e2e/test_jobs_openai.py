@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,22 +17,9 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from conftest import _LINES, chat_row
+from conftest import _LINES, chat_row, free_port, run_cli, wait_until_healthy
 
 TUNE = {"lora_r": 4, "precision": "fp32", "max_seq_len": 128}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cli(env, *args) -> str:
-    done = subprocess.run([sys.executable, "-m", "tuneforge.cli.main", *args], env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 class Server:
@@ -42,7 +28,7 @@ class Server:
     def __init__(self, home: Path, model_dir: Path, *extra: str):
         self.home, self.model_dir, self.extra = home, model_dir, extra
         self.env = {**os.environ, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
 
@@ -52,19 +38,8 @@ class Server:
             [sys.executable, "-m", "tuneforge.cli.main", "serve", "--model", str(self.model_dir), "--port",
              str(self.port), "--max-running-jobs", "2", *self.extra], env=self.env, stdout=log,
             stderr=subprocess.STDOUT)
-        deadline = time.time() + 180
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline:
-                self.proc.kill()
-                pytest.fail(f"server did not start:\n{self.log()}")
-            time.sleep(0.2)
+        wait_until_healthy(self.proc, self.url, self.log)
+        return self
 
     def log(self) -> str:
         return (self.home / "server.log").read_text()[-5000:]
@@ -106,9 +81,9 @@ def _wait(client, job_id: str, timeout: float = 300):
 def server(tiny_model_dir, tmp_path_factory):
     home = tmp_path_factory.mktemp("jobs-home")
     srv = Server(home, tiny_model_dir)
-    srv.key_a = _cli(srv.env, "keys", "create", "team-a").strip()
-    srv.key_b = _cli(srv.env, "keys", "create", "team-b").strip()
-    srv.key_admin = _cli(srv.env, "keys", "create", "ops", "--admin").strip()
+    srv.key_a = run_cli(srv.env, "keys", "create", "team-a").strip()
+    srv.key_b = run_cli(srv.env, "keys", "create", "team-b").strip()
+    srv.key_admin = run_cli(srv.env, "keys", "create", "ops", "--admin").strip()
     srv.start()
     yield srv
     srv.stop()
@@ -244,6 +219,13 @@ def test_invalid_training_file_fails_the_job_naming_the_line(server, tiny_model_
 def test_bad_requests_get_openai_errors(server, tiny_model_dir):
     client = server.client(server.key_a)
     up = client.files.create(file=("d.jsonl", _training_jsonl()), purpose="fine-tune")
+    newest_first = [f.id for f in client.files.list()]
+    assert newest_first[0] == up.id
+    assert [f.id for f in client.files.list(order="asc")] == newest_first[::-1]
+    assert [f.id for f in client.files.list(limit=1)] == newest_first  # the client follows the cursor pages
+    with pytest.raises(openai.BadRequestError) as err:
+        client.files.create(file=("d.jsonl", b"{}"), purpose="assistants")
+    assert err.value.body["param"] == "purpose"
     with pytest.raises(openai.BadRequestError) as err:
         client.fine_tuning.jobs.create(model=Path(tiny_model_dir).name, training_file=up.id,
                                        method={"type": "reinforcement"})
@@ -276,17 +258,17 @@ def test_cli_creates_follows_lists_and_cancels(server, tiny_model_dir, tmp_path)
     options = tmp_path / "options.yaml"
     options.write_text(yaml.safe_dump(TUNE))
     base = Path(tiny_model_dir).name
-    out = _cli(env, "jobs", "create", str(data), "--model", base, "--epochs", "1", "--batch-size", "8",
+    out = run_cli(env, "jobs", "create", str(data), "--model", base, "--epochs", "1", "--batch-size", "8",
                "--suffix", "cli", "--config", str(options), "--follow")
     job_id = out.splitlines()[0]
     assert out.strip().endswith(f"fine-tuned model: ft:{base}:team-a:cli:{job_id.removeprefix('ftjob-')[:8]}")
     assert "The job has successfully completed" in out
-    assert job_id in _cli(env, "jobs", "list")
-    assert '"status": "succeeded"' in _cli(env, "jobs", "get", job_id)
-    assert "Step 2/2: training loss=" in _cli(env, "jobs", "events", job_id)
+    assert job_id in run_cli(env, "jobs", "list")
+    assert '"status": "succeeded"' in run_cli(env, "jobs", "get", job_id)
+    assert "Step 2/2: training loss=" in run_cli(env, "jobs", "events", job_id)
 
     # Cancel a long job while it trains: the process group is gone and the job says cancelled.
-    long_job = _cli(env, "jobs", "create", str(data), "--model", base, "--epochs", "100", "--batch-size", "1",
+    long_job = run_cli(env, "jobs", "create", str(data), "--model", base, "--epochs", "100", "--batch-size", "1",
                     "--config", str(options)).splitlines()[0]
     client = server.client(server.key_a)
     deadline = time.time() + 120
@@ -302,7 +284,7 @@ def test_cli_creates_follows_lists_and_cancels(server, tiny_model_dir, tmp_path)
         time.sleep(0.2)
     with pytest.raises(openai.BadRequestError):
         client.fine_tuning.jobs.resume(long_job)  # only a paused job resumes
-    assert f"{long_job}\tcancelled" in _cli(env, "jobs", "cancel", long_job)
+    assert f"{long_job}\tcancelled" in run_cli(env, "jobs", "cancel", long_job)
     time.sleep(0.3)
     left = subprocess.run(["pgrep", "-f", f"{long_job}/config.yaml"], capture_output=True, text=True).stdout
     assert left.strip() == "", "the cancelled job's training process still runs"
@@ -315,7 +297,7 @@ def test_kill_9_of_the_server_mid_job_resumes_to_the_same_weights(tiny_model_dir
     from safetensors.torch import load_file
 
     srv = Server(tmp_path, tiny_model_dir)
-    key = _cli(srv.env, "keys", "create", "team-a").strip()
+    key = run_cli(srv.env, "keys", "create", "team-a").strip()
     srv.start()
     try:
         client = srv.client(key)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,31 +19,19 @@ from types import SimpleNamespace
 import httpx
 import openai
 import pytest
-from conftest import SYSTEM
+from conftest import SYSTEM, free_port, run_cli, wait_until_healthy
 
 MAX_TOKENS = 12
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cli(env, *args) -> str:
-    done = subprocess.run([sys.executable, "-m", "tuneforge.cli.main", *args], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
 def server(tiny_variants, tiny_model_dir, tmp_path_factory):
     home = tmp_path_factory.mktemp("server-home")
     env = {**os.environ, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    key = _cli(env, "keys", "create", "tests").strip()
-    _cli(env, "models", "register", str(tiny_variants["alpha"]), "--name", "alpha")
-    _cli(env, "models", "promote", "alpha:1", "--skip-gate")
-    port = _free_port()
+    key = run_cli(env, "keys", "create", "tests").strip()
+    run_cli(env, "models", "register", str(tiny_variants["alpha"]), "--name", "alpha")
+    run_cli(env, "models", "promote", "alpha:1", "--skip-gate")
+    port = free_port()
     log_path = home / "server.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
@@ -52,19 +39,7 @@ def server(tiny_variants, tiny_model_dir, tmp_path_factory):
              str(tiny_variants["beta"]), "--port", str(port), "--max-body-bytes", "20000", "--max-queue", "8",
              "--redact-pii"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start:\n{log_path.read_text()}")
-        time.sleep(0.3)
+    wait_until_healthy(proc, url, log_path.read_text)
     yield SimpleNamespace(url=url, key=key, home=home, env=env, base_id=Path(tiny_model_dir).name,
                           client=openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60))
     proc.terminate()
@@ -222,22 +197,25 @@ def test_errors_have_openai_shape_and_status(server):
 
 
 def test_revoked_key_is_refused(server):
-    key = _cli(server.env, "keys", "create", "short-lived").strip()
+    key = run_cli(server.env, "keys", "create", "short-lived").strip()
     client = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
     assert client.models.list().data
-    _cli(server.env, "keys", "revoke", "short-lived")
+    run_cli(server.env, "keys", "revoke", "short-lived")
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
 
 
 def test_traffic_log_stores_requests_with_pii_redacted(server):
+    # Both variants are asked here, so the test stands alone (it does not rely on earlier tests' requests).
+    _chat(server.client, "beta", messages=[{"role": "user", "content": "the beta traffic check"}])
     _chat(server.client, "alpha:1", messages=[{"role": "user", "content": "mail anna@example.com the dell invoice"}])
     deadline = time.time() + 10
     conn = sqlite3.connect(server.home / "traffic.db")
     while True:
         rows = conn.execute("SELECT variant, status, latency_ms, prompt_tokens, completion_tokens, request_json "
                             "FROM traffic WHERE request_json LIKE '%the dell invoice%'").fetchall()
-        if rows or time.time() > deadline:
+        beta = conn.execute("SELECT 1 FROM traffic WHERE request_json LIKE '%the beta traffic check%'").fetchall()
+        if (rows and beta) or time.time() > deadline:
             break
         time.sleep(0.2)
     assert rows, "request not logged"

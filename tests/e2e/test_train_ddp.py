@@ -19,7 +19,7 @@ from tuneforge.train.sft import train
 
 def _settings(data, base, out, batch_size) -> dict:
     # Dropout off: two processes draw different dropout masks than one, which is not what this test is about.
-    return dict(data=str(data), base=str(base), out=str(out), epochs=2, batch_size=batch_size, lr=5e-3, lora_r=4,
+    return dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=2, batch_size=batch_size, lr=5e-3, lora_r=4,
                 lora_dropout=0.0, eval_split=0.2, progress=False, precision="fp32", report_to="none")
 
 

@@ -18,11 +18,12 @@ from typer.testing import CliRunner
 from tuneforge.cli.main import app
 
 from tuneforge.config import TrainConfig
+from tuneforge.errors import UserError
 from tuneforge.train.sft import train
 
 
 def _settings(data, base, out) -> dict:
-    return dict(data=str(data), base=str(base), out=str(out), epochs=20, batch_size=2, lr=5e-3, lora_r=4,
+    return dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=20, batch_size=2, lr=5e-3, lora_r=4,
                 lora_dropout=0.1, eval_split=0.2, progress=False, precision="fp32", report_to="none",
                 save_every=4, keep_checkpoints=2)
 
@@ -74,5 +75,5 @@ def test_killed_run_resumes_to_the_same_result(label_data, tiny_model_dir, tmp_p
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(label_data, tiny_model_dir, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no complete checkpoint to resume from"):
+    with pytest.raises(UserError, match="no complete checkpoint to resume from"):
         train(TrainConfig(**_settings(label_data, tiny_model_dir, tmp_path / "empty"), resume=True))

@@ -55,7 +55,7 @@ def test_lora_on_bundled_model_trains_and_reloads(small_invoice_data, tmp_path):
 
     base_path = resolve_base("smollm2-135m").path
     before = load_file(base_path / "model.safetensors")
-    cfg = TrainConfig(data=str(small_invoice_data), out=str(tmp_path / "run"), epochs=3, batch_size=8,
+    cfg = TrainConfig(data=str(small_invoice_data), out=str(tmp_path / "run"), variant_type="generative", epochs=3, batch_size=8,
                       lr=1e-3, eval_split=0.0, progress=False, warmup_ratio=0.0)
     out = train(cfg, log=lambda *_: None)
     run = json.loads((out / "run.json").read_text())

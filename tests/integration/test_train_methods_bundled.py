@@ -38,7 +38,7 @@ def _pairs(rows):
 def test_method_trains_the_bundled_model(method, objective, tmp_path):
     rows = _rows()
     data = write_jsonl(tmp_path / "data.jsonl", _pairs(rows) if objective == "dpo" else rows)
-    cfg = TrainConfig(data=str(data), out=str(tmp_path / "run"), method=method, objective=objective,
+    cfg = TrainConfig(data=str(data), out=str(tmp_path / "run"), method=method, objective=objective, variant_type="generative",
                       batch_size=2, max_steps=1, epochs=1, eval_split=0.0, max_seq_len=160, progress=False,
                       report_to="none", lr=1e-5 if method == "full" else 2e-4)
     out = train(cfg, log=lambda *_: None)

@@ -176,14 +176,14 @@ def test_suspicious_labels_flag_the_mislabelled_row_only():
     data = _dataset(copies=4)
     assert label_suspects(data)[0] == []
     data[10] = _ex(data[10].user_text, "travel", data[10].line)  # a software line labelled travel
-    found, skipped = label_suspects(data)
+    found, skipped, _ = label_suspects(data)
     assert skipped is None and [f.lines for f in found] == [[11]]
     assert found[0].extra == {"label": "travel", "data_says": "software"}
 
 
 def test_suspects_skip_non_label_answers():
     data = [_ex(f"q{k}", f"a long free text answer number {k}", k) for k in range(30)]
-    assert label_suspects(data) == ([], "answers are not labels")
+    assert label_suspects(data) == ([], "answers are not labels", None)
 
 
 def test_clean_command_writes_cleaned_data_and_a_report(tmp_path):

@@ -150,3 +150,90 @@ def _never_crashes(seed, suffix, damage):
 def test_fuzz_reader_check_and_clean_never_crash():
     _never_crashes()
     assert seen["files"] >= FILES
+
+
+# Defects that always make a row invalid, planted on one known line of an otherwise valid file.
+PLANTED = {
+    "bad JSON": lambda row: json.dumps(row)[:-1],
+    "content not a string": lambda row: json.dumps({"messages": [{"role": "user", "content": 7},
+                                                                 row["messages"][1]]}),
+    "unknown role": lambda row: json.dumps({"messages": [row["messages"][0], {"role": "robot", "content": "a"}]}),
+    "no answer": lambda row: json.dumps({"messages": row["messages"][:1]}),
+    "empty answer": lambda row: json.dumps({"messages": [row["messages"][0], {"role": "assistant", "content": " "}]}),
+    "not an object": lambda row: json.dumps([row]),
+}
+
+
+def test_each_planted_defect_is_reported_on_its_line():
+    """Not only "no crash": in 600 generated files, the one damaged row is refused, on its own line, and no
+    valid row is blamed."""
+    rng = random.Random(7)
+    for k in range(600):
+        rows = [{"messages": [{"role": "user", "content": f"invoice {k} line {i}"},
+                              {"role": "assistant", "content": rng.choice(["software", "travel"])}]}
+                for i in range(rng.randint(12, 30))]
+        target = rng.randrange(len(rows))
+        kind = rng.choice(sorted(PLANTED))
+        lines = [json.dumps(r) for r in rows]
+        lines[target] = PLANTED[kind](rows[target])
+        report = check_loaded(parse_data("\n".join(lines).encode(), "planted.jsonl"), "planted.jsonl")
+        row_errors = {p.line for p in report.errors if p.line is not None}
+        assert row_errors == {target + 1}, (kind, target + 1, [str(p) for p in report.errors])
+        assert len(report.examples) == len(rows) - 1
+
+
+# Planted defects: each is one line of a file of valid rows, with the message it must be reported with.
+PLANTED_LINES = {
+    "bad_json": ('{"messages": [{"role": "user", "content": "q"}', "bad JSON"),
+    "lone_surrogate": ('{"messages": [{"role": "user", "content": "a \\ud800 b"}, '
+                       '{"role": "assistant", "content": "software"}]}', "lone surrogate"),
+    "long_integer": ('{"messages": [{"role": "user", "content": ' + "9" * 5000 + '}]}', "more than 4300 digits"),
+    "unknown_role": ('{"messages": [{"role": "bot", "content": "q"}, {"role": "assistant", "content": "a"}]}',
+                     "unknown role"),
+    "empty_answer": ('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": " "}]}',
+                     "is empty"),
+    "not_an_object": ('"a string, not a row"', "expected a JSON object"),
+    "no_messages": ('{"text": "hello"}', "missing"),
+}
+BAD_UTF8 = b'{"messages": [{"role": "user", "content": "caf\xe9"}, {"role": "assistant", "content": "a"}]}'
+
+
+def _planted_file(seed: int) -> tuple[bytes, dict[int, str]]:
+    rng = random.Random(seed)
+    n = rng.randint(12, 40)
+    lines = [json.dumps({"messages": [{"role": "user", "content": f"invoice line {k}"},
+                                      {"role": "assistant", "content": rng.choice(["software", "travel"])}]}).encode()
+             for k in range(n)]
+    expected = {}
+    for where in rng.sample(range(n), rng.randint(1, 5)):
+        kind = rng.choice([*PLANTED_LINES, "bad_utf8"])
+        lines[where] = BAD_UTF8 if kind == "bad_utf8" else PLANTED_LINES[kind][0].encode()
+        expected[where + 1] = "not valid UTF-8" if kind == "bad_utf8" else PLANTED_LINES[kind][1]
+    return b"\n".join(lines) + b"\n", expected
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32 - 1))
+def _planted_defects_are_reported_on_their_lines(tmp_dir, seed):
+    from tuneforge.config import DataCheckConfig
+    from tuneforge.data.check_stream import check_file
+
+    raw, expected = _planted_file(seed)
+    path = tmp_dir / f"planted-{seed}.jsonl"
+    path.write_bytes(raw)
+    in_memory = check_loaded(parse_data(raw, str(path)), str(path))
+    streamed = check_file(path, DataCheckConfig(data=str(path)))
+    for report in (in_memory, streamed):
+        errors = {}
+        for p in report.errors:
+            if p.line is not None:
+                errors.setdefault(p.line, []).append(p.message)
+        assert set(errors) == set(expected), (errors, expected)  # every planted line, and no other line
+        for line, fragment in expected.items():
+            assert any(fragment in m for m in errors[line]), (line, fragment, errors[line])
+    assert [str(p) for p in streamed.problems] == [str(p) for p in in_memory.problems]
+    path.unlink()
+
+
+def test_planted_defects_are_reported_on_their_lines_streamed_and_in_memory(tmp_path):
+    _planted_defects_are_reported_on_their_lines(tmp_path)

@@ -104,7 +104,8 @@ def test_data_report_and_train_print_the_same_estimate(tmp_path, tiny_model_dir,
 
     data = write_jsonl(tmp_path / "d.jsonl", _rows(6))
     cfg = TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(tmp_path / "run"), epochs=1, batch_size=4,
-                      lora_r=4, max_seq_len=256, max_steps=2, progress=False, precision="fp32")
+                      lora_r=4, max_seq_len=256, max_steps=2, progress=False, precision="fp32",
+                      variant_type="generative")
     tok, limit, folder, note = load_length_tokenizer(cfg.base, cfg.max_seq_len)
     report = assess(inspect_file(data), str(data), None, BaseModelInfo(cfg.base, tok, limit, folder, note), cfg)
     lines = []

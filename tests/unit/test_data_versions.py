@@ -90,7 +90,7 @@ def test_training_accepts_a_version_id_and_records_it(label_data, tiny_model_dir
 
     _add(label_data, "--name", "inv")
     (vid,) = [d.name for d in datasets_dir().iterdir() if d.is_dir()]
-    out = train(TrainConfig(data=vid, base=str(tiny_model_dir), out=str(tmp_path / "run"), epochs=1,
+    out = train(TrainConfig(data=vid, base=str(tiny_model_dir), out=str(tmp_path / "run"), epochs=1, variant_type="generative",
                             batch_size=8, eval_split=0.2, progress=False), log=lambda *_: None)
     run = json.loads((out / "run.json").read_text())
     assert run["data"]["version"] == vid

@@ -195,27 +195,27 @@ def test_requests_join_a_running_batch_with_unchanged_answers(engine, tiny_model
     expected_long = generate_batch(model, tok, [long_prompt], 40)[0].text
     with model.disable_adapter():
         expected_short = generate_batch(model, tok, [short_prompt], 8)[0].text
-    started = threading.Event()
     first: list = []
     second: list = []
     done = threading.Semaphore(0)
+    short = GenRequest(encode_prompt(tok, short_prompt), max_tokens=8, temperature=0)
 
-    def sink(parts, on_delta=None):
+    def sink(parts, on_first_delta=None):
         def on_event(kind, *args):
             if kind == "delta":
+                if on_first_delta and not parts:
+                    on_first_delta()
                 parts.append(args[0])
-                if on_delta:
-                    on_delta.set()
             else:
                 done.release()
         return on_event
 
+    short.on_event = sink(second)
     before = engine.joined
-    # The second request is sent once the first has produced text, so it arrives while the first is decoding.
+    # The second request is queued from inside the first one's first delta, on the engine's own thread, so it is
+    # waiting when the engine next looks at the queue, mid-decode: no race with thread timing.
     engine.submit(GenRequest(encode_prompt(tok, long_prompt), adapter=engine.adapter_for("beta"), max_tokens=40,
-                             temperature=0, on_event=sink(first, started)))
-    assert started.wait(60)
-    engine.submit(GenRequest(encode_prompt(tok, short_prompt), max_tokens=8, temperature=0, on_event=sink(second)))
+                             temperature=0, on_event=sink(first, lambda: engine.submit(short))))
     assert done.acquire(timeout=60) and done.acquire(timeout=60)
     assert "".join(first).strip() == expected_long
     assert "".join(second).strip() == expected_short

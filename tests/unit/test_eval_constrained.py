@@ -50,4 +50,8 @@ def test_json_fill_gives_valid_objects_with_the_expected_keys(tiny_model_dir):
     assert _read_value(" 119.50, ", "number") == 119.5
     assert _read_value(" 12}", "number") == 12
     assert _read_value("EUR 5", "number") is None
+    # Amounts copied in the source document's own format are read as the number they are.
+    for written, value in (("1.409,65", 1409.65), ("1,409.65", 1409.65), ("6'789.44", 6789.44), ("1 409,65", 1409.65),
+                           ("12.345.678", 12345678), ("0,0", 0.0), ("-3.5", -3.5)):
+        assert _read_value(f" {written}, \"vat\"", "number") == value, written
     assert _read_value(" true, ", "other") is True

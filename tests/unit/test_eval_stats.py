@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tuneforge.eval.shots import SimilarityIndex
-from tuneforge.eval.stats import bootstrap_ci, mcnemar_exact, paired_bootstrap
+from tuneforge.eval.stats import confidence_intervals, mcnemar_exact, paired_bootstrap, wilson_interval
 from tuneforge.data.formats import Example
 
 
@@ -23,17 +23,30 @@ def test_mcnemar_by_hand():
     assert mcnemar_exact(a, a)["p_value"] == 1.0
 
 
-def test_bootstrap_interval_covers_and_narrows():
-    small = [{"correct": float(i % 2)} for i in range(40)]
-    large = [{"correct": float(i % 2)} for i in range(400)]
-    ci_small = bootstrap_ci(small, _acc, samples=400, seed=1)["accuracy"]
-    ci_large = bootstrap_ci(large, _acc, samples=400, seed=1)["accuracy"]
-    assert ci_small[0] < 0.5 < ci_small[1]
-    assert ci_large[0] < 0.5 < ci_large[1]
-    assert (ci_large[1] - ci_large[0]) < (ci_small[1] - ci_small[0]) / 2  # ~1/sqrt(10) as wide
-    # Binomial standard error at n=40 is 0.079, so a 95% interval is about +-0.155.
-    assert 0.2 < ci_small[1] - ci_small[0] < 0.42
-    assert bootstrap_ci([{"correct": 1.0}] * 10, _acc, samples=50)["accuracy"] == [1.0, 1.0]
+def test_wilson_interval_by_hand_and_pinned_to_the_level():
+    # 9 of 12 right: Wilson 95% = [0.4677, 0.9111] (z = 1.959964); a 90% interval would be [0.5127, 0.8953].
+    assert wilson_interval(9, 12, 0.95) == pytest.approx([0.46769, 0.91108], abs=1e-4)
+    assert wilson_interval(9, 12, 0.90) == pytest.approx([0.51266, 0.89535], abs=1e-4)
+    assert wilson_interval(12, 12) == pytest.approx([0.75751, 1.0], abs=1e-4)  # never the point [1, 1]
+
+
+def test_intervals_use_wilson_for_proportions_and_bca_otherwise():
+    rows = [{"correct": float(i < 9), "f": 0.3 + 0.05 * i} for i in range(12)]
+
+    def head(rs):
+        return {"accuracy": sum(r["correct"] for r in rs) / len(rs), "f1ish": sum(r["f"] for r in rs) / len(rs) ** 1.1}
+
+    ci, methods = confidence_intervals(rows, head, samples=400, level=0.95, seed=1)
+    assert methods == {"accuracy": "Wilson score", "f1ish": "BCa bootstrap"}
+    assert ci["accuracy"] == pytest.approx([0.46769, 0.91108], abs=1e-4)  # the level is pinned: 95%, not 90%
+    lo, hi = ci["f1ish"]
+    assert lo < head(rows)["f1ish"] < hi
+    narrow, _ = confidence_intervals(rows, head, samples=400, level=0.80, seed=1)
+    assert narrow["f1ish"][1] - narrow["f1ish"][0] < hi - lo
+    large = [{"correct": float(i % 2), "f": 0.5} for i in range(400)]
+    wide, _ = confidence_intervals(large[:40], head, samples=200, seed=1)
+    tight, _ = confidence_intervals(large, head, samples=200, seed=1)
+    assert (tight["accuracy"][1] - tight["accuracy"][0]) < (wide["accuracy"][1] - wide["accuracy"][0]) / 2
 
 
 def test_paired_bootstrap():

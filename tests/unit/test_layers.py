@@ -20,8 +20,9 @@ ALLOWED_BELOW = {
     "eval": {"data", "models"},
     "registry": {"data", "models", "eval"},
     "export": {"data", "models", "eval"},
-    "monitor": {"data", "models", "eval", "registry"},
-    "serve": {"data", "models", "eval", "registry", "monitor", "export"},
+    "monitor": {"data", "models", "eval", "registry", "train"},  # the last stage: retrain runs the training recipe
+    "jobs": {"data", "models", "train", "eval", "registry"},
+    "serve": {"data", "models", "eval", "registry", "monitor", "export", "jobs"},
 }
 PACKAGES = set(ALLOWED_BELOW) | {"cli"}
 

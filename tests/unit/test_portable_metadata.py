@@ -26,9 +26,16 @@ def test_training_writes_the_public_base_id_into_adapter_config(label_data, tiny
     import tuneforge.train.sft as sft
     from tuneforge.config import TrainConfig
 
+    import peft.utils.save_and_load as peft_save
+
     monkeypatch.setattr(sft, "public_id", lambda name: "org/tiny-base" if name == str(tiny_model_dir) else None)
+
+    def no_network(*args, **kwargs):  # given a hub id, PEFT's save asks the hub; a run must never reach it
+        raise AssertionError(f"training asked the hub: {args}")
+
+    monkeypatch.setattr(peft_save, "check_file_exists_on_hf_hub", no_network)
     cfg = TrainConfig(data=str(label_data), base=str(tiny_model_dir), out=str(tmp_path / "run"), epochs=1,
-                      batch_size=8, lora_r=4, eval_split=0.2, progress=False)
+                      batch_size=8, lora_r=4, eval_split=0.2, progress=False, variant_type="generative")
     out = sft.train(cfg, log=lambda *_: None)
     assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == "org/tiny-base"
     assert json.loads((out / "run.json").read_text())["base"]["public_id"] == "org/tiny-base"

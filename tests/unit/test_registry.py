@@ -141,8 +141,8 @@ def test_migrations_are_named_and_applied_once(tmp_path):
     Registry(path).close()
     conn = open_db(path, MIGRATIONS)  # reopening must not re-run (CREATE TABLE would fail)
     names = [r["name"] for r in conn.execute("SELECT name FROM migrations")]
-    assert names == ["0001_variants"]
-    extra = MIGRATIONS + [("0002_note", "ALTER TABLE variants ADD COLUMN note TEXT")]
+    assert names == ["0001_variants", "0002_one_production_per_name"]
+    extra = MIGRATIONS + [("0003_note", "ALTER TABLE variants ADD COLUMN note TEXT")]
     conn = open_db(path, extra)
     assert "note" in [r[1] for r in conn.execute("PRAGMA table_info(variants)")]
 

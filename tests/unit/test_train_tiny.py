@@ -14,10 +14,27 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(data, base, out, **kw):
-    args = dict(data=str(data), base=str(base), out=str(out), epochs=8, batch_size=4, lr=5e-3,
+    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=8, batch_size=4, lr=5e-3,
                 lora_r=8, eval_split=0.2, progress=False)
     args.update(kw)
     return TrainConfig(**args)
+
+
+def test_lora_training_moves_the_adapter_and_never_the_base(label_data, tiny_model_dir, tmp_path):
+    """On the model in memory, through the same setup and loop `train` runs: only LoRA weights are trainable
+    and change; every base weight is bit-for-bit what it was before the loop."""
+    import torch
+
+    from tuneforge.train.sft import LoopState, fit, setup
+
+    run = setup(_cfg(label_data, tiny_model_dir, tmp_path / "run", epochs=2), log=lambda *_: None)
+    params = dict(run.model.named_parameters())
+    trainable = {n for n, p in params.items() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    before = {n: p.detach().clone() for n, p in params.items()}
+    fit(run, LoopState())
+    moved = {n for n, p in params.items() if not torch.equal(p, before[n])}
+    assert moved and moved <= trainable, sorted(moved - trainable)[:5]
 
 
 def test_training_trains_adapter_only(label_data, tiny_model_dir, tmp_path):
@@ -39,14 +56,10 @@ def test_training_trains_adapter_only(label_data, tiny_model_dir, tmp_path):
     lora_b = [v for k, v in weights.items() if "lora_B" in k]
     assert lora_b and all(torch.count_nonzero(v) > 0 for v in lora_b)
 
-    # Reload: base weights are the untouched originals; the adapter changes the output.
+    # Reload: the adapter changes the output. (That the base stays frozen is checked on the trained model itself
+    # below: the file on disk is never written by training, so comparing it would prove nothing.)
     base = load_model(tiny_model_dir)
-    original = {k: v.clone() for k, v in base.state_dict().items()}
     variant = PeftModel.from_pretrained(load_model(tiny_model_dir), out)
-    for name, param in variant.base_model.model.named_parameters():
-        if "lora_" not in name:
-            key = name.replace(".base_layer", "")
-            assert torch.equal(param, original[key]), name
     ids = torch.tensor([[1, 5, 9, 12]])
     assert not torch.allclose(base(ids).logits, variant(ids).logits)
 
@@ -54,7 +67,7 @@ def test_training_trains_adapter_only(label_data, tiny_model_dir, tmp_path):
     assert (out / "adapter_config.json").is_file()
     ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert ckpts == ["best", "step-18", "step-21", "step-24"]
-    assert (out / "checkpoints" / "step-24" / "trainer_state.pt").is_file()
+    assert (out / "checkpoints" / "step-24" / "trainer_state.json").is_file()
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert any('"epoch_end"' in line for line in lines)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from tuneforge.atomic import write_text_atomic
+from tuneforge.atomic import write_lines_atomic
 from tuneforge.cli.options import add_config_command
 from tuneforge.config import DataAddConfig, DataCheckConfig, DataCleanConfig, DataReportConfig
 from tuneforge.errors import UserError
@@ -26,11 +26,20 @@ def _console():
 
 
 def _load(cfg):
-    from tuneforge.data.formats import inspect_file, options_kwargs
+    from tuneforge.data.formats import options_kwargs
+    from tuneforge.data.row_store import inspect_file_rows
     from tuneforge.data.versions import resolve_data_path
 
     path, _ = resolve_data_path(cfg.data)
-    return str(path), inspect_file(path, **options_kwargs(cfg))
+    return str(path), inspect_file_rows(path, **options_kwargs(cfg))  # rows stay on disk: bounded memory
+
+
+def _require_rows(file: str, load) -> None:
+    """clean/report/add on a file with no readable row (missing, binary, UTF-16, empty) is an error, not exit 0."""
+    from tuneforge.data.problems import DataError
+
+    if not load.examples and any(p.severity == "error" for p in load.problems):
+        raise DataError(load.problems)
 
 
 def _beside_input(cfg, suffix: str) -> Path:
@@ -70,19 +79,20 @@ def _labels_line(labels: dict[str, int]) -> str:
 
 
 def _check(cfg: DataCheckConfig):
-    from tuneforge.data.validate import check_loaded
+    from tuneforge.data.check_stream import check_file
+    from tuneforge.data.versions import resolve_data_path
 
     console = _console()
-    file, load = _load(cfg)
-    tok, limit, _, note = _tokenizer(cfg.base, cfg.max_seq_len) if load.examples else (None, None, None, None)
-    report = check_loaded(load, file, tok, limit, cfg.min_per_label)
+    path, _ = resolve_data_path(cfg.data)
+    tok, limit, _, note = _tokenizer(cfg.base, cfg.max_seq_len) if path.is_file() else (None, None, None, None)
+    report = check_file(path, cfg, tok, limit, cfg.min_per_label)  # streamed: bounded memory on any file size
     report.strict = cfg.strict
     if note:
         report.notes.append(note)
     for p in report.problems:
         console.print(str(p), markup=False, style="red" if p.severity == "error" else "yellow")
     console.print(f"format: {report.detected} (detected)" if cfg.data_format == "auto" else f"format: {report.detected}")
-    console.print(f"examples: {len(report.examples)} valid")
+    console.print(f"examples: {report.example_count} valid")
     if report.token_counts:
         console.print(f"tokens: longest example {max(report.token_counts)}, total {sum(report.token_counts):,}")
     for n in report.notes:
@@ -103,6 +113,7 @@ def _clean(cfg: DataCleanConfig):
 
     console = _console()
     file, load = _load(cfg)
+    _require_rows(file, load)
     evals = _load_evals(cfg)
     opts = CleanOptions(near_threshold=cfg.near_threshold, pii=cfg.pii,
                         drop_near_duplicates=cfg.drop_near_duplicates, drop_contradictions=cfg.drop_contradictions)
@@ -114,7 +125,7 @@ def _clean(cfg: DataCleanConfig):
     out = Path(cfg.out) if cfg.out else _beside_input(cfg, ".clean.jsonl")
     if out.resolve() == Path(file).resolve():
         raise UserError(f"--out {out}: would overwrite the input; choose another file")
-    write_text_atomic(out, "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept))
+    write_lines_atomic(out, (json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept))
     report_path = Path(cfg.json_report) if cfg.json_report else out.with_suffix(".report.json")
     report_path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     console.print(f"kept {len(result.kept)} of {result.input_rows} rows -> {out} (findings: {report_path})")
@@ -151,6 +162,7 @@ def _report(cfg: DataReportConfig):
 
     console = _console()
     file, load = _load(cfg)
+    _require_rows(file, load)
     evals = _load_evals(cfg)
     tok, limit, base_dir, note = _tokenizer(cfg.base, cfg.max_seq_len)
     r = assess(load, file, evals, BaseModelInfo(cfg.base, tok, limit, base_dir, note), cfg.train_config())
@@ -191,15 +203,30 @@ def print_readiness(console, r, file: str) -> None:
 
 
 def _list():
-    from tuneforge.data.versions import list_versions
+    from tuneforge.data.versions import scan_versions
 
     console = _console()
-    versions = list_versions()
-    if not versions:
+    versions, broken = scan_versions()
+    if not versions and not broken:
         console.print("no dataset versions yet; add one with: tuneforge data add FILE --name NAME")
     for m in versions:
-        console.print(f"{m['id']}  {m['counts']['examples']} examples  {m['created_at']}  from {m['source']['path']}",
-                      markup=False)
+        console.print(f"{m['id']}  {m.get('counts', {}).get('examples', '?')} examples  {m.get('created_at', '?')}  "
+                      f"from {m.get('source', {}).get('path', '?')}", markup=False)
+    for problem in broken:  # one damaged version never hides the others
+        console.print(f"damaged: {problem}", markup=False, style="red")
+
+
+def _verify():
+    from tuneforge.data.versions import verify_all
+
+    console = _console()
+    results = verify_all()
+    for vid, problem in results:
+        console.print(f"ok: {vid}" if problem is None else f"FAILED: {problem}", markup=False,
+                      style=None if problem is None else "red")
+    bad = sum(p is not None for _, p in results)
+    console.print(f"{len(results)} version(s) checked, {bad} failed")
+    raise typer.Exit(1 if bad else 0)
 
 
 add_config_command(
@@ -227,6 +254,8 @@ add_config_command(
     epilog="\b\nExample:\n  tuneforge data report train.jsonl --eval-data eval.jsonl --html report.html",
 )
 app.command("list", help="List stored dataset versions.")(_list)
+app.command("verify", help="Check every stored dataset version against its manifest (full SHA-256); exit 1 if "
+                           "any was changed or damaged.")(_verify)
 
 
 def register(root: typer.Typer) -> None:

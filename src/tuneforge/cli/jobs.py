@@ -32,8 +32,10 @@ def _client(base_url: str | None, api_key: str | None):
 
 
 def _fail(err) -> None:
-    typer.echo(f"error: {getattr(err, 'message', err)}", err=True)
-    raise typer.Exit(1)
+    """The server's answer (an OpenAI API error) is the user's to act on: the CLI's one handler prints it."""
+    from tuneforge.errors import UserError
+
+    raise UserError(str(getattr(err, "message", err))) from None
 
 
 def _file_id(client, ref: str) -> str:

@@ -14,10 +14,11 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from tuneforge.cli import data, evaluate, jobs, keys, models, predict, quickstart, serve, train
+from tuneforge.cli import data, evaluate, jobs, keys, models, monitor, predict, quickstart, serve, train
 from tuneforge.errors import UserError
+from tuneforge.threads import set_openmp_wait_policy
 
-COMMAND_MODULES = (data, models, train, evaluate, predict, serve, keys, jobs, quickstart)
+COMMAND_MODULES = (data, models, train, evaluate, predict, serve, keys, jobs, quickstart, monitor)
 
 
 class _Commands(TyperGroup):
@@ -59,6 +60,7 @@ for module in COMMAND_MODULES:
 
 
 def main():
+    set_openmp_wait_policy()  # before anything imports torch: idle threads sleep (tuneforge/threads.py says why)
     app()
 
 

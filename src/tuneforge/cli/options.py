@@ -37,7 +37,9 @@ def _parameters(model_cls: type[BaseModel]) -> list[inspect.Parameter]:
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         tp = Optional[_unwrap_optional(field.annotation)]
         help_text = field.description or ""
-        if not field.is_required() and field.default is not None:
+        if extra.get("from_data"):
+            help_text += "  [default: chosen from the data]"
+        elif not field.is_required() and field.default is not None:
             help_text += f"  [default: {field.default}]"
         if extra.get("cli_argument"):
             # Positional, but optional on the command line so that it can come from --config instead.

@@ -37,6 +37,13 @@ def _run(cfg: PredictConfig):
 
     if (cfg.text is None) == (cfg.input is None):
         raise UserError("give one input as an argument, or a file with --input (not both)", field="--input")
+    from tuneforge.models.classifier import is_classifier_dir, load_classifier, print_classification
+
+    if is_classifier_dir(resolve_model(cfg.model)):  # a head over labels answers the label (argmax)
+        clf = load_classifier(resolve_model(cfg.model))
+        if cfg.input is not None:
+            return predict_file(clf, cfg, None, lambda msg: print(msg, file=sys.stderr))
+        return print_classification(clf, cfg.text, cfg.probabilities)
     loaded = load_for_inference(resolve_model(cfg.model))
     schema = run_answer_schema(loaded.run) if cfg.constrained else None
     if cfg.input is not None:

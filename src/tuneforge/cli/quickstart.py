@@ -14,8 +14,8 @@ DEMOS = {
     "classification": {
         "folder": "invoice-categories",
         "sample": "Adobe Creative Cloud annual licence",
-        # 2 epochs: a third overfits (58% vs 63% held-out accuracy, measured); length grouping pads less.
-        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "lora_r": 16, "eval_split": 0.05, "group_by_length": True},
+        # No settings: exactly what `tuneforge train DATA` chooses from the data (printed while it trains).
+        "train": {},
         # The strongest prompted baseline (few-shot with the most similar training examples) and no constrained
         # re-runs keep `make demo` under 10 minutes; `tuneforge eval` runs the full comparison.
         "eval": {"few_shot": "similar", "constrained": False},
@@ -28,6 +28,15 @@ DEMOS = {
         "eval": {"shots": 3},
     },
 }
+
+
+def _flags(settings: dict) -> str:
+    """The CLI flags that give `settings`, so the demo hides no setting it uses."""
+    out = ""
+    for k, v in settings.items():
+        flag = k.replace("_", "-")
+        out += (f" --{flag}" if v else f" --no-{flag}") if isinstance(v, bool) else f" --{flag} {v}"
+    return out
 
 
 def quickstart(
@@ -64,11 +73,16 @@ def _quickstart(task, out, epochs, base, limit):
     train_file, test_file = folder / "train.jsonl", folder / "test.jsonl"
     if not train_file.is_file():
         raise UserError(f"{train_file}: demo data missing (run from a checkout of the tuneforge repository)")
+    # The demo's own folder is replaced on each run; a folder the user names is protected like any --out.
+    overwrite = out is None
     out = out or str(runs_dir() / f"quickstart-{task}")
     console = Console()
     console.rule(f"[bold]1/3 train[/] {base} on {train_file.name} ({task})")
     settings = dict(demo["train"], **({"epochs": epochs} if epochs else {}))
-    run_dir = train(TrainConfig(data=str(train_file), base=base, out=out, **settings))
+    console.print(f"same as: tuneforge train {train_file} --base {base} --out {out}{_flags(settings)}")
+    if demo.get("eval"):
+        console.print(f"then:    tuneforge eval --model {out} --eval-data {test_file}{_flags(demo['eval'])}")
+    run_dir = train(TrainConfig(data=str(train_file), base=base, out=out, overwrite=overwrite, **settings))
     console.rule("[bold]2/3 evaluate[/] on the held-out split: base zero-shot vs few-shot vs fine-tuned")
     report = run_eval(EvalConfig(model=str(run_dir), eval_data=str(test_file), limit=limit, **demo.get("eval", {})))
     console.rule("[bold]3/3 result[/]")

@@ -9,12 +9,14 @@ Each step works on what the previous steps kept, so a duplicate removed in step 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from tuneforge.data import duplicates, pii
 from tuneforge.data.findings import Finding, clip
 from tuneforge.data.formats import Example, LoadResult
 from tuneforge.data.outliers import structure_outliers
+from tuneforge.data.row_store import Subset, rows_of
 from tuneforge.data.suspects import label_suspects
 from tuneforge.errors import UserError
 
@@ -52,7 +54,7 @@ class StepResult:
 @dataclass
 class CleanResult:
     input_rows: int
-    kept: list[Example]
+    kept: Sequence[Example]  # a row_store.Subset: iterate it to write the kept rows, in file order
     steps: list[StepResult]
 
     def step(self, name: str) -> StepResult:
@@ -71,8 +73,8 @@ def _invalid_rows(load: LoadResult) -> StepResult:
     return StepResult("invalid_rows", "Invalid rows", "removed", findings, len(findings))
 
 
-def _without(examples: list[Example], drop: set[int]) -> list[Example]:
-    return [e for i, e in enumerate(examples) if i not in drop]
+def _without(examples: Subset, drop: set[int]) -> Subset:
+    return examples.without(drop) if drop else examples
 
 
 def _mask(text: str) -> str:
@@ -87,11 +89,17 @@ def _redact_example(ex: Example) -> Example:
 
 def _pii_findings(examples: list[Example]) -> list[Finding]:
     out = []
+    seen: dict[str, list] = {}  # a text repeated on every row (the system prompt) is scanned once
     for i, ex in enumerate(examples):
         texts = [(f"messages[{k}].content", m["content"]) for k, m in enumerate(ex.messages)]
         texts += [("rejected", ex.meta["rejected"])] if ex.is_preference else []
         for where, text in texts:
-            for m in pii.find_pii(text):
+            found = seen.get(text)
+            if found is None:
+                found = pii.find_pii(text)
+                if len(seen) < 10_000:
+                    seen[text] = found
+            for m in found:
                 out.append(Finding([i], f"line {ex.line} [{where}]: {m.kind} {_mask(m.text)!r}", [ex.line],
                                    extra={"kind": m.kind, "field": where}))
     return out
@@ -103,7 +111,7 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     if opts.pii not in PII_ACTIONS:
         raise UserError(f"pii: {opts.pii!r} is not one of {', '.join(PII_ACTIONS)}")
     steps: list[StepResult] = [_invalid_rows(load)]
-    current = list(load.examples)
+    current = rows_of(load.examples)  # rows are dropped by index: a file's rows can stay on disk (row_store.py)
     input_rows = len(current) + steps[0].affected
 
     found = duplicates.exact_duplicates(current)
@@ -111,20 +119,23 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     steps.append(StepResult("exact_duplicates", "Exact duplicates", "removed", found, len(drop)))
     current = _without(current, drop)
 
-    found = duplicates.near_duplicates(current, opts.near_threshold)
+    # One similarity search serves both steps: contradictions use the pairs left after near-copies are dropped.
+    pairs = duplicates.input_pairs(current, opts.near_threshold)
+    found = duplicates.near_duplicates(current, opts.near_threshold, pairs)
     drop = {i for f in found for i in f.members[1:]}
     steps.append(StepResult("near_duplicates", f"Near duplicates (similarity >= {opts.near_threshold})",
                             "removed" if opts.drop_near_duplicates else "flagged", found, len(drop)))
     if opts.drop_near_duplicates:
+        pairs = duplicates.pairs_among(pairs, [i for i in range(len(current)) if i not in drop])
         current = _without(current, drop)
 
-    found = duplicates.contradictions(current, opts.near_threshold)
+    found = duplicates.contradictions(current, opts.near_threshold, pairs)
     members = {i for f in found for i in f.members}
     steps.append(StepResult("contradictions", "Contradictions (same input, different answers)",
                             "removed" if opts.drop_contradictions else "flagged", found, len(members),
                             None if opts.drop_contradictions else "decide which answer is right, then fix or "
                             "delete the others (or rerun with --drop-contradictions)"))
-    contradicted = {id(current[i]) for i in members}
+    contradicted = {current.base_index(i) for i in members}
     if opts.drop_contradictions:
         current = _without(current, members)
 
@@ -143,7 +154,7 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     steps.append(StepResult("pii", "Personal data (e-mail, phone, IBAN, card)", action, found, len(hit),
                             "rerun with --pii redact or --pii drop to act on it" if opts.pii == "flag" else None))
     if opts.pii == "redact":
-        current = [_redact_example(e) if i in hit else e for i, e in enumerate(current)]
+        current = current.replaced({i: _redact_example(current[i]) for i in sorted(hit)})
     elif opts.pii == "drop":
         current = _without(current, hit)
 
@@ -151,10 +162,10 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     steps.append(StepResult("structure_outliers", "Answers unlike the majority", "flagged", found,
                             len({f.members[0] for f in found})))
 
-    found, skipped = label_suspects(current, top=opts.suspects_top)
-    found = [f for f in found if id(current[f.members[0]]) not in contradicted]  # already flagged above
+    found, skipped, sampled = label_suspects(current, top=opts.suspects_top)
+    found = [f for f in found if current.base_index(f.members[0]) not in contradicted]  # already flagged above
     steps.append(StepResult("suspicious_labels", "Suspicious labels (the rest of the data disagrees)",
-                            "skipped" if skipped else "flagged", found, len(found), skipped))
+                            "skipped" if skipped else "flagged", found, len(found), skipped or sampled))
     return CleanResult(input_rows, current, steps)
 
 

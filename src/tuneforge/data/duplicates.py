@@ -23,6 +23,12 @@ def _answer_key(ex: Example) -> str:
     return key + "\x00" + normalise_text(ex.meta["rejected"]) if ex.is_preference else key
 
 
+def _answer_keys(examples: list[Example], pairs: list[tuple[int, int, float]]) -> dict[int, str]:
+    """Answer keys of the rows in `pairs`, read in one pass (rows may be read back from disk: no seek per pair)."""
+    wanted = {i for p in pairs for i in p[:2]}
+    return {i: _answer_key(ex) for i, ex in enumerate(examples) if i in wanted} if wanted else {}
+
+
 def exact_duplicates(examples: list[Example]) -> list[Finding]:
     seen: dict[tuple[str, str], list[int]] = {}
     for i, ex in enumerate(examples):
@@ -36,14 +42,23 @@ def exact_duplicates(examples: list[Example]) -> list[Finding]:
     return sorted(out, key=lambda f: f.members[0])
 
 
-def _input_pairs(examples: list[Example], threshold: float):
+def input_pairs(examples: list[Example], threshold: float = NEAR_THRESHOLD) -> list[tuple[int, int, float]]:
+    """(i, j, similarity) of examples whose inputs are near-same: what near_duplicates and contradictions share."""
     return similar_pairs([input_text(e) for e in examples], threshold)
 
 
-def near_duplicates(examples: list[Example], threshold: float = NEAR_THRESHOLD) -> list[Finding]:
+def pairs_among(pairs: list[tuple[int, int, float]], kept: list[int]) -> list[tuple[int, int, float]]:
+    """The pairs between kept positions, renumbered to positions in the kept list (after some were dropped)."""
+    where = {old: new for new, old in enumerate(kept)}
+    return [(where[i], where[j], s) for i, j, s in pairs if i in where and j in where]
+
+
+def near_duplicates(examples: list[Example], threshold: float = NEAR_THRESHOLD,
+                    pairs: list[tuple[int, int, float]] | None = None) -> list[Finding]:
     """Groups of same-answer examples with near-same inputs (run after exact duplicates are removed)."""
-    same = [(i, j, s) for i, j, s in _input_pairs(examples, threshold)
-            if _answer_key(examples[i]) == _answer_key(examples[j])]
+    pairs = input_pairs(examples, threshold) if pairs is None else pairs
+    keys = _answer_keys(examples, pairs)
+    same = [(i, j, s) for i, j, s in pairs if keys[i] == keys[j]]
     best = {}
     for i, j, s in same:
         best[i] = max(best.get(i, 0), s)
@@ -57,11 +72,13 @@ def near_duplicates(examples: list[Example], threshold: float = NEAR_THRESHOLD) 
     return out
 
 
-def contradictions(examples: list[Example], threshold: float = NEAR_THRESHOLD) -> list[Finding]:
-    pairs = _input_pairs(examples, threshold)
+def contradictions(examples: list[Example], threshold: float = NEAR_THRESHOLD,
+                   pairs: list[tuple[int, int, float]] | None = None) -> list[Finding]:
+    pairs = input_pairs(examples, threshold) if pairs is None else pairs
+    keys = _answer_keys(examples, pairs)
     out = []
     for members in groups(len(examples), pairs):
-        answers = {_answer_key(examples[i]) for i in members}
+        answers = {keys[i] for i in members}
         if len(answers) < 2:
             continue
         lines = at_lines(examples, members)

@@ -34,7 +34,8 @@ def input_text(ex: Example) -> str:
 
 
 def at_lines(examples: list[Example], members: list[int]) -> list[int | None]:
-    return [examples[i].line for i in members]
+    line_of = getattr(examples, "line_of", None)  # rows read back from disk know their lines without parsing
+    return [line_of(i) for i in members] if line_of else [examples[i].line for i in members]
 
 
 def describe_lines(lines: list[int | None]) -> str:

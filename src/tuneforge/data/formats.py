@@ -18,12 +18,15 @@ answer), and `meta == {"chosen": <preferred answer text>, "rejected": <disprefer
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneforge.data.messages import ROLES, with_system  # noqa: F401  (ROLES: re-exported for callers)
+from tuneforge.data.jsonl import UTF16_BOMS, file_lines, iter_json_lines, surrogate_problem
 from tuneforge.data.problems import DataError, Problem
 from tuneforge.data.rows import CONVERTERS, FORMATS, detect_row_format
 from tuneforge.data.tables import load_csv, load_xlsx
@@ -87,6 +90,8 @@ def detect_format(path: Path, first_row: dict | None) -> str:
 
 
 def _decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
+    if raw.startswith(UTF16_BOMS):
+        return None, [Problem(file, None, None, "is UTF-16 text, not UTF-8", "save the file as UTF-8")]
     try:
         return raw.decode("utf-8-sig"), []
     except UnicodeDecodeError as err:
@@ -94,13 +99,21 @@ def _decode(raw: bytes, file: str) -> tuple[str | None, list[Problem]]:
         return None, [Problem(file, line, None, f"not valid UTF-8 (byte {err.start})", "save the file as UTF-8")]
 
 
+def _read_problem(path: Path) -> Problem | None:
+    """Why a path cannot be read as a data file, or None."""
+    if not path.exists():
+        return Problem(str(path), None, None, "file not found")
+    if path.is_dir():
+        return Problem(str(path), None, None, "is a folder, expected a data file")
+    return None
+
+
 def _read_bytes(path: Path) -> tuple[bytes | None, list[Problem]]:
+    problem = _read_problem(path)
+    if problem:
+        return None, [problem]
     try:
         return path.read_bytes(), []
-    except FileNotFoundError:
-        return None, [Problem(str(path), None, None, "file not found")]
-    except IsADirectoryError:
-        return None, [Problem(str(path), None, None, "is a folder, expected a data file")]
     except OSError as e:
         return None, [Problem(str(path), None, None, f"cannot read: {e.strerror}")]
 
@@ -109,39 +122,53 @@ def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
+def _json_array_rows(text: str, file: str) -> tuple[list[tuple[int, object]], list[Problem]] | None:
+    """(line, value) for each element when the file is one JSON array; None when it is JSON Lines."""
+    if not text.lstrip().startswith("["):
+        return None
+    decoder = json.JSONDecoder()
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError as e:
+        if e.msg == "Extra data":
+            return None  # a complete value, then more: JSON Lines whose first row is an array; read it as such
+        return [], [Problem(file, e.lineno, None, f"bad JSON: {e.msg} (column {e.colno})")]
+    except RecursionError:
+        return [], [Problem(file, 1, None, "bad JSON: nested too deeply")]
+    except ValueError as e:  # an integer over Python's digit limit
+        return [], [Problem(file, 1, None, f"bad JSON: {e}".split(";")[0])]
+    if not isinstance(whole, list):
+        return None
+    rows, problems = [], []
+    # Walk the array again to find where each element starts, for line numbers.
+    pos = text.index("[") + 1
+    for _ in whole:
+        while text[pos] in " \t\r\n,":
+            pos += 1
+        value, end = decoder.raw_decode(text, pos)
+        line = _line_of(text, pos)
+        bad = surrogate_problem(value, text[pos:end], file, line)
+        if bad:
+            problems.append(bad)
+        else:
+            rows.append((line, value))
+        pos = end
+    return rows, problems
+
+
 def _json_rows(text: str, file: str) -> tuple[list[tuple[int, object]], list[Problem]]:
     """(line, value) for each row: JSON Lines, or one JSON array whose elements are the rows."""
+    array = _json_array_rows(text, file)
+    if array is not None:
+        return array
     rows, problems = [], []
-    if text.lstrip().startswith("["):
-        decoder = json.JSONDecoder()
-        try:
-            whole = json.loads(text)
-        except json.JSONDecodeError as e:
-            return [], [Problem(file, e.lineno, None, f"bad JSON: {e.msg} (column {e.colno})")]
-        except RecursionError:
-            return [], [Problem(file, 1, None, "bad JSON: nested too deeply")]
-        if isinstance(whole, list):
-            # Walk the array again to find where each element starts, for line numbers.
-            pos = text.index("[") + 1
-            for _ in whole:
-                while text[pos] in " \t\r\n,":
-                    pos += 1
-                value, end = decoder.raw_decode(text, pos)
-                rows.append((_line_of(text, pos), value))
-                pos = end
-            return rows, []
     # split("\n"), not splitlines(): that also breaks at form feeds and other separators, and the line
     # numbers would no longer be the ones an editor shows.
-    for lineno, raw in enumerate(text.split("\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            rows.append((lineno, json.loads(raw)))
-        except json.JSONDecodeError as e:
-            problems.append(Problem(file, lineno, None, f"bad JSON: {e.msg} (column {e.colno})",
-                                    "each line must be one complete JSON object"))
-        except RecursionError:
-            problems.append(Problem(file, lineno, None, "bad JSON: nested too deeply"))
+    for lineno, value, probs in iter_json_lines((line.encode("utf-8", "surrogatepass") for line in text.split("\n")),
+                                                file):
+        problems.extend(probs)
+        if not probs:
+            rows.append((lineno, value))
     return rows, problems
 
 
@@ -151,30 +178,69 @@ def _majority_format(rows: list[tuple[int, object]]) -> str:
     return votes.most_common(1)[0][0] if votes else "chat"
 
 
+def _row_example(row, lineno: int, fmt: str, file: str, system_prompt: str | None,
+                 ) -> tuple[Example | None, list[Problem]]:
+    """One parsed row in format `fmt` -> its Example, or the problems that stop it."""
+    if not isinstance(row, dict):
+        return None, [Problem(file, lineno, None, f"expected a JSON object, got {type(row).__name__}")]
+    row_fmt = fmt
+    if fmt in PAIR_FORMATS:
+        # Pair files often mix OpenAI's and the prompt/chosen/rejected shape; each row is read as what it is.
+        row_fmt = detect_row_format(row)
+        if row_fmt not in PAIR_FORMATS:
+            return None, [Problem(file, lineno, None, "not a preference pair",
+                                  "use {prompt, chosen, rejected} or OpenAI's {input, preferred_output, "
+                                  "non_preferred_output}")]
+    msgs, meta, row_probs = CONVERTERS[row_fmt](row, file, lineno)
+    if row_probs:
+        return None, row_probs
+    return Example(with_system(msgs, system_prompt), line=lineno, meta=meta), []
+
+
+DETECT_ROWS = 200  # rows read before the format of an `auto` file is decided
+
+
+def stream_json_examples(lines: Iterable[bytes], file: str, fmt: str = "auto", system_prompt: str | None = None,
+                         ) -> tuple[str, Iterator[tuple[Example | None, list[Problem]]]]:
+    """(format, (example or None, problems) per row) for JSON Lines, holding at most DETECT_ROWS rows at once."""
+    rows = iter_json_lines(lines, file)
+    head = list(itertools.islice(rows, DETECT_ROWS)) if fmt == "auto" else []
+    if fmt == "auto":
+        fmt = _majority_format([(n, v) for n, v, p in head if not p])
+
+    def examples():
+        for lineno, value, problems in itertools.chain(head, rows):
+            if problems:
+                yield None, problems
+            else:
+                yield _row_example(value, lineno, fmt, file, system_prompt)
+
+    return fmt, examples()
+
+
+def _collect(file: str, detected: str, items) -> LoadResult:
+    examples, problems = [], []
+    for ex, probs in items:
+        problems.extend(probs)
+        if ex is not None:
+            examples.append(ex)
+    return LoadResult(examples, problems, detected)
+
+
 def _load_json(text: str, file: str, fmt: str, system_prompt: str | None) -> LoadResult:
     rows, problems = _json_rows(text, file)
     if fmt == "auto":
         fmt = _majority_format(rows)
-    examples = []
-    for lineno, row in rows:
-        if not isinstance(row, dict):
-            problems.append(Problem(file, lineno, None, f"expected a JSON object, got {type(row).__name__}"))
-            continue
-        row_fmt = fmt
-        if fmt in PAIR_FORMATS:
-            # Pair files often mix OpenAI's and the prompt/chosen/rejected shape; each row is read as what it is.
-            row_fmt = detect_row_format(row)
-            if row_fmt not in PAIR_FORMATS:
-                problems.append(Problem(file, lineno, None, "not a preference pair",
-                                        "use {prompt, chosen, rejected} or OpenAI's {input, preferred_output, "
-                                        "non_preferred_output}"))
-                continue
-        msgs, meta, row_probs = CONVERTERS[row_fmt](row, file, lineno)
-        if row_probs:
-            problems.extend(row_probs)
-            continue
-        examples.append(Example(with_system(msgs, system_prompt), line=lineno, meta=meta))
-    return LoadResult(examples, problems, fmt)
+    result = _collect(file, fmt, (_row_example(row, n, fmt, file, system_prompt) for n, row in rows))
+    result.problems = problems + result.problems
+    return result
+
+
+def _finish(result: LoadResult, file: str) -> LoadResult:
+    if not result.examples and not result.problems:
+        result.problems.append(Problem(file, None, None, "no examples in the file"))
+    result.problems.sort(key=lambda p: p.line or 0)
+    return result
 
 
 def parse_data(
@@ -200,22 +266,51 @@ def parse_data(
 
     if kind == "xlsx":
         examples, problems = load_xlsx(file, raw, sheet, input_column, output_column, system_prompt, make_example)
-        result = LoadResult(examples, problems, "xlsx")
-    else:
-        text, problems = _decode(raw, file)
-        if text is None:
-            return LoadResult([], problems, data_format)
-        if kind == "csv":
-            delimiter = "\t" if Path(file).suffix.lower() == ".tsv" else ","
-            examples, problems = load_csv(file, text, delimiter, input_column, output_column, system_prompt,
-                                          make_example)
-            result = LoadResult(examples, problems, "csv")
-        else:
-            result = _load_json(text, file, data_format, system_prompt)
-    if not result.examples and not result.problems:
-        result.problems.append(Problem(file, None, None, "no examples in the file"))
-    result.problems.sort(key=lambda p: p.line or 0)
-    return result
+        return _finish(LoadResult(examples, problems, "xlsx"), file)
+    if kind is None and not raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        # JSON Lines: decoded line by line, so one bad line does not hide the others.
+        detected, items = stream_json_examples(raw.split(b"\n"), file, data_format, system_prompt)
+        return _finish(_collect(file, detected, items), file)
+    text, problems = _decode(raw, file)
+    if text is None:
+        return LoadResult([], problems, data_format)
+    if kind == "csv":
+        delimiter = "\t" if Path(file).suffix.lower() == ".tsv" else ","
+        examples, problems = load_csv(file, text, delimiter, input_column, output_column, system_prompt,
+                                      make_example)
+        return _finish(LoadResult(examples, problems, "csv"), file)
+    return _finish(_load_json(text, file, data_format, system_prompt), file)
+
+
+def _streamable(path: Path, data_format: str) -> bool:
+    """JSON Lines (not a spreadsheet, not one JSON array): readable one line at a time."""
+    if data_format in ("csv", "xlsx") or (data_format == "auto" and _table_kind(str(path))):
+        return False
+    with open(path, "rb") as f:
+        head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return not head.startswith(b"[")
+
+
+def iter_file_examples(path: str | Path, data_format: str = "auto", input_column: str = "input",
+                       output_column: str = "output", system_prompt: str | None = None, sheet: str | None = None,
+                       ) -> tuple[str, Iterator[tuple[Example | None, list[Problem]]]]:
+    """(format, (example or None, problems) per row): JSON Lines streamed from disk in bounded memory; other
+    formats (spreadsheets, one JSON array) are read whole and then handed out row by row."""
+    path = Path(path)
+    problem = _read_problem(path) or (Problem(str(path), None, "data_format", f"unknown format {data_format!r}",
+                                              f"use one of {', '.join(ALL_FORMATS)}")
+                                      if data_format not in ALL_FORMATS else None)
+    if problem:
+        return data_format, iter([(None, [problem])])
+    try:
+        streamable = _streamable(path, data_format)
+    except OSError as e:
+        return data_format, iter([(None, [Problem(str(path), None, None, f"cannot read: {e.strerror}")])])
+    if streamable:
+        return stream_json_examples(file_lines(path), str(path), data_format, system_prompt)
+    result = inspect_file(path, data_format, input_column, output_column, system_prompt, sheet)
+    items = [(ex, []) for ex in result.examples] + [(None, [p]) for p in result.problems]
+    return result.detected, iter(items)
 
 
 def inspect_file(path: str | Path, data_format: str = "auto", input_column: str = "input",
@@ -223,6 +318,13 @@ def inspect_file(path: str | Path, data_format: str = "auto", input_column: str 
                  sheet: str | None = None) -> LoadResult:
     """Like load_examples, but returns the valid rows and every problem instead of refusing the file."""
     path = Path(path)
+    if data_format in ALL_FORMATS and _read_problem(path) is None:
+        try:
+            if _streamable(path, data_format):  # never the whole file in memory as bytes and as text
+                detected, items = stream_json_examples(file_lines(path), str(path), data_format, system_prompt)
+                return _finish(_collect(str(path), detected, items), str(path))
+        except OSError:
+            pass  # reported by _read_bytes below
     raw, problems = _read_bytes(path)
     if raw is None:
         return LoadResult([], problems, data_format)
@@ -270,12 +372,25 @@ def load_preference_pairs(path: str | Path, opts) -> list[Example]:
     return result.examples
 
 
+class DatasetHasher:
+    """dataset_hash one example at a time, for a writer that hashes while it writes (one pass over the rows)."""
+
+    def __init__(self):
+        import hashlib
+
+        self._h = hashlib.sha256()
+
+    def add(self, ex: Example) -> None:
+        self._h.update(json.dumps(ex.to_json(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        self._h.update(b"\n")
+
+    def hexdigest(self) -> str:
+        return "sha256:" + self._h.hexdigest()
+
+
 def dataset_hash(examples: list[Example]) -> str:
     """The content hash of a dataset, pairs included: every caller (train, dataset versions) hashes with this."""
-    import hashlib
-
-    h = hashlib.sha256()
+    h = DatasetHasher()
     for ex in examples:
-        h.update(json.dumps(ex.to_json(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
-        h.update(b"\n")
-    return "sha256:" + h.hexdigest()
+        h.add(ex)
+    return h.hexdigest()

@@ -24,3 +24,31 @@ def label_set(answers: list[str], max_labels: int = 50) -> list[str] | None:
     if repeated < 0.8 * len(norm):
         return None
     return sorted(counts)
+
+
+class LabelTally:
+    """label_set's decision over a stream of answers, in bounded memory (at most max_labels + 1 counters)."""
+
+    def __init__(self, max_labels: int = 50):
+        self.max_labels, self.n, self.counts, self.free_text = max_labels, 0, Counter(), False
+
+    def add(self, answer: str) -> None:
+        self.n += 1
+        if self.free_text:
+            return
+        a = normalise_answer(answer)
+        if ("\n" in a) or len(a) > 60 or a.startswith(("{", "[")):
+            self.free_text, self.counts = True, Counter()
+            return
+        self.counts[a] += 1
+        if len(self.counts) > self.max_labels:  # too many distinct values ever to be labels
+            self.free_text, self.counts = True, Counter()
+
+    def labels(self) -> dict[str, int] | None:
+        """label -> count (most common first) when the answers are labels, as label_set decides; else None."""
+        counts, n = self.counts, self.n
+        if self.free_text or n < 4 or len(counts) < 2 or len(counts) > n / 2:
+            return None
+        if sum(c for c in counts.values() if c > 1) < 0.8 * n:
+            return None
+        return dict(counts.most_common())

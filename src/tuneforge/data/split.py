@@ -31,6 +31,11 @@ def split_examples(examples: list[Example], eval_fraction: float, seed: int) -> 
         rng.shuffle(order)
         held = order[: max(1, round(len(examples) * eval_fraction))]
     held_set = set(held)
+    if hasattr(examples, "iter_indexed"):  # rows read back from disk (row_store.py) stay there: split by index
+        from tuneforge.data.row_store import Subset
+
+        return (Subset(examples, [i for i in range(len(examples)) if i not in held_set]),
+                Subset(examples, sorted(held_set)))
     train = [e for i, e in enumerate(examples) if i not in held_set]
     evals = [e for i, e in enumerate(examples) if i in held_set]
     return train, evals

@@ -28,10 +28,26 @@ def _cell_text(value) -> str:
     return str(value)
 
 
+def _duplicate_columns(file: str, header: list[str], wanted: list[str]) -> list[Problem]:
+    """A header naming a column twice: an error when it is a column we read (which one did the user mean?)."""
+    out = []
+    for name in dict.fromkeys(h for h in header if h):
+        positions = [i + 1 for i, h in enumerate(header) if h == name]
+        if len(positions) > 1:
+            used = name in wanted
+            out.append(Problem(file, 1, name, f"column {name!r} appears {len(positions)} times in the header "
+                               f"(columns {', '.join(map(str, positions))})", "rename the columns so each is unique",
+                               "error" if used else "warning"))
+    return out
+
+
 def _rows_to_examples(file, header, rows, input_column, output_column, system_prompt, make_example):
     """rows: (line, {column: text}) pairs -> examples and problems."""
     inputs = split_columns(input_column)
     wanted = [*inputs, output_column]
+    dupes = _duplicate_columns(file, header, wanted)
+    if any(p.severity == "error" for p in dupes):
+        return [], dupes
     missing = [c for c in wanted if c not in header]
     if missing or not inputs:
         return [], [
@@ -50,7 +66,7 @@ def _rows_to_examples(file, header, rows, input_column, output_column, system_pr
         user = row[inputs[0]] if len(inputs) == 1 else "\n".join(f"{c}: {row[c]}" for c in inputs)
         msgs = [{"role": "user", "content": user}, {"role": "assistant", "content": row[output_column]}]
         examples.append(make_example(with_system(msgs, system_prompt), line))
-    return examples, problems
+    return examples, dupes + problems
 
 
 def load_csv(file: str, text: str, delimiter: str, input_column, output_column, system_prompt, make_example):

@@ -147,7 +147,10 @@ def answer(loaded, prompts: list[list[dict]], cfg: PredictConfig, schema: dict |
     """One answer per prompt: JSON written key by key for an extraction variant, else greedy generation."""
     from tuneforge.eval.constrained import fill_json
     from tuneforge.eval.generate import generate_batch
+    from tuneforge.models.classifier import Classifier, classifier_input
 
+    if isinstance(loaded, Classifier):  # a classification variant: the argmax label, never anything else
+        return [label for label, _ in loaded.predict([classifier_input(p) for p in prompts], cfg.batch_size)]
     if schema:
         gens = fill_json(loaded.model, loaded.tokenizer, prompts, schema["keys"], schema["key_types"],
                          batch_size=cfg.batch_size)

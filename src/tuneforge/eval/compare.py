@@ -18,7 +18,9 @@ from tuneforge.eval.eval_file import EVAL_FILE, FORMAT, PRIMARY, REPORT_FILE, wr
 from tuneforge.eval.shots import SimilarityIndex, choose_shots, few_shot_prompt
 from tuneforge.eval.systems import System, Variant, activate, adapter_name, load_models, parse_variants
 from tuneforge.eval.task_types import TaskSpec, detect_task
+from tuneforge.models.classifier import is_classifier
 from tuneforge.run_record import is_run_dir
+
 
 def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example], variants: list[Variant],
                   spec: TaskSpec, log) -> list[System]:
@@ -43,6 +45,9 @@ def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example],
         if can_constrain:
             systems.append(System("base zero-shot (constrained)", "zero-shot", "constrained", plain))
     for v in variants:
+        if is_classifier(v.run):  # answers by argmax over its labels: one system, nothing to constrain
+            systems.append(System(v.name, "variant", "classify", plain, extra={"path": v.path}))
+            continue
         schema = run_answer_schema(v.run) if spec.type == "extraction" else None
         if schema:  # an extraction variant answers valid JSON with its training keys by default, as in predict
             systems.append(System(v.name, "variant", "constrained", plain, adapter_name(variants, v.name),
@@ -63,6 +68,10 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
     from tuneforge.eval.endpoint import generate_remote, make_client
     from tuneforge.eval.generate import generate_batch
 
+    if system.decoding == "classify":
+        from tuneforge.eval.classifier_system import classify_prompts
+
+        return classify_prompts(system.extra["path"], system.prompts, cfg.batch_size)
     if system.kind == "classical":
         from tuneforge.eval.classical_systems import answer_classical
 
@@ -83,7 +92,7 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
 
 def summarise_system(system: System, gens, rows: list[dict], refs: list[str], spec: TaskSpec, cfg: EvalConfig) -> dict:
     from tuneforge.eval.endpoint import cost_per_1k_requests
-    from tuneforge.eval.stats import bootstrap_ci, percentile
+    from tuneforge.eval.stats import confidence_intervals, percentile
 
     latencies = [g.latency_s for g in gens]
     headline = spec.headline_values(rows)  # each metric stored once, under "metrics" (see eval_file.py)
@@ -92,7 +101,7 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         "kind": system.kind,
         "decoding": system.decoding,
         "metrics": headline,
-        "ci": bootstrap_ci(rows, spec.headline_values, cfg.bootstrap, cfg.confidence, cfg.seed) if cfg.bootstrap else {},
+        "ci": {},  # filled below with the method of each interval
         "details": {k: v for k, v in spec.summary(rows).items() if k not in headline},
         "mean_latency_s": sum(latencies) / len(latencies) if latencies else 0.0,
         "latency_p50_s": percentile(sorted(latencies), 0.5),
@@ -100,6 +109,9 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         "mean_tokens_in": sum(g.tokens_in for g in gens) / len(gens),
         "mean_tokens_out": sum(g.tokens_out for g in gens) / len(gens),
     }
+    if cfg.bootstrap:
+        out["ci"], out["ci_method"] = confidence_intervals(rows, spec.headline_values, cfg.bootstrap, cfg.confidence,
+                                                           cfg.seed)
     if system.kind == "classical":
         from tuneforge.eval.classical_systems import classical_summary
 

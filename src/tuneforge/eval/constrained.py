@@ -17,8 +17,33 @@ import time
 from tuneforge.chat_encoding import IGNORE_INDEX, encode_conversation, encode_prompt
 from tuneforge.errors import UserError
 from tuneforge.eval.generate import Generation, generate_ids
+from tuneforge.models.transformers_api import cache_of, with_cache
 
-_NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?)")
+# A number as the model writes it: JSON (1409.65) or as printed on the source document (1.409,65 / 1,409.65 /
+# 1'409.65 / 1 409,65): small models often copy an amount in the invoice's own format (issue 9, extraction).
+_NUMBER = re.compile(r"\s*(-?\d(?:[\d.,' ]*\d)?)")
+
+
+def parse_number(raw: str):
+    """The value of a number written with any common thousands/decimal separators; None if it is not one.
+
+    The last '.' or ',' is the decimal point when digits follow it in a group other than three, or when both
+    separators occur; a lone separator before exactly three digits ("1.588", "1,588") stays a decimal point,
+    as JSON reads it.
+    """
+    t = raw.replace("'", "").replace(" ", "")
+    if "," in t and "." in t:
+        dec = "," if t.rfind(",") > t.rfind(".") else "."
+        t = t.replace("." if dec == "," else ",", "").replace(",", ".")
+    elif t.count(",") > 1 or t.count(".") > 1:  # 1,234,567 / 1.234.567: grouping only
+        t = t.replace(",", "").replace(".", "")
+    else:
+        t = t.replace(",", ".")
+    try:
+        value = float(t)
+    except ValueError:
+        return None
+    return int(value) if "." not in t else value
 
 
 def label_continuations(tokenizer, prompt: list[dict], forms: list[str]) -> tuple[list[int], list[list[int]]]:
@@ -67,7 +92,7 @@ def label_logprobs(model, tokenizer, prompts, forms, batch_size: int = 16) -> li
                           position_ids=positions.to(device), use_cache=True)
             # The last prompt column predicts every label's first token (left padding puts it there).
             first_logp = torch.log_softmax(first.logits[:, -1].float(), -1)
-            cache = first.past_key_values
+            cache = cache_of(first)
             cache.batch_repeat_interleave(n_labels)
             conts = [encoded[i][1][j] for i in chunk for j in range(n_labels)]
             width = max(len(c) for c in conts)
@@ -81,7 +106,7 @@ def label_logprobs(model, tokenizer, prompts, forms, batch_size: int = 16) -> li
                 input_ids=cont_ids.to(device),
                 attention_mask=torch.cat([mask.repeat_interleave(n_labels, 0), cont_mask], 1).to(device),
                 position_ids=(starts[:, None] + torch.arange(width)[None, :]).to(device),
-                past_key_values=cache,
+                **with_cache(cache),
             )
             logp = torch.log_softmax(rest.logits.float(), -1)
             dt = (time.perf_counter() - t0) / len(chunk)
@@ -108,9 +133,7 @@ def _read_value(text: str, kind: str):
             return raw
     m = _NUMBER.match(text)
     if kind == "number":
-        if not m:
-            return None
-        return float(m.group(1)) if "." in m.group(1) else int(m.group(1))
+        return parse_number(m.group(1)) if m else None
     raw = re.split(r"[,}\n]", text, maxsplit=1)[0].strip()
     try:
         return json.loads(raw)
@@ -131,7 +154,8 @@ def fill_json(
     for n, key in enumerate(keys):
         kind = key_types.get(key, "other")
         opener = json.dumps(key) + ": " + ('"' if kind == "string" else "")
-        stops = ['"'] if kind == "string" else [",", "}", "\n"]
+        # A number ends at the next key (', "'), not at its first comma: "1.409,65" is one number.
+        stops = ['"'] if kind == "string" else ([', "', ',"', "}", "\n"] if kind == "number" else [",", "}", "\n"])
         encoded = [
             ids + tokenizer(texts[i] + opener, add_special_tokens=False)["input_ids"] for i, ids in enumerate(prompt_ids)
         ]

@@ -32,6 +32,16 @@ def higher_is_better(metric: str) -> bool:
     return not any(word in metric for word in LOWER_IS_BETTER)
 
 
+def interval_methods(raw: dict) -> str:
+    """The interval method of each headline metric, as stored in `systems.*.ci_method`, in words."""
+    by_method: dict[str, list[str]] = {}
+    for s in raw.get("systems", {}).values():
+        for metric, method in s.get("ci_method", {}).items():
+            if metric not in by_method.setdefault(method, []):
+                by_method[method].append(metric)
+    return "; ".join(f"{method} for {', '.join(metrics)}" for method, metrics in by_method.items())
+
+
 def eval_path(path: str | Path) -> Path:
     """An eval.json itself, or the eval.json inside a run folder."""
     p = Path(path)
@@ -57,6 +67,10 @@ class EvalReport:
     @property
     def examples(self) -> list[dict]:
         return self.raw.get("examples", [])
+
+    def interval_methods(self) -> str:
+        """How the intervals were made, in words (e.g. "Wilson score for accuracy; BCa bootstrap for macro_f1")."""
+        return interval_methods(self.raw)
 
     def system(self, name: str) -> dict:
         if name not in self.systems:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from tuneforge.eval import svg
+from tuneforge.eval.eval_file import EvalReport, interval_methods
 from tuneforge.eval.recommend import recommendation
 
 STYLE = """
@@ -32,11 +33,7 @@ def _example_score(task: str, row: dict) -> float:
 
 
 def _focus_system(report: dict) -> str:
-    systems = report["systems"]
-    if "fine-tuned" in systems:
-        return "fine-tuned"
-    variants = [n for n, s in systems.items() if s.get("kind") == "variant"]
-    return variants[0] if variants else next(iter(systems))
+    return EvalReport(report).default_system()
 
 
 def _metric_charts(report: dict) -> str:
@@ -192,6 +189,11 @@ def _judge(report: dict) -> str:
             f"<table id=\"judge\"><tr><th>system</th><th>wins</th><th>losses</th><th>ties</th><th>win rate</th></tr>{rows}</table>")
 
 
+def _interval_note(report: dict) -> str:
+    methods = interval_methods(report)
+    return f'<p class="note">Intervals ({_level(report)}%): {escape(methods)}.</p>' if methods else ""
+
+
 def render_html(report: dict) -> str:
     n = next(iter(report["systems"].values()))["n"]
     text = report.get("recommendation") or recommendation(report)
@@ -202,7 +204,8 @@ def render_html(report: dict) -> str:
         f"<p>Data: <code>{escape(report['data'])}</code> · model: <code>{escape(report['model'])}</code> · "
         f"base: <code>{escape(str(report.get('base')))}</code> · {escape(report.get('created_at', ''))}</p>"
         f'<div class="recommendation" id="recommendation"><strong>Recommendation.</strong> {escape(text)}</div>'
-        f"{_warnings(report)}<h2>Systems</h2>{_systems_table(report)}{_metric_charts(report)}{_classical(report)}"
+        f"{_warnings(report)}<h2>Systems</h2>{_systems_table(report)}{_interval_note(report)}{_metric_charts(report)}"
+        f"{_classical(report)}"
         f"{_significance(report)}{_task_charts(report)}{_latency(report)}{_judge(report)}{_worst_errors(report)}"
         "</body></html>"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tuneforge.eval.eval_file import interval_methods
+
 
 def _pct(v) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
@@ -29,6 +31,9 @@ def comparison_table(report: dict):
     metrics = report.get("headline_metrics") or list(first.get("metrics", {}))
     level = int(round(100 * report.get("config", {}).get("confidence", 0.95)))
     table = Table(title=f"{report['task']} on {first['n']} held-out examples (metric [{level}% CI])")
+    methods = interval_methods(report)
+    if methods:
+        table.caption = f"intervals: {methods}"
     table.add_column("system")
     for m in metrics:
         table.add_column(m.replace("_", " "), justify="right")

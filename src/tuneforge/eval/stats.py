@@ -1,4 +1,5 @@
-"""How sure are we: bootstrap intervals on headline metrics and paired tests between two systems.
+"""How sure are we: intervals on headline metrics (Wilson for proportions, BCa bootstrap otherwise) and paired
+tests between two systems.
 
 Both work on per-example score rows and a `headline(rows) -> {metric: value}` function, so one routine serves
 every task type, including metrics that are not plain means (macro-F1, micro field F1).
@@ -27,18 +28,65 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def bootstrap_ci(
+def wilson_interval(successes: float, n: int, level: float = 0.95) -> list[float]:
+    """Wilson score interval for a proportion: stays inside [0, 1] and keeps its coverage at small n, where a
+    percentile bootstrap collapses (9/12 gave [50, 100] by bootstrap; Wilson gives [47, 91])."""
+    from scipy.stats import norm
+
+    if n == 0:
+        return [0.0, 1.0]
+    z = float(norm.ppf(1 - (1 - level) / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def _proportion(rows: list[dict], headline: Headline, metric: str, value: float) -> float | None:
+    """The number of successes when `metric` is the share of examples scoring 1 (accuracy, exact match, valid
+    JSON); None for a metric that is not a plain proportion (macro-F1, field F1, ROUGE)."""
+    singles = [headline([r])[metric] for r in rows]
+    if all(v in (0.0, 1.0) for v in singles) and abs(sum(singles) / len(rows) - value) < 1e-9:
+        return sum(singles)
+    return None
+
+
+def _bca(rows: list[dict], headline: Headline, metric: str, samples: int, level: float, seed: int) -> list[float]:
+    """BCa bootstrap interval (scipy) of any headline metric, resampling examples."""
+    import warnings
+
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    def stat(idx):
+        return headline([rows[int(i)] for i in idx])[metric]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a constant metric is "degenerate": its interval is the point itself
+        res = bootstrap((np.arange(len(rows)),), stat, n_resamples=samples, confidence_level=level,
+                        method="BCa", vectorized=False, random_state=np.random.default_rng(seed))
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if math.isnan(lo) or math.isnan(hi):
+        value = stat(range(len(rows)))
+        return [value, value]
+    return [lo, hi]
+
+
+def confidence_intervals(
     rows: list[dict], headline: Headline, samples: int = 1000, level: float = 0.95, seed: int = 0
-) -> dict[str, list[float]]:
-    """Percentile bootstrap interval for every headline metric: resample examples with replacement."""
+) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """An interval for every headline metric, and the method that made it: Wilson for proportions, BCa bootstrap
+    for the rest. Both behave at the small n of a held-out set."""
     if not rows:
-        return {}
-    draws: dict[str, list[float]] = {}
-    for idx in _resamples(len(rows), samples, seed):
-        for k, v in headline([rows[i] for i in idx]).items():
-            draws.setdefault(k, []).append(v)
-    alpha = (1 - level) / 2
-    return {k: [percentile(sorted(v), alpha), percentile(sorted(v), 1 - alpha)] for k, v in draws.items()}
+        return {}, {}
+    ci, methods = {}, {}
+    for metric, value in headline(rows).items():
+        successes = _proportion(rows, headline, metric, value)
+        if successes is not None:
+            ci[metric], methods[metric] = wilson_interval(successes, len(rows), level), "Wilson score"
+        else:
+            ci[metric], methods[metric] = _bca(rows, headline, metric, samples, level, seed), "BCa bootstrap"
+    return ci, methods
 
 
 def paired_bootstrap(

@@ -122,3 +122,43 @@ def latency_strip(title: str, series: dict[str, list[float]], width: int = 640) 
             body.append(f'<line class="p{int(q * 100)}" x1="{x:.1f}" y1="{y - 10:.1f}" x2="{x:.1f}" y2="{y + 10:.1f}" '
                         f'stroke="#111" stroke-width="2"{dash}><title>p{int(q * 100)}</title></line>')
     return _svg("latency", width, height, body, title)
+
+
+def line_chart(title: str, x_labels: list[str], series: dict[str, list[float | None]],
+               bands: dict[str, list[list[float] | None]] | None = None, width: int = 640,
+               y_max: float | None = None) -> str:
+    """Values over time (one point per window), optional shaded intervals per series; gaps where a value is None."""
+    left, top, plot_h, bottom = 50, 30, 160, 34
+    plot_w = width - left - 20
+    height = top + plot_h + bottom + 16 * len(series)
+    values = [v for vals in series.values() for v in vals if v is not None]
+    values += [b for bs in (bands or {}).values() for iv in bs if iv for b in iv]
+    peak = y_max if y_max is not None else (max(values, default=1.0) or 1.0)
+    n = max(len(x_labels), 1)
+    x_at = lambda i: left + (i + 0.5) * plot_w / n  # noqa: E731
+    y_at = lambda v: top + plot_h - min(max(v / peak, 0), 1) * plot_h  # noqa: E731
+    body = [_text(8, 18, title, size=14, weight="bold")]
+    for tick in (0, 0.5, 1.0):
+        y = top + plot_h - tick * plot_h
+        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#ddd"/>')
+        body.append(_text(left - 4, y + 4, f"{tick * peak:.3g}", anchor="end", size=10, fill="#666"))
+    step = max(1, n // 8)
+    for i in range(0, len(x_labels), step):
+        body.append(_text(x_at(i), top + plot_h + 14, x_labels[i], anchor="middle", size=9, fill="#666"))
+    for k, (name, vals) in enumerate(series.items()):
+        color = PALETTE[k % len(PALETTE)]
+        for i, iv in enumerate((bands or {}).get(name) or []):
+            if iv:
+                body.append(f'<rect class="band" x="{x_at(i) - plot_w / n / 2:.1f}" y="{y_at(iv[1]):.1f}" '
+                            f'width="{plot_w / n:.1f}" height="{max(y_at(iv[0]) - y_at(iv[1]), 0.5):.1f}" '
+                            f'fill="{color}" fill-opacity="0.15"/>')
+        points = [(x_at(i), y_at(v)) for i, v in enumerate(vals) if v is not None]
+        if len(points) > 1:
+            body.append(f'<polyline class="line" fill="none" stroke="{color}" stroke-width="2" points="'
+                        + " ".join(f"{x:.1f},{y:.1f}" for x, y in points) + '"/>')
+        for (x, y), v in zip(points, [v for v in vals if v is not None]):
+            body.append(f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}">'
+                        f'<title>{escape(name)}: {v:.4g}</title></circle>')
+        body.append(f'<rect x="{left}" y="{top + plot_h + 24 + 16 * k}" width="10" height="10" fill="{color}"/>')
+        body.append(_text(left + 16, top + plot_h + 33 + 16 * k, name, size=11))
+    return _svg("line", width, height, body, title)

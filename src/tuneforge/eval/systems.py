@@ -13,6 +13,7 @@ from pathlib import Path
 from tuneforge.config import EvalConfig
 from tuneforge.errors import UserError
 from tuneforge.eval.eval_file import PRIMARY
+from tuneforge.models.classifier import is_classifier
 from tuneforge.models.variant import LoadedModel, load_for_inference
 from tuneforge.run_record import is_run_dir, read_run
 
@@ -22,7 +23,7 @@ from tuneforge.run_record import is_run_dir, read_run
 class System:
     name: str
     kind: str  # "zero-shot" | "few-shot random" | "few-shot similar" | "variant" | "endpoint"
-    decoding: str  # "free" | "constrained"
+    decoding: str  # "free" | "constrained" | "classify" (a classification variant: argmax over its labels)
     prompts: list[list[dict]]
     adapter: str | None = None  # PEFT adapter name for a variant; None runs the base
     extra: dict = field(default_factory=dict)
@@ -53,8 +54,9 @@ def parse_variants(cfg: EvalConfig) -> list[Variant]:
 
 def load_models(cfg: EvalConfig, variants: list[Variant]) -> LoadedModel:
     """One base model with every variant's adapter attached under the variant's name."""
+    variants = [v for v in variants if not is_classifier(v.run)]  # classification variants load their own head
     if not variants:
-        return load_for_inference(cfg.model)
+        return load_for_inference(cfg.model if not is_run_dir(cfg.model) else read_run(cfg.model)["base"]["name"])
     bases = {v.run["base"]["name"] for v in variants}
     if len(bases) > 1:
         raise UserError(f"--variants: all variants must share one base model to be compared here, got {sorted(bases)}")
@@ -66,6 +68,7 @@ def load_models(cfg: EvalConfig, variants: list[Variant]) -> LoadedModel:
 
 
 def adapter_name(variants: list[Variant], name: str) -> str:
+    variants = [v for v in variants if not is_classifier(v.run)]
     return "default" if variants and variants[0].name == name else name
 
 

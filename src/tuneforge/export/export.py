@@ -54,6 +54,10 @@ def export_variant(run_dir: str | Path, out: str | Path, fmt: str = "merged", gg
     if o.check and o.fmt != "gguf":
         raise UserError("--check runs GGUF files in llama.cpp; use it with --format gguf")
     run = read_run(run_dir)
+    if run.get("variant_type") == "classification":  # a head over labels: its own export and parity
+        from tuneforge.export.classifier_export import export_classifier
+
+        return export_classifier(run_dir, run, out, fmt, overwrite, parity_samples)
     out = Path(out)
     name = o.name or out.name
     if o.fmt == "merged":
@@ -114,7 +118,7 @@ def _write_gguf_folder(run_dir, run: dict, out: Path, name: str, o: ExportOption
             write_modelfile(tmp / "Modelfile", gguf_name, tok.chat_template, run.get("data", {}).get("system_prompt"))
             write_export_record(tmp, run_dir, run, "gguf", gguf_file=gguf_name, dtype=o.gguf_dtype,
                                 quantized=[f"{name}.{q}.gguf" for q in o.quantize])
-            write_model_card(run_dir, tmp, export_kind="gguf", dtype=o.gguf_dtype)
+            write_model_card(run_dir, tmp, export_kind="gguf", dtype=o.gguf_dtype, title=name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return gguf_name

@@ -89,7 +89,10 @@ def _open(path: Path, n_ctx: int):
     from tuneforge.export.quantize import require_llama_cpp
 
     llama_cpp = require_llama_cpp()
-    return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=2, n_batch=512, verbose=False)
+    # One thread: llama.cpp's OpenMP workers spin while they wait, which on a busy machine costs far more than
+    # the arithmetic of a small model.
+    return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=1, n_threads_batch=1, n_batch=512,
+                           verbose=False)
 
 
 def _llama_ids(llm, text: str) -> list[int]:
@@ -128,6 +131,9 @@ class _LlamaChat:
 
     def answer_ids(self, prompt_ids: list[int], max_new_tokens: int) -> list[int]:
         out: list[int] = []
+        # Every prompt evaluated from scratch, as a fresh request is: reusing the previous prompt's cache would
+        # compute the last prompt position alone instead of in the batch, which rounds differently.
+        self.llm.reset()
         # temp 0 is llama.cpp's greedy sampler; no repetition penalty, as tuneforge decodes.
         for token in self.llm.generate(prompt_ids, temp=0.0, repeat_penalty=1.0, top_k=1, top_p=1.0, min_p=0.0):
             if token == self.eos or len(out) >= max_new_tokens:
@@ -137,7 +143,7 @@ class _LlamaChat:
 
 
 def check_file(path: Path, qtype: str, tokenizer, prompts: list[list[dict]], reference: list[str],
-               system_prompt: str | None, max_new_tokens: int, n_ctx: int = 2048) -> FileCheck:
+               system_prompt: str | None, max_new_tokens: int, n_ctx: int = 1024) -> FileCheck:
     """`prompts` are full conversations as tuneforge predict builds them (system prompt first, if any);
     llama.cpp gets them as a plain user sends them, without the trained system prompt."""
     from tuneforge.export.parity import without_trained_system

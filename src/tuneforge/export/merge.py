@@ -39,7 +39,7 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False,
         merged.save_pretrained(tmp, safe_serialization=True, max_shard_size=max_shard_size)
         loaded.tokenizer.save_pretrained(tmp)
         write_export_record(tmp, run_dir, loaded.run, "merged-safetensors", dtype=dtype)
-        write_model_card(run_dir, tmp, export_kind="merged", dtype=dtype)
+        write_model_card(run_dir, tmp, export_kind="merged", dtype=dtype, title=Path(out).name)
     return Path(out)
 
 

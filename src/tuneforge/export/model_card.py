@@ -48,7 +48,8 @@ def _results_table(report: dict) -> list[str]:
     return lines
 
 
-def card_text(run: dict, report: dict | None, export_kind: str | None = None, dtype: str | None = None) -> str:
+def card_text(run: dict, report: dict | None, export_kind: str | None = None, dtype: str | None = None,
+              title: str = "variant") -> str:
     from huggingface_hub import ModelCardData
 
     from tuneforge.models.resolve import BUNDLED, public_id
@@ -69,7 +70,7 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
             "gguf": "a GGUF file for llama.cpp and Ollama"}[export_kind]
     lines = [
         "---", front.to_yaml(), "---", "",
-        f"# {Path(data.get('path') or 'variant').stem} — fine-tuned {shown}", "",
+        f"# {title} — fine-tuned {shown}", "",
         f"This is {what}{f' in {dtype}' if dtype else ''}, fine-tuned with tuneforge "
         f"({run.get('method', 'lora')}, {run.get('objective', 'sft')}) from **{shown}**"
         f"{f' (licence: {licence})' if licence else ''}.", "",
@@ -114,11 +115,12 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
 
 
 def write_model_card(run_dir: str | Path, folder: str | Path | None = None, export_kind: str | None = None,
-                     dtype: str | None = None) -> Path:
+                     dtype: str | None = None, title: str | None = None) -> Path:
     """README.md for the variant in `folder` (default: the run folder itself, replacing PEFT's blank card)."""
     from tuneforge.run_record import read_run
 
     run_dir = Path(run_dir)
     path = Path(folder or run_dir) / CARD_FILE
-    path.write_text(card_text(read_run(run_dir), _eval_report(run_dir), export_kind, dtype), encoding="utf-8")
+    text = card_text(read_run(run_dir), _eval_report(run_dir), export_kind, dtype, title or run_dir.name)
+    path.write_text(text, encoding="utf-8")
     return path

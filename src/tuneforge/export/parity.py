@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tuneforge.errors import UserError
+
 PARITY_FILE = "parity.json"
 
 
@@ -39,7 +41,7 @@ def sample_prompts(run: dict, n: int, path: str | Path | None = None) -> list[li
             examples = load_from_options(str(candidate), options)
             return [e.prompt_messages for e in (examples[:n] if n else examples)]
     if path:
-        raise FileNotFoundError(f"{path}: no such data file")
+        raise UserError("no such data file", file=str(path))
     system = data.get("system_prompt")
     # The data moved away: fall back to fixed prompts so parity is still checked.
     texts = ["Hello", "Adobe Creative Cloud annual licence", "Train ticket Berlin to Munich", "Dell laptop"][:n or None]

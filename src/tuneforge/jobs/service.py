@@ -92,7 +92,10 @@ class JobsService:
             registry.close()
 
     def checkpoint_exists(self, row: dict) -> bool:
-        return (Path(row["path"]) / "trainer_state.pt").is_file()
+        from tuneforge.train.checkpoint import step_checkpoints
+
+        path = Path(row["path"])
+        return path in step_checkpoints(path.parent.parent)  # pruned checkpoints are no longer listed
 
 
 def job_object(job: dict) -> dict:

@@ -140,7 +140,9 @@ def train_values(body: CreateJob, base: str, data: str, eval_data: str | None, o
         raise SpecError(f"tuneforge.{reserved[0]} is set by the job itself", f"tuneforge.{reserved[0]}")
     values = {"data": data, "base": base, "out": out, "eval_data": eval_data, "eval_split": 0.0, "seed": seed,
               "objective": "dpo" if method_type(body) == "dpo" else "sft", "progress": False,
-              "report_to": "none", "save_every": 0, "keep_checkpoints": 3, **overrides}
+              "report_to": "none", "save_every": 0, "keep_checkpoints": 3,
+              # OpenAI's jobs make a chat model that answers in text; `tuneforge.variant_type` may ask for a head.
+              "variant_type": "generative", **overrides}
     if hp.n_epochs in (None, "auto"):
         values["auto_epochs"] = "epochs" not in overrides
     else:

@@ -257,6 +257,8 @@ class Worker:
 
     def _sync_metrics(self, job: dict) -> dict:
         """metrics.jsonl -> metrics events (each step once, also across resumes) and epoch checkpoints."""
+        from tuneforge.train.checkpoint import step_checkpoints
+
         run_dir = Path(job["run_dir"])
         path = run_dir / "metrics.jsonl"
         if not path.is_file():
@@ -281,7 +283,7 @@ class Worker:
                                      type="metrics", data=data)
             elif "epoch_end" in r:
                 folder = run_dir / "checkpoints" / f"step-{r['step']}"
-                if not (folder / "trainer_state.pt").is_file():
+                if folder not in step_checkpoints(run_dir):
                     continue  # written right after this record; the next tick records it
                 metrics = {"step": r["step"], "train_loss": r["train_loss"]}
                 if r.get("eval_loss") is not None:

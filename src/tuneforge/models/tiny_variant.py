@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tuneforge.models.transformers_api import peft_wrapping
 from tuneforge.run_record import library_versions, write_run
 from tuneforge.sqlite_db import utc_now
 
@@ -22,7 +23,8 @@ def build_tiny_variant(folder: str | Path, base_dir: str | Path, seed: int, syst
     folder = Path(folder)
     torch.manual_seed(seed)
     lora = LoraConfig(r=r, lora_alpha=4 * r, target_modules="all-linear", init_lora_weights=False, task_type="CAUSAL_LM")
-    model = get_peft_model(load_model(base_dir), lora)
+    with peft_wrapping():
+        model = get_peft_model(load_model(base_dir), lora)
     model.save_pretrained(folder, safe_serialization=True)
     load_tokenizer(base_dir).save_pretrained(folder)
     write_run(folder, {

@@ -8,6 +8,7 @@ from pathlib import Path
 from tuneforge.errors import UserError
 from tuneforge.models.load import load_model, load_tokenizer
 from tuneforge.models.resolve import resolve_base
+from tuneforge.models.transformers_api import peft_wrapping
 from tuneforge.run_record import is_run_dir, read_run
 
 
@@ -38,7 +39,8 @@ def load_for_inference(name: str) -> LoadedModel:
         else:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(load_model(base.path), name)
+            with peft_wrapping():
+                model = PeftModel.from_pretrained(load_model(base.path), name)
         model.eval()
         return LoadedModel(str(name), model, tokenizer, run, base.path)
     if Path(name).is_dir() and not (Path(name) / "config.json").exists():

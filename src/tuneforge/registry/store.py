@@ -52,6 +52,22 @@ MIGRATIONS = [
         )
         """,
     ),
+    (
+        # One production version per name, enforced by the database: two concurrent promotions once left two.
+        # A registry already in that state keeps the newest in production; the others move to staging, recorded.
+        "0002_one_production_per_name",
+        """
+        INSERT INTO stage_events (variant_id, from_stage, to_stage, reason, at)
+            SELECT id, 'production', 'staging', 'repair: another version of this name was also in production',
+                   strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+            FROM variants v WHERE stage = 'production' AND EXISTS (
+                SELECT 1 FROM variants w WHERE w.name = v.name AND w.stage = 'production' AND w.version > v.version);
+        UPDATE variants SET stage = 'staging' WHERE stage = 'production' AND EXISTS (
+            SELECT 1 FROM variants w WHERE w.name = variants.name AND w.stage = 'production'
+            AND w.version > variants.version);
+        CREATE UNIQUE INDEX one_production_per_name ON variants (name) WHERE stage = 'production'
+        """,
+    ),
 ]
 
 
@@ -205,26 +221,31 @@ class Registry:
         self._event(v.id, v.stage, stage, reason)
 
     def promote(self, ref: str, stage: str, require_gate: bool = True, min_margin: float = 0.0,
-                metric: str | None = None, confidence: float | None = DEFAULT_CONFIDENCE,
+                metric: str | None = None, confidence: float | None = DEFAULT_CONFIDENCE, note: str | None = None,
                 ) -> tuple[Variant, "list[GateDecision] | None"]:
-        """Move a variant to `stage`. Production takes the gate (unless waived) and demotes the old one."""
+        """Move a variant to `stage`. Production takes the gate (unless waived) and demotes the old one.
+        `note` says why a waived gate was waived (e.g. a retrain that ran the gate itself).
+
+        Everything is read inside the write transaction (BEGIN IMMEDIATE), so two promotions at once run one
+        after the other, each seeing the other's result; the partial unique index backs this up.
+        """
         if stage not in STAGES or stage == "archived":
             raise RegistryError(f"--to: promote to candidate, staging or production (got {stage!r}); use archive")
-        v = self.get(ref)
-        if v.stage == stage:
-            raise RegistryError(f"{v.ref} is already in {stage}")
         gate = None
-        current = self.find(f"{v.name}@production") if stage == "production" else None
-        if stage == "production" and require_gate:
-            gate = self._gate(v, current, metric, min_margin, confidence)
-            failed = [d for d in gate if not d.passed]
-            if failed:
-                raise RegistryError(f"{v.ref} not promoted: " + "; ".join(d.summary() for d in failed))
         with self._transaction():
+            v = self.get(ref)
+            if v.stage == stage:
+                raise RegistryError(f"{v.ref} is already in {stage}")
+            current = self.find(f"{v.name}@production") if stage == "production" else None
+            if stage == "production" and require_gate:
+                gate = self._gate(v, current, metric, min_margin, confidence)
+                failed = [d for d in gate if not d.passed]
+                if failed:
+                    raise RegistryError(f"{v.ref} not promoted: " + "; ".join(d.summary() for d in failed))
             if current is not None:
                 self._set_stage(current, "staging", f"replaced by {v.ref}")
-            reason = "promoted" + (f" ({'; '.join(d.summary() for d in gate)})" if gate else
-                                   " (gate waived)" if stage == "production" else "")
+            reason = "promoted" + (f" ({'; '.join(d.summary() for d in gate)})" if gate else f" ({note})" if note
+                                   else " (gate waived)" if stage == "production" else "")
             self._set_stage(v, stage, reason)
         return self.get(v.ref), gate
 
@@ -248,24 +269,25 @@ class Registry:
 
     def rollback(self, name: str) -> tuple[Variant, Variant]:
         """Put back the version that was in production before the current one; the current one is archived."""
-        current = self.get(f"{name}@production")
-        row = self.conn.execute(
-            "SELECT v.* FROM stage_events e JOIN variants v ON v.id = e.variant_id "
-            "WHERE v.name = ? AND e.from_stage = 'production' AND v.id != ? AND v.stage != 'archived' "
-            "ORDER BY e.id DESC LIMIT 1", (name, current.id),
-        ).fetchone()
-        if row is None:
-            raise RegistryError(f"{name}: no earlier production version to roll back to")
-        previous = Variant.from_row(row)
         with self._transaction():
+            current = self.get(f"{name}@production")
+            row = self.conn.execute(
+                "SELECT v.* FROM stage_events e JOIN variants v ON v.id = e.variant_id "
+                "WHERE v.name = ? AND e.from_stage = 'production' AND v.id != ? AND v.stage != 'archived' "
+                "ORDER BY e.id DESC LIMIT 1", (name, current.id),
+            ).fetchone()
+            if row is None:
+                raise RegistryError(f"{name}: no earlier production version to roll back to")
+            previous = Variant.from_row(row)
+            # Archive first: the unique index allows one production version at any moment.
             self._set_stage(current, "archived", f"rolled back to {previous.ref}")
             self._set_stage(previous, "production", f"rollback from {current.ref}")
         return self.get(previous.ref), self.get(current.ref)
 
     def archive(self, ref: str) -> Variant:
-        v = self.get(ref)
-        if v.stage == "archived":
-            raise RegistryError(f"{v.ref} is already archived")
         with self._transaction():
+            v = self.get(ref)
+            if v.stage == "archived":
+                raise RegistryError(f"{v.ref} is already archived")
             self._set_stage(v, "archived", "archived")
         return self.get(v.ref)

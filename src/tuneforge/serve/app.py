@@ -35,4 +35,7 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
     app.include_router(routes_models.router)
     app.include_router(routes_completions.router)
     app.include_router(routes_metrics.router)
+    from tuneforge.serve.feedback_routes import monitor_router
+
+    app.include_router(monitor_router(keys, traffic))  # POST /v1/feedback, GET /v1/review/queue (docs/monitor.md)
     return app

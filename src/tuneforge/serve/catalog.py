@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuneforge.models.classifier import is_classifier, is_classifier_dir
 from tuneforge.models.resolve import resolve_base
 from tuneforge.run_record import is_run_dir, read_run
 from tuneforge.serve.principal import current_principal
@@ -79,6 +80,15 @@ def plan(specs: list[str]) -> list[ServedModel]:
     return list(entries.values())
 
 
+def _attach_labelers(entries: list[ServedModel], engine_options: dict) -> None:
+    """Classification variants answer through their head (serve/labels.py's hook), not a generative engine."""
+    for e in entries:
+        if e.kind == "variant" and is_classifier_dir(e.run_path):
+            from tuneforge.serve.classify import ClassifierLabeler
+
+            e.labeler = ClassifierLabeler(e.run_path, **engine_options)
+
+
 class Catalog:
     def __init__(self, entries: list[ServedModel], engines: list, engine_options: dict | None = None):
         self.entries = {e.id: e for e in entries}
@@ -86,20 +96,25 @@ class Catalog:
         self.engine_options = engine_options or {}  # for engines that `add` starts for a base not loaded yet
         self._registry = None
         self._changing = threading.Lock()  # add/remove are serialised; readers see a whole dict either way
+        self.aliases: dict[str, str] = {}  # registry reference -> the served id it last resolved to
+        self.follower = None  # serve/follow.py sets it when the server follows the registry
 
     @classmethod
     def load(cls, specs: list[str], **engine_options) -> "Catalog":
         from tuneforge.serve.engine import Engine
 
         entries = plan(specs)
+        _attach_labelers(entries, engine_options)
+        engines = []
         by_base: dict[str, list[ServedModel]] = {}
         bases: dict[str, str] = {}
         for e in entries:
             key = base_display_name(e.base_id)
+            if e.labeler is not None:
+                continue
             by_base.setdefault(key, []).append(e)
             if e.kind == "base" or key not in bases:
                 bases[key] = e.base_id
-        engines = []
         for key, members in by_base.items():
             path = resolve_base(bases[key]).path
             variants = {e.id: e.run_path for e in members if e.kind == "variant"}
@@ -127,6 +142,13 @@ class Catalog:
         with self._changing:
             if model_id in self.entries:
                 raise ValueError(f"{model_id}: already served")
+            if is_classifier(run):  # a classification variant brings its own head
+                from tuneforge.serve.classify import ClassifierLabeler
+
+                entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()), None, int(time.time()),
+                                    owner=owner, labeler=ClassifierLabeler(str(run_path), **self.engine_options))
+                self.entries = {**self.entries, model_id: entry}
+                return entry
             engine = next((e.engine for e in self.entries.values() if base_display_name(e.base_id) == key
                            and e.engine is not None), None)
             if engine is None:
@@ -160,7 +182,13 @@ class Catalog:
         self._registry = self._registry or _registry()
         variant = self._registry.find(model_id)
         if variant is not None and variant.ref in self.entries and self.entries[variant.ref].visible():
+            self.aliases[model_id] = variant.ref
             return self.entries[variant.ref]
+        if variant is not None and self.follower is not None:
+            # The registry moved to a version still loading: keep answering with the one served so far.
+            self.follower.wanted(variant)
+            if model_id in self.aliases:
+                return self.entries[self.aliases[model_id]]
         if variant is not None:
             raise UnknownModel(f"The model `{model_id}` is {variant.ref} in the registry, which this server has not "
                                f"loaded; restart it with --model {variant.ref}")
@@ -168,5 +196,7 @@ class Catalog:
                            f"{', '.join(e.id for e in self.list())}")
 
     def close(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
         for engine in self.engines:
             engine.close()

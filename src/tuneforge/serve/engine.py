@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from tuneforge.models.load import load_model, load_tokenizer, stop_token_ids
+from tuneforge.models.transformers_api import peft_wrapping, with_cache
 from tuneforge.serve.sampling import sample_row
 from tuneforge.serve.structured import Grammars
 
@@ -153,7 +154,8 @@ class Engine:
             for i, (served_name, folder) in enumerate(adapters.items()):
                 internal = f"v{i}"  # PEFT adapter names become module keys: keep them plain
                 if i == 0:
-                    model = PeftModel.from_pretrained(model, str(folder), adapter_name=internal)
+                    with peft_wrapping():
+                        model = PeftModel.from_pretrained(model, str(folder), adapter_name=internal)
                 else:
                     model.load_adapter(str(folder), adapter_name=internal)
                 self.adapters[served_name] = internal
@@ -194,7 +196,8 @@ class Engine:
             if self.is_peft:
                 self.model.load_adapter(str(folder), adapter_name=internal)
             else:
-                self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=internal)
+                with peft_wrapping():
+                    self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=internal)
                 self.is_peft = True
             self.model.eval()
             self._next_adapter += 1
@@ -429,7 +432,7 @@ class Engine:
     def _forward(self, ids, mask, positions, cache, adapter_names):
         kwargs = dict(
             input_ids=ids.to(self.device), attention_mask=mask.to(self.device), position_ids=positions.to(self.device),
-            past_key_values=cache, use_cache=True, logits_to_keep=1,
+            use_cache=True, logits_to_keep=1, **with_cache(cache),
         )
         if self.is_peft:
             kwargs["adapter_names"] = adapter_names

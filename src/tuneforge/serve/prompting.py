@@ -4,37 +4,21 @@ and the refusal of request parts we cannot honour (each a 400 naming the paramet
 from __future__ import annotations
 
 from tuneforge.serve.errors import ApiError
+from tuneforge.serve.tool_calls import refuse_unsupported_tools, tool_messages
 
 DEFAULT_CHAT_MAX_TOKENS = 512
 DEFAULT_COMPLETION_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
-
-
-def template_supports_tools(tokenizer) -> bool:
-    """Whether the chat template renders a `tools` list (SmolLM2's and the tiny test model's do not)."""
-    return "tools" in (getattr(tokenizer, "chat_template", None) or "")
 
 
 def refuse_unsupported(body, served) -> None:
     """400 for the first parameter we would otherwise ignore."""
     for param, reason in body.unsupported().items():
         raise ApiError(400, reason, param=param, code="unsupported_parameter")
-    tools_asked = [p for p in ("tools", "functions", "function_call") if getattr(body, p, None)]
-    if getattr(body, "tool_choice", None) not in (None, "none"):
-        tools_asked.append("tool_choice")
     for i, m in enumerate(getattr(body, "messages", [])):
-        if m.role == "tool":
-            tools_asked.append(f"messages.{i}.role")
-        elif m.tool_calls or m.tool_call_id:
-            tools_asked.append(f"messages.{i}.{'tool_calls' if m.tool_calls else 'tool_call_id'}")
         if m.name:
             raise ApiError(400, f"messages.{i}.name is not supported by this server (the chat template has no "
                                 "participant names)", param=f"messages.{i}.name", code="unsupported_parameter")
-    if tools_asked:
-        tokenizer = served.engine.tokenizer
-        why = ("its chat template has no tool support" if not template_supports_tools(tokenizer)
-               else "this server does not implement tool calls")
-        raise ApiError(400, f"{tools_asked[0]}: the model `{served.id}` cannot call tools: {why}.",
-                       param=tools_asked[0], code="unsupported_parameter")
+    refuse_unsupported_tools(body, served)
 
 
 def chat_messages(body, served) -> list[dict]:
@@ -42,7 +26,7 @@ def chat_messages(body, served) -> list[dict]:
     if served.system_prompt and not any(m["role"] == "system" for m in messages):
         # Prompt the variant the way it was trained, unless the client brings its own system prompt.
         messages.insert(0, {"role": "system", "content": served.system_prompt})
-    return messages
+    return tool_messages(body, messages)
 
 
 def system_prefix_len(tokenizer, messages: list[dict], prompt: list[int]) -> int:

@@ -33,7 +33,7 @@ async def _client_gone(request: Request) -> None:
 
 
 async def respond(request: Request, served, body, prompts: list[list[int]], max_tokens: int, kind: str,
-                  structured: bool = False, schema=None, prefix_len: int = 0):
+                  structured: bool = False, schema=None, prefix_len: int = 0, tools=None):
     app_state = request.app.state
     traffic, metrics = app_state.traffic, app_state.metrics
     started = time.perf_counter()
@@ -87,6 +87,8 @@ async def respond(request: Request, served, body, prompts: list[list[int]], max_
             raise ApiError(500, f"generation failed: {failed[0]}", "server_error")
         out = {"id": request_id, "object": kind, "created": created, "model": served.id,
                "choices": [choice(kind, c, want_logprobs) for c in choices], "usage": usage()}
+        if tools is not None:  # a ToolPlan (serve/tool_calls.py): tool calls in the text become `tool_calls`
+            out["choices"] = [tools.shape(ch) for ch in out["choices"]]
         finish(choices, response=out)
         return out
 

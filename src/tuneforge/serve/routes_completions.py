@@ -16,7 +16,8 @@ from tuneforge.serve.responder import respond
 from tuneforge.serve.routes_models import lookup
 from tuneforge.serve.schemas import ChatCompletionRequest, CompletionRequest
 from tuneforge.serve.security import authorize
-from tuneforge.serve.structured import SchemaError
+from tuneforge.serve.structured import LarkGrammar, SchemaError
+from tuneforge.serve.tool_calls import plan_tools
 
 router = APIRouter(dependencies=[Depends(authorize)])
 
@@ -27,23 +28,26 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     refuse_unsupported(body, served)
     messages = chat_messages(body, served)
     if served.labeler is not None:
-        return await _label_completion(served, body, messages)
+        return await _label_completion(served, body, messages, request.app.state.traffic)
     from tuneforge.chat_encoding import encode_prompt
 
     tokenizer = served.engine.tokenizer
-    prompt = encode_prompt(tokenizer, messages)
+    tools = plan_tools(body, served, messages)
+    prompt = encode_prompt(tokenizer, messages, tools=tools.specs if tools else None)
     max_tokens = token_budget(served, [prompt], body.token_limit or DEFAULT_CHAT_MAX_TOKENS,
                               explicit=body.token_limit is not None)
-    schema = body.json_schema
+    schema = body.json_schema if tools is None or tools.grammar is None else LarkGrammar(tools.grammar)
+    structured = body.structured or schema is not None
     await _vocabulary_index_ready(served, body)
-    if body.structured:
+    if structured:
         try:  # compiled before queueing, so a bad schema is a 400 (first use also builds the vocabulary index)
             await run_in_threadpool(served.engine.grammars.compile, schema)
         except SchemaError as err:
-            param = "response_format.json_schema.schema" if schema is not None else "response_format"
+            param = ("tools" if isinstance(schema, LarkGrammar)  # a function's parameters schema
+                     else "response_format.json_schema.schema" if schema is not None else "response_format")
             raise ApiError(400, f"{param}: {err}", param=param, code="invalid_schema") from None
-    return await respond(request, served, body, [prompt], max_tokens, CHAT, structured=body.structured,
-                         schema=schema, prefix_len=system_prefix_len(tokenizer, messages, prompt))
+    return await respond(request, served, body, [prompt], max_tokens, CHAT, structured=structured,
+                         schema=schema, prefix_len=system_prefix_len(tokenizer, messages, prompt), tools=tools)
 
 
 @router.post("/v1/completions")
@@ -69,7 +73,7 @@ async def _vocabulary_index_ready(served, body) -> None:
         await run_in_threadpool(lambda: served.engine.grammars.ll_tokenizer)
 
 
-async def _label_completion(served, body, messages):
+async def _label_completion(served, body, messages, traffic=None):
     """A classification variant's answer through its labeler (serve/labels.py)."""
     import time
     import uuid
@@ -81,7 +85,12 @@ async def _label_completion(served, body, messages):
     probs = await run_in_threadpool(served.labeler.label_probs, messages)
     label, entries = label_answer(probs, body.n_top_logprobs)
     logprobs = None if entries is None else {"content": entries, "refusal": None}
-    return {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": CHAT, "created": int(time.time()),
-            "model": served.id, "usage": {"prompt_tokens": 0, "completion_tokens": 1, "total_tokens": 1},
-            "choices": [{"index": i, "message": {"role": "assistant", "content": label, "refusal": None},
-                         "logprobs": logprobs, "finish_reason": "stop"} for i in range(body.n)]}
+    out = {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": CHAT, "created": int(time.time()),
+           "model": served.id, "usage": {"prompt_tokens": 0, "completion_tokens": 1, "total_tokens": 1},
+           "choices": [{"index": i, "message": {"role": "assistant", "content": label, "refusal": None},
+                        "logprobs": logprobs, "finish_reason": "stop"} for i in range(body.n)]}
+    if traffic is not None:  # with the label probabilities, which the monitor's accuracy estimate reads
+        traffic.record(request_id=out["id"], endpoint=CHAT, model=body.model, variant=served.id, status=200,
+                       request=body.model_dump(exclude_none=True, by_alias=True), response=out,
+                       label_probs=probs, confidence=probs.get(label))
+    return out

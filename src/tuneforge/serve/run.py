@@ -49,6 +49,10 @@ def serve(cfg: ServeConfig, log=print) -> None:
                            batch_wait_s=cfg.batch_wait_ms / 1000, dtype=cfg.dtype,
                            trust_remote_code=cfg.trust_remote_code)
     traffic = TrafficLog(redact_pii=cfg.redact_pii) if cfg.log_traffic else None
+    if cfg.follow_registry:
+        from tuneforge.serve.follow import RegistryFollower
+
+        RegistryFollower(catalog, cfg.follow_interval_s, log)
     fine_tuning = None
     try:
         if cfg.fine_tuning_api:

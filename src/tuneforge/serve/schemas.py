@@ -2,8 +2,9 @@
 
 Unknown fields are refused with a 400 that names them (OpenAI does the same: "Unrecognized request argument
 supplied"), so a client never believes a parameter took effect when it did not. Parameters OpenAI defines but
-we do not implement (`tools`, penalties, `logit_bias`, ...) are declared so the refusal can say why; their
-neutral values (what clients send by default) are accepted. The list of honoured fields is in docs/deploy.md.
+we do not implement (penalties, `logit_bias`, tools on a template without them, ...) are declared so the refusal
+can say why; their neutral values (what clients send by default) are accepted. The list of honoured fields is in
+docs/deploy.md.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class TextPart(_Strict):
 class ChatMessage(_Strict):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: Union[str, list[TextPart], None] = None
-    # Declared so that they are refused with a reason (see routes_completions.refuse_unsupported).
+    # `name` is refused with a reason (prompting.refuse_unsupported); the tool fields are rendered where the
+    # chat template supports tools and refused elsewhere (serve/tool_calls.py).
     name: Optional[str] = None
     tool_calls: Optional[list[Any]] = None
     tool_call_id: Optional[str] = None
@@ -147,7 +149,7 @@ class ChatCompletionRequest(_Sampling):
     response_format: Optional[ResponseFormat] = None
     logprobs: Optional[bool] = None
     top_logprobs: Optional[int] = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
-    # Tool calling: refused with a 400 unless the model's chat template supports tools (see routes_completions).
+    # Tool calling: honoured where the model's chat template supports tools, else a 400 (serve/tool_calls.py).
     tools: Optional[list[Any]] = None
     tool_choice: Optional[Any] = None
     parallel_tool_calls: Optional[bool] = None

@@ -27,6 +27,11 @@ class SchemaError(ValueError):
     """The schema cannot be compiled (the server answers 400 naming response_format.json_schema.schema)."""
 
 
+class LarkGrammar(str):
+    """A grammar in llguidance's Lark syntax (a forced tool call, serve/tool_calls.py), given where a schema
+    would be: compiled, cached and applied per row the same way."""
+
+
 class RowConstraint:
     """One row's grammar state: which tokens may come next, and advancing over the chosen one."""
 
@@ -78,13 +83,15 @@ class Grammars:
         """A matcher for `schema` (None: any JSON object), compiled once and cached; raises SchemaError."""
         from llguidance import LLMatcher
 
-        key = json.dumps(schema if schema is not None else ANY_OBJECT, sort_keys=True)
+        lark = isinstance(schema, LarkGrammar)
+        key = "lark:" + schema if lark else json.dumps(schema if schema is not None else ANY_OBJECT, sort_keys=True)
         with self._lock:
             if key in self._compiled:
                 self._compiled.move_to_end(key)
                 return self._compiled[key]
         try:
-            grammar = LLMatcher.grammar_from_json_schema(key, overrides=_COMPILE_OPTIONS)
+            grammar = (LLMatcher.grammar_from_lark(str(schema)) if lark
+                       else LLMatcher.grammar_from_json_schema(key, overrides=_COMPILE_OPTIONS))
         except (ValueError, TypeError) as err:
             raise SchemaError(str(err)) from None
         matcher = LLMatcher(self.ll_tokenizer, grammar, log_level=0)

@@ -1,7 +1,8 @@
 """`tuneforge train --nproc N`: start N training processes with torchrun (torch.distributed.run).
 
-The resolved TrainConfig is written once, as JSON, next to the run (launch-config.json), and every process runs
-this module on it: `python -m tuneforge.train.launch launch-config.json`. No process re-parses command-line flags
+The resolved TrainConfig is written once, as JSON, to a temporary file (not into the run folder: a run folder
+holds one run and nothing else, see train/run_folder.py), and every process runs this module on it:
+`python -m tuneforge.train.launch launch-config.json`. No process re-parses command-line flags
 or YAML, so all of them train exactly the settings the user's command resolved to. Accelerate picks up torchrun's
 environment (RANK, WORLD_SIZE, ...) and sets up DDP: NCCL on GPUs, gloo on CPUs. For FSDP or DeepSpeed, use
 `accelerate launch --config_file ... -m tuneforge train ...` instead (docs/training.md).
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from tuneforge.atomic import write_text_atomic
@@ -37,9 +39,11 @@ def launch_processes(cfg: TrainConfig) -> Path:
     from tuneforge.train.sft import default_out_dir
 
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    config_file = write_text_atomic(out / LAUNCH_CONFIG, cfg.model_copy(update={"out": str(out)}).model_dump_json(indent=2))
-    done = subprocess.run(launch_command(config_file, cfg.nproc))
+    with tempfile.TemporaryDirectory(prefix="tuneforge-launch-") as tmp:
+        # Only the fields the user set travel: every process chooses the rest from the data (train/defaults.py).
+        config_file = write_text_atomic(Path(tmp) / LAUNCH_CONFIG, cfg.model_copy(update={"out": str(out)})
+                                        .model_dump_json(indent=2, exclude_unset=True))
+        done = subprocess.run(launch_command(config_file, cfg.nproc))
     if done.returncode != 0:
         raise UserError(f"training with {cfg.nproc} processes failed (exit {done.returncode}); see the output above")
     return out

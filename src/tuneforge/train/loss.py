@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from tuneforge.chat_encoding import IGNORE_INDEX
+from tuneforge.models.transformers_api import cache_of, with_cache
 
 # Imported only from inside train() (never at CLI start), so torch at module level costs nothing there.
 
@@ -55,12 +56,12 @@ def _hidden_after_shared_prefix(decoder, batch: dict):
     """
     prefix, rest = batch["prefix_ids"], batch["input_ids"]
     rows, n = rest.shape[0], prefix.shape[1]
-    cache = decoder(input_ids=prefix, use_cache=True).past_key_values
+    cache = cache_of(decoder(input_ids=prefix, use_cache=True))
     cache.batch_repeat_interleave(rows)
     mask = torch.cat([batch["attention_mask"].new_ones(rows, n), batch["attention_mask"]], dim=1)
     positions = torch.arange(n, n + rest.shape[1], device=rest.device).expand(rows, -1)
     return decoder(
-        input_ids=rest, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+        input_ids=rest, attention_mask=mask, position_ids=positions, use_cache=True, **with_cache(cache)
     ).last_hidden_state
 
 

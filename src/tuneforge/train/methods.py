@@ -6,6 +6,7 @@ Every check that can fail runs before the base model is loaded, so a bad config 
 from __future__ import annotations
 
 from tuneforge.errors import UserError
+from tuneforge.models.transformers_api import peft_wrapping
 
 ADAPTER_METHODS = ("lora", "dora", "qlora")
 
@@ -76,10 +77,15 @@ def make_trainable(model, cfg):
         use_dora=cfg.method == "dora",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, lora)
+    with peft_wrapping():
+        return get_peft_model(model, lora)
 
 
 def enable_gradient_checkpointing(model) -> None:
     # Non-reentrant checkpointing works with frozen inputs (LoRA) and keeps dropout's RNG, so the loss is unchanged.
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    # transformers 5 renamed it activation checkpointing; older versions in our range only have the first name.
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False

@@ -21,6 +21,7 @@ from typing import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tuneforge.atomic import write_text_atomic
 from tuneforge.config import TrainConfig
 from tuneforge.data.answer_schema import answer_schema
 from tuneforge.data.formats import Example, dataset_hash, load_from_options, load_preference_pairs
@@ -31,6 +32,7 @@ from tuneforge.models.resolve import public_id
 from tuneforge.paths import runs_dir
 from tuneforge.run_record import RUN_FORMAT, library_versions, write_run
 from tuneforge.train.precision import autocast, resolve_precision
+from tuneforge.train.run_folder import prepare_run_folder
 
 
 @dataclass
@@ -194,6 +196,8 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
 def train(cfg: TrainConfig, log=print) -> Path:
     """Run fine-tuning as `cfg` says; return the run folder. Setup, fit, save: each below, a screen long."""
     run = setup(cfg, log)
+    if isinstance(run, Path):  # a classification variant: trained, calibrated and saved by train/classification.py
+        return run
     state = resume_point(run)
     fit(run, state)
     return save(run, state)
@@ -254,7 +258,7 @@ def _refuse_early(cfg: TrainConfig, world: int) -> None:
         raise UserError("a multi-process run needs --out, so that every process writes the same run folder")
 
 
-def setup(cfg: TrainConfig, log=print) -> Run:
+def setup(cfg: TrainConfig, log=print) -> Run | Path:
     """Data in (validated, split, `auto` settings, encoded), the model with its method, optimizer and schedule."""
     import torch
     from accelerate import Accelerator
@@ -262,8 +266,8 @@ def setup(cfg: TrainConfig, log=print) -> Run:
     from tuneforge.data.estimate import estimate_training, model_shape
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
-    from tuneforge.train.auto import resolve_auto
     from tuneforge.train.batching import steps_per_epoch
+    from tuneforge.train.defaults import choose_defaults
     from tuneforge.train.methods import enable_gradient_checkpointing, load_base_for, make_trainable
 
     started = time.time()
@@ -274,9 +278,15 @@ def setup(cfg: TrainConfig, log=print) -> Run:
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
 
     data = prepare_data(cfg)
-    cfg, notes = resolve_auto(cfg, len(data.train), world)
+    cfg, notes = choose_defaults(cfg, data, world)
     for note in notes:
-        say(f"auto: {note}")
+        say(f"chose {note}")
+    if cfg.variant_type == "classification":  # a head over the labels: its own short loop
+        from tuneforge.train.classification import train_classifier
+
+        if accelerator.is_main_process and not cfg.resume:  # one run per folder; --resume is refused, with why, below
+            prepare_run_folder(out, cfg, data.data_hash, data.version)
+        return train_classifier(cfg, data, out, say)
     base = resolve_base(cfg.base)
     tokenizer = load_tokenizer(base.path)
     if cfg.objective == "dpo":
@@ -286,8 +296,8 @@ def setup(cfg: TrainConfig, log=print) -> Run:
     objective = make_objective(cfg, tokenizer, data.train, data.eval)
     if objective.truncated:
         say(f"warning: {objective.truncated} example(s) longer than max_seq_len={cfg.max_seq_len} were truncated")
-    if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be good
+    if accelerator.is_main_process:  # only once the data is known to be good; one run per folder (run_folder.py)
+        prepare_run_folder(out, cfg, data.data_hash, data.version)
     lengths = [objective.length(item) for item in objective.train]
     say(f"data: {len(data.train)} train / {len(data.eval)} eval {objective.name} items from {cfg.data} "
         f"({data.data_hash[:19]})")
@@ -378,15 +388,25 @@ def save(run: Run, state: LoopState) -> Path:
         run.say(f"kept the best weights: step {state.best_step}, eval loss {state.best_eval:.4f}")
     run.accelerator.wait_for_everyone()
     if run.main:
-        portable_base = public_id(run.cfg.base) or run.cfg.base  # never a local cache path in adapter_config.json
-        for adapter_config in getattr(run.model, "peft_config", {}).values():
-            adapter_config.base_model_name_or_path = portable_base
         run.model.save_pretrained(run.out, safe_serialization=True)
+        _write_portable_base(run.out, public_id(run.cfg.base) or run.cfg.base)
         run.tokenizer.save_pretrained(run.out)
         write_run(run.out, run_record(run, state))
     run.accelerator.wait_for_everyone()
     run.say(f"saved run to {run.out} ({time.time() - run.started:.0f}s, {state.trained_tokens:,} tokens)")
     return run.out
+
+
+def _write_portable_base(out: Path, portable_base: str) -> None:
+    """Name the base by its public id in adapter_config.json, never by a local cache path. Written after PEFT's
+    save on purpose: given a hub id, `save_pretrained` asks the hub whether the base's vocabulary changed, and a
+    run must not reach the network."""
+    path = out / "adapter_config.json"
+    if not path.is_file():  # full fine-tuning saves a whole model, not an adapter
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = portable_base
+    write_text_atomic(path, json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 class _Speed:

@@ -1,0 +1,177 @@
+"""Plant known bugs, one at a time, and check that the suite turns red for each.
+
+A test that stays green while the code it guards is broken proves nothing. Each mutation below is a bug that once
+slipped through (or could): the script copies src/ to a temporary folder, patches that copy (the working tree is
+never touched), runs the tests that should catch it against the copy, and prints a table. A mutation whose tests
+still pass is MISSED, and the script exits 1.
+
+    python scripts/mutation_check.py              # every mutation
+    python scripts/mutation_check.py gate-direction bf16-off   # some, by name
+    python scripts/mutation_check.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Mutation:
+    name: str
+    bug: str
+    file: str  # relative to src/tuneforge
+    replacements: list[tuple[str, str]]  # (exact text, planted text); each must occur in the file
+    tests: list[str]
+
+
+MUTATIONS = [
+    Mutation("lora-trains-base", "a LoRA run trains every base weight too", "train/methods.py",
+             [("    with peft_wrapping():\n        return get_peft_model(model, lora)",
+               "    with peft_wrapping():\n        wrapped = get_peft_model(model, lora)\n"
+               "    for p in wrapped.parameters():\n        p.requires_grad_(True)\n    return wrapped")],
+             ["tests/unit/test_train_tiny.py::test_lora_training_moves_the_adapter_and_never_the_base"]),
+    Mutation("grouping-ignored", "--group-by-length does nothing", "train/batching.py",
+             [("random.Random(seed * 1000 + epoch), group_by_length)", "random.Random(seed * 1000 + epoch), False)")],
+             ["tests/unit/test_train_efficiency.py::test_length_grouping_reorders_without_changing_the_epoch_loss"]),
+    Mutation("bf16-off", "bf16 autocast is never turned on", "train/precision.py",
+             [('    if precision != "bf16":\n        return nullcontext()', "    return nullcontext()")],
+             ["tests/unit/test_train_efficiency.py::test_bf16_autocast_is_on_and_keeps_loss_and_gradients_close_to_fp32"]),
+    Mutation("interval-90", "intervals at 90% when 95% was asked", "eval/stats.py",
+             [("z = float(norm.ppf(1 - (1 - level) / 2))", "z = float(norm.ppf(1 - (1 - 0.90) / 2))")],
+             ["tests/unit/test_eval_stats.py"]),
+    Mutation("leakage-exact-only", "leakage finds exact copies only", "data/duplicates.py",
+             [("similar_pairs([input_text(e) for e in train], threshold,", "similar_pairs([input_text(e) for e in train], 1.0,")],
+             ["tests/unit/test_data_clean.py::test_leakage_finds_near_copies_in_data_clean_and_in_eval"]),
+    Mutation("gate-direction", "the gate assumes higher is better (latency)", "eval/gate.py",
+             [("improvement = (c - i) if higher else (i - c)", "improvement = c - i")],
+             ["tests/unit/test_eval_gate.py", "tests/unit/test_registry.py::test_promotion_on_a_lower_is_better_metric"]),
+    Mutation("gate-no-significance", "the gate ignores significance", "eval/gate.py",
+             [("    if confidence:\n        if p is None:", "    if False:\n        if p is None:")],
+             ["tests/unit/test_eval_gate.py",
+              "tests/unit/test_registry.py::test_promotion_refuses_a_candidate_that_is_not_significantly_better"]),
+    Mutation("check-warnings-exit-3", "`data check` exits 3 on warnings without --strict", "data/validate.py",
+             [("if self.warnings and self.strict else", "if self.warnings else")],
+             ["tests/unit/test_data_check.py::test_too_few_examples_is_an_error_and_under_100_a_warning"]),
+    Mutation("problem-line-off-by-one", "row problems name the wrong line", "data/jsonl.py",
+             [("    for lineno, raw in enumerate(lines, start=1):",
+               "    for lineno, raw in enumerate(lines, start=2):")],
+             ["tests/unit/test_data_fuzz.py::test_each_planted_defect_is_reported_on_its_line"]),
+    Mutation("pairs-same-answers", "a pair whose two answers are equal is accepted", "data/rows.py",
+             [("    if chosen.strip() == rejected.strip():", "    if False:")],
+             ["tests/unit/test_train_methods.py::test_data_check_and_dpo_training_accept_the_same_pair_files"]),
+    Mutation("estimate-fixed-rank", "the data report estimates LoRA rank 16 whatever the run uses",
+             "data/readiness.py",
+             [("estimate = estimate_training(model_shape(base.folder), tokens, train_cfg,",
+               "estimate = estimate_training(model_shape(base.folder), tokens, train_cfg.model_copy(update={'lora_r': 16}),")],
+             ["tests/unit/test_data_report.py::test_data_report_and_train_print_the_same_estimate"]),
+    Mutation("old-cache-name", "the KV cache is passed by its deprecated name", "models/transformers_api.py",
+             [('return "cache" if "cache" in', 'return "past_key_values" if "cache" in')],
+             ["tests/unit/test_no_library_warnings.py"]),
+    Mutation("help-hides-defaults", "--help shows no defaults", "cli/options.py",
+             [('help_text += f"  [default: {field.default}]"', 'help_text += ""')],
+             ["tests/unit/test_cli_help.py"]),
+    Mutation("upward-import", "data/ imports train/", "data/validate.py",
+             [("def check_loaded(", "def _upward():\n    from tuneforge.train.sft import train  # noqa\n\n\ndef check_loaded(")],
+             ["tests/unit/test_layers.py"]),
+    Mutation("bugs-as-user-errors", "the CLI handler swallows real bugs as one-line errors", "cli/main.py",
+             [("        except UserError as err:", "        except Exception as err:"),
+              ("raise typer.Exit(err.exit_code) from None", "raise typer.Exit(getattr(err, 'exit_code', 1)) from None")],
+             ["tests/unit/test_cli_errors.py"]),
+    # -- the maintenance cycle (issue 13) --
+    Mutation("review-order", "the review queue shows the most confident answers first", "monitor/review_queue.py",
+             [('key=lambda i: rows[i]["confidence"])', 'key=lambda i: -rows[i]["confidence"])')],
+             ["tests/unit/test_monitor_loop.py::test_feedback_review_queue_export_and_retention"]),
+    Mutation("cbpe-interval", "the label-free estimate's interval is half as wide as it should be", "monitor/estimate.py",
+             [("sd = math.sqrt(sum(p * (1 - p) for p in confidences)) / n",
+               "sd = math.sqrt(sum(p * (1 - p) for p in confidences)) / n / 2")],
+             ["tests/unit/test_monitor_stats.py"]),
+    Mutation("domain-auc-repeats", "repeated requests make the domain classifier see drift", "monitor/drift.py",
+             [("reference, current = list(dict.fromkeys(reference)), list(dict.fromkeys(current))", "pass")],
+             ["tests/unit/test_monitor_stats.py"]),
+    Mutation("correction-ignored", "a correction does not override the older row it contradicts", "monitor/retrain.py",
+             [("drop.add(i)", "pass")],
+             ["tests/unit/test_monitor_loop.py::test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage"]),
+    Mutation("switch-fails", "requests fail while a promoted version loads", "serve/catalog.py",
+             [("            if model_id in self.aliases:\n                return self.entries[self.aliases[model_id]]",
+               "            pass")],
+             ["tests/e2e/test_monitor_server.py::test_promotion_and_rollback_switch_the_served_version_with_zero_failed_requests"]),
+]
+
+
+def plant(m: Mutation, src: Path) -> None:
+    path = src / "tuneforge" / m.file
+    text = path.read_text(encoding="utf-8")
+    for old, new in m.replacements:
+        if old not in text:
+            raise SystemExit(f"{m.name}: {m.file} no longer contains {old!r}; update the mutation")
+        text = text.replace(old, new, 1)
+    path.write_text(text, encoding="utf-8")
+
+
+def run_tests(src: Path, tests: list[str], timeout: int) -> tuple[int, float]:
+    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    start = time.time()
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
+    try:
+        done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=timeout)
+        return done.returncode, time.time() - start
+    except subprocess.TimeoutExpired:
+        return -1, time.time() - start
+
+
+def _check_the_copy_is_imported(src: Path) -> None:
+    """An installed tuneforge must not shadow the patched copy, or every mutation would look missed."""
+    got = subprocess.run([sys.executable, "-c", "import tuneforge; print(tuneforge.__file__)"], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(src)}, check=True).stdout.strip()
+    if not got.startswith(str(src)):
+        raise SystemExit(f"tests would import {got}, not the patched copy under {src}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="mutations to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per mutation's test run")
+    args = parser.parse_args()
+    if args.list:
+        for m in MUTATIONS:
+            print(f"{m.name:24} {m.bug}")
+        return 0
+    chosen = [m for m in MUTATIONS if not args.names or m.name in args.names]
+    unknown = set(args.names) - {m.name for m in MUTATIONS}
+    if unknown:
+        raise SystemExit(f"unknown mutation(s): {', '.join(sorted(unknown))} (see --list)")
+    rows = []
+    for m in chosen:
+        with tempfile.TemporaryDirectory(prefix=f"mutant-{m.name}-") as tmp:
+            src = Path(tmp) / "src"
+            shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            plant(m, src)
+            _check_the_copy_is_imported(src)
+            code, seconds = run_tests(src, m.tests, args.timeout)
+        verdict = "caught (red)" if code == 1 else ("TIMEOUT" if code == -1 else "MISSED (green)" if code == 0 else f"ERROR (exit {code})")
+        rows.append((m.name, m.bug, verdict, seconds))
+        print(f"{m.name:24} {verdict:15} {seconds:6.0f}s  {m.bug}", flush=True)
+    print()
+    print(f"{'mutation':24} {'result':15} {'time':>7}  bug")
+    print("-" * 100)
+    for name, bug, verdict, seconds in rows:
+        print(f"{name:24} {verdict:15} {seconds:6.0f}s  {bug}")
+    missed = [r for r in rows if not r[2].startswith("caught")]
+    print(f"\n{len(rows) - len(missed)} of {len(rows)} planted bugs turned the suite red")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

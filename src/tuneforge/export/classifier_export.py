@@ -1,0 +1,64 @@
+"""Export of a classification variant: merged safetensors that plain transformers loads as a classifier.
+
+The merged folder is a standard `AutoModelForSequenceClassification` checkpoint (LoRA folded in, head saved)
+whose config names the labels (id2label), plus the calibration temperature and the pooling in
+tuneforge-export.json and the config (`tuneforge_pooling`). transformers' own classifier pools the last token;
+a variant trained with mean pooling (the default) must be run with mean pooling, as tuneforge's loader does.
+Parity: the exported folder, loaded back, must give the same label as the run on sample inputs.
+
+GGUF is refused with a clear message: tuneforge's GGUF writer carries the language-model head only, and
+llama.cpp offers no per-label sequence-classification path for Llama-family models whose output tuneforge could
+check for parity, so a GGUF of this variant would load and answer a different task.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tuneforge.atomic import atomic_folder
+from tuneforge.errors import UserError
+from tuneforge.export.merge import write_export_record
+from tuneforge.export.parity import ParityReport, sample_prompts
+from tuneforge.models.classifier import Classifier, classifier_input, load_classifier
+
+GGUF_REFUSAL = ("GGUF export is not available for classification variants: llama.cpp has no per-label "
+                "classification head for Llama-family models (the file would answer with the language-model head). "
+                "Export "
+                "--format merged (transformers, vLLM's classify task) or serve the run with `tuneforge serve`.")
+
+
+def export_classifier(run_dir, run: dict, out, fmt: str, overwrite: bool = False, parity_samples: int = 8):
+    if fmt != "merged":
+        raise UserError(GGUF_REFUSAL, field="format")
+    clf = load_classifier(run_dir, run)
+    model = clf.model.merge_and_unload() if hasattr(clf.model, "merge_and_unload") else clf.model
+    model.config.id2label = dict(enumerate(clf.labels))
+    model.config.label2id = {label: i for i, label in enumerate(clf.labels)}
+    model.config.tuneforge_pooling = clf.pooling
+    with atomic_folder(out, overwrite) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        clf.tokenizer.save_pretrained(tmp)
+        write_export_record(tmp, run_dir, run, "merged-safetensors", variant_type="classification",
+                            labels=clf.labels, temperature=clf.temperature, input=run.get("input"),
+                            pooling=clf.pooling)
+    out = Path(out)
+    if parity_samples <= 0:
+        return out, None
+    report = classifier_parity(clf, out, sample_prompts(run, parity_samples))
+    report.save(out)
+    return out, report
+
+
+def classifier_parity(reference: Classifier, folder: Path, prompts: list[list[dict]]) -> ParityReport:
+    from tuneforge.models.classifier import load_head_model
+    from tuneforge.models.load import load_tokenizer
+
+    tok = load_tokenizer(folder)
+    exported = Classifier(load_head_model(folder, len(reference.labels), tok.pad_token_id).eval(), tok,
+                          reference.labels, reference.temperature, reference.pooling)
+    texts = [classifier_input(p) for p in prompts]
+    mismatches = []
+    for text, (a, _), (b, _) in zip(texts, reference.predict(texts), exported.predict(texts)):
+        if a != b:
+            mismatches.append({"input": text, "run": a, "exported": b})
+    return ParityReport("merged-classifier", len(texts), len(texts) - len(mismatches), mismatches)

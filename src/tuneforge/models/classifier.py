@@ -1,0 +1,168 @@
+"""Classification variants at inference: the base model with a classification head over the run's label set.
+
+A classification variant answers with one of its labels, never anything else (argmax over the head), and
+knows how sure it is: softmax(logits / T) with the temperature T calibrated on the held-out split at training
+time. train/classification.py writes the run; predict, eval, the server and export read it through this module,
+so the input format the head was trained on (`classifier_input`) exists once.
+
+run.json of such a run holds `variant_type: "classification"`, `labels` (index order of the head),
+`calibration` (temperature, ECE before/after) and `input: "user_text"`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuneforge.errors import UserError
+from tuneforge.models.transformers_api import peft_wrapping
+
+VARIANT_TYPE = "classification"
+INPUT_FORMAT = "user_text"  # what the head reads: the user turns' text, no system prompt, no chat template
+
+
+def is_classifier(run: dict | None) -> bool:
+    return bool(run) and run.get("variant_type") == VARIANT_TYPE
+
+
+def classifier_input(messages: list[dict]) -> str:
+    """The text a classification head reads for a conversation: its user turns, joined by blank lines.
+
+    The head needs no instructions (the label set is in its weights), and the system prompt would only add
+    tokens to every forward pass; training, predict, eval and the server all build the input here.
+    """
+    users = [m["content"] for m in messages if m.get("role") == "user"]
+    if not users:
+        raise UserError("a classification variant needs a user message to classify", field="messages")
+    return "\n\n".join(users)
+
+
+def load_head_model(path: str | Path, num_labels: int, pad_token_id: int, dtype: str = "float32"):
+    """The base (or a fully fine-tuned folder) as a sequence classifier over `num_labels`.
+
+    Llama-family classifiers pool the last non-pad token: the config's pad id must be the tokenizer's, or every
+    prediction reads the wrong position.
+    """
+    import torch
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # "score.weight newly initialised" is expected for a fresh head
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(path), num_labels=num_labels, dtype=getattr(torch, dtype), use_safetensors=True)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    model.config.pad_token_id = pad_token_id
+    return model
+
+
+def head_of(model):
+    """The sequence classifier itself (embeddings, layers, norm, `score`), inside a PEFT wrapper or not."""
+    return model.base_model.model if hasattr(model, "peft_config") else model
+
+
+def pool(states, mask, pooling: str):
+    """One vector per row of `states` (batch, tokens, hidden): the mean over real tokens, or the last real token.
+
+    Mean pooling is the default: on the invoice demo the base model's mean-pooled states separate the labels far
+    better than its last token's (docs/training.md), and fine-tuning starts from there.
+    """
+    import torch
+
+    if pooling == "mean":
+        weights = mask.unsqueeze(-1).to(states.dtype)
+        return (states * weights).sum(1) / weights.sum(1).clamp(min=1)
+    last = mask.shape[1] - 1 - mask.flip(1).argmax(1)  # the last real position, for left or right padding
+    return states[torch.arange(states.shape[0], device=states.device), last]
+
+
+def pooled_logits(model, input_ids, attention_mask, pooling: str):
+    """Label logits for a batch: the transformer (with any adapter), then pooling, then the head."""
+    clf = head_of(model)
+    states = clf.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    return clf.score(pool(states, attention_mask, pooling)).float()
+
+
+@dataclass
+class Classifier:
+    model: object
+    tokenizer: object
+    labels: list[str]
+    temperature: float = 1.0
+    pooling: str = "last"
+    default_system_prompt = None  # the head reads the user text only (batch predict asks every model for this)
+
+    def logits(self, texts: list[str], batch_size: int = 32):
+        """Raw head logits (n, labels), computed in length-sorted batches (less padding)."""
+        import torch
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = torch.zeros((len(texts), len(self.labels)))
+        device = next(self.model.parameters()).device
+        was_training = self.model.training
+        self.model.eval()
+        with torch.inference_mode():
+            for s in range(0, len(order), batch_size):
+                idx = order[s: s + batch_size]
+                batch = self.tokenizer([texts[i] for i in idx], padding=True, return_tensors="pt",
+                                       add_special_tokens=False)
+                logits = pooled_logits(self.model, batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                                       self.pooling).cpu()
+                out[idx] = logits
+        self.model.train(was_training)
+        return out
+
+    def probabilities(self, texts: list[str], batch_size: int = 32) -> list[list[float]]:
+        """Calibrated label probabilities, one row per text, in `labels` order."""
+        import torch
+
+        return torch.softmax(self.logits(texts, batch_size) / self.temperature, dim=-1).tolist()
+
+    def predict(self, texts: list[str], batch_size: int = 32) -> list[tuple[str, list[float]]]:
+        """(label, probabilities) per text; the label is the argmax, so always one of `labels`."""
+        out = []
+        for p in self.probabilities(texts, batch_size):
+            out.append((self.labels[max(range(len(p)), key=p.__getitem__)], p))
+        return out
+
+
+def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "float32") -> Classifier:
+    """A classification run folder as a ready Classifier (LoRA adapter + head over the base, or full weights)."""
+    from tuneforge.models.load import load_tokenizer
+    from tuneforge.models.resolve import resolve_base
+    from tuneforge.run_record import read_run
+
+    run = run or read_run(run_dir)
+    if not is_classifier(run):
+        raise UserError("not a classification variant (run.json has no variant_type: classification)", file=str(run_dir))
+    labels = list(run["labels"])
+    tokenizer = load_tokenizer(run_dir)
+    if run.get("method") == "full":
+        model = load_head_model(run_dir, len(labels), tokenizer.pad_token_id, dtype)
+    else:
+        from peft import PeftModel
+
+        base = resolve_base(run["base"]["name"])
+        with peft_wrapping():
+            model = PeftModel.from_pretrained(load_head_model(base.path, len(labels), tokenizer.pad_token_id, dtype),
+                                              str(run_dir))
+    model.eval()
+    temperature = float((run.get("calibration") or {}).get("temperature") or 1.0)
+    return Classifier(model, tokenizer, labels, temperature, run.get("pooling", "last"))
+
+
+def is_classifier_dir(folder: str | Path) -> bool:
+    from tuneforge.run_record import is_run_dir, read_run
+
+    return is_run_dir(folder) and is_classifier(read_run(folder))
+
+
+def print_classification(clf: Classifier, text: str, probabilities: bool = False) -> None:
+    """`tuneforge predict` for a classification variant: the label, then (optionally) every label's probability."""
+    label, probs = clf.predict([text])[0]
+    print(label)
+    if probabilities:
+        for p, name in sorted(zip(probs, clf.labels), reverse=True):
+            print(f"  {p:7.2%}  {name}")

@@ -1,0 +1,117 @@
+"""The monitor's numbers: traffic of one variant cut into windows of N requests, each window measured against
+the variant's training data (drift) and, where reviewers looked, against the truth (accuracy).
+
+Everything here reads stored rows and returns plain dicts, so the terminal summary, the HTML report, the alert
+policy and the benchmark share one computation.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tuneforge.data.labels import normalise_answer
+from tuneforge.monitor import drift
+from tuneforge.monitor.estimate import estimated_accuracy, measured_accuracy
+from tuneforge.monitor.feedback import request_messages, response_text
+from tuneforge.monitor.reference import Reference
+
+
+def load_rows(conn, variants: list[str], last: int | None = None) -> list[dict]:
+    """Traffic rows of these variants, oldest first, each with its latest feedback (correct_output, rating)."""
+    marks = ",".join("?" * len(variants))
+    sql = (f"SELECT t.*, (SELECT f.correct_output FROM feedback f WHERE f.request_id = t.request_id AND "
+           f"f.correct_output IS NOT NULL ORDER BY f.id DESC LIMIT 1) AS correct_output, "
+           f"(SELECT f.rating FROM feedback f WHERE f.request_id = t.request_id AND f.rating IS NOT NULL "
+           f"ORDER BY f.id DESC LIMIT 1) AS rating FROM traffic t WHERE t.variant IN ({marks}) ORDER BY t.id")
+    rows = [dict(r) for r in conn.execute(sql, variants)]
+    return rows[-last:] if last else rows
+
+
+def reviewed_correct(row: dict) -> bool | None:
+    """Whether a reviewed answer was right: a correction equal to the answer or a positive rating says yes."""
+    if row.get("correct_output") is not None:
+        return normalise_answer(row["correct_output"]) == normalise_answer(response_text(row) or "")
+    if row.get("rating") is not None:
+        return row["rating"] > 0 if row["rating"] in (-1, 1) else row["rating"] >= 4
+    return None
+
+
+def input_text(row: dict) -> str:
+    users = [m["content"] for m in request_messages(row) if m["role"] == "user"]
+    return users[-1] if users else ""
+
+
+def _valid(answer: str | None, ref: Reference) -> bool:
+    if answer is None:
+        return False
+    if ref.is_classification:
+        return normalise_answer(answer) in ref.labels
+    text = answer.strip()
+    if text.startswith(("{", "[")):
+        try:
+            json.loads(text)
+        except ValueError:
+            return False
+    return True
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    import numpy as np
+
+    return float(np.percentile(values, q)) if values else None
+
+
+def window_stats(rows: list[dict], ref: Reference, p_value: float = 0.01, domain: bool = True) -> dict:
+    ok = [r for r in rows if r["status"] == 200]
+    answers = [response_text(r) for r in ok]
+    inputs = [input_text(r) for r in ok]
+    latencies = [r["latency_ms"] for r in rows if r["latency_ms"] is not None]
+    out = {
+        "from": rows[0]["at"] if rows else None, "to": rows[-1]["at"] if rows else None,
+        "first_id": rows[0]["id"] if rows else None, "last_id": rows[-1]["id"] if rows else None,
+        "requests": len(rows),
+        "error_rate": (len(rows) - len(ok)) / len(rows) if rows else None,
+        "latency_p50_ms": _percentile(latencies, 50), "latency_p95_ms": _percentile(latencies, 95),
+        "validity": sum(_valid(a, ref) for a in answers) / len(answers) if answers else None,
+    }
+    if ref.is_classification and answers:
+        counts: dict[str, int] = {}
+        for a in answers:
+            key = normalise_answer(a or "")
+            counts[key] = counts.get(key, 0) + 1
+        out["labels"] = counts
+        out["label_drift"] = drift.label_drift(ref.train_labels, counts)
+        ld = out["label_drift"]
+        significant = ld["p_value"] is not None and ld["p_value"] < p_value
+        out["label_drift"]["drifted"] = significant if ld["test"] == "chi-square" else ld["js_distance"] > 0.1
+    lengths_ref, lengths_cur = [len(t) for t in ref.train_inputs], [len(t) for t in inputs]
+    out["length_psi"] = drift.psi(lengths_ref, lengths_cur) if inputs and lengths_ref else None
+    out["length_test"] = drift.numeric_drift(lengths_ref, lengths_cur)
+    out["vocabulary_psi"] = drift.vocabulary_psi(ref.train_inputs, inputs) if inputs and ref.train_inputs else None
+    out["domain"] = drift.domain_classifier_auc(ref.train_inputs, inputs) if domain and inputs and ref.train_inputs \
+        else {"auc": None, "ci": None}
+    confidences = [r["confidence"] for r in ok if r.get("confidence") is not None]
+    out["confidence_mean"] = sum(confidences) / len(confidences) if confidences else None
+    out["scored"] = len(confidences)
+    out["estimated_accuracy"] = estimated_accuracy(confidences)
+    reviewed = [c for c in (reviewed_correct(r) for r in ok) if c is not None]
+    out["measured_accuracy"] = measured_accuracy(reviewed)
+    return out
+
+
+def windows(rows: list[dict], size: int) -> list[list[dict]]:
+    """Consecutive windows of `size` requests; the last, partial one is kept when it has at least half."""
+    out = [rows[i : i + size] for i in range(0, len(rows), size)]
+    if len(out) > 1 and len(out[-1]) < size // 2:
+        out[-2].extend(out.pop())
+    return out
+
+
+def summarise(rows: list[dict], ref: Reference, window: int, p_value: float = 0.01, history: bool = True) -> dict:
+    """Every window (for charts) and the latest `window` requests (for alerts); `history=False` skips the
+    former when only the alert check is needed."""
+    per_window = [window_stats(w, ref, p_value) for w in windows(rows, window)] if rows and history else []
+    corrections = sum(r.get("correct_output") is not None for r in rows)
+    return {"variant": ref.ref, "requests": len(rows), "window": window, "windows": per_window,
+            "latest": window_stats(rows[-window:], ref, p_value) if rows else None, "corrections": corrections,
+            "labels": ref.labels}

@@ -1,0 +1,110 @@
+"""Settings chosen from the data for every training field the user left unset, each with its reason.
+
+`tuneforge train DATA` with no options must train a variant that works. A field the user set (flag, YAML key or
+API field: pydantic's `model_fields_set`) is never overridden; every other choice below is printed as one line
+"field=value (why)". The rules and the measurements behind them are in docs/training.md.
+
+- variant type: labels (data/labels.py: short, repeated answers) -> a classification head; anything else ->
+  generative. A head can only answer a label, and on the invoice demo it is both more accurate and faster.
+- classification: LoRA rank 16 on the linear layers of the top CLS_LAYERS layers plus a fully trained head, lr
+  CLS_LR, batch CLS_BATCH, epochs so that the run makes about CLS_TARGET_STEPS optimizer steps (within
+  CLS_MIN/MAX_EPOCHS); pooling is the mean over tokens (config default).
+- generative: the dataset-size rules of train/auto.py for epochs, batch size and learning rate.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tuneforge.data.labels import label_set
+from tuneforge.train.auto import auto_batch_size, auto_epochs, auto_lr
+
+CLS_METHOD, CLS_LORA_R = "lora", 16
+CLS_LAYERS = 8
+CLS_LR = 1e-3
+CLS_BATCH = 16
+CLS_TARGET_STEPS = 100
+CLS_MIN_EPOCHS, CLS_MAX_EPOCHS = 3, 20
+
+
+def choose_variant_type(cfg, answers: list[str]) -> tuple[str, str | None]:
+    if cfg.variant_type != "auto":
+        return cfg.variant_type, None
+    if cfg.objective == "dpo":
+        return "generative", "generative (DPO learns preferences between texts)"
+    labels = label_set(answers)
+    if labels:
+        return "classification", (f"classification ({len(labels)} labels: the answers are short and repeat; "
+                                   "a head over the labels can only answer one of them)")
+    return "generative", "generative (the answers are free text, not a small set of labels)"
+
+
+def classification_epochs(n: int, batch: int) -> int:
+    per_epoch = math.ceil(n / batch)
+    return max(CLS_MIN_EPOCHS, min(CLS_MAX_EPOCHS, math.ceil(CLS_TARGET_STEPS / per_epoch)))
+
+
+def _classification_choices(cfg, n: int, unset) -> tuple[dict, list[str]]:
+    update, notes = {}, []
+    if unset("method"):
+        update["method"] = CLS_METHOD
+        notes.append(f"method={CLS_METHOD} (classification: LoRA on the top layers plus a fully trained head; "
+                     "small adapter, small optimizer state)")
+    if unset("lora_r") and update.get("method", cfg.method) != "full":
+        update["lora_r"] = CLS_LORA_R
+        notes.append(f"lora_r={CLS_LORA_R} (classification default)")
+    if unset("classifier_layers"):
+        update["classifier_layers"] = CLS_LAYERS
+        notes.append(f"classifier_layers={CLS_LAYERS} (train the top {CLS_LAYERS} layers and the head; the frozen "
+                     "layers below run once per example)")
+    batch = cfg.batch_size
+    if unset("batch_size"):
+        batch = min(CLS_BATCH, n)
+        update["batch_size"] = batch
+        notes.append(f"batch_size={batch} (classification: short inputs, {CLS_BATCH} per step)")
+    if unset("epochs"):
+        update["epochs"] = classification_epochs(n, batch * cfg.grad_accum)
+        notes.append(f"epochs={update['epochs']} ({n} examples / batch {batch}: about {CLS_TARGET_STEPS} steps, "
+                     f"{CLS_MIN_EPOCHS}..{CLS_MAX_EPOCHS} epochs)")
+    if unset("lr"):
+        lr = CLS_LR if update.get("method", cfg.method) != "full" else CLS_LR / 20
+        update["lr"] = lr
+        notes.append(f"lr={lr:g} (classification, {update.get('method', cfg.method)}: measured on the invoice demo, "
+                     "docs/training.md)")
+    return update, notes
+
+
+def _generative_choices(cfg, n: int, world: int, unset) -> tuple[dict, list[str]]:
+    update, notes = {}, []
+    batch = cfg.batch_size
+    if unset("batch_size"):
+        batch = auto_batch_size(n)
+        update["batch_size"] = batch
+        notes.append(f"batch_size={batch} (power of two nearest {n}/50, within 4..32)")
+    global_batch = batch * cfg.grad_accum * world
+    if unset("epochs"):
+        update["epochs"] = auto_epochs(n, global_batch)
+        notes.append(f"epochs={update['epochs']} ({n} examples: at least 100 seen and 60 optimizer steps)")
+    if unset("lr"):
+        update["lr"] = auto_lr(cfg.method, cfg.objective, global_batch)
+        notes.append(f"lr={update['lr']:g} ({cfg.method}/{cfg.objective}, global batch {global_batch})")
+    return update, notes
+
+
+def choose_defaults(cfg, data, world: int = 1):
+    """Return (cfg with every unset field chosen from `data`, one note per choice)."""
+    given = set(cfg.model_fields_set)
+
+    def unset(name: str) -> bool:
+        # An explicit --auto-epochs/--auto-batch-size/--auto-lr asks for the choice even beside a given value.
+        return name not in given or bool(getattr(cfg, f"auto_{name}", False))
+
+    n = len(data.train)
+    variant, why = choose_variant_type(cfg, [e.answer for e in data.train])
+    update, notes = {"variant_type": variant}, ([f"variant_type={why}"] if why else [])
+    if variant == "classification":
+        more, more_notes = _classification_choices(cfg, n, unset)
+    else:
+        more, more_notes = _generative_choices(cfg, n, world, unset)
+    update.update(more)
+    return cfg.model_copy(update=update), notes + more_notes

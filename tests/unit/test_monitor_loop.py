@@ -1,0 +1,232 @@
+"""The maintenance cycle on a tiny model, fast: traffic and feedback, the review queue, the monitor's alerts with
+and without drift, traffic export and retention, and a retrain that goes through the data workbench, the same
+recipe, the gate and the registry's lineage."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+
+import pytest
+from conftest import SYSTEM, _LINES, chat_row, write_jsonl
+
+from tuneforge.config import MonitorPolicy
+
+LABELS = sorted(_LINES)
+
+
+@pytest.fixture
+def deployed(tmp_path, label_data, tiny_model_dir, one_torch_thread):
+    """A tiny variant trained for two steps, evaluated on its data, registered as inv:1 in production."""
+    from tuneforge.config import EvalConfig, TrainConfig
+    from tuneforge.eval.compare import run_eval
+    from tuneforge.registry.store import Registry
+    from tuneforge.train.sft import train
+
+    run = train(TrainConfig(data=str(label_data), base=str(tiny_model_dir), out=str(tmp_path / "run"), max_steps=2,
+                            batch_size=4, progress=False, report_to="none", eval_split=0.2), log=lambda m: None)
+    held_out = {"software": ["notion workspace", "zoom pro"], "travel": ["eurostar london", "uber ride"],
+                "hardware": ["hp printer", "samsung ssd"]}
+    frozen = write_jsonl(tmp_path / "frozen.jsonl", [chat_row(t, lab) for lab, ts in held_out.items() for t in ts])
+    run_eval(EvalConfig(model=str(run), data=str(frozen), baselines=False, bootstrap=0, html="none"),
+             log=lambda m: None)
+    registry = Registry()
+    v = registry.register(run, "inv")
+    registry.promote(v.ref, "production", require_gate=False, note="first deployment")
+    registry.close()
+    return v.ref
+
+
+def _log(traffic, rid, text, answer, confidence=None, variant="inv:1", status=200):
+    traffic.record(request_id=rid, endpoint="chat.completion", model="inv", variant=variant, status=status,
+                   latency_ms=12.0, request={"model": "inv", "messages": [{"role": "user", "content": text}]},
+                   response={"id": rid, "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]},
+                   label_probs=None if confidence is None else {answer: confidence}, confidence=confidence)
+
+
+def test_feedback_review_queue_export_and_retention(deployed, tmp_path):
+    from tuneforge.monitor.feedback import FeedbackStore, UnknownRequest
+    from tuneforge.monitor.review_queue import build_queue
+    from tuneforge.monitor.traffic_log import TrafficLog, traffic_path
+    from tuneforge.monitor.traffic_query import export_jsonl, prune, query
+
+    traffic = TrafficLog()
+    _log(traffic, "chatcmpl-bad", "dell laptop", "banana", 0.9)         # outside the label set
+    _log(traffic, "chatcmpl-low", "usb keyboard", "hardware", 0.2)      # least confident
+    _log(traffic, "chatcmpl-mid", "taxi airport", "travel", 0.4)
+    for i in range(12):
+        _log(traffic, f"chatcmpl-ok{i}", f"github team plan {i}", "software", 0.95)
+    traffic.close()
+
+    items = build_queue("inv", limit=6, random_share=0.34, seed=3)
+    reasons = [it.reason for it in items]
+    assert reasons[0] == "invalid" and items[0].request_id == "chatcmpl-bad"
+    low = [it.request_id for it in items if it.reason == "low_confidence"]
+    assert low == ["chatcmpl-low", "chatcmpl-mid"]  # lowest confidence first
+    assert reasons.count("random") == 2 and reasons[-2:] == ["random", "random"]
+    assert items[0].labels == LABELS and items[0].to_json()["input"] == "dell laptop"
+
+    store = FeedbackStore()
+    store.add("chatcmpl-bad", correct_output="hardware", api_key="1:tf-abc", source="api")
+    store.add("chatcmpl-low", rating=-1, comment="wrong")
+    with pytest.raises(UnknownRequest):
+        store.add("chatcmpl-nope", rating=1)
+    store.close()
+    assert "chatcmpl-bad" not in [it.request_id for it in build_queue("inv", limit=20)]  # reviewed: left out
+
+    out = tmp_path / "export.jsonl"
+    assert export_jsonl(query("inv", corrected_only=True, limit=None), out, SYSTEM) == 1
+    row = json.loads(out.read_text())
+    assert row["messages"][0] == {"role": "system", "content": SYSTEM}
+    assert row["messages"][-1] == {"role": "assistant", "content": "hardware"}  # the correction, not "banana"
+
+    conn = sqlite3.connect(traffic_path())
+    conn.execute("UPDATE traffic SET at = '2000-01-01T00:00:00+00:00' WHERE request_id IN ('chatcmpl-bad', 'chatcmpl-ok0')")
+    conn.commit()
+    conn.close()
+    assert prune(30) == 2
+    left = {r["request_id"] for r in query("inv", limit=None)}
+    assert "chatcmpl-bad" not in left and "chatcmpl-low" in left and len(left) == 13
+    conn = sqlite3.connect(traffic_path())
+    assert conn.execute("SELECT COUNT(*) FROM feedback WHERE request_id = 'chatcmpl-bad'").fetchone()[0] == 0
+    conn.close()
+
+
+def _stream(traffic, n, drift: bool, seed: int, start: int = 0):
+    rng = random.Random(seed)
+    for i in range(start, start + n):
+        if drift:  # the mix moves to one label, on inputs unlike the training data, answered with low confidence
+            label = "hardware" if rng.random() < 0.85 else rng.choice(LABELS)
+            text, conf = f"kpn zakelijk mobiel abonnement {rng.randint(0, 99)} maand", rng.uniform(0.2, 0.5)
+        else:
+            label = rng.choice(LABELS)
+            text, conf = rng.choice(_LINES[label]), rng.uniform(0.85, 0.99)
+        _log(traffic, f"chatcmpl-{seed}-{i}", text, label, conf)
+
+
+def test_monitor_alerts_on_drift_only_and_writes_the_html_report(deployed, tmp_path):
+    from tuneforge.monitor.cycle import run_cycle
+    from tuneforge.monitor.traffic_log import TrafficLog
+
+    policy = MonitorPolicy(window=40, min_estimated_accuracy=0.7, min_corrections=5)
+    traffic = TrafficLog()
+    _stream(traffic, 80, drift=False, seed=1)
+    traffic.flush()
+    calm = run_cycle("inv", policy, score=False, html=tmp_path / "calm.html", log=lambda m: None)
+    assert calm.verdict.alerts == [] and not calm.verdict.retrain
+    assert calm.summary["requests"] == 80 and len(calm.summary["windows"]) == 2
+    assert calm.summary["latest"]["estimated_accuracy"]["value"] > 0.85
+
+    _stream(traffic, 40, drift=True, seed=2, start=80)
+    traffic.close()
+    drifted = run_cycle("inv", policy, score=False, html=tmp_path / "drift.html", log=lambda m: None)
+    text = " | ".join(drifted.verdict.alerts)
+    assert "label distribution drift" in text and "estimated accuracy" in text and "domain classifier" in text
+    assert not drifted.verdict.retrain and "corrections" in drifted.verdict.reason  # none collected yet
+    html = (tmp_path / "drift.html").read_text()
+    assert html.count("<svg") >= 7 and "label distribution drift" in html and "<script" not in html
+
+
+def test_label_probabilities_are_scored_and_stored_for_a_generative_variant(deployed):
+    from tuneforge.monitor.cycle import run_cycle
+    from tuneforge.monitor.traffic_log import TrafficLog, traffic_path
+
+    traffic = TrafficLog()
+    for i, (label, texts) in enumerate(_LINES.items()):
+        _log(traffic, f"chatcmpl-s{i}", texts[0], label)  # no probabilities from the engine
+    traffic.close()
+    run_cycle("inv", MonitorPolicy(window=20), score=True, log=lambda m: None)
+    conn = sqlite3.connect(traffic_path())
+    rows = conn.execute("SELECT label_probs_json, confidence FROM traffic ORDER BY id").fetchall()
+    conn.close()
+    for probs_json, confidence in rows:
+        probs = json.loads(probs_json)
+        assert sorted(probs) == LABELS and sum(probs.values()) == pytest.approx(1.0)
+        assert 0.0 <= confidence <= 1.0
+
+
+def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deployed, tmp_path):
+    from tuneforge.data.versions import resolve_data_path
+    from tuneforge.monitor.feedback import FeedbackStore
+    from tuneforge.monitor.retrain import retrain
+    from tuneforge.monitor.traffic_log import TrafficLog
+    from tuneforge.registry import lineage
+    from tuneforge.registry.store import Registry
+
+    traffic = TrafficLog()
+    rng = random.Random(0)
+    fixes = {}
+    for i in range(40):
+        label = rng.choice(LABELS)
+        text = f"{rng.choice(_LINES[label])} invoice {i}"
+        _log(traffic, f"chatcmpl-r{i}", text, "software", 0.5)
+        fixes[f"chatcmpl-r{i}"] = label
+    from tuneforge.monitor.retrain import is_held_out
+
+    relabelled = next(t for t in _LINES["software"] if not is_held_out(t, 0.3))  # learnt from, not held out
+    contra = "chatcmpl-contra"
+    _log(traffic, contra, relabelled, "software", 0.9)  # a training input, now relabelled by a reviewer
+    traffic.close()
+    store = FeedbackStore()
+    for rid, label in fixes.items():
+        store.add(rid, correct_output=label)
+    store.add(contra, correct_output="hardware")
+    store.close()
+
+    policy = MonitorPolicy(min_corrections=20, retrain_max_steps=1, gate_confidence=None)
+    result = retrain("inv", policy, log=lambda m: None, reason="test")
+    rows = [json.loads(line) for line in resolve_data_path(result.dataset)[0].read_text().splitlines()]
+    pairs = {(r["messages"][-2]["content"], r["messages"][-1]["content"]) for r in rows}
+    assert (relabelled, "hardware") in pairs and (relabelled, "software") not in pairs
+    assert result.report["data"]["overridden"] == [{"input": relabelled, "old": "software", "new": "hardware"}]
+    assert result.report["data"]["corrections_added"] + result.report["fresh_reviewed"] == 41
+    assert set(result.gates) == {"frozen", "fresh"}
+    steps = [e["step"] for e in lineage.events("inv")]
+    assert steps[:3] == ["dataset", "train", "gate"] and steps[3] in ("promote", "not promoted")
+    registry = Registry()
+    new = registry.get(result.new_ref)
+    registry.close()
+    passed = all(g["passed"] for g in result.gates.values())
+    assert result.promoted == passed and new.stage == ("production" if passed else "candidate")
+    assert (result.folder / "report.md").read_text().startswith("# Retrain of inv")
+
+
+def test_cli_review_keyboard_flow_monitor_and_traffic_commands(deployed, tmp_path):
+    from typer.testing import CliRunner
+
+    from tuneforge.cli.main import app
+    from tuneforge.monitor.feedback import FeedbackStore
+    from tuneforge.monitor.traffic_log import TrafficLog
+
+    traffic = TrafficLog()
+    _log(traffic, "chatcmpl-a", "dell laptop", "banana", 0.9)
+    _log(traffic, "chatcmpl-b", "usb keyboard", "hardware", 0.1)
+    _log(traffic, "chatcmpl-c", "taxi airport", "travel", 0.3)
+    traffic.close()
+    runner = CliRunner()
+    # Seed 0's queue: invalid (a), least confident of the rest (c), then the random sample (b).
+    # Keys: "2" picks the 2nd label, Enter accepts, "e" types the answer.
+    done = runner.invoke(app, ["review", "inv", "--limit", "3", "--seed", "0"], input="2\n\ne\ntravel\n")
+    assert done.exit_code == 0, done.output
+    assert [line.split()[1] for line in done.output.splitlines() if line.startswith("[")] == \
+        ["invalid", "low_confidence", "random"]
+    assert "reviewed 3, corrected 2" in done.output
+    store = FeedbackStore()
+    got = {f.request_id: (f.correct_output, f.source) for f in store.list("inv:1")}
+    store.close()
+    assert got["chatcmpl-a"] == (LABELS[1], "review:invalid")
+    assert got["chatcmpl-c"] == ("travel", "review:low_confidence")  # accepted
+    assert got["chatcmpl-b"] == ("travel", "review:random")  # edited
+
+    html = tmp_path / "m.html"
+    shown = runner.invoke(app, ["monitor", "inv", "--no-score", "--html", str(html)])
+    assert shown.exit_code == 0, shown.output
+    assert "estimated accuracy (no labels)" in shown.output and html.read_text().startswith("<!doctype html>")
+
+    listed = runner.invoke(app, ["traffic", "list", "--variant", "inv", "--corrected"])
+    assert listed.output.count("chatcmpl-") == 3 and "'banana'  -> 'software'" in listed.output
+    out = tmp_path / "t.jsonl"
+    assert "wrote 3 examples" in runner.invoke(app, ["traffic", "export", str(out), "--variant", "inv"]).output
+    bad = runner.invoke(app, ["feedback", "chatcmpl-nope", "--rating", "1"])
+    assert bad.exit_code == 1 and "chatcmpl-nope" in bad.output

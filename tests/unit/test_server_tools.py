@@ -1,0 +1,214 @@
+"""Tool calls through the official openai client on the tiny model, given a Hermes-style chat template that
+renders `tools` (the way Qwen's does): calls come back parsed in OpenAI's shape, a conversation with tool
+results renders through the template, and a model whose template has no tools still gets a 400 naming `tools`.
+
+The tiny model's weights are random, so its calls are forced with tool_choice (the llguidance grammar); the
+rendering, grammar and parsing path is the server's real one.
+"""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+from starlette.testclient import TestClient
+
+from tuneforge.serve.app import create_app
+from tuneforge.serve.catalog import Catalog, ServedModel
+from tuneforge.serve.engine import Engine
+from tuneforge.serve.tool_calls import template_supports_tools
+
+# ChatML with Hermes tool calling: tools listed in the system turn, calls as <tool_call>{json}</tool_call>,
+# tool results as a user turn holding <tool_response>.
+HERMES_TEMPLATE = """\
+{%- if tools %}<|im_start|>system
+{% if messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}
+
+{% endif %}You may call these functions:
+<tools>
+{% for tool in tools %}{{ tool | tojson }}
+{% endfor %}</tools>
+Answer a call as <tool_call>
+{"name": <function-name>, "arguments": <args-json-object>}
+</tool_call><|im_end|>
+{% elif messages[0]['role'] == 'system' %}<|im_start|>system
+{{ messages[0]['content'] }}<|im_end|>
+{% endif %}
+{%- for message in messages %}
+{%- if message['role'] == 'system' %}
+{%- elif message['role'] == 'assistant' and message.tool_calls %}<|im_start|>assistant
+{% if message['content'] %}{{ message['content'] }}
+{% endif %}{% for call in message.tool_calls %}<tool_call>
+{"name": "{{ call.function.name }}", "arguments": {{ call.function.arguments | tojson }}}
+</tool_call>{% endfor %}<|im_end|>
+{% elif message['role'] == 'tool' %}<|im_start|>user
+<tool_response>
+{{ message['content'] }}
+</tool_response><|im_end|>
+{% else %}<|im_start|>{{ message['role'] }}
+{{ message['content'] }}<|im_end|>
+{% endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}<|im_start|>assistant
+{% endif %}"""
+
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Oslo"]}},
+                   "required": ["city"], "additionalProperties": False}}}
+RATE = {"type": "function", "function": {
+    "name": "exchange_rate", "description": "Rate between two currencies",
+    "parameters": {"type": "object", "properties": {"pair": {"type": "string", "enum": ["EUR/USD", "EUR/CHF"]}},
+                   "required": ["pair"], "additionalProperties": False}}}
+ASK = [{"role": "user", "content": "weather in paris?"}]
+
+
+def _client(model_dir, name: str):
+    engine = Engine(model_dir, max_batch=4, max_queue=8, batch_wait_s=0.0)
+    catalog = Catalog([ServedModel(name, "base", str(model_dir), None, None, 0, engine)], [engine])
+    http = TestClient(create_app(catalog), raise_server_exceptions=False)
+    return catalog, http, openai.OpenAI(base_url=str(http.base_url) + "/v1", api_key="none", http_client=http,
+                                        max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def tools_model_dir(tmp_path_factory):
+    from transformers import AutoTokenizer
+
+    from tuneforge.models.tiny import build_tiny_model
+
+    folder = build_tiny_model(tmp_path_factory.mktemp("tiny-tools"))
+    tok = AutoTokenizer.from_pretrained(folder)
+    tok.chat_template = HERMES_TEMPLATE
+    tok.save_pretrained(folder)
+    # Tool definitions are long in the tiny 400-token vocabulary: give the prompt room (rope needs no training).
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 4096}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tools_server(tools_model_dir):
+    catalog, http, client = _client(tools_model_dir, "tiny-tools")
+    yield client
+    catalog.close()
+
+
+@pytest.fixture(scope="module")
+def plain_server(tiny_model_dir):
+    catalog, http, client = _client(tiny_model_dir, "tiny")
+    yield client
+    catalog.close()
+
+
+def test_support_is_read_from_the_template(tools_server, tools_model_dir, tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    assert template_supports_tools(AutoTokenizer.from_pretrained(tools_model_dir))
+    assert not template_supports_tools(AutoTokenizer.from_pretrained(tiny_model_dir))
+
+
+def test_the_openai_client_gets_a_named_tool_call_parsed(tools_server):
+    done = tools_server.chat.completions.create(
+        model="tiny-tools", messages=ASK, tools=[WEATHER, RATE], max_tokens=120, temperature=0,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    choice = done.choices[0]
+    assert choice.finish_reason == "tool_calls", choice
+    assert choice.message.content is None
+    (call,) = choice.message.tool_calls
+    assert call.type == "function" and call.id.startswith("call_")
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments)["city"] in ("Paris", "Oslo")
+
+
+def test_required_lets_the_model_pick_among_the_tools(tools_server):
+    done = tools_server.chat.completions.create(model="tiny-tools", messages=ASK, tools=[WEATHER, RATE],
+                                                tool_choice="required", max_tokens=120, temperature=1.0, seed=3, n=3)
+    for choice in done.choices:
+        assert choice.finish_reason == "tool_calls"
+        (call,) = choice.message.tool_calls
+        args = json.loads(call.function.arguments)
+        assert (call.function.name, set(args)) in (("get_weather", {"city"}), ("exchange_rate", {"pair"}))
+
+
+def test_tool_choice_none_and_auto_answer_in_text(tools_server):
+    for tool_choice in ("none", "auto"):
+        done = tools_server.chat.completions.create(model="tiny-tools", messages=ASK, tools=[WEATHER],
+                                                    tool_choice=tool_choice, max_tokens=4, temperature=0)
+        # Random weights write no <tool_call>: the text comes back as content.
+        assert done.choices[0].message.tool_calls is None
+        assert done.choices[0].finish_reason in ("stop", "length")
+
+
+def test_a_conversation_with_tool_results_renders_through_the_template(tools_server, tools_model_dir):
+    from transformers import AutoTokenizer
+
+    history = ASK + [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18 C and sunny"},
+    ]
+    done = tools_server.chat.completions.create(model="tiny-tools", messages=history, tools=[WEATHER],
+                                                max_tokens=2, temperature=0)
+    tok = AutoTokenizer.from_pretrained(tools_model_dir)
+    expected_history = ASK + [
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18 C and sunny"},
+    ]
+    text = tok.apply_chat_template(expected_history, tools=[WEATHER], tokenize=False, add_generation_prompt=True)
+    assert '{"name": "get_weather", "arguments": {"city": "Paris"}}' in text and "18 C and sunny" in text
+    assert done.usage.prompt_tokens == len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+@pytest.mark.parametrize("kwargs, param", [
+    ({"stream": True}, "stream"),
+    ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice.function.name"),
+    ({"tool_choice": "sometimes"}, "tool_choice"),
+    ({"tools": [{"type": "function", "function": {"description": "no name"}}]}, "tools.0.function.name"),
+    ({"messages": ASK + [{"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{not json"}}]}]},
+     "messages.1.tool_calls.0.function.arguments"),
+])
+def test_tool_requests_we_cannot_honour_are_a_400_naming_the_parameter(tools_server, kwargs, param):
+    with pytest.raises(openai.BadRequestError) as e:
+        tools_server.chat.completions.create(**{"model": "tiny-tools", "messages": ASK, "tools": [WEATHER],
+                                                "max_tokens": 4, **kwargs})
+    assert e.value.body["param"] == param
+
+
+def test_a_model_without_tool_support_still_refuses_tools(plain_server):
+    with pytest.raises(openai.BadRequestError) as e:
+        plain_server.chat.completions.create(model="tiny", messages=ASK, tools=[WEATHER], max_tokens=4)
+    assert e.value.body["param"] == "tools"
+    assert "no tool support" in e.value.body["message"]
+
+
+def test_calls_written_in_the_answer_are_parsed_and_a_cut_call_stays_text(tools_model_dir):
+    """tool_choice "auto": whatever the model writes goes through the same parser (a trained model's output,
+    written here since random weights write no calls)."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from tuneforge.serve.tool_calls import plan_tools
+
+    served = SimpleNamespace(engine=SimpleNamespace(tokenizer=AutoTokenizer.from_pretrained(tools_model_dir)))
+    body = SimpleNamespace(tools=[WEATHER, RATE], tool_choice="auto", structured=False)
+    plan = plan_tools(body, served, list(ASK))
+    assert plan.grammar is None and "<tools>" in plan.prompt_text
+
+    def answer(text, finish="stop"):
+        return plan.shape({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish})
+
+    two = answer('Checking both.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>\n'
+                 '<tool_call>\n{"name": "exchange_rate", "arguments": {"pair": "EUR/CHF"}}\n</tool_call>')
+    assert two["finish_reason"] == "tool_calls" and two["message"]["content"] == "Checking both."
+    assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in two["message"]["tool_calls"]] \
+        == [("get_weather", {"city": "Oslo"}), ("exchange_rate", {"pair": "EUR/CHF"})]
+    assert len({c["id"] for c in two["message"]["tool_calls"]}) == 2
+    cut = answer('<tool_call>\n{"name": "get_weather", "argu', "length")
+    assert cut["finish_reason"] == "length" and "tool_calls" not in cut["message"]
+    assert answer("It is sunny.")["message"] == {"role": "assistant", "content": "It is sunny."}

@@ -1,0 +1,89 @@
+"""The settings `tuneforge train DATA` chooses when the user gives none, on synthetic datasets."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from tuneforge.config import TrainConfig
+from tuneforge.data.formats import Example
+from tuneforge.train import defaults
+from tuneforge.train.defaults import choose_defaults
+
+
+def _data(answers: list[str]) -> SimpleNamespace:
+    rows = [Example([{"role": "user", "content": f"input {i}"}, {"role": "assistant", "content": a}])
+            for i, a in enumerate(answers)]
+    return SimpleNamespace(train=rows, eval=[])
+
+
+def _labels(n: int, k: int) -> SimpleNamespace:
+    return _data([f"label_{i % k}" for i in range(n)])
+
+
+def _chosen(notes: list[str]) -> set[str]:
+    return {n.split("=", 1)[0] for n in notes}
+
+
+def test_labels_choose_a_classification_variant_with_every_setting_explained():
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), _labels(422, 12))
+    assert cfg.variant_type == "classification"
+    assert (cfg.method, cfg.lora_r, cfg.batch_size, cfg.lr) == (
+        defaults.CLS_METHOD, defaults.CLS_LORA_R, defaults.CLS_BATCH, defaults.CLS_LR)
+    assert cfg.classifier_layers == defaults.CLS_LAYERS
+    assert cfg.epochs == defaults.classification_epochs(422, defaults.CLS_BATCH)
+    # One line per choice, each with its reason in parentheses.
+    assert _chosen(notes) == {"variant_type", "method", "lora_r", "classifier_layers", "batch_size", "epochs", "lr"}
+    assert all("(" in n and n.endswith(")") for n in notes)
+
+
+@pytest.mark.parametrize("n, expected", [(40, defaults.CLS_MAX_EPOCHS), (422, 4), (5000, defaults.CLS_MIN_EPOCHS)])
+def test_classification_epochs_aim_at_a_number_of_steps(n, expected):
+    epochs = defaults.classification_epochs(n, 16)
+    assert epochs == expected
+    assert defaults.CLS_MIN_EPOCHS <= epochs <= defaults.CLS_MAX_EPOCHS
+
+
+def test_small_label_sets_get_a_batch_no_larger_than_the_data():
+    cfg, _ = choose_defaults(TrainConfig(data="x.jsonl"), _labels(10, 2))
+    assert cfg.variant_type == "classification" and cfg.batch_size == 10
+
+
+def test_free_text_chooses_a_generative_variant_by_the_size_rules():
+    answers = [f"Dear customer, thank you for message number {i}; we will reply within {i % 5 + 1} days."
+               for i in range(300)]
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), _data(answers))
+    assert cfg.variant_type == "generative"
+    assert cfg.batch_size == 8 and cfg.epochs == 3 and cfg.lr == pytest.approx(1.41e-4)  # train/auto.py rules
+    assert _chosen(notes) == {"variant_type", "batch_size", "epochs", "lr"}
+
+
+def test_what_the_user_set_is_never_overridden():
+    given = TrainConfig(data="x.jsonl", epochs=2, lr=3e-4, method="full", variant_type="classification")
+    cfg, notes = choose_defaults(given, _labels(200, 4))
+    assert (cfg.epochs, cfg.lr, cfg.method) == (2, 3e-4, "full")
+    assert not {"epochs", "lr", "method", "variant_type", "lora_r"} & _chosen(notes)
+
+
+def test_set_through_the_cli_counts_as_set(tmp_path):
+    """The CLI passes only the flags a user typed, so the config knows what was chosen by hand."""
+    from tuneforge.cli.options import _config_function
+
+    seen = {}
+    _config_function(TrainConfig, lambda cfg: seen.setdefault("cfg", cfg))(config=None, data="x.jsonl", epochs=7)
+    assert seen["cfg"].model_fields_set == {"data", "epochs"}
+
+
+def test_dpo_and_explicit_generative_stay_generative():
+    cfg, _ = choose_defaults(TrainConfig(data="x.jsonl", objective="dpo"), _labels(100, 4))
+    assert cfg.variant_type == "generative"
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl", variant_type="generative"), _labels(100, 4))
+    assert cfg.variant_type == "generative" and "variant_type" not in _chosen(notes)
+
+
+def test_classification_of_free_text_is_refused_clearly():
+    from tuneforge.train.classification import label_forms
+
+    with pytest.raises(ValueError, match="--variant-type generative"):
+        label_forms([f"a long free text answer number {i}" for i in range(20)])
