@@ -170,6 +170,21 @@ def tiny_variants(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
     }
 
 
+@pytest.fixture(scope="session")
+def extraction_run(tiny_model_dir, tmp_path_factory) -> Path:
+    """An extraction variant on the tiny model: JSON answers with keys supplier (string), total (number) and
+    currency (string), recorded in its run.json as `data.answer_schema`."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.train.sft import train
+
+    d = tmp_path_factory.mktemp("extract")
+    answers = [{"supplier": f"Firma {i} GmbH", "total": 100 + i, "currency": "EUR"} for i in range(8)]
+    data = write_jsonl(d / "train.jsonl", [chat_row(f"Rechnung von Firma {i} GmbH, {100 + i} EUR", json.dumps(a))
+                                           for i, a in enumerate(answers)])
+    return train(TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(d / "run"), epochs=1, batch_size=4,
+                             eval_split=0.0, progress=False), log=lambda *_: None)
+
+
 def write_eval(path: Path, tuned: float, baseline: float, data: str = "/data/test.jsonl", n: int = 20) -> Path:
     """An eval.json as eval/compare.py writes it: a classification task on `n` shared inputs, the fine-tuned
     variant right on a `tuned` share of them and the zero-shot baseline on a `baseline` share (the first ones, so

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from tuneforge.serve.answer_format import default_answer_format
 from tuneforge.serve.errors import ApiError
 from tuneforge.serve.labels import label_answer
 from tuneforge.serve.openai_shapes import CHAT, TEXT
@@ -37,6 +38,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     max_tokens = token_budget(served, [prompt], body.token_limit or DEFAULT_CHAT_MAX_TOKENS,
                               explicit=body.token_limit is not None)
     schema = body.json_schema if tools is None or tools.grammar is None else LarkGrammar(tools.grammar)
+    if schema is None and not body.structured:  # an extraction variant answers JSON with its learned keys
+        schema = default_answer_format(body, served, tools)
     structured = body.structured or schema is not None
     await _vocabulary_index_ready(served, body)
     if structured:
