@@ -231,3 +231,18 @@ def test_a_classification_variant_answers_through_its_labeler(served, tiny_model
     entry = choice.logprobs.content[0]
     assert entry.token == "hardware" and entry.logprob == pytest.approx(math.log(0.7))
     assert [t.token for t in entry.top_logprobs] == ["hardware", "software"]
+    # Streamed: one content chunk carrying the label and its logprobs, then the finish.
+    chunks = list(client.chat.completions.create(model="cls", messages=BASE["messages"], stream=True, logprobs=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "hardware"
+    assert [e.token for c in chunks if c.choices[0].logprobs for e in c.choices[0].logprobs.content] == ["hardware"]
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    # Sampling over labels: only when the request sets a temperature; reproducible with a seed; top_p cuts.
+    def labels(**kw):
+        return [c.message.content for c in client.chat.completions.create(
+            model="cls", messages=BASE["messages"], n=16, **kw).choices]
+
+    assert set(labels()) == {"hardware"}  # no temperature given: the classifier's answer, not OpenAI's default 1
+    assert set(labels(temperature=0)) == {"hardware"}
+    drawn = labels(temperature=1.5, seed=7)
+    assert drawn == labels(temperature=1.5, seed=7) and len(set(drawn)) > 1, drawn
+    assert set(labels(temperature=1.5, seed=7, top_p=0.5)) == {"hardware"}  # the nucleus holds the top label only

@@ -63,7 +63,7 @@ def test_support_is_read_from_the_template(tools_server, tools_model_dir, tiny_m
 def test_the_openai_client_gets_a_named_tool_call_parsed(tools_server):
     done = tools_server.chat.completions.create(
         model="tiny-tools", messages=ASK, tools=[WEATHER, RATE], max_tokens=120, temperature=0,
-        tool_choice={"type": "function", "function": {"name": "get_weather"}})
+        tool_choice={"type": "function", "function": {"name": "get_weather"}}, parallel_tool_calls=False)
     choice = done.choices[0]
     assert choice.finish_reason == "tool_calls", choice
     assert choice.message.content is None
@@ -117,6 +117,7 @@ def test_a_conversation_with_tool_results_renders_through_the_template(tools_ser
 @pytest.mark.parametrize("kwargs, param", [
     ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice.function.name"),
     ({"tool_choice": "sometimes"}, "tool_choice"),
+    ({"parallel_tool_calls": False}, "parallel_tool_calls"),  # "auto" could write several calls
     ({"tools": [{"type": "function", "function": {"description": "no name"}}]}, "tools.0.function.name"),
     ({"messages": ASK + [{"role": "assistant", "tool_calls": [
         {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{not json"}}]}]},

@@ -11,6 +11,8 @@ in a convention we cannot parse is refused as well: a call we cannot read back w
 `tool_choice`: "auto" (the default with tools) renders the tools and parses calls; "none" answers in text (the
 tools are left out of the prompt); "required" or a named function forces one Hermes call with an llguidance
 grammar (the engine's response_format machinery), whose arguments follow the function's JSON schema.
+`parallel_tool_calls: false` holds only there (one forced call); with "auto" nothing could keep the model to one
+call, so it is refused rather than ignored.
 Streamed, Hermes calls go out as OpenAI's `delta.tool_calls` as they are written (serve/tool_stream.py); a
 template with its own response_template is parsed from the whole answer only, so streaming is refused there.
 """
@@ -249,6 +251,10 @@ def plan_tools(body, served, messages: list[dict]) -> ToolPlan | None:
     closed = render(tokenizer, messages, add_generation_prompt=False, tools=specs)
     header = prompt_text[len(closed):] if prompt_text.startswith(closed) else ""
     template, hermes = _response_template(tokenizer, prompt_text, header)
+    if names is None and getattr(body, "parallel_tool_calls", None) is False:
+        raise ApiError(400, 'parallel_tool_calls: false is honoured only with a forced tool_choice ("required" or a '
+                            "named function), which writes exactly one call", param="parallel_tool_calls",
+                       code="unsupported_parameter")
     grammar = None
     if names is not None:
         if not hermes:
