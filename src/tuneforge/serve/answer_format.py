@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 
 from tuneforge.data.answer_schema import run_answer_schema
-from tuneforge.errors import UserError
 from tuneforge.serve.structured import LarkGrammar
 
 MAX_STRING_CHARS = 256  # about predict's 48-token cap per value (eval/constrained.py)
@@ -55,7 +54,7 @@ def learned_answer_format(run: dict | None) -> LarkGrammar | None:
     """The grammar of a run's learned answer keys; None for variants whose answers are not JSON objects."""
     try:
         return answer_grammar(run_answer_schema(run))
-    except (UserError, OSError):  # a run from before the schema was recorded, whose data file no longer reads
+    except (ValueError, OSError):  # a run from before the schema was recorded, whose data file no longer reads
         return None
 
 
