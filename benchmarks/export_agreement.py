@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--json", help="write the check here as JSON")
     parser.add_argument("--deviation", action="store_true", help="logit deviations instead of greedy answers")
     parser.add_argument("--merged", action="append", default=[], help="merged export folders (--deviation)")
+    parser.add_argument("--kv-cache", choices=("f16", "f32"), default="f16",
+                        help="llama.cpp's KV cache type for --deviation (f16 is llama.cpp's default)")
     args = parser.parse_args()
     if args.deviation:
         return deviations(args)
@@ -106,10 +108,18 @@ def deviations(args) -> None:
                [transformers_logits(model, encode_prompt(tok, b), a) for b, a in zip(bare, paths)])
     files = gguf_files(Path(args.folder))
     for qtype in [t.strip() for t in args.types.split(",") if t.strip()]:
-        llm = _open(files[qtype], 1024, logits_all=True)
+        if args.kv_cache == "f16":
+            llm = _open(files[qtype], 1024, logits_all=True)
+        else:  # llama.cpp's --cache-type-k/v f32
+            import llama_cpp
+
+            llm = llama_cpp.Llama(model_path=str(files[qtype]), n_ctx=1024, n_threads=1, n_threads_batch=1,
+                                  logits_all=True, type_k=llama_cpp.GGML_TYPE_F32, type_v=llama_cpp.GGML_TYPE_F32,
+                                  verbose=False)
         try:
             chat = _LlamaChat(llm)
-            report(f"llama.cpp {qtype}", [llama_cpp_logits(llm, chat.prompt_ids(b), a) for b, a in zip(bare, paths)])
+            report(f"llama.cpp {qtype}, KV cache {args.kv_cache}",
+                   [llama_cpp_logits(llm, chat.prompt_ids(b), a) for b, a in zip(bare, paths)])
         finally:
             llm.close()
 
