@@ -126,6 +126,12 @@ def test_monitor_alerts_on_drift_only_and_writes_the_html_report(deployed, tmp_p
     assert not drifted.verdict.retrain and "corrections" in drifted.verdict.reason  # none collected yet
     html = (tmp_path / "drift.html").read_text()
     assert html.count("<svg") >= 7 and "label distribution drift" in html and "<script" not in html
+    latest = drifted.summary["latest"]
+    for key in ("error", "valid", "confidence", "estimated_accuracy"):
+        assert latest[key]["ci"][0] <= latest[key]["value"] <= latest[key]["ci"][1], key
+    assert latest["latency"]["p50"]["n"] == 40 and latest["label_drift"]["n_current"] == 40
+    assert latest["vocabulary_psi_test"]["p_value"] < 0.05 < calm.summary["latest"]["vocabulary_psi_test"]["p_value"]
+    assert "<table class='latest'>" in html and "Wilson" in html and "permutation p = " in html
 
 
 def test_label_probabilities_are_scored_and_stored_for_a_generative_variant(deployed):
@@ -222,7 +228,17 @@ def test_cli_review_keyboard_flow_monitor_and_traffic_commands(deployed, tmp_pat
     html = tmp_path / "m.html"
     shown = runner.invoke(app, ["monitor", "inv", "--no-score", "--html", str(html)])
     assert shown.exit_code == 0, shown.output
-    assert "estimated accuracy (no labels)" in shown.output and html.read_text().startswith("<!doctype html>")
+    assert html.read_text().startswith("<!doctype html>")
+    # Every figure of the terminal summary carries its interval ([low-high]) or its test (p = ...).
+    for name in ("latency p50 ms", "latency p95 ms", "error rate (Wilson)", "valid answers (Wilson)",
+                 "estimated accuracy (CBPE)", "mean confidence", "label drift", "input length PSI", "vocabulary PSI"):
+        line = next(line for line in shown.output.splitlines() if line.strip().startswith(name))
+        assert "[" in line or "p = " in line, line
+    as_json = runner.invoke(app, ["monitor", "inv", "--no-score", "--json"])
+    latest = json.loads(as_json.output)["latest"]
+    assert latest["error"]["ci"] is not None and latest["valid"]["ci"][0] < latest["valid"]["value"] <= 1.0
+    assert latest["latency"]["p95"]["ci"] == [12.0, 12.0]  # every logged latency is 12 ms: no spread
+    assert latest["length_psi_test"]["p_value"] is not None and latest["label_drift"]["n_current"] == 3
 
     listed = runner.invoke(app, ["traffic", "list", "--variant", "inv", "--corrected"])
     assert listed.output.count("chatcmpl-") == 3 and "'banana'  -> 'software'" in listed.output

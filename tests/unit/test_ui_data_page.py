@@ -76,3 +76,12 @@ def test_another_key_sees_no_file_and_no_dataset(ui):
     assert "invoices@" not in client.get("/ui/data").text
     page = client.get(location)
     assert page.status_code == 404 and "adobe" not in page.text and "Findings" not in page.text
+
+
+def test_upload_form_takes_files_as_large_as_the_files_api_does(ui):
+    client, keys = ui
+    login(client, keys.create("alice")[0])
+    big = invoice_csv([(f"office chair model {i:07d}", "hardware") for i in range(40_000)])
+    assert 1_000_000 < len(big) < 2_000_000  # over the server's request limit, under its upload limit
+    response = client.post("/ui/data/upload", files={"file": ("big.csv", big, "text/csv")}, follow_redirects=False)
+    assert response.status_code == 303 and "file_id=file-" in response.headers["location"]

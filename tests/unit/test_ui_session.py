@@ -45,6 +45,8 @@ def test_good_key_sets_an_http_only_strict_cookie_and_shows_the_data_page(ui):
     page = client.get("/ui/data")
     assert page.status_code == 200
     assert "<h1>Data</h1>" in page.text and '<main id="main"' in page.text
+    assert page.headers["cache-control"] == "no-store" and "frame-ancestors 'none'" in page.headers[
+        "content-security-policy"]
     # The navigation lists the pages in the order a user walks them, the current one marked.
     nav = page.text[page.text.index("<nav"):page.text.index("</nav>")]
     positions = [nav.index(f'href="{url}"') for url in PAGES]
@@ -93,3 +95,14 @@ def test_vendored_assets_are_served_from_the_package(ui):
 
 def test_ui_is_a_serve_config_field_off_by_default():
     assert ServeConfig().ui is False and ServeConfig(ui=True).ui is True
+
+
+def test_local_only_server_needs_no_login_as_its_api_needs_no_key():
+    service = JobsService(Catalog([], []), max_file_bytes=1_000_000)
+    app = create_app(service.catalog, None, fine_tuning=service)  # keys=None: `serve --local-only`
+    mount_ui(app)
+    with TestClient(app) as client:
+        assert client.get("/ui/login", follow_redirects=False).headers["location"] == "/ui/data"
+        page = client.get("/ui/data")
+        assert page.status_code == 200 and "<h1>Data</h1>" in page.text
+    service.store.close()

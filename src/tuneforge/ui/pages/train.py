@@ -104,7 +104,7 @@ async def train_page(request: Request, api: httpx.AsyncClient = Depends(api_clie
 
 @router.get("/ui/train/jobs/{job_id}/progress")
 async def progress_partial(job_id: str, request: Request, api: httpx.AsyncClient = Depends(api_client.client)):
-    return fragment(request, "_train_progress.html", progress=await _progress(api, job_id))
+    return fragment(request, "_train_progress.html", progress=await _progress(api, job_id), oob=True)
 
 
 def _number(value: str, kind):
