@@ -41,7 +41,9 @@ class ServedModel:
     owner: str | None = None  # None: every caller may use it; else its owner and admins only
     # A classification variant's label scorer (serve/labels.py); None for generative models.
     labeler: object = None
-<<<<<<< HEAD
+    # An extraction variant's answer format when a request brings none: the grammar of the keys learned from
+    # its training answers (run.json data.answer_schema), see serve/answer_format.py.
+    answer_format: object = None  # a LarkGrammar
     # The registry version this entry serves when its id is another name (a fine-tuning job's `ft:` model is the
     # registry's `ft-<job>:1`): traffic is logged under it, so monitor, review and retrain see one name.
     variant_ref: str | None = None
@@ -49,11 +51,6 @@ class ServedModel:
     @property
     def traffic_variant(self) -> str:
         return self.variant_ref or self.id
-=======
-    # An extraction variant's answer format when a request brings none: the grammar of the keys learned from
-    # its training answers (run.json data.answer_schema), see serve/answer_format.py.
-    answer_format: object = None  # a LarkGrammar
->>>>>>> ui-core
 
     def visible(self) -> bool:
         who = current_principal()
@@ -176,11 +173,7 @@ class Catalog:
                 adapter = engine.add_adapter(model_id, run_path)
             entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()),
                                 (run.get("data") or {}).get("system_prompt"), int(time.time()), engine, adapter, owner,
-<<<<<<< HEAD
-                                variant_ref=variant_ref)
-=======
-                                answer_format=learned_answer_format(run))
->>>>>>> ui-core
+                                answer_format=learned_answer_format(run), variant_ref=variant_ref)
             self.entries = {**self.entries, model_id: entry}  # a new dict: readers never see it half-changed
         return entry
 
