@@ -9,7 +9,7 @@ import json
 import shutil
 
 import pytest
-from conftest import SYSTEM, _LINES, chat_row, write_eval, write_jsonl
+from conftest import _LINES, chat_row, write_eval, write_jsonl
 from fastapi.testclient import TestClient
 
 from tuneforge.jobs.service import JobsService
@@ -130,7 +130,8 @@ def test_a_finished_job_is_registered_under_its_owner_and_evaluated_on_held_out_
     r = api.post("/v1/evaluations", headers=alice, json={"model": job["id"]})
     assert r.status_code == 400 and r.json()["error"]["param"] == "eval_file"
 
-    held = write_jsonl(tmp_path / "held.jsonl", [chat_row(t + " q4", lab) for lab, ts in _LINES.items() for t in ts[:2]])
+    held = write_jsonl(tmp_path / "held.jsonl",
+                       [chat_row(t + " q4", lab) for lab, ts in _LINES.items() for t in ts[:2]])
     with open(held, "rb") as f:
         file_id = api.post("/v1/files", headers=alice, files={"file": ("held.jsonl", f)},
                            data={"purpose": "fine-tune"}).json()["id"]

@@ -162,11 +162,11 @@ def _deployed_with_traffic(ui, tiny_variants, tmp_path) -> None:
     labels = sorted(_LINES)
     for i in range(40):
         confidence = 0.3 if i == 5 else 0.9
+        text, answer = _LINES[labels[i % 3]][i % 5], "banana" if i == 7 else "software"
         ui.traffic.record(request_id=f"chatcmpl-{i}", endpoint="chat.completion", model="ft-mon", variant="ft-mon:1",
                           status=200, latency_ms=10.0 + i,
-                          request={"model": "ft-mon", "messages": [{"role": "user", "content": _LINES[labels[i % 3]][i % 5]}]},
-                          response={"choices": [{"index": 0, "message": {"role": "assistant",
-                                                                         "content": "banana" if i == 7 else "software"}}]},
+                          request={"model": "ft-mon", "messages": [{"role": "user", "content": text}]},
+                          response={"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]},
                           label_probs={"software": confidence}, confidence=confidence)
     ui.traffic.flush()
 
