@@ -287,3 +287,39 @@ def test_retrain_through_the_api_registers_the_next_version_of_the_owners_name(a
     report = api.get("/v1/monitor/ft-ret/retrain", headers=alice).json()["last_report"]
     assert report["new"] == "ft-ret:2" and report["data"]["corrections_added"] + report["fresh_reviewed"] == 30
     assert api.get("/v1/registry/models", headers=api.auth_headers["bob"]).json()["data"] == []
+
+
+def test_the_server_follows_a_promotion_of_a_jobs_name_and_keeps_the_new_version_its_owners(tiny_variants,
+                                                                                          tmp_path):
+    import time
+
+    from tuneforge.serve.catalog import ServedModel, UnknownModel
+    from tuneforge.serve.follow import RegistryFollower
+    from tuneforge.serve.principal import Principal, _current
+
+    first = _run(tiny_variants, tmp_path)
+    _register(first, "ft-abc", owner="alice")
+    _register(_run(tiny_variants, tmp_path, "beta"), "ft-abc")  # a retrain's version 2
+    registry = Registry()
+    registry.promote("ft-abc:1", "production", require_gate=False)
+    registry.promote("ft-abc:2", "production", require_gate=False)
+    registry.close()
+    job_model = ServedModel("ft:tiny:alice::abc", "variant", "tiny", str(first), None, 0, owner="alice",
+                            variant_ref="ft-abc:1")
+    catalog = Catalog([job_model], [])
+    follower = RegistryFollower(catalog, interval=0.1, log=lambda m: None)
+    try:
+        deadline = time.time() + 120
+        while "ft-abc:2" not in catalog.entries and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)  # a few more polls: version 1 (now staging) is served already, never loaded twice
+    finally:
+        catalog.close()
+    assert sorted(catalog.entries) == ["ft-abc:2", "ft:tiny:alice::abc"]
+    assert catalog.entries["ft-abc:2"].owner == "alice"
+    token = _current.set(Principal("bob"))
+    try:
+        with pytest.raises(UnknownModel):
+            catalog.resolve("ft-abc")
+    finally:
+        _current.reset(token)

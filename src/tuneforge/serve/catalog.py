@@ -196,7 +196,7 @@ class Catalog:
             raise UnknownModel(f"The model `{model_id}` does not exist.")
         self._registry = self._registry or _registry()
         variant = self._registry.find(model_id)
-        served = self._serving(variant.ref) if variant is not None else None
+        served = self.serving(variant.ref) if variant is not None else None
         if served is not None and served.visible():
             self.aliases[model_id] = served.id
             return served
@@ -213,7 +213,7 @@ class Catalog:
         raise UnknownModel(f"The model `{model_id}` does not exist. Served models: "
                            f"{', '.join(e.id for e in self.list())}")
 
-    def _serving(self, ref: str) -> ServedModel | None:
+    def serving(self, ref: str) -> ServedModel | None:
         """The entry that serves registry version `ref`: under its own id, or under another (a job's `ft:` id)."""
         entries = self.entries
         return entries.get(ref) or next((e for e in entries.values() if e.variant_ref == ref), None)
