@@ -236,3 +236,20 @@ def test_monitor_shows_the_latest_window_series_alerts_and_the_retrain_status(ui
     bob = ui.as_("bob")
     assert bob.get("/ui/monitor?variant=ft-mon").status_code == 404
     assert "ft-mon" not in bob.get("/ui/monitor").text
+
+
+def test_the_pages_work_on_a_server_without_the_fine_tuning_api(tiny_variants, tmp_path):
+    """`serve --no-fine-tuning-api`: no files to pick a held-out set from, everything else as usual."""
+    keys = KeyStore()
+    key = keys.create("alice")[0]
+    traffic = TrafficLog()
+    app = create_app(Catalog([], []), keys, traffic)
+    mount_ui(app)
+    _register(shutil.copytree(tiny_variants["alpha"], tmp_path / "run"), "ft-abc",
+              _full_eval(tmp_path / "eval.json", tuned=0.9, baseline=0.3), owner="alice")
+    with TestClient(app) as client:
+        client.post("/ui/login", data={"key": key})
+        for url in ("/ui/compare", "/ui/deploy", "/ui/review", "/ui/monitor"):
+            page = client.get(url)
+            assert page.status_code == 200 and "ft-abc" in page.text, url
+    traffic.close()

@@ -42,7 +42,10 @@ async def _evaluation(api, ref: str | None) -> dict | None:
 
 
 async def _held_out_files(api) -> list[dict]:
-    return ok(await api.get("/v1/files", params={"purpose": "fine-tune"}))["data"]
+    response = await api.get("/v1/files", params={"purpose": "fine-tune"})
+    if response.status_code == 404:  # a server without the files API (--no-fine-tuning-api): nothing to pick
+        return []
+    return ok(response)["data"]
 
 
 @router.get("/ui/compare")
