@@ -42,7 +42,7 @@ def ui(tiny_model_dir):
             assert client.post("/ui/login", data={"key": secrets[name]}, follow_redirects=False).status_code == 303
             return client
 
-        client.as_, client.traffic = as_, traffic
+        client.as_, client.traffic, client.secrets = as_, traffic, secrets
         yield client
     traffic.close()
     service.store.close()
@@ -111,6 +111,20 @@ def test_compare_starts_an_evaluation_and_says_when_there_is_no_held_out_data(ui
     assert "Not evaluated yet." in client.get("/ui/compare?model=ft-new:1").text
     r = client.post("/ui/compare/evaluate", data={"model": "ft-new:1"}, headers=HTMX)
     assert 'role="alert"' in r.text and "held-out" in r.text  # the API's 400, in words, in place
+
+    # With a held-out file uploaded by this key: "Evaluate" starts it, the section polls, then shows the result.
+    held = write_jsonl(tmp_path / "held.jsonl", [chat_row(t + " ltd", lab) for lab, ts in _LINES.items()
+                                                 for t in ts[:2]])
+    with open(held, "rb") as f:
+        file_id = client.post("/v1/files", files={"file": ("held.jsonl", f)}, data={"purpose": "fine-tune"},
+                              headers={"Authorization": f"Bearer {ui.secrets['alice']}"}).json()["id"]
+    assert f'<option value="{file_id}">held.jsonl' in client.get("/ui/compare?model=ft-new:1").text
+    started = client.post("/ui/compare/evaluate", data={"model": "ft-new:1", "eval_file": file_id}, headers=HTMX)
+    assert "Evaluating…" in started.text and 'hx-trigger="every 2s"' in started.text
+    assert client.app.state.tasks.wait("eval:ft-new:1", timeout=300).status == "succeeded"
+    done = client.get("/ui/compare/evaluation?model=ft-new:1").text
+    assert 'id="recommendation"' in done and "6 held-out classification examples" in done
+    assert "hx-trigger" not in done  # finished: no more polling
 
 
 def test_deploy_promotes_through_the_gate_shows_its_reason_history_and_snippets_and_rolls_back(ui, tiny_variants,
