@@ -98,7 +98,7 @@ async def _after(request: Request, api, message: str, failed: bool):
 
 
 def _gate_lines(gate: list[dict]) -> str:
-    return " ".join(g["reason"] for g in gate)
+    return " ".join(formatting.gate_text(g["reason"]) for g in gate)
 
 
 @router.post("/ui/deploy/promote")
@@ -115,7 +115,7 @@ async def promote(request: Request, ref: str = Form(...), confidence: str = Form
     except ApiFailure as err:
         if err.status not in (400, 409):
             raise
-        return await _after(request, api, f"Not promoted: {err.message}", True)
+        return await _after(request, api, f"Not promoted: {formatting.gate_text(err.message)}", True)
     gate = _gate_lines(body["gate"])
     return await _after(request, api, f"{body['ref']} is now in production." + (f" Gate: {gate}" if gate else ""),
                         False)
