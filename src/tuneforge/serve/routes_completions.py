@@ -29,7 +29,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     refuse_unsupported(body, served)
     messages = chat_messages(body, served)
     if served.labeler is not None:
-        return await label_completion(served, body, messages, request.app.state.traffic)
+        return await label_completion(served, body, messages, request.app.state.traffic, request.app.state.metrics)
     from tuneforge.chat_encoding import encode_prompt
 
     tokenizer = served.engine.tokenizer
