@@ -20,6 +20,7 @@ from pathlib import Path
 from tuneforge.models.classifier import is_classifier, is_classifier_dir
 from tuneforge.models.resolve import resolve_base
 from tuneforge.run_record import is_run_dir, read_run
+from tuneforge.serve.answer_format import learned_answer_format
 from tuneforge.serve.principal import current_principal
 
 
@@ -40,6 +41,9 @@ class ServedModel:
     owner: str | None = None  # None: every caller may use it; else its owner and admins only
     # A classification variant's label scorer (serve/labels.py); None for generative models.
     labeler: object = None
+    # An extraction variant's answer format when a request brings none: the grammar of the keys learned from
+    # its training answers (run.json data.answer_schema), see serve/answer_format.py.
+    answer_format: object = None  # a LarkGrammar
 
     def visible(self) -> bool:
         who = current_principal()
@@ -75,7 +79,8 @@ def plan(specs: list[str]) -> list[ServedModel]:
             run, served_id, run_path = read_run(variant.run_path), variant.ref, variant.run_path
         base = run["base"]["name"]
         system = (run.get("data") or {}).get("system_prompt")
-        entries[served_id] = ServedModel(served_id, "variant", base, run_path, system, now)
+        entries[served_id] = ServedModel(served_id, "variant", base, run_path, system, now,
+                                         answer_format=learned_answer_format(run))
         entries.setdefault(base_display_name(base), ServedModel(base_display_name(base), "base", base, None, None, now))
     return list(entries.values())
 
@@ -158,7 +163,8 @@ class Catalog:
             else:
                 adapter = engine.add_adapter(model_id, run_path)
             entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()),
-                                (run.get("data") or {}).get("system_prompt"), int(time.time()), engine, adapter, owner)
+                                (run.get("data") or {}).get("system_prompt"), int(time.time()), engine, adapter, owner,
+                                answer_format=learned_answer_format(run))
             self.entries = {**self.entries, model_id: entry}  # a new dict: readers never see it half-changed
         return entry
 
