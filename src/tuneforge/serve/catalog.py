@@ -188,6 +188,31 @@ class Catalog:
             entry.engine.remove_adapter(model_id)
         return entry
 
+    def detach(self, model_id: str) -> ServedModel | None:
+        """Stop listing and resolving a variant but keep it loaded, so requests already holding it finish; a
+        registry reference that last resolved to it resolves afresh. None if it is not served."""
+        with self._changing:
+            entry = self.entries.get(model_id)
+            if entry is None or entry.kind != "variant":
+                return None
+            self.entries = {k: v for k, v in self.entries.items() if k != model_id}
+            for alias, target in list(self.aliases.items()):
+                if target == model_id:
+                    self.aliases.pop(alias, None)
+        return entry
+
+    def unload(self, entry: ServedModel) -> bool:
+        """Free a detached variant's memory; True once it is gone. Its adapter leaves the engine between two
+        batches once no queued request names it (engine.retire_adapter; False until then: ask again). A classifier
+        goes with the entry (a request still holding it finishes, then the memory is released)."""
+        if entry.engine is not None:
+            if entry.id in entry.engine.adapters:
+                entry.engine.retire_adapter(entry.id)
+            return entry.id not in entry.engine.adapters
+        if entry.labeler is not None:
+            entry.labeler.close()
+        return True
+
     def resolve(self, model_id: str) -> ServedModel:
         entry = self.entries.get(model_id)
         if entry is not None and entry.visible():
@@ -205,8 +230,9 @@ class Catalog:
         if variant is not None and self.follower is not None:
             # The registry moved to a version still loading: keep answering with the one served so far.
             self.follower.wanted(variant)
-            if model_id in self.aliases:
-                return self.entries[self.aliases[model_id]]
+            previous = self.entries.get(self.aliases.get(model_id, ""))
+            if previous is not None and previous.visible():  # aliases are shared: never another owner's model
+                return previous
         if variant is not None:
             raise UnknownModel(f"The model `{model_id}` is {variant.ref} in the registry, which this server has not "
                                f"loaded; restart it with --model {variant.ref}")
