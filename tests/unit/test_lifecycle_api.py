@@ -323,3 +323,29 @@ def test_the_server_follows_a_promotion_of_a_jobs_name_and_keeps_the_new_version
             catalog.resolve("ft-abc")
     finally:
         _current.reset(token)
+
+
+def test_while_a_promoted_version_loads_the_previous_one_answers_only_its_owner(tiny_variants, tmp_path):
+    from tuneforge.serve.catalog import ServedModel, UnknownModel
+    from tuneforge.serve.follow import RegistryFollower
+    from tuneforge.serve.principal import Principal, _current
+
+    first = _run(tiny_variants, tmp_path)
+    _register(first, "ft-abc", owner="alice")
+    job_model = ServedModel("ft:tiny:alice::abc", "variant", "tiny", str(first), None, 0, owner="alice",
+                            variant_ref="ft-abc:1")
+    catalog = Catalog([job_model], [])
+    RegistryFollower(catalog, start=False)  # polled by nobody here: version 2 stays "loading"
+    token = _current.set(Principal("alice"))
+    try:
+        assert catalog.resolve("ft-abc") is job_model
+        _register(first, "ft-abc")
+        registry = Registry()
+        registry.promote("ft-abc:2", "production", require_gate=False)
+        registry.close()
+        assert catalog.resolve("ft-abc") is job_model  # alice keeps her answers until version 2 is loaded
+        _current.set(Principal("bob"))
+        with pytest.raises(UnknownModel):
+            catalog.resolve("ft-abc")
+    finally:
+        _current.reset(token)
