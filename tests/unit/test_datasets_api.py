@@ -122,3 +122,32 @@ def test_refused_rows_block_saving_until_dropped_and_bad_fixes_are_400(api):
     bad = client.post("/v1/datasets/check", headers=keys["alice"],
                       json={**body, "fixes": {"relabel": [{"lines": [99], "answer": "travel"}]}})
     assert bad.status_code == 400 and "99" in bad.json()["error"]["message"]
+
+
+def test_excel_and_jsonl_uploads_are_read_like_the_cli_reads_them(api, tmp_path):
+    from openpyxl import Workbook
+    from conftest import _LINES, chat_row
+
+    client, keys = api
+    wb = Workbook()
+    wb.active.append(["supplier text", "account"])
+    for label, texts in _LINES.items():
+        for text in texts:
+            wb.active.append([text, label])
+    wb.active.append(["usb keyboard", "hardware"])  # line 17: a copy of line 14
+    wb.save(tmp_path / "lines.xlsx")
+    file_id = upload(client, keys["alice"], (tmp_path / "lines.xlsx").read_bytes(), "lines.xlsx")
+    check = client.post("/v1/datasets/check", headers=keys["alice"], json={"file_id": file_id}).json()
+    assert check["format"] == "xlsx" and check["columns"] == ["supplier text", "account"]
+    check = client.post("/v1/datasets/check", headers=keys["alice"],
+                        json={"file_id": file_id, "input_column": "supplier text", "output_column": "account"}).json()
+    [dup] = by_step(check)["exact_duplicates"]
+    assert (dup["lines"], dup["field"]) == ([14, 17], "supplier text")
+
+    rows = [chat_row(t, label) for label, texts in _LINES.items() for t in texts]
+    jsonl = "".join(json.dumps(r) + "\n" for r in rows + rows[:1]).encode()
+    file_id = upload(client, keys["alice"], jsonl, "lines.jsonl")
+    check = client.post("/v1/datasets/check", headers=keys["alice"], json={"file_id": file_id}).json()
+    assert check["format"] == "chat" and check["columns"] is None
+    [dup] = by_step(check)["exact_duplicates"]
+    assert dup["lines"] == [1, 16] and dup["field"] == "input"

@@ -9,7 +9,7 @@ import json
 import shutil
 
 import pytest
-from conftest import SYSTEM, _LINES, chat_row, write_eval, write_jsonl
+from conftest import _LINES, chat_row, write_eval, write_jsonl
 from fastapi.testclient import TestClient
 
 from tuneforge.jobs.service import JobsService
@@ -130,7 +130,8 @@ def test_a_finished_job_is_registered_under_its_owner_and_evaluated_on_held_out_
     r = api.post("/v1/evaluations", headers=alice, json={"model": job["id"]})
     assert r.status_code == 400 and r.json()["error"]["param"] == "eval_file"
 
-    held = write_jsonl(tmp_path / "held.jsonl", [chat_row(t + " q4", lab) for lab, ts in _LINES.items() for t in ts[:2]])
+    held = write_jsonl(tmp_path / "held.jsonl",
+                       [chat_row(t + " q4", lab) for lab, ts in _LINES.items() for t in ts[:2]])
     with open(held, "rb") as f:
         file_id = api.post("/v1/files", headers=alice, files={"file": ("held.jsonl", f)},
                            data={"purpose": "fine-tune"}).json()["id"]
@@ -229,5 +230,122 @@ def test_a_jobs_model_answers_to_its_registry_name_for_its_owner_only_and_logs_t
             catalog.resolve("ft-abc")
         with pytest.raises(UnknownModel):
             catalog.resolve("ft:tiny:alice::abc")
+    finally:
+        _current.reset(token)
+
+
+def test_retrain_through_the_api_registers_the_next_version_of_the_owners_name(api, label_data, tiny_model_dir,
+                                                                              tmp_path, one_torch_thread):
+    """The Monitor page's "Retrain now": corrections of the production version -> `tuneforge retrain`'s logic in the
+    background -> the next version, registered under the same (owned) name, with its lineage and report."""
+    import random
+
+    import yaml
+
+    from tuneforge.config import EvalConfig, TrainConfig
+    from tuneforge.eval.compare import run_eval
+    from tuneforge.monitor.policy import policy_path
+    from tuneforge.train.sft import train
+
+    alice = api.auth_headers["alice"]
+    run = train(TrainConfig(data=str(label_data), base=str(tiny_model_dir), out=str(tmp_path / "run"), max_steps=2,
+                            batch_size=4, progress=False, report_to="none", eval_split=0.2), log=lambda m: None)
+    frozen = write_jsonl(tmp_path / "frozen.jsonl", [chat_row(t + " ltd", lab) for lab, ts in _LINES.items()
+                                                     for t in ts[:2]])
+    run_eval(EvalConfig(model=str(run), data=str(frozen), baselines=False, bootstrap=0, html="none"),
+             log=lambda m: None)
+    _register(run, "ft-ret", owner="alice")
+    registry = Registry()
+    registry.promote("ft-ret:1", "production", require_gate=False, note="first deployment")
+    registry.close()
+    policy_path("ft-ret").parent.mkdir(parents=True, exist_ok=True)
+    policy_path("ft-ret").write_text(yaml.safe_dump({"min_corrections": 20, "gate_confidence": None}))
+    rng = random.Random(0)
+    for i in range(30):
+        label = rng.choice(sorted(_LINES))
+        _log(api.traffic, f"chatcmpl-{i}", f"{rng.choice(_LINES[label])} order {i}", "software", "ft-ret:1")
+    api.traffic.flush()
+    for i in range(30):
+        text = api.get("/v1/review/queue", headers=alice, params={"variant": "ft-ret", "limit": 1}).json()["data"]
+        assert text, "the queue holds every unreviewed answer"
+        label = text[0]["input"].split(" order ")[0]
+        truth = next(lab for lab, ts in _LINES.items() if label in ts)
+        assert api.post("/v1/feedback", headers=alice, json={"id": text[0]["request_id"],
+                                                             "correct_output": truth}).status_code == 200
+
+    assert api.get("/v1/monitor/ft-ret/retrain", headers=alice).json()["policy"]["min_corrections"] == 20
+    r = api.post("/v1/monitor/ft-ret/retrain", headers=alice, json={"max_steps": 1})
+    assert r.status_code == 200 and r.json()["task"]["status"] in ("running", "succeeded")
+    task = api.app.state.tasks.wait("retrain:ft-ret", timeout=600)
+    assert task.status == "succeeded", task.error
+    assert task.result["new"] == "ft-ret:2" and task.result["why"]
+
+    shown = api.get("/v1/registry/models/ft-ret", headers=alice).json()
+    assert [v["ref"] for v in shown["versions"]] == ["ft-ret:1", "ft-ret:2"]
+    assert all(v["owner"] == "alice" for v in shown["versions"])  # the retrained version stays the owner's
+    assert [e["step"] for e in shown["lineage"]][:3] == ["dataset", "train", "gate"]
+    report = api.get("/v1/monitor/ft-ret/retrain", headers=alice).json()["last_report"]
+    assert report["new"] == "ft-ret:2" and report["data"]["corrections_added"] + report["fresh_reviewed"] == 30
+    assert api.get("/v1/registry/models", headers=api.auth_headers["bob"]).json()["data"] == []
+
+
+def test_the_server_follows_a_promotion_of_a_jobs_name_and_keeps_the_new_version_its_owners(tiny_variants,
+                                                                                          tmp_path):
+    import time
+
+    from tuneforge.serve.catalog import ServedModel, UnknownModel
+    from tuneforge.serve.follow import RegistryFollower
+    from tuneforge.serve.principal import Principal, _current
+
+    first = _run(tiny_variants, tmp_path)
+    _register(first, "ft-abc", owner="alice")
+    _register(_run(tiny_variants, tmp_path, "beta"), "ft-abc")  # a retrain's version 2
+    registry = Registry()
+    registry.promote("ft-abc:1", "production", require_gate=False)
+    registry.promote("ft-abc:2", "production", require_gate=False)
+    registry.close()
+    job_model = ServedModel("ft:tiny:alice::abc", "variant", "tiny", str(first), None, 0, owner="alice",
+                            variant_ref="ft-abc:1")
+    catalog = Catalog([job_model], [])
+    follower = RegistryFollower(catalog, interval=0.1, log=lambda m: None)
+    try:
+        deadline = time.time() + 120
+        while "ft-abc:2" not in catalog.entries and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)  # a few more polls: version 1 (now staging) is served already, never loaded twice
+    finally:
+        catalog.close()
+    assert sorted(catalog.entries) == ["ft-abc:2", "ft:tiny:alice::abc"]
+    assert catalog.entries["ft-abc:2"].owner == "alice"
+    token = _current.set(Principal("bob"))
+    try:
+        with pytest.raises(UnknownModel):
+            catalog.resolve("ft-abc")
+    finally:
+        _current.reset(token)
+
+
+def test_while_a_promoted_version_loads_the_previous_one_answers_only_its_owner(tiny_variants, tmp_path):
+    from tuneforge.serve.catalog import ServedModel, UnknownModel
+    from tuneforge.serve.follow import RegistryFollower
+    from tuneforge.serve.principal import Principal, _current
+
+    first = _run(tiny_variants, tmp_path)
+    _register(first, "ft-abc", owner="alice")
+    job_model = ServedModel("ft:tiny:alice::abc", "variant", "tiny", str(first), None, 0, owner="alice",
+                            variant_ref="ft-abc:1")
+    catalog = Catalog([job_model], [])
+    RegistryFollower(catalog, start=False)  # polled by nobody here: version 2 stays "loading"
+    token = _current.set(Principal("alice"))
+    try:
+        assert catalog.resolve("ft-abc") is job_model
+        _register(first, "ft-abc")
+        registry = Registry()
+        registry.promote("ft-abc:2", "production", require_gate=False)
+        registry.close()
+        assert catalog.resolve("ft-abc") is job_model  # alice keeps her answers until version 2 is loaded
+        _current.set(Principal("bob"))
+        with pytest.raises(UnknownModel):
+            catalog.resolve("ft-abc")
     finally:
         _current.reset(token)

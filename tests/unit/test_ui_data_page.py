@@ -76,3 +76,28 @@ def test_another_key_sees_no_file_and_no_dataset(ui):
     assert "invoices@" not in client.get("/ui/data").text
     page = client.get(location)
     assert page.status_code == 404 and "adobe" not in page.text and "Findings" not in page.text
+
+
+def test_upload_form_takes_files_as_large_as_the_files_api_does(ui):
+    client, keys = ui
+    login(client, keys.create("alice")[0])
+    big = invoice_csv([(f"office chair model {i:07d}", "hardware") for i in range(40_000)])
+    assert 1_000_000 < len(big) < 2_000_000  # over the server's request limit, under its upload limit
+    response = client.post("/ui/data/upload", files={"file": ("big.csv", big, "text/csv")}, follow_redirects=False)
+    assert response.status_code == 303 and "file_id=file-" in response.headers["location"]
+
+
+def test_several_input_columns_make_one_input(ui):
+    client, keys = ui
+    login(client, keys.create("alice")[0])
+    data = b"supplier,description,account\n" + b"".join(
+        f"acme {i % 3},{t},{c}\n".encode() for i, (t, c) in enumerate(PLANTED * 4))
+    location = client.post("/ui/data/upload", files={"file": ("lines.csv", data, "text/csv")},
+                           follow_redirects=False).headers["location"]
+    file_id = location.split("=")[1]
+    query = urlencode([("file_id", file_id), ("input_column", "supplier"), ("input_column", "description"),
+                       ("output_column", "account")])
+    page = client.get(f"/ui/data?{query}").text
+    assert "selected>supplier</option>" in page and "selected>description</option>" in page
+    assert "selected>account</option>" in page and "12 valid examples" in page
+    assert 'name="input_column" value="supplier,description"' in page  # the save form keeps both

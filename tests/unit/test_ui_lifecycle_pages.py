@@ -42,7 +42,7 @@ def ui(tiny_model_dir):
             assert client.post("/ui/login", data={"key": secrets[name]}, follow_redirects=False).status_code == 303
             return client
 
-        client.as_, client.traffic = as_, traffic
+        client.as_, client.traffic, client.secrets = as_, traffic, secrets
         yield client
     traffic.close()
     service.store.close()
@@ -112,6 +112,20 @@ def test_compare_starts_an_evaluation_and_says_when_there_is_no_held_out_data(ui
     r = client.post("/ui/compare/evaluate", data={"model": "ft-new:1"}, headers=HTMX)
     assert 'role="alert"' in r.text and "held-out" in r.text  # the API's 400, in words, in place
 
+    # With a held-out file uploaded by this key: "Evaluate" starts it, the section polls, then shows the result.
+    held = write_jsonl(tmp_path / "held.jsonl", [chat_row(t + " ltd", lab) for lab, ts in _LINES.items()
+                                                 for t in ts[:2]])
+    with open(held, "rb") as f:
+        file_id = client.post("/v1/files", files={"file": ("held.jsonl", f)}, data={"purpose": "fine-tune"},
+                              headers={"Authorization": f"Bearer {ui.secrets['alice']}"}).json()["id"]
+    assert f'<option value="{file_id}">held.jsonl' in client.get("/ui/compare?model=ft-new:1").text
+    started = client.post("/ui/compare/evaluate", data={"model": "ft-new:1", "eval_file": file_id}, headers=HTMX)
+    assert "Evaluating…" in started.text and 'hx-trigger="every 2s"' in started.text
+    assert client.app.state.tasks.wait("eval:ft-new:1", timeout=300).status == "succeeded"
+    done = client.get("/ui/compare/evaluation?model=ft-new:1").text
+    assert 'id="recommendation"' in done and "6 held-out classification examples" in done
+    assert "hx-trigger" not in done  # finished: no more polling
+
 
 def test_deploy_promotes_through_the_gate_shows_its_reason_history_and_snippets_and_rolls_back(ui, tiny_variants,
                                                                                               tmp_path):
@@ -128,9 +142,10 @@ def test_deploy_promotes_through_the_gate_shows_its_reason_history_and_snippets_
     assert "tuneforge models export ft-abc@production --format gguf" in html and "ollama create ft-abc" in html
 
     refused = client.post("/ui/deploy/promote", data={"ref": "ft-abc:2"}, headers=HTMX).text
-    assert 'role="alert"' in refused and "Not promoted: ft-abc:2 not promoted: FAIL" in refused
+    assert 'role="alert"' in refused  # the gate's reason, with the systems compared and not the server's paths
+    assert "Not promoted: ft-abc:2 not promoted: FAIL fine-tuned vs base zero-shot: accuracy 0.35 vs 0.3" in refused
     done = client.post("/ui/deploy/promote", data={"ref": "ft-abc:1"}, headers=HTMX).text
-    assert "ft-abc:1 is now in production. Gate: PASS" in done and "In production: <strong>ft-abc:1</strong>" in done
+    assert "ft-abc:1 is now in production. Gate: PASS fine-tuned vs base zero-shot: accuracy 0.9 vs 0.3" in done and "In production: <strong>ft-abc:1</strong>" in done
     assert "candidate → production — promoted (PASS" in done  # the stage history, with the gate's reason
     assert "Roll back ft-abc" not in done  # nothing earlier to roll back to
 
@@ -140,6 +155,12 @@ def test_deploy_promotes_through_the_gate_shows_its_reason_history_and_snippets_
     back = client.post("/ui/deploy/rollback", data={"name": "ft-abc"}, headers=HTMX).text
     assert "ft-abc:1 is back in production; ft-abc:3 is archived" in back
     assert "production → archived — rolled back to ft-abc:1" in back
+    # Gate settings: without the significance test version 2 beats the prompted baseline (0.35 vs 0.3), but the
+    # gate also compares it with production on the same examples, and there it loses.
+    against = unescape(client.post("/ui/deploy/promote", data={"ref": "ft-abc:2", "confidence": "0"},
+                                   headers=HTMX).text)
+    assert "Not promoted: ft-abc:2 not promoted: FAIL" in against and "accuracy 0.35 vs 0.9" in against
+    assert "accuracy 0.35 vs 0.3 " not in against  # the passed comparison is not reported as a failure
 
     bob = ui.as_("bob")
     assert "ft-abc" not in bob.get("/ui/deploy").text
@@ -156,11 +177,11 @@ def _deployed_with_traffic(ui, tiny_variants, tmp_path) -> None:
     labels = sorted(_LINES)
     for i in range(40):
         confidence = 0.3 if i == 5 else 0.9
+        text, answer = _LINES[labels[i % 3]][i % 5], "banana" if i == 7 else "software"
         ui.traffic.record(request_id=f"chatcmpl-{i}", endpoint="chat.completion", model="ft-mon", variant="ft-mon:1",
                           status=200, latency_ms=10.0 + i,
-                          request={"model": "ft-mon", "messages": [{"role": "user", "content": _LINES[labels[i % 3]][i % 5]}]},
-                          response={"choices": [{"index": 0, "message": {"role": "assistant",
-                                                                         "content": "banana" if i == 7 else "software"}}]},
+                          request={"model": "ft-mon", "messages": [{"role": "user", "content": text}]},
+                          response={"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]},
                           label_probs={"software": confidence}, confidence=confidence)
     ui.traffic.flush()
 
@@ -230,3 +251,20 @@ def test_monitor_shows_the_latest_window_series_alerts_and_the_retrain_status(ui
     bob = ui.as_("bob")
     assert bob.get("/ui/monitor?variant=ft-mon").status_code == 404
     assert "ft-mon" not in bob.get("/ui/monitor").text
+
+
+def test_the_pages_work_on_a_server_without_the_fine_tuning_api(tiny_variants, tmp_path):
+    """`serve --no-fine-tuning-api`: no files to pick a held-out set from, everything else as usual."""
+    keys = KeyStore()
+    key = keys.create("alice")[0]
+    traffic = TrafficLog()
+    app = create_app(Catalog([], []), keys, traffic)
+    mount_ui(app)
+    _register(shutil.copytree(tiny_variants["alpha"], tmp_path / "run"), "ft-abc",
+              _full_eval(tmp_path / "eval.json", tuned=0.9, baseline=0.3), owner="alice")
+    with TestClient(app) as client:
+        client.post("/ui/login", data={"key": key})
+        for url in ("/ui/compare", "/ui/deploy", "/ui/review", "/ui/monitor"):
+            page = client.get(url)
+            assert page.status_code == 200 and "ft-abc" in page.text, url
+    traffic.close()

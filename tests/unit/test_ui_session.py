@@ -95,3 +95,14 @@ def test_vendored_assets_are_served_from_the_package(ui):
 
 def test_ui_is_a_serve_config_field_off_by_default():
     assert ServeConfig().ui is False and ServeConfig(ui=True).ui is True
+
+
+def test_local_only_server_needs_no_login_as_its_api_needs_no_key():
+    service = JobsService(Catalog([], []), max_file_bytes=1_000_000)
+    app = create_app(service.catalog, None, fine_tuning=service)  # keys=None: `serve --local-only`
+    mount_ui(app)
+    with TestClient(app) as client:
+        assert client.get("/ui/login", follow_redirects=False).headers["location"] == "/ui/data"
+        page = client.get("/ui/data")
+        assert page.status_code == 200 and "<h1>Data</h1>" in page.text
+    service.store.close()

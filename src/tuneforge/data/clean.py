@@ -127,7 +127,7 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     steps.append(StepResult("near_duplicates", f"Near duplicates (similarity >= {opts.near_threshold})",
                             "removed" if opts.drop_near_duplicates else "flagged", found, len(drop)))
     if opts.drop_near_duplicates:
-        pairs = duplicates.pairs_among(pairs, [i for i in range(len(current)) if i not in drop])
+        pairs = duplicates.pairs_among(pairs, drop)
         current = _without(current, drop)
 
     found = duplicates.contradictions(current, opts.near_threshold, pairs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from pathlib import Path
 
 from tuneforge.config import DatasetCheckBody, DatasetCreateBody
@@ -66,32 +67,37 @@ class DatasetStore:
 
     def __init__(self, path: str | Path | None = None):
         self.conn = open_db(path or home() / "datasets.db", MIGRATIONS)
+        self._lock = threading.RLock()  # the API's handlers run in a thread pool and share the connection
 
     def close(self) -> None:
-        self.conn.close()
+        with self._lock:
+            self.conn.close()
 
     def add(self, **values) -> dict:
-        existing = self.get_version(values["owner"], values["version"])
-        if existing is not None:
-            return existing  # the same data saved again by the same owner: the same dataset
-        values = {**{k: v for k, v in values.items() if k != "fixes"}, "fixes_json": json.dumps(values["fixes"])}
-        self.conn.execute(f"INSERT INTO datasets ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                          tuple(values.values()))
-        return self.get_version(values["owner"], values["version"])
+        with self._lock:
+            existing = self.get_version(values["owner"], values["version"])
+            if existing is not None:
+                return existing  # the same data saved again by the same owner: the same dataset
+            values = {**{k: v for k, v in values.items() if k != "fixes"}, "fixes_json": json.dumps(values["fixes"])}
+            self.conn.execute(f"INSERT INTO datasets ({', '.join(values)}) VALUES "
+                              f"({', '.join('?' * len(values))})", tuple(values.values()))
+            return self.get_version(values["owner"], values["version"])
 
     def get_version(self, owner: str | None, version: str) -> dict | None:
         """The row for `version` visible to `owner` (None: an admin, any owner's)."""
         sql, args = "SELECT * FROM datasets WHERE version = ?", [version]
         if owner is not None:
             sql, args = sql + " AND owner = ?", args + [owner]
-        return _row(self.conn.execute(sql + " ORDER BY rowid LIMIT 1", args).fetchone())
+        with self._lock:
+            return _row(self.conn.execute(sql + " ORDER BY rowid LIMIT 1", args).fetchone())
 
     def list(self, owner: str | None, limit: int) -> tuple[list[dict], bool]:
         """Newest first, at most `limit`, and whether more follow."""
         sql, args = "SELECT * FROM datasets", []
         if owner is not None:
             sql, args = sql + " WHERE owner = ?", [owner]
-        rows = [_row(r) for r in self.conn.execute(sql + " ORDER BY rowid DESC LIMIT ?", [*args, limit + 1])]
+        with self._lock:
+            rows = [_row(r) for r in self.conn.execute(sql + " ORDER BY rowid DESC LIMIT ?", [*args, limit + 1])]
         return rows[:limit], len(rows) > limit
 
 
@@ -115,6 +121,10 @@ def default_base(catalog) -> str:
 
     entries = catalog.entries.values() if catalog is not None else ()
     return next((e.base_id for e in entries if e.kind == "base"), DEFAULT_BASE)
+
+
+# One check measures at a time: a cached tokenizer is shared, and a Rust tokenizer refuses concurrent use.
+_CHECKING = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
@@ -188,9 +198,11 @@ def check(path: Path, record: dict, body: DatasetCheckBody, base: str) -> dict:
     """`POST /v1/datasets/check`: findings, readiness verdict and estimate for the upload with the fixes applied."""
     load, columns = read_upload(path, record["filename"], body)
     fixed = apply_fixes(load, body.fixes)
-    info = _base_info(base, 1024)
     n = len(fixed.examples)
-    r = assess(fixed, record["filename"], None, info, _default_job_config(base, record["filename"], n) if n else None)
+    with _CHECKING:
+        info = _base_info(base, 1024)
+        r = assess(fixed, record["filename"], None, info,
+                   _default_job_config(base, record["filename"], n) if n else None)
     estimate = None
     if r.estimate:
         estimate = {**r.estimate.to_dict(), "duration": human_seconds(r.estimate.seconds),

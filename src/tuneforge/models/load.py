@@ -7,6 +7,10 @@ from pathlib import Path
 
 from tuneforge.errors import UserError
 
+# The precision tuneforge runs models in for predict and eval: exports that must answer as the variant did in
+# evaluation are written in it (export/merge.py).
+INFERENCE_DTYPE = "float32"
+
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
@@ -19,7 +23,7 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     return tok
 
 
-def load_model(path: str | Path, dtype: str = "float32", trust_remote_code: bool = False):
+def load_model(path: str | Path, dtype: str = INFERENCE_DTYPE, trust_remote_code: bool = False):
     import torch
     from transformers import AutoModelForCausalLM
 

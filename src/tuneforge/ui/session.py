@@ -3,6 +3,11 @@
 The key is checked with the API's own key store on every page (a revoked key stops working at once), and a missing
 or wrong key gets the 401 page, which shows no data. A server in local-only mode (no keys) needs no login, exactly
 as its API needs no key. SameSite=Strict keeps other sites from sending the cookie, so they cannot post our forms.
+
+User flow (stable texts for the browser tests): /ui/login has a password field labelled "API key" and the button
+"Log in"; a wrong key stays on the page with an alert "That API key is not valid...". Every page's header has the
+navigation "Main" (Data, Train, Compare, Deploy, Review, Monitor; the current page has aria-current="page") and the
+button "Log out". Without a valid key every page answers 401 with the heading "Not logged in" and a "Log in" link.
 """
 
 from __future__ import annotations

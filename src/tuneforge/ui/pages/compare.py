@@ -3,15 +3,17 @@
 User flow (labels and button texts are stable; browser tests select by them):
 1. "Variant" (a select of every registered version this key may see, newest first chosen) and the button
    "Show evaluation" (a GET form: /ui/compare?model=NAME:VERSION).
-2. With no evaluation yet, the section "Evaluation" says "Not evaluated yet." and offers "Held-out file" (a select
-   of uploaded files, first option "The run's own held-out data") and the button "Evaluate". While it runs the
-   section says "Evaluating…" and refreshes itself every 2 seconds; a failure shows its message (role=alert).
+2. With no evaluation yet, the section "Evaluation of NAME:N" says "Not evaluated yet." and offers "Held-out
+   file" (a select of uploaded files, first option "The run's own held-out data"; a job trained without a
+   validation file has none, so pick an uploaded JSONL, or a CSV with input/output columns) and the button
+   "Evaluate". While it runs the section says "Evaluating…" and refreshes itself every 2 seconds; a failure shows
+   its message (role=alert).
 3. Once evaluated (the button "Evaluate again" runs it anew, e.g. after a retrain registered a version whose
-   evaluation compared it with production only): "Recommendation" (a paragraph in plain words, id="recommendation"), the table "Every system on
-   the same held-out examples" (one row per system: the variant, the prompted baselines, the classical
-   TF-IDF/embedding baselines, the production version named "production"; each headline metric with its 95%
-   interval), and "Worst errors, side by side" (input, reference and every system's answer, each marked "right"
-   or "wrong").
+   evaluation compared it with production only): "Recommendation" (a paragraph in plain words,
+   id="recommendation"), the table "Every system on the same held-out examples" (one row per system: the
+   variant, the prompted baselines, the classical TF-IDF/embedding baselines, the production version named
+   "production"; each headline metric with its 95% interval), and "Worst errors, side by side" (input, reference
+   and every system's answer, each marked "right" or "wrong").
 4. "Try it live": type into "Input", tick models under "Models to ask" (checkboxes named by served model id, the
    first two ticked), press "Ask the models": a table "Answers" shows each model's answer and its latency.
 """
@@ -40,7 +42,10 @@ async def _evaluation(api, ref: str | None) -> dict | None:
 
 
 async def _held_out_files(api) -> list[dict]:
-    return ok(await api.get("/v1/files", params={"purpose": "fine-tune"}))["data"]
+    response = await api.get("/v1/files", params={"purpose": "fine-tune"})
+    if response.status_code == 404:  # a server without the files API (--no-fine-tuning-api): nothing to pick
+        return []
+    return ok(response)["data"]
 
 
 @router.get("/ui/compare")

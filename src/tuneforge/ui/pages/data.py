@@ -3,8 +3,9 @@
 User flow (labels and button texts are stable; the browser tests select by them):
 1. Drag a file onto the drop zone, or choose it with the file input labelled "Data file (CSV, Excel or JSONL)",
    then press "Upload". The page reloads with the workbench for that file (the URL holds the file and choices).
-2. For a spreadsheet, choose the columns in the selects labelled "Input column" and "Output column" and press
-   "Check". (The first check guesses: a column named input/output if there is one, else the first and last.)
+2. For a spreadsheet, choose the columns in the selects labelled "Input column" (a multiple select: several
+   columns make one input, "column: value" per line) and "Output column" and press "Check". (The first check
+   guesses: a column named input/output if there is one, else the first and last.)
 3. The table "Findings" lists each finding with its "Line", "Field", "Finding" and "Fix". One-click fixes sit above
    it, shown only when they apply: "Drop duplicates", "Redact PII", "Drop invalid rows". A contradiction row has a
    select labelled "Right answer for lines A, B" and a button "Use this answer for lines A, B" (its lines named).
@@ -59,7 +60,8 @@ def _state_from(params) -> dict:
         answer = params.get(f"answer-{resolve}")
         if lines and answer:
             relabel = [r for r in relabel if r["lines"] != lines] + [{"lines": lines, "answer": answer}]
-    return {"file_id": params.get("file_id"), "input_column": params.get("input_column"),
+    inputs = ",".join(c for c in params.getlist("input_column") if c)  # several columns: "supplier,description"
+    return {"file_id": params.get("file_id"), "input_column": inputs or None,
             "output_column": params.get("output_column"), "fixes": {**fixes, "relabel": relabel}}
 
 
@@ -109,7 +111,8 @@ async def data_page(request: Request, api: httpx.AsyncClient = Depends(api_clien
     if state["file_id"]:
         undo = "/ui/data?" + urlencode({"file_id": state["file_id"], "input_column": state["input_column"] or "",
                                         "output_column": state["output_column"] or ""})
-    return page(request, "data.html", "Data", check=check, state=state, datasets=datasets, offered=offered,
+    chosen_inputs = (state["input_column"] or "").split(",")
+    return page(request, "data.html", "Data", check=check, state=state, chosen_inputs=chosen_inputs, datasets=datasets, offered=offered,
                 applied=applied, undo=undo, lines_label=_lines_label, saved=params.get("saved"),
                 fixes_json=[json.dumps(r) for r in state["fixes"]["relabel"]])
 

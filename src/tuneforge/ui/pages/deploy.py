@@ -8,6 +8,8 @@ User flow (labels and button texts are stable; browser tests select by them):
    gate (the variant must beat the best prompted baseline, and the production version, significantly); the
    result appears in the status line at the top of the section (id="deploy-message"): "NAME:N is now in
    production." with the gate's reasons, or "Not promoted: …" with the gate's reason (role=alert).
+   "Gate settings" (a <details>, folded) holds "Required confidence" (default 0.95; 0 turns the significance test
+   off) and "Minimum improvement" (default 0, in the metric's units), sent with every promote button.
 3. When a name has had an earlier production version, the button "Roll back NAME" puts it back (the current one
    is archived); the status line says "NAME:M is back in production; NAME:N is archived".
 4. "Stage history of NAME:N" (a <details> per version) lists every stage change with its reason; "Lineage of NAME"
@@ -96,18 +98,24 @@ async def _after(request: Request, api, message: str, failed: bool):
 
 
 def _gate_lines(gate: list[dict]) -> str:
-    return " ".join(g["reason"] for g in gate)
+    return " ".join(formatting.gate_text(g["reason"]) for g in gate)
 
 
 @router.post("/ui/deploy/promote")
-async def promote(request: Request, ref: str = Form(...), api: httpx.AsyncClient = Depends(api_client.client)):
-    response = await api.post(f"/v1/registry/models/{ref}/promote", json={"to": "production"})
+async def promote(request: Request, ref: str = Form(...), confidence: str = Form(""), min_delta: str = Form(""),
+                  api: httpx.AsyncClient = Depends(api_client.client)):
+    body = {"to": "production"}
+    try:  # empty: the gate's defaults; a bad number: the API's own validation message
+        body.update({k: float(v) for k, v in (("confidence", confidence), ("min_delta", min_delta)) if v.strip()})
+    except ValueError:
+        return await _after(request, api, "Not promoted: gate settings must be numbers.", True)
+    response = await api.post(f"/v1/registry/models/{ref}/promote", json=body)
     try:
         body = ok(response)
     except ApiFailure as err:
         if err.status not in (400, 409):
             raise
-        return await _after(request, api, f"Not promoted: {err.message}", True)
+        return await _after(request, api, f"Not promoted: {formatting.gate_text(err.message)}", True)
     gate = _gate_lines(body["gate"])
     return await _after(request, api, f"{body['ref']} is now in production." + (f" Gate: {gate}" if gate else ""),
                         False)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
+_EVAL_SIDE = re.compile(r"\S+?\.json#")  # an eval.json path before the system it names (eval/gate.py's sides)
 REASONS = {  # why the review queue picked an item (monitor/review_queue.REASONS), in words
     "invalid": "Outside the label set or not valid",
     "low_confidence": "Low confidence",
@@ -46,3 +48,9 @@ def when(value) -> str:
 
 def reason(code: str) -> str:
     return REASONS.get(code, code)
+
+
+def gate_text(text: str | None) -> str:
+    """The gate's reason as a person reads it: `/srv/.../eval.json#fine-tuned vs ...` -> `fine-tuned vs ...` (the
+    evaluation files are the server's business; the systems compared are what matters here)."""
+    return _EVAL_SIDE.sub("", text or "")

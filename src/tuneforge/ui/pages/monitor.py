@@ -71,7 +71,8 @@ async def retrain_fragment(request: Request, variant: str, api: httpx.AsyncClien
 
 
 @router.post("/ui/monitor/retrain")
-async def start_retrain(request: Request, variant: str = Form(...), api: httpx.AsyncClient = Depends(api_client.client)):
+async def start_retrain(request: Request, variant: str = Form(...),
+                        api: httpx.AsyncClient = Depends(api_client.client)):
     ok(await api.post(f"/v1/monitor/{variant}/retrain", json={}))
     if not is_htmx(request):
         return RedirectResponse(f"/ui/monitor?variant={variant}", status_code=303)

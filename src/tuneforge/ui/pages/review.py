@@ -10,7 +10,10 @@ User flow (labels, keys and button texts are stable; browser tests select by the
 3. Keyboard, on a focused item: Enter accepts the answer; a number key 1-9 picks that label (the labels are listed
    as buttons "1 LABEL", "2 LABEL", …); "e" moves into the text field "Correct answer" to edit the answer inline,
    where Enter saves it. After each decision the item says "Saved: …" (role=status) and the focus moves to the
-   next item. With the mouse: the buttons "Accept", the label buttons, and "Save correction".
+   next item. With the mouse: the buttons "Accept", the label buttons, and "Save correction". Every item has
+   these controls, so a test scopes them to one item: get_by_role("article", name="Item 1 of 20"). A reviewed
+   item becomes an article named "Item K reviewed" with the "Saved: accepted “X”" / "Saved: corrected to “X”"
+   line.
 4. Every decision is stored through POST /v1/feedback as the correct answer (accepting = the answer was right),
    exactly as `tuneforge review` does. "Nothing to review." when the queue is empty.
 """

@@ -71,7 +71,8 @@ function drawMonitorCharts() {
     const opts = {
       width: Math.max(280, box.clientWidth || 600), height: 220,
       scales: { x: { time: increasing } },
-      axes: [{ label: increasing ? "time" : "window" }, { label: unit }],
+      axes: [increasing ? { label: "time" } : { label: "window", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] },
+             { label: unit }],
       series: [{ label: increasing ? "time" : "window" }].concat(lines.map(([key, label], i) => ({
         label, stroke: COLOURS[i % COLOURS.length], width: 2, points: { show: true, size: 6 },
       }))),
