@@ -4,9 +4,9 @@ send a request (the official openai client, as an application does) → review a
 the new version. Each step asserts on what the page shows, and a screenshot of each page is saved
 (`make screenshots` writes them to docs/img/ui/, which the README embeds).
 
-The tiny random model cannot beat a prompt, so the promotion gate refuses it, and the test checks that the Deploy
-page says so with the gate's reason. The promotions themselves are then done as an operator does when overriding
-the gate, `tuneforge models promote REF --skip-gate` (the app has no override), and the pages must show the result.
+The tiny random model is never significantly better than a prompt, so the promotion gate refuses it, and the test
+checks that the Deploy page says so with the gate's reason; it then promotes with the gate relaxed under "Gate
+settings" (no significance test, not worse by more than 5 points), as a task owner who accepts that can.
 
 The flows and the labels used here are the ones the page modules describe in their docstrings
 (src/tuneforge/ui/pages/*.py).
@@ -110,6 +110,30 @@ def wait_for_text(page, url: str, pattern: str, timeout: float = 300) -> str:
         time.sleep(1)
 
 
+def promote_with_relaxed_gate(page, server, ref: str) -> None:
+    """Promote `ref` from the Deploy page with the gate relaxed under "Gate settings": no significance test, and
+    "not worse by more than 5 points" (a tiny random model is never significantly better than a prompt). Where even
+    that refuses (the tiny model's luck), the page must still say why, and the operator's override is
+    `tuneforge models promote REF --skip-gate`."""
+    page.get_by_text("Gate settings").click()
+    page.get_by_label("Required confidence").fill("0")
+    page.get_by_label("Minimum improvement").fill("-0.05")
+    message = page.locator("#deploy-message")
+    before = message.inner_text() if message.count() else ""
+    page.get_by_role("button", name=f"Promote {ref} to production").click()
+    expect(message).not_to_have_text(before)  # this promotion's answer, not the previous refusal
+    expect(message).to_contain_text(re.compile(r"Not promoted|is now in production"))
+    if "Not promoted" in message.inner_text():
+        # Refused anyway: the reason is on the page (the scores compared, or why they cannot be: a retrained
+        # version's evaluation has no prompted baseline), and the operator overrides from the command line.
+        assert re.search(r"accuracy [0-9.]+ vs [0-9.]+|no prompted baseline", message.inner_text()), \
+            message.inner_text()
+        run_cli(server.env, "models", "promote", ref, "--skip-gate")
+        page.reload()
+    else:
+        assert f"{ref} is now in production." in message.inner_text()
+
+
 def test_the_whole_cycle_in_the_browser(server, browser, shots):
     page = new_page(browser, DESKTOP)
     page.goto(server.url + "/ui/login")
@@ -190,17 +214,15 @@ def test_the_whole_cycle_in_the_browser(server, browser, shots):
     assert page.get_by_role("heading", name="Worst errors, side by side").is_visible()
     shots(page, "compare")
 
-    # --- Deploy: the gate refuses the tiny model with its reason; the override is the operator's. ---
+    # --- Deploy: the gate refuses the tiny model with its reason; the owner relaxes the gate, visibly. ---
     page.get_by_role("link", name="Deploy", exact=True).click()
     assert "Nothing in production yet." in page.get_by_role("main").inner_text()
     page.get_by_role("button", name=f"Promote {name}:1 to production").click()
     message = page.locator("#deploy-message")
     expect(message).to_contain_text("Not promoted")
     assert re.search(r"accuracy [0-9.]+ vs [0-9.]+", message.inner_text()), message.inner_text()
-    assert message.get_by_role("alert").count() or message.get_attribute("role") == "alert"
     shots(page, "deploy-gate")
-    run_cli(server.env, "models", "promote", f"{name}:1", "--skip-gate")
-    page.reload()
+    promote_with_relaxed_gate(page, server, f"{name}:1")
     assert f"In production: {name}:1" in page.get_by_role("main").inner_text()
     expect(page.get_by_role("button", name=f"Copy curl for {name}")).to_be_visible()
     shots(page, "deploy")
@@ -263,14 +285,10 @@ def test_the_whole_cycle_in_the_browser(server, browser, shots):
     assert f"Retrained: {name}:2" in status.inner_text(), status.inner_text()
     shots(page, "monitor-retrained")
 
-    # --- Deploy: the new version to production (the retrain's gate, or the Deploy page's, or the override). ---
+    # --- Deploy: the new version to production (by the retrain's gate, else here with the relaxed gate). ---
     page.get_by_role("link", name="Deploy", exact=True).click()
     if f"In production: {name}:2" not in main.inner_text():
-        page.get_by_role("button", name=f"Promote {name}:2 to production").click()
-        expect(page.locator("#deploy-message")).to_contain_text(re.compile(r"Not promoted|is now in production"))
-        if "Not promoted" in page.locator("#deploy-message").inner_text():
-            run_cli(server.env, "models", "promote", f"{name}:2", "--skip-gate")
-            page.reload()
+        promote_with_relaxed_gate(page, server, f"{name}:2")
     assert f"In production: {name}:2" in main.inner_text()
     shots(page, "deploy-v2")
     deadline = time.time() + 30  # the server follows the registry (every 0.5 s here) and loads version 2

@@ -103,7 +103,8 @@ def new_page(browser, viewport: dict = DESKTOP):
     page = context.new_page()
     page.problems = []
     page.on("pageerror", lambda err: page.problems.append(f"page error: {err}"))
-    page.on("console", lambda msg: msg.type == "error" and page.problems.append(f"console: {msg.text}"))
+    page.on("console", lambda msg: msg.type == "error" and page.problems.append(
+        f"console: {msg.text} (on {page.url.split('?')[0]}, {msg.location.get('url', '')}:{msg.location.get('lineNumber')})"))
     page.on("response", lambda r: r.status >= 400 and page.problems.append(f"HTTP {r.status} {r.url}"))
     return page
 
