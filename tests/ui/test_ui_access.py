@@ -45,6 +45,8 @@ def server(tiny_model_dir, tmp_path_factory):
             time.sleep(0.3)
         assert job["status"] == "succeeded", f"{job.get('error')}\n{srv.log()}"
         srv.a_variant = job["fine_tuned_model"]
+        [registered] = api.get("/v1/registry/models").json()["data"]  # the job's version, under A's own name
+        srv.a_name = registered["name"]
         dataset = api.post("/v1/datasets", json={"file_id": srv.a_file, "name": "team-a-dataset"})
         assert dataset.status_code == 200, dataset.text
         srv.a_dataset = dataset.json()["id"]
@@ -54,7 +56,7 @@ def server(tiny_model_dir, tmp_path_factory):
 
 def a_secrets(server) -> dict[str, str]:
     return {"file id": server.a_file, "file name": A_FILE_NAME, "job id": server.a_job,
-            "variant": server.a_variant, "dataset": server.a_dataset}
+            "variant": server.a_variant, "registry name": server.a_name, "dataset": server.a_dataset}
 
 
 def leaked(text: str, secrets: dict[str, str]) -> list[str]:
@@ -123,6 +125,8 @@ def test_one_keys_files_jobs_and_variants_are_invisible_to_another(server, brows
         assert api_b.get(f"/v1/fine_tuning/jobs/{server.a_job}").status_code == 404
         assert api_b.get(f"/v1/files/{server.a_file}").status_code == 404
         assert server.a_variant not in api_b.get("/v1/models").text
+        assert server.a_name not in api_b.get("/v1/registry/models").text
+        assert api_b.get(f"/v1/registry/models/{server.a_name}").status_code == 404
 
     seen_by = {}
     for who, key in (("A", server.key_a), ("B", server.key_b)):
@@ -136,10 +140,11 @@ def test_one_keys_files_jobs_and_variants_are_invisible_to_another(server, brows
             text += page.content()
         seen_by[who] = leaked(text, secrets)
         # A's ids typed into the query strings the pages take must not open A's things to B either (the id typed
-        # may be echoed back in a form; nothing else of A's may appear).
+        # may be echoed back in a form or an error; nothing else of A's may appear).
         if who == "B":
             for param, what in (("job", "job id"), ("file_id", "file id"), ("training_file", "file id"),
-                                ("model", "variant"), ("variant", "variant")):
+                                ("model", "variant"), ("variant", "variant"), ("model", "registry name"),
+                                ("variant", "registry name")):
                 for name in PAGES:
                     page.goto(f"{server.url}/ui/{name}?{param}={secrets[what]}")
                     page.wait_for_load_state("networkidle")
