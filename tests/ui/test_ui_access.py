@@ -192,3 +192,36 @@ def test_no_page_scrolls_sideways(server, browser, viewport):
             box = link.bounding_box()
             assert box and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 1, (name, title, box)
     page.context.close()
+
+
+CONTROLS = 'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex="-1"])'
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_control_is_reachable_by_keyboard_with_a_visible_focus(server, browser, name):
+    page = new_page(browser)
+    log_in(page, server, server.key_a)
+    page.goto(f"{server.url}/ui/{name}")
+    page.wait_for_load_state("networkidle")
+    # Every visible, enabled control a mouse could use (closed <details> hide theirs until opened).
+    controls = page.evaluate("""(selector) => [...document.querySelectorAll(selector)]
+        .filter(e => !e.disabled && e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden'
+                     && !(e.closest('details:not([open])') && e.tagName !== 'SUMMARY'))
+        .map((e, i) => { e.dataset.probe = i; return i; })""", CONTROLS)
+    reached, unfocused = set(), []
+    for _ in range(len(controls) + 5):
+        page.keyboard.press("Tab")
+        probe = page.evaluate("""() => {
+            const e = document.activeElement, s = getComputedStyle(e);
+            const visible = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
+            return [e.dataset.probe ?? null, visible, e.outerHTML.slice(0, 80)];
+        }""")
+        if probe[0] is not None:
+            reached.add(int(probe[0]))
+            if not probe[1]:
+                unfocused.append(probe[2])
+    missing = page.evaluate("(ids) => ids.map(i => document.querySelector(`[data-probe='${i}']`).outerHTML.slice(0, 80))",
+                            sorted(set(controls) - reached))
+    assert missing == [], f"not reachable with Tab: {missing}"
+    assert unfocused == [], f"focused without a visible focus indicator: {unfocused}"
+    page.context.close()
