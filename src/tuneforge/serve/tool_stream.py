@@ -179,5 +179,5 @@ class ToolCallStream:
         if self.state == _TEXT:
             return self._content(rest.rstrip() if self.calls else rest)
         if self.state == _HEAD:
-            return self._content(self.space + HERMES_OPEN + rest)  # a tag left open: the call never came, the text stays
+            return self._content(self.space + HERMES_OPEN + rest)  # a tag left open: no call came, the text stays
         return []  # a call cut inside its arguments: sent as far as it went (finish_reason says "length")
