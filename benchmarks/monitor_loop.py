@@ -289,6 +289,10 @@ def main() -> int:
     ap.add_argument("--real-model", action="store_true",
                     help="Version 1 and the retrain as `tuneforge train` builds them with no flags on the bundled "
                     "model (a classification variant), no step caps, answers by the served variant; resumable.")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="--real-model: set the recipe's epochs instead of the no-flag choice (a shorter run).")
+    ap.add_argument("--classifier-layers", type=int, default=None,
+                    help="--real-model: top layers trained (the no-flag choice is 8).")
     ap.add_argument("--train-steps", type=int, default=40)
     ap.add_argument("--retrain-steps", type=int, default=40)
     ap.add_argument("--per-class", type=int, default=30, help="Training lines per known category.")
@@ -356,6 +360,7 @@ def main() -> int:
                       seed=0, base=args.base)
         if not args.real_model:  # the cheap mode caps steps; the real one trains as `tuneforge train` with no flags
             recipe.update(max_steps=args.train_steps, batch_size=args.batch_size, eval_split=0.05)
+        recipe.update({k: getattr(args, k) for k in ("epochs", "classifier_layers") if getattr(args, k) is not None})
         log(f"training version 1 on {len(initial)} lines of {len(cats) - 1} categories")
         started = time.time()
         run1 = train(TrainConfig(**recipe), log=lambda m: None)

@@ -173,6 +173,11 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     relabelled = next(t for t in _LINES["software"] if not is_held_out(t, 0.3))  # learnt from, not held out
     contra = "chatcmpl-contra"
     _log(traffic, contra, relabelled, "software", 0.9)  # a training input, now relabelled by a reviewer
+    # One held-out request asked three times is one piece of fresh evidence, not three.
+    repeated = next(f"zoom meeting licence {i}" for i in range(100) if is_held_out(f"zoom meeting licence {i}", 0.3))
+    for k in range(3):
+        _log(traffic, f"chatcmpl-rep{k}", repeated, "travel", 0.5)
+        fixes[f"chatcmpl-rep{k}"] = "software"
     traffic.close()
     store = FeedbackStore()
     for rid, label in fixes.items():
@@ -186,7 +191,25 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     pairs = {(r["messages"][-2]["content"], r["messages"][-1]["content"]) for r in rows}
     assert (relabelled, "hardware") in pairs and (relabelled, "software") not in pairs
     assert result.report["data"]["overridden"] == [{"input": relabelled, "old": "software", "new": "hardware"}]
-    assert result.report["data"]["corrections_added"] + result.report["fresh_reviewed"] == 41
+    assert result.report["data"]["corrections_added"] + result.report["fresh_reviewed"] == 42
+    fresh_inputs = [json.loads(line)["messages"][-2]["content"]
+                    for line in (result.folder / "fresh-reviewed.jsonl").read_text().splitlines()]
+    assert fresh_inputs.count(repeated) == 1
+    # The corrections this retrain used no longer count towards the next one: a refused retrain waits for new
+    # corrections instead of firing again at the next check.
+    from tuneforge.monitor.cycle import last_retrain_feedback_id, production_corrections
+    from tuneforge.monitor.traffic_log import traffic_path
+
+    used = last_retrain_feedback_id("inv", "inv:1")
+    conn = sqlite3.connect(traffic_path())
+    assert production_corrections(conn, "inv:1") == 44 and production_corrections(conn, "inv:1", used) == 0
+    conn.close()
+    store = FeedbackStore()
+    store.add("chatcmpl-r0", correct_output="travel")
+    store.close()
+    conn = sqlite3.connect(traffic_path())
+    assert production_corrections(conn, "inv:1", used) == 1
+    conn.close()
     assert set(result.gates) == {"frozen", "fresh"}
     steps = [e["step"] for e in lineage.events("inv")]
     assert steps[:3] == ["dataset", "train", "gate"] and steps[3] in ("promote", "not promoted")

@@ -147,10 +147,14 @@ def vocabulary_psi_test(reference: list[str], current: list[str], top: int = 50,
             cols.append(index.setdefault(w, len(index)))
             vals.append(c)
     n = len(reference) + len(current)
-    x = csr_matrix((vals, (rows, cols)), shape=(n, max(len(index), 1)), dtype=float)
+    words_by_text = csr_matrix((vals, (cols, rows)), shape=(max(len(index), 1), n), dtype=float)
+    total = np.asarray(words_by_text.sum(1)).ravel()
 
-    def stat(r, c) -> float:
-        return _vocabulary_psi_counts(np.asarray(x[r].sum(0)).ravel(), np.asarray(x[c].sum(0)).ravel(), top)
+    def stat(r, c) -> float:  # one sparse matrix-vector product per split: word counts of the reference side
+        side = np.zeros(n)
+        side[r] = 1.0
+        ref_counts = words_by_text @ side
+        return _vocabulary_psi_counts(ref_counts, total - ref_counts, top)
 
     observed = stat(np.arange(len(reference)), np.arange(len(reference), n))  # = vocabulary_psi(reference, current)
     perm = permutation_test(stat, n, len(reference), observed, seed)
