@@ -171,7 +171,8 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation(server, b
         assert page.get_by_role("navigation").is_visible() and page.get_by_role("main").is_visible()
     assert serious_violations(page) == []
     expected = [f"HTTP 401 {server.url}/ui/data",
-                "console: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
+                "console: Failed to load resource: the server responded with a status of 401 (Unauthorized) "
+                f"(on {server.url}/ui/data, {server.url}/ui/data:0)"]
     assert sorted(page.problems) == (sorted(expected) if name == "401" else [])
     page.context.close()
 
