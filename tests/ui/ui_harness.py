@@ -131,7 +131,17 @@ def serious_violations(page) -> list[str]:
 
 
 def horizontal_overflow(page) -> list[str]:
-    """Elements wider than the viewport (what makes a page scroll sideways), or [] when the page fits."""
+    """Elements wider than the viewport (what makes a page scroll sideways), or [] when the page fits. Measured
+    again half a second later before answering, so a layout still settling (an htmx swap, a chart drawn after
+    load) is not taken for the page's layout; an overflow that stays is reported."""
+    found = _overflow_now(page)
+    if found:
+        page.wait_for_timeout(500)
+        found = _overflow_now(page)
+    return found
+
+
+def _overflow_now(page) -> list[str]:
     return page.evaluate("""() => {
         const width = document.documentElement.clientWidth;
         const out = [];
