@@ -15,6 +15,14 @@ and promotes only through the gate. A stream without drift, of the same length, 
 count false alarms.
 
     nice -n 10 python benchmarks/monitor_loop.py --train-steps 40 --retrain-steps 40
+
+`--real-model` runs it as a user would: version 1 is what `tuneforge train` builds with no flags on the bundled
+SmolLM2-135M (a classification variant: a head over the labels with calibrated probabilities), the retrain uses
+that recipe unchanged (no step cap), and the traffic is answered by the served classifier. It keeps its state in
+`--home` (default ./monitor-bench-home) after every stage (version 1, scores, each detection stream, the live
+stream, the retrain, the final measurement), so a run stopped by a time limit resumes where it stopped:
+
+    flock heavy.lock nice -n 5 timeout 900 python benchmarks/monitor_loop.py --real-model --seeds 3
 """
 
 from __future__ import annotations
@@ -84,6 +92,26 @@ class Scores:
         return max(p, key=p.get), p
 
 
+class CachedScores(Scores):
+    """Scores kept in a JSON file beside the benchmark's state, so a resumed run does not score again (and does
+    not load the model when every input it needs is already scored)."""
+
+    def __init__(self, ref_spec: str, path: Path):
+        self.ref_spec, self.path, self.scorer = ref_spec, path, None
+        self.cache = json.loads(path.read_text()) if path.is_file() else {}
+
+    def warm(self, texts: list[str]) -> None:
+        if all(t in self.cache for t in texts):
+            return
+        if self.scorer is None:
+            from tuneforge.monitor.confidence import LabelScorer
+            from tuneforge.monitor.reference import load_reference
+
+            self.scorer = LabelScorer(load_reference(self.ref_spec), batch_size=32)
+        super().warm(texts)
+        self.path.write_text(json.dumps(self.cache))
+
+
 class TfidfScores:
     """A served classifier whose probabilities are cheap: TF-IDF + logistic regression on the same training rows,
     calibrated by the monitor's own temperature fit on the frozen set (--answers tfidf)."""
@@ -123,7 +151,12 @@ class TfidfScores:
 
 
 def simulate(args, scores: Scores, version: str, pool, drift: bool, seed: int, traffic_path: Path, policy,
-             retrain_on_fire: bool, log) -> dict:
+             log, on_retrain=None, saved: dict | None = None, save=None) -> dict:
+    """One traffic stream through the monitor. Without `on_retrain` it stops where the policy first calls for a
+    retrain (detection runs). With it (the live stream), each call is a retrain attempt; a refused one lets the
+    stream go on, and the policy fires again once `min_corrections` new corrections have come in; the stream
+    stops at the first promotion. `saved`/`save` resume a stream that was stopped: the draws are replayed from
+    the seed and the requests already in the traffic log are not sent again."""
     from tuneforge.monitor.cycle import run_cycle
     from tuneforge.monitor.feedback import FeedbackStore
     from tuneforge.monitor.reference import load_reference
@@ -134,10 +167,12 @@ def simulate(args, scores: Scores, version: str, pool, drift: bool, seed: int, t
     rng = random.Random(seed)
     cats = sorted(pool)
     traffic = TrafficLog(traffic_path)
+    sent = traffic.conn.execute("SELECT COUNT(*) FROM traffic").fetchone()[0]
     ref = load_reference(version)
     second = SecondOpinion(ref)
     truth: dict[str, str] = {}
-    out = {"seed": seed, "drift": drift, "first_alert_after": None, "alerts": [], "windows": [], "retrain": None}
+    out = saved or {"seed": seed, "drift": drift, "first_alert_after": None, "alerts": [], "windows": [],
+                    "retrain": None, "attempts": []}
     total = args.phase1 + args.phase2
     for i in range(total):
         drifting = drift and i >= args.phase1
@@ -146,12 +181,13 @@ def simulate(args, scores: Scores, version: str, pool, drift: bool, seed: int, t
         answer, probs = scores.answer(text)
         rid = "chatcmpl-" + uuid.UUID(int=rng.getrandbits(128)).hex[:24]
         truth[rid] = label(row)
-        traffic.record(request_id=rid, endpoint="chat.completion", model="invoice", variant=version, status=200,
-                       latency_ms=0.0, request={"model": "invoice", "messages": [{"role": "user", "content": text}]},
-                       response={"id": rid, "choices": [{"index": 0, "message": {"role": "assistant",
-                                                                              "content": answer}}]},
-                       label_probs=probs, confidence=probs[answer])
-        if (i + 1) % args.check_every:
+        if i >= sent:
+            traffic.record(request_id=rid, endpoint="chat.completion", model="invoice", variant=version, status=200,
+                           latency_ms=0.0, request={"model": "invoice", "messages": [{"role": "user", "content": text}]},
+                           response={"id": rid, "choices": [{"index": 0, "message": {"role": "assistant",
+                                                                                  "content": answer}}]},
+                           label_probs=probs, confidence=probs[answer])
+        if (i + 1) % args.check_every or i < sent:
             continue
         traffic.flush()
         # Reviewers look at the queue's first items (targeted + random) and give the true label.
@@ -176,16 +212,87 @@ def simulate(args, scores: Scores, version: str, pool, drift: bool, seed: int, t
             out["alerts"] = cycle.verdict.alerts
             log(f"  seed {seed}: first alert after {i + 1} requests: {cycle.verdict.alerts}")
         if cycle.verdict.retrain:
-            out["retrain"] = {"after": i + 1, "reason": cycle.verdict.reason}
-            break
+            out["retrain"] = {"after": i + 1, "reason": cycle.verdict.reason, "alerts": cycle.verdict.alerts}
+            if on_retrain is None:
+                break
+            attempt = on_retrain(out["retrain"])
+            out["attempts"].append(attempt)
+            if save:
+                save(out)
+            if attempt["promoted"]:
+                break
+        elif save:
+            save(out)
     traffic.close()
     tracked = [w for w in out["windows"] if w["after"] >= policy.window]
     out["mae"] = sum(abs(w["estimated"] - w["true"]) for w in tracked) / len(tracked) if tracked else None
     return out
 
 
+class State:
+    """The benchmark's progress in `work/state.json`: each finished stage's results, written as soon as it ends."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data = json.loads(path.read_text()) if path.is_file() else {}
+
+    def get(self, key: str):
+        return self.data.get(key)
+
+    def put(self, key: str, value) -> None:
+        self.data[key] = value
+        self.path.write_text(json.dumps(self.data, indent=2, default=str))
+
+
+def system_accuracy(report: dict, name: str = "fine-tuned") -> float:
+    """Accuracy of the evaluated model in an eval.json: a classification variant is one system ("fine-tuned"), a
+    generative one is also scored with label-constrained decoding ("fine-tuned (constrained)")."""
+    systems = report["systems"]
+    key = f"{name} (constrained)" if f"{name} (constrained)" in systems else name
+    return systems[key]["metrics"]["accuracy"]
+
+
+def paired_accuracy(before: list[bool], after: list[bool]) -> dict:
+    """Accuracy of two versions on the same distinct inputs, each with a Wilson interval, and an exact McNemar
+    test (a binomial test on the inputs only one of them got right)."""
+    from scipy.stats import binomtest
+
+    from tuneforge.monitor.estimate import measured_accuracy
+
+    fixed = sum(a and not b for b, a in zip(before, after))
+    broken = sum(b and not a for b, a in zip(before, after))
+    p = float(binomtest(fixed, fixed + broken).pvalue) if fixed + broken else 1.0
+    return {"n": len(before), "before": measured_accuracy(before), "after": measured_accuracy(after),
+            "fixed": fixed, "broken": broken, "mcnemar_p": p}
+
+
+def mix_accuracy(correct_by_cat: dict[str, list[bool]], w: dict[str, float], seed: int = 0, rounds: int = 2000):
+    """Expected accuracy on a stream with category mix `w`: the weighted mean of per-category accuracy on distinct
+    lines, with a stratified bootstrap 95% interval (lines resampled within each category)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    cats = [c for c in w if correct_by_cat.get(c)]
+    total = sum(w[c] for c in cats)
+    arrays = {c: np.asarray(correct_by_cat[c], float) for c in cats}
+    point = sum(w[c] * arrays[c].mean() for c in cats) / total
+    draws = np.zeros(rounds)
+    for c in cats:
+        a = arrays[c]
+        draws += w[c] * a[rng.integers(0, len(a), (rounds, len(a)))].mean(1)
+    draws /= total
+    return {"value": float(point), "ci": [float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))]}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--real-model", action="store_true",
+                    help="Version 1 and the retrain as `tuneforge train` builds them with no flags on the bundled "
+                    "model (a classification variant), no step caps, answers by the served variant; resumable.")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="--real-model: set the recipe's epochs instead of the no-flag choice (a shorter run).")
+    ap.add_argument("--classifier-layers", type=int, default=None,
+                    help="--real-model: top layers trained (the no-flag choice is 8).")
     ap.add_argument("--train-steps", type=int, default=40)
     ap.add_argument("--retrain-steps", type=int, default=40)
     ap.add_argument("--per-class", type=int, default=30, help="Training lines per known category.")
@@ -201,13 +308,17 @@ def main() -> int:
     ap.add_argument("--check-every", type=int, default=25)
     ap.add_argument("--reviews", type=int, default=5, help="Items reviewed per check.")
     ap.add_argument("--window", type=int, default=100)
+    ap.add_argument("--min-corrections", type=int, default=40)
     ap.add_argument("--seeds", type=int, default=5, help="Seeds for the no-drift and drift detection runs.")
     ap.add_argument("--home", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--base", default="smollm2-135m", help="Base model (a tiny test model checks the script fast).")
     args = ap.parse_args()
+    if args.real_model:
+        args.answers = "variant"
 
-    home = Path(args.home or tempfile.mkdtemp(prefix="tf-monitor-bench-"))
+    home = Path(args.home or ("monitor-bench-home" if args.real_model else tempfile.mkdtemp(prefix="tf-monitor-bench-")))
+    home = home.resolve()
     os.environ["TUNEFORGE_HOME"] = str(home)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # The converted bundled model is shared with the user's own home (converting it again takes minutes).
@@ -217,7 +328,6 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     from tuneforge.config import EvalConfig, MonitorPolicy, TrainConfig
     from tuneforge.eval.compare import run_eval
-    from tuneforge.monitor.reference import load_reference
     from tuneforge.monitor.retrain import retrain
     from tuneforge.registry.store import Registry
     from tuneforge.train.sft import train
@@ -236,49 +346,70 @@ def main() -> int:
     after_pool = {c: [r for r in test if label(r) == c] for c in cats}
     work = home / "bench"
     work.mkdir(parents=True, exist_ok=True)
+    state = State(work / "state.json")
+    if state.get("args") and state.get("args") != vars(args):
+        log(f"resuming {work} with other arguments than the run that began it: {state.get('args')}")
+    state.put("args", vars(args))
     frozen = write(work / "frozen-eval.jsonl", [r for c in cats if c != NEW
                                                  for r in after_pool[c][: args.frozen_per_class]])
     write(work / "initial.jsonl", initial)
 
-    log(f"training version 1 on {len(initial)} lines of {len(cats) - 1} categories ({args.train_steps} steps)")
-    run1 = train(TrainConfig(data=str(work / "initial.jsonl"), out=str(work / "run1"), max_steps=args.train_steps,
-                             progress=False, report_to="none", seed=0, base=args.base,
-                             batch_size=args.batch_size, eval_split=0.05), log=lambda m: None)
-    log("evaluating version 1 on the frozen set")
-    report = run_eval(EvalConfig(model=str(run1), data=str(frozen), baselines=False, bootstrap=200, html="none",
-                                 max_new_tokens=12),
-                      log=lambda m: None)
-    frozen_acc = report["systems"]["fine-tuned (constrained)"]["metrics"]["accuracy"]
-    registry = Registry()
-    v1 = registry.register(run1, "invoice")
-    registry.promote(v1.ref, "production", require_gate=False, note="first deployment (benchmark)")
-    registry.close()
-    log(f"{v1.ref} in production; frozen-set accuracy (label scoring) {frozen_acc:.3f}")
+    v1 = state.get("v1")
+    if v1 is None:
+        recipe = dict(data=str(work / "initial.jsonl"), out=str(work / "run1"), progress=False, report_to="none",
+                      seed=0, base=args.base)
+        if not args.real_model:  # the cheap mode caps steps; the real one trains as `tuneforge train` with no flags
+            recipe.update(max_steps=args.train_steps, batch_size=args.batch_size, eval_split=0.05)
+        recipe.update({k: getattr(args, k) for k in ("epochs", "classifier_layers") if getattr(args, k) is not None})
+        log(f"training version 1 on {len(initial)} lines of {len(cats) - 1} categories")
+        started = time.time()
+        run1 = train(TrainConfig(**recipe), log=lambda m: None)
+        train_s = time.time() - started
+        log(f"evaluating version 1 on the frozen set ({train_s:.0f} s of training)")
+        report = run_eval(EvalConfig(model=str(run1), data=str(frozen), baselines=False, bootstrap=200, html="none",
+                                     max_new_tokens=12), log=lambda m: None)
+        registry = Registry()
+        v = registry.register(run1, "invoice")
+        registry.promote(v.ref, "production", require_gate=False, note="first deployment (benchmark)")
+        registry.close()
+        run_json = json.loads((Path(run1) / "run.json").read_text())
+        v1 = {"ref": v.ref, "run": str(run1), "frozen_accuracy": system_accuracy(report), "train_s": round(train_s),
+              "variant_type": run_json.get("variant_type", "generative"), "steps": run_json["metrics"].get("steps"),
+              "epochs": run_json["config"].get("epochs")}
+        state.put("v1", v1)
+    frozen_acc = v1["frozen_accuracy"]
+    log(f"{v1['ref']} in production ({v1['variant_type']}, {v1['steps']} steps); frozen-set accuracy {frozen_acc:.3f}")
 
     policy = MonitorPolicy(window=args.window, min_estimated_accuracy=round(max(frozen_acc - 0.15, 0.05), 2),
                            max_label_drift=0.2, drift_p_value=0.001, max_input_psi=0.5, max_domain_auc=0.8,
-                           min_corrections=40, retrain_max_steps=args.retrain_steps, non_inferiority=0.08,
+                           min_corrections=args.min_corrections,
+                           retrain_max_steps=0 if args.real_model else args.retrain_steps, non_inferiority=0.08,
                            gate_metric="accuracy", gate_confidence=0.95)
-    log(f"policy: {policy.model_dump()}")
     frozen_rows = read(frozen)
-    scores1 = Scores(load_reference(v1.ref)) if args.answers == "variant" else TfidfScores(initial, frozen_rows)
-    scores1.warm([user(r) for c in cats for r in pool[c]] + [user(r) for r in test])
+    needed = [user(r) for c in cats for r in pool[c]] + [user(r) for r in test]
+    if args.answers == "variant":
+        scores1 = CachedScores(v1["ref"], work / "scores-v1.json")
+    else:
+        scores1 = TfidfScores(initial, frozen_rows)
+    scores1.warm(needed)
     if args.answers == "tfidf":
         frozen_acc = sum(scores1.answer(user(r))[0] == label(r) for r in frozen_rows) / len(frozen_rows)
         policy.min_estimated_accuracy = round(max(frozen_acc - 0.15, 0.05), 2)
         results_note = f"answers by TF-IDF + logistic regression, frozen-set accuracy {frozen_acc:.3f}"
     else:
-        results_note = f"answers by {v1.ref} label scoring"
-    log(f"scored {len(scores1.cache)} distinct inputs ({results_note}); policy min_estimated_accuracy "
-        f"{policy.min_estimated_accuracy}")
+        results_note = f"answers by {v1['ref']} ({v1['variant_type']} variant)"
+    log(f"scored {len(scores1.cache)} distinct inputs ({results_note}); policy {policy.model_dump()}")
 
-    results = {"policy": policy.model_dump(), "frozen_accuracy_v1": frozen_acc, "answers": results_note,
-               "no_drift": [], "drift": []}
-    for seed in range(1, args.seeds + 1):
-        results["no_drift"].append(simulate(args, scores1, v1.ref, pool, False, seed, work / f"nodrift-{seed}.db",
-                                            policy, False, log))
-        results["drift"].append(simulate(args, scores1, v1.ref, pool, True, seed, work / f"drift-{seed}.db",
-                                         policy, False, log))
+    results = {"policy": policy.model_dump(), "v1": v1, "answers": results_note}
+    for kind, drift in (("no_drift", False), ("drift", True)):
+        results[kind] = []
+        for seed in range(1, args.seeds + 1):
+            key = f"{kind}-{seed}"
+            if state.get(key) is None:
+                db = work / f"{key}.db"
+                db.unlink(missing_ok=True)  # a stream stopped half-way starts again
+                state.put(key, simulate(args, scores1, v1["ref"], pool, drift, seed, db, policy, log))
+            results[kind].append(state.get(key))
     false_alarms = sum(r["retrain"] is not None for r in results["no_drift"])
     any_alert = sum(r["first_alert_after"] is not None for r in results["no_drift"])
     delays = [r["first_alert_after"] - args.phase1 for r in results["drift"]
@@ -287,35 +418,69 @@ def main() -> int:
     log(f"no drift: {false_alarms}/{args.seeds} streams would retrain, {any_alert}/{args.seeds} raised any alert")
     log(f"drift: alert after {delays} requests past the shift ({early} alerted before it)")
 
-    # The loop closed once on the live traffic log (seed 0): the same stream, corrections, then retrain.
-    live = simulate(args, scores1, v1.ref, pool, True, 0, home / "traffic.db", policy, True, log)
+    # The loop closed on the live traffic log (seed 0): the same drifted stream, reviewers' corrections, and a
+    # retrain each time the policy fires, until the gate promotes one.
+    def attempt(trigger: dict) -> dict:
+        started = time.time()
+        log(f"retrain triggered after {trigger['after']} requests: {trigger['reason']}")
+        res = retrain("invoice", policy, log=log, reason="; ".join(trigger["alerts"]))
+        done = {"after": trigger["after"], "new": res.new_ref, "promoted": res.promoted, "gates": res.gates,
+                "dataset": res.dataset, "data": res.report["data"], "fresh_reviewed": res.report["fresh_reviewed"],
+                "why": res.report["why"], "report": str(res.folder / "report.md"),
+                "wall_s": round(time.time() - started)}
+        log(f"retrain: {done['new']} promoted={done['promoted']}; " + " | ".join(done["why"]))
+        return done
+
+    live = state.get("live")
+    if live is None or not live.get("finished"):
+        if live is None:
+            for leftover in home.glob("traffic.db*"):
+                leftover.unlink()
+        live = simulate(args, scores1, v1["ref"], pool, True, 0, home / "traffic.db", policy, log,
+                        on_retrain=attempt, saved=live, save=lambda out: state.put("live", out))
+        live["finished"] = True
+        state.put("live", live)
     results["live"] = live
-    if live["retrain"] is None:
-        log("the policy did not call for a retrain on the drifted stream")
-        print(json.dumps(results, indent=2, default=str))
+    promoted = [a for a in live["attempts"] if a["promoted"]]
+    if not promoted:
+        log(f"no retrain was promoted ({len(live['attempts'])} attempts)")
+        (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
         return 1
-    log(f"retrain triggered after {live['retrain']['after']} requests: {live['retrain']['reason']}")
-    res = retrain("invoice", policy, log=log, reason="; ".join(live["alerts"]))
-    results["retrain_result"] = {"new": res.new_ref, "promoted": res.promoted, "gates": res.gates,
-                                 "dataset": res.dataset, "report": str(res.folder / "report.md")}
-    # Accuracy on the drifted mix of never-seen test lines, before (v1) and after (the new version).
+    done = promoted[0]
+    results["retrain_result"] = done
+
+    # Accuracy on never-seen test lines (test.jsonl), before (v1) and after (the retrained version).
     rng = random.Random(99)
     after_stream = [draw(after_pool, weights(cats, True), rng) for _ in range(args.phase2)]
-    acc_before = sum(scores1.answer(user(r))[0] == label(r) for r in after_stream) / len(after_stream)
     if args.answers == "variant":
-        scores2 = Scores(load_reference(res.new_ref))
+        scores2 = CachedScores(done["new"], work / "scores-v2.json")
     else:  # the same classifier refitted on the dataset version the retrain built (previous data + corrections)
         from tuneforge.data.versions import resolve_data_path
 
-        scores2 = TfidfScores(read(resolve_data_path(res.dataset)[0]), frozen_rows)
-    scores2.warm([user(r) for r in after_stream])
-    acc_after = sum(scores2.answer(user(r))[0] == label(r) for r in after_stream) / len(after_stream)
-    results["after_by_category"] = {c: [round(sum(s.answer(user(r))[0] == c for r in after_pool[c]) / len(after_pool[c]), 3)
-                                        for s in (scores1, scores2)] for c in cats}
-    results["after"] = {"stream": len(after_stream), "accuracy_before": acc_before, "accuracy_after": acc_after,
-                        "served_after": Registry().get("invoice@production").ref}
-    log(f"drifted test stream ({len(after_stream)} requests): accuracy {acc_before:.3f} with {v1.ref} -> "
-        f"{acc_after:.3f} with {res.new_ref} (promoted: {res.promoted})")
+        scores2 = TfidfScores(read(resolve_data_path(done["dataset"])[0]), frozen_rows)
+    scores2.warm([user(r) for r in test])
+    right = lambda s, r: s.answer(user(r))[0] == label(r)  # noqa: E731
+    acc_before = sum(right(scores1, r) for r in after_stream) / len(after_stream)
+    acc_after = sum(right(scores2, r) for r in after_stream) / len(after_stream)
+    by_cat = {c: [[right(s, r) for r in after_pool[c]] for s in (scores1, scores2)] for c in cats}
+    drifted_mix = weights(cats, True)
+    results["after_by_category"] = {c: [round(sum(v) / len(v), 3) for v in by_cat[c]] for c in cats}
+    results["after"] = {
+        "stream": len(after_stream), "accuracy_before": acc_before, "accuracy_after": acc_after,
+        "served_after": Registry().get("invoice@production").ref,
+        "drifted_mix_before": mix_accuracy({c: v[0] for c, v in by_cat.items()}, drifted_mix),
+        "drifted_mix_after": mix_accuracy({c: v[1] for c, v in by_cat.items()}, drifted_mix),
+        "all_test_lines": paired_accuracy([right(scores1, r) for r in test], [right(scores2, r) for r in test]),
+        "new_category_lines": paired_accuracy(by_cat[NEW][0], by_cat[NEW][1]),
+        "old_category_lines": paired_accuracy([x for c in cats if c != NEW for x in by_cat[c][0]],
+                                              [x for c in cats if c != NEW for x in by_cat[c][1]]),
+    }
+    a = results["after"]
+    log(f"drifted test stream ({len(after_stream)} requests): accuracy {acc_before:.3f} with {v1['ref']} -> "
+        f"{acc_after:.3f} with {done['new']} (promoted: {done['promoted']}); drifted mix on distinct lines "
+        f"{a['drifted_mix_before']['value']:.3f} {a['drifted_mix_before']['ci']} -> "
+        f"{a['drifted_mix_after']['value']:.3f} {a['drifted_mix_after']['ci']}; McNemar p on all {len(test)} test "
+        f"lines {a['all_test_lines']['mcnemar_p']:.2g}")
     maes = [r["mae"] for r in results["drift"] + results["no_drift"] if r["mae"] is not None]
     results["summary"] = {
         "false_alarm_retrains": f"{false_alarms}/{args.seeds}", "no_drift_any_alert": f"{any_alert}/{args.seeds}",
@@ -323,8 +488,12 @@ def main() -> int:
         "estimate_mae_drift": [round(r["mae"], 4) for r in results["drift"] if r["mae"] is not None],
         "estimate_mae_no_drift": [round(r["mae"], 4) for r in results["no_drift"] if r["mae"] is not None],
         "estimate_mae_mean": sum(maes) / len(maes) if maes else None,
-        "promoted": res.promoted, "accuracy_before": acc_before, "accuracy_after": acc_after,
-        "wall_s": round(time.time() - t0),
+        "retrain_attempts": [{k: a[k] for k in ("after", "new", "promoted", "fresh_reviewed", "why")}
+                             for a in live["attempts"]],
+        "promoted": done["promoted"], "accuracy_before": acc_before, "accuracy_after": acc_after,
+        "drifted_mix_before": a["drifted_mix_before"], "drifted_mix_after": a["drifted_mix_after"],
+        "new_category": a["new_category_lines"], "old_categories": a["old_category_lines"],
+        "all_test_lines": a["all_test_lines"], "wall_s_this_call": round(time.time() - t0),
     }
     (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
     print(json.dumps(results["summary"], indent=2, default=str))

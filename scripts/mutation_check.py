@@ -50,7 +50,7 @@ MUTATIONS = [
              [("z = float(norm.ppf(1 - (1 - level) / 2))", "z = float(norm.ppf(1 - (1 - 0.90) / 2))")],
              ["tests/unit/test_eval_stats.py"]),
     Mutation("leakage-exact-only", "leakage finds exact copies only", "data/duplicates.py",
-             [("similar_pairs([input_text(e) for e in train], threshold,", "similar_pairs([input_text(e) for e in train], 1.0,")],
+             [("similar_pairs((input_text(e) for e in train), threshold,", "similar_pairs((input_text(e) for e in train), 1.0,")],
              ["tests/unit/test_data_clean.py::test_leakage_finds_near_copies_in_data_clean_and_in_eval"]),
     Mutation("gate-direction", "the gate assumes higher is better (latency)", "eval/gate.py",
              [("improvement = (c - i) if higher else (i - c)", "improvement = c - i")],

@@ -33,6 +33,58 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
 
 
+# ChatML with Hermes tool calling: tools listed in the system turn, calls as <tool_call>{json}</tool_call>,
+# tool results as a user turn holding <tool_response>.
+HERMES_TEMPLATE = """\
+{%- if tools %}<|im_start|>system
+{% if messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}
+
+{% endif %}You may call these functions:
+<tools>
+{% for tool in tools %}{{ tool | tojson }}
+{% endfor %}</tools>
+Answer a call as <tool_call>
+{"name": <function-name>, "arguments": <args-json-object>}
+</tool_call><|im_end|>
+{% elif messages[0]['role'] == 'system' %}<|im_start|>system
+{{ messages[0]['content'] }}<|im_end|>
+{% endif %}
+{%- for message in messages %}
+{%- if message['role'] == 'system' %}
+{%- elif message['role'] == 'assistant' and message.tool_calls %}<|im_start|>assistant
+{% if message['content'] %}{{ message['content'] }}
+{% endif %}{% for call in message.tool_calls %}<tool_call>
+{"name": "{{ call.function.name }}", "arguments": {{ call.function.arguments | tojson }}}
+</tool_call>{% endfor %}<|im_end|>
+{% elif message['role'] == 'tool' %}<|im_start|>user
+<tool_response>
+{{ message['content'] }}
+</tool_response><|im_end|>
+{% else %}<|im_start|>{{ message['role'] }}
+{{ message['content'] }}<|im_end|>
+{% endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}<|im_start|>assistant
+{% endif %}"""
+
+
+@pytest.fixture(scope="session")
+def tools_model_dir(tmp_path_factory) -> Path:
+    """The tiny model with a Hermes tool-calling chat template (the way Qwen's renders `tools`)."""
+    from transformers import AutoTokenizer
+
+    from tuneforge.models.tiny import build_tiny_model
+
+    folder = build_tiny_model(tmp_path_factory.mktemp("tiny-tools"))
+    tok = AutoTokenizer.from_pretrained(folder)
+    tok.chat_template = HERMES_TEMPLATE
+    tok.save_pretrained(folder)
+    # Tool definitions are long in the tiny 400-token vocabulary: give the prompt room (rope needs no training).
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 4096}))
+    return folder
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now, for a server started by a test."""
     import socket
@@ -116,6 +168,21 @@ def tiny_variants(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
         "alpha": build_tiny_variant(root / "alpha", tiny_model_dir, seed=1, system_prompt=SYSTEM, data_path=str(data)),
         "beta": build_tiny_variant(root / "beta", tiny_model_dir, seed=2, data_path=str(data)),
     }
+
+
+@pytest.fixture(scope="session")
+def extraction_run(tiny_model_dir, tmp_path_factory) -> Path:
+    """An extraction variant on the tiny model: JSON answers with keys supplier (string), total (number) and
+    currency (string), recorded in its run.json as `data.answer_schema`."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.train.sft import train
+
+    d = tmp_path_factory.mktemp("extract")
+    answers = [{"supplier": f"Firma {i} GmbH", "total": 100 + i, "currency": "EUR"} for i in range(8)]
+    data = write_jsonl(d / "train.jsonl", [chat_row(f"Rechnung von Firma {i} GmbH, {100 + i} EUR", json.dumps(a))
+                                           for i, a in enumerate(answers)])
+    return train(TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(d / "run"), epochs=1, batch_size=4,
+                             eval_split=0.0, progress=False), log=lambda *_: None)
 
 
 def write_eval(path: Path, tuned: float, baseline: float, data: str = "/data/test.jsonl", n: int = 20) -> Path:

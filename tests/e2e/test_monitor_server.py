@@ -1,6 +1,7 @@
 """The maintenance cycle against a real `tuneforge serve` process: the official openai client's response ids are
 accepted by POST /v1/feedback, the review queue is served, and a promotion (then a rollback) in the registry
-switches the served version without a restart and without one failed request under 8 concurrent clients."""
+switches the served version without a restart and without one failed request under 8 concurrent clients; the
+rolled-away version is unloaded meanwhile."""
 
 from __future__ import annotations
 
@@ -114,6 +115,12 @@ def test_promotion_and_rollback_switch_the_served_version_with_zero_failed_reque
         switched = wait_for("inv:2")
         run_cli(server.env, "models", "rollback", "inv")
         rolled_back = wait_for("inv:1")
+        # The rolled-away version (archived) leaves /v1/models and memory while the clients keep asking.
+        start = time.time()
+        while "unloaded inv:2" not in server.log.read_text() and time.time() - start < 60:
+            time.sleep(0.2)
+        listed = [m.id for m in server.client.models.list()]
+        wait_for("inv:1")
     finally:
         stop.set()
         for t in threads:
@@ -122,3 +129,4 @@ def test_promotion_and_rollback_switch_the_served_version_with_zero_failed_reque
     assert switched and rolled_back, server.log.read_text()
     assert len(seen) > 24
     assert "now serving inv:2" in server.log.read_text()
+    assert "unloaded inv:2" in server.log.read_text() and "inv:2" not in listed and "inv:1" in listed

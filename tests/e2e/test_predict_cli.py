@@ -76,19 +76,6 @@ def test_bad_lines_are_named(tiny_variants, tmp_path):
     assert r.exit_code == 1 and "--input" in r.output
 
 
-@pytest.fixture(scope="module")
-def extraction_run(tiny_model_dir, tmp_path_factory):
-    from tuneforge.config import TrainConfig
-    from tuneforge.train.sft import train
-
-    d = tmp_path_factory.mktemp("extract")
-    answers = [{"supplier": f"Firma {i} GmbH", "total": 100 + i, "currency": "EUR"} for i in range(8)]
-    data = write_jsonl(d / "train.jsonl", [chat_row(f"Rechnung von Firma {i} GmbH, {100 + i} EUR", json.dumps(a))
-                                           for i, a in enumerate(answers)])
-    return train(TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(d / "run"), epochs=1, batch_size=4,
-                             eval_split=0.0, progress=False), log=lambda *_: None)
-
-
 def test_extraction_variant_answers_valid_json_by_default(extraction_run, tmp_path):
     run = json.loads((extraction_run / "run.json").read_text())
     schema = run["data"]["answer_schema"]

@@ -100,8 +100,8 @@ def test_schemas_and_adapters_mix_in_one_batch_and_every_answer_fits_its_schema(
         {"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"enum": [1, 2, 3]}},
          "required": ["ok", "n"], "additionalProperties": False},
     ]
-    cases = [(schema, adapter, seed) for schema in schemas for adapter in ("__base__", engine.adapter_for("alpha"),
-                                                                           engine.adapter_for("beta")) for seed in (1, 2)]
+    adapters = ("__base__", engine.adapter_for("alpha"), engine.adapter_for("beta"))
+    cases = [(schema, adapter, seed) for schema in schemas for adapter in adapters for seed in (1, 2)]
     reqs = [GenRequest(ids, adapter=adapter, temperature=1.0, seed=seed, max_tokens=30,
                        constraint=engine.grammars.row(schema)) for schema, adapter, seed in cases]
     for (schema, _, _), (text, reason, n) in zip(cases, run_all(engine, reqs)):

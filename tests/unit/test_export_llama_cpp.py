@@ -43,17 +43,25 @@ def _gguf_meta(path, key):
 
 def test_cli_check_runs_f32_and_quantized_files_in_llama_cpp(tiny_variants, tmp_path):
     out = tmp_path / "invoice-tiny"
+    # No --gguf-dtype: F32 by default, the precision the variant is evaluated in.
     r = CliRunner().invoke(app, ["models", "export", str(tiny_variants["alpha"]), "--format", "gguf",
-                                 "--gguf-dtype", "f32", "--quantize", "q8_0,q4_k_m", "--check", "--out", str(out),
+                                 "--quantize", "f16,q8_0,q4_k_m", "--check", "--out", str(out),
                                  "--parity-samples", "2"])
     assert r.exit_code == 0, r.output
     assert "llama.cpp f32: token ids 9/9 probes, 15/15 prompts identical; greedy answers 15/15" in r.output
     assert "llama.cpp q8_0:" in r.output and "llama.cpp q4_k_m:" in r.output
     check = json.loads((out / "llama_cpp_check.json").read_text())
     by_type = {f["type"]: f for f in check["files"]}
-    assert set(by_type) == {"f32", "q8_0", "q4_k_m"} and check["passed"] is True
-    assert all(0.0 <= f["agreement"] <= 1.0 for f in check["files"])  # quantized: recorded, not required
+    assert set(by_type) == {"f32", "f16", "q8_0", "q4_k_m"} and check["passed"] is True
+    assert all(0.0 <= f["agreement"] <= 1.0 for f in check["files"])  # smaller types: recorded, not required
+    # Every differing answer of a smaller type is named with the logit margin it came down to.
+    differing = [m for f in check["files"] for m in f["mismatches"] if "predict" in m]
+    assert differing, "a random tiny model's Q4_K_M answers should differ somewhere"
+    for m in differing:
+        assert "variant_margin" in m["divergence"] or m["divergence"]["teacher_forced_identical"], m
+        assert f"differs on {m['prompt']!r}" in r.output
     # Quantized by llama.cpp's own quantizer: the file types llama.cpp wrote.
+    assert _gguf_meta(out / "invoice-tiny.f16.gguf", "general.file_type") == 1
     assert _gguf_meta(out / "invoice-tiny.q8_0.gguf", "general.file_type") == 7
     assert _gguf_meta(out / "invoice-tiny.q4_k_m.gguf", "general.file_type") == 15
     assert _gguf_meta(out / "invoice-tiny.f32.gguf", "general.name") == "invoice-tiny"

@@ -126,6 +126,12 @@ def test_monitor_alerts_on_drift_only_and_writes_the_html_report(deployed, tmp_p
     assert not drifted.verdict.retrain and "corrections" in drifted.verdict.reason  # none collected yet
     html = (tmp_path / "drift.html").read_text()
     assert html.count("<svg") >= 7 and "label distribution drift" in html and "<script" not in html
+    latest = drifted.summary["latest"]
+    for key in ("error", "valid", "confidence", "estimated_accuracy"):
+        assert latest[key]["ci"][0] <= latest[key]["value"] <= latest[key]["ci"][1], key
+    assert latest["latency"]["p50"]["n"] == 40 and latest["label_drift"]["n_current"] == 40
+    assert latest["vocabulary_psi_test"]["p_value"] < 0.05 < calm.summary["latest"]["vocabulary_psi_test"]["p_value"]
+    assert "<table class='latest'>" in html and "Wilson" in html and "permutation p = " in html
 
 
 def test_label_probabilities_are_scored_and_stored_for_a_generative_variant(deployed):
@@ -167,6 +173,11 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     relabelled = next(t for t in _LINES["software"] if not is_held_out(t, 0.3))  # learnt from, not held out
     contra = "chatcmpl-contra"
     _log(traffic, contra, relabelled, "software", 0.9)  # a training input, now relabelled by a reviewer
+    # One held-out request asked three times is one piece of fresh evidence, not three.
+    repeated = next(f"zoom meeting licence {i}" for i in range(100) if is_held_out(f"zoom meeting licence {i}", 0.3))
+    for k in range(3):
+        _log(traffic, f"chatcmpl-rep{k}", repeated, "travel", 0.5)
+        fixes[f"chatcmpl-rep{k}"] = "software"
     traffic.close()
     store = FeedbackStore()
     for rid, label in fixes.items():
@@ -180,7 +191,25 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     pairs = {(r["messages"][-2]["content"], r["messages"][-1]["content"]) for r in rows}
     assert (relabelled, "hardware") in pairs and (relabelled, "software") not in pairs
     assert result.report["data"]["overridden"] == [{"input": relabelled, "old": "software", "new": "hardware"}]
-    assert result.report["data"]["corrections_added"] + result.report["fresh_reviewed"] == 41
+    assert result.report["data"]["corrections_added"] + result.report["fresh_reviewed"] == 42
+    fresh_inputs = [json.loads(line)["messages"][-2]["content"]
+                    for line in (result.folder / "fresh-reviewed.jsonl").read_text().splitlines()]
+    assert fresh_inputs.count(repeated) == 1
+    # The corrections this retrain used no longer count towards the next one: a refused retrain waits for new
+    # corrections instead of firing again at the next check.
+    from tuneforge.monitor.cycle import last_retrain_feedback_id, production_corrections
+    from tuneforge.monitor.traffic_log import traffic_path
+
+    used = last_retrain_feedback_id("inv", "inv:1")
+    conn = sqlite3.connect(traffic_path())
+    assert production_corrections(conn, "inv:1") == 44 and production_corrections(conn, "inv:1", used) == 0
+    conn.close()
+    store = FeedbackStore()
+    store.add("chatcmpl-r0", correct_output="travel")
+    store.close()
+    conn = sqlite3.connect(traffic_path())
+    assert production_corrections(conn, "inv:1", used) == 1
+    conn.close()
     assert set(result.gates) == {"frozen", "fresh"}
     steps = [e["step"] for e in lineage.events("inv")]
     assert steps[:3] == ["dataset", "train", "gate"] and steps[3] in ("promote", "not promoted")
@@ -222,7 +251,17 @@ def test_cli_review_keyboard_flow_monitor_and_traffic_commands(deployed, tmp_pat
     html = tmp_path / "m.html"
     shown = runner.invoke(app, ["monitor", "inv", "--no-score", "--html", str(html)])
     assert shown.exit_code == 0, shown.output
-    assert "estimated accuracy (no labels)" in shown.output and html.read_text().startswith("<!doctype html>")
+    assert html.read_text().startswith("<!doctype html>")
+    # Every figure of the terminal summary carries its interval ([low-high]) or its test (p = ...).
+    for name in ("latency p50 ms", "latency p95 ms", "error rate (Wilson)", "valid answers (Wilson)",
+                 "estimated accuracy (CBPE)", "mean confidence", "label drift", "input length PSI", "vocabulary PSI"):
+        line = next(line for line in shown.output.splitlines() if line.strip().startswith(name))
+        assert "[" in line or "p = " in line, line
+    as_json = runner.invoke(app, ["monitor", "inv", "--no-score", "--json"])
+    latest = json.loads(as_json.output)["latest"]
+    assert latest["error"]["ci"] is not None and latest["valid"]["ci"][0] < latest["valid"]["value"] <= 1.0
+    assert latest["latency"]["p95"]["ci"] == [12.0, 12.0]  # every logged latency is 12 ms: no spread
+    assert latest["length_psi_test"]["p_value"] is not None and latest["label_drift"]["n_current"] == 3
 
     listed = runner.invoke(app, ["traffic", "list", "--variant", "inv", "--corrected"])
     assert listed.output.count("chatcmpl-") == 3 and "'banana'  -> 'software'" in listed.output

@@ -65,6 +65,7 @@ def _error(r, status: int, param: str | None) -> dict:
     ("reasoning_effort", "high", "reasoning_effort"),  # OpenAI parameters we do not declare: unrecognised
     ("audio", {"voice": "alloy"}, "audio"),
     ("made_up", 1, "made_up"),
+    ("stream_options", {"include_usage": True}, "stream_options"),  # without stream it would do nothing
 ])
 def test_unhonoured_fields_are_refused_by_name(client, field, value, param):
     err = _error(client.post(CHAT, json={**BASE, field: value}), 400, param)
@@ -144,7 +145,8 @@ def test_json_schema_is_enforced_and_a_bad_schema_is_a_400(client):
     for seed in (1, 2, 3):
         r = client.post(CHAT, json={**BASE, "max_tokens": 20, "temperature": 1, "seed": seed, "response_format": fmt})
         assert r.status_code == 200, r.text
-        assert json.loads(r.json()["choices"][0]["message"]["content"])["category"] in schema["properties"]["category"]["enum"]
+        answer = json.loads(r.json()["choices"][0]["message"]["content"])
+        assert answer["category"] in schema["properties"]["category"]["enum"]
     bad = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "no-such-type"}}}
     _error(client.post(CHAT, json={**BASE, "response_format": bad}), 400, "response_format.json_schema.schema")
     _error(client.post(CHAT, json={**BASE, "response_format": {"type": "json_schema"}}), 400, "response_format")
@@ -218,10 +220,29 @@ def test_a_classification_variant_answers_through_its_labeler(served, tiny_model
 
     engine = served.engines[0]
     classifier = ServedModel("cls", "variant", str(tiny_model_dir), None, None, 0, engine, labeler=Labeler())
-    c = TestClient(create_app(Catalog([classifier], [engine])))
-    r = c.post(CHAT, json={**BASE, "model": "cls", "logprobs": True, "top_logprobs": 2}).json()
-    choice = r["choices"][0]
-    assert choice["message"]["content"] == "hardware"
-    entry = choice["logprobs"]["content"][0]
-    assert entry["token"] == "hardware" and entry["logprob"] == pytest.approx(math.log(0.7))
-    assert [t["token"] for t in entry["top_logprobs"]] == ["hardware", "software"]
+    import openai
+
+    # The official client, over the in-process app (TestClient is an httpx.Client).
+    client = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", max_retries=0,
+                           http_client=TestClient(create_app(Catalog([classifier], [engine]))))
+    r = client.chat.completions.create(model="cls", messages=BASE["messages"], logprobs=True, top_logprobs=2)
+    choice = r.choices[0]
+    assert choice.message.content == "hardware" and choice.finish_reason == "stop"
+    entry = choice.logprobs.content[0]
+    assert entry.token == "hardware" and entry.logprob == pytest.approx(math.log(0.7))
+    assert [t.token for t in entry.top_logprobs] == ["hardware", "software"]
+    # Streamed: one content chunk carrying the label and its logprobs, then the finish.
+    chunks = list(client.chat.completions.create(model="cls", messages=BASE["messages"], stream=True, logprobs=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "hardware"
+    assert [e.token for c in chunks if c.choices[0].logprobs for e in c.choices[0].logprobs.content] == ["hardware"]
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    # Sampling over labels: only when the request sets a temperature; reproducible with a seed; top_p cuts.
+    def labels(**kw):
+        return [c.message.content for c in client.chat.completions.create(
+            model="cls", messages=BASE["messages"], n=16, **kw).choices]
+
+    assert set(labels()) == {"hardware"}  # no temperature given: the classifier's answer, not OpenAI's default 1
+    assert set(labels(temperature=0)) == {"hardware"}
+    drawn = labels(temperature=1.5, seed=7)
+    assert drawn == labels(temperature=1.5, seed=7) and len(set(drawn)) > 1, drawn
+    assert set(labels(temperature=1.5, seed=7, top_p=0.5)) == {"hardware"}  # the nucleus holds the top label only

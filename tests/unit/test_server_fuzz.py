@@ -46,6 +46,8 @@ def _honoured_only(body: dict) -> None:
                 m.pop(key, None)
             if m.get("role") == "tool":
                 m["role"] = "user"
+    if not body.get("stream"):
+        body.pop("stream_options", None)
     if body.get("top_logprobs") and not body.get("logprobs"):
         body["logprobs"] = True
 

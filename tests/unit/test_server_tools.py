@@ -1,6 +1,7 @@
 """Tool calls through the official openai client on the tiny model, given a Hermes-style chat template that
 renders `tools` (the way Qwen's does): calls come back parsed in OpenAI's shape, a conversation with tool
 results renders through the template, and a model whose template has no tools still gets a 400 naming `tools`.
+Streamed calls (serve/tool_stream.py) must add up to what the non-streamed parser reads from the same text.
 
 The tiny model's weights are random, so its calls are forced with tool_choice (the llguidance grammar); the
 rendering, grammar and parsing path is the server's real one.
@@ -19,40 +20,6 @@ from tuneforge.serve.catalog import Catalog, ServedModel
 from tuneforge.serve.engine import Engine
 from tuneforge.serve.tool_calls import template_supports_tools
 
-# ChatML with Hermes tool calling: tools listed in the system turn, calls as <tool_call>{json}</tool_call>,
-# tool results as a user turn holding <tool_response>.
-HERMES_TEMPLATE = """\
-{%- if tools %}<|im_start|>system
-{% if messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}
-
-{% endif %}You may call these functions:
-<tools>
-{% for tool in tools %}{{ tool | tojson }}
-{% endfor %}</tools>
-Answer a call as <tool_call>
-{"name": <function-name>, "arguments": <args-json-object>}
-</tool_call><|im_end|>
-{% elif messages[0]['role'] == 'system' %}<|im_start|>system
-{{ messages[0]['content'] }}<|im_end|>
-{% endif %}
-{%- for message in messages %}
-{%- if message['role'] == 'system' %}
-{%- elif message['role'] == 'assistant' and message.tool_calls %}<|im_start|>assistant
-{% if message['content'] %}{{ message['content'] }}
-{% endif %}{% for call in message.tool_calls %}<tool_call>
-{"name": "{{ call.function.name }}", "arguments": {{ call.function.arguments | tojson }}}
-</tool_call>{% endfor %}<|im_end|>
-{% elif message['role'] == 'tool' %}<|im_start|>user
-<tool_response>
-{{ message['content'] }}
-</tool_response><|im_end|>
-{% else %}<|im_start|>{{ message['role'] }}
-{{ message['content'] }}<|im_end|>
-{% endif %}
-{%- endfor %}
-{%- if add_generation_prompt %}<|im_start|>assistant
-{% endif %}"""
-
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather in a city",
     "parameters": {"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Oslo"]}},
@@ -70,22 +37,6 @@ def _client(model_dir, name: str):
     http = TestClient(create_app(catalog), raise_server_exceptions=False)
     return catalog, http, openai.OpenAI(base_url=str(http.base_url) + "/v1", api_key="none", http_client=http,
                                         max_retries=0)
-
-
-@pytest.fixture(scope="module")
-def tools_model_dir(tmp_path_factory):
-    from transformers import AutoTokenizer
-
-    from tuneforge.models.tiny import build_tiny_model
-
-    folder = build_tiny_model(tmp_path_factory.mktemp("tiny-tools"))
-    tok = AutoTokenizer.from_pretrained(folder)
-    tok.chat_template = HERMES_TEMPLATE
-    tok.save_pretrained(folder)
-    # Tool definitions are long in the tiny 400-token vocabulary: give the prompt room (rope needs no training).
-    config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 4096}))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +63,7 @@ def test_support_is_read_from_the_template(tools_server, tools_model_dir, tiny_m
 def test_the_openai_client_gets_a_named_tool_call_parsed(tools_server):
     done = tools_server.chat.completions.create(
         model="tiny-tools", messages=ASK, tools=[WEATHER, RATE], max_tokens=120, temperature=0,
-        tool_choice={"type": "function", "function": {"name": "get_weather"}})
+        tool_choice={"type": "function", "function": {"name": "get_weather"}}, parallel_tool_calls=False)
     choice = done.choices[0]
     assert choice.finish_reason == "tool_calls", choice
     assert choice.message.content is None
@@ -164,9 +115,9 @@ def test_a_conversation_with_tool_results_renders_through_the_template(tools_ser
 
 
 @pytest.mark.parametrize("kwargs, param", [
-    ({"stream": True}, "stream"),
     ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice.function.name"),
     ({"tool_choice": "sometimes"}, "tool_choice"),
+    ({"parallel_tool_calls": False}, "parallel_tool_calls"),  # "auto" could write several calls
     ({"tools": [{"type": "function", "function": {"description": "no name"}}]}, "tools.0.function.name"),
     ({"messages": ASK + [{"role": "assistant", "tool_calls": [
         {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{not json"}}]}]},
@@ -212,3 +163,58 @@ def test_calls_written_in_the_answer_are_parsed_and_a_cut_call_stays_text(tools_
     cut = answer('<tool_call>\n{"name": "get_weather", "argu', "length")
     assert cut["finish_reason"] == "length" and "tool_calls" not in cut["message"]
     assert answer("It is sunny.")["message"] == {"role": "assistant", "content": "It is sunny."}
+
+
+def _streamed(text: str, piece: int) -> dict:
+    """Feed `text` to a ToolCallStream `piece` characters at a time; add its deltas up the way a client does."""
+    from tuneforge.serve.tool_stream import ToolCallStream
+
+    stream, content, calls = ToolCallStream(), None, []
+    deltas = [d for i in range(0, len(text), piece) for d in stream.feed(text[i:i + piece])] + stream.close()
+    for d in deltas:
+        if "content" in d:
+            content = (content or "") + d["content"]
+        for part in d.get("tool_calls", []):
+            if part["index"] == len(calls):  # a new call: its first delta carries id, type and name
+                assert part["id"].startswith("call_") and part["type"] == "function"
+                calls.append({"name": part["function"]["name"], "arguments": part["function"]["arguments"]})
+            else:
+                assert set(part) == {"index", "function"} and set(part["function"]) == {"arguments"}
+                calls[part["index"]]["arguments"] += part["function"]["arguments"]
+    return {"content": content, "calls": calls, "deltas": len(deltas)}
+
+
+@pytest.mark.parametrize("text", [
+    'Checking both.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>\n'
+    '<tool_call>\n{"name": "exchange_rate", "arguments": {"pair": "EUR/CHF"}}\n</tool_call>',
+    '<tool_call>\n{"name":"get_weather","arguments":{"city":"a \\"}\\" {[","n":[1,{"x":null}]}}'
+    '\n</tool_call>',
+    '<tool_call>\n{"arguments": {"city": "Paris"}, "name": "get_weather"}\n</tool_call>',  # other key order
+    "It is sunny. <tool_ maybe later",
+    'text\n<tool_call>\n{not json}\n</tool_call> more',
+    "plain text answer with < and > signs  ",
+])
+def test_streamed_calls_add_up_to_the_whole_answer_parse(tools_model_dir, text):
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from tuneforge.serve.tool_calls import plan_tools
+
+    served = SimpleNamespace(engine=SimpleNamespace(tokenizer=AutoTokenizer.from_pretrained(tools_model_dir)))
+    plan = plan_tools(SimpleNamespace(tools=[WEATHER, RATE], tool_choice="auto", structured=False), served, list(ASK))
+    whole = plan.shape({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"})
+    expected_calls = [{"name": c["function"]["name"], "arguments": json.loads(c["function"]["arguments"])}
+                      for c in whole["message"].get("tool_calls", [])]
+    for piece in (1, 2, 3, 7, len(text)):
+        got = _streamed(text, piece)
+        assert got["content"] == whole["message"]["content"], (piece, got)
+        assert [{**c, "arguments": json.loads(c["arguments"])} for c in got["calls"]] == expected_calls, piece
+    if expected_calls and '{"arguments"' not in text:  # arguments arrive in pieces (name first), not in one go
+        assert _streamed(text, 1)["deltas"] > 2 * len(expected_calls) + 2
+
+
+def test_a_streamed_call_cut_by_max_tokens_keeps_what_was_written():
+    got = _streamed('<tool_call>\n{"name": "get_weather", "arguments": {"ci', 2)
+    assert got["calls"] == [{"name": "get_weather", "arguments": '{"ci'}]
+    assert _streamed('text <tool_call>\n{"na', 3)["content"] == 'text <tool_call>\n{"na'

@@ -88,31 +88,14 @@ def review(
     typer.echo(f"reviewed {done}, corrected {corrected}")
 
 
-def _fmt(v, pct: bool = False) -> str:
-    if v is None:
-        return "-"
-    return f"{100 * v:.1f}%" if pct else f"{v:.3g}"
-
-
 def print_summary(summary: dict, alerts: list[str]) -> None:
+    from tuneforge.monitor.display import window_rows
+
     w = summary.get("latest") or {}
     typer.echo(f"{summary['variant']}: {summary['requests']} requests, {summary['corrections']} corrected; "
-               f"latest window of {w.get('requests', 0)}:")
-    est, meas = w.get("estimated_accuracy") or {}, w.get("measured_accuracy") or {}
-    ci = lambda d: f" [{100 * d['ci'][0]:.1f}-{100 * d['ci'][1]:.1f}%]" if d.get("ci") else ""  # noqa: E731
-    rows = [
-        ("latency p50 / p95 ms", f"{_fmt(w.get('latency_p50_ms'))} / {_fmt(w.get('latency_p95_ms'))}"),
-        ("error rate", _fmt(w.get("error_rate"), True)), ("valid answers", _fmt(w.get("validity"), True)),
-        ("estimated accuracy (no labels)", _fmt(est.get("value"), True) + ci(est)),
-        ("measured accuracy (reviewed)", _fmt(meas.get("value"), True) + ci(meas) + f" n={meas.get('n', 0)}"),
-        ("mean confidence", _fmt(w.get("confidence_mean"), True)),
-        ("label drift (JS distance, p)", f"{_fmt((w.get('label_drift') or {}).get('js_distance'))}, "
-                                         f"{_fmt((w.get('label_drift') or {}).get('p_value'))}"),
-        ("length / vocabulary PSI", f"{_fmt(w.get('length_psi'))} / {_fmt(w.get('vocabulary_psi'))}"),
-        ("domain classifier AUC", _fmt((w.get("domain") or {}).get("auc"))),
-    ]
-    for k, v in rows:
-        typer.echo(f"  {k:32s} {v}")
+               f"latest window of {w.get('requests', 0)} (95% intervals in brackets):")
+    for k, v in window_rows(w):
+        typer.echo(f"  {k:38s} {v}")
     for a in alerts:
         typer.echo(f"  ALERT: {a}")
 

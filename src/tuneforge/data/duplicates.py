@@ -5,9 +5,18 @@
 - contradictions: the same or near-same input with different answers, the inconsistency that teaches a model
   to guess; tuneforge cannot know which answer is right, so these are flagged for a person to decide.
 - leakage: an eval input that is (nearly) a training input, which makes the eval score a memory test.
+
+Rows are read front to back, once per search (they may be read back from disk: row_store.py), and what is kept
+per row is fixed: a 16-byte digest for exact duplicates, a MinHash signature for near ones (similarity.py). What
+grows beyond that grows with the duplicates found, not with the rows.
 """
 
 from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left
+
+import numpy as np
 
 from tuneforge.data.findings import Finding, at_lines, clip, describe_lines, input_text
 from tuneforge.data.formats import Example
@@ -24,33 +33,56 @@ def _answer_key(ex: Example) -> str:
 
 
 def _answer_keys(examples: list[Example], pairs: list[tuple[int, int, float]]) -> dict[int, str]:
-    """Answer keys of the rows in `pairs`, read in one pass (rows may be read back from disk: no seek per pair)."""
-    wanted = {i for p in pairs for i in p[:2]}
-    return {i: _answer_key(ex) for i, ex in enumerate(examples) if i in wanted} if wanted else {}
+    """Answer keys of the rows in `pairs`, each row read once, in file order (rows may be read back from disk:
+    reading only these rows costs less than a pass over all of them)."""
+    return {i: _answer_key(examples[i]) for i in sorted({i for p in pairs for i in p[:2]})}
+
+
+def _exact_key(ex: Example) -> bytes:
+    """128-bit digest of the row's comparison form (input, answer): what two rows share when they are the same.
+
+    normalise_text leaves no NUL in the input, so input + NUL + answer is one unambiguous string."""
+    key = normalise_text(input_text(ex)) + "\x00" + _answer_key(ex)
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def exact_duplicates(examples: list[Example]) -> list[Finding]:
-    seen: dict[tuple[str, str], list[int]] = {}
-    for i, ex in enumerate(examples):
-        seen.setdefault((normalise_text(input_text(ex)), _answer_key(ex)), []).append(i)
+    # One digest per row (16 bytes), sorted, instead of a dictionary keyed by the rows' texts (about 500 bytes a
+    # row): equal rows end up next to each other, in row order (the sort is stable).
+    digests = bytearray()
+    for ex in examples:
+        digests += _exact_key(ex)
+    if not digests:
+        return []
+    halves = np.frombuffer(digests, dtype=">u8").reshape(-1, 2)  # a view: no copy
+    order = np.lexsort((halves[:, 1], halves[:, 0]))
+    ranked = halves[order]
+    repeats = np.flatnonzero((ranked[1:] == ranked[:-1]).all(axis=1)) + 1  # sorted positions equal to the previous
     out = []
-    for members in seen.values():
-        if len(members) > 1:
-            lines = at_lines(examples, members)
-            out.append(Finding(members, f"{describe_lines(lines)}: same example {len(members)}x: "
-                               f"{clip(input_text(examples[members[0]]))!r}", lines, 1.0))
+    k = 0
+    while k < len(repeats):  # each run of consecutive repeats, with the position before it, is one group
+        first = last = int(repeats[k])
+        while k + 1 < len(repeats) and repeats[k + 1] == last + 1:
+            k, last = k + 1, last + 1
+        k += 1
+        members = order[first - 1 : last + 1].tolist()
+        lines = at_lines(examples, members)
+        out.append(Finding(members, f"{describe_lines(lines)}: same example {len(members)}x: "
+                           f"{clip(input_text(examples[members[0]]))!r}", lines, 1.0))
     return sorted(out, key=lambda f: f.members[0])
 
 
 def input_pairs(examples: list[Example], threshold: float = NEAR_THRESHOLD) -> list[tuple[int, int, float]]:
     """(i, j, similarity) of examples whose inputs are near-same: what near_duplicates and contradictions share."""
-    return similar_pairs([input_text(e) for e in examples], threshold)
+    return similar_pairs((input_text(e) for e in examples), threshold)
 
 
-def pairs_among(pairs: list[tuple[int, int, float]], kept: list[int]) -> list[tuple[int, int, float]]:
-    """The pairs between kept positions, renumbered to positions in the kept list (after some were dropped)."""
-    where = {old: new for new, old in enumerate(kept)}
-    return [(where[i], where[j], s) for i, j, s in pairs if i in where and j in where]
+def pairs_among(pairs: list[tuple[int, int, float]], dropped: set[int]) -> list[tuple[int, int, float]]:
+    """The pairs between positions not `dropped`, renumbered to positions in what is left (a position moves down
+    by the number of dropped positions before it)."""
+    gone = sorted(dropped)
+    return [(i - bisect_left(gone, i), j - bisect_left(gone, j), s) for i, j, s in pairs
+            if i not in dropped and j not in dropped]
 
 
 def near_duplicates(examples: list[Example], threshold: float = NEAR_THRESHOLD,
@@ -97,7 +129,7 @@ def leaked_eval_lines(train: list[Example], evals: list[Example], threshold: flo
 def leakage(train: list[Example], evals: list[Example], threshold: float = NEAR_THRESHOLD) -> list[Finding]:
     """One Finding per leaking training example; members = [train index], extra names the eval lines."""
     hits: dict[int, list[tuple[int, float]]] = {}
-    for i, j, s in similar_pairs([input_text(e) for e in train], threshold, [input_text(e) for e in evals]):
+    for i, j, s in similar_pairs((input_text(e) for e in train), threshold, (input_text(e) for e in evals)):
         hits.setdefault(i, []).append((j, s))
     out = []
     for i in sorted(hits):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,11 +117,11 @@ def measured_throughput(base_name: str | None) -> tuple[float, str] | None:
     return (best[1], f"measured in run {best[2]} on this machine") if best else None
 
 
-def example_token_counts(tokenizer, examples, max_seq_len: int) -> tuple[list[int], list[int]]:
+def example_token_counts(tokenizer, examples, max_seq_len: int) -> tuple[array, array]:
     """(tokens, answer tokens) per example as training encodes it: a pair trains on both of its conversations."""
     from tuneforge.chat_encoding import encode_conversation
 
-    tokens, answers = [], []
+    tokens, answers = array("i"), array("i")  # 4 bytes per row each
     for ex in examples:
         convs = [ex.messages]
         if ex.is_preference:

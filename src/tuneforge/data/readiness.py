@@ -7,6 +7,7 @@ fine-tune, collect more data, try prompting first, or fix the data first.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 
 from tuneforge.data.clean import CleanResult, run_cleaning
@@ -27,7 +28,7 @@ VERDICTS = ("fine-tune", "collect more data", "try prompting first", "fix the da
 class Readiness:
     check: CheckReport
     clean: CleanResult
-    answer_lengths: list[int]  # tokens when a tokenizer was available, else characters
+    answer_lengths: array  # tokens when a tokenizer was available, else characters (4 bytes each)
     answer_unit: str
     estimate: Estimate | None
     verdict: str = ""
@@ -44,7 +45,7 @@ class Readiness:
     def to_dict(self) -> dict:
         return {
             "check": self.check.to_dict(), "clean": self.clean.to_dict(),
-            "answer_lengths": {"unit": self.answer_unit, "values": self.answer_lengths},
+            "answer_lengths": {"unit": self.answer_unit, "values": list(self.answer_lengths)},
             "estimate": self.estimate.to_dict() if self.estimate else None,
             "verdict": self.verdict, "reasons": self.reasons, "notes": self.notes,
         }
@@ -103,11 +104,12 @@ def assess(load: LoadResult, file: str, evals=None, base: BaseModelInfo | None =
     tokenizer = base.tokenizer if base else None
     check = check_loaded(load, file, tokenizer, base.max_tokens if base else None)
     cleaned = run_cleaning(load, evals)
+    # 4 bytes per row (array), not a list of Python ints
     if tokenizer is not None:
-        answers = [len(tokenizer(e.answer, add_special_tokens=False)["input_ids"]) for e in check.examples]
+        answers = array("i", (len(tokenizer(e.answer, add_special_tokens=False)["input_ids"]) for e in check.examples))
         unit = "tokens"
     else:
-        answers, unit = [len(e.answer) for e in check.examples], "characters"
+        answers, unit = array("i", (len(e.answer) for e in check.examples)), "characters"
     estimate = None
     notes = [base.note] if base and base.note else []
     if base and base.folder is not None and train_cfg is not None and check.examples:

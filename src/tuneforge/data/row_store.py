@@ -125,7 +125,7 @@ class Subset(Sequence):
 
     def without(self, drop: set[int]) -> Subset:
         """What is left after dropping positions `drop` (positions in this subset, as the steps number them)."""
-        return Subset(self.base, [b for i, b in enumerate(self.indices) if i not in drop], self.overrides)
+        return Subset(self.base, (b for i, b in enumerate(self.indices) if i not in drop), self.overrides)
 
     def replaced(self, rewritten: dict[int, Example]) -> Subset:
         """The same rows with positions in `rewritten` replaced by the given examples."""

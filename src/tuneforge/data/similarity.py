@@ -10,6 +10,11 @@ once took 4 minutes because candidate pairs grew with the square of the bucket.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from array import array
+from collections.abc import Iterable, Iterator
+
 import numpy as np
 
 from tuneforge.data.normalise import normalise_text
@@ -34,16 +39,58 @@ def _shingle_set(t: str, k: int = SHINGLE) -> set[str]:
     return {t} if len(t) <= k else {t[i : i + k] for i in range(len(t) - k + 1)}
 
 
+class TextSpill:
+    """Normalised texts on disk: written once to an unnamed temporary file, read back by offset when needed.
+
+    Per text only the end offset of its bytes is kept in memory (8 bytes): holding every input text and its
+    normalised copy cost about 2 kB per row (441 MB peak on 100,000 rows), more than the rest of the search."""
+
+    def __init__(self):
+        # An unnamed file: the OS deletes it when closed, or when the process ends however it ends.
+        self._file = tempfile.TemporaryFile(buffering=1 << 20)  # noqa: SIM115 (closed by close())
+        self._ends = array("q")
+        self._size = 0
+
+    def extend(self, texts: Iterable[str]) -> None:
+        out = self._file
+        out.seek(self._size)
+        for text in texts:
+            data = normalise_text(text).encode("utf-8", "surrogatepass")
+            out.write(data)
+            self._size += len(data)
+            self._ends.append(self._size)
+        out.flush()
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, i: int) -> str:
+        start = self._ends[i - 1] if i else 0
+        return os.pread(self._file.fileno(), self._ends[i] - start, start).decode("utf-8", "surrogatepass")
+
+    def blocks(self, size: int) -> Iterator[tuple[int, list[str]]]:
+        """(index of the first text, the texts) of consecutive blocks of `size` texts, read front to back."""
+        for first in range(0, len(self), size):
+            last = min(first + size, len(self))
+            start = self._ends[first - 1] if first else 0
+            data = os.pread(self._file.fileno(), self._ends[last - 1] - start, start)
+            cuts = [0, *(self._ends[k] - start for k in range(first, last))]
+            yield first, [data[a:b].decode("utf-8", "surrogatepass") for a, b in zip(cuts, cuts[1:])]
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class _LazyShingles:
-    """Shingle sets of normalised texts, built only for the texts a candidate pair needs (most never are).
+    """Shingle sets of the spilled texts, built only for the texts a candidate pair needs (most never are).
 
     At most MAX_CACHED sets are kept (oldest dropped first, rebuilt if asked again): on 100,000 templated rows,
     where nearly every row is a candidate, keeping every set cost most of a gigabyte."""
 
     MAX_CACHED = 4096
 
-    def __init__(self, normalised: list[str]):
-        self.texts, self.cache = normalised, {}
+    def __init__(self, texts: TextSpill):
+        self.texts, self.cache = texts, {}
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -92,18 +139,23 @@ def _shingle_hashes(texts: list[str], k: int = SHINGLE) -> tuple[np.ndarray, np.
     return h[order], o[order]
 
 
-def _signatures(normalised: list[str], seed: int = 1) -> np.ndarray:
+def _permutations(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     # Multiply-shift hashing (odd 64-bit a, wrapping arithmetic, top 32 bits): one permutation per column,
     # without the modulo that cost most of the time.
     a = rng.integers(0, np.iinfo(np.uint64).max, NUM_PERM, dtype=np.uint64, endpoint=True) | np.uint64(1)
     b = rng.integers(0, np.iinfo(np.uint64).max, NUM_PERM, dtype=np.uint64, endpoint=True)
+    return a, b
+
+
+def _signatures(texts: TextSpill, seed: int = 1) -> np.ndarray:
+    a, b = _permutations(seed)
     # Each value is the top 32 bits of a 64-bit product, so 4 bytes hold it: 256 bytes of signature per text.
-    sigs = np.full((len(normalised), NUM_PERM), np.iinfo(np.uint32).max, dtype=np.uint32)
-    # A block of texts at a time: the shingle arrays of every text at once (9 arrays of 8 bytes per character)
-    # cost hundreds of megabytes on 100,000 rows.
-    for first in range(0, len(normalised), _TEXT_BLOCK):
-        hashes, owners = _shingle_hashes(normalised[first : first + _TEXT_BLOCK])
+    sigs = np.full((len(texts), NUM_PERM), np.iinfo(np.uint32).max, dtype=np.uint32)
+    # A block of texts at a time, read back from the spill: the shingle arrays of every text at once (9 arrays
+    # of 8 bytes per character) cost hundreds of megabytes on 100,000 rows.
+    for first, block in texts.blocks(_TEXT_BLOCK):
+        hashes, owners = _shingle_hashes(block)
         owners += first
         for start in range(0, len(hashes), _CHUNK):
             x, own = hashes[start : start + _CHUNK], owners[start : start + _CHUNK]
@@ -122,6 +174,7 @@ LEADERS = 32
 # estimated more than 3 deviations below the threshold is not checked exactly.
 ESTIMATE_MARGIN = 0.15
 TRY_LEADERS = 2  # representatives checked exactly per row in a large bucket, best estimates first
+MAX_TRIED = 1 << 19  # checked pairs remembered (about 40 MB), so a pair in several bands is checked once
 
 
 def _band_keys(sigs: np.ndarray, band: int) -> np.ndarray:
@@ -159,9 +212,11 @@ def _confirmed(sets: list[set[str]], threshold: float, sigs: np.ndarray, keep,
 
     With `split`, only pairs across it (i < split <= j) are wanted: texts against others."""
     found: dict[tuple[int, int], float] = {}
-    tried: set[int] = set()  # pair (i, j) as i * n + j: a tuple per tried pair cost ~200 MB on 50,000 rows
+    # Pairs already checked, as i * n + j, so a pair met in several bands is checked once. Forgetting them only
+    # costs a second check of the same pair (same answer), so the set is emptied when full: bounded memory.
+    tried: set[int] = set()
     n = len(sets)
-    parent = list(range(len(sets)))  # groups linked so far inside large buckets
+    parent = array("q", range(n))  # groups linked so far inside large buckets (8 bytes per row)
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -174,6 +229,8 @@ def _confirmed(sets: list[set[str]], threshold: float, sigs: np.ndarray, keep,
         key = pair[0] * n + pair[1]
         if key in tried:
             return found.get(pair, 0.0)
+        if len(tried) >= MAX_TRIED:
+            tried.clear()
         tried.add(key)
         if not keep(*pair):
             return 0.0
@@ -228,35 +285,49 @@ def _confirmed(sets: list[set[str]], threshold: float, sigs: np.ndarray, keep,
                 del leaders[0]
                 roots = {find(lead) for lead in leaders}
     return found
-def similar_pairs(texts: list[str], threshold: float, others: list[str] | None = None) -> list[tuple[int, int, float]]:
-    """(i, j, jaccard) for texts at or above `threshold`: within `texts` (i < j), or between texts[i] and others[j]."""
-    pool = texts + (others or [])
-    if len(pool) < 2:
-        return []
-    normalised = [normalise_text(t) for t in pool]
-    sets = _LazyShingles(normalised)
-    n = len(texts)
-    if others is None:
-        keep = lambda i, j: True  # noqa: E731
-    else:
-        keep = lambda i, j: i < n <= j  # noqa: E731
-    found = _confirmed(sets, threshold, _signatures(normalised), keep, None if others is None else n)
+
+
+def similar_pairs(texts: Iterable[str], threshold: float, others: Iterable[str] | None = None,
+                  ) -> list[tuple[int, int, float]]:
+    """(i, j, jaccard) for texts at or above `threshold`: within `texts` (i < j), or between texts[i] and others[j].
+
+    `texts` and `others` are read once, front to back (a generator over rows read back from disk will do): the
+    normalised texts go to a temporary file, and memory holds per text its MinHash signature and an offset."""
+    pool = TextSpill()
+    try:
+        pool.extend(texts)
+        n = len(pool)
+        if others is not None:
+            pool.extend(others)
+        if len(pool) < 2:
+            return []
+        if others is None:
+            keep = lambda i, j: True  # noqa: E731
+        else:
+            keep = lambda i, j: i < n <= j  # noqa: E731
+        found = _confirmed(_LazyShingles(pool), threshold, _signatures(pool), keep, None if others is None else n)
+    finally:
+        pool.close()
     return [(i, j - n if others is not None else j, sim) for (i, j), sim in sorted(found.items())]
 
 
 def groups(n: int, pairs: list[tuple[int, int, float]]) -> list[list[int]]:
-    """Connected groups (size >= 2) of items linked by pairs, each sorted, in order of first member."""
-    parent = list(range(n))
+    """Connected groups (size >= 2) of items 0..n-1 linked by pairs, each sorted, in order of first member.
+
+    Only items named in a pair are tracked (an item in no pair is alone): memory follows the pairs, not n."""
+    parent: dict[int, int] = {}
 
     def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+        root = x
+        while parent.setdefault(root, root) != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
 
     for i, j, _ in pairs:
         parent[find(i)] = find(j)
     by_root: dict[int, list[int]] = {}
-    for i in range(n):
+    for i in sorted(parent):
         by_root.setdefault(find(i), []).append(i)
     return sorted((g for g in by_root.values() if len(g) > 1), key=lambda g: g[0])

@@ -65,11 +65,11 @@ def label_suspects(examples: list[Example], top: int = 20, seed: int = 0,
     Past MAX_SCORED rows a seeded random sample is scored (the note says so): the list is a review queue of the
     strongest cases, and the text features of 100,000 rows took minutes.
     """
-    if not majority_labels([e.answer for e in examples]):
+    if not majority_labels(examples):
         return [], "answers are not labels", None
     if len(examples) < MIN_EXAMPLES:
         return [], f"too few examples (under {MIN_EXAMPLES}) to score labels against the rest", None
-    positions = list(range(len(examples)))
+    positions = range(len(examples))  # a range, not a list of every position (sample() draws the same from both)
     note = None
     if len(examples) > MAX_SCORED:
         positions = sorted(random.Random(seed).sample(positions, MAX_SCORED))

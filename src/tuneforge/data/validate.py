@@ -9,12 +9,11 @@ but probably disappoint. The exit code says which: see EXIT_CODES (warnings give
 
 from __future__ import annotations
 
-from collections import Counter
+from array import array
 from dataclasses import dataclass, field
 
 from tuneforge.data.formats import Example, LoadResult
-from tuneforge.data.labels import label_set
-from tuneforge.data.normalise import normalise_answer
+from tuneforge.data.labels import LabelTally
 from tuneforge.data.problems import Problem
 
 MIN_EXAMPLES = 10  # OpenAI's fine-tuning API refuses fewer
@@ -66,10 +65,11 @@ class CheckReport:
 
 
 def label_counts(examples: list[Example]) -> dict[str, int] | None:
-    answers = [e.answer for e in examples]
-    if not label_set(answers):
-        return None
-    return dict(Counter(normalise_answer(a) for a in answers).most_common())
+    """label -> count when the answers are labels (label_set's decision), counted over one pass in bounded memory."""
+    tally = LabelTally()
+    for e in examples:
+        tally.add(e.answer)
+    return tally.labels()
 
 
 def _count_problems(file: str, n_valid: int, n_rows: int) -> list[Problem]:
@@ -102,7 +102,7 @@ def _max_token_chars(tokenizer) -> int:
     return cached
 
 
-def token_lengths(tokenizer, examples: list[Example], limit: int | None = None) -> tuple[list[int], set[int]]:
+def token_lengths(tokenizer, examples: list[Example], limit: int | None = None) -> tuple[array, set[int]]:
     """(tokens each example takes in training, positions whose count is only a lower bound).
 
     The count is the template-rendered conversation (longer side of a pair). An example whose characters alone
@@ -113,7 +113,7 @@ def token_lengths(tokenizer, examples: list[Example], limit: int | None = None) 
 
     big = 1 << 30  # measure the full length; truncation is what we are checking for
     per_token = _max_token_chars(tokenizer) if limit else 0
-    out, bounds = [], set()
+    out, bounds = array("i"), set()  # 4 bytes per row (a list of ints takes 8 to 36)
     for k, ex in enumerate(examples):
         if limit:
             chars = sum(len(m["content"]) for m in ex.messages) + len(ex.meta.get("rejected", ""))

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tuneforge.versioned_json import read_versioned_json
 from tuneforge.atomic import normal_permissions
 from tuneforge.data.formats import DatasetHasher, Example
 from tuneforge.data.version_check import file_record, file_sha256, verify_version
@@ -152,14 +153,8 @@ def add_version(examples: list[Example], source: str | Path, detected: str, name
 
 
 def read_manifest(folder: Path) -> dict:
-    path = folder / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise ManifestError(f"{path}: damaged manifest ({err})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != "tuneforge.dataset/1" or "id" not in manifest:
-        raise ManifestError(f"{path}: not a tuneforge.dataset/1 manifest")
-    return manifest
+    return read_versioned_json(folder / MANIFEST, "tuneforge.dataset/1", ManifestError, damaged="damaged manifest",
+                               required=("id",))
 
 
 def _order(m: dict):

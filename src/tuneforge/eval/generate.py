@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tuneforge.chat_encoding import encode_prompt
 from tuneforge.models.load import stop_token_ids
@@ -15,6 +15,7 @@ class Generation:
     latency_s: float  # the batch's wall time shared equally by its examples
     tokens_in: int
     tokens_out: int
+    ids: list[int] = field(default_factory=list)  # the answer's token ids, with the stop token that ended it
 
 
 def left_padded(rows: list[list[int]], pad_id: int):
@@ -66,7 +67,7 @@ def generate_ids(
                 new = out[row, width:].tolist()
                 cut = next((k for k, t in enumerate(new) if t in stops), len(new))
                 text = tokenizer.decode(new[:cut], skip_special_tokens=True)
-                results[i] = Generation(text, dt, len(encoded[i]), min(cut + 1, len(new)))
+                results[i] = Generation(text, dt, len(encoded[i]), min(cut + 1, len(new)), new[: cut + 1])
     if was_training:
         model.train()
     return results  # type: ignore[return-value]

@@ -19,9 +19,9 @@ FORMATS = ("merged", "gguf")
 @dataclass
 class ExportOptions:
     fmt: str = "merged"
-    gguf_dtype: str = "f16"
-    quantize: tuple[str, ...] = ()  # extra GGUF files: q8_0, q4_k_m
-    dtype: str | None = None  # merged weights; None: the base model's dtype
+    gguf_dtype: str = "f32"  # the evaluation precision: answers as the variant did (f16 may flip near-ties)
+    quantize: tuple[str, ...] = ()  # extra GGUF files: f16, q8_0, q4_k_m
+    dtype: str | None = None  # merged weights; None: the evaluation precision (float32)
     max_shard_size: str = "2GB"
     name: str | None = None  # the model's name in GGUF metadata and file names (default: the output folder's)
     parity_samples: int = 8
@@ -39,14 +39,14 @@ def _adapter(run_dir):
     return loaded, (loaded.model, loaded.tokenizer)
 
 
-def export_variant(run_dir: str | Path, out: str | Path, fmt: str = "merged", gguf_dtype: str = "f16",
+def export_variant(run_dir: str | Path, out: str | Path, fmt: str = "merged", gguf_dtype: str = "f32",
                    parity_samples: int = 8, max_new_tokens: int = 32, overwrite: bool = False,
                    options: ExportOptions | None = None):
     """Write the export to `out`; returns (folder, parity report or None). With options.check, the llama.cpp
     check is in `folder/llama_cpp_check.json` (see `check_exported_gguf`)."""
     o = options or ExportOptions(fmt, gguf_dtype, parity_samples=parity_samples, max_new_tokens=max_new_tokens,
                                  overwrite=overwrite)
-    from tuneforge.models.load import load_model, load_tokenizer
+    from tuneforge.models.load import INFERENCE_DTYPE, load_model, load_tokenizer
     from tuneforge.run_record import read_run
 
     if o.fmt not in FORMATS:
@@ -62,17 +62,21 @@ def export_variant(run_dir: str | Path, out: str | Path, fmt: str = "merged", gg
     name = o.name or out.name
     if o.fmt == "merged":
         merge_adapter(run_dir, out, o.overwrite, o.dtype, o.max_shard_size)
-        exported = lambda: (load_model(out), load_tokenizer(out))  # noqa: E731
+        # Loaded in its own dtype, as a plain transformers user loads it (`dtype="auto"`).
+        exported = lambda: (load_model(out, o.dtype or INFERENCE_DTYPE), load_tokenizer(out))  # noqa: E731
+        exact = (o.dtype or INFERENCE_DTYPE) == INFERENCE_DTYPE
     else:
         gguf_name = _write_gguf_folder(run_dir, run, out, name, o)
         exported = lambda: _load_gguf(out, gguf_name)  # noqa: E731
+        exact = o.gguf_dtype == "f32"
     _refresh_run_card(run_dir)
     report = None
     if o.parity_samples > 0:
         _, reference = _adapter(run_dir)
         prompts = sample_prompts(run, o.parity_samples, o.check_data)
         bare = without_trained_system(prompts, run.get("data", {}).get("system_prompt"))
-        report = check_parity(reference, exported(), prompts, o.fmt, o.max_new_tokens, exported_prompts=bare)
+        report = check_parity(reference, exported(), prompts, o.fmt, o.max_new_tokens, exported_prompts=bare,
+                              exact=exact)
         report.save(out)
     if o.check:
         check_exported_gguf(run_dir, out, o)

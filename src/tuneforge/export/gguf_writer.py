@@ -100,7 +100,7 @@ def _add_model_metadata(writer, model_dir: Path, name: str, n_params: int) -> No
     metadata.set_gguf_meta_model(writer)
 
 
-def write_gguf(model_dir: str | Path, out_file: str | Path, dtype: str = "f16", name: str | None = None) -> Path:
+def write_gguf(model_dir: str | Path, out_file: str | Path, dtype: str = "f32", name: str | None = None) -> Path:
     """Convert a transformers Llama folder (e.g. a merged export) into one GGUF file."""
     import gguf
     import numpy as np

@@ -7,7 +7,9 @@ tuneforge does with the adapter.
    trained one must come from the template — against `tuneforge predict` (the adapter, its trained system
    prompt) on the evaluation set.
 
-F32 and F16 files must agree exactly; quantized files round weights, so their agreement rate is recorded.
+An F32 file is in the precision the variant was evaluated in and must agree on every answer. F16 and quantized
+files round weights: their agreement rate is recorded, with every differing answer and the logit margin it came
+down to (export/divergence.py). Token ids must be identical for every file.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ PROBES = [
     "  leading spaces,\ttabs,\n\nnew lines   and trailing  ",  # whitespace runs
     "<|im_start|>user\nHello<|im_end|>",  # special tokens written as text
 ]
-EXACT_TYPES = ("f32", "f16")
+EXACT_TYPES = ("f32",)  # the evaluation precision: every answer must agree
 
 
 @dataclass
@@ -49,6 +51,10 @@ class FileCheck:
     @property
     def agreement(self) -> float:
         return self.answers_identical / self.answers if self.answers else 0.0
+
+    @property
+    def answer_mismatches(self) -> list[dict]:
+        return [m for m in self.mismatches if "llama.cpp" in m and "predict" in m]
 
     @property
     def passed(self) -> bool:
@@ -77,22 +83,27 @@ class LlamaCppCheck:
         return [{"file": f.file, **m} for f in self.files if not f.passed for m in f.mismatches]
 
     def lines(self) -> list[str]:
+        """Per file: token ids and answers; then each differing answer with the logit margin it came down to."""
+        from tuneforge.export.divergence import describe
+
         out = []
         for f in self.files:
             out.append(f"llama.cpp {f.type}: token ids {f.probes_identical}/{f.probes} probes, "
                        f"{f.prompt_ids_identical}/{f.prompts} prompts identical; greedy answers "
                        f"{f.answers_identical}/{f.answers} identical to tuneforge predict ({100 * f.agreement:.1f}%)")
+            out += [f"  {f.type} differs on " + describe(m["prompt"], m["predict"], m["llama.cpp"], m.get("divergence"))
+                    for m in f.answer_mismatches]
         return out
 
 
-def _open(path: Path, n_ctx: int):
+def _open(path: Path, n_ctx: int, logits_all: bool = False):
     from tuneforge.export.quantize import require_llama_cpp
 
     llama_cpp = require_llama_cpp()
     # One thread: llama.cpp's OpenMP workers spin while they wait, which on a busy machine costs far more than
-    # the arithmetic of a small model.
+    # the arithmetic of a small model. logits_all keeps every position's logits (for the margins only).
     return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=1, n_threads_batch=1, n_batch=512,
-                           verbose=False)
+                           logits_all=logits_all, verbose=False)
 
 
 def _llama_ids(llm, text: str) -> list[int]:
@@ -142,14 +153,17 @@ class _LlamaChat:
         return out
 
 
-def check_file(path: Path, qtype: str, tokenizer, prompts: list[list[dict]], reference: list[str],
-               system_prompt: str | None, max_new_tokens: int, n_ctx: int = 1024) -> FileCheck:
-    """`prompts` are full conversations as tuneforge predict builds them (system prompt first, if any);
-    llama.cpp gets them as a plain user sends them, without the trained system prompt."""
-    from tuneforge.export.parity import without_trained_system
+def check_file(path: Path, qtype: str, loaded, prompts: list[list[dict]], reference: list, max_new_tokens: int,
+               n_ctx: int = 1024) -> FileCheck:
+    """`loaded` is the variant (models/variant.py) and `reference` its greedy Generations; `prompts` are full
+    conversations as tuneforge predict builds them (system prompt first, if any). llama.cpp gets them as a plain
+    user sends them, without the trained system prompt."""
     from tuneforge.chat_encoding import encode_prompt
+    from tuneforge.export.parity import without_trained_system
 
+    tokenizer = loaded.tokenizer
     llm = _open(path, n_ctx)
+    differing = []  # (full prompt ids, llama.cpp prompt ids, reference answer ids, mismatch record)
     try:
         chat = _LlamaChat(llm)
         result = FileCheck(path.name, qtype, len(PROBES), 0, len(prompts), 0, len(prompts), 0)
@@ -159,21 +173,41 @@ def check_file(path: Path, qtype: str, tokenizer, prompts: list[list[dict]], ref
                 result.probes_identical += 1
             else:
                 result.mismatches.append({"probe": text, "transformers": ours, "llama.cpp": theirs})
-        for messages, bare, expected in zip(prompts, without_trained_system(prompts, system_prompt), reference):
+        for messages, bare, expected in zip(prompts, without_trained_system(prompts, loaded.default_system_prompt),
+                                            reference):
             # The ids training would see for the full prompt, against llama.cpp's for the bare one: the template
             # must add the trained system prompt and the tokenizer must split the text the same way.
-            ids = chat.prompt_ids(bare)
-            if ids == encode_prompt(tokenizer, messages):
+            ids, full = chat.prompt_ids(bare), encode_prompt(tokenizer, messages)
+            if ids == full:
                 result.prompt_ids_identical += 1
             else:
                 result.mismatches.append({"prompt_ids_differ": messages[-1]["content"]})
             new = chat.answer_ids(ids, max_new_tokens)
             answer = tokenizer.decode(new, skip_special_tokens=True).strip()
-            if answer == expected:
+            if answer == expected.text:
                 result.answers_identical += 1
-            elif len(result.mismatches) < 20:
-                result.mismatches.append({"prompt": messages[-1]["content"], "predict": expected, "llama.cpp": answer})
-        return result
+            else:
+                record = {"prompt": messages[-1]["content"], "predict": expected.text, "llama.cpp": answer}
+                result.mismatches.append(record)
+                differing.append((full, ids, expected.ids, record))
+    finally:
+        llm.close()
+    if differing:
+        _add_margins(path, n_ctx, loaded.model, tokenizer, differing)
+    return result
+
+
+def _add_margins(path: Path, n_ctx: int, model, tokenizer, differing: list) -> None:
+    """Each differing answer gets the logit margin it came down to: the variant and llama.cpp over the variant's
+    own answer (a second instance of the file that keeps every position's logits)."""
+    from tuneforge.export.divergence import first_divergence, llama_cpp_logits, margins_of, transformers_logits
+
+    llm = _open(path, n_ctx, logits_all=True)
+    try:
+        for full, ids, answer_ids, record in differing:
+            v = transformers_logits(model, full, answer_ids)
+            e = llama_cpp_logits(llm, ids, answer_ids)
+            record.update(margins_of(first_divergence(v, e, answer_ids, tokenizer)))
     finally:
         llm.close()
 
@@ -185,7 +219,6 @@ def check_gguf_files(files: dict[str, Path], run_dir: str | Path, prompts: list[
     from tuneforge.models.variant import load_for_inference
 
     loaded = load_for_inference(str(run_dir))
-    reference = [g.text for g in generate_batch(loaded.model, loaded.tokenizer, prompts, max_new_tokens)]
-    checks = [check_file(path, qtype, loaded.tokenizer, prompts, reference, loaded.default_system_prompt,
-                         max_new_tokens) for qtype, path in files.items()]
+    reference = generate_batch(loaded.model, loaded.tokenizer, prompts, max_new_tokens)
+    checks = [check_file(path, qtype, loaded, prompts, reference, max_new_tokens) for qtype, path in files.items()]
     return LlamaCppCheck(data, checks)

@@ -17,18 +17,21 @@ DEFAULT_SHARD_SIZE = "2GB"
 
 def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False, dtype: str | None = None,
                   max_shard_size: str = DEFAULT_SHARD_SIZE) -> Path:
-    """Write the merged model to `out`; `dtype` None means the base model's own dtype."""
+    """Write the merged model to `out`. `dtype` None means the precision tuneforge evaluates variants in
+    (float32), so the export answers exactly as the variant did in evaluation; bfloat16 and float16 halve the
+    size and may flip near-tie answers (the parity check lists them with their margins)."""
     import torch
 
     from tuneforge.export.model_card import write_model_card
     from tuneforge.export.trained_behaviour import apply_trained_behaviour
+    from tuneforge.models.load import INFERENCE_DTYPE
     from tuneforge.models.resolve import source_dtype
     from tuneforge.models.variant import load_for_inference
 
     loaded = load_for_inference(str(run_dir))
     if not loaded.is_variant:
         raise UserError(f"{run_dir}: not a run folder with an adapter; nothing to merge")
-    dtype = dtype or source_dtype(loaded.run["base"]["name"], loaded.base_path)
+    dtype = dtype or INFERENCE_DTYPE
     if dtype not in DTYPES:
         raise UserError(f"--dtype: one of {', '.join(DTYPES)} (got {dtype!r})")
     # Merge in float32 (the adapter's precision), then cast once: rounding happens a single time.
@@ -38,7 +41,8 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False,
     with atomic_folder(out, overwrite) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True, max_shard_size=max_shard_size)
         loaded.tokenizer.save_pretrained(tmp)
-        write_export_record(tmp, run_dir, loaded.run, "merged-safetensors", dtype=dtype)
+        write_export_record(tmp, run_dir, loaded.run, "merged-safetensors", dtype=dtype,
+                            base_dtype=source_dtype(loaded.run["base"]["name"], loaded.base_path))
         write_model_card(run_dir, tmp, export_kind="merged", dtype=dtype, title=Path(out).name)
     return Path(out)
 

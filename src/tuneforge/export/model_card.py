@@ -49,7 +49,7 @@ def _results_table(report: dict) -> list[str]:
 
 
 def card_text(run: dict, report: dict | None, export_kind: str | None = None, dtype: str | None = None,
-              title: str = "variant") -> str:
+              title: str = "variant", serving: list[str] | None = None) -> str:
     from huggingface_hub import ModelCardData
 
     from tuneforge.models.resolve import BUNDLED, public_id
@@ -108,6 +108,8 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
     else:
         lines += ["Not evaluated yet: run `tuneforge eval --model RUN --data HELD_OUT.jsonl`, which compares it "
                   "with the prompted baselines, and export again.", ""]
+    if serving:
+        lines += ["## Serving", "", *serving]
     versions = run.get("versions") or {}
     if versions:
         lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), ""]
@@ -121,6 +123,13 @@ def write_model_card(run_dir: str | Path, folder: str | Path | None = None, expo
 
     run_dir = Path(run_dir)
     path = Path(folder or run_dir) / CARD_FILE
-    text = card_text(read_run(run_dir), _eval_report(run_dir), export_kind, dtype, title or run_dir.name)
+    run = read_run(run_dir)
+    serving = None
+    if folder is None and run.get("method", "lora") != "full":  # the adapter's own card: how vLLM serves it
+        from tuneforge.export.vllm_rules import vllm_card_lines
+        from tuneforge.models.resolve import public_id
+
+        serving = vllm_card_lines(run_dir, public_id(run["base"]["name"]))
+    text = card_text(run, _eval_report(run_dir), export_kind, dtype, title or run_dir.name, serving)
     path.write_text(text, encoding="utf-8")
     return path

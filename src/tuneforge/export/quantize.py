@@ -8,7 +8,8 @@ from pathlib import Path
 from tuneforge.errors import UserError
 
 # Our names (llama.cpp's `quantize` tool spells them the same) -> llama.cpp file types.
-# f16 from an f32 export gives both exact types from one export (and one --check run).
+# f16 from the default F32 export gives the evaluation precision and half the size from one export (and one
+# --check run).
 QUANT_TYPES = ("f16", "q8_0", "q4_k_m")
 _FTYPE_ATTR = {"f16": "LLAMA_FTYPE_MOSTLY_F16", "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
 INSTALL_HINT = "pip install llama-cpp-python==0.3.36 (builds llama.cpp from source; `make check-export` does it)"

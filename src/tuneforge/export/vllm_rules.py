@@ -69,3 +69,17 @@ def _weight_problems(run_dir: Path) -> list[str]:
         names = list(f.keys())
     odd = [n for n in names if not (n.endswith(".lora_A.weight") or n.endswith(".lora_B.weight"))]
     return [f"{weights.name}: tensors other than lora_A/lora_B matrices: {odd[:5]}"] if odd else []
+
+
+def vllm_card_lines(run_dir: str | Path, base_id: str | None) -> list[str]:
+    """The adapter card's note on vLLM: the command that serves it, or why vLLM would refuse it."""
+    problems = vllm_adapter_problems(run_dir)
+    if problems:
+        return ["vLLM would refuse this adapter (serve a merged export instead):", "",
+                *[f"- {p}" for p in problems], ""]
+    cfg = json.loads((Path(run_dir) / "adapter_config.json").read_text(encoding="utf-8"))
+    rank = required_max_lora_rank(max([cfg["r"], *(cfg.get("rank_pattern") or {}).values()]))
+    flag = f" --max-lora-rank {rank}" if rank > DEFAULT_MAX_LORA_RANK else ""
+    return ["The adapter follows vLLM's LoRA loader rules (checked by tuneforge; vLLM itself was not run):", "",
+            "```bash", f"vllm serve {base_id or 'BASE_MODEL'} --enable-lora --lora-modules "
+            f"{Path(run_dir).name}=PATH_TO_THIS_FOLDER{flag}", "```", ""]

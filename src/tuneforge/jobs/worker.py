@@ -277,6 +277,7 @@ class Worker:
                 data = {"step": r["step"], "train_loss": r["loss"], "total_steps": total}
                 if r.get("token_accuracy") is not None:
                     data["train_mean_token_accuracy"] = r["token_accuracy"]
+                data.update({k: r[k] for k in ("tokens_per_s", "trained_tokens") if r.get(k) is not None})  # live speed
                 if evals.get(r["step"]) is not None:
                     data["valid_loss"] = evals[r["step"]]
                 self.store.add_event(job["id"], f"Step {r['step']}/{total}: training loss={r['loss']:.4f}",

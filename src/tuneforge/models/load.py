@@ -7,6 +7,10 @@ from pathlib import Path
 
 from tuneforge.errors import UserError
 
+# The precision tuneforge runs models in for predict and eval: exports that must answer as the variant did in
+# evaluation are written in it (export/merge.py).
+INFERENCE_DTYPE = "float32"
+
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
@@ -19,7 +23,7 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     return tok
 
 
-def load_model(path: str | Path, dtype: str = "float32", trust_remote_code: bool = False):
+def load_model(path: str | Path, dtype: str = INFERENCE_DTYPE, trust_remote_code: bool = False):
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -64,3 +68,16 @@ def load_length_tokenizer(base: str, max_seq_len: int):
     if context and context < max_seq_len:
         note += f" (the model's context; --max-seq-len {max_seq_len} is larger)"
     return tokenizer, limit, resolved.path, note
+
+
+def length_tokenizer_or_note(base: str, max_seq_len: int):
+    """load_length_tokenizer, or (None, None, None, why not) when the model cannot be had: a data report then
+    goes on without token counts instead of failing ('none' skips them on purpose)."""
+    if base.lower() == "none":
+        return None, None, None, "token lengths not checked (--base none)"
+    from tuneforge.models.resolve import ModelNotFound
+
+    try:
+        return load_length_tokenizer(base, max_seq_len)
+    except (ModelNotFound, OSError, ValueError) as err:
+        return None, None, None, f"token lengths not checked: {str(err).splitlines()[0]}"

@@ -31,15 +31,28 @@ def confidence_of(answer: str | None, probs: dict[str, float]) -> float:
 
 
 class LabelScorer:
-    """One variant loaded once; scores prompts against its label set."""
+    """One variant loaded once; scores prompts against its label set.
+
+    A classification variant (models/classifier.py) already gives calibrated probabilities from its head (the
+    temperature was fitted at training time), so it is asked directly; a generative variant's label scores go
+    through the temperature fitted here on its frozen evaluation set.
+    """
 
     def __init__(self, ref: Reference, batch_size: int = 16):
-        from tuneforge.models.variant import load_for_inference
+        from tuneforge.models.classifier import is_classifier
 
         self.ref = ref
-        self.loaded = load_for_inference(ref.run_path)
         self.batch_size = batch_size
         self._temperature: float | None = None
+        self.classifier = None
+        if is_classifier(ref.run):
+            from tuneforge.models.classifier import load_classifier
+
+            self.classifier = load_classifier(ref.run_path, ref.run)
+        else:
+            from tuneforge.models.variant import load_for_inference
+
+            self.loaded = load_for_inference(ref.run_path)
 
     def raw_scores(self, prompts: list[list[dict]]) -> list[list[float]]:
         from tuneforge.eval.constrained import label_logprobs
@@ -74,6 +87,12 @@ class LabelScorer:
         return t
 
     def probabilities(self, prompts: list[list[dict]]) -> list[dict[str, float]]:
+        if self.classifier is not None:
+            from tuneforge.models.classifier import classifier_input
+
+            labels = [normalise_answer(lab) for lab in self.classifier.labels]
+            rows = self.classifier.probabilities([classifier_input(p) for p in prompts], self.batch_size)
+            return [dict(zip(labels, row)) for row in rows]
         t = self.temperature()
         return [dict(zip(self.ref.labels, softmax(s, t))) for s in self.raw_scores(prompts)]
 

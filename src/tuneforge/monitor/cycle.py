@@ -18,10 +18,21 @@ class CycleResult:
     html_path: Path | None = None
 
 
-def production_corrections(conn, version: str) -> int:
-    """Corrections of answers given by `version`: what it has not learnt from yet."""
+def production_corrections(conn, version: str, after_feedback_id: int = 0) -> int:
+    """Corrections of answers given by `version` that no retrain has used yet (feedback ids above
+    `after_feedback_id`): what it has not learnt from."""
     return conn.execute("SELECT COUNT(DISTINCT f.request_id) FROM feedback f WHERE f.variant = ? AND "
-                        "f.correct_output IS NOT NULL", (version,)).fetchone()[0]
+                        "f.correct_output IS NOT NULL AND f.id > ?", (version, after_feedback_id)).fetchone()[0]
+
+
+def last_retrain_feedback_id(name: str, version: str) -> int:
+    """The newest feedback id the last retrain from `version` learnt from or tested on (0: none ran). A retrain
+    the gate refused must not fire again on the same corrections at the next check: it waits for new ones."""
+    from tuneforge.registry import lineage
+
+    used = [e["detail"].get("feedback_upto") or 0 for e in lineage.events(name)
+            if e["step"] == "dataset" and e["parent_ref"] == version]
+    return max(used, default=0)
 
 
 def run_cycle(spec: str, policy: MonitorPolicy, score: bool = True, html: str | Path | None = None,
@@ -58,7 +69,9 @@ def run_cycle(spec: str, policy: MonitorPolicy, score: bool = True, html: str | 
         rows = load_rows(conn, names)
         summary = summarise(rows, ref, policy.window, policy.drift_p_value, history)
         summary["reference_labels"] = ref.train_labels
-        waiting = production_corrections(conn, current)
+        # Retrains learn from the default traffic log, so only its feedback ids are comparable.
+        own_log = path is None or Path(path).resolve() == Path(traffic_path()).resolve()
+        waiting = production_corrections(conn, current, last_retrain_feedback_id(ref.name, current) if own_log else 0)
     finally:
         conn.close()
     verdict = decide(summary, policy, waiting)

@@ -6,6 +6,11 @@ threshold; for a numeric column (input length) the two-sample Kolmogorov-Smirnov
 the Wasserstein distance in units of the reference's standard deviation. PSI (population stability index) is
 reported beside them for length and vocabulary, and a domain classifier's ROC AUC (can a model tell reference
 inputs from traffic inputs?) measures drift of the inputs as a whole in a TF-IDF + SVD embedding space.
+
+PSI has no closed-form null distribution and its usual 0.1/0.25 rules of thumb ignore sample size (a window of
+50 requests has a large PSI on unchanged data): `psi_test` and `vocabulary_psi_test` add a permutation test
+(monitor/intervals.py) giving the p-value and the PSI that same-distribution samples of these sizes exceed only
+5% of the time.
 """
 
 from __future__ import annotations
@@ -47,24 +52,26 @@ def label_drift(reference: dict[str, int], current: dict[str, int]) -> dict:
 def numeric_drift(reference: list[float], current: list[float]) -> dict:
     from scipy.stats import ks_2samp, wasserstein_distance
 
+    sizes = {"n_reference": len(reference), "n_current": len(current)}
     if not reference or not current:
-        return {"test": None, "p_value": None, "distance": None}
+        return {"test": None, "p_value": None, "distance": None, **sizes}
     if len(reference) <= SMALL_SAMPLE:
         return {"test": "kolmogorov-smirnov", "p_value": float(ks_2samp(reference, current).pvalue),
-                "distance": None}
+                "distance": None, **sizes}
     sd = (sum((x - sum(reference) / len(reference)) ** 2 for x in reference) / len(reference)) ** 0.5 or 1.0
-    return {"test": "wasserstein", "p_value": None, "distance": float(wasserstein_distance(reference, current) / sd)}
+    return {"test": "wasserstein", "p_value": None, "distance": float(wasserstein_distance(reference, current) / sd),
+            **sizes}
 
 
 def psi(reference: list[float], current: list[float], bins: int = 10) -> float:
     """Population stability index over the reference's quantile bins (0.1: minor shift, 0.25: major)."""
     import numpy as np
 
-    if not reference or not current:
+    if len(reference) == 0 or len(current) == 0:
         return 0.0
     edges = np.unique(np.quantile(np.asarray(reference, float), np.linspace(0, 1, bins + 1)))
     if len(edges) < 2:
-        edges = np.array([min(reference) - 0.5, max(reference) + 0.5])
+        edges = np.array([np.min(reference) - 0.5, np.max(reference) + 0.5])
     edges[0], edges[-1] = -np.inf, np.inf
     r = np.histogram(reference, edges)[0] / len(reference)
     c = np.histogram(current, edges)[0] / len(current)
@@ -96,6 +103,64 @@ def vocabulary_psi(reference: list[str], current: list[str], top: int = 50) -> f
     return _psi_terms(shares(ref_counts), shares(cur_counts))
 
 
+def psi_test(reference: list[float], current: list[float], seed: int = 0) -> dict:
+    """Length PSI with its permutation p-value and same-distribution threshold at these sample sizes."""
+    import numpy as np
+
+    from tuneforge.monitor.intervals import permutation_test
+
+    sizes = {"n_reference": len(reference), "n_current": len(current), "test": "permutation"}
+    if not reference or not current:
+        return {"value": None, "p_value": None, "threshold": None, **sizes}
+    pooled = np.asarray(list(reference) + list(current), float)
+    observed = psi(reference, current)
+    perm = permutation_test(lambda r, c: psi(pooled[r], pooled[c]), len(pooled), len(reference), observed, seed)
+    return {"value": observed, **perm, **sizes}
+
+
+def _vocabulary_psi_counts(ref_counts, cur_counts, top: int) -> float:
+    """PSI from two word-count vectors over one vocabulary: the reference's `top` words plus 'other words'."""
+    import numpy as np
+
+    order = np.argsort(-ref_counts, kind="stable")[:top]
+    order = order[ref_counts[order] > 0]
+    share = lambda c: np.append(c[order], c.sum() - c[order].sum()) / max(c.sum(), 1)  # noqa: E731
+    return _psi_terms(share(ref_counts), share(cur_counts))
+
+
+def vocabulary_psi_test(reference: list[str], current: list[str], top: int = 50, seed: int = 0) -> dict:
+    """Vocabulary PSI with its permutation p-value and threshold; texts (not words) are permuted, since the words
+    of one request are not independent."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    from tuneforge.monitor.intervals import permutation_test
+
+    sizes = {"n_reference": len(reference), "n_current": len(current), "test": "permutation"}
+    if not reference or not current:
+        return {"value": None, "p_value": None, "threshold": None, **sizes}
+    index: dict[str, int] = {}
+    rows, cols, vals = [], [], []
+    for i, text in enumerate(list(reference) + list(current)):
+        for w, c in Counter(words(text)).items():
+            rows.append(i)
+            cols.append(index.setdefault(w, len(index)))
+            vals.append(c)
+    n = len(reference) + len(current)
+    words_by_text = csr_matrix((vals, (cols, rows)), shape=(max(len(index), 1), n), dtype=float)
+    total = np.asarray(words_by_text.sum(1)).ravel()
+
+    def stat(r, c) -> float:  # one sparse matrix-vector product per split: word counts of the reference side
+        side = np.zeros(n)
+        side[r] = 1.0
+        ref_counts = words_by_text @ side
+        return _vocabulary_psi_counts(ref_counts, total - ref_counts, top)
+
+    observed = stat(np.arange(len(reference)), np.arange(len(reference), n))  # = vocabulary_psi(reference, current)
+    perm = permutation_test(stat, n, len(reference), observed, seed)
+    return {"value": observed, **perm, **sizes}
+
+
 def domain_classifier_auc(reference: list[str], current: list[str], seed: int = 0, folds: int = 5) -> dict:
     """Cross-validated ROC AUC of a classifier telling reference inputs from current ones (0.5: same
     distribution). Inputs are embedded with character n-gram TF-IDF reduced by SVD (no model download); the
@@ -111,7 +176,7 @@ def domain_classifier_auc(reference: list[str], current: list[str], seed: int = 
     reference, current = list(dict.fromkeys(reference)), list(dict.fromkeys(current))
     n_ref, n_cur = len(reference), len(current)
     if min(n_ref, n_cur) < folds:
-        return {"auc": None, "ci": None}
+        return {"auc": None, "ci": None, "n_reference": n_ref, "n_current": n_cur}
     texts, y = list(reference) + list(current), [0] * n_ref + [1] * n_cur
     pipe = make_pipeline(
         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True),
@@ -124,4 +189,5 @@ def domain_classifier_auc(reference: list[str], current: list[str], seed: int = 
     q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
     se = math.sqrt(max(auc * (1 - auc) + (n_cur - 1) * (q1 - auc ** 2) + (n_ref - 1) * (q2 - auc ** 2), 0)
                    / (n_ref * n_cur))
-    return {"auc": auc, "ci": [max(0.0, auc - 1.96 * se), min(1.0, auc + 1.96 * se)]}
+    return {"auc": auc, "ci": [max(0.0, auc - 1.96 * se), min(1.0, auc + 1.96 * se)], "n_reference": n_ref,
+            "n_current": n_cur, "method": f"{folds}-fold cross-validated ROC AUC, Hanley-McNeil interval"}

@@ -8,6 +8,8 @@ from pathlib import Path
 from tuneforge.config import MonitorPolicy, load_policy
 from tuneforge.paths import home
 
+PSI_SIGNIFICANCE = 0.05  # a PSI alert also needs its permutation test (monitor/drift.py) at this level
+
 
 @dataclass
 class Verdict:
@@ -41,13 +43,23 @@ def alerts(window: dict | None, policy: MonitorPolicy) -> list[str]:
             and ld["js_distance"] > policy.max_label_drift:
         new = f"; new: {', '.join(ld['new_categories'])}" if ld["new_categories"] else ""
         out.append(f"label distribution drift: Jensen-Shannon distance {ld['js_distance']:.3f} > "
-                   f"{policy.max_label_drift}, {ld['test']} p = {ld['p_value']:.2g}{new}")
+                   f"{policy.max_label_drift}, chi-square p = {ld['p_value']:.2g} (n = {ld['n_reference']} training "
+                   f"vs {ld['n_current']} answers){new}")
     for key, name in (("length_psi", "input length"), ("vocabulary_psi", "vocabulary")):
-        if window.get(key) is not None and window[key] > policy.max_input_psi:
-            out.append(f"{name} PSI {window[key]:.3f} > {policy.max_input_psi}")
-    auc = (window.get("domain") or {}).get("auc")
+        test = window.get(f"{key}_test") or {}
+        if window.get(key) is None or window[key] <= policy.max_input_psi:
+            continue
+        # A PSI over the limit that same-distribution samples of this size often reach is sampling noise.
+        if test.get("p_value") is not None and test["p_value"] >= PSI_SIGNIFICANCE:
+            continue
+        detail = (f" (permutation p = {test['p_value']:.2g}; same-distribution 95% threshold {test['threshold']:.3f} "
+                  f"at n = {test['n_reference']} vs {test['n_current']})" if test.get("p_value") is not None else "")
+        out.append(f"{name} PSI {window[key]:.3f} > {policy.max_input_psi}{detail}")
+    domain = window.get("domain") or {}
+    auc = domain.get("auc")
     if auc is not None and auc > policy.max_domain_auc:
-        out.append(f"input drift: a domain classifier tells traffic from training inputs with ROC AUC {auc:.3f} > "
+        ci = f" (95% CI {domain['ci'][0]:.3f}-{domain['ci'][1]:.3f})" if domain.get("ci") else ""
+        out.append(f"input drift: a domain classifier tells traffic from training inputs with ROC AUC {auc:.3f}{ci} > "
                    f"{policy.max_domain_auc}")
     return out
 

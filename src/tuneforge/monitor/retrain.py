@@ -137,7 +137,10 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 
                         f"before a retrain", field="min_corrections", hint="review more with `tuneforge review`")
     from tuneforge.monitor.summary import input_text
 
-    fresh = [r for r in rows if is_held_out(input_text(r), holdout_share)]
+    # Held-out traffic counts each input once (the latest review wins): the same request asked ten times is one
+    # piece of evidence, and counting it ten times would make the gate's paired test look surer than it is.
+    fresh = list({" ".join(input_text(r).lower().split()): r for r in rows
+                  if is_held_out(input_text(r), holdout_share)}.values())
     learn = [r for r in rows if not is_held_out(input_text(r), holdout_share)]
     as_examples = lambda rs: [Example(training_row(r, ref.system_prompt)["messages"], line=None,  # noqa: E731
                                       meta={"request_id": r["request_id"]}) for r in rs]
@@ -159,6 +162,7 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 
     old_labels = set(ref.labels)
     new_labels = sorted({normalise_answer(e.answer) for e in cleaned.kept} - old_labels) if old_labels else []
     data_change = {"previous": run["data"].get("version") or run["data"]["path"], "new": vid,
+                   "feedback_upto": max((r["feedback_id"] for r in rows), default=0),
                    "previous_examples": len(previous), "corrections_added": len(learn), "overridden": overridden,
                    "cleaning": checks["clean"], "examples": len(cleaned.kept), "new_labels": new_labels}
     lineage.record(name, "dataset", data_change, parent_ref=production.ref)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from tuneforge.data.labels import normalise_answer
-from tuneforge.monitor import drift
+from tuneforge.monitor import drift, intervals
 from tuneforge.monitor.estimate import estimated_accuracy, measured_accuracy
 from tuneforge.monitor.feedback import request_messages, response_text
 from tuneforge.monitor.reference import Reference
@@ -55,10 +55,15 @@ def _valid(answer: str | None, ref: Reference) -> bool:
     return True
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    import numpy as np
+def _span_s(rows: list[dict]) -> float:
+    """Seconds from the first request of the window to the last (the window's time span, for the volume rate)."""
+    from datetime import datetime
 
-    return float(np.percentile(values, q)) if values else None
+    try:
+        first, last = datetime.fromisoformat(rows[0]["at"]), datetime.fromisoformat(rows[-1]["at"])
+    except (TypeError, ValueError, KeyError, IndexError):
+        return 0.0
+    return max((last - first).total_seconds(), 0.0)
 
 
 def window_stats(rows: list[dict], ref: Reference, p_value: float = 0.01, domain: bool = True) -> dict:
@@ -66,13 +71,19 @@ def window_stats(rows: list[dict], ref: Reference, p_value: float = 0.01, domain
     answers = [response_text(r) for r in ok]
     inputs = [input_text(r) for r in ok]
     latencies = [r["latency_ms"] for r in rows if r["latency_ms"] is not None]
+    # Every number comes with its interval or test (monitor/intervals.py); the plain scalar keys stay beside
+    # them for readers that want the point value only.
+    latency = {"n": len(latencies), "p50": intervals.percentile(latencies, 50),
+               "p95": intervals.percentile(latencies, 95)}
+    errors = intervals.wilson(len(rows) - len(ok), len(rows))
+    valid = intervals.wilson(sum(_valid(a, ref) for a in answers), len(answers))
     out = {
         "from": rows[0]["at"] if rows else None, "to": rows[-1]["at"] if rows else None,
         "first_id": rows[0]["id"] if rows else None, "last_id": rows[-1]["id"] if rows else None,
-        "requests": len(rows),
-        "error_rate": (len(rows) - len(ok)) / len(rows) if rows else None,
-        "latency_p50_ms": _percentile(latencies, 50), "latency_p95_ms": _percentile(latencies, 95),
-        "validity": sum(_valid(a, ref) for a in answers) / len(answers) if answers else None,
+        "requests": len(rows), "volume": intervals.poisson_rate(len(rows), _span_s(rows)),
+        "error_rate": errors["value"], "error": errors,
+        "latency_p50_ms": latency["p50"]["value"], "latency_p95_ms": latency["p95"]["value"], "latency": latency,
+        "validity": valid["value"], "valid": valid,
     }
     if ref.is_classification and answers:
         counts: dict[str, int] = {}
@@ -85,13 +96,16 @@ def window_stats(rows: list[dict], ref: Reference, p_value: float = 0.01, domain
         significant = ld["p_value"] is not None and ld["p_value"] < p_value
         out["label_drift"]["drifted"] = significant if ld["test"] == "chi-square" else ld["js_distance"] > 0.1
     lengths_ref, lengths_cur = [len(t) for t in ref.train_inputs], [len(t) for t in inputs]
-    out["length_psi"] = drift.psi(lengths_ref, lengths_cur) if inputs and lengths_ref else None
+    out["length_psi_test"] = drift.psi_test(lengths_ref, lengths_cur)
+    out["length_psi"] = out["length_psi_test"]["value"]
     out["length_test"] = drift.numeric_drift(lengths_ref, lengths_cur)
-    out["vocabulary_psi"] = drift.vocabulary_psi(ref.train_inputs, inputs) if inputs and ref.train_inputs else None
+    out["vocabulary_psi_test"] = drift.vocabulary_psi_test(ref.train_inputs, inputs)
+    out["vocabulary_psi"] = out["vocabulary_psi_test"]["value"]
     out["domain"] = drift.domain_classifier_auc(ref.train_inputs, inputs) if domain and inputs and ref.train_inputs \
         else {"auc": None, "ci": None}
     confidences = [r["confidence"] for r in ok if r.get("confidence") is not None]
-    out["confidence_mean"] = sum(confidences) / len(confidences) if confidences else None
+    out["confidence"] = intervals.mean(confidences)
+    out["confidence_mean"] = out["confidence"]["value"]
     out["scored"] = len(confidences)
     out["estimated_accuracy"] = estimated_accuracy(confidences)
     reviewed = [c for c in (reviewed_correct(r) for r in ok) if c is not None]

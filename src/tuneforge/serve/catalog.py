@@ -20,6 +20,7 @@ from pathlib import Path
 from tuneforge.models.classifier import is_classifier, is_classifier_dir
 from tuneforge.models.resolve import resolve_base
 from tuneforge.run_record import is_run_dir, read_run
+from tuneforge.serve.answer_format import learned_answer_format
 from tuneforge.serve.principal import current_principal
 
 
@@ -40,6 +41,9 @@ class ServedModel:
     owner: str | None = None  # None: every caller may use it; else its owner and admins only
     # A classification variant's label scorer (serve/labels.py); None for generative models.
     labeler: object = None
+    # An extraction variant's answer format when a request brings none: the grammar of the keys learned from
+    # its training answers (run.json data.answer_schema), see serve/answer_format.py.
+    answer_format: object = None  # a LarkGrammar
 
     def visible(self) -> bool:
         who = current_principal()
@@ -75,7 +79,8 @@ def plan(specs: list[str]) -> list[ServedModel]:
             run, served_id, run_path = read_run(variant.run_path), variant.ref, variant.run_path
         base = run["base"]["name"]
         system = (run.get("data") or {}).get("system_prompt")
-        entries[served_id] = ServedModel(served_id, "variant", base, run_path, system, now)
+        entries[served_id] = ServedModel(served_id, "variant", base, run_path, system, now,
+                                         answer_format=learned_answer_format(run))
         entries.setdefault(base_display_name(base), ServedModel(base_display_name(base), "base", base, None, None, now))
     return list(entries.values())
 
@@ -158,7 +163,8 @@ class Catalog:
             else:
                 adapter = engine.add_adapter(model_id, run_path)
             entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()),
-                                (run.get("data") or {}).get("system_prompt"), int(time.time()), engine, adapter, owner)
+                                (run.get("data") or {}).get("system_prompt"), int(time.time()), engine, adapter, owner,
+                                answer_format=learned_answer_format(run))
             self.entries = {**self.entries, model_id: entry}  # a new dict: readers never see it half-changed
         return entry
 
@@ -172,6 +178,31 @@ class Catalog:
         if entry.engine is not None:
             entry.engine.remove_adapter(model_id)
         return entry
+
+    def detach(self, model_id: str) -> ServedModel | None:
+        """Stop listing and resolving a variant but keep it loaded, so requests already holding it finish; a
+        registry reference that last resolved to it resolves afresh. None if it is not served."""
+        with self._changing:
+            entry = self.entries.get(model_id)
+            if entry is None or entry.kind != "variant":
+                return None
+            self.entries = {k: v for k, v in self.entries.items() if k != model_id}
+            for alias, target in list(self.aliases.items()):
+                if target == model_id:
+                    self.aliases.pop(alias, None)
+        return entry
+
+    def unload(self, entry: ServedModel) -> bool:
+        """Free a detached variant's memory; True once it is gone. Its adapter leaves the engine between two
+        batches once no queued request names it (engine.retire_adapter; False until then: ask again). A classifier
+        goes with the entry (a request still holding it finishes, then the memory is released)."""
+        if entry.engine is not None:
+            if entry.id in entry.engine.adapters:
+                entry.engine.retire_adapter(entry.id)
+            return entry.id not in entry.engine.adapters
+        if entry.labeler is not None:
+            entry.labeler.close()
+        return True
 
     def resolve(self, model_id: str) -> ServedModel:
         entry = self.entries.get(model_id)
@@ -187,8 +218,9 @@ class Catalog:
         if variant is not None and self.follower is not None:
             # The registry moved to a version still loading: keep answering with the one served so far.
             self.follower.wanted(variant)
-            if model_id in self.aliases:
-                return self.entries[self.aliases[model_id]]
+            previous = self.entries.get(self.aliases.get(model_id, ""))
+            if previous is not None:
+                return previous
         if variant is not None:
             raise UnknownModel(f"The model `{model_id}` is {variant.ref} in the registry, which this server has not "
                                f"loaded; restart it with --model {variant.ref}")

@@ -175,6 +175,7 @@ class Engine:
         # Held by the worker for a whole batch, and by add_adapter/remove_adapter: the model changes between batches.
         self._model_lock = threading.Lock()
         self._next_adapter = len(self.adapters)
+        self._retired: set[str] = set()  # served names to unload once no queued request names them
         self._stopping = False
         self.device = next(model.parameters()).device
         self._torch = torch
@@ -216,6 +217,30 @@ class Engine:
             for key in [k for k in self._prefixes if k[0] == internal]:
                 del self._prefixes[key]
 
+    def retire_adapter(self, served_name: str) -> None:
+        """Unload an adapter once no request waits for it: the worker does it between two batches, when every
+        request it took has finished, and only while none in the queue names the adapter (serve/follow.py)."""
+        with self._lock:
+            self._retired.add(served_name)
+        try:
+            self.queue.put_nowait(GenRequest(prompt_ids=[], max_tokens=0))  # wakes an idle worker to do it
+        except queue.Full:
+            pass  # a busy worker gets to it after its batch
+
+    def _drop_retired(self) -> None:
+        with self._lock:
+            names = list(self._retired)
+        for name in names:
+            internal = self.adapters.get(name)
+            with self.queue.mutex:
+                waiting = internal is not None and any(r.adapter == internal for r in self.queue.queue)
+            if waiting:
+                continue
+            if internal is not None:
+                self.remove_adapter(name)
+            with self._lock:
+                self._retired.discard(name)
+
     def submit(self, req: GenRequest) -> None:
         try:
             self.queue.put_nowait(req)
@@ -241,6 +266,8 @@ class Engine:
     # -- worker ------------------------------------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stopping:
+            if self._retired:  # between batches: no request is in hand, only queued ones can still need one
+                self._drop_retired()
             first = self.queue.get()
             if self._stopping:
                 break
@@ -252,7 +279,7 @@ class Engine:
                     batch.append(self.queue.get(timeout=left) if left > 0 else self.queue.get_nowait())
                 except queue.Empty:
                     break
-            batch = [r for r in batch if not r.cancelled]
+            batch = [r for r in batch if not r.cancelled and r.prompt_ids]  # an empty prompt only wakes the worker
             if not batch:
                 continue
             try:

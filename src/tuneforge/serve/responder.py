@@ -103,6 +103,8 @@ async def respond(request: Request, served, body, prompts: list[list[int]], max_
     async def stream():
         finished = False
         offsets = [0] * len(job.choices)  # text offset of each choice, for completions' logprobs
+        # A ToolPlan (serve/tool_calls.py): each choice's text goes through a tool-call parser as it streams.
+        calls = None if tools is None else [tools.streamer() for _ in job.choices]
         try:
             if kind == CHAT:
                 yield chunk([{"index": c.index, "delta": {"role": "assistant", "content": ""},
@@ -111,9 +113,20 @@ async def respond(request: Request, served, body, prompts: list[list[int]], max_
                 if event == "delta":
                     lp = logprobs_body(kind, entries if want_logprobs else None, offsets[c.index])
                     offsets[c.index] += len(value)
-                    yield chunk([delta(kind, c.index, value, None, lp)])
+                    if calls is None:
+                        yield chunk([delta(kind, c.index, value, None, lp)])
+                    else:  # text and tool-call deltas; logprobs ride on the first chunk of this step
+                        for d in calls[c.index].feed(value) or ([{}] if lp else []):
+                            yield chunk([{"index": c.index, "delta": d, "logprobs": lp, "finish_reason": None}])
+                            lp = None
                 elif event == "done":
-                    yield chunk([delta(kind, c.index, None, c.finish_reason)])
+                    finish_reason = c.finish_reason
+                    if calls is not None:
+                        for d in calls[c.index].close():
+                            yield chunk([{"index": c.index, "delta": d, "logprobs": None, "finish_reason": None}])
+                        if calls[c.index].calls and finish_reason == "stop":
+                            finish_reason = "tool_calls"
+                    yield chunk([delta(kind, c.index, None, finish_reason)])
                 else:
                     yield f"data: {json.dumps(error_body(f'generation failed: {value}', 'server_error'))}\n\n"
             if include_usage:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from tuneforge.serve.answer_format import FORMAT_MAX_TOKENS, default_answer_format
 from tuneforge.serve.errors import ApiError
-from tuneforge.serve.labels import label_answer
+from tuneforge.serve.label_responder import label_completion
 from tuneforge.serve.openai_shapes import CHAT, TEXT
 from tuneforge.serve.prompting import (
-    DEFAULT_CHAT_MAX_TOKENS, DEFAULT_COMPLETION_MAX_TOKENS, chat_messages, refuse_unsupported, system_prefix_len, token_budget,
+    DEFAULT_CHAT_MAX_TOKENS, DEFAULT_COMPLETION_MAX_TOKENS, chat_messages, refuse_unsupported, system_prefix_len,
+    token_budget,
 )
 from tuneforge.serve.responder import respond
 from tuneforge.serve.routes_models import lookup
@@ -27,22 +29,28 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     refuse_unsupported(body, served)
     messages = chat_messages(body, served)
     if served.labeler is not None:
-        return await _label_completion(served, body, messages, request.app.state.traffic)
+        return await label_completion(served, body, messages, request.app.state.traffic, request.app.state.metrics)
     from tuneforge.chat_encoding import encode_prompt
 
     tokenizer = served.engine.tokenizer
     tools = plan_tools(body, served, messages)
     prompt = encode_prompt(tokenizer, messages, tools=tools.specs if tools else None)
-    max_tokens = token_budget(served, [prompt], body.token_limit or DEFAULT_CHAT_MAX_TOKENS,
-                              explicit=body.token_limit is not None)
     schema = body.json_schema if tools is None or tools.grammar is None else LarkGrammar(tools.grammar)
+    learned = default_answer_format(body, served, tools) if schema is None and not body.structured else None
+    schema = learned if learned is not None else schema  # an extraction variant answers JSON with its learned keys
+    # The learned format bounds every value, so without a max_tokens it may use the context's room: the answer
+    # then ends as valid JSON rather than cut at the usual default.
+    default_limit = FORMAT_MAX_TOKENS if learned is not None else DEFAULT_CHAT_MAX_TOKENS
+    max_tokens = token_budget(served, [prompt], body.token_limit or default_limit,
+                              explicit=body.token_limit is not None)
     structured = body.structured or schema is not None
     await _vocabulary_index_ready(served, body)
     if structured:
         try:  # compiled before queueing, so a bad schema is a 400 (first use also builds the vocabulary index)
             await run_in_threadpool(served.engine.grammars.compile, schema)
         except SchemaError as err:
-            param = ("tools" if isinstance(schema, LarkGrammar)  # a function's parameters schema
+            param = ("model" if learned is not None  # the variant's learned keys (serve/answer_format.py)
+                     else "tools" if isinstance(schema, LarkGrammar)  # a function's parameters schema
                      else "response_format.json_schema.schema" if schema is not None else "response_format")
             raise ApiError(400, f"{param}: {err}", param=param, code="invalid_schema") from None
     return await respond(request, served, body, [prompt], max_tokens, CHAT, structured=structured,
@@ -70,26 +78,3 @@ async def _vocabulary_index_ready(served, body) -> None:
     49k vocabulary) runs here, off the event loop and the engine's decode thread."""
     if body.n_top_logprobs is not None:
         await run_in_threadpool(lambda: served.engine.grammars.ll_tokenizer)
-
-
-async def _label_completion(served, body, messages, traffic=None):
-    """A classification variant's answer through its labeler (serve/labels.py)."""
-    import time
-    import uuid
-
-    for param in ("response_format", "stop", "stream"):
-        if getattr(body, param) and not (param == "response_format" and not body.structured):
-            raise ApiError(400, f"{param} is not supported by the classifier `{served.id}`", param=param,
-                           code="unsupported_parameter")
-    probs = await run_in_threadpool(served.labeler.label_probs, messages)
-    label, entries = label_answer(probs, body.n_top_logprobs)
-    logprobs = None if entries is None else {"content": entries, "refusal": None}
-    out = {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": CHAT, "created": int(time.time()),
-           "model": served.id, "usage": {"prompt_tokens": 0, "completion_tokens": 1, "total_tokens": 1},
-           "choices": [{"index": i, "message": {"role": "assistant", "content": label, "refusal": None},
-                        "logprobs": logprobs, "finish_reason": "stop"} for i in range(body.n)]}
-    if traffic is not None:  # with the label probabilities, which the monitor's accuracy estimate reads
-        traffic.record(request_id=out["id"], endpoint=CHAT, model=body.model, variant=served.id, status=200,
-                       request=body.model_dump(exclude_none=True, by_alias=True), response=out,
-                       label_probs=probs, confidence=probs.get(label))
-    return out

@@ -137,6 +137,8 @@ class _Sampling(_Strict):
                 out[param] = f"{param} is not supported by this server; send 0 or leave it out"
         if self.logit_bias:
             out["logit_bias"] = "logit_bias is not supported by this server"
+        if self.stream_options is not None and not self.stream:
+            out["stream_options"] = "stream_options is only allowed when stream is true"
         return out
 
 

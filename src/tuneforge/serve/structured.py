@@ -84,7 +84,8 @@ class Grammars:
         from llguidance import LLMatcher
 
         lark = isinstance(schema, LarkGrammar)
-        key = "lark:" + schema if lark else json.dumps(schema if schema is not None else ANY_OBJECT, sort_keys=True)
+        # Not sort_keys: llguidance writes properties in the schema's order, as OpenAI does; sorting reordered them.
+        key = "lark:" + schema if lark else json.dumps(schema if schema is not None else ANY_OBJECT)
         with self._lock:
             if key in self._compiled:
                 self._compiled.move_to_end(key)

@@ -11,7 +11,10 @@ in a convention we cannot parse is refused as well: a call we cannot read back w
 `tool_choice`: "auto" (the default with tools) renders the tools and parses calls; "none" answers in text (the
 tools are left out of the prompt); "required" or a named function forces one Hermes call with an llguidance
 grammar (the engine's response_format machinery), whose arguments follow the function's JSON schema.
-Streaming with tools is refused (400 naming `stream`): calls are parsed from the whole answer.
+`parallel_tool_calls: false` holds only there (one forced call); with "auto" nothing could keep the model to one
+call, so it is refused rather than ignored.
+Streamed, Hermes calls go out as OpenAI's `delta.tool_calls` as they are written (serve/tool_stream.py); a
+template with its own response_template is parsed from the whole answer only, so streaming is refused there.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ _PROBE_TOOLS = [{"type": "function", "function": {
     "name": "tuneforge_probe", "description": "probe", "parameters": {"type": "object", "properties": {}}}}]
 HERMES_OPEN, HERMES_CLOSE = "<tool_call>", "</tool_call>"
 _support_cache: dict[str, bool] = {}
+
+
+def new_call_id() -> str:
+    return "call_" + uuid.uuid4().hex[:24]
 
 
 def template_supports_tools(tokenizer) -> bool:
@@ -133,6 +140,13 @@ class ToolPlan:
     tokenizer: object = None
     response_template: dict | None = None
     prompt_text: str = ""
+    hermes: bool = False  # calls in <tool_call> tags, which can be parsed as they stream
+
+    def streamer(self):
+        """A parser for one streamed choice (only for Hermes templates: see refuse_unsupported_tools)."""
+        from tuneforge.serve.tool_stream import ToolCallStream
+
+        return ToolCallStream()
 
     def shape(self, choice: dict) -> dict:
         """Turn a chat choice whose text holds tool calls into OpenAI's shape (finish_reason "tool_calls")."""
@@ -149,7 +163,7 @@ class ToolPlan:
             if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                 return choice
             args = fn.get("arguments", {})
-            calls.append({"id": "call_" + uuid.uuid4().hex[:24], "type": "function",
+            calls.append({"id": new_call_id(), "type": "function",
                           "function": {"name": fn["name"],
                                        "arguments": args if isinstance(args, str) else json.dumps(args)}})
         if not calls:
@@ -185,13 +199,15 @@ def refuse_unsupported_tools(body, served) -> None:
     tokenizer = served.engine.tokenizer
     if not template_supports_tools(tokenizer):
         raise _unsupported(asked[0], served, "its chat template has no tool support")
-    if _response_template(tokenizer, "", "")[0] is None:
+    template, hermes = _response_template(tokenizer, "", "")
+    if template is None:
         raise _unsupported(asked[0], served, "its chat template writes tool calls in a format this server cannot "
                                              "parse (no response_template, no <tool_call> tags)")
     if served.labeler is not None:
         raise _unsupported(asked[0], served, "it is a classifier")
-    if body.tools and body.tool_choice != "none" and body.stream:
-        raise ApiError(400, "stream: streaming is not supported together with tools; send stream=false",
+    if body.tools and body.tool_choice != "none" and body.stream and not hermes:
+        raise ApiError(400, "stream: this model's tool calls can only be parsed from the whole answer; send "
+                            "stream=false",
                        param="stream", code="unsupported_parameter")
 
 
@@ -235,6 +251,10 @@ def plan_tools(body, served, messages: list[dict]) -> ToolPlan | None:
     closed = render(tokenizer, messages, add_generation_prompt=False, tools=specs)
     header = prompt_text[len(closed):] if prompt_text.startswith(closed) else ""
     template, hermes = _response_template(tokenizer, prompt_text, header)
+    if names is None and getattr(body, "parallel_tool_calls", None) is False:
+        raise ApiError(400, 'parallel_tool_calls: false is honoured only with a forced tool_choice ("required" or a '
+                            "named function), which writes exactly one call", param="parallel_tool_calls",
+                       code="unsupported_parameter")
     grammar = None
     if names is not None:
         if not hermes:
@@ -244,4 +264,4 @@ def plan_tools(body, served, messages: list[dict]) -> ToolPlan | None:
             raise ApiError(400, "response_format cannot be combined with a forced tool_choice",
                            param="response_format", code="unsupported_parameter")
         grammar = forcing_grammar(specs, names)
-    return ToolPlan(specs, grammar, tokenizer, template, prompt_text)
+    return ToolPlan(specs, grammar, tokenizer, template, prompt_text, hermes)

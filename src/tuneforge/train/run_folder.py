@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from tuneforge.errors import UserError
+from tuneforge.versioned_json import read_versioned_json
 
 IDENTITY_FILE = "run_identity.json"
 FORMAT = "tuneforge.run-identity/1"
@@ -44,13 +45,8 @@ def read_identity(out: Path) -> dict | None:
     path = Path(out) / IDENTITY_FILE
     if not path.is_file():
         return None
-    try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise RunFolderError(f"{path}: damaged ({err}); the folder's run cannot be verified") from None
-    if not isinstance(found, dict) or found.get("format") != FORMAT:
-        raise RunFolderError(f"{path}: not a {FORMAT} file")
-    return found
+    # The reason after "damaged" tells the user why resume refuses rather than silently starting over.
+    return read_versioned_json(path, FORMAT, RunFolderError, damaged="damaged; the folder's run cannot be verified")
 
 
 def differences(old: dict, new: dict) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from tuneforge.errors import UserError
+from tuneforge.versioned_json import read_versioned_json
 from pathlib import Path
 
 FORMAT = "tuneforge.state/1"
@@ -84,12 +85,7 @@ def load_state(stem: Path):
     for f in (meta_file, tensor_file):
         if not f.is_file():
             raise StateFileError(f"{f}: missing from the checkpoint")
-    try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise StateFileError(f"{meta_file}: damaged, not JSON ({err})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise StateFileError(f"{meta_file}: not a {FORMAT} file")
+    meta = read_versioned_json(meta_file, FORMAT, StateFileError, damaged="damaged, not JSON")
     try:
         tensors = load_file(str(tensor_file))
     except (SafetensorError, OSError, ValueError) as err:
