@@ -1,13 +1,25 @@
 """Data workbench at scale: peak memory and time of `tuneforge data check` on large generated files and of
-`tuneforge data add`, `data clean` and `data report` on 100,000 similar rows, against the targets of issue 12.
+`tuneforge data add`, `data clean` and `data report` on 100,000 similar rows, against the targets of issue 12;
+and (`--scale-rows`, `--big-mb`) whether the memory of `data clean`, `data report` and `data add` stays flat as the
+rows grow, up to a 1 GB file.
 
-Targets: `data check` of a 1 GB file under 1 GB peak RSS; `data add` of 100,000 rows under 2 minutes. Each
-command runs as the CLI in its own child process; peak RSS is that child's (getrusage of a wrapper that has only
-this one child). The baseline is the in-memory reader the check used before streaming (the whole file read as
-bytes, decoded and parsed into a list), measured on the 100 MB file in the same run.
+Targets: `data check` of a 1 GB file under 1 GB peak RSS; `data add` of 100,000 rows under 2 minutes; `data
+clean`, `data report` and `data add` of a 1 GB file under 1 GB peak RSS. Each command runs as the CLI in its own
+child process; peak RSS is that child's (getrusage of a wrapper that has only this one child). The baseline is the
+in-memory reader the check used before streaming (the whole file read as bytes, decoded and parsed into a list),
+measured on the 100 MB file in the same run.
 
     nice -n 10 python benchmarks/data_scale.py                 # 100 MB and 1 GB checks, 100,000-row add
     nice -n 10 python benchmarks/data_scale.py --sizes-mb 100  # skip the 1 GB file on a busy machine
+    nice -n 10 python benchmarks/data_scale.py --sizes-mb --add-rows 0 --scale-rows 10000 100000 300000
+    nice -n 10 python benchmarks/data_scale.py --sizes-mb --add-rows 0 --big-mb 1000
+
+`--scale-rows`: clean, report and add on the same kind of rows at growing counts; the last line is the growth of
+peak RSS per added row (what is kept per row). `--big-mb`: the three commands on one file of that size whose rows
+carry a long system prompt (category definitions, the same on every row, as instruction data often has): a
+gigabyte of rows at a row count the shared 2-core machine can clean in minutes (the near-duplicate search
+compares the inputs, which stay invoice lines; MinHash over a gigabyte of distinct text is CPU time, not memory).
+All files are written to a temporary folder and deleted.
 
 Token lengths are not measured in the check (`--base none`): the memory target is about reading, and
 tokenizing a gigabyte would time the tokenizer, not the workbench.
@@ -19,10 +31,10 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 LABELS = ["software", "travel", "hardware", "telecom", "office_supplies", "marketing"]
@@ -40,19 +52,27 @@ print(rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).
 """
 
 
-def _row(rng: random.Random) -> str:
+# The long system prompt of the `--big-mb` rows: what each category covers (about 3 kB).
+LONG_SYSTEM = SYSTEM + " Categories:\n" + "\n".join(
+    f"- {label}: " + " ".join(f"{w} ({label} {k})" for k, w in enumerate(WORDS)) + "." for label in LABELS) + \
+    "\nWhen a line fits two categories, choose the one of the main item; answer in lower case."
+
+
+def _row(rng: random.Random, system: str = SYSTEM) -> str:
     vendor = rng.choice(VENDORS)
     text = f"{vendor} invoice {rng.randint(1, 999_999)}: " + " ".join(rng.choices(WORDS, k=rng.randint(6, 30)))
-    return json.dumps({"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text},
-                                    {"role": "assistant", "content": LABELS[hash(vendor) % len(LABELS)]}]})
+    # The label follows the vendor (a fixed table, the same in every process).
+    return json.dumps({"messages": [{"role": "system", "content": system}, {"role": "user", "content": text},
+                                    {"role": "assistant", "content": LABELS[VENDORS.index(vendor) % len(LABELS)]}]})
 
 
-def write_rows(path: Path, *, size_bytes: int | None = None, rows: int | None = None, seed: int = 0) -> int:
+def write_rows(path: Path, *, size_bytes: int | None = None, rows: int | None = None, seed: int = 0,
+               system: str = SYSTEM) -> int:
     rng = random.Random(seed)
     written = n = 0
     with path.open("w", encoding="utf-8") as f:
         while (size_bytes is not None and written < size_bytes) or (rows is not None and n < rows):
-            line = _row(rng) + "\n"
+            line = _row(rng, system) + "\n"
             f.write(line)
             written += len(line)
             n += 1
@@ -78,6 +98,26 @@ sys.exit(report.exit_code)
 """
 
 
+THREE = ("clean", "report", "add")
+
+
+def three_commands(data: Path, tmp: Path, tf: list[str], only=THREE):
+    """(title, exit code, seconds, peak RSS in MB) of `data clean`, `data report` and `data add` on one file, each
+    from a fresh home folder; their outputs are deleted after each (a gigabyte each)."""
+    runs = {"clean": ("data clean", ["data", "clean", str(data), "--out", str(tmp / "out.clean.jsonl")]),
+            "report": ("data report (--base none)", ["data", "report", str(data), "--base", "none",
+                                                     "--html", str(tmp / "out.report.html")]),
+            "add": ("data add", ["data", "add", str(data), "--name", "scale"])}
+    for name in only:
+        title, cmd = runs[name]
+        home = tmp / "home-three"
+        code, secs, rss = measure([*tf, *cmd], home)
+        shutil.rmtree(home, ignore_errors=True)
+        for out in tmp.glob("out.*"):
+            out.unlink()
+        yield title, code, secs, rss
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes-mb", type=int, nargs="*", default=[100, 1000], help="files for `data check` (none: skip)")
@@ -85,6 +125,11 @@ def main() -> None:
     ap.add_argument("--commands", nargs="*", default=["clean", "report"],
                     help="also run these on the `data add` rows (clean, report)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the in-memory reader on the smallest file")
+    ap.add_argument("--scale-rows", type=int, nargs="*", default=[],
+                    help="clean, report and add on this many rows each (growing): is memory flat in the rows?")
+    ap.add_argument("--big-mb", type=int, default=0, help="clean, report and add on one file of this size (MB)")
+    ap.add_argument("--three", nargs="*", default=list(THREE), choices=THREE,
+                    help="which of clean, report, add --scale-rows and --big-mb run")
     args = ap.parse_args()
     tf = [sys.executable, "-m", "tuneforge"]
     with tempfile.TemporaryDirectory(prefix="tf-scale-") as tmp:
@@ -104,6 +149,8 @@ def main() -> None:
                       f"{b_rss:>8.0f}MB  streaming uses {rss / b_rss:.2f}x the memory, {secs / b_secs:.2f}x "
                       f"the time", flush=True)
             data.unlink()
+        if args.scale_rows or args.big_mb:
+            _flat_in_rows(args, tmp, tf)
         if not args.add_rows:
             return
         data = tmp / "add.jsonl"
@@ -122,6 +169,31 @@ def main() -> None:
                 continue
             code, secs, rss = measure([*tf, *cmd], tmp / "home")
             print(f"{title:<44} {n:>10,} {size:>7.0f}MB {secs:>7.1f}s {rss:>8.0f}MB  (exit {code})", flush=True)
+
+
+def _flat_in_rows(args, tmp: Path, tf: list[str]) -> None:
+    peaks: dict[str, list[tuple[int, float]]] = {}
+    for n in args.scale_rows:
+        data = tmp / f"scale-{n}.jsonl"
+        write_rows(data, rows=n, seed=2)
+        size = data.stat().st_size / 1e6
+        for title, code, secs, rss in three_commands(data, tmp, tf, args.three):
+            peaks.setdefault(title, []).append((n, rss))
+            print(f"{title:<44} {n:>10,} {size:>7.0f}MB {secs:>7.1f}s {rss:>8.0f}MB  (exit {code})", flush=True)
+        data.unlink()
+    for title, points in peaks.items():
+        for (n0, r0), (n1, r1) in zip(points, points[1:]):
+            print(f"  {title}: peak RSS grows {(r1 - r0) * 2**20 / (n1 - n0):.0f} bytes per added row "
+                  f"({n0:,} -> {n1:,} rows: {r0:.0f} -> {r1:.0f} MB)", flush=True)
+    if args.big_mb:
+        data = tmp / f"big-{args.big_mb}mb.jsonl"
+        n = write_rows(data, size_bytes=args.big_mb * 1_000_000, seed=3, system=LONG_SYSTEM)
+        size = data.stat().st_size / 1e6
+        for title, code, secs, rss in three_commands(data, tmp, tf, args.three):
+            verdict = "met" if rss < 1024 and code == 0 else "MISSED"
+            print(f"{title + ' (long rows)':<44} {n:>10,} {size:>7.0f}MB {secs:>7.1f}s {rss:>8.0f}MB  "
+                  f"<1024 MB: {verdict} (exit {code})", flush=True)
+        data.unlink()
 
 
 if __name__ == "__main__":

@@ -306,6 +306,7 @@ class ServeConfig(_Strict):
     max_running_jobs: int = Field(1, ge=1, le=64, description="Fine-tuning jobs that train at the same time; "
                                   "more wait in the queue.")
     max_file_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="Largest file upload (POST /v1/files).")
+    ui: bool = Field(False, description="Also serve the web app at /ui/ (log in with an API key; docs/ui.md).")
 
 
 # --- Data workbench (issue 3): `tuneforge data check | clean | add | report` ---------------------------------
@@ -380,6 +381,32 @@ class FeedbackBody(_Strict):
             raise ValueError("give correct_output, or rating (with an optional comment)")
 
 
+class PromoteBody(_Strict):
+    """`POST /v1/registry/models/{ref}/promote`: the options of `tuneforge models promote`, through the same gate."""
+
+    to: Literal["candidate", "staging", "production"] = Field("production", description="Stage to move to.")
+    min_delta: float = Field(0.0, description="How much the variant must beat the best prompted baseline (and the "
+                             "production version) by, in the metric's units.")
+    metric: Optional[str] = Field(None, description="Metric the gate compares (default: the task's first headline).")
+    confidence: float = Field(0.95, ge=0, lt=1, description="Required confidence of the paired test (0: off).")
+
+
+class EvaluateBody(_Strict):
+    """`POST /v1/evaluations`: evaluate a registered version, a fine-tuned model or a job's result."""
+
+    model: str = Field(..., min_length=1, description="name:version, name@stage, an ft: model id or a job id.")
+    eval_file: Optional[str] = Field(None, description="A file id (purpose fine-tune) of held-out examples "
+                                     "(default: production's evaluation set, else the run's held-out data).")
+    limit: Optional[int] = Field(None, ge=1, description="Evaluate only the first N examples.")
+    rerun: bool = Field(False, description="Evaluate again even when an evaluation exists.")
+
+
+class RetrainBody(_Strict):
+    """`POST /v1/monitor/{name}/retrain`: `tuneforge retrain` with the name's policy."""
+
+    max_steps: Optional[int] = Field(None, ge=1, description="Cap the retrain's optimizer steps.")
+
+
 class MonitorPolicy(_Strict):
     """Alert rules and what to do when one fires; YAML at TUNEFORGE_HOME/monitor/<variant>/policy.yaml or --policy."""
 
@@ -413,3 +440,39 @@ def load_policy(path: str | Path | None) -> MonitorPolicy:
     if path is None or not Path(path).is_file():
         return MonitorPolicy()
     return build_config(MonitorPolicy, load_yaml_values(path), source=str(path))
+
+
+# --- Datasets API (issue 15): the data workbench over HTTP, for the web app's Data page -----------------------
+
+
+class Relabel(_Strict):
+    """Resolve a contradiction: the examples on these file lines get this answer (the one a person chose)."""
+
+    lines: list[int] = Field(..., min_length=1, description="File lines (as findings name them) to relabel.")
+    answer: str = Field(..., min_length=1, description="The right answer for those examples.")
+
+
+class DatasetFixes(_Strict):
+    """The one-click fixes a person chose on the findings, applied in this order: relabel, drop invalid rows,
+    drop duplicates, redact PII."""
+
+    relabel: list[Relabel] = Field(default_factory=list, description="Contradictions resolved by choosing a label.")
+    drop_invalid_rows: bool = Field(False, description="Leave out the rows the checks refused (line and field named).")
+    drop_duplicates: bool = Field(False, description="Drop exact and near duplicates (the first of each is kept).")
+    redact_pii: bool = Field(False, description="Replace e-mails, phone numbers, IBANs and card numbers.")
+
+
+class DatasetCheckBody(DataOptions):
+    """`POST /v1/datasets/check`: an uploaded file read with these columns and fixes -> findings and readiness."""
+
+    file_id: str = Field(..., min_length=1, description="An uploaded file (POST /v1/files, purpose fine-tune).")
+    model: Optional[str] = Field(None, description="Base model for token counts and the time estimate "
+                                 "(default: the base this server serves).")
+    fixes: DatasetFixes = Field(default_factory=DatasetFixes, description="Fixes to apply before checking.")
+
+
+class DatasetCreateBody(DatasetCheckBody):
+    """`POST /v1/datasets`: store the fixed examples as an immutable dataset version (and a training file)."""
+
+    name: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                                description="Dataset name (default: from the file name).")

@@ -52,6 +52,9 @@ def label_rows(n: int = 1500, seed: int = 3) -> list[str]:
             words = old[1]["content"].split()
             words[rng.randrange(len(words))] = WORDS[rng.randrange(len(WORDS))]
             answer = old[2]["content"] if rng.random() < 0.5 else LABELS[rng.randrange(len(LABELS))]
+            if rng.random() < 0.3:  # the same input exactly, with another answer: a contradiction, not a copy
+                words, answer = old[1]["content"].split(), LABELS[(LABELS.index(old[2]["content"]) + 1) % 4] \
+                    if old[2]["content"] in LABELS else "travel"
             rows.append(_chat(" ".join(words), answer))
             continue
         if 0.92 < kind <= 0.94:

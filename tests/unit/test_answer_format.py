@@ -14,14 +14,14 @@ SCHEMA = {"type": "json_object", "keys": ["supplier", "total", "lines"],
 ANSWER = {"supplier": "Firma 3 GmbH", "total": 1409.65, "lines": [{"qty": 2, "sku": "A-1"}, None]}
 
 
-@pytest.fixture(scope="module")
-def accepts(tiny_model_dir):
+def _checker(tiny_model_dir, schema: dict):
+    """A function telling whether a whole text fits the learned grammar of `schema` (tokenised as the model would)."""
     import llguidance.hf
     from llguidance import LLMatcher
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    grammar = LLMatcher.grammar_from_lark(str(answer_grammar(SCHEMA)))
+    grammar = LLMatcher.grammar_from_lark(str(answer_grammar(schema)))
     ll_tokenizer = llguidance.hf.from_tokenizer(tok)
 
     def check(text: str) -> bool:
@@ -30,6 +30,11 @@ def accepts(tiny_model_dir):
         return ok and matcher.is_accepting()
 
     return check
+
+
+@pytest.fixture(scope="module")
+def accepts(tiny_model_dir):
+    return _checker(tiny_model_dir, SCHEMA)
 
 
 def test_training_answers_in_any_common_format_fit(accepts):
@@ -51,5 +56,41 @@ def test_anything_else_does_not(accepts, text):
     assert not accepts(text)
 
 
+def test_keys_with_quotes_and_accents_fit_raw_or_escaped(tiny_model_dir):
+    keys = ["Straße", 'say "hi"', "back\\slash"]
+    fits = _checker(tiny_model_dir, {"keys": keys, "key_types": {}})
+    obj = dict.fromkeys(keys, 1)
+    assert fits(json.dumps(obj)) and fits(json.dumps(obj, ensure_ascii=False))
+    assert not fits(json.dumps(obj, ensure_ascii=False).replace("ß", "ss"))
+
+
 def test_variants_without_json_answers_have_no_default_format():
     assert answer_grammar(None) is None and answer_grammar({"keys": []}) is None
+
+
+def test_the_served_format_ends_as_valid_json_without_max_tokens(tools_model_dir):
+    """Many keys whose values random weights fill at length: an answer longer than the usual 512-token default
+    (the tools model is the tiny one with a 4096-token context). Through the official openai client, with no
+    max_tokens, it still ends as JSON."""
+    import openai
+    from starlette.testclient import TestClient
+
+    from tuneforge.serve.app import create_app
+    from tuneforge.serve.catalog import Catalog, ServedModel
+    from tuneforge.serve.engine import Engine
+
+    keys = [f"field_{i}" for i in range(24)]
+    engine = Engine(tools_model_dir, max_batch=2, max_queue=4, batch_wait_s=0.0)
+    fmt = answer_grammar({"keys": keys, "key_types": dict.fromkeys(keys, "string")})
+    catalog = Catalog([ServedModel("extract", "variant", str(tools_model_dir), None, None, 0, engine,
+                                   answer_format=fmt)], [engine])
+    try:
+        client = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", max_retries=0,
+                               http_client=TestClient(create_app(catalog)))
+        done = client.chat.completions.create(model="extract", temperature=0,
+                                              messages=[{"role": "user", "content": "invoice 7"}])
+        assert done.choices[0].finish_reason == "stop"
+        assert list(json.loads(done.choices[0].message.content)) == keys
+        assert done.usage.completion_tokens > 512, done.usage  # the case the usual default would have cut
+    finally:
+        catalog.close()

@@ -168,6 +168,9 @@ def test_served_with_label_logprobs(cls_run):
         probs = clf.probabilities(["dell laptop"])[0]
         assert math.exp(entry.logprob) == pytest.approx(max(probs), rel=1e-4)
         assert math.exp(entry.top_logprobs[1].logprob) == pytest.approx(sorted(probs)[-2], rel=1e-4)
+        # usage counts the tokens the head read (the user text) and one token per label.
+        read = len(clf.tokenizer("dell laptop", add_special_tokens=False)["input_ids"])
+        assert (out.usage.prompt_tokens, out.usage.completion_tokens) == (read, 1)
     finally:
         catalog.close()
 

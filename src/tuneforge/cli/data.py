@@ -63,15 +63,9 @@ def _load_evals(cfg):
 
 def _tokenizer(base: str, max_seq_len: int):
     """(tokenizer, limit, model folder, note); tokenizer None with the reason when the model cannot be had."""
-    if base.lower() == "none":
-        return None, None, None, "token lengths not checked (--base none)"
-    from tuneforge.models.load import load_length_tokenizer
-    from tuneforge.models.resolve import ModelNotFound
+    from tuneforge.models.load import length_tokenizer_or_note
 
-    try:
-        return load_length_tokenizer(base, max_seq_len)
-    except (ModelNotFound, OSError, ValueError) as err:
-        return None, None, None, f"token lengths not checked: {str(err).splitlines()[0]}"
+    return length_tokenizer_or_note(base, max_seq_len)
 
 
 def _labels_line(labels: dict[str, int]) -> str:

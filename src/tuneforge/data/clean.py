@@ -81,7 +81,8 @@ def _mask(text: str) -> str:
     return text[:3] + "•" * max(len(text) - 5, 1) + text[-2:] if len(text) > 6 else "•" * len(text)
 
 
-def _redact_example(ex: Example) -> Example:
+def redact_example(ex: Example) -> Example:
+    """The example with every PII match in its texts replaced (the pii step's 'redact' action)."""
     msgs = [{**m, "content": pii.redact(m["content"], pii.find_pii(m["content"]))} for m in ex.messages]
     meta = {k: pii.redact(v, pii.find_pii(v)) if k in ("chosen", "rejected") else v for k, v in ex.meta.items()}
     return replace(ex, messages=msgs, meta=meta)
@@ -154,7 +155,7 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     steps.append(StepResult("pii", "Personal data (e-mail, phone, IBAN, card)", action, found, len(hit),
                             "rerun with --pii redact or --pii drop to act on it" if opts.pii == "flag" else None))
     if opts.pii == "redact":
-        current = current.replaced({i: _redact_example(current[i]) for i in sorted(hit)})
+        current = current.replaced({i: redact_example(current[i]) for i in sorted(hit)})
     elif opts.pii == "drop":
         current = _without(current, hit)
 

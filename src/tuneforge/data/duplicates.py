@@ -57,15 +57,18 @@ def exact_duplicates(examples: list[Example]) -> list[Finding]:
     halves = np.frombuffer(digests, dtype=">u8").reshape(-1, 2)  # a view: no copy
     order = np.lexsort((halves[:, 1], halves[:, 0]))
     ranked = halves[order]
-    starts = np.flatnonzero(np.r_[True, (ranked[1:] != ranked[:-1]).any(axis=1)])
-    ends = np.r_[starts[1:], len(order)]
+    repeats = np.flatnonzero((ranked[1:] == ranked[:-1]).all(axis=1)) + 1  # sorted positions equal to the previous
     out = []
-    for a, b in zip(starts.tolist(), ends.tolist()):
-        if b - a > 1:
-            members = order[a:b].tolist()
-            lines = at_lines(examples, members)
-            out.append(Finding(members, f"{describe_lines(lines)}: same example {len(members)}x: "
-                               f"{clip(input_text(examples[members[0]]))!r}", lines, 1.0))
+    k = 0
+    while k < len(repeats):  # each run of consecutive repeats, with the position before it, is one group
+        first = last = int(repeats[k])
+        while k + 1 < len(repeats) and repeats[k + 1] == last + 1:
+            k, last = k + 1, last + 1
+        k += 1
+        members = order[first - 1 : last + 1].tolist()
+        lines = at_lines(examples, members)
+        out.append(Finding(members, f"{describe_lines(lines)}: same example {len(members)}x: "
+                           f"{clip(input_text(examples[members[0]]))!r}", lines, 1.0))
     return sorted(out, key=lambda f: f.members[0])
 
 

@@ -120,3 +120,30 @@ def load_xlsx(file: str, raw: bytes, sheet, input_column, output_column, system_
     finally:
         wb.close()
     return _rows_to_examples(file, header, rows, input_column, output_column, system_prompt, make_example)
+
+
+def table_header(raw: bytes, name: str, sheet: str | None = None) -> list[str] | None:
+    """The column names of a CSV/TSV/Excel file (its first row), for a person to choose the input and answer
+    columns from; None for other formats or a file whose first row cannot be read."""
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix not in TABLE_SUFFIXES:
+        return None
+    if suffix in (".xlsx", ".xlsm"):
+        try:
+            from openpyxl import load_workbook
+
+            wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+            try:
+                ws = wb[sheet] if sheet and sheet in wb.sheetnames else wb.worksheets[0]
+                first = next(ws.iter_rows(values_only=True), None)
+            finally:
+                wb.close()
+        except Exception:  # a damaged workbook: the loader reports it, naming the file
+            return None
+        return [_cell_text(h).strip() for h in first or ()]
+    text = raw[: 1 << 16].decode("utf-8-sig", errors="replace")  # the header is in the first lines
+    try:
+        first = next(csv.reader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ","), None)
+    except csv.Error:
+        return None
+    return [h.strip() for h in first or ()]

@@ -68,3 +68,16 @@ def load_length_tokenizer(base: str, max_seq_len: int):
     if context and context < max_seq_len:
         note += f" (the model's context; --max-seq-len {max_seq_len} is larger)"
     return tokenizer, limit, resolved.path, note
+
+
+def length_tokenizer_or_note(base: str, max_seq_len: int):
+    """load_length_tokenizer, or (None, None, None, why not) when the model cannot be had: a data report then
+    goes on without token counts instead of failing ('none' skips them on purpose)."""
+    if base.lower() == "none":
+        return None, None, None, "token lengths not checked (--base none)"
+    from tuneforge.models.resolve import ModelNotFound
+
+    try:
+        return load_length_tokenizer(base, max_seq_len)
+    except (ModelNotFound, OSError, ValueError) as err:
+        return None, None, None, f"token lengths not checked: {str(err).splitlines()[0]}"

@@ -23,6 +23,9 @@ from tuneforge.data.answer_schema import run_answer_schema
 from tuneforge.serve.structured import LarkGrammar
 
 MAX_STRING_CHARS = 256  # about predict's 48-token cap per value (eval/constrained.py)
+# The token budget of a request that sets no max_tokens (capped by the context's room): the bounds above end an
+# answer of a few keys well within it, so it is not cut into invalid JSON as the usual 512 could cut it.
+FORMAT_MAX_TOKENS = 8192
 # A JSON number of at most 15 integer and 6 decimal digits (amounts, counts, years; no exponent).
 _NUMBER = r"/-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?/"
 # Inside a value (an "other" key's array or object) a little whitespace, bounded like the separators' WS.
@@ -36,6 +39,14 @@ def _value_rule(kind: str) -> str:
     return "%json " + json.dumps({**_VALUE_OPTIONS, **schema})
 
 
+def _key_literal(key: str) -> str:
+    """The key as a Lark literal, written raw or with JSON's \\u escapes (training answers may use either)."""
+    forms = dict.fromkeys([json.dumps(key, ensure_ascii=False), json.dumps(key)])
+    # Each form as a Lark string literal holding its characters as they are (escaped for Lark, nothing more).
+    literals = [json.dumps(form, ensure_ascii=False) for form in forms]
+    return literals[0] if len(literals) == 1 else "(" + " | ".join(literals) + ")"
+
+
 def answer_grammar(schema: dict | None) -> LarkGrammar | None:
     """The Lark grammar of one JSON object with exactly the learned keys, in order, each of its learned type."""
     if not schema or not schema.get("keys"):
@@ -43,7 +54,7 @@ def answer_grammar(schema: dict | None) -> LarkGrammar | None:
     types = schema.get("key_types") or {}
     pairs, rules = [], []
     for i, key in enumerate(schema["keys"]):
-        pairs.append(f"{json.dumps(json.dumps(key))} WS? \":\" WS? value_{i}")
+        pairs.append(f"{_key_literal(key)} WS? \":\" WS? value_{i}")
         rules.append(f"value_{i}: {_value_rule(types.get(key, 'other'))}")
     body = ' WS? "," WS? '.join(pairs)
     return LarkGrammar("\n".join([f'start: "{{" WS? {body} WS? "}}"', *rules, f"NUMBER: {_NUMBER}",

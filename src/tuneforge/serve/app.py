@@ -26,8 +26,13 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
         from tuneforge.serve.jobs_api import mount_fine_tuning
 
         mount_fine_tuning(app, fine_tuning, keys)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes,
-                       path_limits=fine_tuning.body_limits() if fine_tuning is not None else None)
+        from tuneforge.serve.datasets_api import datasets_router
+
+        app.include_router(datasets_router(fine_tuning, keys))  # the data workbench over HTTP (/v1/datasets)
+    uploads = fine_tuning.body_limits() if fine_tuning is not None else {}
+    if "/v1/files" in uploads:  # the web app's upload form forwards the file to POST /v1/files: the same limit
+        uploads["/ui/data/upload"] = uploads["/v1/files"]
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, path_limits=uploads or None)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: also counts 413s
     error_handlers.install(app, max_body_bytes)
 
@@ -38,4 +43,9 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
     from tuneforge.serve.feedback_routes import monitor_router
 
     app.include_router(monitor_router(keys, traffic))  # POST /v1/feedback, GET /v1/review/queue (docs/monitor.md)
+    from tuneforge.serve import evaluations_api, monitor_api, registry_api
+
+    app.include_router(registry_api.registry_router())  # /v1/registry/models: versions, promote, rollback
+    app.include_router(evaluations_api.evaluations_router())  # /v1/evaluations: eval.json of a version, or run one
+    app.include_router(monitor_api.monitor_api_router(traffic))  # /v1/monitor/{name}: series, alerts, retrain
     return app

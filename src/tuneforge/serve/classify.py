@@ -23,5 +23,10 @@ class ClassifierLabeler:
             probs = self.classifier.probabilities([classifier_input(messages)])[0]
         return dict(zip(self.classifier.labels, probs))
 
+    def prompt_tokens(self, messages: list[dict]) -> int:
+        """Tokens the head read for this conversation (the request's `usage.prompt_tokens`)."""
+        with self._lock:  # the tokenizer is shared with label_probs (a fast tokenizer is not re-entrant)
+            return len(self.classifier.tokenizer(classifier_input(messages), add_special_tokens=False)["input_ids"])
+
     def close(self) -> None:
         pass

@@ -25,21 +25,27 @@ def _labels(body, probs: dict[str, float]) -> list[str]:
                          random.Random(None if body.seed is None else body.seed + k)) for k in range(body.n)]
 
 
-async def label_completion(served, body, messages, traffic=None):
+async def label_completion(served, body, messages, traffic=None, metrics=None):
     for param in ("response_format", "stop"):
         if getattr(body, param) and not (param == "response_format" and not body.structured):
             raise ApiError(400, f"{param} is not supported by the classifier `{served.id}`", param=param,
                            code="unsupported_parameter")
     probs = await run_in_threadpool(served.labeler.label_probs, messages)
     answers = [label_answer(probs, body.n_top_logprobs, label) for label in _labels(body, probs)]
+    counter = getattr(served.labeler, "prompt_tokens", None)
+    prompt_tokens = await run_in_threadpool(counter, messages) if counter is not None else 0
+    if metrics is not None:  # each label counts as one completion token, as in its logprobs
+        metrics.count_tokens(served.id, prompt_tokens, body.n)
     out = {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": CHAT, "created": int(time.time()),
-           "model": served.id, "usage": {"prompt_tokens": 0, "completion_tokens": body.n, "total_tokens": body.n},
+           "model": served.id, "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": body.n,
+                                         "total_tokens": prompt_tokens + body.n},
            "choices": [{"index": i, "message": {"role": "assistant", "content": label, "refusal": None},
                         "logprobs": None if entries is None else {"content": entries, "refusal": None},
                         "finish_reason": "stop"} for i, (label, entries) in enumerate(answers)]}
     if traffic is not None:  # with the label probabilities, which the monitor's accuracy estimate reads
         label = answers[0][0]
-        traffic.record(request_id=out["id"], endpoint=CHAT, model=body.model, variant=served.id, status=200,
+        traffic.record(request_id=out["id"], endpoint=CHAT, model=body.model, variant=served.traffic_variant,
+                       status=200,
                        request=body.model_dump(exclude_none=True, by_alias=True), response=out,
                        label_probs=probs, confidence=probs.get(label))
     return _streamed(out, body) if body.stream else out

@@ -10,7 +10,8 @@ with
 The server then answers with the most probable label as the message content, `finish_reason: "stop"`, and, when
 the request asks for `logprobs`, one logprobs entry whose token is the label, whose logprob is log(p), and whose
 `top_logprobs` are the `top_logprobs` most probable labels. `label_probs` runs in a worker thread (it may run
-the model).
+the model). A labeler may also define `prompt_tokens(messages) -> int`, the tokens it read, for `usage` and
+/metrics (0 without it).
 
 Sampling is honoured the way it is for tokens, over labels: a request that sets `temperature` above 0 draws
 each of its `n` answers from the probabilities raised to 1/temperature and cut to the `top_p` nucleus,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from tuneforge.serve.answer_format import default_answer_format
+from tuneforge.serve.answer_format import FORMAT_MAX_TOKENS, default_answer_format
 from tuneforge.serve.errors import ApiError
 from tuneforge.serve.label_responder import label_completion
 from tuneforge.serve.openai_shapes import CHAT, TEXT
@@ -29,24 +29,28 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     refuse_unsupported(body, served)
     messages = chat_messages(body, served)
     if served.labeler is not None:
-        return await label_completion(served, body, messages, request.app.state.traffic)
+        return await label_completion(served, body, messages, request.app.state.traffic, request.app.state.metrics)
     from tuneforge.chat_encoding import encode_prompt
 
     tokenizer = served.engine.tokenizer
     tools = plan_tools(body, served, messages)
     prompt = encode_prompt(tokenizer, messages, tools=tools.specs if tools else None)
-    max_tokens = token_budget(served, [prompt], body.token_limit or DEFAULT_CHAT_MAX_TOKENS,
-                              explicit=body.token_limit is not None)
     schema = body.json_schema if tools is None or tools.grammar is None else LarkGrammar(tools.grammar)
-    if schema is None and not body.structured:  # an extraction variant answers JSON with its learned keys
-        schema = default_answer_format(body, served, tools)
+    learned = default_answer_format(body, served, tools) if schema is None and not body.structured else None
+    schema = learned if learned is not None else schema  # an extraction variant answers JSON with its learned keys
+    # The learned format bounds every value, so without a max_tokens it may use the context's room: the answer
+    # then ends as valid JSON rather than cut at the usual default.
+    default_limit = FORMAT_MAX_TOKENS if learned is not None else DEFAULT_CHAT_MAX_TOKENS
+    max_tokens = token_budget(served, [prompt], body.token_limit or default_limit,
+                              explicit=body.token_limit is not None)
     structured = body.structured or schema is not None
     await _vocabulary_index_ready(served, body)
     if structured:
         try:  # compiled before queueing, so a bad schema is a 400 (first use also builds the vocabulary index)
             await run_in_threadpool(served.engine.grammars.compile, schema)
         except SchemaError as err:
-            param = ("tools" if isinstance(schema, LarkGrammar)  # a function's parameters schema
+            param = ("model" if learned is not None  # the variant's learned keys (serve/answer_format.py)
+                     else "tools" if isinstance(schema, LarkGrammar)  # a function's parameters schema
                      else "response_format.json_schema.schema" if schema is not None else "response_format")
             raise ApiError(400, f"{param}: {err}", param=param, code="invalid_schema") from None
     return await respond(request, served, body, [prompt], max_tokens, CHAT, structured=structured,

@@ -60,8 +60,14 @@ def serve(cfg: ServeConfig, log=print) -> None:
 
             fine_tuning = JobsService(catalog, cfg.max_running_jobs, cfg.max_file_bytes, log=log).start()
         app = create_app(catalog, keys, traffic, cfg.max_body_bytes, fine_tuning)
+        if cfg.ui:
+            from tuneforge.ui import mount_ui
+
+            mount_ui(app)
         log("serving: " + ", ".join(m.id for m in catalog.list()))
         log(f"OpenAI base URL: http://{cfg.host}:{cfg.port}/v1" + ("  (no API key needed)" if keys is None else ""))
+        if cfg.ui:
+            log(f"web app: http://{cfg.host}:{cfg.port}/ui/")
         uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")
     finally:
         if fine_tuning is not None:
