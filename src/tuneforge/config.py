@@ -89,6 +89,14 @@ class TrainConfig(DataOptions):
         8, ge=0, le=1024, description="Classification variants: top transformer layers trained (0 = all); the frozen "
         "layers below run once per example, not once per epoch.", json_schema_extra=_FROM_DATA,
     )
+    classifier_depth: int = Field(
+        0, ge=0, le=1024, description="Classification variants: keep only the bottom N transformer layers of the base "
+        "(0 = all); the head reads layer N's states.", json_schema_extra=_FROM_DATA,
+    )
+    classifier_head_init: Literal["random", "probe"] = Field(
+        "random", description="Classification variants: start the head at random or from a logistic regression on "
+        "the untrained model's pooled states ('probe': linear probe, then fine-tune).", json_schema_extra=_FROM_DATA,
+    )
     classifier_pooling: Literal["mean", "last"] = Field(
         "mean", description="Classification variants: the head reads the mean of the tokens' states or the last token's."
     )

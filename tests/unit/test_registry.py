@@ -94,6 +94,34 @@ def test_promotion_uses_the_eval_gate_against_production(runs, tmp_path):
     assert [d.passed for d in gate] == [True, True] and gate[1].incumbent == 0.7
 
 
+def _retrain_eval(path, cand: float, prod: float):
+    """An eval.json as a retrain writes it: the candidate beside the production version, no prompted baselines."""
+    report = json.loads(write_eval(path, tuned=cand, baseline=prod).read_text())
+    for part in (report["systems"], *[e["scores"] for e in report["examples"]],
+                 *[e["timing"] for e in report["examples"]]):
+        part["production"] = part.pop("base zero-shot")
+    report["systems"]["production"]["kind"] = "variant"
+    path.write_text(json.dumps(report))
+
+
+def test_a_retrained_version_is_gated_against_production_in_its_own_eval(runs, tmp_path):
+    write_eval(runs["alpha"] / "eval.json", tuned=0.6, baseline=0.3)
+    reg = Registry(tmp_path / "r.db")
+    reg.register(runs["alpha"], "coder")
+    reg.promote("coder:1", "production")
+    _retrain_eval(runs["beta"] / "eval.json", cand=0.55, prod=0.6)
+    reg.register(runs["beta"], "coder")
+    with pytest.raises(RegistryError, match=r"not promoted: FAIL .*#fine-tuned vs .*#production: accuracy 0.55 vs 0.6"):
+        reg.promote("coder:2", "production")
+    _retrain_eval(runs["beta"] / "eval.json", cand=0.95, prod=0.6)
+    v, gate = reg.promote("coder:2", "production")
+    assert v.stage == "production" and [(d.passed, d.incumbent) for d in gate] == [(True, 0.6)]
+    # With nothing in production to compare with, such an eval still has no baseline: refused, not waved through.
+    reg.register(runs["beta"], "other")
+    with pytest.raises(RegistryError, match="no prompted baseline"):
+        reg.promote("other:1", "production")
+
+
 def test_promotion_refuses_a_candidate_that_is_not_significantly_better(runs, tmp_path):
     # 11/20 against a 10/20 baseline: better, but one example is no evidence.
     write_eval(runs["alpha"] / "eval.json", tuned=0.55, baseline=0.5)

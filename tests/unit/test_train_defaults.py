@@ -32,13 +32,15 @@ def test_labels_choose_a_classification_variant_with_every_setting_explained():
     assert (cfg.method, cfg.lora_r, cfg.batch_size, cfg.lr) == (
         defaults.CLS_METHOD, defaults.CLS_LORA_R, defaults.CLS_BATCH, defaults.CLS_LR)
     assert cfg.classifier_layers == defaults.CLS_LAYERS
+    assert (cfg.classifier_depth, cfg.classifier_head_init) == (defaults.CLS_DEPTH, defaults.CLS_HEAD_INIT)
     assert cfg.epochs == defaults.classification_epochs(422, defaults.CLS_BATCH)
     # One line per choice, each with its reason in parentheses.
-    assert _chosen(notes) == {"variant_type", "method", "lora_r", "classifier_layers", "batch_size", "epochs", "lr"}
+    assert _chosen(notes) == {"variant_type", "method", "lora_r", "classifier_depth", "classifier_layers",
+                              "classifier_head_init", "batch_size", "epochs", "lr"}
     assert all("(" in n and n.endswith(")") for n in notes)
 
 
-@pytest.mark.parametrize("n, expected", [(40, defaults.CLS_MAX_EPOCHS), (422, 4), (5000, defaults.CLS_MIN_EPOCHS)])
+@pytest.mark.parametrize("n, expected", [(40, defaults.CLS_MAX_EPOCHS), (422, 8), (20000, defaults.CLS_MIN_EPOCHS)])
 def test_classification_epochs_aim_at_a_number_of_steps(n, expected):
     epochs = defaults.classification_epochs(n, 16)
     assert epochs == expected

@@ -37,21 +37,27 @@ def classifier_input(messages: list[dict]) -> str:
     return "\n\n".join(users)
 
 
-def load_head_model(path: str | Path, num_labels: int, pad_token_id: int, dtype: str = "float32"):
+def load_head_model(path: str | Path, num_labels: int, pad_token_id: int, dtype: str = "float32", depth: int = 0):
     """The base (or a fully fine-tuned folder) as a sequence classifier over `num_labels`.
 
     Llama-family classifiers pool the last non-pad token: the config's pad id must be the tokenizer's, or every
-    prediction reads the wrong position.
+    prediction reads the wrong position. `depth` > 0 keeps only the bottom `depth` layers (the config says so, so
+    a saved or merged model loads with that many); the layers above are never read. A depth at or above the
+    base's own layer count keeps them all (never adds untrained layers).
     """
     import torch
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoConfig, AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
+
+    if depth and depth >= AutoConfig.from_pretrained(str(path)).num_hidden_layers:
+        depth = 0
 
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # "score.weight newly initialised" is expected for a fresh head
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
-            str(path), num_labels=num_labels, dtype=getattr(torch, dtype), use_safetensors=True)
+            str(path), num_labels=num_labels, dtype=getattr(torch, dtype), use_safetensors=True,
+            **({"num_hidden_layers": depth} if depth else {}))
     finally:
         hf_logging.set_verbosity(verbosity)
     model.config.pad_token_id = pad_token_id
@@ -146,8 +152,8 @@ def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "
 
         base = resolve_base(run["base"]["name"])
         with peft_wrapping():
-            model = PeftModel.from_pretrained(load_head_model(base.path, len(labels), tokenizer.pad_token_id, dtype),
-                                              str(run_dir))
+            head = load_head_model(base.path, len(labels), tokenizer.pad_token_id, dtype, int(run.get("depth") or 0))
+            model = PeftModel.from_pretrained(head, str(run_dir))
     model.eval()
     temperature = float((run.get("calibration") or {}).get("temperature") or 1.0)
     return Classifier(model, tokenizer, labels, temperature, run.get("pooling", "last"))

@@ -29,8 +29,9 @@ from tuneforge.data.labels import normalise_answer
 from tuneforge.errors import UserError
 from tuneforge.monitor.confidence import monitor_dir
 from tuneforge.registry import lineage
+from tuneforge.registry.store import PRODUCTION_SYSTEM
 
-CANDIDATE, INCUMBENT = "fine-tuned", "production"
+CANDIDATE, INCUMBENT = "fine-tuned", PRODUCTION_SYSTEM
 MIN_FRESH = 10  # fewer held-out reviewed requests than this cannot show a significant difference
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 from tuneforge.errors import UserError
 from tuneforge.eval.eval_file import EVAL_FILE
 from tuneforge.registry import lineage
-from tuneforge.registry.store import Registry, Variant
+from tuneforge.registry.store import PRODUCTION_SYSTEM, Registry, Variant
 from tuneforge.run_record import read_run
 
-PRODUCTION_SYSTEM = "production"
 HELD_OUT_FILE = "held-out.jsonl"
 
 

@@ -20,6 +20,9 @@ from tuneforge.run_record import read_run
 from tuneforge.sqlite_db import open_db, utc_now
 
 STAGES = ("candidate", "staging", "production", "archived")
+# The system name under which an evaluation includes the current production version (registry/evaluate.py,
+# monitor/retrain.py), so the gate can compare with it on the same examples.
+PRODUCTION_SYSTEM = "production"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 MIGRATIONS = [
@@ -276,10 +279,16 @@ class Registry:
         report = read_eval(v.eval_path)
         metric = metric or default_metric(report)
         baseline = best_baseline(report, metric)
-        if baseline is None:
-            raise RegistryError(f"{v.eval_path} has no prompted baseline to compare with (eval ran with --no-baselines)")
-        decisions = [decide(side(report), side(report, baseline), metric, min_margin, confidence)]
-        if current is not None and current.eval_path and Path(current.eval_path).is_file():
+        # A retrained version's eval compares it with the production version on the same examples (paired) and
+        # needs no prompted baselines: production already beat them through this gate.
+        beside_production = current is not None and PRODUCTION_SYSTEM in report.systems
+        if baseline is None and not beside_production:
+            raise RegistryError(f"{v.eval_path} has no prompted baseline to compare with (eval ran with --no-baselines)"
+                                " and no production version in the same evaluation")
+        decisions = [decide(side(report), side(report, baseline), metric, min_margin, confidence)] if baseline else []
+        if beside_production:
+            decisions.append(decide(side(report), side(report, PRODUCTION_SYSTEM), metric, min_margin, confidence))
+        elif current is not None and current.eval_path and Path(current.eval_path).is_file():
             prod = read_eval(current.eval_path)
             if prod.data == report.data:
                 decisions.append(decide(side(report), side(prod), metric, min_margin, confidence))

@@ -129,6 +129,10 @@ class TopLayers:
         return out
 
     def logits(self, feats: list):
+        return self.clf.score(self.pooled(feats)).float()
+
+    def pooled(self, feats: list):
+        """The pooled top-of-model vector per example (what the head reads)."""
         import torch
 
         lengths = torch.tensor([f.shape[0] for f in feats])
@@ -143,7 +147,33 @@ class TopLayers:
             states = self.inner(inputs_embeds=hidden, attention_mask=mask).last_hidden_state
         finally:
             self.inner.layers = self.all_layers
-        return self.clf.score(pool(states, mask, self.pooling)).float()
+        return pool(states, mask, self.pooling)
+
+
+def probe_init(top: TopLayers, feats: list, targets: list[int], n_labels: int, batch_size: int = 64) -> float:
+    """Start the head where a logistic regression on the untrained model's pooled states ends ("linear probe,
+    then fine-tune"): fine-tuning then adapts the body to a head that already separates the labels, instead of
+    spending its first epochs, and the body's pre-trained features, on a random head. Returns the probe's
+    training accuracy. The head has no bias (Llama-family `score`), so the probe fits none; features are scaled
+    (not centred) per dimension, and the scale is folded back into the weights.
+    """
+    import numpy as np
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    with torch.no_grad():
+        x = torch.cat([top.pooled(feats[s: s + batch_size]) for s in range(0, len(feats), batch_size)]).float().numpy()
+    scale = x.std(0) + 1e-6
+    with threadpool_limits(1):
+        probe = LogisticRegression(C=1.0, fit_intercept=False, max_iter=2000).fit(x / scale, targets)
+    weight = np.zeros((n_labels, x.shape[1]), dtype="float32")
+    coef = probe.coef_ if len(probe.classes_) > 2 else np.vstack([-probe.coef_[0] / 2, probe.coef_[0] / 2])
+    weight[probe.classes_] = coef / scale
+    head = top.clf.score
+    with torch.no_grad():
+        head.weight.copy_(torch.from_numpy(weight).to(head.weight.dtype))
+    return float(probe.score(x / scale, targets))
 
 
 def _held_out(top: TopLayers, feats, targets, batch_size: int) -> tuple[float | None, float | None, list]:
@@ -195,13 +225,18 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
 
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    clf = load_head_model(base.path, len(labels), tokenizer.pad_token_id)
+    clf = load_head_model(base.path, len(labels), tokenizer.pad_token_id, depth=cfg.classifier_depth)
     first = split_layers(len(clf.model.layers), cfg.classifier_layers)
-    model = _trainable(clf, cfg, first)
-    model.train()
-    top = TopLayers(clf, first, cfg.classifier_pooling)
+    top = TopLayers(clf, first, cfg.classifier_pooling)  # the bottom it caches is frozen: the same before adapting
     t0 = time.time()
     feats, eval_feats = top.features(tokenizer, texts), top.features(tokenizer, eval_texts)
+    if cfg.classifier_head_init == "probe":  # before PEFT copies the head into modules_to_save
+        fit = probe_init(top, feats, targets, len(labels))
+        _, probe_acc, _ = _held_out(top, eval_feats, eval_targets, cfg.batch_size * 2)
+        log(f"head: started from a logistic regression on the untrained model's pooled states (train accuracy "
+            f"{100 * fit:.1f}%" + ("" if probe_acc is None else f", held-out {100 * probe_acc:.1f}%") + ")")
+    model = _trainable(clf, cfg, first)
+    model.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
     n_trainable = sum(p.numel() for p in trainable)
     n_total = sum(p.numel() for p in model.parameters())
@@ -296,6 +331,8 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         "labels": labels,
         "input": INPUT_FORMAT,
         "pooling": cfg.classifier_pooling,
+        "head_init": cfg.classifier_head_init,
+        "depth": len(clf.model.layers),  # layers kept from the bottom of the base; models/classifier.py loads as many
         "calibration": calibration,
         "method": cfg.method,
         "objective": "classification",

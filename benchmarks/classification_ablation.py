@@ -1,0 +1,196 @@
+"""Ablate the classification variant's settings on a validation split taken from the TRAINING file only.
+
+The test file is never read here: settings are chosen on a seeded, stratified share of train.jsonl (default
+20%), and the chosen defaults are then measured once on the test file by `tuneforge quickstart` / `eval`.
+
+    python benchmarks/classification_ablation.py examples/invoice-categories/train.jsonl \
+        "layers=8" "layers=8,method=full,lr=1e-4" "depth=16,layers=8" --epochs 8 --seeds 42,7
+
+Each setting is a comma-separated list of key=value over these knobs (defaults: the no-flag rules of
+train/defaults.py as of this script): method (lora|full), layers (trained top layers), depth (layers kept from
+the bottom; the rest are dropped), lr, batch, pooling (mean|last), r (LoRA rank), dropout (LoRA dropout),
+smoothing (label smoothing), wd (weight decay), warmup, lp (1: start the head from a logistic
+regression on the untrained model's pooled states). Per epoch it prints validation loss and accuracy and the
+CPU seconds so far; the frozen states below the trained layers are computed once per (split, depth, first layer).
+`--probe` first fits a logistic regression on each frozen layer's mean-pooled states (no fine-tuning).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import time
+
+DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, "pooling": "mean", "r": 16,
+            "dropout": 0.05, "smoothing": 0.0, "wd": 0.0, "warmup": 0.1, "lp": 0}
+
+
+def parse(setting: str) -> dict:
+    out = dict(DEFAULTS)
+    for part in filter(None, setting.replace("defaults", "").split(",")):
+        key, value = part.split("=")
+        if key not in DEFAULTS:
+            raise SystemExit(f"unknown knob {key!r}; choose from {', '.join(DEFAULTS)}")
+        out[key] = type(DEFAULTS[key])(value) if not isinstance(DEFAULTS[key], float) else float(value)
+    return out
+
+
+def probe(tok, base, texts, y, vtexts, vy) -> None:
+    """Logistic regression on each layer's mean-pooled frozen states: which depth carries the labels."""
+    import numpy as np
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from tuneforge.models.classifier import load_head_model
+
+    clf = load_head_model(base, 2, tok.pad_token_id)
+
+    def states(batch_texts):
+        layers = None
+        for s in range(0, len(batch_texts), 32):
+            enc = tok(batch_texts[s: s + 32], padding=True, return_tensors="pt", add_special_tokens=False)
+            with torch.no_grad():
+                hs = clf.model(**enc, output_hidden_states=True).hidden_states
+            m = enc["attention_mask"].unsqueeze(-1).float()
+            pooled = [((h * m).sum(1) / m.sum(1)).numpy() for h in hs]
+            layers = pooled if layers is None else [np.vstack([a, b]) for a, b in zip(layers, pooled)]
+        return layers
+
+    tr, va = states(texts), states(vtexts)
+    for i, (a, b) in enumerate(zip(tr, va)):
+        scaler = StandardScaler().fit(a)
+        lr = LogisticRegression(max_iter=3000, C=1.0).fit(scaler.transform(a), y)
+        print(f"probe layer {i:2d}: validation {100 * lr.score(scaler.transform(b), vy):.1f}%", flush=True)
+
+
+def baselines(every, seed, val_share) -> None:
+    """TF-IDF + LR and MiniLM embeddings + LR on the same split: the bar the variant must clear."""
+    from tuneforge.data.labels import normalise_answer
+    from tuneforge.data.split import split_examples
+    from tuneforge.eval.classical import fit_embedding, fit_tfidf, rows_from_examples, run_baseline
+    from tuneforge.eval.embeddings import PackagedEncoder, packaged_encoder_zip
+
+    train, val = split_examples(every, val_share, seed)
+    rows = rows_from_examples(train, "train")
+    truth = [normalise_answer(e.answer) for e in val]
+    fits = [fit_tfidf(rows, seed)]
+    if packaged_encoder_zip():
+        fits.append(fit_embedding(rows, PackagedEncoder(packaged_encoder_zip()), seed))
+    for b in fits:
+        preds, _ = run_baseline(b, [e.user_text for e in val])
+        acc = sum(p == t for p, t in zip(preds, truth)) / len(truth)
+        print(f"BASELINE split {seed} {b.name} ({b.info['features']}): validation {100 * acc:.1f}%", flush=True)
+
+
+def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
+    import torch
+
+    from tuneforge.config import TrainConfig
+    from tuneforge.models.classifier import load_head_model
+    from tuneforge.train.batching import plan_epoch
+    from tuneforge.train.classification import TopLayers, _held_out, _trainable, probe_init, split_layers
+    from tuneforge.train.sft import _make_scheduler
+
+    finals = []
+    for seed, (texts, y, vtexts, vy) in splits.items():
+        cfg = TrainConfig(data="-", method=knobs["method"], lr=knobs["lr"], batch_size=knobs["batch"],
+                          epochs=epochs, classifier_layers=knobs["layers"], warmup_ratio=knobs["warmup"],
+                          schedule="cosine", lora_r=knobs["r"], lora_dropout=knobs["dropout"],
+                          weight_decay=knobs["wd"], classifier_pooling=knobs["pooling"])
+        torch.manual_seed(seed)
+        random.seed(seed)
+        clf = load_head_model(base, len(labels), tok.pad_token_id)
+        if knobs["depth"]:
+            clf.model.layers = clf.model.layers[: knobs["depth"]]
+            clf.config.num_hidden_layers = knobs["depth"]
+        first = split_layers(len(clf.model.layers), cfg.classifier_layers)
+        top = TopLayers(clf, first, cfg.classifier_pooling)
+        key = (seed, knobs["depth"], first)
+        if key not in cache:
+            t0 = time.process_time()
+            cache[key] = (top.features(tok, texts), top.features(tok, vtexts))
+            print(f"  split {seed}: frozen states below layer {first} of {len(clf.model.layers)}: "
+                  f"{time.process_time() - t0:.0f}s cpu", flush=True)
+        feats, vfeats = cache[key]
+        if knobs["lp"]:
+            t0 = time.process_time()
+            fit = probe_init(top, feats, y, len(labels))
+            vl, va, _ = _held_out(top, vfeats, vy, 64)
+            print(f"{name} split {seed} probe-initialised head: train {100 * fit:.1f}%, validation loss {vl:.3f} "
+                  f"acc {100 * va:.1f}% ({time.process_time() - t0:.0f}s cpu)", flush=True)
+        model = _trainable(clf, cfg, first)
+        model.train()
+        lengths = [f.shape[0] for f in feats]
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        steps = math.ceil(len(texts) / cfg.batch_size) * epochs
+        sched = _make_scheduler(opt, cfg, steps)
+        cpu0 = time.process_time()
+        best = (9e9, 0, 0.0)
+        for epoch in range(1, epochs + 1):
+            for micro in (p[0][0] for p in plan_epoch(lengths, cfg.batch_size, 1, 1, seed, epoch, True)):
+                target = torch.tensor([y[i] for i in micro])
+                loss = torch.nn.functional.cross_entropy(top.logits([feats[i] for i in micro]), target,
+                                                         label_smoothing=knobs["smoothing"])
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
+            vl, va, _ = _held_out(top, vfeats, vy, 64)
+            best = min(best, (vl, epoch, va))
+            print(f"{name} split {seed} epoch {epoch}: validation loss {vl:.3f} acc {100 * va:.1f}% "
+                  f"({time.process_time() - cpu0:.0f}s cpu)", flush=True)
+        finals.append((va, best[2]))
+    last = sum(a for a, _ in finals) / len(finals)
+    at_best = sum(b for _, b in finals) / len(finals)
+    print(f"RESULT {name}: validation accuracy, mean over {len(finals)} split(s): last epoch {100 * last:.1f}%, "
+          f"best-loss epoch {100 * at_best:.1f}%", flush=True)
+
+
+def main() -> None:
+    import torch
+
+    from tuneforge.data.formats import load_examples
+    from tuneforge.data.labels import normalise_answer
+    from tuneforge.data.split import split_examples
+    from tuneforge.models.classifier import classifier_input
+    from tuneforge.models.load import load_tokenizer
+    from tuneforge.models.resolve import resolve_base
+    from tuneforge.train.classification import label_forms
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("train_file")
+    ap.add_argument("settings", nargs="*")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--val", type=float, default=0.2, help="validation share of the training file")
+    ap.add_argument("--seeds", default="42", help="comma-separated split seeds (one validation split each)")
+    ap.add_argument("--probe", action="store_true")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_intermixed_args()
+    torch.set_num_threads(args.threads)
+
+    every, _ = load_examples(args.train_file)
+    labels, index = label_forms([e.answer for e in every])
+    base = resolve_base("smollm2-135m").path
+    tok = load_tokenizer(base)
+    splits = {}
+    for seed in (int(s) for s in args.seeds.split(",")):
+        train, val = split_examples(every, args.val, seed)
+        enc = lambda rows: ([classifier_input(e.prompt_messages) for e in rows],  # noqa: E731
+                            [index[normalise_answer(e.answer)] for e in rows])
+        splits[seed] = (*enc(train), *enc(val))
+        print(f"split {seed}: {len(train)} train / {len(val)} validation rows of {args.train_file}", flush=True)
+    for seed in splits:
+        baselines(every, seed, args.val)
+    if args.probe:
+        probe(tok, base, *next(iter(splits.values())))
+    cache: dict = {}
+    for setting in args.settings:
+        run_setting(setting or "defaults", parse(setting), base, tok, labels, splits, args.epochs, cache)
+
+
+if __name__ == "__main__":
+    main()
