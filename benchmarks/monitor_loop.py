@@ -428,6 +428,11 @@ def main() -> int:
                 "dataset": res.dataset, "data": res.report["data"], "fresh_reviewed": res.report["fresh_reviewed"],
                 "why": res.report["why"], "report": str(res.folder / "report.md"),
                 "wall_s": round(time.time() - started)}
+        # What the gate had to go on: the new category's share of the fresh reviewed traffic and of the data.
+        fresh_rows = read(res.folder / "fresh-reviewed.jsonl")
+        data_rows = read(res.folder / "data.jsonl")
+        done["fresh_new_category"] = sum(label(r) == NEW for r in fresh_rows)
+        done["data_new_category"] = sum(label(r) == NEW for r in data_rows)
         log(f"retrain: {done['new']} promoted={done['promoted']}; " + " | ".join(done["why"]))
         return done
 
@@ -488,7 +493,8 @@ def main() -> int:
         "estimate_mae_drift": [round(r["mae"], 4) for r in results["drift"] if r["mae"] is not None],
         "estimate_mae_no_drift": [round(r["mae"], 4) for r in results["no_drift"] if r["mae"] is not None],
         "estimate_mae_mean": sum(maes) / len(maes) if maes else None,
-        "retrain_attempts": [{k: a[k] for k in ("after", "new", "promoted", "fresh_reviewed", "why")}
+        "retrain_attempts": [{k: a.get(k) for k in ("after", "new", "promoted", "fresh_reviewed", "fresh_new_category",
+                                                    "data_new_category", "wall_s", "why")}
                              for a in live["attempts"]],
         "promoted": done["promoted"], "accuracy_before": acc_before, "accuracy_after": acc_after,
         "drifted_mix_before": a["drifted_mix_before"], "drifted_mix_after": a["drifted_mix_after"],

@@ -381,6 +381,32 @@ class FeedbackBody(_Strict):
             raise ValueError("give correct_output, or rating (with an optional comment)")
 
 
+class PromoteBody(_Strict):
+    """`POST /v1/registry/models/{ref}/promote`: the options of `tuneforge models promote`, through the same gate."""
+
+    to: Literal["candidate", "staging", "production"] = Field("production", description="Stage to move to.")
+    min_delta: float = Field(0.0, description="How much the variant must beat the best prompted baseline (and the "
+                             "production version) by, in the metric's units.")
+    metric: Optional[str] = Field(None, description="Metric the gate compares (default: the task's first headline).")
+    confidence: float = Field(0.95, ge=0, lt=1, description="Required confidence of the paired test (0: off).")
+
+
+class EvaluateBody(_Strict):
+    """`POST /v1/evaluations`: evaluate a registered version, a fine-tuned model or a job's result."""
+
+    model: str = Field(..., min_length=1, description="name:version, name@stage, an ft: model id or a job id.")
+    eval_file: Optional[str] = Field(None, description="A file id (purpose fine-tune) of held-out examples "
+                                     "(default: production's evaluation set, else the run's held-out data).")
+    limit: Optional[int] = Field(None, ge=1, description="Evaluate only the first N examples.")
+    rerun: bool = Field(False, description="Evaluate again even when an evaluation exists.")
+
+
+class RetrainBody(_Strict):
+    """`POST /v1/monitor/{name}/retrain`: `tuneforge retrain` with the name's policy."""
+
+    max_steps: Optional[int] = Field(None, ge=1, description="Cap the retrain's optimizer steps.")
+
+
 class MonitorPolicy(_Strict):
     """Alert rules and what to do when one fires; YAML at TUNEFORGE_HOME/monitor/<variant>/policy.yaml or --policy."""
 

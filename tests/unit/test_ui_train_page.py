@@ -68,6 +68,8 @@ def test_start_with_defaults_then_cancel_and_isolation(ui):
     job_id = _start(client, dataset["training_file"])
     job = _api(client, "GET", f"/v1/fine_tuning/jobs/{job_id}")
     assert job["hyperparameters"] == {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"}
+    # The page's defaults are tuneforge's: the kind of model is chosen from the data, not the jobs API's text default.
+    assert service.store.get_job(job_id)["request"]["body"]["tuneforge"] == {"variant_type": "auto"}
     page = client.get(f"/ui/train?job={job_id}").text
     assert f"Job {job_id}" in page and _status(page) == "validating_files"
     assert "Cancel job" in _buttons(page) and "Resume" not in _buttons(page)
@@ -123,7 +125,7 @@ def test_live_progress_pause_resume_to_a_fine_tuned_model(tiny_model_dir):
         fragment = client.get(f"/ui/train/jobs/{job_id}/progress").text
         steps = [int(s) for s in re.search(r'data-steps="\[([0-9, ]+)\]"', fragment).group(1).split(",")]
         assert steps == list(range(1, steps[-1] + 1)) and steps[-1] > 1  # each step once, across the pause
-        assert re.search(r"<dt>Tokens/s</dt><dd>[0-9,]+</dd>", fragment)
+        assert re.search(r"<dt>Tokens/s</dt><dd>[0-9,]+</dd>", fragment), re.search(r"Tokens/s.{0,80}", fragment, re.S).group(0)
         assert "Fine-tuned model" in fragment and f"ft:{BASE}:alice" in fragment
         assert "hx-trigger" not in fragment  # finished: the page stops polling
 

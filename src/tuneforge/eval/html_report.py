@@ -140,20 +140,33 @@ def _latency(report: dict) -> str:
             "wall time divided by the batch size.</p>" + svg.latency_strip("latency distribution (p50 solid, p95 dashed)", series))
 
 
-def _worst_errors(report: dict, limit: int = 12) -> str:
+def worst_examples(report: dict, limit: int = 12) -> tuple[str, list[str], list[dict]]:
+    """(the focus system, the systems to show beside it, its worst-scored examples that are not fully right):
+    what this report's table and the web app's Compare page show."""
     focus = _focus_system(report)
-    scored = [ex for ex in report["examples"] if focus in ex.get("scores", {})]
+    scored = [ex for ex in report.get("examples", []) if focus in ex.get("scores", {})]
     worst = sorted(scored, key=lambda ex: _example_score(report["task"], ex["scores"][focus]))[:limit]
     worst = [ex for ex in worst if _example_score(report["task"], ex["scores"][focus]) < 1.0]
+    shown = [n for n, s in report["systems"].items() if s.get("decoding", "free") != "constrained" or n == focus]
+    return focus, shown, worst
+
+
+def example_right(report: dict, example: dict, system: str) -> bool:
+    """Whether `system` got `example` fully right."""
+    row = example.get("scores", {}).get(system)
+    return row is not None and _example_score(report["task"], row) >= 1.0
+
+
+def _worst_errors(report: dict, limit: int = 12) -> str:
+    focus, shown, worst = worst_examples(report, limit)
     if not worst:
         return f"<h2>Worst errors</h2><p>{escape(focus)} made no errors.</p>"
-    shown = [n for n, s in report["systems"].items() if s.get("decoding", "free") != "constrained" or n == focus]
     head = "".join(f"<th>{escape(n)}</th>" for n in shown)
     rows = []
     for ex in worst:
         cells = []
         for n in shown:
-            good = _example_score(report["task"], ex["scores"][n]) >= 1.0 if n in ex.get("scores", {}) else False
+            good = example_right(report, ex, n)
             cells.append(f'<td class="{"right" if good else "wrong"}"><pre>{escape(ex["predictions"].get(n, ""))}</pre></td>')
         rows.append(f"<tr><td>{ex.get('line') or ''}</td><td><pre>{escape(ex['input'])}</pre></td>"
                     f"<td><pre>{escape(ex['reference'])}</pre></td>{''.join(cells)}</tr>")

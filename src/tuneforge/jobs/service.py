@@ -31,7 +31,8 @@ class JobsService:
                     self.catalog.remove(model["variant_ref"])
                 if model["id"] not in self.catalog.entries:
                     try:
-                        self.catalog.add(model["id"], model["run_path"], owner=model["owner"])
+                        self.catalog.add(model["id"], model["run_path"], owner=model["owner"],
+                                         variant_ref=model["variant_ref"])
                     except (OSError, ValueError) as err:
                         self.log(f"cannot serve {model['id']}: {err}")
         self.worker.start()

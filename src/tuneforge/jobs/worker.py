@@ -303,6 +303,7 @@ class Worker:
 
     def _finish(self, job: dict) -> None:
         """Register the adapter with its lineage, serve it, write the results file, mark the job succeeded."""
+        from tuneforge.registry import owners
         from tuneforge.registry.store import Registry
 
         run_dir = Path(job["run_dir"])
@@ -318,8 +319,9 @@ class Worker:
                 variant = registry.register(run_dir, _registry_name(job["id"]))
             finally:
                 registry.close()
+            owners.claim(variant.name, job["owner"])  # the name, and its retrained versions, are the owner's
             if self.catalog is not None:
-                self.catalog.add(model_id, run_dir, owner=job["owner"])
+                self.catalog.add(model_id, run_dir, owner=job["owner"], variant_ref=variant.ref)
             self.store.add_model(id=model_id, job_id=job["id"], owner=job["owner"], run_path=str(run_dir),
                                  variant_ref=variant.ref, created_at=now())
             self.store.add_event(job["id"], f"New fine-tuned model created: {model_id}")

@@ -27,11 +27,12 @@ def production_corrections(conn, version: str, after_feedback_id: int = 0) -> in
 
 def last_retrain_feedback_id(name: str, version: str) -> int:
     """The newest feedback id the last retrain from `version` learnt from or tested on (0: none ran). A retrain
-    the gate refused must not fire again on the same corrections at the next check: it waits for new ones."""
+    the gate refused must not fire again on the same corrections at the next check: it waits for new ones. Only
+    retrains that reached the gate count: one stopped half-way (killed, out of memory) decided nothing."""
     from tuneforge.registry import lineage
 
     used = [e["detail"].get("feedback_upto") or 0 for e in lineage.events(name)
-            if e["step"] == "dataset" and e["parent_ref"] == version]
+            if e["step"] == "gate" and e["parent_ref"] == version]
     return max(used, default=0)
 
 

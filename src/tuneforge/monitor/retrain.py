@@ -200,7 +200,8 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 
     result.gates = {k: {"passed": g.passed, "metric": g.metric, "candidate": g.candidate, "incumbent": g.incumbent,
                         "improvement": g.improvement, "min_delta": g.min_delta, "p_value": g.p_value,
                         "message": g.summary()} for k, g in gates.items()}
-    lineage.record(name, "gate", {"passed": passed, "gates": result.gates, "why": why}, parent_ref=production.ref)
+    lineage.record(name, "gate", {"passed": passed, "gates": result.gates, "why": why,
+                                  "feedback_upto": data_change["feedback_upto"]}, parent_ref=production.ref)
     for line in why:
         say(line)
 

@@ -75,6 +75,14 @@ class RegistryError(UserError):
     """A reference that names nothing, or a stage change that is not allowed."""
 
 
+class GateRefused(RegistryError):
+    """Promotion to production refused by the gate; `decisions` are the gate's (eval/gate.GateDecision)."""
+
+    def __init__(self, message: str, decisions: list):
+        super().__init__(message)
+        self.decisions = decisions
+
+
 @dataclass
 class Variant:
     id: int
@@ -210,6 +218,16 @@ class Registry:
             self._event(cur.lastrowid, None, "candidate", "registered")
         return self.get(f"{name}:{version}")
 
+    def record_eval(self, ref: str, eval_path: str | Path) -> Variant:
+        """Attach an evaluation made after registration (a finished job is registered before it is evaluated), so
+        the gate can read it at promotion."""
+        v = self.get(ref)
+        evp = Path(eval_path).resolve()
+        metrics = {**v.metrics, "eval": _eval_metrics(evp)}
+        self.conn.execute("UPDATE variants SET eval_path = ?, metrics_json = ? WHERE id = ?",
+                          (str(evp), json.dumps(metrics), v.id))
+        return self.get(v.ref)
+
     def _event(self, variant_id: int, from_stage: str | None, to_stage: str, reason: str) -> None:
         self.conn.execute(
             "INSERT INTO stage_events (variant_id, from_stage, to_stage, reason, at) VALUES (?,?,?,?,?)",
@@ -241,7 +259,7 @@ class Registry:
                 gate = self._gate(v, current, metric, min_margin, confidence)
                 failed = [d for d in gate if not d.passed]
                 if failed:
-                    raise RegistryError(f"{v.ref} not promoted: " + "; ".join(d.summary() for d in failed))
+                    raise GateRefused(f"{v.ref} not promoted: " + "; ".join(d.summary() for d in failed), gate)
             if current is not None:
                 self._set_stage(current, "staging", f"replaced by {v.ref}")
             reason = "promoted" + (f" ({'; '.join(d.summary() for d in gate)})" if gate else f" ({note})" if note

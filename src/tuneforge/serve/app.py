@@ -43,4 +43,9 @@ def create_app(catalog, keys=None, traffic=None, max_body_bytes: int = 1_000_000
     from tuneforge.serve.feedback_routes import monitor_router
 
     app.include_router(monitor_router(keys, traffic))  # POST /v1/feedback, GET /v1/review/queue (docs/monitor.md)
+    from tuneforge.serve import evaluations_api, monitor_api, registry_api
+
+    app.include_router(registry_api.registry_router())  # /v1/registry/models: versions, promote, rollback
+    app.include_router(evaluations_api.evaluations_router())  # /v1/evaluations: eval.json of a version, or run one
+    app.include_router(monitor_api.monitor_api_router(traffic))  # /v1/monitor/{name}: series, alerts, retrain
     return app

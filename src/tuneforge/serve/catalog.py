@@ -44,6 +44,13 @@ class ServedModel:
     # An extraction variant's answer format when a request brings none: the grammar of the keys learned from
     # its training answers (run.json data.answer_schema), see serve/answer_format.py.
     answer_format: object = None  # a LarkGrammar
+    # The registry version this entry serves when its id is another name (a fine-tuning job's `ft:` model is the
+    # registry's `ft-<job>:1`): traffic is logged under it, so monitor, review and retrain see one name.
+    variant_ref: str | None = None
+
+    @property
+    def traffic_variant(self) -> str:
+        return self.variant_ref or self.id
 
     def visible(self) -> bool:
         who = current_principal()
@@ -133,7 +140,8 @@ class Catalog:
     def list(self) -> list[ServedModel]:
         return [e for e in self.entries.values() if e.visible()]
 
-    def add(self, model_id: str, run_path: str | Path, owner: str | None = None) -> ServedModel:
+    def add(self, model_id: str, run_path: str | Path, owner: str | None = None,
+            variant_ref: str | None = None) -> ServedModel:
         """Serve a run folder (a LoRA adapter) as `model_id` from now on, without a restart. Thread-safe.
 
         The adapter joins the engine of its base when that base is loaded (one copy of the base in memory);
@@ -151,7 +159,8 @@ class Catalog:
                 from tuneforge.serve.classify import ClassifierLabeler
 
                 entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()), None, int(time.time()),
-                                    owner=owner, labeler=ClassifierLabeler(str(run_path), **self.engine_options))
+                                    owner=owner, labeler=ClassifierLabeler(str(run_path), **self.engine_options),
+                                    variant_ref=variant_ref)
                 self.entries = {**self.entries, model_id: entry}
                 return entry
             engine = next((e.engine for e in self.entries.values() if base_display_name(e.base_id) == key
@@ -164,7 +173,7 @@ class Catalog:
                 adapter = engine.add_adapter(model_id, run_path)
             entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()),
                                 (run.get("data") or {}).get("system_prompt"), int(time.time()), engine, adapter, owner,
-                                answer_format=learned_answer_format(run))
+                                answer_format=learned_answer_format(run), variant_ref=variant_ref)
             self.entries = {**self.entries, model_id: entry}  # a new dict: readers never see it half-changed
         return entry
 
@@ -212,20 +221,28 @@ class Catalog:
             raise UnknownModel(f"The model `{model_id}` does not exist.")
         self._registry = self._registry or _registry()
         variant = self._registry.find(model_id)
-        if variant is not None and variant.ref in self.entries and self.entries[variant.ref].visible():
-            self.aliases[model_id] = variant.ref
-            return self.entries[variant.ref]
+        served = self.serving(variant.ref) if variant is not None else None
+        if served is not None and served.visible():
+            self.aliases[model_id] = served.id
+            return served
+        if served is not None:  # another owner's variant: never loaded again as a public copy
+            raise UnknownModel(f"The model `{model_id}` does not exist.")
         if variant is not None and self.follower is not None:
             # The registry moved to a version still loading: keep answering with the one served so far.
             self.follower.wanted(variant)
             previous = self.entries.get(self.aliases.get(model_id, ""))
-            if previous is not None:
+            if previous is not None and previous.visible():  # aliases are shared: never another owner's model
                 return previous
         if variant is not None:
             raise UnknownModel(f"The model `{model_id}` is {variant.ref} in the registry, which this server has not "
                                f"loaded; restart it with --model {variant.ref}")
         raise UnknownModel(f"The model `{model_id}` does not exist. Served models: "
                            f"{', '.join(e.id for e in self.list())}")
+
+    def serving(self, ref: str) -> ServedModel | None:
+        """The entry that serves registry version `ref`: under its own id, or under another (a job's `ft:` id)."""
+        entries = self.entries
+        return entries.get(ref) or next((e for e in entries.values() if e.variant_ref == ref), None)
 
     def close(self) -> None:
         if self.follower is not None:

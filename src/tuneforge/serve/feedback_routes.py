@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 
 from tuneforge.config import FeedbackBody
 from tuneforge.serve.errors import ApiError
+from tuneforge.serve.registry_access import caller, may_see_variant
 from tuneforge.serve.security import check_api_key
 
 
@@ -43,6 +44,9 @@ def monitor_router(keys, traffic) -> APIRouter:
         traffic.flush()  # the answer's row may still be in the writer's queue
         fb = store()
         try:
+            row = fb.request(body.id)  # another owner's answer is as unknown as one that does not exist
+            if row is not None and not may_see_variant(caller(request), row["variant"]):
+                raise UnknownRequest(f"no logged request has the id {body.id!r}")
             saved = fb.add(body.id, body.correct_output, body.rating, body.comment, _sender(authorization, keys))
         except UnknownRequest as err:
             raise ApiError(404, str(err), code="request_not_found", param="id") from None
@@ -53,7 +57,9 @@ def monitor_router(keys, traffic) -> APIRouter:
 
     @router.get("/v1/review/queue")
     def review_queue(request: Request, variant: str, limit: int = 20, seed: int = 0):
-        check_api_key(request.headers.get("authorization"), keys)
+        if not may_see_variant(caller(request), variant):
+            raise ApiError(404, f"The model `{variant}` does not exist or you do not have access to it.",
+                           param="variant", code="model_not_found")
         from tuneforge.monitor.review_queue import build_queue
 
         if traffic is not None:

@@ -47,7 +47,9 @@ class RegistryFollower:
         self._wake.set()
 
     def names(self) -> set[str]:
-        return {e.id.split(":")[0] for e in self.catalog.list() if e.kind == "variant" and ":" in e.id}
+        # A job's model is served as `ft:...` but registered as `ft-<job>:N`: follow its registry name.
+        return {e.traffic_variant.split(":")[0] for e in self.catalog.list()
+                if e.kind == "variant" and ":" in e.traffic_variant}
 
     def poll_once(self) -> list[str]:
         from tuneforge.registry.store import Registry
@@ -60,7 +62,7 @@ class RegistryFollower:
                     v = registry.find(f"{name}@{stage}")
                     if v is not None:
                         staged.add(v.ref)
-                    if v is not None and v.ref not in self.catalog.entries:
+                    if v is not None and self.catalog.serving(v.ref) is None:  # a job's version: under ft:...
                         todo[v.ref] = v.run_path
             self.followed |= set(todo)
             with self._lock:
@@ -72,11 +74,13 @@ class RegistryFollower:
             stages = self._served_stages(registry)
         finally:
             registry.close()
+        from tuneforge.registry.owners import owner_of
+
         loaded = []
         for ref, run_path in todo.items():
             try:
-                if ref not in self.catalog.entries:
-                    self.catalog.add(ref, run_path)
+                if self.catalog.serving(ref) is None:  # a job's name stays its owner's (registry/owners.py)
+                    self.catalog.add(ref, run_path, owner=owner_of(ref.split(":")[0]))
                 loaded.append(ref)
                 self.log(f"now serving {ref} (followed the registry)")
             except Exception as err:  # a version that cannot be loaded must not stop the server

@@ -44,7 +44,8 @@ async def label_completion(served, body, messages, traffic=None, metrics=None):
                         "finish_reason": "stop"} for i, (label, entries) in enumerate(answers)]}
     if traffic is not None:  # with the label probabilities, which the monitor's accuracy estimate reads
         label = answers[0][0]
-        traffic.record(request_id=out["id"], endpoint=CHAT, model=body.model, variant=served.id, status=200,
+        traffic.record(request_id=out["id"], endpoint=CHAT, model=body.model, variant=served.traffic_variant,
+                       status=200,
                        request=body.model_dump(exclude_none=True, by_alias=True), response=out,
                        label_probs=probs, confidence=probs.get(label))
     return _streamed(out, body) if body.stream else out

@@ -43,7 +43,7 @@ async def respond(request: Request, served, body, prompts: list[list[int]], max_
 
     def log(**entry) -> None:
         if traffic is not None:
-            traffic.record(request_id=request_id, endpoint=kind, model=body.model, variant=served.id,
+            traffic.record(request_id=request_id, endpoint=kind, model=body.model, variant=served.traffic_variant,
                            request=body.model_dump(exclude_none=True, by_alias=True), **entry)
 
     try:

@@ -9,7 +9,8 @@ grammar and of Qwen/Hermes/SmolLM3 templates.
 Text outside the tags goes out as `content`, holding back only what could still turn out to be the start of a
 tag (and whitespace, which the non-streamed path strips around calls). Inside a tag, the name is sent once the
 `{"name": "...", "arguments":` header is complete, then the arguments' characters as they come, up to the end
-of their JSON value (a small scanner over strings, escapes and nesting depth). A call written in another key
+of their JSON value (a small scanner over strings, escapes and nesting depth); arguments that a model writes
+as a JSON-encoded string are sent decoded, in one piece, as the non-streamed path does. A call written in another key
 order is sent whole at its closing tag; one that is not valid JSON is sent back as the text it was, and so is
 a tag left open when the answer ends (cut by max_tokens): the non-streamed path keeps such text as well.
 """
@@ -43,6 +44,7 @@ class _ValueEnd:
         self.in_string = False
         self.escaped = False
         self.scalar = False  # a number, true, false or null: it ends at the next delimiter
+        self.string = False  # the value is a string (arguments some models write as a JSON-encoded string)
 
     def take(self, text: str) -> tuple[str, int, bool]:
         """(the part of `text` that belongs to the value, how much of `text` was read, whether the value ended)."""
@@ -53,7 +55,7 @@ class _ValueEnd:
                     continue
                 self.started, start = True, i
                 self.depth = 1 if ch in "{[" else 0
-                self.in_string = ch == '"'
+                self.in_string = self.string = ch == '"'
                 self.scalar = ch not in '{["'
             elif self.in_string:
                 if self.escaped:
@@ -78,6 +80,13 @@ class _ValueEnd:
         return ("" if start is None else text[start:]), len(text), False
 
 
+def _decoded(encoded: str) -> str:
+    try:
+        return json.loads(encoded)
+    except json.JSONDecodeError:
+        return encoded
+
+
 class ToolCallStream:
     """One choice's parser: feed() each text delta, close() at the end; both return chat-chunk deltas."""
 
@@ -88,6 +97,7 @@ class ToolCallStream:
         self.after_call = False  # whitespace right after a call is not content
         self.value: _ValueEnd | None = None
         self.space = ""  # whitespace held before the last tag
+        self.encoded = ""  # string-valued arguments, held until whole
 
     def _open_call(self, name: str, arguments: str = "") -> dict:
         self.calls += 1
@@ -130,7 +140,7 @@ class ToolCallStream:
         if self.state == _HEAD:
             match = _HEADER.match(self.buffer)
             if match:
-                self.buffer, self.state, self.value = self.buffer[match.end():], _ARGS, _ValueEnd()
+                self.buffer, self.state, self.value, self.encoded = self.buffer[match.end():], _ARGS, _ValueEnd(), ""
                 return [self._open_call(json.loads(f'"{match.group(1)}"'))]
             end = self.buffer.find(HERMES_CLOSE)
             if end < 0:
@@ -142,6 +152,9 @@ class ToolCallStream:
             self.buffer = self.buffer[read:]
             if ended:
                 self.state = _TAIL
+            if self.value.string:  # arguments written as a JSON string: sent decoded, once it is whole
+                self.encoded += piece
+                return [self._arguments(_decoded(self.encoded))] if ended else []
             return [self._arguments(piece)] if piece else []
         end = self.buffer.find(HERMES_CLOSE)  # _TAIL: the rest of the call object, up to its closing tag
         if end < 0:
@@ -166,5 +179,5 @@ class ToolCallStream:
         if self.state == _TEXT:
             return self._content(rest.rstrip() if self.calls else rest)
         if self.state == _HEAD:
-            return self._content(self.space + HERMES_OPEN + rest)  # a tag left open: the call never came, the text stays
+            return self._content(self.space + HERMES_OPEN + rest)  # a tag left open: no call came, the text stays
         return []  # a call cut inside its arguments: sent as far as it went (finish_reason says "length")

@@ -215,6 +215,9 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     scheduler = _make_scheduler(optimizer, cfg, total_steps)
     tracker = Tracker(out, cfg.report_to, cfg.model_dump())
     step, epochs, best, best_state, stopped = 0, [], None, None, False
+    # Speed as the generative loop reports it (tokens read per second since the last log line), so progress views
+    # and the jobs API show the same fields whichever kind of variant trains.
+    trained_tokens, window_tokens, window_t0 = 0, 0, time.time()
     try:
         for epoch in range(1, cfg.epochs + 1):
             # Length grouping always: the inputs are short and uneven, padding would be most of the compute.
@@ -222,6 +225,8 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
             epoch_loss, epoch_n = 0.0, 0
             for micro_batches in (p[0] for p in plan):
                 n_step = sum(len(m) for m in micro_batches)
+                step_tokens = sum(lengths[i] for m in micro_batches for i in m)
+                trained_tokens, window_tokens = trained_tokens + step_tokens, window_tokens + step_tokens
                 for micro in micro_batches:
                     y = torch.tensor([targets[i] for i in micro], dtype=torch.long)
                     loss = torch.nn.functional.cross_entropy(top.logits([feats[i] for i in micro]), y, reduction="sum")
@@ -234,8 +239,12 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
                 if step % cfg.log_every == 0:
+                    now = time.time()
                     tracker.log({"step": step, "epoch": epoch, "loss": round(epoch_loss / epoch_n, 5),
-                                 "lr": scheduler.get_last_lr()[0], "time_s": round(time.time() - started, 2)}, step)
+                                 "lr": scheduler.get_last_lr()[0], "time_s": round(now - started, 2),
+                                 "tokens_per_s": round(window_tokens / max(now - window_t0, 1e-6), 1),
+                                 "trained_tokens": trained_tokens}, step)
+                    window_tokens, window_t0 = 0, now
                 if step >= total_steps:
                     stopped = True
                     break

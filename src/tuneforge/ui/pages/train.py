@@ -5,7 +5,8 @@ User flow (labels and button texts are stable; the browser tests select by them)
    newest first; the Data page's "Train on it" link preselects one) and the base in "Base model", then press
    "Start training". Nothing else is needed: epochs, batch size and learning rate are chosen from the data.
    "Advanced settings" (a collapsed <details>) holds "Epochs", "Batch size", "Learning rate multiplier" (blank =
-   auto) and "Model name suffix".
+   auto), "Kind of model" (default "Chosen from the data": a label classifier when every answer is one of a few
+   labels, else a text generator, as `tuneforge train` decides) and "Model name suffix".
 2. The page then shows the job (URL /ui/train?job=<id>) in the section "Job <id>", refreshed every 2 s while it runs:
    "Status", "Step" (with a progress bar labelled "Training progress"), "Tokens/s", "Time left" and the
    "Training loss" chart (uPlot; its text alternative names the last loss), and the recent "Events".
@@ -112,6 +113,9 @@ def _number(value: str, kind):
     return kind(value) if value else None
 
 
+VARIANT_TYPES = ("auto", "classification", "generative")
+
+
 @router.post("/ui/train/start")
 async def start(request: Request, api: httpx.AsyncClient = Depends(api_client.client)):
     form = await request.form()
@@ -126,6 +130,13 @@ async def start(request: Request, api: httpx.AsyncClient = Depends(api_client.cl
     hp = {k: v for k, v in hp.items() if v is not None}
     if hp:
         body["method"] = {"type": "supervised", "supervised": {"hyperparameters": hp}}
+    # tuneforge's own no-flag rule, not the jobs API's OpenAI-compatible default (a text generator): the page
+    # promises the defaults that win on label data, so it asks for them unless the person chose otherwise.
+    variant = form.get("variant_type") or "auto"
+    if variant not in VARIANT_TYPES:
+        return RedirectResponse("/ui/train?" + urlencode({"error": "Kind of model: choose one of the listed kinds."}),
+                                status_code=303)
+    body["tuneforge"] = {"variant_type": variant}
     if (form.get("suffix") or "").strip():
         body["suffix"] = form["suffix"].strip()
     try:

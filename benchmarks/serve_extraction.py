@@ -1,0 +1,116 @@
+"""An extraction variant behind `tuneforge serve`, asked as a client would (the official openai client, no
+response_format), against the same requests with `response_format: {"type": "text"}` (the model's free text):
+valid-JSON rate with exactly the learned keys, exact-object match and field accuracy against the references.
+
+    python benchmarks/serve_extraction.py --model RUN_DIR --data examples/invoice-extraction/test.jsonl
+
+The server is started here as a subprocess on a free port (TUNEFORGE_HOME as in the environment); requests are
+sent --concurrency at a time, so they share the engine's batches as real traffic does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, proc, log: Path, timeout: float = 600) -> None:
+    import httpx
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"server exited:\n{log.read_text()}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    sys.exit(f"server did not start:\n{log.read_text()}")
+
+
+def _score(texts: list[str], refs: list[dict], keys: list[str]) -> dict:
+    valid = exact = fields = 0
+    for text, ref in zip(texts, refs):
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(obj, dict) or list(obj) != keys:
+            continue
+        valid += 1
+        exact += obj == ref
+        fields += sum(obj.get(k) == ref.get(k) for k in keys)
+    n = len(texts)
+    return {"valid_json": valid / n, "exact": exact / n, "field_acc": fields / (n * len(keys))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True, help="an extraction run folder")
+    ap.add_argument("--data", required=True, help="chat JSONL whose last message is the reference answer")
+    ap.add_argument("--limit", type=int, default=0, help="first N rows only (0: all)")
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--max-tokens", type=int, default=None, help="default: none sent (the server's default)")
+    ap.add_argument("--text-rows", type=int, default=0,
+                    help="ask the free-text comparison on the first N rows only (0: all; free text runs long)")
+    args = ap.parse_args()
+
+    import openai
+
+    rows = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = rows[: args.limit] if args.limit else rows
+    keys = json.loads((Path(args.model) / "run.json").read_text())["data"]["answer_schema"]["keys"]
+    refs = [json.loads(r["messages"][-1]["content"]) for r in rows]
+    port, log = _free_port(), Path(tempfile.mkdtemp()) / "server.log"
+    with open(log, "w") as out:
+        command = [sys.executable, "-m", "tuneforge.cli.main", "serve", "--model", args.model, "--port", str(port),
+                   "--max-batch-size", str(args.concurrency), "--local-only"]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url, proc, log)
+        client = openai.OpenAI(base_url=url + "/v1", api_key="local", max_retries=0, timeout=600)
+        model = Path(args.model).resolve().name  # a run folder is served under its folder's name
+        print(f"model {model}, {len(rows)} rows, keys {keys}")
+        for mode, extra in (("default (no response_format)", {}), ("response_format text", {"response_format":
+                                                                                           {"type": "text"}})):
+            def ask(row, extra=extra):
+                kw = {"max_tokens": args.max_tokens} if args.max_tokens else {}
+                done = client.chat.completions.create(model=model, messages=row["messages"][:-1], temperature=0,
+                                                      **kw, **extra)
+                return done.choices[0].message.content, done.choices[0].finish_reason
+
+            asked = rows[: args.text_rows] if extra and args.text_rows else rows
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                answers = list(pool.map(ask, asked))
+            took = time.perf_counter() - t0
+            s = _score([a for a, _ in answers], refs[: len(asked)], keys)
+            cut = sum(f == "length" for _, f in answers)
+            print(f"{mode:30s} {len(asked):3d} rows  valid JSON {s['valid_json']:.1%}  exact {s['exact']:.1%}  fields "
+                  f"{s['field_acc']:.1%}  cut by max_tokens {cut}  {took:.1f}s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
