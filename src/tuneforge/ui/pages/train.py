@@ -13,7 +13,8 @@ User flow (labels and button texts are stable; the browser tests select by them)
    When the job has succeeded, "Fine-tuned model" names the new model.
 3. Buttons, shown when they apply: "Pause" (a running or queued job; it stops at once and keeps its checkpoints),
    "Resume" (a paused job; it goes on from its last checkpoint) and "Cancel job" (any unfinished job).
-4. The table "Jobs" lists this key's jobs with their status; each id links to its progress ("Show <id>").
+4. The table "Jobs" lists this key's jobs with their status and fine-tuned model; each id links to its progress
+   ("Show <id>"). The shown job's row is refreshed with its progress (out of band), so it never goes stale.
 Every call goes through the public API: GET /v1/datasets, /v1/files, /v1/models, POST /v1/fine_tuning/jobs,
 GET /v1/fine_tuning/jobs[/{id}[/events]], POST /v1/fine_tuning/jobs/{id}/cancel|pause|resume.
 """
