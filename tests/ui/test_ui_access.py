@@ -252,3 +252,25 @@ def test_the_jobs_table_follows_a_running_job_to_its_model(server, browser):
     expect(row).to_contain_text(model)
     assert page.problems == []
     page.context.close()
+
+
+def test_a_monitor_chart_of_one_window_spans_the_time_of_that_window(server, browser):
+    """With a single window, uPlot's automatic range would stretch the time axis over years: the chart's x scale
+    must stay within minutes of the window's time."""
+    with server.api(server.key_a) as api:
+        answered = api.post("/v1/chat/completions", json={
+            "model": f"{server.a_name}:1", "messages": [{"role": "user", "content": "dell laptop"}], "max_tokens": 4})
+        assert answered.status_code == 200, answered.text
+        summary = api.get(f"/v1/monitor/{server.a_name}").json()
+    [t] = summary["series"]["t"]  # one window
+    page = new_page(browser)
+    log_in(page, server, server.key_a)
+    page.goto(f"{server.url}/ui/monitor?variant={server.a_name}")
+    page.wait_for_load_state("networkidle")
+    scales = page.evaluate("[...document.querySelectorAll('[data-chart]')].map(b => [b.uplot.scales.x.min, "
+                           "b.uplot.scales.x.max])")
+    assert len(scales) == 4, scales
+    for low, high in scales:
+        assert low < t < high and high - low <= 3600, (t, low, high)  # not the years uPlot picks for one point
+    assert page.problems == []
+    page.context.close()
