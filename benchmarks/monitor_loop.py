@@ -22,7 +22,8 @@ that recipe unchanged (no step cap), and the traffic is answered by the served c
 `--home` (default ./monitor-bench-home) after every stage (version 1, scores, each detection stream, the live
 stream, the retrain, the final measurement), so a run stopped by a time limit resumes where it stopped:
 
-    flock heavy.lock nice -n 5 timeout 900 python benchmarks/monitor_loop.py --real-model --seeds 3
+    nice -n 5 timeout 900 python benchmarks/monitor_loop.py --real-model --seeds 2 --reviews 10 \
+        --min-corrections 200 --phase2 600      # run again with the same --home until it finishes
 """
 
 from __future__ import annotations
