@@ -7,7 +7,8 @@ User flow (labels and button texts are stable; the browser tests select by them)
    needed: epochs, batch size and learning rate are chosen from the data.
    "Advanced settings" (a collapsed <details>) holds "Epochs", "Batch size", "Learning rate multiplier" (blank =
    auto), "Kind of model" (default "Chosen from the data": a label classifier when every answer is one of a few
-   labels, else a text generator, as `tuneforge train` decides) and "Model name suffix".
+   labels, else a text generator, as `tuneforge train` decides), "Seed" (blank = one is drawn and recorded; a
+   number repeats a run) and "Model name suffix".
 2. The page then shows the job (URL /ui/train?job=<id>) in the section "Job <id>", refreshed every 2 s while it runs:
    "Status", "Step" (with a progress bar labelled "Training progress"), "Tokens/s", "Time left" and the
    "Training loss" chart (uPlot; its text alternative names the last loss), and the recent "Events".
@@ -125,10 +126,13 @@ async def start(request: Request, api: httpx.AsyncClient = Depends(api_client.cl
     try:
         hp = {"n_epochs": _number(form.get("n_epochs"), int), "batch_size": _number(form.get("batch_size"), int),
               "learning_rate_multiplier": _number(form.get("learning_rate_multiplier"), float)}
+        seed = _number(form.get("seed"), int)
     except ValueError:
         return RedirectResponse("/ui/train?" + urlencode({"error": "Advanced settings: enter whole numbers for "
-                                                          "epochs and batch size, a number for the multiplier."}),
-                                status_code=303)
+                                                          "epochs, batch size and seed, a number for the "
+                                                          "multiplier."}), status_code=303)
+    if seed is not None:
+        body["seed"] = seed  # the jobs API checks its range and names the field when it is out of it
     hp = {k: v for k, v in hp.items() if v is not None}
     if hp:
         body["method"] = {"type": "supervised", "supervised": {"hyperparameters": hp}}
