@@ -230,6 +230,25 @@ def simulate(args, scores: Scores, version: str, pool, drift: bool, seed: int, t
     return out
 
 
+def record_served_answers(v1: dict, scores, frozen_rows: list[dict], work: Path) -> None:
+    """With --answers tfidf the served system is the TF-IDF classifier, not version 1's LLM: its answers on the
+    frozen set replace the variant's in a copy of version 1's eval.json, recorded in the registry, so that label
+    drift is measured against what is actually served (monitor/reference.py reads them from there)."""
+    from tuneforge.eval.eval_file import read_eval
+    from tuneforge.registry.store import Registry
+
+    report = read_eval(Path(v1["run"]) / "eval.json")
+    system = report.default_system()
+    served = {user(r): scores.answer(user(r))[0] for r in frozen_rows}
+    for e in report.examples:
+        e["predictions"][system] = served.get(e["input"], e["predictions"][system])
+    path = work / "eval-served.json"
+    path.write_text(json.dumps(report.raw))
+    registry = Registry()
+    registry.record_eval(v1["ref"], path)
+    registry.close()
+
+
 class State:
     """The benchmark's progress in `work/state.json`: each finished stage's results, written as soon as it ends."""
 
@@ -311,6 +330,8 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=100)
     ap.add_argument("--min-corrections", type=int, default=40)
     ap.add_argument("--seeds", type=int, default=5, help="Seeds for the no-drift and drift detection runs.")
+    ap.add_argument("--detection-only", action="store_true",
+                    help="Stop after the no-drift and drift streams (false alarms, detection delay); no retrain.")
     ap.add_argument("--home", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--base", default="smollm2-135m", help="Base model (a tiny test model checks the script fast).")
@@ -400,8 +421,14 @@ def main() -> int:
     else:
         results_note = f"answers by {v1['ref']} ({v1['variant_type']} variant)"
     log(f"scored {len(scores1.cache)} distinct inputs ({results_note}); policy {policy.model_dump()}")
+    if args.answers == "tfidf":
+        record_served_answers(v1, scores1, frozen_rows, work)
+    from tuneforge.monitor.reference import load_reference
 
-    results = {"policy": policy.model_dump(), "v1": v1, "answers": results_note}
+    label_reference = load_reference(v1["ref"]).label_reference_name
+    log(f"label drift reference: {label_reference}")
+
+    results = {"policy": policy.model_dump(), "v1": v1, "answers": results_note, "label_reference": label_reference}
     for kind, drift in (("no_drift", False), ("drift", True)):
         results[kind] = []
         for seed in range(1, args.seeds + 1):
@@ -418,6 +445,14 @@ def main() -> int:
     early = sum(r["first_alert_after"] is not None and r["first_alert_after"] <= args.phase1 for r in results["drift"])
     log(f"no drift: {false_alarms}/{args.seeds} streams would retrain, {any_alert}/{args.seeds} raised any alert")
     log(f"drift: alert after {delays} requests past the shift ({early} alerted before it)")
+    if args.detection_only:
+        results["summary"] = {"false_alarm_retrains": f"{false_alarms}/{args.seeds}",
+                              "no_drift_any_alert": f"{any_alert}/{args.seeds}", "detection_delay_requests": delays,
+                              "alerted_before_shift": early, "label_reference": label_reference,
+                              "wall_s_this_call": round(time.time() - t0)}
+        (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
+        print(json.dumps(results["summary"], indent=2, default=str))
+        return 0
 
     # The loop closed on the live traffic log (seed 0): the same drifted stream, reviewers' corrections, and a
     # retrain each time the policy fires, until the gate promotes one.

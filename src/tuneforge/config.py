@@ -443,6 +443,12 @@ class MonitorPolicy(_Strict):
     retention_days: Optional[int] = Field(None, ge=1, description="Delete traffic older than this (null: keep all).")
 
 
+class PolicyUpdateBody(_Strict):
+    """`PATCH /v1/monitor/{name}/policy`: change these fields of the name's policy file (the rest is kept)."""
+
+    min_corrections: int = Field(..., ge=1, description=MonitorPolicy.model_fields["min_corrections"].description)
+
+
 def load_policy(path: str | Path | None) -> MonitorPolicy:
     """The policy from a YAML file (unknown keys refused, named), or the defaults when there is none."""
     if path is None or not Path(path).is_file():

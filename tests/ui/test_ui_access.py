@@ -226,3 +226,51 @@ def test_every_control_is_reachable_by_keyboard_with_a_visible_focus(server, bro
     assert missing == [], f"not reachable with Tab: {missing}"
     assert unfocused == [], f"focused without a visible focus indicator: {unfocused}"
     page.context.close()
+
+
+def test_the_jobs_table_follows_a_running_job_to_its_model(server, browser):
+    """The Jobs table's row of a job shown live is refreshed with the progress (out-of-band swap): once the job has
+    succeeded, the row says so and names the fine-tuned model, with no reload of the page."""
+    with server.api(server.key_a) as api:
+        created = api.post("/v1/fine_tuning/jobs", json={
+            "model": server.base_model, "training_file": server.a_file, "suffix": "table", "seed": 2,
+            "hyperparameters": {"n_epochs": 1, "batch_size": 4},
+            "tuneforge": {"lora_r": 4, "precision": "fp32", "max_seq_len": 128}})
+        assert created.status_code == 200, created.text
+        job_id = created.json()["id"]
+    page = new_page(browser)
+    log_in(page, server, server.key_a)
+    page.goto(f"{server.url}/ui/train?job={job_id}")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"Show {job_id}"))
+    first = row.inner_text()
+    assert "succeeded" not in first, first  # shown while it is still to run, so the refresh is what is tested
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("job-status")).to_have_text("succeeded", timeout=240_000)
+    expect(row).to_contain_text("succeeded")
+    model = page.locator("dt", has_text="Fine-tuned model").locator("xpath=following-sibling::dd").inner_text()
+    expect(row).to_contain_text(model)
+    assert page.problems == []
+    page.context.close()
+
+
+def test_a_monitor_chart_of_one_window_spans_the_time_of_that_window(server, browser):
+    """With a single window, uPlot's automatic range would stretch the time axis over years: the chart's x scale
+    must stay within minutes of the window's time."""
+    with server.api(server.key_a) as api:
+        answered = api.post("/v1/chat/completions", json={
+            "model": f"{server.a_name}:1", "messages": [{"role": "user", "content": "dell laptop"}], "max_tokens": 4})
+        assert answered.status_code == 200, answered.text
+        summary = api.get(f"/v1/monitor/{server.a_name}").json()
+    [t] = summary["series"]["t"]  # one window
+    page = new_page(browser)
+    log_in(page, server, server.key_a)
+    page.goto(f"{server.url}/ui/monitor?variant={server.a_name}")
+    page.wait_for_load_state("networkidle")
+    scales = page.evaluate("[...document.querySelectorAll('[data-chart]')].map(b => [b.uplot.scales.x.min, "
+                           "b.uplot.scales.x.max])")
+    assert len(scales) == 4, scales
+    for low, high in scales:
+        assert low < t < high and high - low <= 3600, (t, low, high)  # not the years uPlot picks for one point
+    assert page.problems == []
+    page.context.close()

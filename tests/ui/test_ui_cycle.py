@@ -6,7 +6,9 @@ the new version. Each step asserts on what the page shows, and a screenshot of e
 
 The tiny random model is never significantly better than a prompt, so the promotion gate refuses it, and the test
 checks that the Deploy page says so with the gate's reason; it then promotes with the gate relaxed under "Gate
-settings" (no significance test, not worse by more than 5 points), as a task owner who accepts that can.
+settings" (no significance test, not worse by more than 25 points: on 12 held-out lines one answer is 8 points,
+and the job's seed is drawn, so a random tiny model lands a line or two either side of the prompt), as a task
+owner who accepts that can.
 
 The flows and the labels used here are the ones the page modules describe in their docstrings
 (src/tuneforge/ui/pages/*.py).
@@ -112,11 +114,11 @@ def wait_for_text(page, url: str, pattern: str, timeout: float = 300) -> str:
 
 def promote_with_relaxed_gate(page, server, ref: str) -> None:
     """Promote `ref` from the Deploy page with the gate relaxed under "Gate settings": no significance test, and
-    "not worse by more than 5 points" (a tiny random model is never significantly better than a prompt, nor a
+    "not worse by more than 25 points" (a tiny random model is never significantly better than a prompt, nor a
     retrained one than production). The gate still runs: a version worse than that is refused."""
     page.get_by_text("Gate settings").click()
     page.get_by_label("Required confidence").fill("0")
-    page.get_by_label("Minimum improvement").fill("-0.05")
+    page.get_by_label("Minimum improvement").fill("-0.25")
     message = page.locator("#deploy-message")
     before = message.inner_text() if message.count() else ""
     page.get_by_role("button", name=f"Promote {ref} to production").click()
@@ -160,6 +162,10 @@ def test_the_whole_cycle_in_the_browser(server, browser, shots):
     page.wait_for_url("**/ui/train?training_file=*")
     assert version in page.get_by_label("Training data").locator("option:checked").inner_text()
     assert not page.get_by_label("Epochs").is_visible()  # advanced settings folded away
+    # One setting opened: a fixed seed, so the tiny random model's run (and the gate's verdict on it) is the same
+    # on every machine; a drawn seed made this test pass or fail by one or two held-out lines.
+    page.get_by_text("Advanced settings").click()
+    page.get_by_label("Seed").fill("1234")
     page.get_by_role("button", name="Start training").click()
     page.wait_for_url("**/ui/train?job=*")
     job_id = page.url.split("job=")[1]
@@ -263,14 +269,22 @@ def test_the_whole_cycle_in_the_browser(server, browser, shots):
     shots(page, "review-done")
 
     # --- Monitor: the numbers, then retrain on the corrections. ---
-    # The team's policy file (docs/monitor.md): retrain after 5 corrections (the default, 30, is for real traffic).
+    # The team's policy file (docs/monitor.md) caps the retrain's steps; the owner sets on the page that 5
+    # corrections are enough (the default, 30, is for real traffic), and the file keeps the cap.
     policy = server.home / "monitor" / name / "policy.yaml"
     policy.parent.mkdir(parents=True, exist_ok=True)
-    policy.write_text("min_corrections: 5\nretrain_max_steps: 20\n")
+    policy.write_text("retrain_max_steps: 20\n")
     page.get_by_role("link", name="Monitor", exact=True).click()
     page.get_by_label("Variant").select_option(name)
     page.get_by_role("button", name="Show").click()
     main = page.get_by_role("main")
+    assert "Minimum corrections 30" in re.sub(r"\s+", " ", page.locator("#policy").inner_text())
+    page.get_by_label("Corrections needed before a retrain").fill("5")
+    page.get_by_role("button", name="Save policy").click()
+    page.wait_for_load_state("networkidle")
+    assert "Minimum corrections 5" in re.sub(r"\s+", " ", page.locator("#policy").inner_text())
+    assert "the policy needs 5." in main.inner_text()
+    assert policy.read_text().splitlines() == ["retrain_max_steps: 20", "min_corrections: 5"]
     assert f"{len(TRAFFIC)} requests logged for {name}" in main.inner_text()
     assert f"({len(TRAFFIC)} reviewed)" in main.inner_text()  # reviewed accuracy counts every decision
     assert re.search(r"Retrain due: (yes|no)", main.inner_text())

@@ -9,6 +9,9 @@ import json
 import pytest
 from ui_app import PLANTED, invoice_csv, ui_client
 
+from tuneforge.config import TrainConfig
+from tuneforge.data.formats import load_from_options
+from tuneforge.data.split import split_examples
 from tuneforge.data.versions import resolve_data_path
 
 COLUMNS = {"input_column": "description", "output_column": "category"}
@@ -75,11 +78,20 @@ def test_fixes_remove_the_findings_and_the_saved_version_trains(api, tiny_model_
     assert dataset["id"].startswith("invoices@") and dataset["examples"] == 16 and dataset["fixes"] == {
         **FIXES, "drop_invalid_rows": False}
     # The stored rows: the copy and the contradiction are gone, the address is redacted.
-    content = client.get(f"/v1/files/{dataset['training_file']}/content", headers=keys["alice"]).text
+    version = resolve_data_path(dataset["id"])[0]  # the immutable version
+    content = version.read_text()
     rows = [json.loads(line) for line in content.splitlines()]
     answers = {r["messages"][0]["content"]: r["messages"][1]["content"] for r in rows}
     assert len(rows) == 16 and answers["dell laptop"] == "hardware" and "jane.doe@example.com" not in content
-    assert resolve_data_path(dataset["id"])[0].read_text() == content  # the immutable version, same bytes
+    # Its seeded held-out split, as `tuneforge train` makes it: the training file is the train part, the
+    # validation file the held-out part, disjoint, together the version's rows.
+    train = client.get(f"/v1/files/{dataset['training_file']}/content", headers=keys["alice"]).text.splitlines()
+    held = client.get(f"/v1/files/{dataset['validation_file']}/content", headers=keys["alice"]).text.splitlines()
+    expected_train, expected_held = split_examples(load_from_options(version, TrainConfig(data=str(version))), 0.1, 42)
+    assert held == [json.dumps(e.to_json(), ensure_ascii=False) for e in expected_held] and len(held) >= 1
+    assert train == [json.dumps(e.to_json(), ensure_ascii=False) for e in expected_train]
+    assert sorted(train + held) == sorted(content.splitlines())
+    assert (dataset["train_examples"], dataset["held_out_examples"]) == (len(train), len(held))
     # Saving the same data again is the same dataset; the list and the retrieve show it.
     again = client.post("/v1/datasets", headers=keys["alice"], json={**body, "name": "invoices"}).json()
     assert again == dataset

@@ -11,12 +11,14 @@ import shutil
 from html import unescape
 
 import pytest
+import yaml
 from conftest import _LINES, chat_row, write_eval, write_jsonl
 from fastapi.testclient import TestClient
 
 from tuneforge.jobs.service import JobsService
 from tuneforge.monitor.traffic_log import TrafficLog
 from tuneforge.registry import owners
+from tuneforge.monitor.policy import policy_path
 from tuneforge.registry.store import Registry
 from tuneforge.serve.app import create_app
 from tuneforge.serve.catalog import Catalog
@@ -251,6 +253,34 @@ def test_monitor_shows_the_latest_window_series_alerts_and_the_retrain_status(ui
     bob = ui.as_("bob")
     assert bob.get("/ui/monitor?variant=ft-mon").status_code == 404
     assert "ft-mon" not in bob.get("/ui/monitor").text
+
+
+def test_the_owner_changes_min_corrections_on_the_monitor_page_through_the_policy_api(ui, tiny_variants, tmp_path):
+    """The policy shows on the page; "Save policy" PATCHes /v1/monitor/NAME/policy, which writes the name's
+    policy.yaml keeping its other keys; the retrain verdict follows; another key can neither read nor change it."""
+    _deployed_with_traffic(ui, tiny_variants, tmp_path)
+    path = policy_path("ft-mon")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("window: 20\n")  # a key the owner set by file stays
+    client = ui.as_("alice")
+    html = client.get("/ui/monitor?variant=ft-mon").text
+    assert "<dt>Minimum corrections</dt><dd>30</dd>" in html and 'name="min_corrections"' in html
+    saved = client.post("/ui/monitor/policy", data={"variant": "ft-mon", "min_corrections": "3"},
+                        follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    html = client.get(saved.headers["location"]).text
+    assert "<dt>Minimum corrections</dt><dd>3</dd>" in html and 'role="alert"' not in html
+    assert "the policy needs 3." in html
+    assert yaml.safe_load(path.read_text()) == {"window": 20, "min_corrections": 3}
+    refused = client.post("/ui/monitor/policy", data={"variant": "ft-mon", "min_corrections": "0"})
+    assert 'role="alert"' in refused.text and "min_corrections" in refused.text
+    assert yaml.safe_load(path.read_text())["min_corrections"] == 3  # a refused value never reaches the file
+
+    headers = {"Authorization": f"Bearer {ui.secrets['bob']}"}
+    assert client.get("/v1/monitor/ft-mon/policy", headers=headers).status_code == 404
+    assert client.patch("/v1/monitor/ft-mon/policy", headers=headers, json={"min_corrections": 1}).status_code == 404
+    owner = {"Authorization": f"Bearer {ui.secrets['alice']}"}
+    assert client.get("/v1/monitor/ft-mon/policy", headers=owner).json()["min_corrections"] == 3
 
 
 def test_the_pages_work_on_a_server_without_the_fine_tuning_api(tiny_variants, tmp_path):

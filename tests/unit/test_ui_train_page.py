@@ -98,9 +98,15 @@ def test_advanced_settings_reach_the_job_and_bad_ones_are_shown(ui):
     client, keys, _ = ui
     _login(client, keys, "alice")
     dataset = _save_dataset(client)
-    job_id = _start(client, dataset["training_file"], n_epochs="3", batch_size="", learning_rate_multiplier="0.5")
-    hp = _api(client, "GET", f"/v1/fine_tuning/jobs/{job_id}")["hyperparameters"]
-    assert hp == {"n_epochs": 3, "batch_size": "auto", "learning_rate_multiplier": 0.5}
+    job_id = _start(client, dataset["training_file"], n_epochs="3", batch_size="", learning_rate_multiplier="0.5",
+                    seed="1234")
+    job = _api(client, "GET", f"/v1/fine_tuning/jobs/{job_id}")
+    assert job["hyperparameters"] == {"n_epochs": 3, "batch_size": "auto", "learning_rate_multiplier": 0.5}
+    assert job["seed"] == 1234
+    # The saved version's held-out split goes with it, so the job's evaluation has rows it never trained on.
+    assert dataset["validation_file"] and job["validation_file"] == dataset["validation_file"]
+    assert dataset["held_out_examples"] >= 1
+    assert f"{dataset['train_examples']} / {dataset['held_out_examples']}" in client.get("/ui/data").text
     response = client.post("/ui/train/start", data={"training_file": dataset["training_file"], "model": BASE,
                                                     "n_epochs": "three"})
     assert response.status_code == 200 and "whole numbers" in response.text

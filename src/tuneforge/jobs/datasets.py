@@ -3,9 +3,10 @@ person chose, the fixes they picked applied (data/fixes.py), the workbench's fin
 readiness verdict and the time estimate of the job the Train page would start; and saving the result.
 
 Saving stores an immutable dataset version (data/versions.py: normalised JSONL + manifest, content-addressed) and
-registers its data.jsonl as a `fine-tune` file of the same owner. That file id is the dataset's `training_file`, so
-a fine-tuning job trains on exactly the stored version through the unchanged OpenAI jobs API, and the version id
-works with `tuneforge train` too. Which owner saved which version is kept in TUNEFORGE_HOME/datasets.db: versions
+registers its seeded split (the one `tuneforge train` makes) as two `fine-tune` files of the same owner: the
+dataset's `training_file` (the train part) and `validation_file` (the held-out part), so a fine-tuning job given
+both trains on exactly the stored version's train part through the unchanged OpenAI jobs API and is evaluated on
+rows it never saw; the version id works with `tuneforge train` too. Which owner saved which version is kept in TUNEFORGE_HOME/datasets.db: versions
 are shared by content on disk, but each owner sees only the ones they saved (admins see all).
 """
 
@@ -46,6 +47,16 @@ MIGRATIONS = [
             created_at INTEGER NOT NULL,
             UNIQUE (owner, version)
         )
+        """,
+    ),
+    (
+        # A saved version also sets aside a seeded held-out split (registered as its own file), so a job trained
+        # on it has held-out data to be evaluated on; rows saved before have none (NULL).
+        "0002_held_out_split",
+        """
+        ALTER TABLE datasets ADD COLUMN validation_file TEXT;
+        ALTER TABLE datasets ADD COLUMN train_examples INTEGER;
+        ALTER TABLE datasets ADD COLUMN held_out_examples INTEGER;
         """,
     ),
 ]
@@ -112,7 +123,11 @@ def _row(row) -> dict | None:
 def dataset_object(row: dict) -> dict:
     return {"id": row["version"], "object": "dataset", "name": row["name"], "created_at": row["created_at"],
             "examples": row["examples"], "training_file": row["training_file"], "source_file": row["source_file"],
-            "fixes": row["fixes"], "verdict": row["verdict"]}
+            "fixes": row["fixes"], "verdict": row["verdict"],
+            # The seeded split of the version (data/split.py, `tuneforge train`'s eval_split and seed): the training
+            # file holds the train part, the validation file the held-out part (None when nothing could be held out).
+            "validation_file": row.get("validation_file"), "train_examples": row.get("train_examples"),
+            "held_out_examples": row.get("held_out_examples")}
 
 
 def default_base(catalog) -> str:
@@ -242,8 +257,25 @@ def save(files, datasets: DatasetStore, owner: str, record: dict, body: DatasetC
     existing = datasets.get_version(owner, vid)
     if existing is not None:
         return existing
-    training = files.save_bytes(owner, f"{vid}.jsonl", (folder / DATA_FILE).read_bytes(), "fine-tune")
+    train, held = held_out_split(report.examples)
+    training = files.save_bytes(owner, f"{vid}.jsonl", _jsonl(train), "fine-tune")
+    validation = files.save_bytes(owner, f"{vid}-held-out.jsonl", _jsonl(held), "fine-tune") if held else None
     verdict = decide(Readiness(report, scan, [], "characters", None))[0]
     return datasets.add(id=new_id("ds-"), owner=owner, version=vid, name=name, source_file=record["id"],
                         training_file=training["id"], examples=len(report.examples), fixes=body.fixes.model_dump(),
-                        verdict=verdict, created_at=now())
+                        verdict=verdict, created_at=now(), validation_file=validation and validation["id"],
+                        train_examples=len(train), held_out_examples=len(held))
+
+
+def held_out_split(examples) -> tuple[list, list]:
+    """(train, held out): the seeded split `tuneforge train` makes (data/split.py with TrainConfig's default
+    eval_split and seed, which the version's manifest records too), so the held-out rows are never trained on."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.data.split import split_examples
+
+    fields = TrainConfig.model_fields
+    return split_examples(examples, fields["eval_split"].default, fields["seed"].default)
+
+
+def _jsonl(examples) -> bytes:
+    return "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in examples).encode("utf-8")

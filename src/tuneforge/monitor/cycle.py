@@ -69,7 +69,8 @@ def run_cycle(spec: str, policy: MonitorPolicy, score: bool = True, html: str | 
                     log(f"scored {n} answers of {version} against the label set")
         rows = load_rows(conn, names)
         summary = summarise(rows, ref, policy.window, policy.drift_p_value, history)
-        summary["reference_labels"] = ref.train_labels
+        summary["reference_labels"] = ref.label_reference  # what label drift compares with (monitor/reference.py)
+        summary["label_reference"] = ref.label_reference_name
         # Retrains learn from the default traffic log, so only its feedback ids are comparable.
         own_log = path is None or Path(path).resolve() == Path(traffic_path()).resolve()
         waiting = production_corrections(conn, current, last_retrain_feedback_id(ref.name, current) if own_log else 0)

@@ -38,8 +38,10 @@ def window_rows(w: dict) -> list[tuple[str, str]]:
     ]
     if ld:
         new = f"; new: {', '.join(ld['new_categories'])}" if ld.get("new_categories") else ""
+        against = ld.get("reference") or f"training labels (n = {ld['n_reference']})"
         rows.append(("label drift", f"Jensen-Shannon {ld['js_distance']:.3g}; chi-square p = {_p(ld.get('p_value'))} "
-                                    f"(n = {ld['n_reference']} training vs {ld['n_current']} answers){new}"))
+                                    f"(n = {ld['n_reference']} reference vs {ld['n_current']} answers){new}"))
+        rows.append(("label drift reference", against))
     rows += [
         ("input length PSI", _psi(w.get("length_psi_test"))),
         ("input length test", f"{lt.get('test') or '-'} " + (f"p = {_p(lt.get('p_value'))}" if lt.get("p_value")

@@ -29,9 +29,11 @@ def _distribution(counts: dict[str, int], categories: list[str]) -> list[float]:
     return [counts.get(c, 0) / total for c in categories]
 
 
-def label_drift(reference: dict[str, int], current: dict[str, int]) -> dict:
-    """Predicted-label distribution of a window against the training labels. Categories new in the window count
-    (a new category is drift); `drifted` follows the sample-size rule above."""
+def label_drift(reference: dict[str, int], current: dict[str, int], known: list[str] | None = None) -> dict:
+    """Predicted-label distribution of a window against a reference distribution (monitor/reference.py: the
+    variant's own answers on reference data, else the training labels). Categories new in the window count (a
+    new category is drift; one of the `known` labels that the reference merely lacks is not reported as new);
+    `drifted` follows the sample-size rule above."""
     from scipy.spatial.distance import jensenshannon
     from scipy.stats import chi2_contingency
 
@@ -40,7 +42,8 @@ def label_drift(reference: dict[str, int], current: dict[str, int]) -> dict:
     p, q = _distribution(reference, cats), _distribution(current, cats)
     js = float(jensenshannon(p, q, base=2)) if n_ref and n_cur else 0.0
     out = {"js_distance": js, "n_reference": n_ref, "n_current": n_cur,
-           "new_categories": sorted(c for c in current if c not in reference and current[c]),
+           "new_categories": sorted(c for c in current if c not in reference and c not in (known or ())
+                                     and current[c]),
            "test": "chi-square" if n_ref <= SMALL_SAMPLE else "jensen-shannon", "p_value": None}
     table = [[reference.get(c, 0) for c in cats], [current.get(c, 0) for c in cats]]
     keep = [j for j in range(len(cats)) if table[0][j] + table[1][j] > 0]

@@ -28,6 +28,34 @@ def policy_for(name: str, path: str | None = None) -> MonitorPolicy:
     return load_policy(path or policy_path(name.split(":")[0].split("@")[0]))
 
 
+def _reference_word(ld: dict) -> str:
+    """How an alert names the label-drift reference (monitor/reference.py): the variant's eval answers or the
+    training labels (the fallback, and what older summaries without the key were compared with)."""
+    return "reference answers" if ld.get("reference_kind") == "eval answers" else "training"
+
+
+def update_policy(name: str, changes: dict) -> MonitorPolicy:
+    """Set `changes` in the name's policy file, keeping every other key it holds (defaults stay defaults, not
+    frozen into the file); validated as a whole before the file is replaced (a temporary file renamed into place,
+    so a reader never sees half of it). Returns the policy now in force."""
+    import os
+    import tempfile
+
+    import yaml
+
+    from tuneforge.config import build_config, load_yaml_values
+
+    path = policy_path(name)
+    values = {**(load_yaml_values(path) if path.is_file() else {}), **changes}
+    policy = build_config(MonitorPolicy, values, source=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".policy.", suffix=".yaml")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        yaml.safe_dump(values, f, sort_keys=False)
+    os.replace(tmp, path)
+    return policy
+
+
 def alerts(window: dict | None, policy: MonitorPolicy) -> list[str]:
     if not window or window["requests"] < policy.window:
         # A partial window is too small for the tests' false-alarm rates to hold (PSI over 25 requests swings past
@@ -43,8 +71,8 @@ def alerts(window: dict | None, policy: MonitorPolicy) -> list[str]:
             and ld["js_distance"] > policy.max_label_drift:
         new = f"; new: {', '.join(ld['new_categories'])}" if ld["new_categories"] else ""
         out.append(f"label distribution drift: Jensen-Shannon distance {ld['js_distance']:.3f} > "
-                   f"{policy.max_label_drift}, chi-square p = {ld['p_value']:.2g} (n = {ld['n_reference']} training "
-                   f"vs {ld['n_current']} answers){new}")
+                   f"{policy.max_label_drift}, chi-square p = {ld['p_value']:.2g} (n = {ld['n_reference']} "
+                   f"{_reference_word(ld)} vs {ld['n_current']} answers){new}")
     for key, name in (("length_psi", "input length"), ("vocabulary_psi", "vocabulary")):
         test = window.get(f"{key}_test") or {}
         if window.get(key) is None or window[key] <= policy.max_input_psi:

@@ -4,6 +4,12 @@ frozen evaluation set, and the traffic rows it answered.
 A monitored name (`invoice`) covers every version's traffic (`invoice:1`, `invoice:2`, ...); a version
 (`invoice:2`) or a stage (`invoice@production`) covers that version only. The reference is the training data of
 the version named (for a name: the production version, else the newest).
+
+Label drift compares the variant's answers in a window with the variant's *own answers on reference data*: its
+predictions on the held-out evaluation set recorded in its eval.json. Comparing with the training labels instead
+makes an imperfect variant look drifted on unchanged traffic (one right 47% of the time answers with a mix far
+from the training mix; benchmarks/RESULTS.md). The training labels are the fallback when the version has no
+evaluation with at least MIN_REFERENCE_ANSWERS answers; `label_reference_name` says which one was used.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneforge.data.labels import label_set, normalise_answer
+
+# Fewer answers than this give too noisy a mix to test against (with a dozen labels, chi-square wants about 5
+# expected answers per label); the training labels are used instead.
+MIN_REFERENCE_ANSWERS = 50
 
 
 @dataclass
@@ -26,6 +36,18 @@ class Reference:
     labels: list[str]
     eval_path: str | None
     run: dict = field(default_factory=dict)
+    eval_answers: dict[str, int] = field(default_factory=dict)  # label -> count of the variant's eval answers
+
+    @property
+    def label_reference(self) -> dict[str, int]:
+        """What a window's answers are compared with: the variant's own eval answers, else the training labels."""
+        return self.eval_answers or self.train_labels
+
+    @property
+    def label_reference_name(self) -> str:
+        n = sum(self.label_reference.values())
+        return (f"{self.ref}'s answers on its evaluation set (n = {n})" if self.eval_answers
+                else f"training labels (n = {n})")
 
     @property
     def is_classification(self) -> bool:
@@ -61,7 +83,24 @@ def load_reference(spec: str, registry=None) -> Reference:
         for a in answers:
             counts[normalise_answer(a)] = counts.get(normalise_answer(a), 0) + 1
     return Reference(v.ref, v.name, v.run_path, data.get("system_prompt"), [e.user_text for e in examples], counts,
-                     labels, v.eval_path, run)
+                     labels, v.eval_path, run, eval_answer_counts(v.eval_path) if labels else {})
+
+
+def eval_answer_counts(eval_path: str | None) -> dict[str, int]:
+    """label -> how often the evaluated variant (the eval's default system) answered it on the held-out set; {}
+    when there is no eval.json, it stores no per-example predictions, or it has fewer than MIN_REFERENCE_ANSWERS."""
+    from tuneforge.eval.eval_file import read_eval
+
+    if not eval_path or not Path(eval_path).is_file():
+        return {}
+    report = read_eval(eval_path)
+    system = report.default_system()
+    counts: dict[str, int] = {}
+    for e in report.examples:
+        answer = (e.get("predictions") or {}).get(system)
+        if isinstance(answer, str):
+            counts[normalise_answer(answer)] = counts.get(normalise_answer(answer), 0) + 1
+    return counts if sum(counts.values()) >= MIN_REFERENCE_ANSWERS else {}
 
 
 def eval_examples(ref: Reference) -> list[dict]:

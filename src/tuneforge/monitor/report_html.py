@@ -41,7 +41,7 @@ def render_html(summary: dict, alerts: list[str]) -> str:
                    {"estimated": _series(ws, "estimated_accuracy", "ci"),
                     "measured (reviewed)": _series(ws, "measured_accuracy", "ci"),
                     "mean confidence": _series(ws, "confidence", "ci")}, y_max=1.0),
-        line_chart("Label drift vs training data: Jensen-Shannon distance and chi-square p-value", xs,
+        line_chart("Label drift vs the reference answers: Jensen-Shannon distance and chi-square p-value", xs,
                    {"JS distance": _series(ws, "label_drift", "js_distance"),
                     "chi-square p": _series(ws, "label_drift", "p_value")}, y_max=1.0),
         line_chart("Input drift: PSI and its permutation threshold (95%, same-distribution samples of these sizes)",
@@ -57,7 +57,8 @@ def render_html(summary: dict, alerts: list[str]) -> str:
         total = sum(latest["labels"].values())
         ref_total = sum(summary.get("reference_labels", {}).values()) or 1
         bars = sorted(latest["labels"].items(), key=lambda kv: -kv[1])
-        charts.append(metric_bars("Latest window: answer shares (training share in the label)",
+        against = summary.get("label_reference", "training labels")
+        charts.append(metric_bars(f"Latest window: answer shares (reference share in the label; reference: {against})",
                                   [(f"{k} ({100 * summary.get('reference_labels', {}).get(k, 0) / ref_total:.0f}%)",
                                     v / total, None) for k, v in bars]))
     alert_html = "".join(f"<li>{escape(a)}</li>" for a in alerts) or "<li>none</li>"

@@ -1,5 +1,5 @@
 """The monitor's numbers: traffic of one variant cut into windows of N requests, each window measured against
-the variant's training data (drift) and, where reviewers looked, against the truth (accuracy).
+the variant's training data (input drift), its own answers on its evaluation set (label drift) and, where reviewers looked, against the truth (accuracy).
 
 Everything here reads stored rows and returns plain dicts, so the terminal summary, the HTML report, the alert
 policy and the benchmark share one computation.
@@ -91,8 +91,10 @@ def window_stats(rows: list[dict], ref: Reference, p_value: float = 0.01, domain
             key = normalise_answer(a or "")
             counts[key] = counts.get(key, 0) + 1
         out["labels"] = counts
-        out["label_drift"] = drift.label_drift(ref.train_labels, counts)
+        out["label_drift"] = drift.label_drift(ref.label_reference, counts, known=ref.labels)
         ld = out["label_drift"]
+        ld["reference"] = ref.label_reference_name
+        ld["reference_kind"] = "eval answers" if ref.eval_answers else "training labels"
         significant = ld["p_value"] is not None and ld["p_value"] < p_value
         out["label_drift"]["drifted"] = significant if ld["test"] == "chi-square" else ld["js_distance"] > 0.1
     lengths_ref, lengths_cur = [len(t) for t in ref.train_inputs], [len(t) for t in inputs]

@@ -6,6 +6,8 @@ in the background, with the policy that decides when one is due.
                                       whether a retrain is due and why
     GET  /v1/monitor/{name}/retrain   the policy, the retrain running or last run here, the last report on disk
     POST /v1/monitor/{name}/retrain   body: config.RetrainBody; starts `tuneforge retrain NAME`
+    GET  /v1/monitor/{name}/policy    the policy in force (TUNEFORGE_HOME/monitor/NAME/policy.yaml or defaults)
+    PATCH /v1/monitor/{name}/policy   body: config.PolicyUpdateBody; changes those keys of the policy file
 
 Scoped by owner like the registry (serve/registry_access.py).
 """
@@ -18,7 +20,7 @@ from typing import Optional
 
 from fastapi import APIRouter, Query, Request
 
-from tuneforge.config import RetrainBody
+from tuneforge.config import PolicyUpdateBody, RetrainBody
 from tuneforge.serve.background import tasks_of
 from tuneforge.serve.registry_access import caller, check_name
 
@@ -114,5 +116,20 @@ def monitor_api_router(traffic) -> APIRouter:
 
         tasks_of(request.app).start(f"retrain:{name}", work)
         return _retrain_status(request, name)
+
+    @router.get("/v1/monitor/{name}/policy")
+    def read_policy(name: str, request: Request):
+        from tuneforge.monitor.policy import policy_for
+
+        name = check_name(caller(request), name)
+        return {"object": "monitor.policy", "name": name, **policy_for(name).model_dump()}
+
+    @router.patch("/v1/monitor/{name}/policy")
+    def change_policy(name: str, body: PolicyUpdateBody, request: Request):
+        from tuneforge.monitor.policy import update_policy
+
+        name = check_name(caller(request), name, write=True)  # the owner's (or an admin's) to change
+        return {"object": "monitor.policy", "name": name,
+                **update_policy(name, body.model_dump(exclude_unset=True)).model_dump()}
 
     return router

@@ -14,7 +14,9 @@ User flow (labels and button texts are stable; the browser tests select by them)
    "Peak memory", "Training tokens").
 5. "Dataset name" and the button "Save dataset version" store the fixed rows as an immutable version; the page then
    says "Saved <id>" and lists it under "Saved dataset versions", each with a link "Train on it (<id>)" (visible
-   text "Train on it") that opens the Train page with that dataset's training file chosen.
+   text "Train on it") that opens the Train page with that dataset's training file chosen. Saving also sets aside a
+   seeded held-out split (the one `tuneforge train` makes); the column "Trained on / held out" shows its sizes, and
+   a job started from the version is evaluated on the held-out part by default.
 Every call goes through the public API: POST /v1/files, POST /v1/datasets/check, POST /v1/datasets, GET /v1/datasets.
 """
 

@@ -15,18 +15,22 @@ User flow (labels and button texts are stable; browser tests select by them):
    the policy's minimum, whether the policy retrains automatically; the button "Retrain now" starts
    `tuneforge retrain NAME` on the server (the status line then says "Retraining…" and refreshes itself every 2
    seconds until it shows the result: the new version and whether the gate promoted it, or the error).
+   Under "Policy" the name's policy in force ("Minimum corrections", "Window", "Automatic retraining", ...); the
+   owner changes the minimum with "Corrections needed before a retrain" and "Save policy" (PATCH
+   /v1/monitor/NAME/policy, which writes TUNEFORGE_HOME/monitor/NAME/policy.yaml).
 """
 
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from tuneforge.ui import api_client
-from tuneforge.ui.api_client import ok
+from tuneforge.ui.api_client import ApiFailure, ok
 from tuneforge.ui.pages import formatting
 from tuneforge.ui.pages.choices import default_name, registered
 from tuneforge.ui.render import fragment, is_htmx, page
@@ -60,7 +64,23 @@ async def monitor_page(request: Request, variant: str | None = None, window: int
             api.get(f"/v1/monitor/{name}", params=params), _retrain(api, name))
         summary = ok(summary)
     return page(request, "monitor.html", "Monitor", models=models, chosen=name, summary=summary, retrain=retrain,
-                charts=CHARTS, fmt=formatting)
+                charts=CHARTS, fmt=formatting, policy_error=request.query_params.get("policy_error"))
+
+
+@router.post("/ui/monitor/policy")
+async def save_policy(variant: str = Form(...), min_corrections: str = Form(""),
+                      api: httpx.AsyncClient = Depends(api_client.client)):
+    """The policy form: PATCH /v1/monitor/{name}/policy; a refused value is shown above the form."""
+    query = {"variant": variant}
+    try:
+        ok(await api.patch(f"/v1/monitor/{variant}/policy", json={"min_corrections": int(min_corrections)}))
+    except ValueError:
+        query["policy_error"] = "Corrections needed before a retrain: enter a whole number of at least 1."
+    except ApiFailure as err:
+        if err.status == 404:
+            raise
+        query["policy_error"] = err.message
+    return RedirectResponse("/ui/monitor?" + urlencode(query), status_code=303)
 
 
 @router.get("/ui/monitor/retrain")

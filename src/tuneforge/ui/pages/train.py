@@ -3,17 +3,20 @@
 User flow (labels and button texts are stable; the browser tests select by them):
 1. Under "Start a fine-tuning job", choose the data in the select labelled "Training data" (saved dataset versions,
    newest first; the Data page's "Train on it" link preselects one) and the base in "Base model", then press
-   "Start training". Nothing else is needed: epochs, batch size and learning rate are chosen from the data.
+   "Start training" (a saved version's held-out split is sent as the job's validation file). Nothing else is
+   needed: epochs, batch size and learning rate are chosen from the data.
    "Advanced settings" (a collapsed <details>) holds "Epochs", "Batch size", "Learning rate multiplier" (blank =
    auto), "Kind of model" (default "Chosen from the data": a label classifier when every answer is one of a few
-   labels, else a text generator, as `tuneforge train` decides) and "Model name suffix".
+   labels, else a text generator, as `tuneforge train` decides), "Seed" (blank = one is drawn and recorded; a
+   number repeats a run) and "Model name suffix".
 2. The page then shows the job (URL /ui/train?job=<id>) in the section "Job <id>", refreshed every 2 s while it runs:
    "Status", "Step" (with a progress bar labelled "Training progress"), "Tokens/s", "Time left" and the
    "Training loss" chart (uPlot; its text alternative names the last loss), and the recent "Events".
    When the job has succeeded, "Fine-tuned model" names the new model.
 3. Buttons, shown when they apply: "Pause" (a running or queued job; it stops at once and keeps its checkpoints),
    "Resume" (a paused job; it goes on from its last checkpoint) and "Cancel job" (any unfinished job).
-4. The table "Jobs" lists this key's jobs with their status; each id links to its progress ("Show <id>").
+4. The table "Jobs" lists this key's jobs with their status and fine-tuned model; each id links to its progress
+   ("Show <id>"). The shown job's row is refreshed with its progress (out of band), so it never goes stale.
 Every call goes through the public API: GET /v1/datasets, /v1/files, /v1/models, POST /v1/fine_tuning/jobs,
 GET /v1/fine_tuning/jobs[/{id}[/events]], POST /v1/fine_tuning/jobs/{id}/cancel|pause|resume.
 """
@@ -123,10 +126,13 @@ async def start(request: Request, api: httpx.AsyncClient = Depends(api_client.cl
     try:
         hp = {"n_epochs": _number(form.get("n_epochs"), int), "batch_size": _number(form.get("batch_size"), int),
               "learning_rate_multiplier": _number(form.get("learning_rate_multiplier"), float)}
+        seed = _number(form.get("seed"), int)
     except ValueError:
         return RedirectResponse("/ui/train?" + urlencode({"error": "Advanced settings: enter whole numbers for "
-                                                          "epochs and batch size, a number for the multiplier."}),
-                                status_code=303)
+                                                          "epochs, batch size and seed, a number for the "
+                                                          "multiplier."}), status_code=303)
+    if seed is not None:
+        body["seed"] = seed  # the jobs API checks its range and names the field when it is out of it
     hp = {k: v for k, v in hp.items() if v is not None}
     if hp:
         body["method"] = {"type": "supervised", "supervised": {"hyperparameters": hp}}
@@ -139,6 +145,12 @@ async def start(request: Request, api: httpx.AsyncClient = Depends(api_client.cl
     body["tuneforge"] = {"variant_type": variant}
     if (form.get("suffix") or "").strip():
         body["suffix"] = form["suffix"].strip()
+    # A saved dataset version's held-out split goes with it as the job's validation file: the job's evaluation
+    # (Compare's "the run's own held-out data") then uses rows the model never trained on.
+    datasets = ok(await api.get("/v1/datasets", params={"limit": 1000}))["data"]
+    held_out = next((d["validation_file"] for d in datasets if d["training_file"] == body["training_file"]), None)
+    if held_out:
+        body["validation_file"] = held_out
     try:
         job = ok(await api.post("/v1/fine_tuning/jobs", json=body))
     except ApiFailure as err:  # shown on the form, where the person can change what they chose

@@ -59,6 +59,16 @@ document.addEventListener("DOMContentLoaded", () => {
 // Monitor charts: one uPlot per figure, from the JSON the page embeds (the same numbers as its table).
 const COLOURS = ["#1d4ed8", "#b91c1c", "#166534", "#7c2d12"];
 
+// The x range uPlot asks for. Showing every point (not zoomed in), it is the windows' own span with a tenth of it
+// on each side, at least a minute (or half a window number): uPlot's automatic range for a single point is
+// 86,400,000 units wide, which on a time axis in seconds spans years instead of the window's time.
+function xRange(xs, min, max, time) {
+  const first = xs[0], last = xs[xs.length - 1];
+  if (min > first || max < last) return [min, max];  // zoomed in by the person: keep their choice
+  const pad = Math.max((last - first) / 10, time ? 60 : 0.5);
+  return [first - pad, last + pad];
+}
+
 function drawMonitorCharts() {
   const source = document.getElementById("monitor-series");
   if (!source || typeof uPlot === "undefined") return;
@@ -70,13 +80,13 @@ function drawMonitorCharts() {
     const [title, unit, lines] = charts[Number(box.dataset.chart)];
     const opts = {
       width: Math.max(280, box.clientWidth || 600), height: 220,
-      scales: { x: { time: increasing } },
+      scales: { x: { time: increasing, range: (u, min, max) => xRange(xs, min, max, increasing) } },
       axes: [increasing ? { label: "time" } : { label: "window", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] },
              { label: unit }],
       series: [{ label: increasing ? "time" : "window" }].concat(lines.map(([key, label], i) => ({
         label, stroke: COLOURS[i % COLOURS.length], width: 2, points: { show: true, size: 6 },
       }))),
     };
-    new uPlot(opts, [xs].concat(lines.map(([key]) => series[key])), box);
+    box.uplot = new uPlot(opts, [xs].concat(lines.map(([key]) => series[key])), box);  // kept for tests
   });
 }
