@@ -112,7 +112,8 @@ MUTATIONS = [
              [("drop.add(i)", "pass")],
              ["tests/unit/test_monitor_loop.py::test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage"]),
     Mutation("switch-fails", "requests fail while a promoted version loads", "serve/catalog.py",
-             [("            if model_id in self.aliases:\n                return self.entries[self.aliases[model_id]]",
+             [("            if previous is not None and previous.visible():  # aliases are shared: never another "
+               "owner's model\n                return previous",
                "            pass")],
              ["tests/e2e/test_monitor_server.py::test_promotion_and_rollback_switch_the_served_version_with_zero_failed_requests"]),
     # -- the web app (issue 15): browser tests in headless Chromium --
