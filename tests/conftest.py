@@ -185,6 +185,22 @@ def extraction_run(tiny_model_dir, tmp_path_factory) -> Path:
                              eval_split=0.0, progress=False), log=lambda *_: None)
 
 
+def register_variant(run, name: str, eval_path=None, owner: str | None = None):
+    """Register run folder `run` as a version of `name` in the test home's registry, owned by `owner` if given
+    (as a finished job's name is)."""
+    from tuneforge.registry import owners
+    from tuneforge.registry.store import Registry
+
+    registry = Registry()
+    try:
+        v = registry.register(run, name, eval_path)
+    finally:
+        registry.close()
+    if owner:
+        owners.claim(name, owner)
+    return v
+
+
 def write_eval(path: Path, tuned: float, baseline: float, data: str = "/data/test.jsonl", n: int = 20) -> Path:
     """An eval.json as eval/compare.py writes it: a classification task on `n` shared inputs, the fine-tuned
     variant right on a `tuned` share of them and the zero-shot baseline on a `baseline` share (the first ones, so

@@ -9,7 +9,7 @@ import json
 import shutil
 
 import pytest
-from conftest import _LINES, chat_row, write_eval, write_jsonl
+from conftest import _LINES, chat_row, register_variant, write_eval, write_jsonl
 from fastapi.testclient import TestClient
 
 from tuneforge.jobs.service import JobsService
@@ -43,26 +43,15 @@ def _run(tiny_variants, tmp_path, which="alpha", folder=None):
     return shutil.copytree(tiny_variants[which], tmp_path / (folder or which))
 
 
-def _register(run, name, eval_path=None, owner=None):
-    registry = Registry()
-    try:
-        v = registry.register(run, name, eval_path)
-    finally:
-        registry.close()
-    if owner:
-        owners.claim(name, owner)
-    return v
-
-
 def test_registry_lists_only_the_callers_names_and_promotes_through_the_gate_with_its_reason(api, tiny_variants,
                                                                                               tmp_path):
     alice, bob, admin = (api.auth_headers[k] for k in ("alice", "bob", "admin"))
     run = _run(tiny_variants, tmp_path)
     good = write_eval(tmp_path / "good.json", tuned=0.9, baseline=0.3)
     worse = write_eval(tmp_path / "worse.json", tuned=0.35, baseline=0.3)
-    _register(run, "ft-abc", good, owner="alice")
-    _register(run, "ft-abc", worse)
-    _register(run, "ops", good)  # from the command line: no owner
+    register_variant(run, "ft-abc", good, owner="alice")
+    register_variant(run, "ft-abc", worse)
+    register_variant(run, "ops", good)  # from the command line: no owner
 
     assert api.get("/v1/registry/models").status_code == 401
     names = lambda who: sorted(m["name"] for m in api.get("/v1/registry/models", headers=who).json()["data"])  # noqa
@@ -90,7 +79,7 @@ def test_registry_lists_only_the_callers_names_and_promotes_through_the_gate_wit
     assert v1["owner"] == "alice" and v1["metrics"]["fine-tuned"]["accuracy"] == pytest.approx(0.9)
 
     # A better third version replaces it; rolling back puts version 1 back and archives version 3.
-    _register(run, "ft-abc", write_eval(tmp_path / "better.json", tuned=1.0, baseline=0.3))
+    register_variant(run, "ft-abc", write_eval(tmp_path / "better.json", tuned=1.0, baseline=0.3))
     assert api.post("/v1/registry/models/ft-abc:3/promote", headers=alice, json={"confidence": 0}).status_code == 200
     assert api.post("/v1/registry/models/ft-abc/rollback", headers=bob).status_code == 404
     r = api.post("/v1/registry/models/ft-abc/rollback", headers=alice)
@@ -172,7 +161,7 @@ def test_monitor_series_alerts_and_retrain_status_are_the_owners_only(api, tiny_
     record = json.loads((run / "run.json").read_text())
     record["data"]["path"] = str(data)
     (run / "run.json").write_text(json.dumps(record))
-    _register(run, "ft-mon", owner="alice")
+    register_variant(run, "ft-mon", owner="alice")
     for i in range(40):  # two windows of 20: the model answers "software" to everything
         label = sorted(_LINES)[i % 3]
         _log(api.traffic, f"chatcmpl-{i}", _LINES[label][i % 5], "software", "ft-mon:1")
@@ -217,7 +206,7 @@ def test_a_jobs_model_answers_to_its_registry_name_for_its_owner_only_and_logs_t
     from tuneforge.serve.catalog import ServedModel, UnknownModel
     from tuneforge.serve.principal import Principal, _current
 
-    _register(_run(tiny_variants, tmp_path), "ft-abc", owner="alice")
+    register_variant(_run(tiny_variants, tmp_path), "ft-abc", owner="alice")
     served = ServedModel("ft:tiny:alice::abc", "variant", "tiny", str(tmp_path), None, 0, owner="alice",
                          variant_ref="ft-abc:1")
     catalog = Catalog([served], [])
@@ -254,7 +243,7 @@ def test_retrain_through_the_api_registers_the_next_version_of_the_owners_name(a
                                                      for t in ts[:2]])
     run_eval(EvalConfig(model=str(run), data=str(frozen), baselines=False, bootstrap=0, html="none"),
              log=lambda m: None)
-    _register(run, "ft-ret", owner="alice")
+    register_variant(run, "ft-ret", owner="alice")
     registry = Registry()
     registry.promote("ft-ret:1", "production", require_gate=False, note="first deployment")
     registry.close()
@@ -298,8 +287,8 @@ def test_the_server_follows_a_promotion_of_a_jobs_name_and_keeps_the_new_version
     from tuneforge.serve.principal import Principal, _current
 
     first = _run(tiny_variants, tmp_path)
-    _register(first, "ft-abc", owner="alice")
-    _register(_run(tiny_variants, tmp_path, "beta"), "ft-abc")  # a retrain's version 2
+    register_variant(first, "ft-abc", owner="alice")
+    register_variant(_run(tiny_variants, tmp_path, "beta"), "ft-abc")  # a retrain's version 2
     registry = Registry()
     registry.promote("ft-abc:1", "production", require_gate=False)
     registry.promote("ft-abc:2", "production", require_gate=False)
@@ -331,7 +320,7 @@ def test_while_a_promoted_version_loads_the_previous_one_answers_only_its_owner(
     from tuneforge.serve.principal import Principal, _current
 
     first = _run(tiny_variants, tmp_path)
-    _register(first, "ft-abc", owner="alice")
+    register_variant(first, "ft-abc", owner="alice")
     job_model = ServedModel("ft:tiny:alice::abc", "variant", "tiny", str(first), None, 0, owner="alice",
                             variant_ref="ft-abc:1")
     catalog = Catalog([job_model], [])
@@ -339,7 +328,7 @@ def test_while_a_promoted_version_loads_the_previous_one_answers_only_its_owner(
     token = _current.set(Principal("alice"))
     try:
         assert catalog.resolve("ft-abc") is job_model
-        _register(first, "ft-abc")
+        register_variant(first, "ft-abc")
         registry = Registry()
         registry.promote("ft-abc:2", "production", require_gate=False)
         registry.close()

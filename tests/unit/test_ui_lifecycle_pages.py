@@ -12,14 +12,12 @@ from html import unescape
 
 import pytest
 import yaml
-from conftest import _LINES, chat_row, write_eval, write_jsonl
+from conftest import _LINES, chat_row, register_variant, write_eval, write_jsonl
 from fastapi.testclient import TestClient
 
 from tuneforge.jobs.service import JobsService
 from tuneforge.monitor.traffic_log import TrafficLog
-from tuneforge.registry import owners
 from tuneforge.monitor.policy import policy_path
-from tuneforge.registry.store import Registry
 from tuneforge.serve.app import create_app
 from tuneforge.serve.catalog import Catalog
 from tuneforge.serve.keys import KeyStore
@@ -51,17 +49,6 @@ def ui(tiny_model_dir):
     catalog.close()
 
 
-def _register(run, name, eval_path=None, owner=None):
-    registry = Registry()
-    try:
-        v = registry.register(run, name, eval_path)
-    finally:
-        registry.close()
-    if owner:
-        owners.claim(name, owner)
-    return v
-
-
 def _full_eval(path, tuned, baseline, n=20, data="/data/test.jsonl"):
     """conftest.write_eval plus what compare.run_eval also writes: answers, intervals, the recommendation."""
     write_eval(path, tuned, baseline, data, n)
@@ -80,7 +67,7 @@ def _full_eval(path, tuned, baseline, n=20, data="/data/test.jsonl"):
 def test_compare_shows_every_system_with_intervals_the_recommendation_and_worst_errors(ui, tiny_variants,
                                                                                         tmp_path, tiny_model_dir):
     run = shutil.copytree(tiny_variants["alpha"], tmp_path / "run")
-    _register(run, "ft-abc", _full_eval(tmp_path / "eval.json", tuned=0.9, baseline=0.3), owner="alice")
+    register_variant(run, "ft-abc", _full_eval(tmp_path / "eval.json", tuned=0.9, baseline=0.3), owner="alice")
     client = ui.as_("alice")
     page = client.get("/ui/compare")
     assert page.status_code == 200
@@ -108,7 +95,7 @@ def test_compare_shows_every_system_with_intervals_the_recommendation_and_worst_
 
 def test_compare_starts_an_evaluation_and_says_when_there_is_no_held_out_data(ui, tiny_variants, tmp_path):
     run = shutil.copytree(tiny_variants["alpha"], tmp_path / "run")
-    _register(run, "ft-new", owner="alice")
+    register_variant(run, "ft-new", owner="alice")
     client = ui.as_("alice")
     assert "Not evaluated yet." in client.get("/ui/compare?model=ft-new:1").text
     r = client.post("/ui/compare/evaluate", data={"model": "ft-new:1"}, headers=HTMX)
@@ -132,8 +119,8 @@ def test_compare_starts_an_evaluation_and_says_when_there_is_no_held_out_data(ui
 def test_deploy_promotes_through_the_gate_shows_its_reason_history_and_snippets_and_rolls_back(ui, tiny_variants,
                                                                                               tmp_path):
     run = shutil.copytree(tiny_variants["alpha"], tmp_path / "run")
-    _register(run, "ft-abc", _full_eval(tmp_path / "good.json", tuned=0.9, baseline=0.3), owner="alice")
-    _register(run, "ft-abc", _full_eval(tmp_path / "worse.json", tuned=0.35, baseline=0.3))
+    register_variant(run, "ft-abc", _full_eval(tmp_path / "good.json", tuned=0.9, baseline=0.3), owner="alice")
+    register_variant(run, "ft-abc", _full_eval(tmp_path / "worse.json", tuned=0.35, baseline=0.3))
     client = ui.as_("alice")
     html = client.get("/ui/deploy").text
     assert "Nothing in production yet." in html
@@ -152,7 +139,7 @@ def test_deploy_promotes_through_the_gate_shows_its_reason_history_and_snippets_
     assert "Roll back ft-abc" not in done  # nothing earlier to roll back to
 
     # Evaluated on other data than production: the gate compares it with the best prompted baseline only.
-    _register(run, "ft-abc", _full_eval(tmp_path / "better.json", tuned=1.0, baseline=0.3, data="/data/new.jsonl"))
+    register_variant(run, "ft-abc", _full_eval(tmp_path / "better.json", tuned=1.0, baseline=0.3, data="/data/new.jsonl"))
     assert "ft-abc:3 is now in production" in client.post("/ui/deploy/promote", data={"ref": "ft-abc:3"}).text
     back = client.post("/ui/deploy/rollback", data={"name": "ft-abc"}, headers=HTMX).text
     assert "ft-abc:1 is back in production; ft-abc:3 is archived" in back
@@ -175,7 +162,7 @@ def _deployed_with_traffic(ui, tiny_variants, tmp_path) -> None:
     record = json.loads((run / "run.json").read_text())
     record["data"]["path"] = str(data)
     (run / "run.json").write_text(json.dumps(record))
-    _register(run, "ft-mon", owner="alice")
+    register_variant(run, "ft-mon", owner="alice")
     labels = sorted(_LINES)
     for i in range(40):
         confidence = 0.3 if i == 5 else 0.9
@@ -290,7 +277,7 @@ def test_the_pages_work_on_a_server_without_the_fine_tuning_api(tiny_variants, t
     traffic = TrafficLog()
     app = create_app(Catalog([], []), keys, traffic)
     mount_ui(app)
-    _register(shutil.copytree(tiny_variants["alpha"], tmp_path / "run"), "ft-abc",
+    register_variant(shutil.copytree(tiny_variants["alpha"], tmp_path / "run"), "ft-abc",
               _full_eval(tmp_path / "eval.json", tuned=0.9, baseline=0.3), owner="alice")
     with TestClient(app) as client:
         client.post("/ui/login", data={"key": key})
