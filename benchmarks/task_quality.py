@@ -78,8 +78,9 @@ def train_tuneforge(train_file: Path, out: Path) -> float:
     return time.perf_counter() - t0
 
 
-def train_trl(train_file: Path, out: Path) -> float:
-    """Plain TRL SFTTrainer + PEFT LoRA at the issue's settings; writes a run.json so `tuneforge eval` loads it."""
+def train_trl(train_file: Path, out: Path, seed: int = SEED) -> float:
+    """Plain TRL SFTTrainer + PEFT LoRA at the issue's settings; writes a run.json so `tuneforge eval` loads it.
+    `seed` seeds TRL's adapter initialisation, data order and dropout (the split is made before, by SEED)."""
     from datasets import Dataset
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
@@ -95,7 +96,7 @@ def train_trl(train_file: Path, out: Path) -> float:
     config = SFTConfig(
         output_dir=str(out / "trainer"), num_train_epochs=TRL["epochs"], per_device_train_batch_size=TRL["batch"],
         learning_rate=TRL["lr"], lr_scheduler_type="linear", warmup_steps=0, weight_decay=0.0, logging_steps=10,
-        save_strategy="no", report_to="none", seed=SEED, bf16=False, use_cpu=True, gradient_checkpointing=False,
+        save_strategy="no", report_to="none", seed=seed, bf16=False, use_cpu=True, gradient_checkpointing=False,
         completion_only_loss=True, max_length=1024, dataloader_num_workers=0, disable_tqdm=True)
     t0 = time.perf_counter()
     trainer = SFTTrainer(
@@ -105,14 +106,23 @@ def train_trl(train_file: Path, out: Path) -> float:
                                target_modules="all-linear", task_type="CAUSAL_LM"))
     trainer.train()
     seconds = time.perf_counter() - t0
-    trainer.model.save_pretrained(str(out))
+    save_trl_run(trainer.model, out, BASE, train_file, {**TRL, "seed": seed}, seconds)
+    return seconds
+
+
+def save_trl_run(model, out: Path, base: str, train_file: Path, settings: dict, seconds: float) -> None:
+    """A TRL-trained adapter as a run folder `tuneforge eval` loads: adapter, tokenizer and a minimal run.json."""
+    from tuneforge.models.load import load_tokenizer
+    from tuneforge.models.resolve import resolve_base
+
+    path = resolve_base(base).path
+    model.save_pretrained(str(out))
     load_tokenizer(path).save_pretrained(str(out))
     (out / "run.json").write_text(json.dumps({
         "format": "tuneforge.run/1", "variant_type": "generative", "method": "lora", "objective": "sft",
-        "base": {"name": BASE, "path": str(path)}, "data": {"path": str(train_file.resolve())},
-        "trainer": f"trl {__import__('trl').__version__} SFTTrainer", "settings": TRL, "wall_time_s": seconds,
+        "base": {"name": base, "path": str(path)}, "data": {"path": str(Path(train_file).resolve())},
+        "trainer": f"trl {__import__('trl').__version__} SFTTrainer", "settings": settings, "wall_time_s": seconds,
     }, indent=1), encoding="utf-8")
-    return seconds
 
 
 def evaluate(args, work: Path, train_file: Path, test_file: Path, trained: dict) -> dict:
