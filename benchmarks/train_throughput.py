@@ -14,6 +14,9 @@ Each side runs in its own subprocess, so its peak RSS is its own. Printed for ea
   train loss     mean loss of the last 5 steps
   held-out loss  answer-token loss of the trained adapter on examples/invoice-categories/test.jsonl, computed
                  by one function for both adapters, so a lower number is a better model on the same yardstick
+  held-out accuracy  the task accuracy of each trained adapter on the same test file (all 108 lines unless
+                 --accuracy-limit), scored by `tuneforge eval` (free decoding, exact label match), so a speed-up
+                 that costs accuracy shows in the same table
 and the ratios tuneforge / TRL.
 
   python benchmarks/train_throughput.py                 # bundled smollm2-135m, 30 steps (~5 min on 2 CPU cores)
@@ -35,6 +38,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "invoice-categories" / "train.jsonl"
@@ -144,7 +149,9 @@ def run_trl(base: str, steps: int, out: Path) -> dict:
         callbacks=[StepClock()],
     )
     trainer.train()
-    trainer.model.save_pretrained(str(out / "adapter"))
+    from task_quality import save_trl_run  # a run folder `tuneforge eval` loads, for the accuracy row
+
+    save_trl_run(trainer.model, out / "adapter", base, DATA, {**LORA, "lr": LR, "batch": BATCH, "steps": steps}, 0.0)
     params = sum(p.numel() for p in trainer.model.parameters())
     return {**clock.result(), "adapter": str(out / "adapter"), "params": params}
 
@@ -266,6 +273,7 @@ def main() -> None:
     ap.add_argument("--peak-tflops", type=float,
                     help="The device's peak bf16 TFLOP/s (H100 SXM: 989); prints MFU = 6 x params x tokens/s / peak.")
     ap.add_argument("--held-out", type=int, default=48, help="Held-out examples scored for the loss.")
+    ap.add_argument("--accuracy-limit", type=int, help="Held-out examples scored for accuracy (default: all).")
     ap.add_argument("--threads", type=int, help="Torch/OpenMP threads for both sides (default: torch's).")
     ap.add_argument("--side", choices=["tuneforge", "trl"], help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
@@ -299,8 +307,12 @@ def main() -> None:
             import torch
 
             torch.set_num_threads(args.threads)
+        from trl_parity import score
+
         for r in results.values():
-            r["held_out_loss"] = held_out_loss(args.base, r.pop("adapter"), args.held_out)
+            adapter = r.pop("adapter")
+            r["held_out_loss"] = held_out_loss(args.base, adapter, args.held_out)
+            r["held_out_accuracy"] = score(Path(adapter), DATA, HELD_OUT, args.accuracy_limit)["metrics"]["accuracy"]
     tf, trl = results["tuneforge"], results["trl"]
     rows = [
         ("real tokens/s", "tokens_per_s", "{:,.0f}", "higher"),
@@ -308,6 +320,7 @@ def main() -> None:
         ("peak RSS (MiB)", "peak_rss_mib", "{:,.0f}", "lower"),
         ("train loss (last 5)", "train_loss_last5", "{:.4f}", "lower"),
         ("held-out loss", "held_out_loss", "{:.4f}", "lower"),
+        ("held-out accuracy", "held_out_accuracy", "{:.1%}", "higher"),
         ("side wall time (s)", "wall_s", "{:.0f}", "lower"),
     ]
     print(f"\nmachine: {_machine()}; threads per side: {args.threads or 'torch default'}; "
@@ -315,14 +328,16 @@ def main() -> None:
     print(f"base: {args.base}, {args.steps} steps, batch {BATCH}, LoRA r={LORA['r']} all-linear, answer-only loss\n")
     print(f"{'':22}{'TRL':>12}{'tuneforge':>12}{'ratio':>9}  better")
     for label, key, fmt, better in rows:
-        print(f"{label:22}{fmt.format(trl[key]):>12}{fmt.format(tf[key]):>12}{tf[key] / trl[key]:>8.2f}x  {better}")
+        ratio = f"{tf[key] / trl[key]:>8.2f}x" if trl[key] else f"{'–':>9}"
+        print(f"{label:22}{fmt.format(trl[key]):>12}{fmt.format(tf[key]):>12}{ratio}  {better}")
     if args.peak_tflops:
         for r in (trl, tf):
             r["mfu"] = 6 * r["params"] * r["tokens_per_s"] / (args.peak_tflops * 1e12)
         print(f"{'MFU (6N per token)':22}{trl['mfu']:>12.1%}{tf['mfu']:>12.1%}{tf['mfu'] / trl['mfu']:>8.2f}x  higher")
     speedup = tf["tokens_per_s"] / trl["tokens_per_s"]
     print(f"\nspeed-up {speedup:.2f}x (target >= 1.5x); memory {tf['peak_rss_mib'] / trl['peak_rss_mib']:.2f}x "
-          f"(target <= 1.0x); held-out loss {tf['held_out_loss']:.4f} vs {trl['held_out_loss']:.4f}")
+          f"(target <= 1.0x); held-out loss {tf['held_out_loss']:.4f} vs {trl['held_out_loss']:.4f}; held-out "
+          f"accuracy {tf['held_out_accuracy']:.1%} vs {trl['held_out_accuracy']:.1%} (same run)")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"machine": _machine(), "steps": args.steps, "threads": args.threads,
