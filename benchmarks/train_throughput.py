@@ -178,7 +178,7 @@ def random_llama(folder: Path, shape: dict, tokenizer_from: str) -> str:
     return str(folder)
 
 
-def held_out_loss(base: str, adapter: str, limit: int) -> float:
+def held_out_loss(base: str, adapter: str, limit: int | None, held_out: Path = HELD_OUT) -> float:
     """Answer-token loss on the held-out file, by the same code for both adapters (fp32, no dropout)."""
     import torch
     from peft import PeftModel
@@ -192,7 +192,7 @@ def held_out_loss(base: str, adapter: str, limit: int) -> float:
 
     path = resolve_base(base).path
     tok = load_tokenizer(path)
-    examples, _ = load_examples(HELD_OUT)
+    examples, _ = load_examples(held_out)
     enc = encode_all(tok, examples[:limit], 1024)
     module = AnswerLoss(PeftModel.from_pretrained(load_model(path), adapter)).eval()
     total, count = 0.0, 0

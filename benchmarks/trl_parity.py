@@ -77,6 +77,14 @@ def score(model: Path, train_file: Path, test_file: Path, limit: int | None) -> 
     return {"task": report["task"], "n": system["n"], "metrics": system["metrics"]}
 
 
+def test_loss(model: Path, test_file: Path, base: str, limit: int | None) -> float:
+    """Mean answer-token loss of the adapter on the test rows (train_throughput's scorer, one for both trainers):
+    a continuous measure that still separates two adapters whose answers are the same labels."""
+    from train_throughput import held_out_loss
+
+    return held_out_loss(base, str(model), limit, test_file)
+
+
 def headline(task_type: str) -> str:
     return "field_f1" if task_type == "extraction" else "accuracy"
 
@@ -91,7 +99,8 @@ def summarise(results: dict, trainers: list[str], seeds: list[int]) -> str:
     if not any(done.values()):
         return "nothing trained yet"
     metric = headline(next(r for rs in done.values() for r in rs)["task"])
-    lines = [f"| trainer | {metric} per seed | mean | min–max | sd | train s (mean) |", "| --- | --- | --: | --: | --: | --: |"]
+    lines = [f"| trainer | {metric} per seed | mean | min–max | sd | test answer loss, mean (min–max) | train s (mean) |",
+             "| --- | --- | --: | --: | --: | --: | --: |"]
     stats = {}
     for t, rows in done.items():
         if not rows:
@@ -99,8 +108,10 @@ def summarise(results: dict, trainers: list[str], seeds: list[int]) -> str:
         vals = [r["metrics"][metric] for r in rows]
         st = stats[t] = {**spread(vals), "train_s": statistics.fmean(r["train_s"] for r in rows)}
         per_seed = ", ".join(f"{100 * v:.1f}" for v in vals)
+        losses = [r["test_loss"] for r in rows if "test_loss" in r]
+        loss = f"{statistics.fmean(losses):.4f} ({min(losses):.4f}–{max(losses):.4f})" if losses else "–"
         lines.append(f"| {t} | {per_seed} | {100 * st['mean']:.1f}% | {100 * st['min']:.1f}–{100 * st['max']:.1f} | "
-                     f"{100 * st['sd']:.1f} | {st['train_s']:.0f} |")
+                     f"{100 * st['sd']:.1f} | {loss} | {st['train_s']:.0f} |")
     mine = next((t for t in stats if t != "trl"), None)
     if "trl" in stats and mine:
         tf, trl = stats[mine], stats["trl"]
@@ -164,9 +175,14 @@ def main() -> None:
                 seconds = train_tuneforge_at_trl(train_file, out, seed, args.base, overrides)
             results[key] = {**score(out, train_file, test_file, args.limit), "train_s": seconds, "seed": seed,
                             "overrides": overrides if trainer == "tuneforge" else {}}
+            results[key]["test_loss"] = test_loss(out, test_file, args.base, args.limit)
             m = results[key]["metrics"]
             print(f"{key}: {headline(results[key]['task'])} {m[headline(results[key]['task'])]:.3f}, "
                   f"train {seconds:.0f} s", flush=True)
+            path.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    for key, entry in results.items():  # runs recorded before the test loss was
+        if "test_loss" not in entry and (work / key / "adapter_config.json").is_file():
+            entry["test_loss"] = test_loss(work / key, test_file, args.base, args.limit)
             path.write_text(json.dumps(results, indent=1), encoding="utf-8")
     md = summarise(results, [label[t] for t in trainers], seeds)
     (work / "table.md").write_text(md + "\n", encoding="utf-8")
