@@ -153,6 +153,16 @@ def served(home: Path, *serve_args: str, env: dict | None = None):
         proc.wait(timeout=60)
 
 
+def tiny_lora_config(data, base, out, **overrides):
+    """A quick LoRA run of the generative loop on a tiny model (the loop with step checkpoints and --resume; label
+    data would default to a classifier): fp32, no trackers, a fifth held out; `overrides` change any setting."""
+    from tuneforge.config import TrainConfig
+
+    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=1, batch_size=4,
+                lr=5e-3, lora_r=4, eval_split=0.2, progress=False, precision="fp32", report_to="none")
+    return TrainConfig(**{**args, **overrides})
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
