@@ -73,12 +73,14 @@ def _follow(client, job_id: str, poll_s: float = 1.0):
     shown: set[str] = set()
     while True:
         with _server_errors():
+            # The status first, then the events: the server writes a terminal status together with its event, so
+            # events read after a terminal status include the last one.
+            job = client.fine_tuning.jobs.retrieve(job_id)
             events = list(client.fine_tuning.jobs.list_events(job_id, limit=100))
         for e in reversed(events):
             if e.id not in shown:
                 shown.add(e.id)
                 _print_event(e)
-        job = client.fine_tuning.jobs.retrieve(job_id)
         if job.status in TERMINAL:
             return job
         time.sleep(poll_s)
