@@ -330,6 +330,8 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=100)
     ap.add_argument("--min-corrections", type=int, default=40)
     ap.add_argument("--seeds", type=int, default=5, help="Seeds for the no-drift and drift detection runs.")
+    ap.add_argument("--live-seed", type=int, default=0,
+                    help="Seed of the live stream (the one retrained on); use a fresh --home for each.")
     ap.add_argument("--detection-only", action="store_true",
                     help="Stop after the no-drift and drift streams (false alarms, detection delay); no retrain.")
     ap.add_argument("--home", default=None)
@@ -454,8 +456,8 @@ def main() -> int:
         print(json.dumps(results["summary"], indent=2, default=str))
         return 0
 
-    # The loop closed on the live traffic log (seed 0): the same drifted stream, reviewers' corrections, and a
-    # retrain each time the policy fires, until the gate promotes one.
+    # The loop closed on the live traffic log (seed --live-seed): the same drifted stream, reviewers' corrections,
+    # and a retrain each time the policy fires, until the gate promotes one.
     def attempt(trigger: dict) -> dict:
         started = time.time()
         log(f"retrain triggered after {trigger['after']} requests: {trigger['reason']}")
@@ -477,7 +479,7 @@ def main() -> int:
         if live is None:
             for leftover in home.glob("traffic.db*"):
                 leftover.unlink()
-        live = simulate(args, scores1, v1["ref"], pool, True, 0, home / "traffic.db", policy, log,
+        live = simulate(args, scores1, v1["ref"], pool, True, args.live_seed, home / "traffic.db", policy, log,
                         on_retrain=attempt, saved=live, save=lambda out: state.put("live", out))
         live["finished"] = True
         state.put("live", live)
@@ -529,6 +531,8 @@ def main() -> int:
         "estimate_mae_drift": [round(r["mae"], 4) for r in results["drift"] if r["mae"] is not None],
         "estimate_mae_no_drift": [round(r["mae"], 4) for r in results["no_drift"] if r["mae"] is not None],
         "estimate_mae_mean": sum(maes) / len(maes) if maes else None,
+        "live_seed": args.live_seed, "live_first_alert_after": live["first_alert_after"],
+        "live_first_alerts": live["alerts"], "live_estimate_mae": live.get("mae"),
         "retrain_attempts": [{k: a.get(k) for k in ("after", "new", "promoted", "fresh_reviewed", "fresh_new_category",
                                                     "data_new_category", "wall_s", "why")}
                              for a in live["attempts"]],

@@ -42,6 +42,9 @@ def window_rows(w: dict) -> list[tuple[str, str]]:
         rows.append(("label drift", f"Jensen-Shannon {ld['js_distance']:.3g}; chi-square p = {_p(ld.get('p_value'))} "
                                     f"(n = {ld['n_reference']} reference vs {ld['n_current']} answers){new}"))
         rows.append(("label drift reference", against))
+        fresh = w.get("new_labels_reviewed") or {}
+        rows.append(("new labels in reviews (distinct inputs)",
+                     ", ".join(f"{k}: {v}" for k, v in fresh.items()) if fresh else "none"))
     rows += [
         ("input length PSI", _psi(w.get("length_psi_test"))),
         ("input length test", f"{lt.get('test') or '-'} " + (f"p = {_p(lt.get('p_value'))}" if lt.get("p_value")

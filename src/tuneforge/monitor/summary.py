@@ -13,6 +13,7 @@ from tuneforge.data.labels import normalise_answer
 from tuneforge.monitor import drift, intervals
 from tuneforge.monitor.estimate import estimated_accuracy, measured_accuracy
 from tuneforge.monitor.feedback import request_messages, response_text
+from tuneforge.monitor.new_category import reviewed_new_labels
 from tuneforge.monitor.reference import Reference
 
 
@@ -97,6 +98,8 @@ def window_stats(rows: list[dict], ref: Reference, p_value: float = 0.01, domain
         ld["reference_kind"] = "eval answers" if ref.eval_answers else "training labels"
         significant = ld["p_value"] is not None and ld["p_value"] < p_value
         out["label_drift"]["drifted"] = significant if ld["test"] == "chi-square" else ld["js_distance"] > 0.1
+        # Labels outside the label set that reviewers corrected answers to (monitor/new_category.py).
+        out["new_labels_reviewed"] = reviewed_new_labels(ok, ref.labels, input_text)
     lengths_ref, lengths_cur = [len(t) for t in ref.train_inputs], [len(t) for t in inputs]
     out["length_psi_test"] = drift.psi_test(lengths_ref, lengths_cur)
     out["length_psi"] = out["length_psi_test"]["value"]

@@ -1,0 +1,75 @@
+"""A new category named by reviewers (monitor/new_category.py, the policy's `min_new_label_reviews`): the rule
+that catches a category the variant maps onto labels it knows, where the answer mix barely moves. Synthetic
+rows, no model: fast."""
+
+from __future__ import annotations
+
+import json
+
+from tuneforge.config import MonitorPolicy
+from tuneforge.monitor.new_category import reviewed_new_labels
+from tuneforge.monitor.policy import alerts, decide
+from tuneforge.monitor.reference import Reference
+from tuneforge.monitor.summary import input_text, window_stats
+
+LABELS = ["hardware", "insurance", "software", "travel"]
+
+
+def _row(i, text, answer, correct=None):
+    return {"id": i, "at": None, "status": 200, "latency_ms": 5.0, "confidence": 0.8, "correct_output": correct,
+            "request_json": json.dumps({"messages": [{"role": "user", "content": text}]}),
+            "response_json": json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]})}
+
+
+def _reference():
+    return Reference("inv:1", "inv", "run", None, [f"laptop {i}" for i in range(40)], {lab: 10 for lab in LABELS},
+                     LABELS, None, eval_answers={lab: 25 for lab in LABELS})
+
+
+def _policy(**kw):
+    # Every statistical rule out of reach: only the reviewers' new label can fire.
+    return MonitorPolicy(**{"window": 20, "min_estimated_accuracy": 0.0, "max_label_drift": 1.0, "drift_p_value": 1e-9,
+                            "max_input_psi": 1e9, "max_domain_auc": 1.0, "min_corrections": 1, **kw})
+
+
+def _window(n_new, repeats=1, known_corrections=10, typo=False):
+    rows, i = [], 0
+    for k in range(known_corrections):  # ordinary corrections to labels the variant knows
+        rows.append(_row(i, f"laptop stand {k}", "software", "hardware"))
+        i += 1
+    for k in range(n_new):  # the variant answers insurance; reviewers say bank_fees
+        for _ in range(repeats):
+            rows.append(_row(i, f"account fee {k}", "insurance", " Bank_Fees " if typo else "bank_fees"))
+            i += 1
+    while len(rows) < 20:
+        rows.append(_row(i, f"flight {i}", "travel"))
+        i += 1
+    return window_stats(rows, _reference(), domain=False)
+
+
+def test_three_distinct_inputs_corrected_to_an_unknown_label_raise_a_new_category_alert():
+    window = _window(3, typo=True)  # case and spacing of the reviewer's answer do not matter
+    assert window["new_labels_reviewed"] == {"bank_fees": 3}
+    found = alerts(window, _policy())
+    assert len(found) == 1 and "new category named by reviewers: 'bank_fees' (3 distinct inputs" in found[0]
+    # ... and with enough corrections waiting, the policy calls for a retrain.
+    assert decide({"latest": window}, _policy(), new_corrections=13).retrain
+
+
+def test_known_labels_a_stray_correction_and_a_repeated_request_do_not_make_a_category():
+    assert _window(0)["new_labels_reviewed"] == {}
+    assert alerts(_window(0), _policy()) == []
+    two = _window(2)
+    assert two["new_labels_reviewed"] == {"bank_fees": 2} and alerts(two, _policy()) == []
+    # one input asked five times and corrected each time is one piece of evidence, not five
+    repeated = _window(1, repeats=5)
+    assert repeated["new_labels_reviewed"] == {"bank_fees": 1} and alerts(repeated, _policy()) == []
+    assert alerts(_window(3), _policy(min_new_label_reviews=0)) == []  # 0 turns the rule off
+
+
+def test_the_latest_correction_of_an_input_wins_and_a_partial_window_counts():
+    rows = [_row(0, "Account fee", "insurance", "bank_fees"), _row(1, "account  fee", "insurance", "insurance")]
+    assert reviewed_new_labels(rows, LABELS, input_text) == {}  # the reviewer changed their mind
+    partial = _window(3)
+    partial["requests"] = 5  # too few for the statistical tests, but corrections are not sampling noise
+    assert any("bank_fees" in a for a in alerts(partial, _policy()))
