@@ -331,7 +331,7 @@ def main() -> int:
     ap.add_argument("--min-corrections", type=int, default=40)
     ap.add_argument("--seeds", type=int, default=5, help="Seeds for the no-drift and drift detection runs.")
     ap.add_argument("--live-seed", type=int, default=0,
-                    help="Seed of the live stream (the one retrained on); use a fresh --home for each.")
+                    help="Seed of the live stream (the one retrained on); a fresh --home for each.")
     ap.add_argument("--detection-only", action="store_true",
                     help="Stop after the no-drift and drift streams (false alarms, detection delay); no retrain.")
     ap.add_argument("--home", default=None)
