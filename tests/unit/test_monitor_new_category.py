@@ -73,3 +73,44 @@ def test_the_latest_correction_of_an_input_wins_and_a_partial_window_counts():
     partial = _window(3)
     partial["requests"] = 5  # too few for the statistical tests, but corrections are not sampling noise
     assert any("bank_fees" in a for a in alerts(partial, _policy()))
+
+
+def _reviewed(i, answer, correct, source, confidence):
+    row = _row(i, f"line {i}", answer, correct)
+    row.update(correct_source=source, confidence=confidence)
+    return row
+
+
+def test_cbpe_takes_out_the_new_category_share_of_random_reviews():
+    from tuneforge.monitor.estimate import estimated_accuracy
+    from tuneforge.monitor.new_category import adjusted_estimate
+
+    # 100 requests; 10 reviewed at random: 3 of them corrected to bank_fees (answered with confidence 0.5).
+    rows = [_reviewed(i, "insurance", "bank_fees", "review:random", 0.5) for i in range(3)]
+    rows += [_reviewed(i, "travel", "travel", "review:random", 0.8) for i in range(3, 10)]
+    rows += [_row(i, f"line {i}", "travel") | {"confidence": 0.68} for i in range(10, 100)]
+    cbpe = estimated_accuracy([r["confidence"] for r in rows])
+    adj = adjusted_estimate(rows, LABELS, cbpe)
+    assert adj["new_category_share"]["k"] == 3 and adj["new_category_share"]["n"] == 10
+    assert adj["new_category_confidence"] == 0.5
+    assert abs(adj["value"] - (cbpe["value"] - 0.3 * 0.5)) < 1e-12  # 0.677 - 0.15
+    assert adj["ci"][0] <= adj["value"] <= adj["ci"][1] and adj["ci"][1] <= cbpe["ci"][1]
+    # the share's own uncertainty widens the interval (3 of 10 is 11-60% at 95%)
+    assert adj["ci"][1] - adj["ci"][0] > cbpe["ci"][1] - cbpe["ci"][0] + 0.2
+
+
+def test_without_random_reviews_naming_a_new_label_the_estimate_is_cbpe():
+    from tuneforge.monitor.estimate import estimated_accuracy
+    from tuneforge.monitor.new_category import adjusted_estimate
+
+    # The low-confidence items of the queue are not a sample of the window: they say nothing about the share.
+    rows = [_reviewed(i, "insurance", "bank_fees", "review:low_confidence", 0.4) for i in range(5)]
+    rows += [_reviewed(i, "travel", "travel", "review:random", 0.8) for i in range(5, 12)]
+    rows += [_row(i, f"line {i}", "travel") | {"confidence": 0.7} for i in range(12, 60)]
+    cbpe = estimated_accuracy([r["confidence"] for r in rows])
+    adj = adjusted_estimate(rows, LABELS, cbpe)
+    assert adj["value"] == cbpe["value"] and adj["ci"] == cbpe["ci"] and adj["new_category_share"]["k"] == 0
+    assert adjusted_estimate(rows[5:], LABELS, cbpe)["value"] == cbpe["value"]  # no new label at all
+    # ... and window_stats carries it for a classification variant
+    window = window_stats(rows, _reference(), domain=False)
+    assert window["estimated_accuracy_adjusted"]["value"] == window["estimated_accuracy"]["value"]

@@ -24,6 +24,7 @@ def window_rows(w: dict) -> list[tuple[str, str]]:
     volume, latency = w.get("volume") or {}, w.get("latency") or {}
     error, valid = w.get("error") or {}, w.get("valid") or {}
     est, meas = w.get("estimated_accuracy") or {}, w.get("measured_accuracy") or {}
+    adj = w.get("estimated_accuracy_adjusted") or {}
     ld, lt, dom = w.get("label_drift") or {}, w.get("length_test") or {}, w.get("domain") or {}
     rows = [
         ("requests", f"{w.get('requests', 0)}" + (f"; {fmt_interval(volume)} per hour (Poisson exact)"
@@ -33,6 +34,9 @@ def window_rows(w: dict) -> list[tuple[str, str]]:
         ("error rate (Wilson)", f"{fmt_interval(error, pct=True)} ({error.get('k', 0)} of {error.get('n', 0)})"),
         ("valid answers (Wilson)", f"{fmt_interval(valid, pct=True)} ({valid.get('k', 0)} of {valid.get('n', 0)})"),
         ("estimated accuracy (CBPE)", f"{fmt_interval(est, pct=True)} (n = {est.get('n', 0)})"),
+        *([("estimated accuracy, reviewed new category taken out", f"{fmt_interval(adj, pct=True)} (new-category "
+            f"share of random reviews {adj['new_category_share'].get('k', 0)} of {adj['new_category_share']['n']})")]
+          if adj.get("new_category_share") else []),
         ("measured accuracy (reviewed, Wilson)", f"{fmt_interval(meas, pct=True)} (n = {meas.get('n', 0)})"),
         ("mean confidence (bootstrap)", fmt_interval(w.get("confidence"), pct=True)),
     ]
