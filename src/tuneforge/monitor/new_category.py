@@ -52,7 +52,7 @@ def adjusted_estimate(rows: list[dict], labels: list[str], cbpe: dict) -> dict:
     share = wilson(sum(map(is_new, randoms)), len(randoms))
     new_conf = [r["confidence"] for r in randoms if is_new(r) and r.get("confidence") is not None] or \
         [r["confidence"] for r in corrected if is_new(r) and r.get("confidence") is not None]
-    base = {**cbpe, "new_category_share": share, "method": "CBPE"}
+    base = {**cbpe, "new_category_share": share}  # unadjusted: CBPE itself, its own method named
     if cbpe.get("value") is None or not share["n"] or not share["k"] or not new_conf:
         return base
     c = sum(new_conf) / len(new_conf)
