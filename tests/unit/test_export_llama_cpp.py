@@ -101,7 +101,7 @@ def test_gguf_template_carries_the_trained_system_prompt(tiny_variants, tmp_path
     folder, _ = export_variant(tiny_variants["alpha"], tmp_path / "g", options=ExportOptions("gguf", "f32", parity_samples=0))
     system = json.loads((tiny_variants["alpha"] / "run.json").read_text())["data"]["system_prompt"]
     tok = load_tokenizer(tiny_variants["alpha"])
-    llm = _open(folder / "g.f32.gguf", 512)
+    llm = _open(folder / "g.f32.gguf", 512, kv_cache="f32")
     try:
         bare = [{"role": "user", "content": "dell laptop"}]
         full = [{"role": "system", "content": system}, *bare]
