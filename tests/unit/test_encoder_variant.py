@@ -116,11 +116,10 @@ def test_trains_whole_and_calibrates(enc_run):
 def test_the_saved_run_predicts_what_training_measured(enc_run):
     """The loaded run must compute what the training loop computed: same tokens ([CLS] text [SEP]), same pooling,
     same head. Its held-out accuracy after loading equals run.json's."""
-    from conftest import chat_row
-
-    from tuneforge.data.split import split_examples
     from tuneforge.data.formats import load_examples
+    from tuneforge.data.split import split_examples
     from tuneforge.models.classifier import load_classifier
+    from tuneforge.train.calibration import nll
 
     run_dir, _ = enc_run
     run = json.loads((run_dir / "run.json").read_text())
@@ -131,11 +130,14 @@ def test_the_saved_run_predicts_what_training_measured(enc_run):
     got = [label for label, _ in clf.predict([e.user_text for e in held])]
     accuracy = sum(g == e.answer for g, e in zip(got, held)) / len(held)
     assert accuracy == pytest.approx(run["metrics"]["eval_accuracy"])
+    # Exactly, not just the argmax: the held-out log-loss at T=1 equals the one calibration measured in training.
+    targets = [run["labels"].index(e.answer) for e in held]
+    assert nll(clf.logits([e.user_text for e in held]).tolist(), targets, 1.0) == pytest.approx(
+        run["calibration"]["nll_before"], abs=1e-4)
     # Right padding: a short text scores the same alone and beside a long one.
     alone = clf.logits(["dell laptop"])
     beside = clf.logits(["dell laptop", "microsoft 365 subscription annual plan for the whole team"])
     assert alone[0].tolist() == pytest.approx(beside[0].tolist(), abs=1e-5)
-    assert chat_row  # the conftest helper the fixture used
 
 
 def test_predict_answers_a_label(enc_run):
