@@ -227,3 +227,16 @@ def test_registry_registers_it(enc_run):
         reg.close()
     served = plan(["ledger-enc:1"])
     assert [(e.kind, e.run_path) for e in served] == [("variant", str(run_dir.resolve()))]
+
+
+def test_the_head_gets_its_own_learning_rate(tiny_encoder_dir):
+    from tuneforge.models.encoder import encoder_classifier
+    from tuneforge.train.classification import param_groups
+
+    clf = encoder_classifier(tiny_encoder_dir, 3)
+    body, head = param_groups(clf, TrainConfig(data="x", lr=1e-4, classifier_head_lr=2e-3))
+    assert (body["lr"], head["lr"]) == (1e-4, 2e-3)
+    assert {id(p) for p in head["params"]} == {id(p) for p in clf.score.parameters()}
+    assert len(body["params"]) + len(head["params"]) == len(list(clf.parameters()))
+    (only,) = param_groups(clf, TrainConfig(data="x", lr=1e-4))  # not given: one rate for all
+    assert only["lr"] == 1e-4

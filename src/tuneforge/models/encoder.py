@@ -72,6 +72,7 @@ def encoder_classifier(path: str | Path, num_labels: int, dtype: str = "float32"
     import torch
     from safetensors.torch import load_file, save_file
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
     class EncoderClassifier(torch.nn.Module):
         def __init__(self, body, n: int):
@@ -84,8 +85,13 @@ def encoder_classifier(path: str | Path, num_labels: int, dtype: str = "float32"
             save_file({k: v.detach().contiguous() for k, v in self.score.state_dict().items()}, str(Path(folder) / HEAD_FILE))
 
     pooler = json.loads((Path(path) / "config.json").read_text()).get("model_type") in ("bert", "roberta", "xlm-roberta")
-    body = AutoModel.from_pretrained(str(path), dtype=getattr(torch, dtype), use_safetensors=True,
-                                     **({"add_pooling_layer": False} if pooler else {}))  # the head pools itself
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the checkpoint's unused pooler weights are expected to be left out
+    try:
+        body = AutoModel.from_pretrained(str(path), dtype=getattr(torch, dtype), use_safetensors=True,
+                                         **({"add_pooling_layer": False} if pooler else {}))  # the head pools itself
+    finally:
+        hf_logging.set_verbosity(verbosity)
     clf = EncoderClassifier(body, num_labels).to(getattr(torch, dtype))
     head = Path(path) / HEAD_FILE
     if head.is_file():

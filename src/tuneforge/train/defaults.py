@@ -6,7 +6,10 @@ API field: pydantic's `model_fields_set`) is never overridden; every other choic
 
 - variant type: labels (data/labels.py: short, repeated answers) -> a classification head; anything else ->
   generative. A head can only answer a label, and on the invoice demo it is both more accurate and faster.
-- classification: the bottom CLS_DEPTH layers of the base only (a small decoder's middle and top layers serve
+- classification with no base given and short inputs: the packaged sentence encoder all-MiniLM-L6-v2 fine-tuned
+  whole with a head (train/encoder_defaults.py: the rule, its settings and the measurement behind them); a base
+  the user names is kept.
+- classification on a decoder: the bottom CLS_DEPTH layers of the base only (a small decoder's middle and top layers serve
   next-token prediction; its lower layers' mean-pooled states separate labels better, and the model is a quarter
   of the compute), LoRA rank 16 on all CLS_LAYERS of them, a random head (CLS_HEAD_INIT: a head started from a
   logistic-regression probe measured worse), lr CLS_LR, batch CLS_BATCH, epochs so that the run makes about
