@@ -18,7 +18,6 @@ CPU seconds so far; the frozen states below the trained layers are computed once
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import time
 
@@ -100,9 +99,9 @@ def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
 
     from tuneforge.config import TrainConfig
     from tuneforge.models.classifier import load_head_model
-    from tuneforge.train.batching import plan_epoch
     from tuneforge.train.classification import TopLayers, _held_out, _trainable, probe_init, split_layers
-    from tuneforge.train.sft import _make_scheduler
+
+    from head_epochs import head_epochs  # beside this script (run as `python benchmarks/...`)
 
     finals = []
     for seed, (texts, y, vtexts, vy) in splits.items():
@@ -134,22 +133,9 @@ def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
         model = _trainable(clf, cfg, first)
         model.train()
         lengths = [f.shape[0] for f in feats]
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        steps = math.ceil(len(texts) / cfg.batch_size) * epochs
-        sched = _make_scheduler(opt, cfg, steps)
         cpu0 = time.process_time()
         best = (9e9, 0, 0.0)
-        for epoch in range(1, epochs + 1):
-            for micro in (p[0][0] for p in plan_epoch(lengths, cfg.batch_size, 1, 1, seed, epoch, True)):
-                target = torch.tensor([y[i] for i in micro])
-                loss = torch.nn.functional.cross_entropy(top.logits([feats[i] for i in micro]), target,
-                                                         label_smoothing=knobs["smoothing"])
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                opt.step()
-                sched.step()
-                opt.zero_grad(set_to_none=True)
+        for epoch in head_epochs(model, top, cfg, feats, y, lengths, seed, knobs["smoothing"]):
             vl, va, _ = _held_out(top, vfeats, vy, 64)
             best = min(best, (vl, epoch, va))
             print(f"{name} split {seed} epoch {epoch}: validation loss {vl:.3f} acc {100 * va:.1f}% "

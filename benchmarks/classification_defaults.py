@@ -15,7 +15,6 @@ Each setting is method:trained_layers:lr:batch (LoRA rank 16, linear warm-up 10%
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import time
 
@@ -43,9 +42,9 @@ def main() -> None:
     from tuneforge.models.classifier import classifier_input, load_head_model
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
-    from tuneforge.train.batching import plan_epoch
     from tuneforge.train.classification import TopLayers, _held_out, _trainable, label_forms, split_layers
-    from tuneforge.train.sft import _make_scheduler
+
+    from head_epochs import head_epochs  # beside this script (run as `python benchmarks/...`)
 
     ap = argparse.ArgumentParser()
     ap.add_argument("task", help="folder with train.jsonl and test.jsonl")
@@ -84,20 +83,8 @@ def main() -> None:
             cache[first] = (top.features(tok, texts), top.features(tok, htexts), top.features(tok, ttexts))
             print(f"  frozen layers below {first}: {time.time() - t0:.0f}s", flush=True)
         feats, hfeats, tfeats = cache[first]
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-        steps = math.ceil(len(texts) / cfg.batch_size) * cfg.epochs
-        sched = _make_scheduler(opt, cfg, steps)
         t0, cpu0 = time.time(), time.process_time()
-        for epoch in range(1, cfg.epochs + 1):
-            for micro in (p[0][0] for p in plan_epoch(lengths, cfg.batch_size, 1, 1, 42, epoch, True)):
-                target = torch.tensor([y[i] for i in micro])
-                loss = torch.nn.functional.cross_entropy(top.logits([feats[i] for i in micro]), target)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                opt.step()
-                sched.step()
-                opt.zero_grad(set_to_none=True)
+        for epoch in head_epochs(model, top, cfg, feats, y, lengths, 42):  # cfg.weight_decay is 0.0
             hl, ha, _ = _held_out(top, hfeats, hy, 64)
             _, ta, _ = _held_out(top, tfeats, ty, 64)
             print(f"{setting} epoch {epoch}: held-out loss {hl:.3f} acc {100 * ha:.1f}%  test {100 * ta:.1f}%  "

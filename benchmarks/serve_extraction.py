@@ -13,36 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, proc, log: Path, timeout: float = 600) -> None:
-    import httpx
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"server exited:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    sys.exit(f"server did not start:\n{log.read_text()}")
 
 
 def _score(texts: list[str], refs: list[dict], keys: list[str]) -> dict:
@@ -74,19 +47,15 @@ def main() -> None:
 
     import openai
 
+    from serve_process import start_server, stop  # beside this script
+
     rows = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = rows[: args.limit] if args.limit else rows
     keys = json.loads((Path(args.model) / "run.json").read_text())["data"]["answer_schema"]["keys"]
     refs = [json.loads(r["messages"][-1]["content"]) for r in rows]
-    port, log = _free_port(), Path(tempfile.mkdtemp()) / "server.log"
-    with open(log, "w") as out:
-        command = [sys.executable, "-m", "tuneforge.cli.main", "serve", "--model", args.model, "--port", str(port),
-                   "--max-batch-size", str(args.concurrency), "--local-only"]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server(["--model", args.model, "--max-batch-size", str(args.concurrency), "--local-only"],
+                             {**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
-        _wait(url, proc, log)
         client = openai.OpenAI(base_url=url + "/v1", api_key="local", max_retries=0, timeout=600)
         model = Path(args.model).resolve().name  # a run folder is served under its folder's name
         print(f"model {model}, {len(rows)} rows, keys {keys}")
@@ -108,8 +77,7 @@ def main() -> None:
             print(f"{mode:30s} {len(asked):3d} rows  valid JSON {s['valid_json']:.1%}  exact {s['exact']:.1%}  fields "
                   f"{s['field_acc']:.1%}  cut by max_tokens {cut}  {took:.1f}s")
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        stop(proc)
 
 
 if __name__ == "__main__":

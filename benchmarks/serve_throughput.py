@@ -16,10 +16,7 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -72,27 +69,14 @@ def sequential_baseline(model_name: str, msgs: list[list[dict]], max_tokens: int
     return {"requests": len(msgs), "errors": 0, "wall_s": wall, "tokens": tokens, "latencies": latencies}
 
 
-def start_server(model_name: str, port: int, max_batch: int, home: str, threads: int) -> subprocess.Popen:
-    import httpx
+def start_tuneforge(model_name: str, max_batch: int, home: str, threads: int):
+    """(process, url) of the server under test."""
+    from serve_process import start_server  # beside this script
 
     # The server gets the same number of torch threads as the baseline, so the comparison is like for like.
     env = {**os.environ, "TUNEFORGE_HOME": home, "OMP_NUM_THREADS": str(threads)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tuneforge.cli.main", "serve", "--model", model_name, "--port", str(port),
-         "--local-only", "--max-batch-size", str(max_batch), "--max-queue", "256", "--no-log-traffic"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("server did not start in 300 s")
+    return start_server(["--model", model_name, "--local-only", "--max-batch-size", str(max_batch), "--max-queue",
+                         "256", "--no-log-traffic"], env, timeout=300)
 
 
 def load_test(url: str, model_id: str, msgs: list[list[dict]], clients: int, per_client: int, max_tokens: int) -> dict:
@@ -142,6 +126,8 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
+    from serve_process import stop  # beside this script
+
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
@@ -153,22 +139,16 @@ def main() -> None:
     header = f"{'':<26} {'reqs':>5} {'errors':>6} {'req/s':>8} {'tok/s':>9} {'p50 s':>8} {'p95 s':>8} {'vs seq':>8}"
     print(header)
     print(row("sequential model.generate", base, None))
-    port = socket.socket()
-    port.bind(("127.0.0.1", 0))
-    free = port.getsockname()[1]
-    port.close()
     with tempfile.TemporaryDirectory() as home:
-        proc = start_server(args.model, free, args.max_batch, home, threads)
+        proc, url = start_tuneforge(args.model, args.max_batch, home, threads)
         try:
-            url = f"http://127.0.0.1:{free}"
             load_test(url, args.model, msgs, 1, 1, 4)  # warm-up
             for c in args.clients:
                 per = args.requests_per_client or {1: 4, 8: 4}.get(c, 2)
                 r = load_test(url, args.model, msgs, c, per, args.max_tokens)
                 print(row(f"server, {c} client(s)", r, base_tps), flush=True)
         finally:
-            proc.terminate()
-            proc.wait(timeout=60)
+            stop(proc)
 
 
 if __name__ == "__main__":

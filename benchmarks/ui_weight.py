@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -53,25 +52,11 @@ def app_urls(tmp: Path):
 
     model = build_tiny_model(tmp / "tiny")
     env = {**os.environ, "TUNEFORGE_HOME": str(tmp / "home"), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    cli = [sys.executable, "-m", "tuneforge.cli.main"]
-    key = subprocess.run([*cli, "keys", "create", "bench"], env=env, capture_output=True, text=True,
-                         check=True).stdout.strip()
-    import socket
+    from serve_process import start_server  # beside this script
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([*cli, "serve", "--ui", "--model", str(model), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-
-    for _ in range(600):
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    key = subprocess.run([sys.executable, "-m", "tuneforge.cli.main", "keys", "create", "bench"], env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    proc, url = start_server(["--ui", "--model", str(model)], env)
     return proc, url, [{"name": "tuneforge_key", "value": key, "url": url + "/ui/"}]
 
 
@@ -81,6 +66,7 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=5, help="loads per page and cache state (median reported)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
+    from serve_process import stop  # beside this script
 
     proc = server = None
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,8 +97,7 @@ def main() -> None:
                 browser.close()
         finally:
             if proc:
-                proc.terminate()
-                proc.wait(timeout=30)
+                stop(proc)
             if server:
                 server.shutdown()
 

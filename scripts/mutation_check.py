@@ -147,6 +147,15 @@ MUTATIONS = [
     Mutation("ui-fix-ignored", "the Data page's one-click fix is not applied", "ui/pages/data.py",
              [("    if clicked in ONE_CLICK:\n        fixes[clicked] = True", "    if clicked in ONE_CLICK:\n        pass")],
              ["tests/ui/test_ui_cycle.py"]),
+    Mutation("task-status-forgotten", "a restarted server forgets how the last evaluation or retrain ended",
+             "serve/background.py",
+             [("        if task is None and self._store is not None:", "        if task is None and self._store is None:")],
+             ["tests/unit/test_task_status_restart.py"]),
+    Mutation("eval-data-loaded-whole", "--eval-data is read into memory whole", "cli/data.py",
+             [("    return load_file_rows(resolve_data_path(cfg.eval_data)[0], **options_kwargs(cfg))[0]",
+               "    from tuneforge.data.formats import load_examples\n\n"
+               "    return load_examples(resolve_data_path(cfg.eval_data)[0], **options_kwargs(cfg))[0]")],
+             ["tests/unit/test_data_streaming.py"]),
 ]
 
 

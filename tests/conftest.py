@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,42 @@ def wait_until_healthy(proc, url: str, log_text, timeout: float = 180) -> None:
             proc.kill()
             pytest.fail(f"server did not start:\n{log_text()}")
         time.sleep(0.2)
+
+
+def serve_env(home: Path) -> dict:
+    """The environment of a CLI command or server given its own TUNEFORGE_HOME, offline."""
+    return {**os.environ, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+
+
+@contextmanager
+def served(home: Path, *serve_args: str, env: dict | None = None):
+    """`tuneforge serve ARGS` as a user starts it: a subprocess on a free port, its output in home/server.log.
+    Yields (process, url) once /health answers; the server is stopped on the way out."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    log_path = home / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "tuneforge.cli.main", "serve", *serve_args, "--port", str(port)],
+                                env=env or serve_env(home), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(proc, url, log_path.read_text)
+        yield proc, url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def tiny_lora_config(data, base, out, **overrides):
+    """A quick LoRA run of the generative loop on a tiny model (the loop with step checkpoints and --resume; label
+    data would default to a classifier): fp32, no trackers, a fifth held out; `overrides` change any setting."""
+    from tuneforge.config import TrainConfig
+
+    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=1, batch_size=4,
+                lr=5e-3, lora_r=4, eval_split=0.2, progress=False, precision="fp32", report_to="none")
+    return TrainConfig(**{**args, **overrides})
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

@@ -5,10 +5,7 @@ rolled-away version is unloaded meanwhile."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from types import SimpleNamespace
@@ -16,28 +13,20 @@ from types import SimpleNamespace
 import httpx
 import openai
 import pytest
-from conftest import free_port, run_cli, wait_until_healthy
+from conftest import run_cli, serve_env, served
 
 
 @pytest.fixture(scope="module")
 def server(tiny_variants, tmp_path_factory):
     home = tmp_path_factory.mktemp("monitor-home")
-    env = {**os.environ, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = serve_env(home)
     key = run_cli(env, "keys", "create", "reviewers").strip()
     run_cli(env, "models", "register", str(tiny_variants["alpha"]), "--name", "inv")
     run_cli(env, "models", "register", str(tiny_variants["beta"]), "--name", "inv")
     run_cli(env, "models", "promote", "inv:1", "--skip-gate")
-    port = free_port()
-    log_path = home / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tuneforge.cli.main", "serve", "--model", "inv:1", "--port",
-                                 str(port), "--follow-interval-s", "0.5"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(proc, url, log_path.read_text)
-    yield SimpleNamespace(url=url, key=key, home=home, env=env, log=log_path,
-                          client=openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60))
-    proc.terminate()
-    proc.wait(timeout=30)
+    with served(home, "--model", "inv:1", "--follow-interval-s", "0.5") as (_, url):
+        yield SimpleNamespace(url=url, key=key, home=home, env=env, log=home / "server.log",
+                              client=openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60))
 
 
 def _ask(client, text="dell laptop"):

@@ -7,14 +7,11 @@ random-weight model after one epoch, so its free text is not JSON: the format co
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import openai
 import pytest
-from conftest import free_port, run_cli, wait_until_healthy
+from conftest import run_cli, serve_env, served
 
 PROMPTS = ["Invoice 9 from Acme Ltd, 120 EUR", "Rechnung von Firma 3 GmbH", "hello"]
 
@@ -22,20 +19,11 @@ PROMPTS = ["Invoice 9 from Acme Ltd, 120 EUR", "Rechnung von Firma 3 GmbH", "hel
 @pytest.fixture(scope="module")
 def server(extraction_run, tmp_path_factory):
     home = tmp_path_factory.mktemp("extraction-home")
-    env = {**os.environ, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    key = run_cli(env, "keys", "create", "tests").strip()
-    port = free_port()
-    log_path = home / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tuneforge.cli.main", "serve", "--model", str(extraction_run),
-                                 "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(proc, url, log_path.read_text)
+    key = run_cli(serve_env(home), "keys", "create", "tests").strip()
     run = json.loads((extraction_run / "run.json").read_text())
-    yield SimpleNamespace(client=openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=120),
-                          model=extraction_run.name, schema=run["data"]["answer_schema"])
-    proc.terminate()
-    proc.wait(timeout=30)
+    with served(home, "--model", str(extraction_run)) as (_, url):
+        yield SimpleNamespace(client=openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=120),
+                              model=extraction_run.name, schema=run["data"]["answer_schema"])
 
 
 def _assert_follows(schema: dict, text: str) -> None:

@@ -7,10 +7,7 @@ must answer each with that model's own greedy output, computed here in-process a
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +16,7 @@ from types import SimpleNamespace
 import httpx
 import openai
 import pytest
-from conftest import SYSTEM, free_port, run_cli, wait_until_healthy
+from conftest import SYSTEM, run_cli, serve_env, served
 
 MAX_TOKENS = 12
 
@@ -27,23 +24,14 @@ MAX_TOKENS = 12
 @pytest.fixture(scope="module")
 def server(tiny_variants, tiny_model_dir, tmp_path_factory):
     home = tmp_path_factory.mktemp("server-home")
-    env = {**os.environ, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = serve_env(home)
     key = run_cli(env, "keys", "create", "tests").strip()
     run_cli(env, "models", "register", str(tiny_variants["alpha"]), "--name", "alpha")
     run_cli(env, "models", "promote", "alpha:1", "--skip-gate")
-    port = free_port()
-    log_path = home / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tuneforge.cli.main", "serve", "--model", "alpha:1", "--model",
-             str(tiny_variants["beta"]), "--port", str(port), "--max-body-bytes", "20000", "--max-queue", "8",
-             "--redact-pii"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(proc, url, log_path.read_text)
-    yield SimpleNamespace(url=url, key=key, home=home, env=env, base_id=Path(tiny_model_dir).name,
-                          client=openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60))
-    proc.terminate()
-    proc.wait(timeout=30)
+    with served(home, "--model", "alpha:1", "--model", str(tiny_variants["beta"]), "--max-body-bytes", "20000",
+                "--max-queue", "8", "--redact-pii") as (_, url):
+        yield SimpleNamespace(url=url, key=key, home=home, env=env, base_id=Path(tiny_model_dir).name,
+                              client=openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60))
 
 
 @pytest.fixture(scope="module")

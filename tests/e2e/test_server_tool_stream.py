@@ -9,14 +9,11 @@ is forced with tool_choice (the llguidance grammar), and the streamed call must 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import openai
 import pytest
-from conftest import free_port, run_cli, wait_until_healthy
+from conftest import run_cli, serve_env, served
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather in a city",
@@ -30,19 +27,10 @@ FORCED = {"type": "function", "function": {"name": "get_weather"}}
 @pytest.fixture(scope="module")
 def server(tools_model_dir, tmp_path_factory):
     home = tmp_path_factory.mktemp("tool-stream-home")
-    env = {**os.environ, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    key = run_cli(env, "keys", "create", "tests").strip()
-    port = free_port()
-    log_path = home / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tuneforge.cli.main", "serve", "--model", str(tools_model_dir),
-                                 "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(proc, url, log_path.read_text)
-    yield SimpleNamespace(client=openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60),
-                          model=tools_model_dir.name)
-    proc.terminate()
-    proc.wait(timeout=30)
+    key = run_cli(serve_env(home), "keys", "create", "tests").strip()
+    with served(home, "--model", str(tools_model_dir)) as (_, url):
+        yield SimpleNamespace(client=openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60),
+                              model=tools_model_dir.name)
 
 
 def test_a_streamed_call_arrives_as_tool_call_deltas(server):

@@ -5,13 +5,14 @@ resume."""
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import pickle
 
 import pytest
+from conftest import tiny_lora_config
 from typer.testing import CliRunner
 
-from tuneforge.config import TrainConfig
 from tuneforge.train import checkpoint
 from tuneforge.train.sft import train
 from tuneforge.train.state_io import StateFileError
@@ -19,12 +20,7 @@ from tuneforge.train.state_io import StateFileError
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _cfg(data, base, out, **kw) -> TrainConfig:
-    # The generative loop, the one with step checkpoints and --resume (label data would default to a classifier).
-    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=2, batch_size=4, lr=5e-3, lora_r=4,
-                eval_split=0.2, progress=False, precision="fp32", report_to="none")
-    args.update(kw)
-    return TrainConfig(**args)
+_cfg = functools.partial(tiny_lora_config, epochs=2)
 
 
 class _Payload:

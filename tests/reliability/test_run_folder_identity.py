@@ -7,20 +7,14 @@ import os
 
 import pytest
 
-from conftest import chat_row, write_jsonl
-from tuneforge.config import TrainConfig
+from conftest import chat_row, tiny_lora_config, write_jsonl
 from tuneforge.train.run_folder import IDENTITY_FILE, RunFolderError
 from tuneforge.train.sft import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _cfg(data, base, out, **kw) -> TrainConfig:
-    # The generative loop, the one with step checkpoints and --resume (label data would default to a classifier).
-    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=1, batch_size=4, lr=5e-3, lora_r=4,
-                eval_split=0.2, progress=False, precision="fp32", report_to="none")
-    args.update(kw)
-    return TrainConfig(**args)
+_cfg = tiny_lora_config
 
 
 @pytest.fixture

@@ -200,3 +200,39 @@ def test_files_are_stored_once_by_content_and_removed_when_nothing_needs_them(tm
     store.update_job("ftjob-1", status="succeeded")
     files.collect(first["blob"])
     assert not files.path_of(first).exists()
+
+
+class _ReaderCheckingStore(JobStore):
+    """A store that, at every status change, reads the job as an API client would: a terminal status must come
+    with its event already readable (`jobs create --follow` stops at the status and would miss a later event)."""
+
+    seen: list[tuple[str, list[str]]]
+
+    def transition(self, job_id, expected, event=None, **values):
+        done = super().transition(job_id, expected, event=event, **values)
+        if done is not None:
+            messages = [e["message"] for e in self.list_events(job_id, None, 100)[0]]
+            self.seen.append((done["status"], messages))
+        return done
+
+
+@pytest.mark.parametrize("ending", ["failed", "cancelled"])
+def test_a_terminal_status_is_readable_only_with_its_event(tmp_path, ending):
+    from tuneforge.jobs.worker import Worker
+
+    store = _ReaderCheckingStore(tmp_path / "jobs.db")
+    store.seen = []
+    job = store.add_job(id="ftjob-1", owner="a", created_at=1, model="m", base="b", training_file="file-1", seed=1,
+                        request={}, hyperparameters={}, status="queued", run_dir=str(tmp_path / "run"))
+    worker = Worker(store, files=None)
+    worker._release_files = lambda job: None  # no stored files in this test
+    if ending == "failed":
+        worker._fail(job, JobError("training_failed", "boom"))
+    else:
+        worker.cancel("ftjob-1")
+    (status, messages), = store.seen
+    assert status == ending
+    assert messages[0] == ("The job failed: boom" if ending == "failed" else "Fine-tuning job cancelled")
+    with pytest.raises(Exception, match="cannot be cancelled"):
+        worker.cancel("ftjob-1")  # a finished job stays as it ended
+    assert store.get_job("ftjob-1")["status"] == ending

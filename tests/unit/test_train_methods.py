@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
 
-from conftest import chat_row, write_jsonl
-from tuneforge.config import TrainConfig
+from conftest import chat_row, tiny_lora_config, write_jsonl
 from tuneforge.errors import UserError
 from tuneforge.train.sft import train
 
@@ -15,11 +15,7 @@ from tuneforge.train.sft import train
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _cfg(data, base, out, **kw):
-    args = dict(data=str(data), base=str(base), out=str(out), variant_type="generative", epochs=3, batch_size=4, lr=5e-3, lora_r=4,
-                eval_split=0.2, progress=False, precision="fp32", report_to="none")
-    args.update(kw)
-    return TrainConfig(**args)
+_cfg = functools.partial(tiny_lora_config, epochs=3)
 
 
 def _run(tmp_path, name="run"):

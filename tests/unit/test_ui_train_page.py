@@ -61,7 +61,11 @@ def test_start_with_defaults_then_cancel_and_isolation(ui):
     _login(client, keys, "alice")
     dataset = _save_dataset(client)
     page = client.get(f"/ui/train?training_file={dataset['training_file']}").text
-    assert f'<option value="{dataset["training_file"]}" selected>{dataset["id"]} (17 examples)' in page  # preselected
+    # Preselected, with what a job on it trains on (not the version's 17 rows) and what it holds out.
+    assert dataset["examples"] == 17 and dataset["train_examples"] + dataset["held_out_examples"] == 17
+    assert 1 <= dataset["held_out_examples"] < 17
+    assert (f'<option value="{dataset["training_file"]}" selected>{dataset["id"]} ({dataset["train_examples"]} to '
+            f'train, {dataset["held_out_examples"]} held out)') in page
     assert "<summary>Advanced settings</summary>" in page and "Start training</button>" in page
     assert f"<option>{BASE}</option>" in page
 
@@ -144,3 +148,11 @@ def _wait(client, job_id: str, wanted: tuple[str, ...], timeout: float = 120) ->
             return status
         assert status not in ("failed", "cancelled", "succeeded") and time.time() < deadline, status
         time.sleep(0.2)
+
+
+def test_training_data_sizes_for_versions_without_a_held_out_part():
+    from tuneforge.ui.pages.train import _split_sizes
+
+    assert _split_sizes({"examples": 6, "train_examples": 6, "held_out_examples": 0}) == "6 to train, none held out"
+    # A version saved before versions set a held-out split aside has only its total.
+    assert _split_sizes({"examples": 9, "train_examples": None, "held_out_examples": None}) == "9 examples"

@@ -53,12 +53,14 @@ def _beside_input(cfg, suffix: str) -> Path:
 
 
 def _load_evals(cfg):
+    """--eval-data's rows, read back from disk like the training file's: memory stays bounded on a large file."""
     if not cfg.eval_data:
         return None
-    from tuneforge.data.formats import load_examples, options_kwargs
+    from tuneforge.data.formats import options_kwargs
+    from tuneforge.data.row_store import load_file_rows
     from tuneforge.data.versions import resolve_data_path
 
-    return load_examples(resolve_data_path(cfg.eval_data)[0], **options_kwargs(cfg))[0]
+    return load_file_rows(resolve_data_path(cfg.eval_data)[0], **options_kwargs(cfg))[0]
 
 
 def _tokenizer(base: str, max_seq_len: int):

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -38,6 +39,17 @@ def _fail(err) -> None:
     raise UserError(str(getattr(err, "message", err))) from None
 
 
+@contextmanager
+def _server_errors():
+    """Inside it, the server's refusal (an OpenAI API error) becomes the UserError that _fail raises."""
+    import openai
+
+    try:
+        yield
+    except openai.APIError as err:
+        _fail(err)
+
+
 def _file_id(client, ref: str) -> str:
     """A file id as it is, or a local path uploaded with purpose fine-tune."""
     if ref.startswith("file-") and not Path(ref).exists():
@@ -58,19 +70,17 @@ def _print_event(e) -> None:
 
 def _follow(client, job_id: str, poll_s: float = 1.0):
     """Print events oldest first as they come, until the job ends; return the finished job."""
-    import openai
-
     shown: set[str] = set()
     while True:
-        try:
+        with _server_errors():
+            # The status first, then the events: the server writes a terminal status together with its event, so
+            # events read after a terminal status include the last one.
+            job = client.fine_tuning.jobs.retrieve(job_id)
             events = list(client.fine_tuning.jobs.list_events(job_id, limit=100))
-        except openai.APIError as err:
-            _fail(err)
         for e in reversed(events):
             if e.id not in shown:
                 shown.add(e.id)
                 _print_event(e)
-        job = client.fine_tuning.jobs.retrieve(job_id)
         if job.status in TERMINAL:
             return job
         time.sleep(poll_s)
@@ -111,15 +121,13 @@ def create(
         extra = load_yaml_values(config) if config else None
     except ConfigError as err:
         _fail(err)
-    try:
+    with _server_errors():
         job = client.fine_tuning.jobs.create(
             model=model, training_file=_file_id(client, training_file),
             validation_file=_file_id(client, validation_file) if validation_file else openai.omit,
             suffix=suffix or openai.omit, seed=openai.omit if seed is None else seed,
             method={"type": method, method: {"hyperparameters": hp}},
             extra_body={"tuneforge": extra} if extra else None)
-    except openai.APIError as err:
-        _fail(err)
     typer.echo(job.id)
     if follow:
         job = _follow(client, job.id)
@@ -132,12 +140,8 @@ def create(
 def list_jobs(limit: int = typer.Option(20, help="Most jobs shown, newest first."),
               base_url: Optional[str] = _URL, api_key: Optional[str] = _KEY):
     """List your fine-tuning jobs."""
-    import openai
-
-    try:
+    with _server_errors():
         page = _client(base_url, api_key).fine_tuning.jobs.list(limit=limit)
-    except openai.APIError as err:
-        _fail(err)
     for job in page.data:
         typer.echo(f"{job.id}\t{job.status}\t{job.model}\t{job.fine_tuned_model or '-'}")
 
@@ -145,12 +149,8 @@ def list_jobs(limit: int = typer.Option(20, help="Most jobs shown, newest first.
 @app.command("get", epilog="Example:  tuneforge jobs get ftjob-abc")
 def get(job_id: str, base_url: Optional[str] = _URL, api_key: Optional[str] = _KEY):
     """A job as JSON (status, hyperparameters, error, fine_tuned_model, result files)."""
-    import openai
-
-    try:
+    with _server_errors():
         job = _client(base_url, api_key).fine_tuning.jobs.retrieve(job_id)
-    except openai.APIError as err:
-        _fail(err)
     typer.echo(json.dumps(job.model_dump(), indent=2))
 
 
@@ -158,28 +158,20 @@ def get(job_id: str, base_url: Optional[str] = _URL, api_key: Optional[str] = _K
 def events(job_id: str, follow: bool = typer.Option(False, "--follow", help="Wait for new events until the end."),
            base_url: Optional[str] = _URL, api_key: Optional[str] = _KEY):
     """A job's events, oldest first."""
-    import openai
-
     client = _client(base_url, api_key)
     if follow:
         job = _follow(client, job_id)
         sys.exit(0 if job.status == "succeeded" else 1)
-    try:
+    with _server_errors():
         for e in reversed(list(client.fine_tuning.jobs.list_events(job_id, limit=100))):
             _print_event(e)
-    except openai.APIError as err:
-        _fail(err)
 
 
 @app.command("cancel", epilog="Example:  tuneforge jobs cancel ftjob-abc")
 def cancel(job_id: str, base_url: Optional[str] = _URL, api_key: Optional[str] = _KEY):
     """Cancel a job: its training process is stopped at once."""
-    import openai
-
-    try:
+    with _server_errors():
         job = _client(base_url, api_key).fine_tuning.jobs.cancel(job_id)
-    except openai.APIError as err:
-        _fail(err)
     typer.echo(f"{job.id}\t{job.status}")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from tuneforge.data.formats import (ALL_FORMATS, Example, LoadResult, _finish, _read_problem, _row_example, _streamable,
                                     inspect_file, stream_json_examples)
 from tuneforge.data.jsonl import _BOM, file_lines, parse_json_text
+from tuneforge.data.problems import DataError
 
 _CACHED = 256  # recently read rows kept parsed: duplicate groups and at_lines read the same rows together
 
@@ -166,6 +167,15 @@ def inspect_file_rows(path: str | Path, data_format: str = "auto", input_column:
     result = _finish(LoadResult(FileRows(path, detected, system_prompt, offsets, rows), problems, detected),
                      str(path))
     return result
+
+
+def load_file_rows(path: str | Path, **reader_options) -> tuple[Sequence[Example], str]:
+    """formats.load_examples with the rows left on disk (inspect_file_rows): (examples, detected format), or a
+    DataError listing every problem if any row is bad. For a file that is only read, such as `--eval-data`."""
+    result = inspect_file_rows(path, **reader_options)
+    if any(p.severity == "error" for p in result.problems):
+        raise DataError(result.problems)
+    return result.examples, result.detected
 
 
 def rows_of(examples: Sequence) -> Subset:

@@ -52,10 +52,15 @@ def _level(report: dict) -> int:
     return int(round(100 * report.get("config", {}).get("confidence", 0.95)))
 
 
+def _table(table_id: str, headers: list[str], rows) -> str:
+    """A table with one header row (`headers`, as text) over `rows` (each a whole <tr>...</tr>)."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    return f'<table id="{table_id}"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
 def _systems_table(report: dict) -> str:
     systems = report["systems"]
     metrics = list(next(iter(systems.values()))["metrics"])
-    head = "".join(f"<th>{escape(m)}</th>" for m in metrics)
     rows = []
     for name, s in systems.items():
         cells = []
@@ -70,8 +75,8 @@ def _systems_table(report: dict) -> str:
             f'<td class="num">{1000 * s.get("latency_p50_s", 0):.0f}</td><td class="num">{1000 * s.get("latency_p95_s", 0):.0f}</td>'
             f'<td class="num">{"-" if cost is None else f"{cost:.2f}"}</td></tr>'
         )
-    return (f'<table id="systems"><tr><th>system</th><th>decoding</th>{head}<th>tokens in</th><th>tokens out</th>'
-            f"<th>p50 ms</th><th>p95 ms</th><th>cost / 1k requests</th></tr>{''.join(rows)}</table>")
+    return _table("systems", ["system", "decoding", *metrics, "tokens in", "tokens out", "p50 ms",
+                              "p95 ms", "cost / 1k requests"], rows)
 
 
 def _classical(report: dict) -> str:
@@ -85,8 +90,8 @@ def _classical(report: dict) -> str:
     if not rows:
         return ""
     return ("<h2>Non-LLM baselines</h2><p>Trained on the variant's own training split (never its held-out rows); "
-            "scored above like every other system.</p><table id=\"classical\"><tr><th>system</th><th>features</th>"
-            f"<th>training rows</th><th>fit s</th><th>predict ms / example</th></tr>{''.join(rows)}</table>")
+            "scored above like every other system.</p>"
+            + _table("classical", ["system", "features", "training rows", "fit s", "predict ms / example"], rows))
 
 
 def _significance_row(t: dict) -> str:
@@ -103,9 +108,9 @@ def _significance(report: dict) -> str:
     tests = report.get("significance") or []
     if not tests:
         return ""
-    return ("<h2>Paired significance</h2><table id=\"significance\"><tr><th>a</th><th>b</th><th>metric</th>"
-            "<th>a − b (points)</th><th>interval</th><th>p (paired bootstrap)</th><th>p (McNemar)</th></tr>"
-            f"{''.join(_significance_row(t) for t in tests)}</table>")
+    return "<h2>Paired significance</h2>" + _table(
+        "significance", ["a", "b", "metric", "a − b (points)", "interval", "p (paired bootstrap)", "p (McNemar)"],
+        (_significance_row(t) for t in tests))
 
 
 def _task_charts(report: dict) -> str:
@@ -161,7 +166,6 @@ def _worst_errors(report: dict, limit: int = 12) -> str:
     focus, shown, worst = worst_examples(report, limit)
     if not worst:
         return f"<h2>Worst errors</h2><p>{escape(focus)} made no errors.</p>"
-    head = "".join(f"<th>{escape(n)}</th>" for n in shown)
     rows = []
     for ex in worst:
         cells = []
@@ -170,8 +174,8 @@ def _worst_errors(report: dict, limit: int = 12) -> str:
             cells.append(f'<td class="{"right" if good else "wrong"}"><pre>{escape(ex["predictions"].get(n, ""))}</pre></td>')
         rows.append(f"<tr><td>{ex.get('line') or ''}</td><td><pre>{escape(ex['input'])}</pre></td>"
                     f"<td><pre>{escape(ex['reference'])}</pre></td>{''.join(cells)}</tr>")
-    return (f'<h2>Worst errors of {escape(focus)}, side by side</h2><table id="worst-errors"><tr><th>line</th>'
-            f"<th>input</th><th>reference</th>{head}</tr>{''.join(rows)}</table>")
+    return (f"<h2>Worst errors of {escape(focus)}, side by side</h2>"
+            + _table("worst-errors", ["line", "input", "reference", *shown], rows))
 
 
 def _warnings(report: dict) -> str:
@@ -193,13 +197,13 @@ def _judge(report: dict) -> str:
     judge = report.get("judge")
     if not judge:
         return ""
-    rows = "".join(
+    rows = (
         f"<tr><td>{escape(n)}</td><td class=\"num\">{r['wins']}</td><td class=\"num\">{r['losses']}</td>"
         f"<td class=\"num\">{r['ties']}</td><td class=\"num\">{_rate(r['win_rate'])}</td></tr>"
         for n, r in judge["results"].items()
     )
     return (f"<h2>LLM judge ({escape(judge['model'])}, against {escape(judge['against'])}, randomised order)</h2>"
-            f"<table id=\"judge\"><tr><th>system</th><th>wins</th><th>losses</th><th>ties</th><th>win rate</th></tr>{rows}</table>")
+            + _table("judge", ["system", "wins", "losses", "ties", "win rate"], rows))
 
 
 def _interval_note(report: dict) -> str:

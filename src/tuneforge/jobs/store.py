@@ -224,14 +224,24 @@ class JobStore:
         self._exec(f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?", (*cols.values(), job_id))
         return self.get_job(job_id)
 
-    def transition(self, job_id: str, expected: tuple[str, ...], **values) -> dict | None:
-        """Update the job only if its status is one of `expected` (compare-and-set); None when it was not."""
+    def transition(self, job_id: str, expected: tuple[str, ...], event: tuple[str, str] | None = None,
+                   **values) -> dict | None:
+        """Update the job only if its status is one of `expected` (compare-and-set); None when it was not.
+
+        `event` (message, level) is added under the same lock when the update happens: a reader that sees the new
+        status also sees its event (`jobs create --follow` stops at the terminal status and must have printed
+        "The job has successfully completed" by then).
+        """
         cols = _encode(values)
         with self._lock:
             cur = self.conn.execute(
                 f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ? "
                 f"AND status IN ({', '.join('?' * len(expected))})", (*cols.values(), job_id, *expected))
-            return self.get_job(job_id) if cur.rowcount else None
+            if not cur.rowcount:
+                return None
+            if event is not None:
+                self.add_event(job_id, event[0], level=event[1])
+            return self.get_job(job_id)
 
     def jobs_in(self, *statuses: str) -> list[dict]:
         marks = ", ".join("?" * len(statuses))

@@ -104,12 +104,15 @@ class Worker:
             job = self.store.get_job(job_id)
             if job["status"] in TERMINAL:
                 raise JobStateError(f"Job {job_id} has already {job['status']}; it cannot be cancelled.")
-            self.store.update_job(job_id, status="cancelled", finished_at=now(), estimated_finish=None)
+            # Compare-and-set: a job that finished meanwhile stays finished (and keeps its run folder).
+            if self.store.transition(job_id, (job["status"],), status="cancelled", finished_at=now(),
+                                     estimated_finish=None, event=("Fine-tuning job cancelled", "info")) is None:
+                status = self.store.get_job(job_id)["status"]
+                raise JobStateError(f"Job {job_id} became {status} while being cancelled; try again.")
             if job["process"]:
                 self.executor.stop(job["process"])  # kills the process group: memory and devices are freed
                 self.store.update_job(job_id, process=None)
             shutil.rmtree(job["run_dir"], ignore_errors=True)
-            self.store.add_event(job_id, "Fine-tuning job cancelled")
             self._release_files(job)
             return self.store.get_job(job_id)
 
@@ -167,9 +170,9 @@ class Worker:
         if job["process"]:
             self.executor.stop(job["process"])
         done = self.store.transition(job["id"], ("validating_files", "queued", "running"), status="failed",
+                                     event=(f"The job failed: {error.message}", "error"),
                                      error=error.to_dict(), finished_at=now(), estimated_finish=None, process=None)
         if done is not None:
-            self.store.add_event(job["id"], f"The job failed: {error.message}", level="error")
             self._release_files(job)
 
     def _release_files(self, job: dict) -> None:
@@ -327,10 +330,10 @@ class Worker:
             self.store.add_event(job["id"], f"New fine-tuned model created: {model_id}")
         results = self.files.save_bytes(job["owner"], "step_metrics.csv", results_csv(run_dir), "fine-tune-results")
         done = self.store.transition(job["id"], ("running",), status="succeeded", fine_tuned_model=model_id,
+                                     event=("The job has successfully completed", "info"),
                                      finished_at=now(), estimated_finish=None, process=None,
                                      trained_tokens=run.get("trained_tokens"), result_files=[results["id"]])
         if done is not None:
-            self.store.add_event(job["id"], "The job has successfully completed")
             self._release_files(job)
         self._pace.pop(job["id"], None)
 

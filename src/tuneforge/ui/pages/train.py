@@ -2,7 +2,8 @@
 
 User flow (labels and button texts are stable; the browser tests select by them):
 1. Under "Start a fine-tuning job", choose the data in the select labelled "Training data" (saved dataset versions,
-   newest first; the Data page's "Train on it" link preselects one) and the base in "Base model", then press
+   newest first, each with the examples it trains on and those held out, "16 to train, 1 held out"; the Data
+   page's "Train on it" link preselects one) and the base in "Base model", then press
    "Start training" (a saved version's held-out split is sent as the job's validation file). Nothing else is
    needed: epochs, batch size and learning rate are chosen from the data.
    "Advanced settings" (a collapsed <details>) holds "Epochs", "Batch size", "Learning rate multiplier" (blank =
@@ -83,12 +84,20 @@ def _allowed(action: str, status: str) -> bool:
     return status not in TERMINAL
 
 
+def _split_sizes(dataset: dict) -> str:
+    """What a job started on a saved version trains on: its train part, the rest held out for evaluation."""
+    if dataset.get("train_examples") is None:  # saved before versions set a held-out split aside
+        return f"{dataset['examples']} examples"
+    held = dataset["held_out_examples"]
+    return f"{dataset['train_examples']} to train, {held or 'none'} held out"
+
+
 async def _choices(api: httpx.AsyncClient) -> tuple[list[dict], list[dict]]:
     """(training data, base models) to choose from: saved datasets first, then other JSONL uploads."""
     datasets = ok(await api.get("/v1/datasets"))["data"]
     used = {d["training_file"] for d in datasets}
     files = ok(await api.get("/v1/files", params={"purpose": "fine-tune"}))["data"]
-    data = [{"id": d["training_file"], "label": f"{d['id']} ({d['examples']} examples)"} for d in datasets]
+    data = [{"id": d["training_file"], "label": f"{d['id']} ({_split_sizes(d)})"} for d in datasets]
     data += [{"id": f["id"], "label": f"{f['filename']} ({f['id']})"} for f in files
              if f["id"] not in used and f["filename"].endswith(".jsonl")]
     models = [m["id"] for m in ok(await api.get("/v1/models"))["data"]
