@@ -18,6 +18,7 @@ CPU seconds so far; the frozen states below the trained layers are computed once
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import time
 
