@@ -363,7 +363,7 @@ def fit(run: Run, state: LoopState) -> None:
                 step_loss = _optimizer_step(run, plan[step_index], state, step_index, speed)
                 if state.step % cfg.log_every == 0 or state.step == run.total_steps:
                     tracker.log(_step_record(run, state, epoch, step_loss, speed), state.step)
-                progress.update(epoch=epoch, loss=f"{step_loss:.3f}", tps=f"{speed.rate():,.0f}")
+                progress.update(epoch=epoch, loss=f"{step_loss:.3f}", tps=f"{speed.shown():,.0f}")
                 last = step_index + 1 == len(plan) or state.step >= run.total_steps  # the epoch end evaluates and saves
                 if cfg.eval_every and state.step % cfg.eval_every == 0 and not last:
                     tracker.log({"step": state.step, "eval_loss": _evaluate_now(run, state)}, state.step)
@@ -413,7 +413,7 @@ class _Speed:
     """Tokens per second since the last logged step."""
 
     def __init__(self):
-        self.tokens, self.since = 0, time.time()
+        self.tokens, self.since, self.last = 0, time.time(), 0.0
 
     def add(self, tokens: int) -> None:
         self.tokens += tokens
@@ -421,7 +421,13 @@ class _Speed:
     def rate(self) -> float:
         return self.tokens / max(time.time() - self.since, 1e-9)
 
+    def shown(self) -> float:
+        """The progress bar's figure: the current window's rate, or the last logged window's right after a reset
+        (a logged step resets the window, and the bar would otherwise read 0 tok/s at every logged step)."""
+        return self.rate() if self.tokens else self.last
+
     def reset(self) -> None:
+        self.last = self.rate()
         self.tokens, self.since = 0, time.time()
 
 
