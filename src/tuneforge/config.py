@@ -435,6 +435,10 @@ class MonitorPolicy(_Strict):
                                   "from traffic inputs with a ROC AUC above this (embedding drift).")
     drift_p_value: float = Field(0.01, gt=0, lt=1, description="Significance level of the drift tests.")
     min_corrections: int = Field(30, ge=1, description="Corrections needed before a retrain may run.")
+    min_new_label_reviews: int = Field(
+        3, ge=0, description="Alert when this many distinct reviewed inputs of the latest window were corrected to "
+        "one label outside the variant's label set (a new category named by reviewers); 0: off."
+    )
     auto_retrain: bool = Field(False, description="Retrain automatically when an alert fires and enough corrections exist.")
     retrain_max_steps: int = Field(0, ge=0, description="Cap on the retrain's optimizer steps (0: the recipe's own).")
     non_inferiority: float = Field(
