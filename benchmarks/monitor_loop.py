@@ -205,8 +205,10 @@ def simulate(args, scores: Scores, version: str, pool, drift: bool, seed: int, t
         window_rows = load_rows(conn, [version], last=policy.window)
         true_acc = sum(truth[r["request_id"]] == json.loads(r["response_json"])["choices"][0]["message"]["content"]
                        for r in window_rows) / len(window_rows)
+        adjusted = latest.get("estimated_accuracy_adjusted") or {}
         out["windows"].append({"after": i + 1, "estimated": latest["estimated_accuracy"]["value"],
                                "ci": latest["estimated_accuracy"]["ci"], "true": true_acc,
+                               "adjusted": adjusted.get("value"), "adjusted_ci": adjusted.get("ci"),
                                "measured": latest["measured_accuracy"]["value"], "alerts": cycle.verdict.alerts})
         if cycle.verdict.alerts and out["first_alert_after"] is None:
             out["first_alert_after"] = i + 1
@@ -227,6 +229,9 @@ def simulate(args, scores: Scores, version: str, pool, drift: bool, seed: int, t
     traffic.close()
     tracked = [w for w in out["windows"] if w["after"] >= policy.window]
     out["mae"] = sum(abs(w["estimated"] - w["true"]) for w in tracked) / len(tracked) if tracked else None
+    # CBPE with the new category that random reviews found taken out (monitor/new_category.py)
+    adj = [w for w in tracked if w.get("adjusted") is not None]
+    out["mae_adjusted"] = sum(abs(w["adjusted"] - w["true"]) for w in adj) / len(adj) if adj else None
     return out
 
 
@@ -330,6 +335,8 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=100)
     ap.add_argument("--min-corrections", type=int, default=40)
     ap.add_argument("--seeds", type=int, default=5, help="Seeds for the no-drift and drift detection runs.")
+    ap.add_argument("--live-seed", type=int, default=0,
+                    help="Seed of the live stream (the one retrained on); a fresh --home for each.")
     ap.add_argument("--detection-only", action="store_true",
                     help="Stop after the no-drift and drift streams (false alarms, detection delay); no retrain.")
     ap.add_argument("--home", default=None)
@@ -447,6 +454,9 @@ def main() -> int:
     log(f"drift: alert after {delays} requests past the shift ({early} alerted before it)")
     if args.detection_only:
         results["summary"] = {"false_alarm_retrains": f"{false_alarms}/{args.seeds}",
+                              "estimate_mae": {k: [[round(r[m], 4) if r.get(m) is not None else None
+                                                    for m in ("mae", "mae_adjusted")] for r in results[k]]
+                                               for k in ("no_drift", "drift")},
                               "no_drift_any_alert": f"{any_alert}/{args.seeds}", "detection_delay_requests": delays,
                               "alerted_before_shift": early, "label_reference": label_reference,
                               "wall_s_this_call": round(time.time() - t0)}
@@ -454,8 +464,8 @@ def main() -> int:
         print(json.dumps(results["summary"], indent=2, default=str))
         return 0
 
-    # The loop closed on the live traffic log (seed 0): the same drifted stream, reviewers' corrections, and a
-    # retrain each time the policy fires, until the gate promotes one.
+    # The loop closed on the live traffic log (seed --live-seed): the same drifted stream, reviewers' corrections,
+    # and a retrain each time the policy fires, until the gate promotes one.
     def attempt(trigger: dict) -> dict:
         started = time.time()
         log(f"retrain triggered after {trigger['after']} requests: {trigger['reason']}")
@@ -477,7 +487,7 @@ def main() -> int:
         if live is None:
             for leftover in home.glob("traffic.db*"):
                 leftover.unlink()
-        live = simulate(args, scores1, v1["ref"], pool, True, 0, home / "traffic.db", policy, log,
+        live = simulate(args, scores1, v1["ref"], pool, True, args.live_seed, home / "traffic.db", policy, log,
                         on_retrain=attempt, saved=live, save=lambda out: state.put("live", out))
         live["finished"] = True
         state.put("live", live)
@@ -529,6 +539,9 @@ def main() -> int:
         "estimate_mae_drift": [round(r["mae"], 4) for r in results["drift"] if r["mae"] is not None],
         "estimate_mae_no_drift": [round(r["mae"], 4) for r in results["no_drift"] if r["mae"] is not None],
         "estimate_mae_mean": sum(maes) / len(maes) if maes else None,
+        "live_seed": args.live_seed, "live_first_alert_after": live["first_alert_after"],
+        "live_first_alerts": live["alerts"], "live_estimate_mae": live.get("mae"),
+        "live_estimate_mae_adjusted": live.get("mae_adjusted"),
         "retrain_attempts": [{k: a.get(k) for k in ("after", "new", "promoted", "fresh_reviewed", "fresh_new_category",
                                                     "data_new_category", "wall_s", "why")}
                              for a in live["attempts"]],

@@ -97,6 +97,10 @@ class TrainConfig(DataOptions):
         "random", description="Classification variants: start the head at random or from a logistic regression on "
         "the untrained model's pooled states ('probe': linear probe, then fine-tune).", json_schema_extra=_FROM_DATA,
     )
+    classifier_head_lr: Optional[float] = Field(
+        None, gt=0, description="Classification variants: learning rate of the new head (default: --lr). A fresh head "
+        "learns faster than pre-trained weights may move.", json_schema_extra=_FROM_DATA,
+    )
     classifier_pooling: Literal["mean", "last"] = Field(
         "mean", description="Classification variants: the head reads the mean of the tokens' states or the last token's."
     )
@@ -431,6 +435,10 @@ class MonitorPolicy(_Strict):
                                   "from traffic inputs with a ROC AUC above this (embedding drift).")
     drift_p_value: float = Field(0.01, gt=0, lt=1, description="Significance level of the drift tests.")
     min_corrections: int = Field(30, ge=1, description="Corrections needed before a retrain may run.")
+    min_new_label_reviews: int = Field(
+        3, ge=0, description="Alert when this many distinct reviewed inputs of the latest window were corrected to "
+        "one label outside the variant's label set (a new category named by reviewers); 0: off."
+    )
     auto_retrain: bool = Field(False, description="Retrain automatically when an alert fires and enough corrections exist.")
     retrain_max_steps: int = Field(0, ge=0, description="Cap on the retrain's optimizer steps (0: the recipe's own).")
     non_inferiority: float = Field(

@@ -269,3 +269,39 @@ def test_cli_review_keyboard_flow_monitor_and_traffic_commands(deployed, tmp_pat
     assert "wrote 3 examples" in runner.invoke(app, ["traffic", "export", str(out), "--variant", "inv"]).output
     bad = runner.invoke(app, ["feedback", "chatcmpl-nope", "--rating", "1"])
     assert bad.exit_code == 1 and "chatcmpl-nope" in bad.output
+
+
+def test_reviewers_naming_a_new_label_raise_an_alert_through_the_traffic_log(deployed, tmp_path):
+    """The new-category rule end to end: corrections stored with FeedbackStore reach the window through the
+    traffic log (load_rows) and make run_cycle alert and call for a retrain; a repeated request counts once."""
+    from tuneforge.monitor.cycle import run_cycle
+    from tuneforge.monitor.feedback import FeedbackStore
+    from tuneforge.monitor.traffic_log import TrafficLog
+
+    policy = MonitorPolicy(window=40, min_estimated_accuracy=0.0, min_corrections=3)
+    traffic = TrafficLog()
+    _stream(traffic, 40, drift=False, seed=1)
+    fees = ["ing zakelijk rekening kosten", "rabobank transactiekosten", "ing zakelijk rekening kosten"]
+    for i, text in enumerate(fees):
+        _log(traffic, f"chatcmpl-fee{i}", text, "software", 0.9)
+    traffic.close()
+    store = FeedbackStore()
+    for i in range(3):
+        store.add(f"chatcmpl-fee{i}", correct_output="bank_fees", source="review:low_confidence")
+    store.close()
+    two = run_cycle("inv", policy, score=False, log=lambda m: None)
+    assert two.summary["latest"]["new_labels_reviewed"] == {"bank_fees": 2}  # the repeated request counted once
+    assert two.verdict.alerts == []
+
+    traffic = TrafficLog()
+    _log(traffic, "chatcmpl-fee3", "abn amro pakketkosten", "software", 0.9)
+    traffic.close()
+    store = FeedbackStore()
+    store.add("chatcmpl-fee3", correct_output="Bank_fees", source="review:random")
+    store.close()
+    three = run_cycle("inv", policy, score=False, html=tmp_path / "m.html", log=lambda m: None)
+    assert three.summary["latest"]["new_labels_reviewed"] == {"bank_fees": 3}
+    assert any(a.startswith("new category named by reviewers: 'bank_fees' (3 distinct inputs")
+               for a in three.verdict.alerts)
+    assert three.verdict.retrain  # 4 corrections waiting, 3 needed
+    assert "new labels in reviews" in (tmp_path / "m.html").read_text()

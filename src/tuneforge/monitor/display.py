@@ -24,6 +24,7 @@ def window_rows(w: dict) -> list[tuple[str, str]]:
     volume, latency = w.get("volume") or {}, w.get("latency") or {}
     error, valid = w.get("error") or {}, w.get("valid") or {}
     est, meas = w.get("estimated_accuracy") or {}, w.get("measured_accuracy") or {}
+    adj = w.get("estimated_accuracy_adjusted") or {}
     ld, lt, dom = w.get("label_drift") or {}, w.get("length_test") or {}, w.get("domain") or {}
     rows = [
         ("requests", f"{w.get('requests', 0)}" + (f"; {fmt_interval(volume)} per hour (Poisson exact)"
@@ -33,6 +34,9 @@ def window_rows(w: dict) -> list[tuple[str, str]]:
         ("error rate (Wilson)", f"{fmt_interval(error, pct=True)} ({error.get('k', 0)} of {error.get('n', 0)})"),
         ("valid answers (Wilson)", f"{fmt_interval(valid, pct=True)} ({valid.get('k', 0)} of {valid.get('n', 0)})"),
         ("estimated accuracy (CBPE)", f"{fmt_interval(est, pct=True)} (n = {est.get('n', 0)})"),
+        *([("estimated accuracy, reviewed new category taken out", f"{fmt_interval(adj, pct=True)} (new-category "
+            f"share of random reviews {adj['new_category_share'].get('k', 0)} of {adj['new_category_share']['n']})")]
+          if adj.get("new_category_share") else []),
         ("measured accuracy (reviewed, Wilson)", f"{fmt_interval(meas, pct=True)} (n = {meas.get('n', 0)})"),
         ("mean confidence (bootstrap)", fmt_interval(w.get("confidence"), pct=True)),
     ]
@@ -42,6 +46,9 @@ def window_rows(w: dict) -> list[tuple[str, str]]:
         rows.append(("label drift", f"Jensen-Shannon {ld['js_distance']:.3g}; chi-square p = {_p(ld.get('p_value'))} "
                                     f"(n = {ld['n_reference']} reference vs {ld['n_current']} answers){new}"))
         rows.append(("label drift reference", against))
+        fresh = w.get("new_labels_reviewed") or {}
+        rows.append(("new labels in reviews (distinct inputs)",
+                     ", ".join(f"{k}: {v}" for k, v in fresh.items()) if fresh else "none"))
     rows += [
         ("input length PSI", _psi(w.get("length_psi_test"))),
         ("input length test", f"{lt.get('test') or '-'} " + (f"p = {_p(lt.get('p_value'))}" if lt.get("p_value")

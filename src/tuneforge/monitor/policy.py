@@ -56,12 +56,23 @@ def update_policy(name: str, changes: dict) -> MonitorPolicy:
     return policy
 
 
+def new_category_alerts(window: dict | None, policy: MonitorPolicy) -> list[str]:
+    """Reviewers corrected `min_new_label_reviews` distinct inputs to one label the variant cannot answer
+    (monitor/new_category.py). Not a sampling statistic, so a partial window counts too."""
+    if not window or not policy.min_new_label_reviews:
+        return []
+    return [f"new category named by reviewers: {label!r} ({n} distinct inputs corrected to a label outside the "
+            f"label set; rule: {policy.min_new_label_reviews})"
+            for label, n in (window.get("new_labels_reviewed") or {}).items() if n >= policy.min_new_label_reviews]
+
+
 def alerts(window: dict | None, policy: MonitorPolicy) -> list[str]:
+    found = new_category_alerts(window, policy)
     if not window or window["requests"] < policy.window:
         # A partial window is too small for the tests' false-alarm rates to hold (PSI over 25 requests swings past
         # 1.0 on unchanged data): wait until a full window has been served.
-        return []
-    out = []
+        return found
+    out = found
     est = window.get("estimated_accuracy") or {}
     if est.get("ci") and est["ci"][1] < policy.min_estimated_accuracy:
         out.append(f"estimated accuracy {est['value']:.3f} (95% CI {est['ci'][0]:.3f}-{est['ci'][1]:.3f}) is below "

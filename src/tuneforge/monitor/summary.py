@@ -13,14 +13,18 @@ from tuneforge.data.labels import normalise_answer
 from tuneforge.monitor import drift, intervals
 from tuneforge.monitor.estimate import estimated_accuracy, measured_accuracy
 from tuneforge.monitor.feedback import request_messages, response_text
+from tuneforge.monitor.new_category import adjusted_estimate, reviewed_new_labels
 from tuneforge.monitor.reference import Reference
 
 
 def load_rows(conn, variants: list[str], last: int | None = None) -> list[dict]:
-    """Traffic rows of these variants, oldest first, each with its latest feedback (correct_output, rating)."""
+    """Traffic rows of these variants, oldest first, each with its latest feedback (correct_output and the
+    source of that correction, rating)."""
     marks = ",".join("?" * len(variants))
     sql = (f"SELECT t.*, (SELECT f.correct_output FROM feedback f WHERE f.request_id = t.request_id AND "
            f"f.correct_output IS NOT NULL ORDER BY f.id DESC LIMIT 1) AS correct_output, "
+           f"(SELECT f.source FROM feedback f WHERE f.request_id = t.request_id AND f.correct_output IS NOT NULL "
+           f"ORDER BY f.id DESC LIMIT 1) AS correct_source, "
            f"(SELECT f.rating FROM feedback f WHERE f.request_id = t.request_id AND f.rating IS NOT NULL "
            f"ORDER BY f.id DESC LIMIT 1) AS rating FROM traffic t WHERE t.variant IN ({marks}) ORDER BY t.id")
     rows = [dict(r) for r in conn.execute(sql, variants)]
@@ -112,6 +116,11 @@ def window_stats(rows: list[dict], ref: Reference, p_value: float = 0.01, domain
     out["estimated_accuracy"] = estimated_accuracy(confidences)
     reviewed = [c for c in (reviewed_correct(r) for r in ok) if c is not None]
     out["measured_accuracy"] = measured_accuracy(reviewed)
+    if ref.is_classification:
+        # Labels outside the label set that reviewers corrected answers to, and CBPE with that new category taken
+        # out (monitor/new_category.py).
+        out["new_labels_reviewed"] = reviewed_new_labels(ok, ref.labels, input_text)
+        out["estimated_accuracy_adjusted"] = adjusted_estimate(ok, ref.labels, out["estimated_accuracy"])
     return out
 
 
