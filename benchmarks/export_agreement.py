@@ -36,8 +36,9 @@ def main() -> None:
     parser.add_argument("--json", help="write the check here as JSON")
     parser.add_argument("--deviation", action="store_true", help="logit deviations instead of greedy answers")
     parser.add_argument("--merged", action="append", default=[], help="merged export folders (--deviation)")
-    parser.add_argument("--kv-cache", choices=("f16", "f32"), default="f16",
-                        help="llama.cpp's KV cache type for --deviation (f16 is llama.cpp's default)")
+    parser.add_argument("--kv-cache", choices=("f16", "f32"), default="f32",
+                        help="llama.cpp's KV cache type (f32, as `export --check` judges the file; f16 is llama.cpp's "
+                             "own default, which adds its rounding)")
     args = parser.parse_args()
     if args.deviation:
         return deviations(args)
@@ -54,7 +55,9 @@ def main() -> None:
         raise SystemExit(f"{args.folder}: no GGUF file of type {', '.join(missing)} (has {', '.join(files)})")
     prompts = sample_prompts(read_run(args.run), 0, args.data)
     started = time.time()
-    result = check_gguf_files({t: files[t] for t in wanted}, args.run, prompts, args.data, args.max_new_tokens)
+    result = check_gguf_files({t: files[t] for t in wanted}, args.run, prompts, args.data, args.max_new_tokens,
+                              kv_cache=args.kv_cache)
+    print(f"llama.cpp KV cache: {args.kv_cache}")
     print("\n".join(result.lines()))
     print(f"passed: {result.passed} ({time.time() - started:.0f} s for {len(prompts)} lines)")
     if args.json:
@@ -108,14 +111,7 @@ def deviations(args) -> None:
                [transformers_logits(model, encode_prompt(tok, b), a) for b, a in zip(bare, paths)])
     files = gguf_files(Path(args.folder))
     for qtype in [t.strip() for t in args.types.split(",") if t.strip()]:
-        if args.kv_cache == "f16":
-            llm = _open(files[qtype], 1024, logits_all=True)
-        else:  # llama.cpp's --cache-type-k/v f32
-            import llama_cpp
-
-            llm = llama_cpp.Llama(model_path=str(files[qtype]), n_ctx=1024, n_threads=1, n_threads_batch=1,
-                                  logits_all=True, type_k=llama_cpp.GGML_TYPE_F32, type_v=llama_cpp.GGML_TYPE_F32,
-                                  verbose=False)
+        llm = _open(files[qtype], 1024, logits_all=True, kv_cache=args.kv_cache)
         try:
             chat = _LlamaChat(llm)
             report(f"llama.cpp {qtype}, KV cache {args.kv_cache}",

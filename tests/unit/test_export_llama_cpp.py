@@ -101,7 +101,7 @@ def test_gguf_template_carries_the_trained_system_prompt(tiny_variants, tmp_path
     folder, _ = export_variant(tiny_variants["alpha"], tmp_path / "g", options=ExportOptions("gguf", "f32", parity_samples=0))
     system = json.loads((tiny_variants["alpha"] / "run.json").read_text())["data"]["system_prompt"]
     tok = load_tokenizer(tiny_variants["alpha"])
-    llm = _open(folder / "g.f32.gguf", 512)
+    llm = _open(folder / "g.f32.gguf", 512, kv_cache="f32")
     try:
         bare = [{"role": "user", "content": "dell laptop"}]
         full = [{"role": "system", "content": system}, *bare]
@@ -110,3 +110,23 @@ def test_gguf_template_carries_the_trained_system_prompt(tiny_variants, tmp_path
         assert _LlamaChat(llm).prompt_ids(other) == encode_prompt(tok, other)
     finally:
         llm.close()
+
+
+def test_the_check_judges_the_file_with_an_f32_kv_cache(tiny_variants, tmp_path, monkeypatch):
+    """llama.cpp's default F16 KV cache rounds keys and values by itself and can decide a near-tie even for an F32
+    file; `export --check` must open files with an F32 cache so that a difference is the file's (docs/export.md)."""
+    import llama_cpp
+
+    opened = []
+
+    class Recording(llama_cpp.Llama):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            opened.append((self.context_params.type_k, self.context_params.type_v))
+
+    monkeypatch.setattr(llama_cpp, "Llama", Recording)
+    out = tmp_path / "kv"
+    r = CliRunner().invoke(app, ["models", "export", str(tiny_variants["alpha"]), "--format", "gguf",
+                                 "--quantize", "q4_k_m", "--check", "--out", str(out), "--parity-samples", "0"])
+    assert r.exit_code == 0, r.output
+    assert opened and set(opened) == {(llama_cpp.GGML_TYPE_F32, llama_cpp.GGML_TYPE_F32)}, opened

@@ -96,14 +96,18 @@ class LlamaCppCheck:
         return out
 
 
-def _open(path: Path, n_ctx: int, logits_all: bool = False):
+def _open(path: Path, n_ctx: int, kv_cache: str, logits_all: bool = False):
     from tuneforge.export.quantize import require_llama_cpp
 
     llama_cpp = require_llama_cpp()
     # One thread: llama.cpp's OpenMP workers spin while they wait, which on a busy machine costs far more than
     # the arithmetic of a small model. logits_all keeps every position's logits (for the margins only).
+    # The check judges the file, so the KV cache is kept in F32 (llama.cpp's --cache-type-k/v f32): llama.cpp's
+    # default F16 cache is a runtime setting that rounds keys and values on its own, by up to 0.04 logits on the
+    # demo variant, enough to flip a near-tie even for an F32 file (docs/export.md).
+    kv = {"f32": llama_cpp.GGML_TYPE_F32, "f16": llama_cpp.GGML_TYPE_F16}[kv_cache]
     return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=1, n_threads_batch=1, n_batch=512,
-                           logits_all=logits_all, verbose=False)
+                           logits_all=logits_all, type_k=kv, type_v=kv, verbose=False)
 
 
 def _llama_ids(llm, text: str) -> list[int]:
@@ -154,7 +158,7 @@ class _LlamaChat:
 
 
 def check_file(path: Path, qtype: str, loaded, prompts: list[list[dict]], reference: list, max_new_tokens: int,
-               n_ctx: int = 1024) -> FileCheck:
+               kv_cache: str, n_ctx: int = 1024) -> FileCheck:
     """`loaded` is the variant (models/variant.py) and `reference` its greedy Generations; `prompts` are full
     conversations as tuneforge predict builds them (system prompt first, if any). llama.cpp gets them as a plain
     user sends them, without the trained system prompt."""
@@ -162,7 +166,7 @@ def check_file(path: Path, qtype: str, loaded, prompts: list[list[dict]], refere
     from tuneforge.export.parity import without_trained_system
 
     tokenizer = loaded.tokenizer
-    llm = _open(path, n_ctx)
+    llm = _open(path, n_ctx, kv_cache=kv_cache)
     differing = []  # (full prompt ids, llama.cpp prompt ids, reference answer ids, mismatch record)
     try:
         chat = _LlamaChat(llm)
@@ -193,16 +197,16 @@ def check_file(path: Path, qtype: str, loaded, prompts: list[list[dict]], refere
     finally:
         llm.close()
     if differing:
-        _add_margins(path, n_ctx, loaded.model, tokenizer, differing)
+        _add_margins(path, n_ctx, loaded.model, tokenizer, differing, kv_cache)
     return result
 
 
-def _add_margins(path: Path, n_ctx: int, model, tokenizer, differing: list) -> None:
+def _add_margins(path: Path, n_ctx: int, model, tokenizer, differing: list, kv_cache: str) -> None:
     """Each differing answer gets the logit margin it came down to: the variant and llama.cpp over the variant's
     own answer (a second instance of the file that keeps every position's logits)."""
     from tuneforge.export.divergence import first_divergence, llama_cpp_logits, margins_of, transformers_logits
 
-    llm = _open(path, n_ctx, logits_all=True)
+    llm = _open(path, n_ctx, logits_all=True, kv_cache=kv_cache)
     try:
         for full, ids, answer_ids, record in differing:
             v = transformers_logits(model, full, answer_ids)
@@ -213,12 +217,14 @@ def _add_margins(path: Path, n_ctx: int, model, tokenizer, differing: list) -> N
 
 
 def check_gguf_files(files: dict[str, Path], run_dir: str | Path, prompts: list[list[dict]], data: str,
-                     max_new_tokens: int = 32) -> LlamaCppCheck:
-    """`files` maps a type (f16, q8_0, ...) to its GGUF; reference answers come from the adapter, greedily."""
+                     max_new_tokens: int = 32, kv_cache: str = "f32") -> LlamaCppCheck:
+    """`files` maps a type (f16, q8_0, ...) to its GGUF; reference answers come from the adapter, greedily.
+    `kv_cache` "f16" measures llama.cpp's default cache instead of the file alone (benchmarks/export_agreement.py)."""
     from tuneforge.eval.generate import generate_batch
     from tuneforge.models.variant import load_for_inference
 
     loaded = load_for_inference(str(run_dir))
     reference = generate_batch(loaded.model, loaded.tokenizer, prompts, max_new_tokens)
-    checks = [check_file(path, qtype, loaded, prompts, reference, max_new_tokens) for qtype, path in files.items()]
+    checks = [check_file(path, qtype, loaded, prompts, reference, max_new_tokens, kv_cache=kv_cache)
+              for qtype, path in files.items()]
     return LlamaCppCheck(data, checks)
