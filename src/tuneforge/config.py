@@ -437,7 +437,7 @@ class MonitorPolicy(_Strict):
         "with 40% of inputs answered differently 80% of the time; monitor/fresh_evidence.py); 0: no wait."
     )
     fresh_share: float = Field(
-        0.5, gt=0, lt=1, description="Share of distinct reviewed inputs held out from training as fresh traffic "
+        0.3, gt=0, lt=1, description="Share of distinct reviewed inputs held out from training as fresh traffic "
         "for the retrain's gate (split by a hash of the input)."
     )
     min_new_label_reviews: int = Field(

@@ -170,7 +170,7 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
         fixes[f"chatcmpl-r{i}"] = label
     from tuneforge.monitor.retrain import is_held_out
 
-    share = MonitorPolicy().fresh_share  # the retrain's split
+    share = 0.5  # the policy's fresh_share below, not the default (0.3): the retrain must read it from the policy
     relabelled = next(t for t in _LINES["software"] if not is_held_out(t, share))  # learnt from, not held out
     contra = "chatcmpl-contra"
     _log(traffic, contra, relabelled, "software", 0.9)  # a training input, now relabelled by a reviewer
@@ -186,7 +186,7 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     store.add(contra, correct_output="hardware")
     store.close()
 
-    policy = MonitorPolicy(min_corrections=20, retrain_max_steps=1, gate_confidence=None)
+    policy = MonitorPolicy(min_corrections=20, retrain_max_steps=1, gate_confidence=None, fresh_share=share)
     from tuneforge.monitor.fresh_evidence import fresh_inputs_waiting
     from tuneforge.monitor.traffic_log import traffic_path
 
