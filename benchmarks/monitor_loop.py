@@ -155,7 +155,8 @@ def simulate(args, scores: Scores, version: str, pool, drift: bool, seed: int, t
              log, on_retrain=None, saved: dict | None = None, save=None) -> dict:
     """One traffic stream through the monitor. Without `on_retrain` it stops where the policy first calls for a
     retrain (detection runs). With it (the live stream), each call is a retrain attempt; a refused one lets the
-    stream go on, and the policy fires again once `min_corrections` new corrections have come in; the stream
+    stream go on, and the policy fires again once `min_corrections` new corrections and `min_fresh_inputs` new
+    distinct held-out inputs have come in; the stream
     stops at the first promotion. `saved`/`save` resume a stream that was stopped: the draws are replayed from
     the seed and the requests already in the traffic log are not sent again."""
     from tuneforge.monitor.cycle import run_cycle
