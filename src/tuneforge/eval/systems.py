@@ -13,7 +13,7 @@ from pathlib import Path
 from tuneforge.config import EvalConfig
 from tuneforge.errors import UserError
 from tuneforge.eval.eval_file import PRIMARY
-from tuneforge.models.classifier import is_classifier
+from tuneforge.models.classifier import is_classifier, prompted_base
 from tuneforge.models.variant import LoadedModel, load_for_inference
 from tuneforge.run_record import is_run_dir, read_run
 
@@ -56,7 +56,7 @@ def load_models(cfg: EvalConfig, variants: list[Variant]) -> LoadedModel:
     """One base model with every variant's adapter attached under the variant's name."""
     variants = [v for v in variants if not is_classifier(v.run)]  # classification variants load their own head
     if not variants:
-        return load_for_inference(cfg.model if not is_run_dir(cfg.model) else read_run(cfg.model)["base"]["name"])
+        return load_for_inference(cfg.model if not is_run_dir(cfg.model) else prompted_base(read_run(cfg.model)))
     bases = {v.run["base"]["name"] for v in variants}
     if len(bases) > 1:
         raise UserError(f"--variants: all variants must share one base model to be compared here, got {sorted(bases)}")

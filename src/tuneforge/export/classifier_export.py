@@ -4,6 +4,9 @@ The merged folder is a standard `AutoModelForSequenceClassification` checkpoint 
 whose config names the labels (id2label), plus the calibration temperature and the pooling in
 tuneforge-export.json and the config (`tuneforge_pooling`). transformers' own classifier pools the last token;
 a variant trained with mean pooling (the default) must be run with mean pooling, as tuneforge's loader does.
+A variant fine-tuned from a sentence encoder (models/encoder.py) exports as the encoder's own transformers
+folder (`AutoModel` loads it; config.json names the labels) plus its linear head in classifier_head.safetensors,
+applied to the mean over real tokens of the last hidden states.
 Parity: the exported folder, loaded back, must give the same label as the run on sample inputs.
 
 GGUF is refused with a clear message: tuneforge's GGUF writer carries the language-model head only, and
@@ -51,11 +54,12 @@ def export_classifier(run_dir, run: dict, out, fmt: str, overwrite: bool = False
 
 def classifier_parity(reference: Classifier, folder: Path, prompts: list[list[dict]]) -> ParityReport:
     from tuneforge.models.classifier import load_head_model
+    from tuneforge.models.encoder import is_encoder_dir, load_encoder_tokenizer
     from tuneforge.models.load import load_tokenizer
 
-    tok = load_tokenizer(folder)
+    tok = load_encoder_tokenizer(folder) if is_encoder_dir(folder) else load_tokenizer(folder)
     exported = Classifier(load_head_model(folder, len(reference.labels), tok.pad_token_id).eval(), tok,
-                          reference.labels, reference.temperature, reference.pooling)
+                          reference.labels, reference.temperature, reference.pooling, reference.special_tokens)
     texts = [classifier_input(p) for p in prompts]
     mismatches = []
     for text, (a, _), (b, _) in zip(texts, reference.predict(texts), exported.predict(texts)):

@@ -25,6 +25,20 @@ def is_classifier(run: dict | None) -> bool:
     return bool(run) and run.get("variant_type") == VARIANT_TYPE
 
 
+def is_encoder_run(run: dict | None) -> bool:
+    """A classification variant fine-tuned from a sentence encoder: its base cannot generate text, so nothing
+    serves that base as a chat model (serve/catalog.py)."""
+    return is_classifier(run) and run.get("architecture") == "encoder"
+
+
+def prompted_base(run: dict) -> str:
+    """The model the prompted baselines run on beside this variant: its own base, or, for a sentence encoder
+    (which cannot be prompted), the default bundled LLM."""
+    from tuneforge.models.resolve import DEFAULT_BASE
+
+    return DEFAULT_BASE if is_encoder_run(run) else run["base"]["name"]
+
+
 def classifier_input(messages: list[dict]) -> str:
     """The text a classification head reads for a conversation: its user turns, joined by blank lines.
 
@@ -49,6 +63,10 @@ def load_head_model(path: str | Path, num_labels: int, pad_token_id: int, dtype:
     from transformers import AutoConfig, AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
+    from tuneforge.models.encoder import encoder_classifier, is_encoder_dir
+
+    if is_encoder_dir(path):  # a sentence encoder: trained whole, its head on the mean-pooled states
+        return encoder_classifier(path, num_labels, dtype)
     if depth and depth >= AutoConfig.from_pretrained(str(path)).num_hidden_layers:
         depth = 0
 
@@ -98,6 +116,7 @@ class Classifier:
     labels: list[str]
     temperature: float = 1.0
     pooling: str = "last"
+    special_tokens: bool = False  # an encoder reads [CLS] text [SEP], as in its pretraining; a decoder the text alone
     default_system_prompt = None  # the head reads the user text only (batch predict asks every model for this)
 
     def logits(self, texts: list[str], batch_size: int = 32):
@@ -112,8 +131,8 @@ class Classifier:
         with torch.inference_mode():
             for s in range(0, len(order), batch_size):
                 idx = order[s: s + batch_size]
-                batch = self.tokenizer([texts[i] for i in idx], padding=True, return_tensors="pt",
-                                       add_special_tokens=False)
+                batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True, return_tensors="pt",
+                                       add_special_tokens=self.special_tokens)
                 logits = pooled_logits(self.model, batch["input_ids"].to(device), batch["attention_mask"].to(device),
                                        self.pooling).cpu()
                 out[idx] = logits
@@ -136,6 +155,7 @@ class Classifier:
 
 def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "float32") -> Classifier:
     """A classification run folder as a ready Classifier (LoRA adapter + head over the base, or full weights)."""
+    from tuneforge.models.encoder import load_encoder_tokenizer
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
     from tuneforge.run_record import read_run
@@ -144,7 +164,8 @@ def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "
     if not is_classifier(run):
         raise UserError("not a classification variant (run.json has no variant_type: classification)", file=str(run_dir))
     labels = list(run["labels"])
-    tokenizer = load_tokenizer(run_dir)
+    encoder = is_encoder_run(run)
+    tokenizer = load_encoder_tokenizer(run_dir) if encoder else load_tokenizer(run_dir)
     if run.get("method") == "full":
         model = load_head_model(run_dir, len(labels), tokenizer.pad_token_id, dtype)
     else:
@@ -156,7 +177,7 @@ def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "
             model = PeftModel.from_pretrained(head, str(run_dir))
     model.eval()
     temperature = float((run.get("calibration") or {}).get("temperature") or 1.0)
-    return Classifier(model, tokenizer, labels, temperature, run.get("pooling", "last"))
+    return Classifier(model, tokenizer, labels, temperature, run.get("pooling", "last"), encoder)
 
 
 def is_classifier_dir(folder: str | Path) -> bool:

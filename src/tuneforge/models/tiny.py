@@ -70,3 +70,30 @@ def build_tiny_model(folder: str | Path, hidden: int = 32, layers: int = 2, seed
     model.generation_config.pad_token_id = tok.pad_token_id
     model.save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+def build_tiny_encoder(folder: str | Path, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    """Write a tiny BERT encoder (random weights) and a small WordPiece tokenizer ([CLS] text [SEP]) to `folder`:
+    the shape of the packaged sentence encoder a classification variant may fine-tune (models/encoder.py)."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
+    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wp.train_from_iterator(_CORPUS * 4, trainer=trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials))
+    cls, sep = wp.token_to_id("[CLS]"), wp.token_to_id("[SEP]")
+    wp.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+                                                      special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    tok = PreTrainedTokenizerFast(tokenizer_object=wp, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                  sep_token="[SEP]", mask_token="[MASK]", model_max_length=512)
+    tok.save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+                        num_attention_heads=4, max_position_embeddings=512, pad_token_id=tok.pad_token_id)
+    BertModel(config, add_pooling_layer=False).save_pretrained(folder, safe_serialization=True)
+    return folder

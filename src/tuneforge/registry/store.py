@@ -199,8 +199,10 @@ class Registry:
             raise RegistryError(f"{name!r}: a variant name is lower-case letters, digits, '.', '_' or '-' (max 64)")
         run_dir = Path(run_dir).resolve()
         run = read_run(run_dir)
-        if not (run_dir / "adapter_config.json").is_file():
-            raise RegistryError(f"{run_dir}: no adapter_config.json; only finished training runs can be registered")
+        # An adapter, or the whole trained model (full fine-tuning, e.g. a classification variant of an encoder).
+        if not any((run_dir / f).is_file() for f in ("adapter_config.json", "model.safetensors")):
+            raise RegistryError(f"{run_dir}: no adapter_config.json or model.safetensors; only finished training runs "
+                                "can be registered")
         evp = Path(eval_path).resolve() if eval_path else run_dir / EVAL_FILE
         if eval_path and not evp.is_file():
             raise UserError(f"{evp}: eval file not found")

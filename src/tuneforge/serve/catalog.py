@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuneforge.models.classifier import is_classifier, is_classifier_dir
+from tuneforge.models.classifier import is_classifier, is_classifier_dir, is_encoder_run
 from tuneforge.models.resolve import resolve_base
 from tuneforge.run_record import is_run_dir, read_run
 from tuneforge.serve.answer_format import learned_answer_format
@@ -88,7 +88,8 @@ def plan(specs: list[str]) -> list[ServedModel]:
         system = (run.get("data") or {}).get("system_prompt")
         entries[served_id] = ServedModel(served_id, "variant", base, run_path, system, now,
                                          answer_format=learned_answer_format(run))
-        entries.setdefault(base_display_name(base), ServedModel(base_display_name(base), "base", base, None, None, now))
+        if not is_encoder_run(run):  # a sentence encoder has no language-model head to serve as a chat model
+            entries.setdefault(base_display_name(base), ServedModel(base_display_name(base), "base", base, None, None, now))
     return list(entries.values())
 
 

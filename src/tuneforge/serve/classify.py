@@ -26,7 +26,8 @@ class ClassifierLabeler:
     def prompt_tokens(self, messages: list[dict]) -> int:
         """Tokens the head read for this conversation (the request's `usage.prompt_tokens`)."""
         with self._lock:  # the tokenizer is shared with label_probs (a fast tokenizer is not re-entrant)
-            return len(self.classifier.tokenizer(classifier_input(messages), add_special_tokens=False)["input_ids"])
+            return len(self.classifier.tokenizer(classifier_input(messages), truncation=True,
+                                                 add_special_tokens=self.classifier.special_tokens)["input_ids"])
 
     def close(self) -> None:
         pass

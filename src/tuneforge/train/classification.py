@@ -23,7 +23,8 @@ from pathlib import Path
 from tuneforge.data.labels import label_set, normalise_answer
 from tuneforge.data.versions import resolve_data_path
 from tuneforge.errors import UserError
-from tuneforge.models.classifier import INPUT_FORMAT, VARIANT_TYPE, classifier_input, load_head_model, pool
+from tuneforge.models.classifier import (INPUT_FORMAT, VARIANT_TYPE, classifier_input, load_head_model, pool,
+                                         pooled_logits)
 from tuneforge.models.transformers_api import peft_wrapping
 from tuneforge.run_record import library_versions, write_run
 from tuneforge.train.calibration import calibrate
@@ -57,6 +58,15 @@ def check_classification(cfg) -> None:
                         hint="run it again without --resume")
 
 
+def check_encoder(cfg) -> None:
+    if cfg.method != "full":
+        raise UserError(f"{cfg.base} is a sentence encoder: its classification variant trains every weight "
+                        f"(22M parameters for all-MiniLM-L6-v2), not {cfg.method}", field="method",
+                        hint="use --method full, or a decoder base for LoRA")
+    if cfg.classifier_head_init != "random":
+        raise UserError("--classifier-head-init probe is for decoder bases", field="classifier_head_init")
+
+
 def split_layers(n_layers: int, wanted: int) -> int:
     """Index of the first trained layer: the top `wanted` layers train (0 or more than there are: all)."""
     return 0 if wanted <= 0 or wanted >= n_layers else n_layers - wanted
@@ -64,6 +74,10 @@ def split_layers(n_layers: int, wanted: int) -> int:
 
 def _trainable(clf, cfg, first: int):
     """Make the layers from `first` up (and the head) trainable: LoRA/DoRA on them, or all their weights."""
+    if not hasattr(clf.model, "layers"):  # a sentence encoder (models/encoder.py): every weight trains
+        for p in clf.parameters():
+            p.requires_grad_(True)
+        return clf
     n = len(clf.model.layers)
     if cfg.method == "full":
         for p in clf.parameters():
@@ -84,6 +98,17 @@ def _trainable(clf, cfg, first: int):
                       layers_to_transform=list(range(first, n)) if first else None)
     with peft_wrapping():
         return get_peft_model(clf, lora)  # SEQ_CLS: the new head ("score") is trained in full and saved
+
+
+def param_groups(model, cfg) -> list[dict]:
+    """The trainable weights at --lr, the head's at --classifier-head-lr when given (a new head learns faster than
+    pre-trained weights may move: measured on the invoice demo for the encoder variant, docs/training.md)."""
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not cfg.classifier_head_lr:
+        return [{"params": [p for _, p in trainable], "lr": cfg.lr}]
+    head = [p for n, p in trainable if ".score." in f".{n}"]  # `score` (Llama-family, encoder) in or out of PEFT
+    body = [p for n, p in trainable if ".score." not in f".{n}"]
+    return [{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.classifier_head_lr}]
 
 
 class TopLayers:
@@ -150,6 +175,35 @@ class TopLayers:
         return pool(states, mask, self.pooling)
 
 
+class WholeModel:
+    """A sentence encoder trained whole (TopLayers' interface, nothing frozen to cache).
+
+    `features` are the token ids of each text, with the encoder's [CLS] and [SEP] as in its pretraining;
+    `logits` right-pads them and runs the encoder, mean pooling and head exactly as inference does
+    (models/classifier.py `pooled_logits`).
+    """
+
+    def __init__(self, clf, pooling: str = "mean"):
+        self.clf, self.pooling = clf, pooling
+
+    def features(self, tokenizer, texts: list[str], batch_size: int = 32) -> list:
+        import torch
+
+        ids = tokenizer(texts, truncation=True, add_special_tokens=True)["input_ids"] if texts else []
+        self.pad_id = tokenizer.pad_token_id
+        return [torch.tensor(row, dtype=torch.long) for row in ids]
+
+    def logits(self, feats: list):
+        import torch
+
+        width = max(f.shape[0] for f in feats)
+        ids = torch.full((len(feats), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(feats), width), dtype=torch.long)
+        for row, f in enumerate(feats):
+            ids[row, : f.shape[0]], mask[row, : f.shape[0]] = f, 1
+        return pooled_logits(self.clf, ids, mask, self.pooling)
+
+
 def probe_init(top: TopLayers, feats: list, targets: list[int], n_labels: int, batch_size: int = 64) -> float:
     """Start the head where a logistic regression on the untrained model's pooled states ends ("linear probe,
     then fine-tune"): fine-tuning then adapts the body to a head that already separates the labels, instead of
@@ -196,6 +250,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     """Train, calibrate and save a classification variant of cfg.base on `data` (train/sft.PreparedData)."""
     import torch
 
+    from tuneforge.models.encoder import is_encoder_dir, load_encoder_tokenizer
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import public_id, resolve_base
     from tuneforge.train.batching import plan_epoch, steps_per_epoch
@@ -215,10 +270,17 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     eval_targets = [index[normalise_answer(e.answer)] for e in data.eval]
 
     base = resolve_base(cfg.base)
-    tokenizer = load_tokenizer(base.path)
-    tokenizer.model_max_length = cfg.max_seq_len
-    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    truncated = sum(n > cfg.max_seq_len for n in lengths)
+    encoder = is_encoder_dir(base.path)
+    if encoder:
+        check_encoder(cfg)
+        tokenizer = load_encoder_tokenizer(base.path)
+        tokenizer.model_max_length = min(tokenizer.model_max_length, cfg.max_seq_len)
+    else:
+        tokenizer = load_tokenizer(base.path)
+        tokenizer.model_max_length = cfg.max_seq_len
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=encoder)["input_ids"]]
+    truncated = sum(n > tokenizer.model_max_length for n in lengths)
+    lengths = [min(n, tokenizer.model_max_length) for n in lengths]
     out.mkdir(parents=True, exist_ok=True)
     log(f"data: {len(texts)} train / {len(eval_texts)} eval examples, {len(labels)} labels, from {cfg.data} "
         f"({data.data_hash[:19]}); the head reads the user text only")
@@ -226,8 +288,10 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     clf = load_head_model(base.path, len(labels), tokenizer.pad_token_id, depth=cfg.classifier_depth)
-    first = split_layers(len(clf.model.layers), cfg.classifier_layers)
-    top = TopLayers(clf, first, cfg.classifier_pooling)  # the bottom it caches is frozen: the same before adapting
+    n_layers = clf.config.num_hidden_layers
+    first = 0 if encoder else split_layers(n_layers, cfg.classifier_layers)
+    # The bottom TopLayers caches is frozen: the same before adapting. An encoder trains whole: nothing to cache.
+    top = WholeModel(clf, cfg.classifier_pooling) if encoder else TopLayers(clf, first, cfg.classifier_pooling)
     t0 = time.time()
     feats, eval_feats = top.features(tokenizer, texts), top.features(tokenizer, eval_texts)
     if cfg.classifier_head_init == "probe":  # before PEFT copies the head into modules_to_save
@@ -240,11 +304,11 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     trainable = [p for p in model.parameters() if p.requires_grad]
     n_trainable = sum(p.numel() for p in trainable)
     n_total = sum(p.numel() for p in model.parameters())
-    log(f"model: {cfg.base} ({base.source}) + classification head, {cfg.method} on the top "
-        f"{len(clf.model.layers) - first} of {len(clf.model.layers)} layers: {n_trainable:,} trainable of "
-        f"{n_total:,}; frozen layers run once ({time.time() - t0:.0f}s)")
+    log(f"model: {cfg.base} ({base.source}{', sentence encoder' if encoder else ''}) + classification head, "
+        f"{cfg.method} on the top {n_layers - first} of {n_layers} layers: {n_trainable:,} trainable of "
+        f"{n_total:,}" + ("" if encoder else f"; frozen layers run once ({time.time() - t0:.0f}s)"))
 
-    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg), weight_decay=cfg.weight_decay)
     per_epoch = steps_per_epoch(len(texts), cfg.batch_size, cfg.grad_accum, 1)
     total_steps = min(per_epoch * cfg.epochs, cfg.max_steps or per_epoch * cfg.epochs)
     scheduler = _make_scheduler(optimizer, cfg, total_steps)
@@ -330,9 +394,11 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         "variant_type": VARIANT_TYPE,
         "labels": labels,
         "input": INPUT_FORMAT,
+        "architecture": "encoder" if encoder else "decoder",
+        "special_tokens": encoder,  # the head was trained on [CLS] text [SEP] (models/classifier.py reads it)
         "pooling": cfg.classifier_pooling,
         "head_init": cfg.classifier_head_init,
-        "depth": len(clf.model.layers),  # layers kept from the bottom of the base; models/classifier.py loads as many
+        "depth": n_layers,  # layers kept from the bottom of the base; models/classifier.py loads as many
         "calibration": calibration,
         "method": cfg.method,
         "objective": "classification",

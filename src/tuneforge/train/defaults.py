@@ -6,7 +6,10 @@ API field: pydantic's `model_fields_set`) is never overridden; every other choic
 
 - variant type: labels (data/labels.py: short, repeated answers) -> a classification head; anything else ->
   generative. A head can only answer a label, and on the invoice demo it is both more accurate and faster.
-- classification: the bottom CLS_DEPTH layers of the base only (a small decoder's middle and top layers serve
+- classification with no base given and short inputs: the packaged sentence encoder all-MiniLM-L6-v2 fine-tuned
+  whole with a head (train/encoder_defaults.py: the rule, its settings and the measurement behind them); a base
+  the user names is kept.
+- classification on a decoder: the bottom CLS_DEPTH layers of the base only (a small decoder's middle and top layers serve
   next-token prediction; its lower layers' mean-pooled states separate labels better, and the model is a quarter
   of the compute), LoRA rank 16 on all CLS_LAYERS of them, a random head (CLS_HEAD_INIT: a head started from a
   logistic-regression probe measured worse), lr CLS_LR, batch CLS_BATCH, epochs so that the run makes about
@@ -21,6 +24,7 @@ import math
 
 from tuneforge.data.labels import label_set
 from tuneforge.train.auto import auto_batch_size, auto_epochs, auto_lr
+from tuneforge.train.encoder_defaults import choose_encoder, encoder_choices, is_encoder_base
 
 CLS_METHOD, CLS_LORA_R = "lora", 16
 CLS_DEPTH = 8  # layers kept from the bottom of the base (all of them when it has fewer)
@@ -49,7 +53,13 @@ def classification_epochs(n: int, batch: int) -> int:
     return max(CLS_MIN_EPOCHS, min(CLS_MAX_EPOCHS, math.ceil(CLS_TARGET_STEPS / per_epoch)))
 
 
-def _classification_choices(cfg, n: int, unset) -> tuple[dict, list[str]]:
+def _classification_choices(cfg, n: int, unset, texts: list[str]) -> tuple[dict, list[str]]:
+    if unset("base"):
+        encoder, why = choose_encoder(texts)
+        if encoder:
+            return encoder_choices(cfg, n, unset, why)
+    elif is_encoder_base(cfg.base):
+        return encoder_choices(cfg, n, unset, None)
     update, notes = {}, []
     if unset("method"):
         update["method"] = CLS_METHOD
@@ -116,7 +126,7 @@ def choose_defaults(cfg, data, world: int = 1):
     variant, why = choose_variant_type(cfg, [e.answer for e in data.train])
     update, notes = {"variant_type": variant}, ([f"variant_type={why}"] if why else [])
     if variant == "classification":
-        more, more_notes = _classification_choices(cfg, n, unset)
+        more, more_notes = _classification_choices(cfg, n, unset, [e.user_text for e in data.train])
     else:
         more, more_notes = _generative_choices(cfg, n, world, unset)
     update.update(more)

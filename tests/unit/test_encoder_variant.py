@@ -1,0 +1,242 @@
+"""A classification variant fine-tuned from a sentence encoder (a tiny random BERT standing in for the packaged
+all-MiniLM-L6-v2): the no-flag rule that picks it, then train, calibrate, predict, evaluate, serve with label
+logprobs, export and register, as for a decoder's classification variant."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from conftest import SYSTEM, _LINES
+
+from tuneforge.config import TrainConfig
+from tuneforge.data.formats import Example
+from tuneforge.models.encoder import ENCODER_BASE, HEAD_FILE
+from tuneforge.train import encoder_defaults
+from tuneforge.train.defaults import choose_defaults
+from tuneforge.train.sft import train
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+LABELS = sorted(_LINES)
+
+
+def _labelled(texts: list[str], k: int = 4) -> SimpleNamespace:
+    rows = [Example([{"role": "user", "content": t}, {"role": "assistant", "content": f"label_{i % k}"}])
+            for i, t in enumerate(texts)]
+    return SimpleNamespace(train=rows, eval=[])
+
+
+@pytest.fixture
+def encoder_installed(monkeypatch, tmp_path):
+    """The rule only asks whether the encoder's package is there; pretend it is (or test that it is not)."""
+    monkeypatch.setattr(encoder_defaults, "packaged_encoder_zip", lambda: tmp_path / "model.zip")
+
+
+def test_no_base_and_short_labels_choose_the_fine_tuned_encoder(encoder_installed):
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), _labelled([f"invoice line {i}" for i in range(422)]))
+    assert cfg.variant_type == "classification" and cfg.base == ENCODER_BASE
+    assert (cfg.method, cfg.lr, cfg.batch_size) == ("full", encoder_defaults.ENC_LR, encoder_defaults.ENC_BATCH)
+    assert cfg.epochs == encoder_defaults.encoder_epochs(422, encoder_defaults.ENC_BATCH)
+    # train prints what it chose and why: the base line names the encoder and the measurement behind it.
+    (why,) = [n for n in notes if n.startswith("base=")]
+    assert "all-MiniLM-L6-v2" in why and "validation split" in why and "--base smollm2-135m" in why
+    assert all("(" in n and n.endswith(")") for n in notes)
+    # The decoder's knobs are not chosen for an encoder (they would mean nothing).
+    assert not {"classifier_depth", "classifier_layers", "lora_r"} & {n.split("=", 1)[0] for n in notes}
+
+
+def test_a_given_base_long_inputs_or_no_package_keep_the_decoder(encoder_installed, monkeypatch):
+    short = _labelled([f"invoice line {i}" for i in range(100)])
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl", base="smollm2-135m"), short)
+    assert cfg.base == "smollm2-135m" and cfg.method == "lora" and not any(n.startswith("base=") for n in notes)
+    long = _labelled(["word " * 300 + str(i) for i in range(100)])
+    cfg, _ = choose_defaults(TrainConfig(data="x.jsonl"), long)
+    assert cfg.base == "smollm2-135m" and cfg.method == "lora"
+    monkeypatch.setattr(encoder_defaults, "packaged_encoder_zip", lambda: None)
+    cfg, _ = choose_defaults(TrainConfig(data="x.jsonl"), short)
+    assert cfg.base == "smollm2-135m" and cfg.method == "lora"
+
+
+def test_an_encoder_base_named_by_the_user_gets_the_encoder_settings(tiny_encoder_dir):
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl", base=str(tiny_encoder_dir)),
+                                 _labelled([f"line {i}" for i in range(50)]))
+    assert cfg.base == str(tiny_encoder_dir) and cfg.method == "full" and cfg.lr == encoder_defaults.ENC_LR
+    assert not any(n.startswith("base=") for n in notes)  # the user's base is kept, not re-chosen
+
+
+def test_lora_on_an_encoder_is_refused_with_the_reason(tiny_encoder_dir, tmp_path):
+    from conftest import chat_row, write_jsonl
+
+    data = write_jsonl(tmp_path / "d.jsonl", [chat_row(t, lab) for lab, ts in _LINES.items() for t in ts])
+    cfg = TrainConfig(data=str(data), base=str(tiny_encoder_dir), out=str(tmp_path / "run"), method="lora",
+                      progress=False, report_to="none")
+    with pytest.raises(ValueError, match="sentence encoder: its classification variant trains every weight"):
+        train(cfg, log=lambda *_: None)
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder_dir(tmp_path_factory):
+    from tuneforge.models.tiny import build_tiny_encoder
+
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="module")
+def enc_run(tiny_encoder_dir, tmp_path_factory):
+    from conftest import chat_row, write_jsonl
+
+    d = tmp_path_factory.mktemp("enc")
+    rows = [chat_row(t, lab) for lab, ts in _LINES.items() for t in ts] * 2
+    data = write_jsonl(d / "labels.jsonl", rows)
+    notes: list[str] = []
+    cfg = TrainConfig(data=str(data), base=str(tiny_encoder_dir), out=str(d / "run"), epochs=6, lr=5e-3,
+                      eval_split=0.2, progress=False, report_to="none")
+    return train(cfg, log=notes.append), notes
+
+
+def test_trains_whole_and_calibrates(enc_run):
+    from safetensors.torch import load_file
+
+    run_dir, notes = enc_run
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["variant_type"] == "classification" and run["labels"] == LABELS
+    assert (run["architecture"], run["special_tokens"], run["method"]) == ("encoder", True, "full")
+    assert run["calibration"]["method"] == "temperature" and run["calibration"]["ece_after"] is not None
+    assert any("sentence encoder" in n for n in notes) and any("expected calibration error" in n for n in notes)
+    # Every weight trained: the saved encoder differs from the base everywhere it has weights.
+    assert run["metrics"]["trainable_params"] == run["metrics"]["total_params"]
+    head = load_file(str(run_dir / HEAD_FILE))
+    assert head["weight"].shape[0] == len(LABELS)
+    assert (run_dir / "model.safetensors").is_file() and not (run_dir / "adapter_config.json").exists()
+    epochs = run["metrics"]["epochs"]
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+
+
+def test_the_saved_run_predicts_what_training_measured(enc_run):
+    """The loaded run must compute what the training loop computed: same tokens ([CLS] text [SEP]), same pooling,
+    same head. Its held-out accuracy after loading equals run.json's."""
+    from tuneforge.data.formats import load_examples
+    from tuneforge.data.split import split_examples
+    from tuneforge.models.classifier import load_classifier
+    from tuneforge.train.calibration import nll
+
+    run_dir, _ = enc_run
+    run = json.loads((run_dir / "run.json").read_text())
+    clf = load_classifier(run_dir)
+    assert clf.special_tokens and clf.tokenizer.padding_side == "right"
+    examples, _ = load_examples(run["data"]["path"])
+    _, held = split_examples(examples, run["config"]["eval_split"], run["config"]["seed"])
+    got = [label for label, _ in clf.predict([e.user_text for e in held])]
+    accuracy = sum(g == e.answer for g, e in zip(got, held)) / len(held)
+    assert accuracy == pytest.approx(run["metrics"]["eval_accuracy"])
+    # Exactly, not just the argmax: the held-out log-loss at T=1 equals the one calibration measured in training.
+    targets = [run["labels"].index(e.answer) for e in held]
+    assert nll(clf.logits([e.user_text for e in held]).tolist(), targets, 1.0) == pytest.approx(
+        run["calibration"]["nll_before"], abs=1e-4)
+    # Right padding: a short text scores the same alone and beside a long one.
+    alone = clf.logits(["dell laptop"])
+    beside = clf.logits(["dell laptop", "microsoft 365 subscription annual plan for the whole team"])
+    assert alone[0].tolist() == pytest.approx(beside[0].tolist(), abs=1e-5)
+
+
+def test_predict_answers_a_label(enc_run):
+    from typer.testing import CliRunner
+
+    from tuneforge.cli.main import app
+
+    run_dir, _ = enc_run
+    r = CliRunner().invoke(app, ["predict", "--model", str(run_dir), "dell laptop", "--probabilities"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] in LABELS and sorted(line.split()[-1] for line in lines[1:]) == LABELS
+
+
+def test_eval_scores_it_beside_the_prompted_llm(enc_run, tiny_model_dir, tmp_path, monkeypatch):
+    """The prompted baselines cannot run on an encoder: they run on the default LLM base (here the tiny Llama)."""
+    from conftest import chat_row, write_jsonl
+
+    from tuneforge.config import EvalConfig
+    from tuneforge.eval.compare import run_eval
+    from tuneforge.models import resolve
+
+    monkeypatch.setattr(resolve, "DEFAULT_BASE", str(tiny_model_dir))
+    run_dir, _ = enc_run
+    test = write_jsonl(tmp_path / "test.jsonl", [chat_row(t, lab) for lab, ts in _LINES.items() for t in ts[:2]])
+    report = run_eval(EvalConfig(model=str(run_dir), data=str(test), shots=0, constrained=False, bootstrap=0,
+                                 out=str(tmp_path / "eval.json")), log=lambda *_: None)
+    tuned = report["systems"]["fine-tuned"]
+    assert tuned["kind"] == "variant" and tuned["decoding"] == "classify"
+    assert {e["predictions"]["fine-tuned"] for e in report["examples"]} <= set(LABELS)
+    assert "base zero-shot" in report["systems"]
+
+
+def test_served_with_label_logprobs_and_no_base_chat_model(enc_run):
+    import math
+
+    import openai
+    from fastapi.testclient import TestClient
+
+    from tuneforge.serve.app import create_app
+    from tuneforge.serve.catalog import Catalog
+
+    run_dir, _ = enc_run
+    catalog = Catalog.load([str(run_dir)])
+    try:
+        # An encoder cannot chat: only the variant is served, and no engine was started for its base.
+        assert [e.id for e in catalog.list()] == [run_dir.name] and catalog.engines == []
+        client = openai.OpenAI(base_url="http://testserver/v1", api_key="x", max_retries=0,
+                               http_client=TestClient(create_app(catalog)))
+        out = client.chat.completions.create(
+            model=run_dir.name, max_tokens=5, logprobs=True, top_logprobs=2,
+            messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": "dell laptop"}])
+        (entry,) = out.choices[0].logprobs.content
+        clf = catalog.resolve(run_dir.name).labeler.classifier
+        probs = clf.probabilities(["dell laptop"])[0]
+        assert out.choices[0].message.content == entry.token == clf.predict(["dell laptop"])[0][0]
+        assert math.exp(entry.logprob) == pytest.approx(max(probs), rel=1e-4)
+        # usage counts what the head read: [CLS] dell laptop [SEP].
+        read = len(clf.tokenizer("dell laptop")["input_ids"])
+        assert out.usage.prompt_tokens == read
+    finally:
+        catalog.close()
+
+
+def test_merged_export_keeps_the_head_and_passes_parity(enc_run, tmp_path):
+    from transformers import AutoModel
+
+    from tuneforge.export.export import export_variant
+
+    run_dir, _ = enc_run
+    out, report = export_variant(run_dir, tmp_path / "merged", "merged", parity_samples=4)
+    assert report.passed and report.prompts == 4
+    assert (out / HEAD_FILE).is_file()
+    body = AutoModel.from_pretrained(str(out))
+    assert sorted(body.config.id2label.values()) == LABELS
+
+
+def test_registry_registers_it(enc_run):
+    from tuneforge.registry.store import Registry
+    from tuneforge.serve.catalog import plan
+
+    run_dir, _ = enc_run
+    reg = Registry()
+    try:
+        reg.register(run_dir, "ledger-enc")
+    finally:
+        reg.close()
+    served = plan(["ledger-enc:1"])
+    assert [(e.kind, e.run_path) for e in served] == [("variant", str(run_dir.resolve()))]
+
+
+def test_the_head_gets_its_own_learning_rate(tiny_encoder_dir):
+    from tuneforge.models.encoder import encoder_classifier
+    from tuneforge.train.classification import param_groups
+
+    clf = encoder_classifier(tiny_encoder_dir, 3)
+    body, head = param_groups(clf, TrainConfig(data="x", lr=1e-4, classifier_head_lr=2e-3))
+    assert (body["lr"], head["lr"]) == (1e-4, 2e-3)
+    assert {id(p) for p in head["params"]} == {id(p) for p in clf.score.parameters()}
+    assert len(body["params"]) + len(head["params"]) == len(list(clf.parameters()))
+    (only,) = param_groups(clf, TrainConfig(data="x", lr=1e-4))  # not given: one rate for all
+    assert only["lr"] == 1e-4
