@@ -66,3 +66,16 @@ def test_a_better_classical_model_is_the_best_system_overall():
     assert "Best system overall: tf-idf + logistic regression (classical), accuracy 85.0%" in text
     assert "against fine-tuned: +15.0 points, paired bootstrap p = 0.01 (significant)" in text
     assert "Recommendation: use tf-idf + logistic regression" in text
+
+
+def test_a_higher_score_without_a_significant_test_is_called_level():
+    from tuneforge.eval.recommend import verdict
+
+    # The invoice demo: one line of 108 ahead of the embedding classifier is not a win.
+    report = _report(0.815, 0.933)
+    assert verdict(report, "fine-tuned", "base few-shot similar (k=8)", "accuracy").startswith(
+        "is level with (paired bootstrap p = 0.93")
+    assert verdict(_report(0.9, 0.001), "fine-tuned", "base few-shot similar (k=8)", "accuracy") == \
+        "beats (paired bootstrap p = 0.001)"
+    assert verdict(_report(0.4, 0.01), "fine-tuned", "base few-shot similar (k=8)", "accuracy").startswith("trails")
+    assert verdict(_report(0.9, 0.001), "fine-tuned", "base zero-shot", "accuracy") == "beats (no paired test)"

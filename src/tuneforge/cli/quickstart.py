@@ -62,7 +62,7 @@ def _quickstart(task, out, epochs, base, limit):
     from tuneforge.eval.report import print_report
     from tuneforge.config import EvalConfig, TrainConfig
     from tuneforge.eval.compare import run_eval
-    from tuneforge.eval.recommend import headline_metric
+    from tuneforge.eval.recommend import headline_metric, verdict
     from tuneforge.paths import examples_dir, runs_dir
     from tuneforge.train.sft import train
 
@@ -92,12 +92,13 @@ def _quickstart(task, out, epochs, base, limit):
     metric = headline_metric(report)  # accuracy for classification, exact object match for extraction
     tuned = systems["fine-tuned"]["metrics"][metric]
     for kind, what in (("prompted", "prompted baseline"), ("classical", "non-LLM baseline (scikit-learn)")):
-        others = [v["metrics"][metric] for v in systems.values()
+        others = [n for n, v in systems.items()
                   if v.get("kind") != "variant" and (v.get("kind") == "classical") == (kind == "classical")]
         if others:
-            verdict = "beats" if tuned > max(others) else "does not beat"
-            console.print(f"The fine-tuned variant {verdict} the best {what}: "
-                          f"{100 * tuned:.1f}% vs {100 * max(others):.1f}% {metric.replace('_', ' ')}.")
+            best = max(others, key=lambda n: systems[n]["metrics"][metric])
+            console.print(f"The fine-tuned variant {verdict(report, 'fine-tuned', best, metric)} the best {what}, "
+                          f"{best}: {100 * tuned:.1f}% vs {100 * systems[best]['metrics'][metric]:.1f}% "
+                          f"{metric.replace('_', ' ')}.")
     console.print(f'Use it:  tuneforge predict --model {run_dir} "{demo["sample"]}"')
 
 
