@@ -155,7 +155,8 @@ def simulate(args, scores: Scores, version: str, pool, drift: bool, seed: int, t
              log, on_retrain=None, saved: dict | None = None, save=None) -> dict:
     """One traffic stream through the monitor. Without `on_retrain` it stops where the policy first calls for a
     retrain (detection runs). With it (the live stream), each call is a retrain attempt; a refused one lets the
-    stream go on, and the policy fires again once `min_corrections` new corrections have come in; the stream
+    stream go on, and the policy fires again once `min_corrections` new corrections and `min_fresh_inputs` new
+    distinct held-out inputs have come in; the stream
     stops at the first promotion. `saved`/`save` resume a stream that was stopped: the draws are replayed from
     the seed and the requests already in the traffic log are not sent again."""
     from tuneforge.monitor.cycle import run_cycle
@@ -334,6 +335,10 @@ def main() -> int:
     ap.add_argument("--reviews", type=int, default=5, help="Items reviewed per check.")
     ap.add_argument("--window", type=int, default=100)
     ap.add_argument("--min-corrections", type=int, default=40)
+    ap.add_argument("--min-fresh-inputs", type=int, default=None,
+                    help="Policy min_fresh_inputs (default: the policy's, 77). The drifted stream repeats a pool of "
+                    "138 distinct lines, so at most about half of them can be held out (see the log line).")
+    ap.add_argument("--fresh-share", type=float, default=None, help="Policy fresh_share (default: the policy's).")
     ap.add_argument("--seeds", type=int, default=5, help="Seeds for the no-drift and drift detection runs.")
     ap.add_argument("--live-seed", type=int, default=0,
                     help="Seed of the live stream (the one retrained on); a fresh --home for each.")
@@ -412,9 +417,17 @@ def main() -> int:
     policy = MonitorPolicy(window=args.window, min_estimated_accuracy=round(max(frozen_acc - 0.15, 0.05), 2),
                            max_label_drift=0.2, drift_p_value=0.001, max_input_psi=0.5, max_domain_auc=0.8,
                            min_corrections=args.min_corrections,
+                           **{k: getattr(args, k) for k in ("min_fresh_inputs", "fresh_share")
+                              if getattr(args, k) is not None},
                            retrain_max_steps=0 if args.real_model else args.retrain_steps, non_inferiority=0.08,
                            gate_metric="accuracy", gate_confidence=0.95)
     frozen_rows = read(frozen)
+    from tuneforge.monitor.retrain import is_held_out
+
+    distinct = {user(r) for c in cats for r in pool[c]}
+    log(f"the stream's pool: {len(distinct)} distinct inputs, {sum(is_held_out(t, policy.fresh_share) for t in distinct)} "
+        f"of them on the held-out side at fresh_share {policy.fresh_share} (the most fresh traffic can ever hold); "
+        f"min_fresh_inputs {policy.min_fresh_inputs}")
     needed = [user(r) for c in cats for r in pool[c]] + [user(r) for r in test]
     if args.answers == "variant":
         scores1 = CachedScores(v1["ref"], work / "scores-v1.json")
@@ -470,7 +483,7 @@ def main() -> int:
         started = time.time()
         log(f"retrain triggered after {trigger['after']} requests: {trigger['reason']}")
         res = retrain("invoice", policy, log=log, reason="; ".join(trigger["alerts"]))
-        done = {"after": trigger["after"], "new": res.new_ref, "promoted": res.promoted, "gates": res.gates,
+        done = {"after": trigger["after"], "trigger_reason": trigger["reason"], "new": res.new_ref, "promoted": res.promoted, "gates": res.gates,
                 "dataset": res.dataset, "data": res.report["data"], "fresh_reviewed": res.report["fresh_reviewed"],
                 "why": res.report["why"], "report": str(res.folder / "report.md"),
                 "wall_s": round(time.time() - started)}

@@ -435,6 +435,15 @@ class MonitorPolicy(_Strict):
                                   "from traffic inputs with a ROC AUC above this (embedding drift).")
     drift_p_value: float = Field(0.01, gt=0, lt=1, description="Significance level of the drift tests.")
     min_corrections: int = Field(30, ge=1, description="Corrections needed before a retrain may run.")
+    min_fresh_inputs: int = Field(
+        77, ge=0, description="Distinct reviewed inputs the retrain would hold out as fresh traffic, not yet read by "
+        "an earlier retrain's gate, needed before a retrain may run (77: the gate's 95% paired test finds +20 points "
+        "with 40% of inputs answered differently 80% of the time; monitor/fresh_evidence.py); 0: no wait."
+    )
+    fresh_share: float = Field(
+        0.3, gt=0, lt=1, description="Share of distinct reviewed inputs held out from training as fresh traffic "
+        "for the retrain's gate (split by a hash of the input)."
+    )
     min_new_label_reviews: int = Field(
         3, ge=0, description="Alert when this many distinct reviewed inputs of the latest window were corrected to "
         "one label outside the variant's label set (a new category named by reviewers); 0: off."

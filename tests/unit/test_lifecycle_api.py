@@ -182,6 +182,7 @@ def test_monitor_series_alerts_and_retrain_status_are_the_owners_only(api, tiny_
     right = [sum(1 for i in range(w, w + 20, 2) if i % 3 == 1) / 10 for w in (0, 20)]
     assert s["reviewed_accuracy"] == [pytest.approx(x) for x in right] and s["reviewed"] == [10, 10]
     assert m["retrain"]["corrections_waiting"] == 20 and m["retrain"]["min_corrections"] == 30
+    assert m["retrain"]["min_fresh_inputs"] == 77 and 0 < m["retrain"]["fresh_inputs_waiting"] < 20
     assert api.get("/v1/monitor/ft-mon", headers=bob).status_code == 404
     # The review queue and feedback on another owner's answers: as unknown as answers that do not exist.
     queue = api.get("/v1/review/queue", headers=alice, params={"variant": "ft-mon", "limit": 5}).json()["data"]

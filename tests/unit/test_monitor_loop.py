@@ -170,11 +170,12 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
         fixes[f"chatcmpl-r{i}"] = label
     from tuneforge.monitor.retrain import is_held_out
 
-    relabelled = next(t for t in _LINES["software"] if not is_held_out(t, 0.3))  # learnt from, not held out
+    share = 0.5  # the policy's fresh_share below, not the default (0.3): the retrain must read it from the policy
+    relabelled = next(t for t in _LINES["software"] if not is_held_out(t, share))  # learnt from, not held out
     contra = "chatcmpl-contra"
     _log(traffic, contra, relabelled, "software", 0.9)  # a training input, now relabelled by a reviewer
     # One held-out request asked three times is one piece of fresh evidence, not three.
-    repeated = next(f"zoom meeting licence {i}" for i in range(100) if is_held_out(f"zoom meeting licence {i}", 0.3))
+    repeated = next(f"zoom meeting licence {i}" for i in range(100) if is_held_out(f"zoom meeting licence {i}", share))
     for k in range(3):
         _log(traffic, f"chatcmpl-rep{k}", repeated, "travel", 0.5)
         fixes[f"chatcmpl-rep{k}"] = "software"
@@ -185,7 +186,13 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     store.add(contra, correct_output="hardware")
     store.close()
 
-    policy = MonitorPolicy(min_corrections=20, retrain_max_steps=1, gate_confidence=None)
+    policy = MonitorPolicy(min_corrections=20, retrain_max_steps=1, gate_confidence=None, fresh_share=share)
+    from tuneforge.monitor.fresh_evidence import fresh_inputs_waiting
+    from tuneforge.monitor.traffic_log import traffic_path
+
+    conn = sqlite3.connect(traffic_path())
+    counted = fresh_inputs_waiting(conn, ["inv:1"], policy.fresh_share)  # what the policy counts before a retrain
+    conn.close()
     result = retrain("inv", policy, log=lambda m: None, reason="test")
     rows = [json.loads(line) for line in resolve_data_path(result.dataset)[0].read_text().splitlines()]
     pairs = {(r["messages"][-2]["content"], r["messages"][-1]["content"]) for r in rows}
@@ -195,10 +202,11 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     fresh_inputs = [json.loads(line)["messages"][-2]["content"]
                     for line in (result.folder / "fresh-reviewed.jsonl").read_text().splitlines()]
     assert fresh_inputs.count(repeated) == 1
+    # The retrain holds out the policy's fresh_share: the very inputs the policy counted.
+    assert all(is_held_out(t, share) for t in fresh_inputs) and len(fresh_inputs) == counted
     # The corrections this retrain used no longer count towards the next one: a refused retrain waits for new
     # corrections instead of firing again at the next check.
     from tuneforge.monitor.cycle import last_retrain_feedback_id, production_corrections
-    from tuneforge.monitor.traffic_log import traffic_path
 
     used = last_retrain_feedback_id("inv", "inv:1")
     conn = sqlite3.connect(traffic_path())
@@ -278,7 +286,7 @@ def test_reviewers_naming_a_new_label_raise_an_alert_through_the_traffic_log(dep
     from tuneforge.monitor.feedback import FeedbackStore
     from tuneforge.monitor.traffic_log import TrafficLog
 
-    policy = MonitorPolicy(window=40, min_estimated_accuracy=0.0, min_corrections=3)
+    policy = MonitorPolicy(window=40, min_estimated_accuracy=0.0, min_corrections=3, min_fresh_inputs=0)
     traffic = TrafficLog()
     _stream(traffic, 40, drift=False, seed=1)
     fees = ["ing zakelijk rekening kosten", "rabobank transactiekosten", "ing zakelijk rekening kosten"]
@@ -305,3 +313,49 @@ def test_reviewers_naming_a_new_label_raise_an_alert_through_the_traffic_log(dep
                for a in three.verdict.alerts)
     assert three.verdict.retrain  # 4 corrections waiting, 3 needed
     assert "new labels in reviews" in (tmp_path / "m.html").read_text()
+
+
+def test_a_retrain_waits_for_distinct_fresh_inputs_and_after_a_gate_for_new_ones(deployed):
+    """run_cycle counts the distinct reviewed inputs the retrain would hold out (policy fresh_share) and calls for a
+    retrain only at `min_fresh_inputs`; after a gated retrain only inputs first corrected after it count, so a
+    refused candidate's successor is not tested again on the same evidence."""
+    from tuneforge.monitor.cycle import run_cycle
+    from tuneforge.monitor.feedback import FeedbackStore
+    from tuneforge.monitor.retrain import is_held_out
+    from tuneforge.monitor.traffic_log import TrafficLog, traffic_path
+    from tuneforge.registry import lineage
+
+    policy = MonitorPolicy(window=40, min_estimated_accuracy=0.0, min_corrections=3, min_fresh_inputs=4)
+    fees = [t for t in (f"rabobank kosten {i}" for i in range(300)) if is_held_out(t, policy.fresh_share)]
+    traffic = TrafficLog()
+    _stream(traffic, 40, drift=False, seed=1)
+    traffic.close()
+
+    def review(texts, start):
+        traffic = TrafficLog()
+        for k, text in enumerate(texts):
+            _log(traffic, f"chatcmpl-fee{start + k}", text, "software", 0.9)
+        traffic.close()
+        store = FeedbackStore()
+        for k in range(len(texts)):
+            store.add(f"chatcmpl-fee{start + k}", correct_output="bank_fees", source="review:low_confidence")
+        store.close()
+
+    review(fees[:3] + [fees[0]], 0)  # 4 corrections, 3 distinct inputs
+    three = run_cycle("inv", policy, score=False, log=lambda m: None)
+    assert three.verdict.alerts and not three.verdict.retrain
+    assert three.verdict.fresh_inputs == 3 and "3 of 4 distinct fresh inputs" in three.verdict.reason
+    review(fees[3:4], 4)
+    four = run_cycle("inv", policy, score=False, log=lambda m: None)
+    assert four.verdict.retrain and four.verdict.fresh_inputs == 4
+
+    # A retrain read all of it and its gate refused the candidate.
+    conn = sqlite3.connect(traffic_path())
+    upto = conn.execute("SELECT MAX(id) FROM feedback").fetchone()[0]
+    conn.close()
+    lineage.record("inv", "gate", {"passed": False, "feedback_upto": upto}, parent_ref="inv:1")
+    review(fees[0:3] + fees[4:7], 5)  # 6 new corrections, but 3 of them on inputs the refused gate read
+    again = run_cycle("inv", policy, score=False, log=lambda m: None)
+    assert not again.verdict.retrain and again.verdict.fresh_inputs == 3 and again.verdict.corrections == 6
+    review(fees[7:8], 11)
+    assert run_cycle("inv", policy, score=False, log=lambda m: None).verdict.retrain

@@ -40,6 +40,7 @@ def run_cycle(spec: str, policy: MonitorPolicy, score: bool = True, html: str | 
               allow_retrain: bool | None = None, log=print, scorers: dict | None = None,
               path: str | Path | None = None, history: bool = True) -> CycleResult:
     from tuneforge.monitor.confidence import fill_missing
+    from tuneforge.monitor.fresh_evidence import fresh_inputs_waiting
     from tuneforge.monitor.reference import load_reference, variant_names
     from tuneforge.monitor.summary import load_rows, summarise
     from tuneforge.monitor.traffic_log import MIGRATIONS, traffic_path
@@ -73,10 +74,13 @@ def run_cycle(spec: str, policy: MonitorPolicy, score: bool = True, html: str | 
         summary["label_reference"] = ref.label_reference_name
         # Retrains learn from the default traffic log, so only its feedback ids are comparable.
         own_log = path is None or Path(path).resolve() == Path(traffic_path()).resolve()
-        waiting = production_corrections(conn, current, last_retrain_feedback_id(ref.name, current) if own_log else 0)
+        used = last_retrain_feedback_id(ref.name, current) if own_log else 0
+        waiting = production_corrections(conn, current, used)
+        # The retrain reads every version's corrections; its gate needs held-out inputs no earlier gate has read.
+        fresh = fresh_inputs_waiting(conn, names, policy.fresh_share, used)
     finally:
         conn.close()
-    verdict = decide(summary, policy, waiting)
+    verdict = decide(summary, policy, waiting, fresh)
     result = CycleResult(summary, verdict)
     if html:
         from tuneforge.monitor.report_html import render_html

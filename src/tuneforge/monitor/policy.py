@@ -16,6 +16,7 @@ class Verdict:
     alerts: list[str] = field(default_factory=list)
     corrections: int = 0
     retrain: bool = False
+    fresh_inputs: int | None = None  # distinct held-out reviewed inputs no earlier gate read (None: not counted)
     reason: str = ""
 
 
@@ -103,13 +104,18 @@ def alerts(window: dict | None, policy: MonitorPolicy) -> list[str]:
     return out
 
 
-def decide(summary: dict, policy: MonitorPolicy, new_corrections: int) -> Verdict:
-    """Retrain when an alert fires on the latest window and enough corrections wait to be learnt."""
-    v = Verdict(alerts(summary.get("latest"), policy), new_corrections)
+def decide(summary: dict, policy: MonitorPolicy, new_corrections: int, fresh_inputs: int | None = None) -> Verdict:
+    """Retrain when an alert fires on the latest window, enough corrections wait to be learnt, and (when counted)
+    enough distinct fresh inputs wait for the gate to test the new version on (monitor/fresh_evidence.py)."""
+    v = Verdict(alerts(summary.get("latest"), policy), new_corrections, fresh_inputs=fresh_inputs)
     if not v.alerts:
         v.reason = "no alert"
     elif new_corrections < policy.min_corrections:
         v.reason = f"alert, but only {new_corrections} of {policy.min_corrections} corrections collected"
+    elif fresh_inputs is not None and fresh_inputs < policy.min_fresh_inputs:
+        v.reason = (f"alert and {new_corrections} corrections, but only {fresh_inputs} of {policy.min_fresh_inputs} "
+                    f"distinct fresh inputs held out for the gate (min_fresh_inputs)")
     else:
-        v.retrain, v.reason = True, f"alert and {new_corrections} corrections"
+        fresh = f", {fresh_inputs} distinct fresh inputs" if fresh_inputs is not None else ""
+        v.retrain, v.reason = True, f"alert and {new_corrections} corrections{fresh}"
     return v

@@ -3,7 +3,7 @@ same recipe, evaluated against production, promoted only through the gate.
 
 Steps, each recorded in the registry's lineage (registry/lineage.py) and in a report:
 1. corrections of every version of the name, split by a hash of the input into a training share and a
-   held-out share (fresh reviewed traffic the new version never sees in training);
+   held-out share (policy `fresh_share`: fresh reviewed traffic the new version never sees in training);
 2. a new dataset version = previous data + training corrections, through the data workbench: a correction
    overrides older rows that contradict it (a person decided), then data/clean.py removes duplicates and rows
    that leak into the evaluation sets, and redacts personal data; stored with data/versions.py;
@@ -51,7 +51,9 @@ class RetrainResult:
 def is_held_out(text: str, share: float) -> bool:
     """A stable split by input: the same input is always on the same side, whatever else was reviewed, so a
     request asked twice is never learnt from and tested on at once (that would be leakage)."""
-    key = " ".join(text.lower().split())
+    from tuneforge.monitor.fresh_evidence import input_key
+
+    key = input_key(text)
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
 
 
@@ -102,7 +104,7 @@ def gate(eval_path: Path, metric: str, min_delta: float, confidence: float | Non
                   metric, min_delta, confidence=confidence)
 
 
-def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 0.3, reason: str = "manual",
+def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float | None = None, reason: str = "manual",
             ) -> RetrainResult:
     from tuneforge.data.clean import CleanOptions, run_cleaning
     from tuneforge.data.versions import add_version
@@ -136,11 +138,14 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float = 
     if len(rows) < policy.min_corrections:
         raise UserError(f"{name}: {len(rows)} corrections collected, the policy needs {policy.min_corrections} "
                         f"before a retrain", field="min_corrections", hint="review more with `tuneforge review`")
+    from tuneforge.monitor.fresh_evidence import input_key
     from tuneforge.monitor.summary import input_text
 
+    # The policy's share (fresh_share) unless the caller names one.
+    holdout_share = policy.fresh_share if holdout_share is None else holdout_share
     # Held-out traffic counts each input once (the latest review wins): the same request asked ten times is one
     # piece of evidence, and counting it ten times would make the gate's paired test look surer than it is.
-    fresh = list({" ".join(input_text(r).lower().split()): r for r in rows
+    fresh = list({input_key(input_text(r)): r for r in rows
                   if is_held_out(input_text(r), holdout_share)}.values())
     learn = [r for r in rows if not is_held_out(input_text(r), holdout_share)]
     as_examples = lambda rs: [Example(training_row(r, ref.system_prompt)["messages"], line=None,  # noqa: E731

@@ -92,7 +92,8 @@ def monitor_api_router(traffic) -> APIRouter:
                 "corrections": s["corrections"], "window": s["window"], "labels": s.get("labels"),
                 "series": series(s["windows"]), "latest": s["latest"], "alerts": v.alerts,
                 "retrain": {"due": v.retrain, "reason": v.reason, "corrections_waiting": v.corrections,
-                            "min_corrections": policy.min_corrections, "auto_retrain": policy.auto_retrain}}
+                            "min_corrections": policy.min_corrections, "fresh_inputs_waiting": v.fresh_inputs,
+                            "min_fresh_inputs": policy.min_fresh_inputs, "auto_retrain": policy.auto_retrain}}
 
     @router.get("/v1/monitor/{name}/retrain")
     def retrain_status(name: str, request: Request):
