@@ -37,7 +37,7 @@ def test_no_base_and_short_labels_choose_the_fine_tuned_encoder(encoder_installe
     cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), _labelled([f"invoice line {i}" for i in range(422)]))
     assert cfg.variant_type == "classification" and cfg.base == ENCODER_BASE
     assert (cfg.method, cfg.lr, cfg.batch_size) == ("full", encoder_defaults.ENC_LR, encoder_defaults.ENC_BATCH)
-    assert cfg.epochs == encoder_defaults.encoder_epochs(422, encoder_defaults.ENC_BATCH)
+    assert cfg.epochs == 9  # 27 steps an epoch: about ENC_TARGET_STEPS (240) steps
     # train prints what it chose and why: the base line names the encoder and the measurement behind it.
     (why,) = [n for n in notes if n.startswith("base=")]
     assert "all-MiniLM-L6-v2" in why and "validation split" in why and "--base smollm2-135m" in why

@@ -34,7 +34,7 @@ def test_labels_choose_a_classification_variant_with_every_setting_explained():
         defaults.CLS_METHOD, defaults.CLS_LORA_R, defaults.CLS_BATCH, defaults.CLS_LR)
     assert cfg.classifier_layers == defaults.CLS_LAYERS
     assert (cfg.classifier_depth, cfg.classifier_head_init) == (defaults.CLS_DEPTH, defaults.CLS_HEAD_INIT)
-    assert cfg.epochs == defaults.classification_epochs(422, defaults.CLS_BATCH)
+    assert cfg.epochs == 8  # 27 steps an epoch: about CLS_TARGET_STEPS (200) steps
     # One line per choice, each with its reason in parentheses.
     assert _chosen(notes) == {"variant_type", "method", "lora_r", "classifier_depth", "classifier_layers",
                               "classifier_head_init", "batch_size", "epochs", "lr"}
@@ -43,7 +43,12 @@ def test_labels_choose_a_classification_variant_with_every_setting_explained():
 
 @pytest.mark.parametrize("n, expected", [(40, defaults.CLS_MAX_EPOCHS), (422, 8), (20000, defaults.CLS_MIN_EPOCHS)])
 def test_classification_epochs_aim_at_a_number_of_steps(n, expected):
-    epochs = defaults.classification_epochs(n, 16)
+    from tuneforge.train.auto import batch_and_epochs_for_steps
+
+    cfg = TrainConfig(data="x.jsonl", base="smollm2-135m", batch_size=16)
+    chosen, _ = batch_and_epochs_for_steps(cfg, n, lambda field: field == "epochs", defaults.CLS_BATCH,
+                                           defaults.CLS_TARGET_STEPS, defaults.CLS_MIN_EPOCHS, defaults.CLS_MAX_EPOCHS)
+    epochs = chosen["epochs"]
     assert epochs == expected
     assert defaults.CLS_MIN_EPOCHS <= epochs <= defaults.CLS_MAX_EPOCHS
 

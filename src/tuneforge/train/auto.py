@@ -60,3 +60,21 @@ def resolve_auto(cfg, n_train: int, world: int = 1):
         update["lr"] = auto_lr(cfg.method, cfg.objective, global_batch)
         notes.append(f"lr={update['lr']:g} (auto: {cfg.method}/{cfg.objective}, global batch {global_batch})")
     return (cfg.model_copy(update=update) if update else cfg), notes
+
+
+def batch_and_epochs_for_steps(cfg, n: int, unset, batch_cap: int, target_steps: int, min_epochs: int,
+                               max_epochs: int, epochs_tail: str = "") -> tuple[dict, list[str]]:
+    """The classification heads' rule (decoder or encoder, each with its own measured constants): batch `batch_cap`
+    (or n), and enough epochs for about `target_steps` optimizer steps within [min_epochs, max_epochs]."""
+    update, notes = {}, []
+    batch = cfg.batch_size
+    if unset("batch_size"):
+        batch = min(batch_cap, n)
+        update["batch_size"] = batch
+        notes.append(f"batch_size={batch} (classification: short inputs, {batch_cap} per step)")
+    if unset("epochs"):
+        per_epoch = math.ceil(n / (batch * cfg.grad_accum))
+        update["epochs"] = max(min_epochs, min(max_epochs, math.ceil(target_steps / per_epoch)))
+        notes.append(f"epochs={update['epochs']} ({n} examples / batch {batch}: about {target_steps} steps, "
+                     f"{min_epochs}..{max_epochs} epochs{epochs_tail})")
+    return update, notes

@@ -20,10 +20,8 @@ API field: pydantic's `model_fields_set`) is never overridden; every other choic
 
 from __future__ import annotations
 
-import math
-
 from tuneforge.data.labels import label_set
-from tuneforge.train.auto import auto_batch_size, auto_epochs, auto_lr
+from tuneforge.train.auto import auto_batch_size, auto_epochs, auto_lr, batch_and_epochs_for_steps
 from tuneforge.train.encoder_defaults import choose_encoder, encoder_choices, is_encoder_base
 
 CLS_METHOD, CLS_LORA_R = "lora", 16
@@ -48,9 +46,6 @@ def choose_variant_type(cfg, answers: list[str]) -> tuple[str, str | None]:
     return "generative", "generative (the answers are free text, not a small set of labels)"
 
 
-def classification_epochs(n: int, batch: int) -> int:
-    per_epoch = math.ceil(n / batch)
-    return max(CLS_MIN_EPOCHS, min(CLS_MAX_EPOCHS, math.ceil(CLS_TARGET_STEPS / per_epoch)))
 
 
 def _classification_choices(cfg, n: int, unset, texts: list[str]) -> tuple[dict, list[str]]:
@@ -80,15 +75,9 @@ def _classification_choices(cfg, n: int, unset, texts: list[str]) -> tuple[dict,
         update["classifier_head_init"] = CLS_HEAD_INIT
         notes.append(f"classifier_head_init={CLS_HEAD_INIT} (a head started from a logistic regression already fits "
                      "the training rows, so fine-tuning the body learns little: measured worse on the invoice demo)")
-    batch = cfg.batch_size
-    if unset("batch_size"):
-        batch = min(CLS_BATCH, n)
-        update["batch_size"] = batch
-        notes.append(f"batch_size={batch} (classification: short inputs, {CLS_BATCH} per step)")
-    if unset("epochs"):
-        update["epochs"] = classification_epochs(n, batch * cfg.grad_accum)
-        notes.append(f"epochs={update['epochs']} ({n} examples / batch {batch}: about {CLS_TARGET_STEPS} steps, "
-                     f"{CLS_MIN_EPOCHS}..{CLS_MAX_EPOCHS} epochs)")
+    sized, why = batch_and_epochs_for_steps(cfg, n, unset, CLS_BATCH, CLS_TARGET_STEPS, CLS_MIN_EPOCHS, CLS_MAX_EPOCHS)
+    update.update(sized)
+    notes += why
     if unset("lr"):
         lr = CLS_LR if update.get("method", cfg.method) != "full" else CLS_LR / 20
         update["lr"] = lr

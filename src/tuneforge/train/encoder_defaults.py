@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 
 from tuneforge.models.encoder import ENCODER_BASE, ENCODER_MAX_TOKENS, is_encoder_dir, packaged_encoder_zip
+from tuneforge.train.auto import batch_and_epochs_for_steps
 
 ENC_METHOD = "full"  # 22M parameters: every weight trains; an adapter would save little and learn less
 ENC_LR = 1e-4
@@ -46,11 +47,6 @@ def choose_encoder(texts: list[str]) -> tuple[bool, str]:
                   "--base smollm2-135m for the decoder)")
 
 
-def encoder_epochs(n: int, batch: int) -> int:
-    per_epoch = math.ceil(n / batch)
-    return max(ENC_MIN_EPOCHS, min(ENC_MAX_EPOCHS, math.ceil(ENC_TARGET_STEPS / per_epoch)))
-
-
 def encoder_choices(cfg, n: int, unset, why: str | None) -> tuple[dict, list[str]]:
     """The settings of an encoder classification variant; `why` is the reason the base was chosen (None: the
     user named it)."""
@@ -61,15 +57,10 @@ def encoder_choices(cfg, n: int, unset, why: str | None) -> tuple[dict, list[str
     if unset("method"):
         update["method"] = ENC_METHOD
         notes.append(f"method={ENC_METHOD} (a 22M-parameter encoder: every weight and the head train)")
-    batch = cfg.batch_size
-    if unset("batch_size"):
-        batch = min(ENC_BATCH, n)
-        update["batch_size"] = batch
-        notes.append(f"batch_size={batch} (classification: short inputs, {ENC_BATCH} per step)")
-    if unset("epochs"):
-        update["epochs"] = encoder_epochs(n, batch * cfg.grad_accum)
-        notes.append(f"epochs={update['epochs']} ({n} examples / batch {batch}: about {ENC_TARGET_STEPS} steps, "
-                     f"{ENC_MIN_EPOCHS}..{ENC_MAX_EPOCHS} epochs; the best epoch by held-out loss is kept)")
+    sized, why = batch_and_epochs_for_steps(cfg, n, unset, ENC_BATCH, ENC_TARGET_STEPS, ENC_MIN_EPOCHS, ENC_MAX_EPOCHS,
+                                            "; the best epoch by held-out loss is kept")
+    update.update(sized)
+    notes += why
     if unset("lr"):
         update["lr"] = ENC_LR
         notes.append(f"lr={ENC_LR:g} (encoder fine-tuned whole: measured on the invoice demo, docs/training.md)")
