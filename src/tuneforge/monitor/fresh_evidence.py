@@ -43,8 +43,8 @@ def fresh_inputs_waiting(conn, versions: list[str], share: float, after_feedback
     out as fresh traffic (share `share`, monitor/retrain.is_held_out) and that were first corrected after
     feedback id `after_feedback_id` (0: all of them). An input corrected before that id was already read by an
     earlier gate, however often it was asked or corrected since."""
-    from tuneforge.monitor.feedback import request_messages
     from tuneforge.monitor.retrain import is_held_out
+    from tuneforge.monitor.summary import input_text
 
     if not versions:
         return 0
@@ -53,7 +53,6 @@ def fresh_inputs_waiting(conn, versions: list[str], share: float, after_feedback
     for fid, request_json in conn.execute(
             f"SELECT f.id, t.request_json FROM feedback f JOIN traffic t ON t.request_id = f.request_id "
             f"WHERE f.correct_output IS NOT NULL AND f.variant IN ({marks})", versions):
-        users = [m["content"] for m in request_messages({"request_json": request_json}) if m["role"] == "user"]
-        key = input_key(users[-1] if users else "")
+        key = input_key(input_text({"request_json": request_json}))  # the text the retrain splits by
         first[key] = min(fid, first.get(key, fid))
     return sum(1 for key, fid in first.items() if fid > after_feedback_id and is_held_out(key, share))
