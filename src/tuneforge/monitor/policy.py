@@ -39,21 +39,15 @@ def update_policy(name: str, changes: dict) -> MonitorPolicy:
     """Set `changes` in the name's policy file, keeping every other key it holds (defaults stay defaults, not
     frozen into the file); validated as a whole before the file is replaced (a temporary file renamed into place,
     so a reader never sees half of it). Returns the policy now in force."""
-    import os
-    import tempfile
-
     import yaml
 
+    from tuneforge.atomic import write_text_atomic
     from tuneforge.config import build_config, load_yaml_values
 
     path = policy_path(name)
     values = {**(load_yaml_values(path) if path.is_file() else {}), **changes}
     policy = build_config(MonitorPolicy, values, source=str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".policy.", suffix=".yaml")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        yaml.safe_dump(values, f, sort_keys=False)
-    os.replace(tmp, path)
+    write_text_atomic(path, yaml.safe_dump(values, sort_keys=False))
     return policy
 
 
