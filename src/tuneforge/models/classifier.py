@@ -177,7 +177,9 @@ def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "
             model = PeftModel.from_pretrained(head, str(run_dir))
     model.eval()
     temperature = float((run.get("calibration") or {}).get("temperature") or 1.0)
-    return Classifier(model, tokenizer, labels, temperature, run.get("pooling", "last"), encoder)
+    # The input format the head was trained on ([CLS] text [SEP] for an encoder), as training recorded it.
+    return Classifier(model, tokenizer, labels, temperature, run.get("pooling", "last"),
+                      bool(run.get("special_tokens")))
 
 
 def is_classifier_dir(folder: str | Path) -> bool:
