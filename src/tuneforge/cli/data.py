@@ -121,7 +121,7 @@ def _clean(cfg: DataCleanConfig):
     out = Path(cfg.out) if cfg.out else _beside_input(cfg, ".clean.jsonl")
     if out.resolve() == Path(file).resolve():
         raise UserError(f"--out {out}: would overwrite the input; choose another file")
-    write_lines_atomic(out, (json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in result.kept))
+    write_lines_atomic(out, (e.jsonl_line() for e in result.kept))
     report_path = Path(cfg.json_report) if cfg.json_report else out.with_suffix(".report.json")
     report_path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     console.print(f"kept {len(result.kept)} of {result.input_rows} rows -> {out} (findings: {report_path})")

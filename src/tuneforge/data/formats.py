@@ -68,6 +68,10 @@ class Example:
             }
         return {"messages": self.messages}
 
+    def jsonl_line(self) -> str:
+        """The row as one line of a training-format JSONL file (what versions, exports and splits write)."""
+        return json.dumps(self.to_json(), ensure_ascii=False) + "\n"
+
 
 @dataclass
 class LoadResult:

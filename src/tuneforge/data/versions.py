@@ -115,7 +115,7 @@ def add_version(examples: list[Example], source: str | Path, detected: str, name
             for ex in examples:
                 hasher.add(ex)
                 n, pairs = n + 1, pairs + ex.is_preference
-                f.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
+                f.write(ex.jsonl_line())
         content = hasher.hexdigest()
         vid = version_id(name, content)
         folder = datasets_dir() / vid

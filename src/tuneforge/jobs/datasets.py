@@ -278,4 +278,4 @@ def held_out_split(examples) -> tuple[list, list]:
 
 
 def _jsonl(examples) -> bytes:
-    return "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in examples).encode("utf-8")
+    return "".join(e.jsonl_line() for e in examples).encode("utf-8")

@@ -41,7 +41,7 @@ def held_out_data(v: Variant, production: Variant | None) -> str:
         _, held = split_examples(load_from_options(data["path"], cfg), cfg.eval_split, cfg.seed)
         if held:
             out = Path(v.run_path) / HELD_OUT_FILE
-            out.write_text("".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in held), encoding="utf-8")
+            out.write_text("".join(e.jsonl_line() for e in held), encoding="utf-8")
             return str(out)
     raise UserError(f"{v.ref} was trained without held-out data (no validation file, no eval split)",
                     field="eval_file", hint="upload a held-out file (purpose fine-tune) and name it as eval_file")
