@@ -25,7 +25,7 @@ from tuneforge.data.formats import LoadResult, options_kwargs, parse_data
 from tuneforge.data.readiness import BaseModelInfo, Readiness, assess, decide
 from tuneforge.data.tables import table_header
 from tuneforge.data.validate import check_loaded
-from tuneforge.data.versions import DATA_FILE, add_version, default_name
+from tuneforge.data.versions import add_version, default_name
 from tuneforge.jobs.store import new_id, now
 from tuneforge.paths import home
 from tuneforge.sqlite_db import open_db
@@ -253,7 +253,7 @@ def save(files, datasets: DatasetStore, owner: str, record: dict, body: DatasetC
                              for s in scan.steps},
               "fixes": body.fixes.model_dump()}
     name = body.name or default_name(record["filename"])
-    vid, folder, _ = add_version(report.examples, path, fixed.detected, name, checks)
+    vid, _, _ = add_version(report.examples, path, fixed.detected, name, checks)
     existing = datasets.get_version(owner, vid)
     if existing is not None:
         return existing
