@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 from tuneforge.jobs.service import JobsService
 from tuneforge.jobs.store import now
 from tuneforge.monitor.traffic_log import TrafficLog
-from tuneforge.registry import owners
 from tuneforge.registry.store import Registry
 from tuneforge.serve.app import create_app
 from tuneforge.serve.catalog import Catalog

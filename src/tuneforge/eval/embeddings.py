@@ -13,6 +13,7 @@ Two encoders, both mean-pooling a transformer's last hidden states over the real
 from __future__ import annotations
 
 from contextlib import nullcontext
+from pathlib import Path
 
 from tuneforge.models.encoder import PACKAGED_NAME, packaged_encoder_zip, unpacked_encoder
 

@@ -13,7 +13,6 @@ Artifacts: the adapter (or full weights) with the head, tokenizer files and run.
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections import Counter
