@@ -138,10 +138,20 @@ def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
         best = (9e9, 0, 0.0)
         for epoch in head_epochs(model, top, cfg, feats, y, lengths, seed, knobs["smoothing"]):
             vl, va, _ = _held_out(top, vfeats, vy, 64)
-            best = min(best, (vl, epoch, va))
-            print(f"{name} split {seed} epoch {epoch}: validation loss {vl:.3f} acc {100 * va:.1f}% "
-                  f"({time.process_time() - cpu0:.0f}s cpu)", flush=True)
+            best = _epoch_line(name, seed, epoch, vl, va, cpu0, best)
         finals.append((va, best[2]))
+    _result_line(name, finals)
+
+
+def _epoch_line(name, seed, epoch, vl, va, cpu0, best):
+    """Print one epoch's validation figures; return the best (loss, epoch, accuracy) so far."""
+    print(f"{name} split {seed} epoch {epoch}: validation loss {vl:.3f} acc {100 * va:.1f}% "
+          f"({time.process_time() - cpu0:.0f}s cpu)", flush=True)
+    return min(best, (vl, epoch, va))
+
+
+def _result_line(name, finals) -> None:
+    """The setting's result: validation accuracy at the last and at the best-loss epoch, mean over the splits."""
     last = sum(a for a, _ in finals) / len(finals)
     at_best = sum(b for _, b in finals) / len(finals)
     print(f"RESULT {name}: validation accuracy, mean over {len(finals)} split(s): last epoch {100 * last:.1f}%, "
@@ -198,14 +208,9 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
             body.train()
             vl = float(torch.nn.functional.cross_entropy(vlog, torch.tensor(vy)))
             va = float((vlog.argmax(-1) == torch.tensor(vy)).float().mean())
-            best = min(best, (vl, epoch, va))
-            print(f"{name} split {seed} epoch {epoch}: validation loss {vl:.3f} acc {100 * va:.1f}% "
-                  f"({time.process_time() - cpu0:.0f}s cpu)", flush=True)
+            best = _epoch_line(name, seed, epoch, vl, va, cpu0, best)
         finals.append((va, best[2]))
-    last = sum(a for a, _ in finals) / len(finals)
-    at_best = sum(b for _, b in finals) / len(finals)
-    print(f"RESULT {name}: validation accuracy, mean over {len(finals)} split(s): last epoch {100 * last:.1f}%, "
-          f"best-loss epoch {100 * at_best:.1f}%", flush=True)
+    _result_line(name, finals)
 
 
 def main() -> None:
