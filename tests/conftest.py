@@ -128,8 +128,10 @@ def wait_until_healthy(proc, url: str, log_text, timeout: float = 180) -> None:
 
 
 def serve_env(home: Path) -> dict:
-    """The environment of a CLI command or server given its own TUNEFORGE_HOME, offline."""
-    return {**os.environ, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    """The environment of a CLI command or server given its own TUNEFORGE_HOME, offline. PYTHONUNBUFFERED is
+    dropped: a user's shell does not set it (this machine's does), and the server must print without it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return {**env, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
 
 
 @contextmanager

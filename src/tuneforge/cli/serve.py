@@ -18,8 +18,14 @@ Then, from any OpenAI client:
 
 
 def _run(cfg: ServeConfig):
+    import sys
+
     from tuneforge.serve.run import serve
 
+    # A server's output usually goes to a file or a pipe (`> server.log`, systemd, docker), where Python writes it
+    # in blocks: the addresses it serves on and what it does later would show up minutes late, or at exit. Each
+    # line goes out as it is printed.
+    sys.stdout.reconfigure(line_buffering=True)
     serve(cfg)
 
 
