@@ -322,7 +322,8 @@ def main() -> int:
     ap.add_argument("--train-steps", type=int, default=40)
     ap.add_argument("--retrain-steps", type=int, default=40)
     ap.add_argument("--per-class", type=int, default=30, help="Training lines per known category.")
-    ap.add_argument("--stream-per-class", type=int, default=9, help="Traffic lines per known category.")
+    ap.add_argument("--stream-per-class", type=int, default=9,
+                    help="Traffic lines per known category (0: every training-file line version 1 did not train on).")
     ap.add_argument("--frozen-per-class", type=int, default=9, help="Frozen evaluation lines per known category.")
     ap.add_argument("--keep-system", action="store_true", help="Keep the 71-token system prompt (3x the CPU).")
     ap.add_argument("--batch-size", type=int, default=8)
@@ -346,7 +347,10 @@ def main() -> int:
                     help="Stop after the no-drift and drift streams (false alarms, detection delay); no retrain.")
     ap.add_argument("--home", default=None)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--base", default="smollm2-135m", help="Base model (a tiny test model checks the script fast).")
+    ap.add_argument("--base", default=None,
+                    help="Base model of version 1 (default: none named, so `tuneforge train`'s no-flag rule picks it: "
+                    "the fine-tuned sentence encoder for these short labelled lines; smollm2-135m for the decoder "
+                    "head of the earlier rounds; a tiny test model checks the script fast).")
     args = ap.parse_args()
     if args.real_model:
         args.answers = "variant"
@@ -376,7 +380,7 @@ def main() -> int:
     cats = sorted({label(r) for r in rows})
     by = {c: [r for r in rows if label(r) == c] for c in cats}
     initial = [r for c in cats if c != NEW for r in by[c][: args.per_class]]
-    pool = {c: (by[c] if c == NEW else by[c][args.per_class:][: args.stream_per_class]) for c in cats}
+    pool = {c: (by[c] if c == NEW else by[c][args.per_class:][: args.stream_per_class or None]) for c in cats}
     after_pool = {c: [r for r in test if label(r) == c] for c in cats}
     work = home / "bench"
     work.mkdir(parents=True, exist_ok=True)
@@ -391,7 +395,7 @@ def main() -> int:
     v1 = state.get("v1")
     if v1 is None:
         recipe = dict(data=str(work / "initial.jsonl"), out=str(work / "run1"), progress=False, report_to="none",
-                      seed=0, base=args.base)
+                      seed=0, **({"base": args.base} if args.base else {}))
         if not args.real_model:  # the cheap mode caps steps; the real one trains as `tuneforge train` with no flags
             recipe.update(max_steps=args.train_steps, batch_size=args.batch_size, eval_split=0.05)
         recipe.update({k: getattr(args, k) for k in ("epochs", "classifier_layers") if getattr(args, k) is not None})
