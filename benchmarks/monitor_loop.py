@@ -1,8 +1,9 @@
 """The maintenance cycle on a real labelled task: drift is detected, the label-free accuracy estimate tracks the
 truth, reviewers' corrections trigger a retrain that passes the gate, and accuracy on the new traffic comes back.
 
-Task: examples/invoice-categories. The first version is trained on 11 of the 12 categories (30 lines each;
-`bank_fees` is held back). Traffic is drawn from lines no version trained on:
+Task: examples/invoice-categories. The first version is trained on 11 of the 12 categories (`--per-class` lines
+each, 30 by default; `bank_fees` is held back). Traffic is drawn from lines no version trained on
+(`--stream-per-class` per known category, 9 by default, 0 for all the rest of the training file):
   phase 1  uniform over the 11 known categories;
   phase 2  (drift) the mix shifts: bank_fees, a category the model has never seen, is 30% of the traffic,
            software 20%, travel 15%, the rest share 35%;
@@ -16,14 +17,23 @@ count false alarms.
 
     nice -n 10 python benchmarks/monitor_loop.py --train-steps 40 --retrain-steps 40
 
-`--real-model` runs it as a user would: version 1 is what `tuneforge train` builds with no flags on the bundled
-SmolLM2-135M (a classification variant: a head over the labels with calibrated probabilities), the retrain uses
-that recipe unchanged (no step cap), and the traffic is answered by the served classifier. It keeps its state in
+`--real-model` runs it as a user would: version 1 is what `tuneforge train` builds with no flags (now the
+fine-tuned sentence encoder all-MiniLM-L6-v2 with a head over the labels and calibrated probabilities;
+`--base smollm2-135m` for the decoder head of the earlier rounds), the retrain uses that recipe unchanged (no step
+cap), and the traffic is answered by the served classifier. It keeps its state in
 `--home` (default ./monitor-bench-home) after every stage (version 1, scores, each detection stream, the live
 stream, the retrain, the final measurement), so a run stopped by a time limit resumes where it stopped:
 
     nice -n 5 timeout 900 python benchmarks/monitor_loop.py --real-model --seeds 2 --reviews 10 \
         --min-corrections 200 --phase2 600      # run again with the same --home until it finishes
+
+The default stream repeats 138 distinct lines (99 known, 39 `bank_fees`): the held-out side of the retrain's split
+never holds more than 37 of them at `fresh_share` 0.3, below the gate's `min_fresh_inputs` (77). The wide stream
+trains version 1 on 10 lines per known category and streams every other line of the training file (360 distinct
+lines, 107 of them on the held-out side), so the retrain waits for the evidence the default policy asks for:
+
+    python benchmarks/monitor_loop.py --real-model --per-class 10 --stream-per-class 0 --reviews 10 \
+        --min-corrections 200 --phase2 2800 --threads 1 --seeds 0 --live-seed 0
 """
 
 from __future__ import annotations
@@ -337,8 +347,9 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=100)
     ap.add_argument("--min-corrections", type=int, default=40)
     ap.add_argument("--min-fresh-inputs", type=int, default=None,
-                    help="Policy min_fresh_inputs (default: the policy's, 77). The drifted stream repeats a pool of "
-                    "138 distinct lines, so at most about half of them can be held out (see the log line).")
+                    help="Policy min_fresh_inputs (default: the policy's, 77). The default stream repeats a pool of "
+                    "138 distinct lines, 37 of them held out at fresh_share 0.3; --per-class 10 --stream-per-class 0 "
+                    "offers 360 (107 held out). The log line says how many.")
     ap.add_argument("--fresh-share", type=float, default=None, help="Policy fresh_share (default: the policy's).")
     ap.add_argument("--seeds", type=int, default=5, help="Seeds for the no-drift and drift detection runs.")
     ap.add_argument("--live-seed", type=int, default=0,
