@@ -386,6 +386,12 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         adapter_config.base_model_name_or_path = portable_base
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
+    fusion = None
+    if cfg.classifier_fusion:  # the head fused with an n-gram model (train/ngram_fusion.py, models/fusion.py)
+        from tuneforge.train.ngram_fusion import train_fusion
+
+        fusion = train_fusion(texts, targets, eval_texts, eval_targets, eval_logits, calibration["temperature"],
+                              len(labels), out, cfg.seed, log=log)
     wall = time.time() - started
     write_run(out, {
         "format": "tuneforge.run/1",
@@ -399,6 +405,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         "head_init": cfg.classifier_head_init,
         "depth": n_layers,  # layers kept from the bottom of the base; models/classifier.py loads as many
         "calibration": calibration,
+        "fusion": fusion,
         "method": cfg.method,
         "objective": "classification",
         "precision": "fp32",
