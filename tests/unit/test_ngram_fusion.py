@@ -99,19 +99,16 @@ def fused_run(tiny_encoder_dir, tmp_path_factory):
 
 
 def _expected(clf, run, texts):
-    """The fusion formula, computed here from the head's logits and the n-gram model's probabilities."""
+    """The fusion formula, computed here from the head's logits and the n-gram model's probabilities (`run` is
+    run.json plus `_dir`, the run folder)."""
     from tuneforge.models.ngram_model import load_ngram
 
     f = run["fusion"]
     z = clf.logits(texts).numpy().astype("float64") / run["calibration"]["temperature"]
-    head = z - np.log(np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True)) - z.max(1, keepdims=True)
-    scores = (f["weight"] * head + (1 - f["weight"]) * load_ngram(clf_dir(run)).log_probs(texts, len(LABELS)))
+    head = z - np.logaddexp.reduce(z, axis=1, keepdims=True)
+    scores = f["weight"] * head + (1 - f["weight"]) * load_ngram(run["_dir"]).log_probs(texts, len(LABELS))
     scores = scores / f["temperature"]
     return np.exp(scores - np.logaddexp.reduce(scores, axis=1, keepdims=True))
-
-
-def clf_dir(run):
-    return run["_dir"]
 
 
 def test_a_fused_variant_trains_saves_and_answers_the_same_after_reload(fused_run):
@@ -194,3 +191,17 @@ def test_export_carries_the_ngram_model_and_parity_runs_fused(fused_run, tmp_pat
     assert (out / "ngram_model.json").is_file() and (out / "ngram_model.safetensors").is_file()
     record = read_export_record(out)
     assert record["fusion"]["weight"] == ngram_fusion.FUSION_WEIGHT and "head alone" in record["fusion"]["note"]
+
+
+def test_the_monitor_reads_the_fused_probabilities(fused_run):
+    """The monitor's label-free accuracy estimate scores logged requests with the variant's probabilities."""
+    from tuneforge.models.classifier import load_classifier
+    from tuneforge.monitor.confidence import LabelScorer
+    from tuneforge.monitor.reference import Reference
+
+    run_dir, _ = fused_run
+    run = {**json.loads((run_dir / "run.json").read_text()), "_dir": run_dir}
+    ref = Reference("ledger:1", "ledger", str(run_dir), None, [], {lab: 1 for lab in LABELS}, LABELS, None, run)
+    (got,) = LabelScorer(ref).probabilities([[{"role": "user", "content": "dell laptop"}]])
+    expected = _expected(load_classifier(run_dir), run, ["dell laptop"])[0]
+    assert [got[lab] for lab in LABELS] == pytest.approx(list(expected), rel=1e-5)
