@@ -104,7 +104,7 @@ def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
 
     from head_epochs import head_epochs  # beside this script (run as `python benchmarks/...`)
 
-    finals = []
+    finals, fused = [], []
     for seed, (texts, y, vtexts, vy) in splits.items():
         cfg = TrainConfig(data="-", method=knobs["method"], lr=knobs["lr"], batch_size=knobs["batch"],
                           epochs=epochs, classifier_layers=knobs["layers"], warmup_ratio=knobs["warmup"],
@@ -135,12 +135,16 @@ def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
         model.train()
         lengths = [f.shape[0] for f in feats]
         cpu0 = time.process_time()
-        best = (9e9, 0, 0.0)
+        best, best_logits = (9e9, 0, 0.0), None
         for epoch in head_epochs(model, top, cfg, feats, y, lengths, seed, knobs["smoothing"]):
-            vl, va, _ = _held_out(top, vfeats, vy, 64)
+            vl, va, vlog = _held_out(top, vfeats, vy, 64)
+            if best_logits is None or vl < best[0]:
+                best_logits = vlog
             best = _epoch_line(name, seed, epoch, vl, va, cpu0, best)
         finals.append((va, best[2]))
+        fused.append(_fusion_lines(name, seed, (texts, y, vtexts, vy), {"last": vlog, "best-loss": best_logits}))
     _result_line(name, finals)
+    _fusion_result(name, fused)
 
 
 def _epoch_line(name, seed, epoch, vl, va, cpu0, best):
@@ -162,7 +166,7 @@ FUSION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)  # the encoder's 
 
 
 def _fusion_lines(name, seed, split, epoch_logits) -> dict:
-    """Late fusion on this split: w x log p(encoder, temperature-calibrated on the validation rows) + (1 - w) x
+    """Late fusion on this split: w x log p(head, temperature-calibrated on the validation rows) + (1 - w) x
     log p(TF-IDF + LR trained on the same training rows), for each w, at the last and the best-loss epoch."""
     import numpy as np
 
