@@ -190,7 +190,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--task", required=True, help=f"one of {', '.join(sorted(TASKS))}; with --train/--test any name")
     ap.add_argument("--seeds", default="1,2,3", help="training seeds (the split is always task_quality's seed 42)")
-    ap.add_argument("--trainers", default=",".join(TRAINERS), help="comma-separated subset of trl, tuneforge")
+    ap.add_argument("--trainers", default="trl,tuneforge",
+                    help=f"comma-separated subset of {', '.join(TRAINERS)} (default: trl,tuneforge)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="change one tuneforge training setting (ablation); repeatable")
     ap.add_argument("--train-limit", type=int, help="a seeded sample of N training rows (as task_quality.py)")
