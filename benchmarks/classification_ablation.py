@@ -104,7 +104,7 @@ def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
 
     from head_epochs import head_epochs  # beside this script (run as `python benchmarks/...`)
 
-    finals = []
+    finals, fused = [], []
     for seed, (texts, y, vtexts, vy) in splits.items():
         cfg = TrainConfig(data="-", method=knobs["method"], lr=knobs["lr"], batch_size=knobs["batch"],
                           epochs=epochs, classifier_layers=knobs["layers"], warmup_ratio=knobs["warmup"],
@@ -135,12 +135,16 @@ def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
         model.train()
         lengths = [f.shape[0] for f in feats]
         cpu0 = time.process_time()
-        best = (9e9, 0, 0.0)
+        best, best_logits = (9e9, 0, 0.0), None
         for epoch in head_epochs(model, top, cfg, feats, y, lengths, seed, knobs["smoothing"]):
-            vl, va, _ = _held_out(top, vfeats, vy, 64)
+            vl, va, vlog = _held_out(top, vfeats, vy, 64)
+            if best_logits is None or vl < best[0]:
+                best_logits = vlog
             best = _epoch_line(name, seed, epoch, vl, va, cpu0, best)
         finals.append((va, best[2]))
+        fused.append(_fusion_lines(name, seed, (texts, y, vtexts, vy), {"last": vlog, "best-loss": best_logits}))
     _result_line(name, finals)
+    _fusion_result(name, fused)
 
 
 def _epoch_line(name, seed, epoch, vl, va, cpu0, best):
@@ -158,6 +162,43 @@ def _result_line(name, finals) -> None:
           f"best-loss epoch {100 * at_best:.1f}%", flush=True)
 
 
+FUSION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)  # the encoder's share; 0 = the n-gram model alone
+
+
+def _fusion_lines(name, seed, split, epoch_logits) -> dict:
+    """Late fusion on this split: w x log p(head, temperature-calibrated on the validation rows) + (1 - w) x
+    log p(TF-IDF + LR trained on the same training rows), for each w, at the last and the best-loss epoch."""
+    import numpy as np
+
+    from tuneforge.eval.classical import TrainingRows, fit_tfidf
+    from tuneforge.train.calibration import fit_temperature
+
+    texts, y, vtexts, vy = split
+    ngram = fit_tfidf(TrainingRows(texts, [str(i) for i in y], "train"), seed).model
+    cols = [int(c) for c in ngram.classes_]
+    n_labels = len(epoch_logits["last"][0])
+    p_ngram = np.full((len(vtexts), n_labels), 1e-6)
+    p_ngram[:, cols] = ngram.predict_proba(vtexts)
+    out = {}
+    for which, logits in epoch_logits.items():
+        z = np.asarray(logits)
+        z = z / fit_temperature(logits, vy)
+        log_enc = z - np.logaddexp.reduce(z, axis=1, keepdims=True)
+        accs = {w: float((np.argmax(w * log_enc + (1 - w) * np.log(p_ngram), 1) == np.asarray(vy)).mean())
+                for w in FUSION_WEIGHTS}
+        out[which] = accs
+        print(f"FUSED {name} split {seed} {which} epoch: " + ", ".join(f"w={w:g} {100 * a:.1f}%" for w, a in accs.items()),
+              flush=True)
+    return out
+
+
+def _fusion_result(name, fused) -> None:
+    for which in ("last", "best-loss"):
+        means = {w: sum(f[which][w] for f in fused) / len(fused) for w in FUSION_WEIGHTS}
+        print(f"RESULT-FUSED {name} {which} epoch, mean over {len(fused)} split(s): "
+              + ", ".join(f"w={w:g} {100 * a:.1f}%" for w, a in means.items()), flush=True)
+
+
 def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
     """Fine-tune all-MiniLM-L6-v2 (all weights) + a linear head on mean-pooled states; validation per epoch."""
     import torch
@@ -168,7 +209,7 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
 
     folder = unpacked_encoder(packaged_encoder_zip())
     tok = AutoTokenizer.from_pretrained(folder)
-    finals = []
+    finals, fused = [], []
     for seed, (texts, y, vtexts, vy) in splits.items():
         torch.manual_seed(seed)
         random.seed(seed)
@@ -190,6 +231,7 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
         sched = get_cosine_schedule_with_warmup(opt, int(knobs["warmup"] * per_epoch * epochs), per_epoch * epochs)
         cpu0 = time.process_time()
         best = (9e9, 0, 0.0)
+        best_logits = None
         for epoch in range(1, epochs + 1):
             order = list(range(len(texts)))
             random.Random(seed * 1000 + epoch).shuffle(order)
@@ -208,9 +250,13 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
             body.train()
             vl = float(torch.nn.functional.cross_entropy(vlog, torch.tensor(vy)))
             va = float((vlog.argmax(-1) == torch.tensor(vy)).float().mean())
+            if best_logits is None or vl < best[0]:
+                best_logits = vlog.tolist()
             best = _epoch_line(name, seed, epoch, vl, va, cpu0, best)
         finals.append((va, best[2]))
+        fused.append(_fusion_lines(name, seed, (texts, y, vtexts, vy), {"last": vlog.tolist(), "best-loss": best_logits}))
     _result_line(name, finals)
+    _fusion_result(name, fused)
 
 
 def main() -> None:

@@ -102,6 +102,11 @@ class TrainConfig(DataOptions):
         None, gt=0, description="Classification variants: learning rate of the new head (default: --lr). A fresh head "
         "learns faster than pre-trained weights may move.", json_schema_extra=_FROM_DATA,
     )
+    classifier_fusion: bool = Field(
+        True, description="Classification variants: fuse the head's calibrated probabilities with a TF-IDF character "
+        "(+ word) n-gram logistic regression trained on the same rows, weighted on the held-out split (models/fusion.py); "
+        "--no-classifier-fusion for the head alone.",
+    )
     classifier_pooling: Literal["mean", "last"] = Field(
         "mean", description="Classification variants: the head reads the mean of the tokens' states or the last token's."
     )

@@ -127,9 +127,14 @@ def test_the_saved_run_predicts_what_training_measured(enc_run):
     assert clf.special_tokens and clf.tokenizer.padding_side == "right"
     examples, _ = load_examples(run["data"]["path"])
     _, held = split_examples(examples, run["config"]["eval_split"], run["config"]["seed"])
-    got = [label for label, _ in clf.predict([e.user_text for e in held])]
-    accuracy = sum(g == e.answer for g, e in zip(got, held)) / len(held)
+    # The head alone (its logits' argmax) as training measured it; the variant's answers, fused with the n-gram
+    # model (models/fusion.py), as training measured the fusion.
+    head = clf.logits([e.user_text for e in held]).argmax(-1).tolist()
+    accuracy = sum(run["labels"][g] == e.answer for g, e in zip(head, held)) / len(held)
     assert accuracy == pytest.approx(run["metrics"]["eval_accuracy"])
+    got = [label for label, _ in clf.predict([e.user_text for e in held])]
+    fused = sum(g == e.answer for g, e in zip(got, held)) / len(held)
+    assert fused == pytest.approx(run["fusion"]["held_out_accuracy"]["fused"])
     # Exactly, not just the argmax: the held-out log-loss at T=1 equals the one calibration measured in training.
     targets = [run["labels"].index(e.answer) for e in held]
     assert nll(clf.logits([e.user_text for e in held]).tolist(), targets, 1.0) == pytest.approx(

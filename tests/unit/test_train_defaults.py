@@ -37,7 +37,7 @@ def test_labels_choose_a_classification_variant_with_every_setting_explained():
     assert cfg.epochs == 8  # 27 steps an epoch: about CLS_TARGET_STEPS (200) steps
     # One line per choice, each with its reason in parentheses.
     assert _chosen(notes) == {"variant_type", "method", "lora_r", "classifier_depth", "classifier_layers",
-                              "classifier_head_init", "batch_size", "epochs", "lr"}
+                              "classifier_head_init", "batch_size", "epochs", "lr", "classifier_fusion"}
     assert all("(" in n and n.endswith(")") for n in notes)
 
 

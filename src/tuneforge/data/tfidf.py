@@ -23,3 +23,31 @@ def tfidf_classifier(seed: int = 0, words: bool = True, tol: float = 1e-4, max_i
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
     features = make_union(chars, TfidfVectorizer(analyzer="word", sublinear_tf=True)) if words else chars
     return make_pipeline(features, LogisticRegression(C=10, max_iter=max_iter, tol=tol, random_state=seed))
+
+
+def choose_words(texts: list[str], labels: list[str], seed: int = 0) -> tuple[bool, dict]:
+    """Character n-grams alone or with words: whichever scores better in 3-fold cross-validation on the training
+    rows (held-out rows are never looked at). Too few rows per label: both, untested. Returns (words, scores)."""
+    from collections import Counter
+
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    if min(Counter(labels).values()) < 3:
+        return True, {}
+    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+    scores = {words: float(cross_val_score(tfidf_classifier(seed, words), texts, labels, cv=folds).mean())
+              for words in (False, True)}
+    return scores[True] > scores[False], {"chars": scores[False], "chars+words": scores[True]}
+
+
+def fit_tfidf_classifier(texts: list[str], labels: list[str], seed: int = 0):
+    """(fitted pipeline, features in words, cross-validation scores): the baseline of eval/classical.py and the
+    n-gram half of a fused classification variant (train/ngram_fusion.py) are this one fit. One BLAS thread: on
+    a busy shared CPU, oversubscribed threads were 20x slower (data/suspects.py)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        words, cv = choose_words(texts, labels, seed)
+        model = tfidf_classifier(seed, words)
+        model.fit(texts, labels)
+    return model, "TF-IDF character 2-5-grams" + (" + word unigrams" if words else ""), cv

@@ -82,36 +82,12 @@ def rows_from_examples(examples: list[Example], source: str) -> TrainingRows:
     return TrainingRows([input_text(e) for e in examples], [normalise_answer(e.answer) for e in examples], source)
 
 
-def _choose_words(rows: TrainingRows, seed: int) -> tuple[bool, dict]:
-    """Character n-grams alone or with words: whichever scores better in 3-fold cross-validation on the
-    training rows (the held-out rows are never looked at). Too few rows per label: both, untested."""
-    from collections import Counter
-
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-
-    from tuneforge.data.tfidf import tfidf_classifier
-
-    if min(Counter(rows.labels).values()) < 3:
-        return True, {}
-    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
-    scores = {words: float(cross_val_score(tfidf_classifier(seed, words), rows.texts, rows.labels, cv=folds).mean())
-              for words in (False, True)}
-    return scores[True] > scores[False], {"chars": scores[False], "chars+words": scores[True]}
-
-
 def fit_tfidf(rows: TrainingRows, seed: int = 0) -> Baseline:
-    from threadpoolctl import threadpool_limits
-
-    from tuneforge.data.tfidf import tfidf_classifier
+    from tuneforge.data.tfidf import fit_tfidf_classifier
 
     t0 = time.perf_counter()
-    # One BLAS thread: on a busy shared CPU, oversubscribed threads were 20x slower (data/suspects.py).
-    with threadpool_limits(1):
-        words, cv = _choose_words(rows, seed)
-        model = tfidf_classifier(seed, words)
-        model.fit(rows.texts, rows.labels)
+    model, features, cv = fit_tfidf_classifier(rows.texts, rows.labels, seed)
     fit_s = time.perf_counter() - t0
-    features = "TF-IDF character 2-5-grams" + (" + word unigrams" if words else "")
     return Baseline(TFIDF_NAME, "tfidf", model, None, {
         "features": features, "cv_accuracy": cv, "fit_s": fit_s, "train_examples": len(rows.texts)})
 

@@ -7,6 +7,10 @@ a variant trained with mean pooling (the default) must be run with mean pooling,
 A variant fine-tuned from a sentence encoder (models/encoder.py) exports as the encoder's own transformers
 folder (`AutoModel` loads it; config.json names the labels) plus its linear head in classifier_head.safetensors,
 applied to the mean over real tokens of the last hidden states.
+A fused variant (models/fusion.py: the head's probabilities combined with an n-gram logistic regression) exports
+its n-gram model too (`ngram_model.json` + `ngram_model.safetensors`, no pickle) with the fusion weight and
+temperatures in tuneforge-export.json, and says so: the head alone answers differently, so a runtime that loads
+only the transformers folder is not the variant. Parity runs the fused path from the exported files.
 Parity: the exported folder, loaded back, must give the same label as the run on sample inputs.
 
 GGUF is refused with a clear message: tuneforge's GGUF writer carries the language-model head only, and
@@ -23,11 +27,17 @@ from tuneforge.errors import UserError
 from tuneforge.export.merge import write_export_record
 from tuneforge.export.parity import ParityReport, sample_prompts
 from tuneforge.models.classifier import Classifier, classifier_input, load_classifier
+from tuneforge.models.ngram_model import save_ngram
 
 GGUF_REFUSAL = ("GGUF export is not available for classification variants: llama.cpp has no per-label "
                 "classification head for Llama-family models (the file would answer with the language-model head). "
                 "Export "
                 "--format merged (transformers, vLLM's classify task) or serve the run with `tuneforge serve`.")
+
+FUSION_NOTE = ("a fused variant: the label probabilities are softmax((weight x log softmax(head logits / "
+               "head temperature) + (1 - weight) x log p(n-gram model)) / temperature), with the n-gram model in "
+               "ngram_model.json + ngram_model.safetensors; the transformers folder alone is the head alone and may "
+               "answer differently (models/fusion.py)")
 
 
 def export_classifier(run_dir, run: dict, out, fmt: str, overwrite: bool = False, parity_samples: int = 8):
@@ -38,12 +48,15 @@ def export_classifier(run_dir, run: dict, out, fmt: str, overwrite: bool = False
     model.config.id2label = dict(enumerate(clf.labels))
     model.config.label2id = {label: i for i, label in enumerate(clf.labels)}
     model.config.tuneforge_pooling = clf.pooling
+    fusion = run.get("fusion") if clf.fusion is not None else None
     with atomic_folder(out, overwrite) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         clf.tokenizer.save_pretrained(tmp)
+        if fusion:
+            save_ngram(clf.fusion.ngram, tmp)
         write_export_record(tmp, run_dir, run, "merged-safetensors", variant_type="classification",
                             labels=clf.labels, temperature=clf.temperature, input=run.get("input"),
-                            pooling=clf.pooling)
+                            pooling=clf.pooling, fusion=fusion and {**fusion, "note": FUSION_NOTE})
     out = Path(out)
     if parity_samples <= 0:
         return out, None
@@ -53,13 +66,17 @@ def export_classifier(run_dir, run: dict, out, fmt: str, overwrite: bool = False
 
 
 def classifier_parity(reference: Classifier, folder: Path, prompts: list[list[dict]]) -> ParityReport:
+    """The exported folder against the run on sample inputs, fused when the run is (from the exported files)."""
+    from tuneforge.export.merge import read_export_record
     from tuneforge.models.classifier import load_head_model
+    from tuneforge.models.fusion import load_fusion
     from tuneforge.models.encoder import is_encoder_dir, load_encoder_tokenizer
     from tuneforge.models.load import load_tokenizer
 
     tok = load_encoder_tokenizer(folder) if is_encoder_dir(folder) else load_tokenizer(folder)
     exported = Classifier(load_head_model(folder, len(reference.labels), tok.pad_token_id).eval(), tok,
-                          reference.labels, reference.temperature, reference.pooling, reference.special_tokens)
+                          reference.labels, reference.temperature, reference.pooling, reference.special_tokens,
+                          load_fusion(folder, read_export_record(folder)))
     texts = [classifier_input(p) for p in prompts]
     mismatches = []
     for text, (a, _), (b, _) in zip(texts, reference.predict(texts), exported.predict(texts)):

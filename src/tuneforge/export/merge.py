@@ -58,3 +58,9 @@ def write_export_record(folder: Path, run_dir, run: dict, kind: str, **extra) ->
         **extra,
     }
     (Path(folder) / EXPORT_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def read_export_record(folder) -> dict:
+    """An exported folder's tuneforge-export.json (empty when there is none)."""
+    path = Path(folder) / EXPORT_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

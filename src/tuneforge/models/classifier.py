@@ -117,6 +117,7 @@ class Classifier:
     temperature: float = 1.0
     pooling: str = "last"
     special_tokens: bool = False  # an encoder reads [CLS] text [SEP], as in its pretraining; a decoder the text alone
+    fusion: object = None  # models/fusion.Fusion: the head fused with an n-gram model (None: the head alone)
     default_system_prompt = None  # the head reads the user text only (batch predict asks every model for this)
 
     def logits(self, texts: list[str], batch_size: int = 32):
@@ -140,9 +141,12 @@ class Classifier:
         return out
 
     def probabilities(self, texts: list[str], batch_size: int = 32) -> list[list[float]]:
-        """Calibrated label probabilities, one row per text, in `labels` order."""
+        """Calibrated label probabilities, one row per text, in `labels` order (fused with the n-gram model when
+        the variant has one: every caller, from predict to the monitor, gets the same probabilities)."""
         import torch
 
+        if self.fusion is not None:
+            return self.fusion.probabilities(self.logits(texts, batch_size).numpy(), self.temperature, texts)
         return torch.softmax(self.logits(texts, batch_size) / self.temperature, dim=-1).tolist()
 
     def predict(self, texts: list[str], batch_size: int = 32) -> list[tuple[str, list[float]]]:
@@ -156,6 +160,7 @@ class Classifier:
 def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "float32") -> Classifier:
     """A classification run folder as a ready Classifier (LoRA adapter + head over the base, or full weights)."""
     from tuneforge.models.encoder import load_encoder_tokenizer
+    from tuneforge.models.fusion import load_fusion
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
     from tuneforge.run_record import read_run
@@ -179,7 +184,7 @@ def load_classifier(run_dir: str | Path, run: dict | None = None, dtype: str = "
     temperature = float((run.get("calibration") or {}).get("temperature") or 1.0)
     # The input format the head was trained on ([CLS] text [SEP] for an encoder), as training recorded it.
     return Classifier(model, tokenizer, labels, temperature, run.get("pooling", "last"),
-                      bool(run.get("special_tokens")))
+                      bool(run.get("special_tokens")), load_fusion(run_dir, run))
 
 
 def is_classifier_dir(folder: str | Path) -> bool:

@@ -7,8 +7,11 @@ probability per label, which temperature scaling on the held-out split makes hon
 The loop is the SFT loop's shape, kept short: plan the epoch (train/batching.py), forward, cross-entropy,
 backward, step; evaluate held-out loss and accuracy after every epoch and keep the best weights. The head is
 trained in full (PEFT's SEQ_CLS task puts it in modules_to_save); the body adapts by LoRA/DoRA or fully.
-Artifacts: the adapter (or full weights) with the head, tokenizer files and run.json with `variant_type`,
-`labels` and `calibration`; models/classifier.py loads them for predict, eval, the server and export.
+After calibration, unless --no-classifier-fusion, the TF-IDF n-gram model is fitted on the same rows and fused
+with the head (train/ngram_fusion.py, models/fusion.py).
+Artifacts: the adapter (or full weights) with the head, tokenizer files, the n-gram model files and run.json with
+`variant_type`, `labels`, `calibration` and `fusion`; models/classifier.py loads them for predict, eval, the
+server and export.
 """
 
 from __future__ import annotations
@@ -386,6 +389,12 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         adapter_config.base_model_name_or_path = portable_base
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
+    fusion = None
+    if cfg.classifier_fusion:  # the head fused with an n-gram model (train/ngram_fusion.py, models/fusion.py)
+        from tuneforge.train.ngram_fusion import train_fusion
+
+        fusion = train_fusion(texts, targets, eval_texts, eval_targets, eval_logits, calibration["temperature"],
+                              len(labels), out, cfg.seed, log=log)
     wall = time.time() - started
     write_run(out, {
         "format": "tuneforge.run/1",
@@ -399,6 +408,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         "head_init": cfg.classifier_head_init,
         "depth": n_layers,  # layers kept from the bottom of the base; models/classifier.py loads as many
         "calibration": calibration,
+        "fusion": fusion,
         "method": cfg.method,
         "objective": "classification",
         "precision": "fp32",

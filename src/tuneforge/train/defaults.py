@@ -15,6 +15,8 @@ API field: pydantic's `model_fields_set`) is never overridden; every other choic
   logistic-regression probe measured worse), lr CLS_LR, batch CLS_BATCH, epochs so that the run makes about
   CLS_TARGET_STEPS optimizer steps (within CLS_MIN/MAX_EPOCHS); pooling is the mean over tokens (config default).
   Chosen on a validation split of the invoice demo's training file (benchmarks/classification_ablation.py).
+- classification, any base: the head fused with a TF-IDF n-gram logistic regression trained on the same rows
+  (train/ngram_fusion.py: the rule and its measurement); --no-classifier-fusion keeps the head alone.
 - generative: the dataset-size rules of train/auto.py for epochs, batch size and learning rate.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 from tuneforge.data.labels import label_set
 from tuneforge.train.auto import auto_batch_size, auto_epochs, auto_lr, batch_and_epochs_for_steps
 from tuneforge.train.encoder_defaults import choose_encoder, encoder_choices, is_encoder_base
+from tuneforge.train.ngram_fusion import fusion_notes
 
 CLS_METHOD, CLS_LORA_R = "lora", 16
 CLS_DEPTH = 8  # layers kept from the bottom of the base (all of them when it has fewer)
@@ -116,6 +119,7 @@ def choose_defaults(cfg, data, world: int = 1):
     update, notes = {"variant_type": variant}, ([f"variant_type={why}"] if why else [])
     if variant == "classification":
         more, more_notes = _classification_choices(cfg, n, unset, [e.user_text for e in data.train])
+        more_notes += fusion_notes(cfg, unset)
     else:
         more, more_notes = _generative_choices(cfg, n, world, unset)
     update.update(more)
