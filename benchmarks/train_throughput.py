@@ -2,7 +2,8 @@
 
 Both sides: the same base model, the same data (examples/invoice-categories/train.jsonl), LoRA r=16 / alpha 32 /
 dropout 0.05 on all linear layers, loss on the answers only (TRL: prompt/completion data, completion_only_loss),
-batch 8, AdamW lr 2e-4 with 10% warm-up and cosine decay, max grad norm 1, bf16 autocast where the CPU has it,
+batch 8, AdamW lr 2e-4 with 10% warm-up and cosine decay, max grad norm 1, the same precision on both sides
+(`--precision`; default: what tuneforge's `precision=auto` picks for training on this machine, TRL set alike),
 no gradient checkpointing (TRL's fastest setting; its default turns it on), the same number of optimizer steps.
 tuneforge runs with its defaults (answer-only vocabulary projection, shared-prompt-prefix batching) plus
 `--group-by-length`; both are exact (tests/unit/test_train_efficiency.py), so both sides do the same work.
@@ -82,7 +83,17 @@ class _Clock:
         }
 
 
-def run_tuneforge(base: str, steps: int, out: Path) -> dict:
+def side_precision(requested: str) -> str:
+    """'bf16' or 'fp32': tuneforge's own resolution of `requested` for training on this machine's device, which
+    both sides then use (TRL's `bf16` flag follows it)."""
+    import torch
+
+    from tuneforge.train.precision import resolve_precision
+
+    return resolve_precision(requested, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def run_tuneforge(base: str, steps: int, out: Path, precision: str = "auto") -> dict:
     from tuneforge.config import TrainConfig
     from tuneforge.train.sft import train
 
@@ -90,7 +101,7 @@ def run_tuneforge(base: str, steps: int, out: Path) -> dict:
         data=str(DATA), base=base, out=str(out), eval_split=0.0, epochs=100, max_steps=steps, batch_size=BATCH,
         lr=LR, warmup_ratio=WARMUP, schedule="cosine", lora_r=LORA["r"], lora_alpha=LORA["alpha"],
         lora_dropout=LORA["dropout"], lora_targets="all-linear", group_by_length=True, seed=SEED, progress=False,
-        report_to="none", keep_checkpoints=1,
+        report_to="none", keep_checkpoints=1, precision=precision,
         variant_type="generative",  # the same LM fine-tune as TRL's (auto picks a classifier head for this data)
     )
     train(cfg, log=lambda *_: None)
@@ -101,8 +112,9 @@ def run_tuneforge(base: str, steps: int, out: Path) -> dict:
             clock.cpu.append(row["cpu_s"])
             clock.tokens.append(row["trained_tokens"])
             clock.losses.append(row["loss"])
-    params = json.loads((out / "run.json").read_text())["metrics"]["total_params"]
-    return {**clock.result(), "adapter": str(out), "params": params}
+    run = json.loads((out / "run.json").read_text())
+    return {**clock.result(), "adapter": str(out), "params": run["metrics"]["total_params"],
+            "precision": run["precision"]}
 
 
 def _prompt_completion_rows() -> list[dict]:
@@ -113,7 +125,7 @@ def _prompt_completion_rows() -> list[dict]:
     return rows
 
 
-def run_trl(base: str, steps: int, out: Path) -> dict:
+def run_trl(base: str, steps: int, out: Path, precision: str = "auto") -> dict:
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -132,10 +144,12 @@ def run_trl(base: str, steps: int, out: Path) -> dict:
                 clock.tick(int(logs["num_tokens"]), float(logs["loss"]))
 
     cuda = torch.cuda.is_available()
+    resolved = side_precision(precision)
     config = SFTConfig(
         output_dir=str(out), max_steps=steps, per_device_train_batch_size=BATCH, learning_rate=LR,
         lr_scheduler_type="cosine", warmup_steps=round(WARMUP * steps), max_grad_norm=1.0, weight_decay=0.0,
-        logging_steps=1, save_strategy="no", report_to="none", seed=SEED, bf16=True, use_cpu=not cuda,
+        logging_steps=1, save_strategy="no", report_to="none", seed=SEED, bf16=resolved == "bf16",
+        use_cpu=not cuda,
         gradient_checkpointing=False, completion_only_loss=True, max_length=1024, dataloader_num_workers=0,
         disable_tqdm=True,
     )
@@ -153,7 +167,7 @@ def run_trl(base: str, steps: int, out: Path) -> dict:
 
     save_trl_run(trainer.model, out / "adapter", base, DATA, {**LORA, "lr": LR, "batch": BATCH, "steps": steps}, 0.0)
     params = sum(p.numel() for p in trainer.model.parameters())
-    return {**clock.result(), "adapter": str(out / "adapter"), "params": params}
+    return {**clock.result(), "adapter": str(out / "adapter"), "params": params, "precision": resolved}
 
 
 # A ~1.1B-parameter Llama shape (TinyLlama/Llama-3.2-1B class) for GPU speed runs; random weights are fine for speed.
@@ -203,14 +217,15 @@ def held_out_loss(base: str, adapter: str, limit: int | None, held_out: Path = H
     return total / count
 
 
-def _side(name: str, base: str, steps: int, work: Path, threads: int | None) -> dict:
+def _side(name: str, base: str, steps: int, work: Path, threads: int | None, precision: str = "auto") -> dict:
     """Run one side in a fresh interpreter and read back its result."""
     result = work / f"{name}.json"
     env = dict(os.environ)
     env.setdefault("TUNEFORGE_HOME", str(work / "home"))
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    cmd = [sys.executable, __file__, "--side", name, "--base", base, "--steps", str(steps), "--work", str(work)]
+    cmd = [sys.executable, __file__, "--side", name, "--base", base, "--steps", str(steps), "--work", str(work),
+           "--precision", precision]
     started = time.time()
     subprocess.run(cmd, check=True, env=env)
     out = json.loads(result.read_text())
@@ -245,7 +260,7 @@ def under_load(args) -> None:
                 try:
                     work = Path(tmp) / f"{name}-{load}"
                     work.mkdir()
-                    results[name, load] = _side(name, args.base, args.steps, work, args.threads)
+                    results[name, load] = _side(name, args.base, args.steps, work, args.threads, args.precision)
                 finally:
                     if hog:
                         hog.kill()
@@ -275,6 +290,9 @@ def main() -> None:
     ap.add_argument("--held-out", type=int, default=48, help="Held-out examples scored for the loss.")
     ap.add_argument("--accuracy-limit", type=int, help="Held-out examples scored for accuracy (default: all).")
     ap.add_argument("--threads", type=int, help="Torch/OpenMP threads for both sides (default: torch's).")
+    ap.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                    help="Both sides' precision. auto: tuneforge's default (precision=auto, as resolved for "
+                         "training on this machine) and TRL set to the same.")
     ap.add_argument("--side", choices=["tuneforge", "trl"], help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     ap.add_argument("--json", help="Also write the results to this file.")
@@ -289,7 +307,7 @@ def main() -> None:
             set_openmp_wait_policy()
         work = Path(args.work)
         fn = run_tuneforge if args.side == "tuneforge" else run_trl
-        out = fn(args.base, args.steps, work / args.side)
+        out = fn(args.base, args.steps, work / args.side, args.precision)
         out["peak_rss_mib"] = round(_peak_rss_mib(), 1)
         (work / f"{args.side}.json").write_text(json.dumps(out), encoding="utf-8")
         return
@@ -301,7 +319,8 @@ def main() -> None:
         if args.random_llama_1b:
             args.base = random_llama(work / "llama-1b", LLAMA_1B, args.base)
         load_before = os.getloadavg()[0]
-        results = {name: _side(name, args.base, args.steps, work, args.threads) for name in ("trl", "tuneforge")}
+        results = {name: _side(name, args.base, args.steps, work, args.threads, args.precision)
+                   for name in ("trl", "tuneforge")}
         load_after = os.getloadavg()[0]
         if args.threads:
             import torch
@@ -325,7 +344,8 @@ def main() -> None:
     ]
     print(f"\nmachine: {_machine()}; threads per side: {args.threads or 'torch default'}; "
           f"1-min load average {load_before:.1f} before, {load_after:.1f} after (other jobs share this machine)")
-    print(f"base: {args.base}, {args.steps} steps, batch {BATCH}, LoRA r={LORA['r']} all-linear, answer-only loss\n")
+    print(f"base: {args.base}, {args.steps} steps, batch {BATCH}, LoRA r={LORA['r']} all-linear, answer-only loss, "
+          f"precision TRL {trl['precision']}, tuneforge {tf['precision']} (--precision {args.precision})\n")
     print(f"{'':22}{'TRL':>12}{'tuneforge':>12}{'ratio':>9}  better")
     for label, key, fmt, better in rows:
         ratio = f"{tf[key] / trl[key]:>8.2f}x" if trl[key] else f"{'–':>9}"
@@ -340,7 +360,7 @@ def main() -> None:
           f"accuracy {tf['held_out_accuracy']:.1%} vs {trl['held_out_accuracy']:.1%} (same run)")
     if args.json:
         Path(args.json).write_text(json.dumps(
-            {"machine": _machine(), "steps": args.steps, "threads": args.threads,
+            {"machine": _machine(), "steps": args.steps, "threads": args.threads, "precision": args.precision,
              "load_average": [load_before, load_after], **results}, indent=2))
 
 

@@ -71,7 +71,8 @@ class TrainConfig(DataOptions):
         "all-linear", description="Comma-separated module names to adapt, or 'all-linear'."
     )
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="bf16 autocast (weights stay fp32) or fp32; 'auto' uses bf16 where the hardware has it."
+        "auto", description="bf16 autocast (weights stay fp32) or fp32; 'auto': bf16 on GPUs with native bf16, fp32 "
+        "on CPU (bf16 measured to cost answer loss there)."
     )
     seed: int = Field(42, description="Seed for the split, initialisation and data order.")
     log_every: int = Field(1, ge=1, description="Write step metrics every N optimizer steps.")

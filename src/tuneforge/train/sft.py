@@ -31,7 +31,7 @@ from tuneforge.errors import UserError
 from tuneforge.models.resolve import public_id
 from tuneforge.paths import runs_dir
 from tuneforge.run_record import RUN_FORMAT, library_versions, write_run
-from tuneforge.train.precision import autocast, resolve_precision
+from tuneforge.train.precision import autocast, choose_precision
 from tuneforge.train.run_folder import prepare_run_folder
 
 
@@ -305,7 +305,9 @@ def setup(cfg: TrainConfig, log=print) -> Run | Path:
     # The base with the method's trainable part. Seed first so the adapter init is reproducible.
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    precision = resolve_precision(cfg.precision, accelerator.device)
+    precision, why = choose_precision(cfg.precision, accelerator.device)
+    if why:
+        say(f"chose precision={precision} ({why})")
     model = make_trainable(load_base_for(cfg, base.path), cfg)
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)
