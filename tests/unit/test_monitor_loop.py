@@ -193,7 +193,11 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     conn = sqlite3.connect(traffic_path())
     counted = fresh_inputs_waiting(conn, ["inv:1"], policy.fresh_share)  # what the policy counts before a retrain
     conn.close()
-    result = retrain("inv", policy, log=lambda m: None, reason="test")
+    said = []
+    result = retrain("inv", policy, log=said.append, reason="test")
+    # Started by hand below the policy's min_fresh_inputs (77 by default): the retrain runs, and says what it risks.
+    assert any(f"only {counted} distinct held-out inputs for the fresh-traffic gate, fewer than the policy's "
+               "min_fresh_inputs (77)" in m for m in said)
     rows = [json.loads(line) for line in resolve_data_path(result.dataset)[0].read_text().splitlines()]
     pairs = {(r["messages"][-2]["content"], r["messages"][-1]["content"]) for r in rows}
     assert (relabelled, "hardware") in pairs and (relabelled, "software") not in pairs

@@ -75,6 +75,17 @@ def test_the_latest_correction_of_an_input_wins_and_a_partial_window_counts():
     assert any("bank_fees" in a for a in alerts(partial, _policy()))
 
 
+
+def test_distinct_inputs_are_counted_by_the_key_the_retrain_splits_and_counts_by():
+    from tuneforge.monitor.fresh_evidence import input_key
+
+    # Case and spacing make no new input; punctuation does, as for the retrain's held-out split and fresh count:
+    # the alert and the gate must agree on how many distinct inputs the reviewers corrected.
+    texts = ["Account fee", "account   FEE", "Account fee.", "account-fee", "card fee"]
+    rows = [_row(i, t, "insurance", "bank_fees") for i, t in enumerate(texts)]
+    assert len({input_key(t) for t in texts}) == 4
+    assert reviewed_new_labels(rows, LABELS, input_text) == {"bank_fees": 4}
+
 def _reviewed(i, answer, correct, source, confidence):
     row = _row(i, f"line {i}", answer, correct)
     row.update(correct_source=source, confidence=confidence)

@@ -230,6 +230,14 @@ def test_monitor_shows_the_latest_window_series_alerts_and_the_retrain_status(ui
     assert alerts.count("<li") == 1 and "label distribution drift: Jensen-Shannon distance" in alerts
     assert "Retrain due: no — alert, but only 10 of 30 corrections collected" in html
     assert "No retrain has run yet." in html
+    # The fresh evidence the gate would read, against the policy's minimum, and what "Retrain now" risks below it.
+    owner = {"Authorization": f"Bearer {ui.secrets['alice']}"}
+    waiting = client.get("/v1/monitor/ft-mon", headers=owner, params={"window": 20}).json()["retrain"]
+    fresh = html[html.index('id="fresh-evidence"'):html.index("</p>", html.index('id="fresh-evidence"'))]
+    assert f"{waiting['fresh_inputs_waiting']} distinct fresh inputs held out for the gate" in fresh
+    assert "the policy waits for 77 (min_fresh_inputs)" in fresh
+    assert "<dt>Fresh inputs for the gate</dt><dd>77 (30.0% of reviewed inputs held out)</dd>" in html
+    assert 'id="retrain-now-warning"' in html and "with fewer than 77 fresh inputs" in html
 
     started = client.post("/ui/monitor/retrain", data={"variant": "ft-mon"}, headers=HTMX).text
     assert "Retraining…" in started or "The retrain failed" in started

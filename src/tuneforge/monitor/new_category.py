@@ -11,20 +11,21 @@ correction is not a category)."""
 from __future__ import annotations
 
 from tuneforge.data.labels import normalise_answer
-from tuneforge.data.normalise import normalise_text
+from tuneforge.monitor.fresh_evidence import input_key
 
 
 def reviewed_new_labels(rows: list[dict], labels: list[str], input_text) -> dict[str, int]:
     """Label -> number of distinct inputs among `rows` whose correction is that label, for labels outside
     `labels`. A request asked several times counts once (its latest correction wins), so a repeated request
-    cannot make a category out of one line."""
+    cannot make a category out of one line. "Distinct" is the monitor's one input key (fresh_evidence.input_key),
+    the one the retrain splits and counts its fresh evidence by."""
     known = {normalise_answer(lab) for lab in labels}
     latest: dict[str, str] = {}
     for row in rows:
         fix = row.get("correct_output")
         if fix is None or not str(fix).strip():
             continue
-        latest[normalise_text(input_text(row))] = normalise_answer(fix)
+        latest[input_key(input_text(row))] = normalise_answer(fix)
     out: dict[str, int] = {}
     for label in latest.values():
         if label not in known:

@@ -152,6 +152,12 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float | 
                                       meta={"request_id": r["request_id"]}) for r in rs]
     fresh_path = _write_jsonl(folder / "fresh-reviewed.jsonl", [training_row(r, ref.system_prompt) for r in fresh])
     say(f"{len(rows)} corrections: {len(learn)} to learn from, {len(fresh)} held out as fresh reviewed traffic")
+    # A retrain asked for by hand (CLI or web app) does not wait for the policy's fresh evidence; say what that costs.
+    short = (f"only {len(fresh)} distinct held-out inputs for the fresh-traffic gate, fewer than the policy's "
+             f"min_fresh_inputs ({policy.min_fresh_inputs}): a better version may be refused for lack of evidence"
+             ) if len(fresh) < policy.min_fresh_inputs else None
+    if short:
+        say(short)
 
     # 2. The new dataset version through the workbench's checks.
     previous = load_examples(run["data"]["path"])[0]
@@ -201,6 +207,8 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float | 
     why = [g.summary() for g in gates.values()]
     if "fresh" not in gates:
         why.append(f"only {len(fresh)} held-out reviewed requests (need {MIN_FRESH}) to compare on fresh traffic")
+    if short and "fresh" in gates and not gates["fresh"].passed:
+        why.append(short)
     if "frozen" not in gates:
         why.append(f"{production.ref} has no recorded eval.json, so there is no frozen evaluation set")
     result.gates = {k: {"passed": g.passed, "metric": g.metric, "candidate": g.candidate, "incumbent": g.incumbent,

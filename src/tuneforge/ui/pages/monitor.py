@@ -12,9 +12,12 @@ User flow (labels and button texts are stable; browser tests select by them):
    "Validity and accuracy" (valid answers, estimated and reviewed accuracy) and "Drift" (length PSI, vocabulary
    PSI, domain AUC, label drift). The same numbers are in the table "Numbers per window" (inside a <details>).
 5. "Retraining": whether a retrain is due and why ("Retrain due: yes/no — REASON"), corrections waiting against
-   the policy's minimum, whether the policy retrains automatically; the button "Retrain now" starts
-   `tuneforge retrain NAME` on the server (the status line then says "Retraining…" and refreshes itself every 2
-   seconds until it shows the result: the new version and whether the gate promoted it, or the error).
+   the policy's minimum, whether the policy retrains automatically, the distinct fresh inputs held out for the
+   gate against `min_fresh_inputs`; the button "Retrain now" starts `tuneforge retrain NAME` on the server (the
+   status line then says "Retraining…" and refreshes itself every 2 seconds until it shows the result: the new
+   version and whether the gate promoted it, or the error). Like the CLI it needs `min_corrections` but does not
+   wait for `min_fresh_inputs` (that wait is the automatic trigger's); below it the page says the gate may refuse
+   a better version for lack of evidence, and the retrain's log and report say so too.
    Under "Policy" the name's policy in force ("Minimum corrections", "Window", "Automatic retraining", ...); the
    owner changes the minimum with "Corrections needed before a retrain" and "Save policy" (PATCH
    /v1/monitor/NAME/policy, which writes TUNEFORGE_HOME/monitor/NAME/policy.yaml).
