@@ -481,7 +481,8 @@ def main() -> int:
             key = f"{kind}-{seed}"
             if state.get(key) is None:
                 db = work / f"{key}.db"
-                db.unlink(missing_ok=True)  # a stream stopped half-way starts again
+                for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+                    stale.unlink(missing_ok=True)  # a stream stopped half-way starts again (its SQLite journal too)
                 state.put(key, simulate(args, scores1, v1["ref"], pool, drift, seed, db, policy, log))
             results[kind].append(state.get(key))
     false_alarms = sum(r["retrain"] is not None for r in results["no_drift"])

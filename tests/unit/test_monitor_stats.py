@@ -156,7 +156,7 @@ def test_psi_alert_needs_its_permutation_test_and_alerts_name_the_test_and_sizes
               "label_drift": {"js_distance": 0.3, "p_value": 1e-5, "n_reference": 300, "n_current": 50,
                               "new_categories": ["bank_fees"], "test": "chi-square"},
               "domain": {"auc": 0.9, "ci": [0.82, 0.97]}}
-    text = " | ".join(alerts(window, policy))
+    text = " | ".join(alerts(window, policy, previous=window))  # the PSI rule also needs the window before it
     assert "input length PSI" not in text  # over 0.25, but same-distribution samples of 50 reach it (p = 0.3)
     assert "vocabulary PSI 0.900 > 0.25 (permutation p = 0.005" in text and "n = 300 vs 50" in text
     assert "chi-square p = 1e-05 (n = 300 training vs 50 answers); new: bank_fees" in text

@@ -106,7 +106,7 @@ def vocabulary_psi(reference: list[str], current: list[str], top: int = 50) -> f
     return _psi_terms(shares(ref_counts), shares(cur_counts))
 
 
-def psi_test(reference: list[float], current: list[float], seed: int = 0) -> dict:
+def psi_test(reference: list[float], current: list[float], seed: int = 0, rounds: int | None = None) -> dict:
     """Length PSI with its permutation p-value and same-distribution threshold at these sample sizes."""
     import numpy as np
 
@@ -117,7 +117,8 @@ def psi_test(reference: list[float], current: list[float], seed: int = 0) -> dic
         return {"value": None, "p_value": None, "threshold": None, **sizes}
     pooled = np.asarray(list(reference) + list(current), float)
     observed = psi(reference, current)
-    perm = permutation_test(lambda r, c: psi(pooled[r], pooled[c]), len(pooled), len(reference), observed, seed)
+    perm = permutation_test(lambda r, c: psi(pooled[r], pooled[c]), len(pooled), len(reference), observed, seed,
+                            **({"rounds": rounds} if rounds else {}))
     return {"value": observed, **perm, **sizes}
 
 
@@ -131,7 +132,8 @@ def _vocabulary_psi_counts(ref_counts, cur_counts, top: int) -> float:
     return _psi_terms(share(ref_counts), share(cur_counts))
 
 
-def vocabulary_psi_test(reference: list[str], current: list[str], top: int = 50, seed: int = 0) -> dict:
+def vocabulary_psi_test(reference: list[str], current: list[str], top: int = 50, seed: int = 0,
+                        rounds: int | None = None) -> dict:
     """Vocabulary PSI with its permutation p-value and threshold; texts (not words) are permuted, since the words
     of one request are not independent."""
     import numpy as np
@@ -160,7 +162,7 @@ def vocabulary_psi_test(reference: list[str], current: list[str], top: int = 50,
         return _vocabulary_psi_counts(ref_counts, total - ref_counts, top)
 
     observed = stat(np.arange(len(reference)), np.arange(len(reference), n))  # = vocabulary_psi(reference, current)
-    perm = permutation_test(stat, n, len(reference), observed, seed)
+    perm = permutation_test(stat, n, len(reference), observed, seed, **({"rounds": rounds} if rounds else {}))
     return {"value": observed, **perm, **sizes}
 
 

@@ -70,6 +70,25 @@ def _span_s(rows: list[dict]) -> float:
     return max((last - first).total_seconds(), 0.0)
 
 
+def input_psi(inputs: list[str], ref: Reference) -> dict:
+    """Input-length and vocabulary PSI of these inputs against the training inputs, each with its permutation
+    test (monitor/drift.py)."""
+    length = drift.psi_test([len(t) for t in ref.train_inputs], [len(t) for t in inputs])
+    vocabulary = drift.vocabulary_psi_test(ref.train_inputs, inputs)
+    return {"length_psi_test": length, "length_psi": length["value"],
+            "vocabulary_psi_test": vocabulary, "vocabulary_psi": vocabulary["value"]}
+
+
+def previous_window_psi(rows: list[dict], ref: Reference, window: int) -> dict | None:
+    """The input PSI of the full window just before the latest one (requests -2N..-N, not overlapping it): the
+    PSI rule asks both to exceed (monitor/policy.py). None until two full windows have been served."""
+    if len(rows) < 2 * window:
+        return None
+    earlier = rows[-2 * window : -window]
+    out = input_psi([input_text(r) for r in earlier if r["status"] == 200], ref)
+    return {"requests": len(earlier), "first_id": earlier[0]["id"], "last_id": earlier[-1]["id"], **out}
+
+
 def window_stats(rows: list[dict], ref: Reference, p_value: float = 0.01, domain: bool = True) -> dict:
     ok = [r for r in rows if r["status"] == 200]
     answers = [response_text(r) for r in ok]
@@ -101,12 +120,8 @@ def window_stats(rows: list[dict], ref: Reference, p_value: float = 0.01, domain
         ld["reference_kind"] = "eval answers" if ref.eval_answers else "training labels"
         significant = ld["p_value"] is not None and ld["p_value"] < p_value
         out["label_drift"]["drifted"] = significant if ld["test"] == "chi-square" else ld["js_distance"] > 0.1
-    lengths_ref, lengths_cur = [len(t) for t in ref.train_inputs], [len(t) for t in inputs]
-    out["length_psi_test"] = drift.psi_test(lengths_ref, lengths_cur)
-    out["length_psi"] = out["length_psi_test"]["value"]
-    out["length_test"] = drift.numeric_drift(lengths_ref, lengths_cur)
-    out["vocabulary_psi_test"] = drift.vocabulary_psi_test(ref.train_inputs, inputs)
-    out["vocabulary_psi"] = out["vocabulary_psi_test"]["value"]
+    out.update(input_psi(inputs, ref))
+    out["length_test"] = drift.numeric_drift([len(t) for t in ref.train_inputs], [len(t) for t in inputs])
     out["domain"] = drift.domain_classifier_auc(ref.train_inputs, inputs) if domain and inputs and ref.train_inputs \
         else {"auc": None, "ci": None}
     confidences = [r["confidence"] for r in ok if r.get("confidence") is not None]
@@ -138,5 +153,6 @@ def summarise(rows: list[dict], ref: Reference, window: int, p_value: float = 0.
     per_window = [window_stats(w, ref, p_value) for w in windows(rows, window)] if rows and history else []
     corrections = sum(r.get("correct_output") is not None for r in rows)
     return {"variant": ref.ref, "requests": len(rows), "window": window, "windows": per_window,
-            "latest": window_stats(rows[-window:], ref, p_value) if rows else None, "corrections": corrections,
+            "latest": window_stats(rows[-window:], ref, p_value) if rows else None,
+            "previous": previous_window_psi(rows, ref, window), "corrections": corrections,
             "labels": ref.labels}
