@@ -34,7 +34,10 @@ def main():
     data.write_text("\n".join(lines[: args.examples]) + "\n", encoding="utf-8")
     load_before = os.getloadavg()[0]
     out = train(TrainConfig(data=str(data), base=args.base, out=str(work / "run"), epochs=1,
-                            batch_size=args.batch_size, eval_split=0.0, progress=False), log=lambda *_: None)
+                            batch_size=args.batch_size, eval_split=0.0, progress=False,
+                            # the invoice lines are labels, which would get a classification variant: the figure
+                            # is the generative LoRA trainer's, the one data/estimate.py predicts
+                            variant_type="generative"), log=lambda *_: None)
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "epoch_end" not in r]
     steady = steps[1:] or steps

@@ -24,12 +24,13 @@ from pathlib import Path
 
 
 # Measured with `OMP_NUM_THREADS=1 python benchmarks/lora_throughput.py --examples 64` on the development machine
-# (2 shared CPU cores, AMD EPYC with avx512_bf16, bf16 autocast) on 2026-11-21 with the training engine of main
-# at 942513c (shared-prefix batching): smollm2-135m, LoRA r=16 on all linear layers, batch 8, steady state after
-# the first step: 291.2 tokens/s, at a load average of 2.6-2.8 from other engineers' jobs. (The earlier trainer,
-# under a load average of 4-7 and with contended OpenMP threads, gave 15.5.) A run of the same base model on this
-# machine, when there is one, takes precedence. Remeasure when the trainer or machine changes.
-MEASURED_TOKENS_PER_S = 291.2
+# (2 shared CPU cores, AMD EPYC) on 2026-11-29 with the training engine of main at 0558902, in fp32 (what
+# precision=auto trains in on a CPU since that day; train/precision.py): smollm2-135m, LoRA r=16 on all linear
+# layers, batch 8, steady state after the first step: 300.4 tokens/s, at a load average of 2.8-3.4 from other
+# jobs. (The same benchmark in bf16 autocast gave 291.2 on 2026-11-21 at a load average of 2.6-2.8.) A run of
+# the same base model on this machine, when there is one, takes precedence. Remeasure when the trainer or
+# machine changes.
+MEASURED_TOKENS_PER_S = 300.4
 MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors header
 FULL_FINETUNE_SLOWDOWN = 1.5
 # Resident memory of a Python process that has imported torch, transformers, peft and accelerate, before any
