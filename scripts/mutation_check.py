@@ -169,8 +169,18 @@ MUTATIONS = [
                "    from tuneforge.data.formats import load_examples\n\n"
                "    return load_examples(resolve_data_path(cfg.eval_data)[0], **options_kwargs(cfg))[0]")],
              ["tests/unit/test_data_streaming.py"]),
+    Mutation("fusion-ignored", "a fused variant answers with its head alone", "models/classifier.py",
+             [("        if self.fusion is not None:\n            return self.fusion.probabilities",
+               "        if False:\n            return self.fusion.probabilities")],
+             ["tests/unit/test_ngram_fusion.py"]),
+    Mutation("psi-one-window", "an input PSI alert fires on one window's chance excursion", "monitor/policy.py",
+             [("if not (_psi_exceeds(window, key, policy) and _psi_exceeds(previous, key, policy)):",
+               "if not _psi_exceeds(window, key, policy):")],
+             ["tests/unit/test_monitor_psi_persistence.py"]),
+    Mutation("cpu-auto-bf16", "precision=auto trains in bf16 on a CPU with native bf16", "train/precision.py",
+             [('        return "fp32", ("CPU: bf16', '        return "bf16", ("CPU: bf16')],
+             ["tests/unit/test_train_precision.py"]),
 ]
-
 
 def plant(m: Mutation, src: Path) -> None:
     path = src / "tuneforge" / m.file
