@@ -34,24 +34,15 @@ class Fusion:
                             self.ngram.log_probs(texts, np.shape(head_logits)[1]), self.weight)
 
     def probabilities(self, head_logits, head_temperature: float, texts: list[str]) -> list[list[float]]:
-        return softmax(self.scores(head_logits, head_temperature, texts) / self.temperature).tolist()
+        from scipy.special import softmax
 
-
-def log_softmax(z):
-    import numpy as np
-
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
-def softmax(z):
-    import numpy as np
-
-    return np.exp(log_softmax(np.asarray(z, dtype="float64")))
+        return softmax(self.scores(head_logits, head_temperature, texts) / self.temperature, axis=1).tolist()
 
 
 def fused_scores(head_logits, head_temperature: float, ngram_log_probs, weight: float):
-    return weight * log_softmax(head_logits / head_temperature) + (1 - weight) * ngram_log_probs
+    from scipy.special import log_softmax
+
+    return weight * log_softmax(head_logits / head_temperature, axis=1) + (1 - weight) * ngram_log_probs
 
 
 def load_fusion(folder: str | Path, run: dict) -> Fusion | None:

@@ -49,8 +49,6 @@ def choose_variant_type(cfg, answers: list[str]) -> tuple[str, str | None]:
     return "generative", "generative (the answers are free text, not a small set of labels)"
 
 
-
-
 def _classification_choices(cfg, n: int, unset, texts: list[str]) -> tuple[dict, list[str]]:
     if unset("base"):
         encoder, why = choose_encoder(texts)
