@@ -132,6 +132,39 @@ def test_a_fused_variant_trains_saves_and_answers_the_same_after_reload(fused_ru
     assert not np.allclose(a, head / head.sum(1, keepdims=True), atol=1e-3)
 
 
+def test_the_served_probabilities_calibration_is_recorded_from_the_served_model(fused_run):
+    """run.json `fusion` carries the ECE and log-loss of the fused (served) probabilities on the held-out rows,
+    before and after T_fused: recomputed here from the saved variant's own probabilities on those rows."""
+    from dataclasses import replace
+
+    from tuneforge.data.labels import normalise_answer
+    from tuneforge.models.classifier import classifier_input, load_classifier
+    from tuneforge.train.calibration import expected_calibration_error
+    from tuneforge.train.sft import prepare_data
+
+    run_dir, notes = fused_run
+    run = json.loads((run_dir / "run.json").read_text())
+    fusion = run["fusion"]
+    held_out = prepare_data(TrainConfig(**run["config"])).eval  # the split training made, from its settings
+    assert len(held_out) == fusion["held_out"] == 6
+    keys = [normalise_answer(lab) for lab in run["labels"]]
+    y = [keys.index(normalise_answer(e.answer)) for e in held_out]
+    texts = [classifier_input(e.prompt_messages) for e in held_out]
+    clf = load_classifier(run_dir)
+    for when, temperature in (("after", fusion["temperature"]), ("before", 1.0)):
+        clf.fusion = replace(clf.fusion, temperature=temperature)
+        probs = clf.probabilities(texts)
+        nll = -float(np.mean([math.log(p[t]) for p, t in zip(probs, y)]))
+        assert fusion[f"ece_{when}"] == pytest.approx(expected_calibration_error(probs, y), abs=2e-4), when
+        assert fusion[f"nll_{when}"] == pytest.approx(nll, abs=2e-4), when
+    # Fitting T_fused can only lower the held-out log-loss; the head's own figures stay under `calibration`.
+    assert fusion["nll_after"] <= fusion["nll_before"]
+    assert run["calibration"]["ece_after"] is not None
+    assert any(n.startswith("calibration (head alone): temperature") for n in notes)
+    (line,) = [n for n in notes if n.startswith("calibration (served: head fused with n-grams): ")]
+    assert f"{100 * fusion['ece_before']:.1f}% -> {100 * fusion['ece_after']:.1f}%" in line
+
+
 def test_the_weight_is_chosen_on_the_held_out_split_when_it_is_big_enough(tiny_encoder_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(ngram_fusion, "FUSION_MIN_HELD_OUT", 5)
     run_dir, _ = _train(tiny_encoder_dir, tmp_path, epochs=1)

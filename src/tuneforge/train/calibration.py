@@ -59,15 +59,25 @@ def fit_temperature(logits: list[list[float]], labels: list[int]) -> float:
 
 
 def calibrate(logits: list[list[float]], labels: list[int]) -> dict:
-    """Fit T on (logits, labels) and report ECE and NLL before and after."""
-    t = fit_temperature(logits, labels)
+    """Fit T on (logits, labels) and report ECE and NLL before and after. The figures after are those of the T
+    recorded (rounded), which is the T that predict and the server apply."""
+    t = round(fit_temperature(logits, labels), 4)
     before, after = softmax_rows(logits, 1.0), softmax_rows(logits, t)
     return {
         "method": "temperature",
-        "temperature": round(t, 4),
+        "temperature": t,
         "examples": len(labels),
         "ece_before": round(expected_calibration_error(before, labels), 4),
         "ece_after": round(expected_calibration_error(after, labels), 4),
         "nll_before": round(nll(logits, labels, 1.0), 4),
         "nll_after": round(nll(logits, labels, t), 4),
     }
+
+
+def describe(report: dict) -> str:
+    """One line for the terminal from a `calibrate` report (the head's, or the fused probabilities')."""
+    n = report["examples"]
+    return (f"temperature {report['temperature']:.3f} fitted on {n} held-out examples: expected calibration error "
+            f"{100 * report['ece_before']:.1f}% -> {100 * report['ece_after']:.1f}%, log-loss "
+            f"{report['nll_before']:.4f} -> {report['nll_after']:.4f}"
+            + (" (few held-out examples: ECE is noisy)" if n < 100 else ""))
