@@ -9,11 +9,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import SYSTEM, _LINES, chat_row, write_jsonl
+from conftest import _LINES, ask_with_logprobs, served_in_process, train_label_variant
 
 from tuneforge.config import TrainConfig
 from tuneforge.train import ngram_fusion
-from tuneforge.train.sft import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 LABELS = sorted(_LINES)
@@ -77,20 +76,8 @@ def test_no_flags_fuse_and_the_user_can_turn_it_off():
     assert not cfg.classifier_fusion and not any(n.startswith("classifier_fusion=") for n in notes)
 
 
-@pytest.fixture(scope="module")
-def tiny_encoder_dir(tmp_path_factory):
-    from tuneforge.models.tiny import build_tiny_encoder
-
-    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-bert"))
-
-
 def _train(encoder, folder, **overrides):
-    rows = [chat_row(t, lab) for lab, ts in _LINES.items() for t in ts] * 2
-    data = write_jsonl(folder / "labels.jsonl", rows)
-    notes: list[str] = []
-    cfg = TrainConfig(**{**dict(data=str(data), base=str(encoder), out=str(folder / "run"), epochs=3, lr=5e-3,
-                                eval_split=0.2, progress=False, report_to="none"), **overrides})
-    return train(cfg, log=notes.append), notes
+    return train_label_variant(folder, encoder, **{"epochs": 3, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -182,14 +169,10 @@ def test_turned_off_the_variant_is_the_head_alone(tiny_encoder_dir, tmp_path):
 
 
 def test_predict_and_serve_give_the_fused_probabilities(fused_run):
-    import openai
-    from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
     from tuneforge.cli.main import app
     from tuneforge.models.classifier import load_classifier
-    from tuneforge.serve.app import create_app
-    from tuneforge.serve.catalog import Catalog
 
     run_dir, _ = fused_run
     run = {**json.loads((run_dir / "run.json").read_text()), "_dir": run_dir}
@@ -199,19 +182,12 @@ def test_predict_and_serve_give_the_fused_probabilities(fused_run):
     lines = r.stdout.strip().splitlines()
     assert lines[0] == LABELS[int(np.argmax(expected))]
     assert float(lines[1].split("%")[0]) == pytest.approx(100 * expected.max(), abs=0.01)
-    catalog = Catalog.load([str(run_dir)])
-    try:
-        client = openai.OpenAI(base_url="http://testserver/v1", api_key="x", max_retries=0,
-                               http_client=TestClient(create_app(catalog)))
-        out = client.chat.completions.create(
-            model=run_dir.name, max_tokens=5, logprobs=True, top_logprobs=3,
-            messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": "dell laptop"}])
-        (entry,) = out.choices[0].logprobs.content
-        assert out.choices[0].message.content == LABELS[int(np.argmax(expected))]
-        got = {t.token: math.exp(t.logprob) for t in entry.top_logprobs}
-        assert got == pytest.approx({lab: float(p) for lab, p in zip(LABELS, expected)}, rel=1e-4)
-    finally:
-        catalog.close()
+    with served_in_process(run_dir) as (client, _):
+        out = ask_with_logprobs(client, run_dir.name, "dell laptop", top_logprobs=3)
+    (entry,) = out.choices[0].logprobs.content
+    assert out.choices[0].message.content == LABELS[int(np.argmax(expected))]
+    got = {t.token: math.exp(t.logprob) for t in entry.top_logprobs}
+    assert got == pytest.approx({lab: float(p) for lab, p in zip(LABELS, expected)}, rel=1e-4)
 
 
 def test_export_carries_the_ngram_model_and_parity_runs_fused(fused_run, tmp_path):
