@@ -126,7 +126,7 @@ class CachedScores(Scores):
 
 class TfidfScores:
     """A served classifier whose probabilities are cheap: TF-IDF + logistic regression on the same training rows,
-    calibrated by the monitor's own temperature fit on the frozen set (--answers tfidf)."""
+    calibrated by the monitor's temperature fit (train/calibration.py) on the frozen set (--answers tfidf)."""
 
     def __init__(self, train_rows: list[dict], frozen_rows: list[dict]):
         import numpy as np
@@ -134,7 +134,7 @@ class TfidfScores:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
 
-        from tuneforge.monitor.estimate import fit_temperature
+        from tuneforge.train.calibration import fit_temperature
 
         self.model = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
                                    LogisticRegression(max_iter=2000))
@@ -148,13 +148,13 @@ class TfidfScores:
     def warm(self, texts: list[str]) -> None:
         import numpy as np
 
-        from tuneforge.monitor.estimate import softmax
+        from tuneforge.train.calibration import softmax_rows
 
         todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if todo:
             logp = np.log(np.clip(self.model.predict_proba(todo), 1e-12, None))
-            for t, row in zip(todo, logp.tolist()):
-                self.cache[t] = dict(zip(self.labels, softmax(row, self.temperature)))
+            for t, row in zip(todo, softmax_rows(logp.tolist(), self.temperature)):
+                self.cache[t] = dict(zip(self.labels, row))
 
     def answer(self, text: str) -> tuple[str, dict[str, float]]:
         self.warm([text])

@@ -180,6 +180,15 @@ MUTATIONS = [
     Mutation("cpu-auto-bf16", "precision=auto trains in bf16 on a CPU with native bf16", "train/precision.py",
              [('        return "fp32", ("CPU: bf16', '        return "bf16", ("CPU: bf16')],
              ["tests/unit/test_train_precision.py"]),
+    Mutation("fused-ece-of-head", "run.json's fusion record reports the head's calibration, not the served one's",
+             "train/ngram_fusion.py",
+             [("served = calibrate(scores.tolist(), eval_targets)",
+               "served = calibrate(np.asarray(eval_logits).tolist(), eval_targets)")],
+             ["tests/unit/test_ngram_fusion.py::test_the_served_probabilities_calibration_is_recorded_from_the_served_model"]),
+    Mutation("monitor-temperature-unused", "the monitor scores a generative variant's labels at T = 1",
+             "monitor/confidence.py",
+             [("softmax_rows(self.raw_scores(prompts), t)", "softmax_rows(self.raw_scores(prompts), 1.0)")],
+             ["tests/unit/test_monitor_loop.py::test_label_probabilities_are_scored_and_stored_for_a_generative_variant"]),
 ]
 
 def plant(m: Mutation, src: Path) -> None:

@@ -210,6 +210,14 @@ def tiny_variants(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory) -> Path:
+    """A tiny random BERT sentence encoder with its WordPiece tokenizer (the packaged encoder's stand-in)."""
+    from tuneforge.models.tiny import build_tiny_encoder
+
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
 def extraction_run(tiny_model_dir, tmp_path_factory) -> Path:
     """An extraction variant on the tiny model: JSON answers with keys supplier (string), total (number) and
     currency (string), recorded in its run.json as `data.answer_schema`."""
@@ -222,6 +230,44 @@ def extraction_run(tiny_model_dir, tmp_path_factory) -> Path:
                                            for i, a in enumerate(answers)])
     return train(TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(d / "run"), epochs=1, batch_size=4,
                              eval_split=0.0, progress=False), log=lambda *_: None)
+
+
+def train_label_variant(folder: Path, base, **settings) -> tuple[Path, list[str]]:
+    """A classification variant of the invoice lines (each twice, a fifth held out) on `base`, trained into
+    folder/run with no trackers; `settings` change any TrainConfig field. Returns (run folder, logged lines)."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.train.sft import train
+
+    data = write_jsonl(folder / "labels.jsonl", [chat_row(t, lab) for lab, ts in _LINES.items() for t in ts] * 2)
+    notes: list[str] = []
+    cfg = TrainConfig(**{**dict(data=str(data), base=str(base), out=str(folder / "run"), epochs=6, lr=5e-3,
+                                eval_split=0.2, progress=False, report_to="none"), **settings})
+    return train(cfg, log=notes.append), notes
+
+
+@contextmanager
+def served_in_process(*run_dirs):
+    """Run folders served by the app in-process, with the real openai client over it (TestClient is an
+    httpx.Client): yields (client, catalog); the catalog is closed on the way out."""
+    import openai
+    from fastapi.testclient import TestClient
+
+    from tuneforge.serve.app import create_app
+    from tuneforge.serve.catalog import Catalog
+
+    catalog = Catalog.load([str(d) for d in run_dirs])
+    try:
+        yield openai.OpenAI(base_url="http://testserver/v1", api_key="x", max_retries=0,
+                            http_client=TestClient(create_app(catalog))), catalog
+    finally:
+        catalog.close()
+
+
+def ask_with_logprobs(client, model: str, text: str, top_logprobs: int):
+    """One chat completion for the invoice line `text` (after the task's system prompt), asking for logprobs."""
+    return client.chat.completions.create(
+        model=model, max_tokens=5, logprobs=True, top_logprobs=top_logprobs,
+        messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}])
 
 
 def register_variant(run, name: str, eval_path=None, owner: str | None = None):

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SYSTEM, _LINES
+from conftest import _LINES, ask_with_logprobs, served_in_process, train_label_variant
 
 from tuneforge.config import TrainConfig
-from tuneforge.train.sft import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 LABELS = sorted(_LINES)
@@ -17,16 +16,10 @@ LABELS = sorted(_LINES)
 
 @pytest.fixture(scope="module")
 def cls_run(tiny_model_dir, tmp_path_factory):
-    from conftest import chat_row, write_jsonl
-
     d = tmp_path_factory.mktemp("cls")
-    rows = [chat_row(t, lab) for lab, ts in _LINES.items() for t in ts] * 2
-    data = write_jsonl(d / "labels.jsonl", rows)
-    notes: list[str] = []
     # No variant_type: the labels alone must choose the classification variant.
-    cfg = TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(d / "run"), epochs=6, lr=5e-3,
-                      eval_split=0.2, progress=False, report_to="none", classifier_layers=1)
-    return train(cfg, log=notes.append), notes, data
+    run_dir, notes = train_label_variant(d, tiny_model_dir, classifier_layers=1)
+    return run_dir, notes, d / "labels.jsonl"
 
 
 def test_trains_a_head_and_calibrates(cls_run, tiny_model_dir):
@@ -143,20 +136,9 @@ def test_served_with_label_logprobs(cls_run):
     the calibrated label probabilities."""
     import math
 
-    import openai
-    from fastapi.testclient import TestClient
-
-    from tuneforge.serve.app import create_app
-    from tuneforge.serve.catalog import Catalog
-
     run_dir, _, _ = cls_run
-    catalog = Catalog.load([str(run_dir)])
-    try:
-        client = openai.OpenAI(base_url="http://testserver/v1", api_key="x", max_retries=0,
-                               http_client=TestClient(create_app(catalog)))
-        out = client.chat.completions.create(
-            model=run_dir.name, max_tokens=5, logprobs=True, top_logprobs=2,
-            messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": "dell laptop"}])
+    with served_in_process(run_dir) as (client, catalog):
+        out = ask_with_logprobs(client, run_dir.name, "dell laptop", top_logprobs=2)
         choice = out.choices[0]
         label = choice.message.content
         assert label in LABELS and choice.finish_reason == "stop"
@@ -171,8 +153,6 @@ def test_served_with_label_logprobs(cls_run):
         # usage counts the tokens the head read (the user text) and one token per label.
         read = len(clf.tokenizer("dell laptop", add_special_tokens=False)["input_ids"])
         assert (out.usage.prompt_tokens, out.usage.completion_tokens) == (read, 1)
-    finally:
-        catalog.close()
 
 
 def test_merged_export_loads_as_a_plain_transformers_classifier(cls_run, tmp_path):

@@ -8,7 +8,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from conftest import SYSTEM, _LINES
+from conftest import _LINES, ask_with_logprobs, served_in_process, train_label_variant
 
 from tuneforge.config import TrainConfig
 from tuneforge.data.formats import Example
@@ -76,23 +76,8 @@ def test_lora_on_an_encoder_is_refused_with_the_reason(tiny_encoder_dir, tmp_pat
 
 
 @pytest.fixture(scope="module")
-def tiny_encoder_dir(tmp_path_factory):
-    from tuneforge.models.tiny import build_tiny_encoder
-
-    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-bert"))
-
-
-@pytest.fixture(scope="module")
 def enc_run(tiny_encoder_dir, tmp_path_factory):
-    from conftest import chat_row, write_jsonl
-
-    d = tmp_path_factory.mktemp("enc")
-    rows = [chat_row(t, lab) for lab, ts in _LINES.items() for t in ts] * 2
-    data = write_jsonl(d / "labels.jsonl", rows)
-    notes: list[str] = []
-    cfg = TrainConfig(data=str(data), base=str(tiny_encoder_dir), out=str(d / "run"), epochs=6, lr=5e-3,
-                      eval_split=0.2, progress=False, report_to="none")
-    return train(cfg, log=notes.append), notes
+    return train_label_variant(tmp_path_factory.mktemp("enc"), tiny_encoder_dir)
 
 
 def test_trains_whole_and_calibrates(enc_run):
@@ -179,22 +164,11 @@ def test_eval_scores_it_beside_the_prompted_llm(enc_run, tiny_model_dir, tmp_pat
 def test_served_with_label_logprobs_and_no_base_chat_model(enc_run):
     import math
 
-    import openai
-    from fastapi.testclient import TestClient
-
-    from tuneforge.serve.app import create_app
-    from tuneforge.serve.catalog import Catalog
-
     run_dir, _ = enc_run
-    catalog = Catalog.load([str(run_dir)])
-    try:
+    with served_in_process(run_dir) as (client, catalog):
         # An encoder cannot chat: only the variant is served, and no engine was started for its base.
         assert [e.id for e in catalog.list()] == [run_dir.name] and catalog.engines == []
-        client = openai.OpenAI(base_url="http://testserver/v1", api_key="x", max_retries=0,
-                               http_client=TestClient(create_app(catalog)))
-        out = client.chat.completions.create(
-            model=run_dir.name, max_tokens=5, logprobs=True, top_logprobs=2,
-            messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": "dell laptop"}])
+        out = ask_with_logprobs(client, run_dir.name, "dell laptop", top_logprobs=2)
         (entry,) = out.choices[0].logprobs.content
         clf = catalog.resolve(run_dir.name).labeler.classifier
         probs = clf.probabilities(["dell laptop"])[0]
@@ -203,8 +177,6 @@ def test_served_with_label_logprobs_and_no_base_chat_model(enc_run):
         # usage counts what the head read: [CLS] dell laptop [SEP].
         read = len(clf.tokenizer("dell laptop")["input_ids"])
         assert out.usage.prompt_tokens == read
-    finally:
-        catalog.close()
 
 
 def test_merged_export_keeps_the_head_and_passes_parity(enc_run, tmp_path):

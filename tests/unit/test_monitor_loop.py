@@ -14,21 +14,22 @@ from conftest import SYSTEM, _LINES, chat_row, write_jsonl
 from tuneforge.config import MonitorPolicy
 
 LABELS = sorted(_LINES)
+FROZEN = {"software": ["notion workspace", "zoom pro"], "travel": ["eurostar london", "uber ride"],
+          "hardware": ["hp printer", "samsung ssd"]}  # the frozen evaluation set a deployed variant is scored on
 
 
-@pytest.fixture
-def deployed(tmp_path, label_data, tiny_model_dir, one_torch_thread):
-    """A tiny variant trained for two steps, evaluated on its data, registered as inv:1 in production."""
+def _deploy(tmp_path, label_data, tiny_model_dir, **train_settings) -> str:
+    """A tiny variant trained for two steps, evaluated on a frozen set of 6 rows, registered as inv:1 in
+    production; returns its reference."""
     from tuneforge.config import EvalConfig, TrainConfig
     from tuneforge.eval.compare import run_eval
     from tuneforge.registry.store import Registry
     from tuneforge.train.sft import train
 
     run = train(TrainConfig(data=str(label_data), base=str(tiny_model_dir), out=str(tmp_path / "run"), max_steps=2,
-                            batch_size=4, progress=False, report_to="none", eval_split=0.2), log=lambda m: None)
-    held_out = {"software": ["notion workspace", "zoom pro"], "travel": ["eurostar london", "uber ride"],
-                "hardware": ["hp printer", "samsung ssd"]}
-    frozen = write_jsonl(tmp_path / "frozen.jsonl", [chat_row(t, lab) for lab, ts in held_out.items() for t in ts])
+                            batch_size=4, progress=False, report_to="none", eval_split=0.2, **train_settings),
+                log=lambda m: None)
+    frozen = write_jsonl(tmp_path / "frozen.jsonl", [chat_row(t, lab) for lab, ts in FROZEN.items() for t in ts])
     run_eval(EvalConfig(model=str(run), data=str(frozen), baselines=False, bootstrap=0, html="none"),
              log=lambda m: None)
     registry = Registry()
@@ -36,6 +37,18 @@ def deployed(tmp_path, label_data, tiny_model_dir, one_torch_thread):
     registry.promote(v.ref, "production", require_gate=False, note="first deployment")
     registry.close()
     return v.ref
+
+
+@pytest.fixture
+def deployed(tmp_path, label_data, tiny_model_dir, one_torch_thread):
+    """The no-flag variant of label data (a classification variant), deployed as inv:1."""
+    return _deploy(tmp_path, label_data, tiny_model_dir)
+
+
+@pytest.fixture
+def deployed_generative(tmp_path, label_data, tiny_model_dir, one_torch_thread):
+    """A generative variant of the same label data, deployed as inv:1: the monitor scores its labels itself."""
+    return _deploy(tmp_path, label_data, tiny_model_dir, variant_type="generative")
 
 
 def _log(traffic, rid, text, answer, confidence=None, variant="inv:1", status=200):
@@ -134,9 +147,14 @@ def test_monitor_alerts_on_drift_only_and_writes_the_html_report(deployed, tmp_p
     assert "<table class='latest'>" in html and "Wilson" in html and "permutation p = " in html
 
 
-def test_label_probabilities_are_scored_and_stored_for_a_generative_variant(deployed):
+def test_label_probabilities_are_scored_and_stored_for_a_generative_variant(deployed_generative):
+    """The label scores of a generative variant go through the temperature fitted on its frozen set (the one
+    calibration fit of train/calibration.py) and are stored per request."""
+    from tuneforge.monitor.confidence import LabelScorer, monitor_dir
     from tuneforge.monitor.cycle import run_cycle
+    from tuneforge.monitor.reference import load_reference
     from tuneforge.monitor.traffic_log import TrafficLog, traffic_path
+    from tuneforge.train.calibration import fit_temperature, softmax_rows
 
     traffic = TrafficLog()
     for i, (label, texts) in enumerate(_LINES.items()):
@@ -150,6 +168,18 @@ def test_label_probabilities_are_scored_and_stored_for_a_generative_variant(depl
         probs = json.loads(probs_json)
         assert sorted(probs) == LABELS and sum(probs.values()) == pytest.approx(1.0)
         assert 0.0 <= confidence <= 1.0
+    fitted = json.loads((monitor_dir(deployed_generative) / "calibration.json").read_text())
+    scorer = LabelScorer(load_reference(deployed_generative))
+    frozen = [[{"role": "user", "content": t}] for lab in ("software", "travel", "hardware")
+              for t in FROZEN[lab]]
+    truth = [scorer.ref.labels.index(lab) for lab in ("software", "travel", "hardware") for _ in FROZEN[lab]]
+    assert fitted["fitted_on"] == 6
+    assert fitted["temperature"] == pytest.approx(
+        fit_temperature(scorer.raw_scores([scorer.prompt(m) for m in frozen]), truth), rel=1e-6)
+    logged = [scorer.prompt([{"role": "user", "content": texts[0]}]) for texts in _LINES.values()]  # one batch
+    expected = softmax_rows(scorer.raw_scores(logged), fitted["temperature"])
+    assert [json.loads(r[0]) for r in rows] == [pytest.approx(dict(zip(scorer.ref.labels, p)), rel=1e-6)
+                                                for p in expected]
 
 
 def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deployed, tmp_path):

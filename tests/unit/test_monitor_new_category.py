@@ -75,7 +75,6 @@ def test_the_latest_correction_of_an_input_wins_and_a_partial_window_counts():
     assert any("bank_fees" in a for a in alerts(partial, _policy()))
 
 
-
 def test_distinct_inputs_are_counted_by_the_key_the_retrain_splits_and_counts_by():
     from tuneforge.monitor.fresh_evidence import input_key
 
@@ -86,22 +85,31 @@ def test_distinct_inputs_are_counted_by_the_key_the_retrain_splits_and_counts_by
     assert len({input_key(t) for t in texts}) == 4
     assert reviewed_new_labels(rows, LABELS, input_text) == {"bank_fees": 4}
 
+
 def _reviewed(i, answer, correct, source, confidence):
     row = _row(i, f"line {i}", answer, correct)
     row.update(correct_source=source, confidence=confidence)
     return row
 
 
-def test_cbpe_takes_out_the_new_category_share_of_random_reviews():
+def _estimates(new: tuple[int, str, float], right: int, total: int, unreviewed_confidence: float):
+    """A window of `total` requests: new = (k, source, confidence), k answers of 'insurance' that reviewers from
+    `source` corrected to the new label bank_fees; then `right` random reviews that found 'travel' right
+    (confidence 0.8); the rest unreviewed 'travel' answers. Returns (rows, CBPE, the adjusted estimate)."""
     from tuneforge.monitor.estimate import estimated_accuracy
     from tuneforge.monitor.new_category import adjusted_estimate
 
-    # 100 requests; 10 reviewed at random: 3 of them corrected to bank_fees (answered with confidence 0.5).
-    rows = [_reviewed(i, "insurance", "bank_fees", "review:random", 0.5) for i in range(3)]
-    rows += [_reviewed(i, "travel", "travel", "review:random", 0.8) for i in range(3, 10)]
-    rows += [_row(i, f"line {i}", "travel") | {"confidence": 0.68} for i in range(10, 100)]
+    k, source, confidence = new
+    rows = [_reviewed(i, "insurance", "bank_fees", source, confidence) for i in range(k)]
+    rows += [_reviewed(i, "travel", "travel", "review:random", 0.8) for i in range(k, k + right)]
+    rows += [_row(i, f"line {i}", "travel") | {"confidence": unreviewed_confidence} for i in range(k + right, total)]
     cbpe = estimated_accuracy([r["confidence"] for r in rows])
-    adj = adjusted_estimate(rows, LABELS, cbpe)
+    return rows, cbpe, adjusted_estimate(rows, LABELS, cbpe)
+
+
+def test_cbpe_takes_out_the_new_category_share_of_random_reviews():
+    # 100 requests; 10 reviewed at random: 3 of them corrected to bank_fees (answered with confidence 0.5).
+    _, cbpe, adj = _estimates((3, "review:random", 0.5), right=7, total=100, unreviewed_confidence=0.68)
     assert adj["new_category_share"]["k"] == 3 and adj["new_category_share"]["n"] == 10
     assert adj["new_category_confidence"] == 0.5
     assert abs(adj["value"] - (cbpe["value"] - 0.3 * 0.5)) < 1e-12  # 0.677 - 0.15
@@ -111,15 +119,10 @@ def test_cbpe_takes_out_the_new_category_share_of_random_reviews():
 
 
 def test_without_random_reviews_naming_a_new_label_the_estimate_is_cbpe():
-    from tuneforge.monitor.estimate import estimated_accuracy
     from tuneforge.monitor.new_category import adjusted_estimate
 
     # The low-confidence items of the queue are not a sample of the window: they say nothing about the share.
-    rows = [_reviewed(i, "insurance", "bank_fees", "review:low_confidence", 0.4) for i in range(5)]
-    rows += [_reviewed(i, "travel", "travel", "review:random", 0.8) for i in range(5, 12)]
-    rows += [_row(i, f"line {i}", "travel") | {"confidence": 0.7} for i in range(12, 60)]
-    cbpe = estimated_accuracy([r["confidence"] for r in rows])
-    adj = adjusted_estimate(rows, LABELS, cbpe)
+    rows, cbpe, adj = _estimates((5, "review:low_confidence", 0.4), right=7, total=60, unreviewed_confidence=0.7)
     assert adj["value"] == cbpe["value"] and adj["ci"] == cbpe["ci"] and adj["new_category_share"]["k"] == 0
     assert adjusted_estimate(rows[5:], LABELS, cbpe)["value"] == cbpe["value"]  # no new label at all
     # ... and window_stats carries it for a classification variant

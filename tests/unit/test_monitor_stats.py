@@ -1,5 +1,6 @@
-"""The monitor's statistics on synthetic data whose truth is known: drift tests, PSI, the domain classifier,
-temperature calibration and the label-free accuracy estimate (CBPE)."""
+"""The monitor's statistics on synthetic data whose truth is known: drift tests, PSI, the domain classifier and
+the label-free accuracy estimate (CBPE). Its temperature fit is train/calibration.py's, tested in
+test_calibration.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import random
 import pytest
 
 from tuneforge.monitor import drift
-from tuneforge.monitor.estimate import estimated_accuracy, fit_temperature, measured_accuracy, softmax
+from tuneforge.monitor.estimate import estimated_accuracy, measured_accuracy
 
 LABELS = ["software", "travel", "hardware", "telecom"]
 
@@ -55,17 +56,6 @@ def test_domain_classifier_auc_separates_different_inputs_only():
     assert 0.3 < repeated["auc"] < 0.7
     different = drift.domain_classifier_auc(make(vocab_a, 120), make(vocab_b, 80))
     assert different["auc"] > 0.95 and different["ci"][0] > 0.8
-
-
-def test_temperature_fit_recovers_the_true_temperature():
-    rng = random.Random(0)
-    rows, truth = [], []
-    for _ in range(600):
-        scores = [rng.gauss(0, 2) for _ in range(4)]
-        p = softmax(scores, 2.0)  # the data follow temperature 2
-        rows.append(scores)
-        truth.append(rng.choices(range(4), weights=p)[0])
-    assert fit_temperature(rows, truth) == pytest.approx(2.0, rel=0.2)
 
 
 def test_cbpe_estimate_tracks_accuracy_and_its_interval_covers_it_95_percent_of_the_time():

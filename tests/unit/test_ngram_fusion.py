@@ -9,11 +9,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import SYSTEM, _LINES, chat_row, write_jsonl
+from conftest import _LINES, ask_with_logprobs, served_in_process, train_label_variant
 
 from tuneforge.config import TrainConfig
 from tuneforge.train import ngram_fusion
-from tuneforge.train.sft import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 LABELS = sorted(_LINES)
@@ -77,20 +76,8 @@ def test_no_flags_fuse_and_the_user_can_turn_it_off():
     assert not cfg.classifier_fusion and not any(n.startswith("classifier_fusion=") for n in notes)
 
 
-@pytest.fixture(scope="module")
-def tiny_encoder_dir(tmp_path_factory):
-    from tuneforge.models.tiny import build_tiny_encoder
-
-    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-bert"))
-
-
 def _train(encoder, folder, **overrides):
-    rows = [chat_row(t, lab) for lab, ts in _LINES.items() for t in ts] * 2
-    data = write_jsonl(folder / "labels.jsonl", rows)
-    notes: list[str] = []
-    cfg = TrainConfig(**{**dict(data=str(data), base=str(encoder), out=str(folder / "run"), epochs=3, lr=5e-3,
-                                eval_split=0.2, progress=False, report_to="none"), **overrides})
-    return train(cfg, log=notes.append), notes
+    return train_label_variant(folder, encoder, **{"epochs": 3, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +119,39 @@ def test_a_fused_variant_trains_saves_and_answers_the_same_after_reload(fused_ru
     assert not np.allclose(a, head / head.sum(1, keepdims=True), atol=1e-3)
 
 
+def test_the_served_probabilities_calibration_is_recorded_from_the_served_model(fused_run):
+    """run.json `fusion` carries the ECE and log-loss of the fused (served) probabilities on the held-out rows,
+    before and after T_fused: recomputed here from the saved variant's own probabilities on those rows."""
+    from dataclasses import replace
+
+    from tuneforge.data.labels import normalise_answer
+    from tuneforge.models.classifier import classifier_input, load_classifier
+    from tuneforge.train.calibration import expected_calibration_error
+    from tuneforge.train.sft import prepare_data
+
+    run_dir, notes = fused_run
+    run = json.loads((run_dir / "run.json").read_text())
+    fusion = run["fusion"]
+    held_out = prepare_data(TrainConfig(**run["config"])).eval  # the split training made, from its settings
+    assert len(held_out) == fusion["held_out"] == 6
+    keys = [normalise_answer(lab) for lab in run["labels"]]
+    y = [keys.index(normalise_answer(e.answer)) for e in held_out]
+    texts = [classifier_input(e.prompt_messages) for e in held_out]
+    clf = load_classifier(run_dir)
+    for when, temperature in (("after", fusion["temperature"]), ("before", 1.0)):
+        clf.fusion = replace(clf.fusion, temperature=temperature)
+        probs = clf.probabilities(texts)
+        nll = -float(np.mean([math.log(p[t]) for p, t in zip(probs, y)]))
+        assert fusion[f"ece_{when}"] == pytest.approx(expected_calibration_error(probs, y), abs=2e-4), when
+        assert fusion[f"nll_{when}"] == pytest.approx(nll, abs=2e-4), when
+    # Fitting T_fused can only lower the held-out log-loss; the head's own figures stay under `calibration`.
+    assert fusion["nll_after"] <= fusion["nll_before"]
+    assert run["calibration"]["ece_after"] is not None
+    assert any(n.startswith("calibration (head alone): temperature") for n in notes)
+    (line,) = [n for n in notes if n.startswith("calibration (served: head fused with n-grams): ")]
+    assert f"{100 * fusion['ece_before']:.1f}% -> {100 * fusion['ece_after']:.1f}%" in line
+
+
 def test_the_weight_is_chosen_on_the_held_out_split_when_it_is_big_enough(tiny_encoder_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(ngram_fusion, "FUSION_MIN_HELD_OUT", 5)
     run_dir, _ = _train(tiny_encoder_dir, tmp_path, epochs=1)
@@ -149,14 +169,10 @@ def test_turned_off_the_variant_is_the_head_alone(tiny_encoder_dir, tmp_path):
 
 
 def test_predict_and_serve_give_the_fused_probabilities(fused_run):
-    import openai
-    from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
     from tuneforge.cli.main import app
     from tuneforge.models.classifier import load_classifier
-    from tuneforge.serve.app import create_app
-    from tuneforge.serve.catalog import Catalog
 
     run_dir, _ = fused_run
     run = {**json.loads((run_dir / "run.json").read_text()), "_dir": run_dir}
@@ -166,19 +182,12 @@ def test_predict_and_serve_give_the_fused_probabilities(fused_run):
     lines = r.stdout.strip().splitlines()
     assert lines[0] == LABELS[int(np.argmax(expected))]
     assert float(lines[1].split("%")[0]) == pytest.approx(100 * expected.max(), abs=0.01)
-    catalog = Catalog.load([str(run_dir)])
-    try:
-        client = openai.OpenAI(base_url="http://testserver/v1", api_key="x", max_retries=0,
-                               http_client=TestClient(create_app(catalog)))
-        out = client.chat.completions.create(
-            model=run_dir.name, max_tokens=5, logprobs=True, top_logprobs=3,
-            messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": "dell laptop"}])
-        (entry,) = out.choices[0].logprobs.content
-        assert out.choices[0].message.content == LABELS[int(np.argmax(expected))]
-        got = {t.token: math.exp(t.logprob) for t in entry.top_logprobs}
-        assert got == pytest.approx({lab: float(p) for lab, p in zip(LABELS, expected)}, rel=1e-4)
-    finally:
-        catalog.close()
+    with served_in_process(run_dir) as (client, _):
+        out = ask_with_logprobs(client, run_dir.name, "dell laptop", top_logprobs=3)
+    (entry,) = out.choices[0].logprobs.content
+    assert out.choices[0].message.content == LABELS[int(np.argmax(expected))]
+    got = {t.token: math.exp(t.logprob) for t in entry.top_logprobs}
+    assert got == pytest.approx({lab: float(p) for lab, p in zip(LABELS, expected)}, rel=1e-4)
 
 
 def test_export_carries_the_ngram_model_and_parity_runs_fused(fused_run, tmp_path):

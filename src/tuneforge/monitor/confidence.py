@@ -14,10 +14,13 @@ from pathlib import Path
 
 from tuneforge.data.labels import normalise_answer
 from tuneforge.data.messages import with_system
-from tuneforge.monitor.estimate import fit_temperature, softmax
 from tuneforge.monitor.feedback import request_messages, response_text
 from tuneforge.monitor.reference import Reference, eval_examples
 from tuneforge.paths import home
+from tuneforge.train.calibration import fit_temperature, softmax_rows
+
+# A temperature fitted on fewer labelled rows than this would follow a handful of answers; T = 1 is kept instead.
+MIN_CALIBRATION_ROWS = 5
 
 
 def monitor_dir(ref: str) -> Path:
@@ -76,7 +79,7 @@ class LabelScorer:
             self._temperature = float(json.loads(path.read_text())["temperature"])
             return self._temperature
         rows = [r for r in eval_examples(self.ref) if normalise_answer(r["reference"]) in self.ref.labels]
-        if rows:
+        if len(rows) >= MIN_CALIBRATION_ROWS:
             scores = self.raw_scores([self.prompt([{"role": "user", "content": r["input"]}]) for r in rows])
             truth = [self.ref.labels.index(normalise_answer(r["reference"])) for r in rows]
             t = fit_temperature(scores, truth)
@@ -94,7 +97,7 @@ class LabelScorer:
             rows = self.classifier.probabilities([classifier_input(p) for p in prompts], self.batch_size)
             return [dict(zip(labels, row)) for row in rows]
         t = self.temperature()
-        return [dict(zip(self.ref.labels, softmax(s, t))) for s in self.raw_scores(prompts)]
+        return [dict(zip(self.ref.labels, p)) for p in softmax_rows(self.raw_scores(prompts), t)]
 
 
 def fill_missing(conn, ref: Reference, variants: list[str], limit: int | None = None, scorer=None) -> int:

@@ -4,7 +4,8 @@ With calibrated probabilities, the chance that an answer is right is the probabi
 expected accuracy of a window is the mean of those probabilities and its sampling spread that of a sum of
 independent Bernoulli trials. Calibration is temperature scaling fitted on labelled reference data (the
 variant's frozen evaluation set): one parameter, which keeps the ranking of labels and fixes over- or
-under-confidence. Measured accuracy on reviewed traffic gets a Wilson interval.
+under-confidence; the fit is train/calibration.py's, the one the trained head uses (monitor/confidence.py calls
+it). Measured accuracy on reviewed traffic gets a Wilson interval.
 """
 
 from __future__ import annotations
@@ -12,27 +13,6 @@ from __future__ import annotations
 import math
 
 Z95 = 1.959964
-
-
-def softmax(scores: list[float], temperature: float = 1.0) -> list[float]:
-    m = max(scores)
-    e = [math.exp((s - m) / temperature) for s in scores]
-    total = sum(e)
-    return [x / total for x in e]
-
-
-def fit_temperature(score_rows: list[list[float]], true_index: list[int]) -> float:
-    """Temperature minimising the negative log-likelihood of the true labels (bounded search)."""
-    from scipy.optimize import minimize_scalar
-
-    pairs = [(s, t) for s, t in zip(score_rows, true_index) if t is not None and t >= 0]
-    if len(pairs) < 5:
-        return 1.0
-
-    def nll(t: float) -> float:
-        return -sum(math.log(max(softmax(s, t)[i], 1e-12)) for s, i in pairs) / len(pairs)
-
-    return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
 
 
 def estimated_accuracy(confidences: list[float]) -> dict:

@@ -29,7 +29,7 @@ from tuneforge.models.classifier import (INPUT_FORMAT, VARIANT_TYPE, classifier_
                                          pooled_logits)
 from tuneforge.models.transformers_api import peft_wrapping
 from tuneforge.run_record import library_versions, write_run
-from tuneforge.train.calibration import calibrate
+from tuneforge.train.calibration import calibrate, describe
 
 
 def label_forms(answers: list[str]) -> tuple[list[str], dict[str, int]]:
@@ -376,11 +376,8 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     _, final_acc, eval_logits = _held_out(top, eval_feats, eval_targets, cfg.batch_size * 2)
     calibration = calibrate(eval_logits, eval_targets) if eval_logits else {
         "method": "none", "temperature": 1.0, "examples": 0, "ece_before": None, "ece_after": None}
-    if eval_logits:
-        log(f"calibration: temperature {calibration['temperature']:.3f} fitted on {len(eval_targets)} held-out examples: "
-            f"expected calibration error {100 * calibration['ece_before']:.1f}% -> {100 * calibration['ece_after']:.1f}%, "
-            f"log-loss {calibration['nll_before']:.4f} -> {calibration['nll_after']:.4f}"
-            + (" (few held-out examples: ECE is noisy)" if len(eval_targets) < 100 else ""))
+    if eval_logits:  # with fusion on, the served probabilities are the fused ones (their line follows fusion's)
+        log(f"calibration{' (head alone)' if cfg.classifier_fusion else ''}: {describe(calibration)}")
     else:
         log("calibration: skipped (no held-out examples); probabilities are the head's raw softmax")
 

@@ -5,7 +5,8 @@ of data/tfidf.py is fitted on the same training rows (never the held-out ones), 
 models/fusion.py describes. The weight w (the head's share) is chosen on the held-out split by log-loss when it
 has at least FUSION_MIN_HELD_OUT rows; below that a choice would follow a handful of rows, so the fixed weight
 FUSION_WEIGHT measured on validation splits of the benchmark's training files is used (docs/training.md). The
-fused scores' temperature is then fitted on the held-out rows (when there are any).
+fused scores' temperature is then fitted on the held-out rows (when there are any), and the record carries the
+served probabilities' expected calibration error and log-loss before and after it (train/calibration.py).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def train_fusion(texts: list[str], targets: list[int], eval_texts: list[str], ev
     from tuneforge.data.tfidf import fit_tfidf_classifier
     from tuneforge.models.fusion import fused_scores
     from tuneforge.models.ngram_model import NgramModel, save_ngram
-    from tuneforge.train.calibration import fit_temperature
+    from tuneforge.train.calibration import calibrate, describe
 
     pipeline, features, cv = fit_tfidf_classifier(texts, [str(t) for t in targets], seed)
     ngram = NgramModel(pipeline, features)
@@ -65,9 +66,13 @@ def train_fusion(texts: list[str], targets: list[int], eval_texts: list[str], ev
     weight, how = choose_weight(eval_logits, head_temperature, held_logp, eval_targets, min_rows)
     record = {"weight": weight, "weight_chosen": how, "temperature": 1.0, "ngram": features,
               "ngram_train_examples": len(texts), "held_out": len(eval_targets)}
+    served = None
     if eval_targets:
         scores = fused_scores(np.asarray(eval_logits), head_temperature, held_logp, weight)
-        record["temperature"] = fit_temperature(scores.tolist(), eval_targets)
+        # The served probabilities' own calibration (run.json `calibration` is the head's alone): T_fused, and
+        # ECE and log-loss of softmax(scores) before and of softmax(scores / T_fused) after.
+        served = calibrate(scores.tolist(), eval_targets)
+        record.update({k: served[k] for k in ("temperature", "ece_before", "ece_after", "nll_before", "nll_after")})
         y = np.asarray(eval_targets)
         record["held_out_accuracy"] = {
             "head": float((np.argmax(eval_logits, 1) == y).mean()),
@@ -78,4 +83,6 @@ def train_fusion(texts: list[str], targets: list[int], eval_texts: list[str], ev
     log(f"fusion: head x {weight:g} + {features} + logistic regression x {1 - weight:g} ({how})"
         + ("" if not acc else f"; held-out accuracy head {100 * acc['head']:.1f}%, n-grams {100 * acc['ngram']:.1f}%, "
            f"fused {100 * acc['fused']:.1f}%") + "; --no-classifier-fusion for the head alone")
+    if served:
+        log(f"calibration (served: head fused with n-grams): {describe(served)}")
     return record
