@@ -162,6 +162,8 @@ def _result_line(name, finals) -> None:
           f"best-loss epoch {100 * at_best:.1f}%", flush=True)
 
 
+DUMP = None  # --dump DIR: write each split's validation logits there as JSON
+
 FUSION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)  # the encoder's share; 0 = the n-gram model alone
 
 
@@ -174,6 +176,15 @@ def _fusion_lines(name, seed, split, epoch_logits) -> dict:
     from tuneforge.train.calibration import fit_temperature
 
     texts, y, vtexts, vy = split
+    if DUMP:  # the validation logits, to try fusion rules offline without retraining (see --dump)
+        import json
+        from pathlib import Path
+
+        Path(DUMP).mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "=.-" else "_" for c in name)
+        Path(DUMP, f"{safe}-split{seed}.json").write_text(json.dumps(
+            {"setting": name, "split": seed, "texts": texts, "y": y, "vtexts": vtexts, "vy": vy,
+             "logits": epoch_logits}))
     ngram = fit_tfidf(TrainingRows(texts, [str(i) for i in y], "train"), seed).model
     cols = [int(c) for c in ngram.classes_]
     n_labels = len(epoch_logits["last"][0])
@@ -279,7 +290,11 @@ def main() -> None:
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--dump", help="folder for each split's training/validation texts and validation logits "
+                    "(JSON), to study fusion rules offline")
     args = ap.parse_intermixed_args()
+    global DUMP
+    DUMP = args.dump
     torch.set_num_threads(args.threads)
 
     every, _ = load_examples(args.train_file)
