@@ -24,12 +24,14 @@ import time
 
 DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, "pooling": "mean", "r": 16,
             "dropout": 0.05, "smoothing": 0.0, "wd": 0.0, "warmup": 0.1, "lp": 0, "base": "smollm2",
-            "head_lr": 0.0, "norm": 0}
+            "head_lr": 0.0, "norm": 0, "init": 0, "soup": 1}
 
 
 # base=minilm: the packaged sentence encoder all-MiniLM-L6-v2 fully fine-tuned (every layer) with a linear head
 # on its mean-pooled states; head_lr > 0 gives the head its own learning rate, norm=1 L2-normalises the pooled
-# vector (as the sentence embedding is) and scales it before the head.
+# vector (as the sentence embedding is) and scales it before the head; init=N draws the head and the data order
+# from another seed (N > 0), for ensembles of runs studied offline with --dump; soup=K trains K members from the
+# same initial weights in different data orders and averages their weights (a uniform model soup).
 ENCODER_DEFAULTS = {"method": "full", "lr": 5e-5, "batch": 16, "warmup": 0.1}
 
 
@@ -162,6 +164,8 @@ def _result_line(name, finals) -> None:
           f"best-loss epoch {100 * at_best:.1f}%", flush=True)
 
 
+DUMP = None  # --dump DIR: write each split's validation logits there as JSON
+
 FUSION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)  # the encoder's share; 0 = the n-gram model alone
 
 
@@ -174,6 +178,15 @@ def _fusion_lines(name, seed, split, epoch_logits) -> dict:
     from tuneforge.train.calibration import fit_temperature
 
     texts, y, vtexts, vy = split
+    if DUMP:  # the validation logits, to try fusion rules offline without retraining (see --dump)
+        import json
+        from pathlib import Path
+
+        Path(DUMP).mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "=.-" else "_" for c in name)
+        Path(DUMP, f"{safe}-split{seed}.json").write_text(json.dumps(
+            {"setting": name, "split": seed, "texts": texts, "y": y, "vtexts": vtexts, "vy": vy,
+             "logits": epoch_logits}))
     ngram = fit_tfidf(TrainingRows(texts, [str(i) for i in y], "train"), seed).model
     cols = [int(c) for c in ngram.classes_]
     n_labels = len(epoch_logits["last"][0])
@@ -211,52 +224,89 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
     tok = AutoTokenizer.from_pretrained(folder)
     finals, fused = [], []
     for seed, (texts, y, vtexts, vy) in splits.items():
-        torch.manual_seed(seed)
-        random.seed(seed)
-        body = AutoModel.from_pretrained(folder)
-        head = torch.nn.Linear(body.config.hidden_size, len(labels))
-        body.train()
-
-        def logits(batch_texts):
-            enc = tok(batch_texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
-            v = pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"])
-            if knobs["norm"]:
-                v = torch.nn.functional.normalize(v, dim=-1) * 20.0
-            return head(v)
-
-        groups = [{"params": list(body.parameters()), "lr": knobs["lr"]},
-                  {"params": list(head.parameters()), "lr": knobs["head_lr"] or knobs["lr"]}]
-        opt = torch.optim.AdamW(groups, weight_decay=knobs["wd"])
-        per_epoch = math.ceil(len(texts) / knobs["batch"])
-        sched = get_cosine_schedule_with_warmup(opt, int(knobs["warmup"] * per_epoch * epochs), per_epoch * epochs)
-        cpu0 = time.process_time()
-        best = (9e9, 0, 0.0)
-        best_logits = None
-        for epoch in range(1, epochs + 1):
-            order = list(range(len(texts)))
-            random.Random(seed * 1000 + epoch).shuffle(order)
-            for s in range(0, len(order), knobs["batch"]):
-                idx = order[s: s + knobs["batch"]]
-                loss = torch.nn.functional.cross_entropy(logits([texts[i] for i in idx]), torch.tensor([y[i] for i in idx]),
-                                                         label_smoothing=knobs["smoothing"])
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
-                opt.step()
-                sched.step()
-                opt.zero_grad(set_to_none=True)
-            body.eval()
-            with torch.no_grad():
-                vlog = torch.cat([logits(vtexts[s: s + 64]) for s in range(0, len(vtexts), 64)])
+        members = []
+        for member in range(knobs["soup"]):
+            # A soup's members share the head's initial weights and differ in data order and dropout.
+            torch.manual_seed(seed + 1000 * knobs["init"])
+            random.seed(seed)
+            body = AutoModel.from_pretrained(folder)
+            head = torch.nn.Linear(body.config.hidden_size, len(labels))
+            torch.manual_seed(seed + 1000 * knobs["init"] + 7919 * member)
             body.train()
-            vl = float(torch.nn.functional.cross_entropy(vlog, torch.tensor(vy)))
-            va = float((vlog.argmax(-1) == torch.tensor(vy)).float().mean())
-            if best_logits is None or vl < best[0]:
-                best_logits = vlog.tolist()
-            best = _epoch_line(name, seed, epoch, vl, va, cpu0, best)
+
+            def logits(batch_texts):
+                enc = tok(batch_texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+                v = pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"])
+                if knobs["norm"]:
+                    v = torch.nn.functional.normalize(v, dim=-1) * 20.0
+                return head(v)
+
+            def validation_logits():
+                body.eval()
+                with torch.no_grad():
+                    out = torch.cat([logits(vtexts[s: s + 64]) for s in range(0, len(vtexts), 64)])
+                body.train()
+                return out
+
+            groups = [{"params": list(body.parameters()), "lr": knobs["lr"]},
+                      {"params": list(head.parameters()), "lr": knobs["head_lr"] or knobs["lr"]}]
+            opt = torch.optim.AdamW(groups, weight_decay=knobs["wd"])
+            per_epoch = math.ceil(len(texts) / knobs["batch"])
+            sched = get_cosine_schedule_with_warmup(opt, int(knobs["warmup"] * per_epoch * epochs), per_epoch * epochs)
+            cpu0 = time.process_time()
+            best = (9e9, 0, 0.0)
+            best_logits, best_state = None, None
+            for epoch in range(1, epochs + 1):
+                order = list(range(len(texts)))
+                random.Random(seed * 1000 + epoch + 7919 * (knobs["init"] + member)).shuffle(order)
+                for s in range(0, len(order), knobs["batch"]):
+                    idx = order[s: s + knobs["batch"]]
+                    loss = torch.nn.functional.cross_entropy(logits([texts[i] for i in idx]),
+                                                             torch.tensor([y[i] for i in idx]),
+                                                             label_smoothing=knobs["smoothing"])
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+                    opt.step()
+                    sched.step()
+                    opt.zero_grad(set_to_none=True)
+                vlog = validation_logits()
+                vl = float(torch.nn.functional.cross_entropy(vlog, torch.tensor(vy)))
+                va = float((vlog.argmax(-1) == torch.tensor(vy)).float().mean())
+                if best_logits is None or vl < best[0]:
+                    best_logits = vlog.tolist()
+                    if knobs["soup"] > 1:
+                        best_state = _weights(body, head)
+                best = _epoch_line(f"{name} member {member}" if knobs["soup"] > 1 else name, seed, epoch, vl, va,
+                                   cpu0, best)
+            members.append((_weights(body, head) if knobs["soup"] > 1 else None, best_state))
+        if knobs["soup"] > 1:  # the uniform soup: every weight averaged over the members, at each epoch rule
+            soup_logits = {}
+            for which, k in (("last", 0), ("best-loss", 1)):
+                _load_average(body, head, [m[k] for m in members])
+                soup_logits[which] = validation_logits()
+            vlog, best_logits = soup_logits["last"], soup_logits["best-loss"].tolist()
+            vy_t = torch.tensor(vy)
+            va = float((vlog.argmax(-1) == vy_t).float().mean())
+            best = (0, 0, float((soup_logits["best-loss"].argmax(-1) == vy_t).float().mean()))
+            print(f"{name} split {seed} soup of {knobs['soup']}: validation acc last {100 * va:.1f}%, "
+                  f"best-loss {100 * best[2]:.1f}%", flush=True)
         finals.append((va, best[2]))
         fused.append(_fusion_lines(name, seed, (texts, y, vtexts, vy), {"last": vlog.tolist(), "best-loss": best_logits}))
     _result_line(name, finals)
     _fusion_result(name, fused)
+
+
+def _weights(body, head) -> dict:
+    return {**{f"body.{k}": v.detach().clone() for k, v in body.state_dict().items()},
+            **{f"head.{k}": v.detach().clone() for k, v in head.state_dict().items()}}
+
+
+def _load_average(body, head, states: list[dict]) -> None:
+    import torch
+
+    avg = {k: (torch.stack([s[k].float() for s in states]).mean(0)).to(states[0][k].dtype) for k in states[0]}
+    body.load_state_dict({k[5:]: v for k, v in avg.items() if k.startswith("body.")})
+    head.load_state_dict({k[5:]: v for k, v in avg.items() if k.startswith("head.")})
 
 
 def main() -> None:
@@ -279,7 +329,11 @@ def main() -> None:
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--dump", help="folder for each split's training/validation texts and validation logits "
+                    "(JSON), to study fusion rules offline")
     args = ap.parse_intermixed_args()
+    global DUMP
+    DUMP = args.dump
     torch.set_num_threads(args.threads)
 
     every, _ = load_examples(args.train_file)

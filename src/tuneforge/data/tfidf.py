@@ -8,6 +8,8 @@ abbreviations, codes and mixed languages of business text, where word n-grams al
 
 from __future__ import annotations
 
+CV_REPEATS = 3  # repeats of the 3-fold cross-validation that chooses the features (choose_words)
+
 
 def tfidf_classifier(seed: int = 0, words: bool = True, tol: float = 1e-4, max_iter: int = 1000):
     """An unfitted scikit-learn pipeline: text in, label out (`fit(texts, labels)`, `predict(texts)`).
@@ -26,16 +28,26 @@ def tfidf_classifier(seed: int = 0, words: bool = True, tol: float = 1e-4, max_i
 
 
 def choose_words(texts: list[str], labels: list[str], seed: int = 0) -> tuple[bool, dict]:
-    """Character n-grams alone or with words: whichever scores better in 3-fold cross-validation on the training
-    rows (held-out rows are never looked at). Too few rows per label: both, untested. Returns (words, scores)."""
+    """Character n-grams alone or with words: whichever scores better in cross-validation on the training rows
+    (held-out rows are never looked at); a tie keeps the characters alone. Too few rows per label: both, untested.
+    Returns (words, scores).
+
+    The folds are repeated (3 x 3-fold, each repeat reshuffled): one 3-fold pass left the choice to the seed. On
+    the invoice demo's 422 training rows, six seeds of one pass chose the characters alone five times, by about
+    two points, and words once, by 0.002 points; that once was the default seed, and the words cost 6.5 points on
+    the test lines (70.4% vs 76.9%). The cross-validation fits use a looser tolerance: they only rank the two
+    feature sets (the same choice on those rows, in about half the time); the final fit keeps the default.
+    """
     from collections import Counter
 
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    import numpy as np
+    from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 
     if min(Counter(labels).values()) < 3:
         return True, {}
-    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
-    scores = {words: float(cross_val_score(tfidf_classifier(seed, words), texts, labels, cv=folds).mean())
+    folds = RepeatedStratifiedKFold(n_splits=3, n_repeats=CV_REPEATS, random_state=seed)
+    scores = {words: float(np.mean(cross_val_score(tfidf_classifier(seed, words, tol=1e-3, max_iter=300),
+                                                   texts, labels, cv=folds)))
               for words in (False, True)}
     return scores[True] > scores[False], {"chars": scores[False], "chars+words": scores[True]}
 
