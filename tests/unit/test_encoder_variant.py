@@ -174,6 +174,12 @@ def test_served_with_label_logprobs_and_no_base_chat_model(enc_run):
         probs = clf.probabilities(["dell laptop"])[0]
         assert out.choices[0].message.content == entry.token == clf.predict(["dell laptop"])[0][0]
         assert math.exp(entry.logprob) == pytest.approx(max(probs), rel=1e-4)
+        # The runner-up too, on the log scale: the head alone and the fused variant agree on a confident top label
+        # (both near 1) but not on the rest.
+        served = {t.token: t.logprob for t in entry.top_logprobs}
+        assert len(served) == 2
+        for label, logprob in served.items():
+            assert logprob == pytest.approx(math.log(probs[clf.labels.index(label)]), abs=1e-3)
         # usage counts what the head read: [CLS] dell laptop [SEP].
         read = len(clf.tokenizer("dell laptop")["input_ids"])
         assert out.usage.prompt_tokens == read
