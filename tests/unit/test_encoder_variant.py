@@ -198,6 +198,24 @@ def test_merged_export_keeps_the_head_and_passes_parity(enc_run, tmp_path):
     assert sorted(body.config.id2label.values()) == LABELS
 
 
+def test_the_export_has_a_classifier_card_with_both_calibrations(enc_run, tmp_path):
+    """The exported folder's README.md describes a classifier: its labels, the head's calibration and the served
+    (fused) probabilities' calibration from run.json, and that the checkpoint alone is the head alone."""
+    from tuneforge.export.export import export_variant
+
+    run_dir, _ = enc_run
+    run = json.loads((run_dir / "run.json").read_text())
+    out, _ = export_variant(run_dir, tmp_path / "merged", "merged", parity_samples=0)
+    card = (out / "README.md").read_text()
+    assert "pipeline_tag: text-classification" in card and "text-generation" not in card
+    assert all(f"`{label}`" in card for label in LABELS)
+    head, served = run["calibration"], run["fusion"]
+    assert f"- head alone: temperature {head['temperature']:.3f}" in card
+    assert f"- served (head fused with the n-gram model): temperature {served['temperature']:.3f}" in card
+    assert f"log-loss {served['nll_before']:.4f} -> {served['nll_after']:.4f}" in card
+    assert "the head alone and may answer differently" in card
+
+
 def test_registry_registers_it(enc_run):
     from tuneforge.registry.store import Registry
     from tuneforge.serve.catalog import plan

@@ -25,6 +25,7 @@ from pathlib import Path
 from tuneforge.atomic import atomic_folder
 from tuneforge.errors import UserError
 from tuneforge.export.merge import write_export_record
+from tuneforge.export.model_card import write_model_card
 from tuneforge.export.parity import ParityReport, sample_prompts
 from tuneforge.models.classifier import Classifier, classifier_input, load_classifier
 from tuneforge.models.ngram_model import save_ngram
@@ -54,6 +55,7 @@ def export_classifier(run_dir, run: dict, out, fmt: str, overwrite: bool = False
         clf.tokenizer.save_pretrained(tmp)
         if fusion:
             save_ngram(clf.fusion.ngram, tmp)
+        write_model_card(run_dir, tmp, export_kind="merged", title=Path(out).name)
         write_export_record(tmp, run_dir, run, "merged-safetensors", variant_type="classification",
                             labels=clf.labels, temperature=clf.temperature, input=run.get("input"),
                             pooling=clf.pooling, fusion=fusion and {**fusion, "note": FUSION_NOTE})

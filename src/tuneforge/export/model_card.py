@@ -124,6 +124,9 @@ def write_model_card(run_dir: str | Path, folder: str | Path | None = None, expo
     run_dir = Path(run_dir)
     path = Path(folder or run_dir) / CARD_FILE
     run = read_run(run_dir)
+    if run.get("variant_type") == "classification":
+        path.write_text(classifier_card_text(run, _eval_report(run_dir), title or run_dir.name), encoding="utf-8")
+        return path
     serving = None
     if folder is None and run.get("method", "lora") != "full":  # the adapter's own card: how vLLM serves it
         from tuneforge.export.vllm_rules import vllm_card_lines
@@ -133,3 +136,74 @@ def write_model_card(run_dir: str | Path, folder: str | Path | None = None, expo
     text = card_text(run, _eval_report(run_dir), export_kind, dtype, title or run_dir.name, serving)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _calibration_line(what: str, record: dict | None) -> list[str]:
+    if not record or record.get("ece_after") is None:
+        return []
+    return [f"- {what}: temperature {record['temperature']:.3f}, expected calibration error "
+            f"{_pct(record['ece_before'])} -> {_pct(record['ece_after'])}, log-loss {record['nll_before']:.4f} -> "
+            f"{record['nll_after']:.4f} on {record.get('examples', record.get('held_out', '?'))} held-out examples"]
+
+
+def classifier_card_text(run: dict, report: dict | None, title: str = "variant") -> str:
+    """The card of a classification variant (train/classification.py): a head over a fixed label set, its
+    calibration (the head's, and the served probabilities' when fused with the n-gram model) and evaluation."""
+    from huggingface_hub import ModelCardData
+
+    from tuneforge.models.resolve import BUNDLED, public_id
+
+    base_name = run["base"]["name"]
+    base_id = public_id(base_name)
+    shown = base_id or f"{Path(base_name).name} (a local model)"
+    licence = BUNDLED[base_name].licence if base_name in BUNDLED else None
+    data, cfg, fusion = run.get("data", {}), run.get("config", {}), run.get("fusion")
+    front = ModelCardData(base_model=base_id, license=licence, library_name="transformers",
+                          pipeline_tag="text-classification", tags=["tuneforge", "classification", run.get("method", "")])
+    labels = run.get("labels") or []
+    lines = [
+        "---", front.to_yaml(), "---", "",
+        f"# {title} — a classifier fine-tuned from {shown}", "",
+        f"A classification head over {len(labels)} labels on **{shown}** ({run.get('architecture', 'decoder')}, "
+        f"{run.get('method', '?')} fine-tuning), trained with tuneforge. It reads the user's text only (no system "
+        "prompt, no chat template) and answers with exactly one label, with a calibrated probability for each.", "",
+        "## Labels", "", ", ".join(f"`{label}`" for label in labels), "",
+    ]
+    if fusion:
+        lines += ["## Fusion with an n-gram model", "",
+                  f"The served probabilities fuse the head's with a {fusion.get('ngram', 'TF-IDF')} logistic "
+                  f"regression trained on the same rows: weight {fusion.get('weight')} for the head "
+                  f"({fusion.get('weight_chosen', '')}). The transformers checkpoint alone is the head alone and may "
+                  "answer differently; tuneforge's loader, server and export apply the fusion "
+                  "(`ngram_model.json`, `ngram_model.safetensors`).", ""]
+    calibration = _calibration_line("head alone", run.get("calibration"))
+    calibration += _calibration_line("served (head fused with the n-gram model)", fusion)
+    lines += ["## Calibration", "", *(calibration or ["- not calibrated (no held-out examples)"]), ""]
+    lines += [
+        "## Limits", "",
+        f"- Trained on {data.get('train_examples', '?')} examples: inputs unlike them (other languages, other "
+        "domains) get unreliable labels, and an input that belongs to no label still gets one.",
+        "- Check the evaluation below on data like yours before relying on it; keep a person in the loop for "
+        "decisions that matter.", "",
+        "## Training data", "",
+        f"- file: `{Path(data['path']).name if data.get('path') else '?'}`, dataset version "
+        f"`{data.get('version') or '-'}`, content hash `{data.get('hash')}`",
+        f"- {data.get('train_examples', '?')} training examples, {data.get('eval_examples', '?')} held out for "
+        "the best epoch and calibration", "",
+        "## Training configuration", "",
+        "| setting | value |", "| --- | --- |",
+        *[f"| {k} | {cfg[k]} |" for k in ("method", "epochs", "batch_size", "lr", "classifier_head_lr", "seed")
+          if cfg.get(k) not in (None, "")],
+        "", "## Evaluation", "",
+    ]
+    if report:
+        lines += [f"On `{Path(str(report.get('data', '?'))).name}` (held out), against the prompted base model and "
+                  "the non-LLM baselines; intervals are 95% intervals over the examples:", "",
+                  *_results_table(report), ""]
+    else:
+        lines += ["Not evaluated yet: run `tuneforge eval --model RUN --eval-data HELD_OUT.jsonl`, which compares it "
+                  "with the prompted base and the non-LLM baselines, and export again.", ""]
+    versions = run.get("versions") or {}
+    if versions:
+        lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), ""]
+    return "\n".join(lines)
