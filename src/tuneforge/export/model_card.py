@@ -48,17 +48,43 @@ def _results_table(report: dict) -> list[str]:
     return lines
 
 
+def _base_facts(run: dict) -> tuple[str | None, str, str | None]:
+    """(public id, the name a reader sees, licence) of the run's base. A local folder is named by its last part
+    only: a card must not leak (or depend on) this machine's paths."""
+    from tuneforge.models.resolve import BUNDLED, public_id
+
+    base_name = run["base"]["name"]
+    base_id = public_id(base_name)
+    shown = base_id or f"{Path(base_name).name} (a local model)"
+    return base_id, shown, BUNDLED[base_name].licence if base_name in BUNDLED else None
+
+
+def _data_lines(data: dict, held_out_for: str) -> list[str]:
+    return ["## Training data", "",
+            f"- file: `{Path(data['path']).name if data.get('path') else '?'}`, dataset version "
+            f"`{data.get('version') or '-'}`, content hash `{data.get('hash')}`",
+            f"- {data.get('train_examples', '?')} training examples, {data.get('eval_examples', '?')} held out for "
+            f"{held_out_for}", ""]
+
+
+def _evaluation_lines(report: dict | None, compared_with: str) -> list[str]:
+    if report:
+        return [f"On `{Path(str(report.get('data', '?'))).name}` (held out), against {compared_with}; intervals are "
+                "95% intervals over the examples:", "", *_results_table(report), ""]
+    return [f"Not evaluated yet: run `tuneforge eval --model RUN --eval-data HELD_OUT.jsonl`, which compares it with "
+            f"{compared_with}, and export again.", ""]
+
+
+def _software_lines(run: dict) -> list[str]:
+    versions = run.get("versions") or {}
+    return ["## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), ""] if versions else []
+
+
 def card_text(run: dict, report: dict | None, export_kind: str | None = None, dtype: str | None = None,
               title: str = "variant", serving: list[str] | None = None) -> str:
     from huggingface_hub import ModelCardData
 
-    from tuneforge.models.resolve import BUNDLED, public_id
-
-    base_name = run["base"]["name"]
-    # A local folder is named by its last part only: a card must not leak (or depend on) this machine's paths.
-    base_id = public_id(base_name)
-    shown = base_id or f"{Path(base_name).name} (a local model)"
-    licence = BUNDLED[base_name].licence if base_name in BUNDLED else None
+    base_id, shown, licence = _base_facts(run)
     data = run.get("data", {})
     cfg = run.get("config", {})
     library = "transformers" if export_kind in ("merged", "gguf") else "peft"
@@ -88,11 +114,7 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
         "adversarial text) get unreliable answers, and it may state wrong things fluently.",
         "- Check the evaluation below on data like yours before relying on it; keep a person in the loop for "
         "decisions that matter.", "",
-        "## Training data", "",
-        f"- file: `{Path(data['path']).name if data.get('path') else '?'}`, dataset version "
-        f"`{data.get('version') or '-'}`, content hash `{data.get('hash')}`",
-        f"- {data.get('train_examples', '?')} training examples, {data.get('eval_examples', '?')} held out for "
-        f"the evaluation loss; {data.get('truncated_examples', 0)} truncated", "",
+        *_data_lines(data, f"the evaluation loss; {data.get('truncated_examples', 0)} truncated"),
         "## Training configuration", "",
         "| setting | value |", "| --- | --- |",
         *[f"| {k} | {cfg[k]} |" for k in _CONFIG_KEYS if cfg.get(k) not in (None, "", 0) or k == "seed"],
@@ -100,20 +122,11 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
         else "| trained tokens | ? |",
         f"| final eval loss | {run.get('metrics', {}).get('final_eval_loss')} |", "",
         "## Evaluation", "",
+        *_evaluation_lines(report, "the base model prompted without fine-tuning"),
     ]
-    if report:
-        lines += [f"On `{Path(str(report.get('data', '?'))).name}` (held out), against the base model prompted "
-                  "without fine-tuning; intervals are bootstrap 95% intervals over the examples:", "",
-                  *_results_table(report), ""]
-    else:
-        lines += ["Not evaluated yet: run `tuneforge eval --model RUN --data HELD_OUT.jsonl`, which compares it "
-                  "with the prompted baselines, and export again.", ""]
     if serving:
         lines += ["## Serving", "", *serving]
-    versions = run.get("versions") or {}
-    if versions:
-        lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + _software_lines(run))
 
 
 def write_model_card(run_dir: str | Path, folder: str | Path | None = None, export_kind: str | None = None,
@@ -151,12 +164,7 @@ def classifier_card_text(run: dict, report: dict | None, title: str = "variant")
     calibration (the head's, and the served probabilities' when fused with the n-gram model) and evaluation."""
     from huggingface_hub import ModelCardData
 
-    from tuneforge.models.resolve import BUNDLED, public_id
-
-    base_name = run["base"]["name"]
-    base_id = public_id(base_name)
-    shown = base_id or f"{Path(base_name).name} (a local model)"
-    licence = BUNDLED[base_name].licence if base_name in BUNDLED else None
+    base_id, shown, licence = _base_facts(run)
     data, cfg, fusion = run.get("data", {}), run.get("config", {}), run.get("fusion")
     front = ModelCardData(base_model=base_id, license=licence, library_name="transformers",
                           pipeline_tag="text-classification", tags=["tuneforge", "classification", run.get("method", "")])
@@ -185,25 +193,12 @@ def classifier_card_text(run: dict, report: dict | None, title: str = "variant")
         "domains) get unreliable labels, and an input that belongs to no label still gets one.",
         "- Check the evaluation below on data like yours before relying on it; keep a person in the loop for "
         "decisions that matter.", "",
-        "## Training data", "",
-        f"- file: `{Path(data['path']).name if data.get('path') else '?'}`, dataset version "
-        f"`{data.get('version') or '-'}`, content hash `{data.get('hash')}`",
-        f"- {data.get('train_examples', '?')} training examples, {data.get('eval_examples', '?')} held out for "
-        "the best epoch and calibration", "",
+        *_data_lines(data, "the best epoch and calibration"),
         "## Training configuration", "",
         "| setting | value |", "| --- | --- |",
         *[f"| {k} | {cfg[k]} |" for k in ("method", "epochs", "batch_size", "lr", "classifier_head_lr", "seed")
           if cfg.get(k) not in (None, "")],
         "", "## Evaluation", "",
+        *_evaluation_lines(report, "the prompted base model and the non-LLM baselines"),
     ]
-    if report:
-        lines += [f"On `{Path(str(report.get('data', '?'))).name}` (held out), against the prompted base model and "
-                  "the non-LLM baselines; intervals are 95% intervals over the examples:", "",
-                  *_results_table(report), ""]
-    else:
-        lines += ["Not evaluated yet: run `tuneforge eval --model RUN --eval-data HELD_OUT.jsonl`, which compares it "
-                  "with the prompted base and the non-LLM baselines, and export again.", ""]
-    versions = run.get("versions") or {}
-    if versions:
-        lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + _software_lines(run))
