@@ -170,11 +170,14 @@ FUSION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)  # the encoder's 
 
 
 def _fusion_lines(name, seed, split, epoch_logits) -> dict:
-    """Late fusion on this split: w x log p(head, temperature-calibrated on the validation rows) + (1 - w) x
-    log p(TF-IDF + LR trained on the same training rows), for each w, at the last and the best-loss epoch."""
+    """Late fusion on this split, as a fused variant computes it (models/fusion.py `fused_scores`): w x log p(head,
+    temperature-calibrated on the validation rows) + (1 - w) x log p(TF-IDF + LR trained on the same training
+    rows), for each w, at the last and the best-loss epoch."""
     import numpy as np
 
-    from tuneforge.eval.classical import TrainingRows, fit_tfidf
+    from tuneforge.data.tfidf import fit_tfidf_classifier
+    from tuneforge.models.fusion import fused_scores
+    from tuneforge.models.ngram_model import NgramModel
     from tuneforge.train.calibration import fit_temperature
 
     texts, y, vtexts, vy = split
@@ -187,17 +190,13 @@ def _fusion_lines(name, seed, split, epoch_logits) -> dict:
         Path(DUMP, f"{safe}-split{seed}.json").write_text(json.dumps(
             {"setting": name, "split": seed, "texts": texts, "y": y, "vtexts": vtexts, "vy": vy,
              "logits": epoch_logits}))
-    ngram = fit_tfidf(TrainingRows(texts, [str(i) for i in y], "train"), seed).model
-    cols = [int(c) for c in ngram.classes_]
-    n_labels = len(epoch_logits["last"][0])
-    p_ngram = np.full((len(vtexts), n_labels), 1e-6)
-    p_ngram[:, cols] = ngram.predict_proba(vtexts)
+    pipeline, features, _ = fit_tfidf_classifier(texts, [str(i) for i in y], seed)
+    log_ngram = NgramModel(pipeline, features).log_probs(vtexts, len(epoch_logits["last"][0]))
     out = {}
     for which, logits in epoch_logits.items():
-        z = np.asarray(logits)
-        z = z / fit_temperature(logits, vy)
-        log_enc = z - np.logaddexp.reduce(z, axis=1, keepdims=True)
-        accs = {w: float((np.argmax(w * log_enc + (1 - w) * np.log(p_ngram), 1) == np.asarray(vy)).mean())
+        z = np.asarray(logits, dtype="float64")
+        temperature = fit_temperature(logits, vy)
+        accs = {w: float((np.argmax(fused_scores(z, temperature, log_ngram, w), 1) == np.asarray(vy)).mean())
                 for w in FUSION_WEIGHTS}
         out[which] = accs
         print(f"FUSED {name} split {seed} {which} epoch: " + ", ".join(f"w={w:g} {100 * a:.1f}%" for w, a in accs.items()),

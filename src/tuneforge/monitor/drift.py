@@ -110,7 +110,7 @@ def psi_test(reference: list[float], current: list[float], seed: int = 0, rounds
     """Length PSI with its permutation p-value and same-distribution threshold at these sample sizes."""
     import numpy as np
 
-    from tuneforge.monitor.intervals import permutation_test
+    from tuneforge.monitor.intervals import PERMUTATIONS, permutation_test
 
     sizes = {"n_reference": len(reference), "n_current": len(current), "test": "permutation"}
     if not reference or not current:
@@ -118,7 +118,7 @@ def psi_test(reference: list[float], current: list[float], seed: int = 0, rounds
     pooled = np.asarray(list(reference) + list(current), float)
     observed = psi(reference, current)
     perm = permutation_test(lambda r, c: psi(pooled[r], pooled[c]), len(pooled), len(reference), observed, seed,
-                            **({"rounds": rounds} if rounds else {}))
+                            rounds or PERMUTATIONS)
     return {"value": observed, **perm, **sizes}
 
 
@@ -139,7 +139,7 @@ def vocabulary_psi_test(reference: list[str], current: list[str], top: int = 50,
     import numpy as np
     from scipy.sparse import csr_matrix
 
-    from tuneforge.monitor.intervals import permutation_test
+    from tuneforge.monitor.intervals import PERMUTATIONS, permutation_test
 
     sizes = {"n_reference": len(reference), "n_current": len(current), "test": "permutation"}
     if not reference or not current:
@@ -162,7 +162,7 @@ def vocabulary_psi_test(reference: list[str], current: list[str], top: int = 50,
         return _vocabulary_psi_counts(ref_counts, total - ref_counts, top)
 
     observed = stat(np.arange(len(reference)), np.arange(len(reference), n))  # = vocabulary_psi(reference, current)
-    perm = permutation_test(stat, n, len(reference), observed, seed, **({"rounds": rounds} if rounds else {}))
+    perm = permutation_test(stat, n, len(reference), observed, seed, rounds or PERMUTATIONS)
     return {"value": observed, **perm, **sizes}
 
 
