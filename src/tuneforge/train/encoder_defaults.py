@@ -12,10 +12,9 @@ installed, or when the user gave a base (an explicit --base is always respected)
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
-
-import json
 
 from tuneforge.models.encoder import (E5_BASE, ENCODER_MAX_TOKENS, PACKAGED_ENCODERS, is_encoder_dir,
                                        preferred_packaged_encoder)
