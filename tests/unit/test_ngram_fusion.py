@@ -17,6 +17,7 @@ from tuneforge.train import ngram_fusion
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 LABELS = sorted(_LINES)
 TEXTS = [t for ts in _LINES.values() for t in ts]
+DEFAULT_WEIGHT = TrainConfig(data="x").classifier_fusion_weight  # the fixed weight when no rule sets one
 PROBES = ["dell laptop", "adobe licence renewal", "taxi to the airport", "lenovo usb hub", "zzz unknown"]
 
 
@@ -50,13 +51,13 @@ def test_the_weight_follows_the_better_model_on_enough_held_out_rows():
     wild = rng.normal(size=(60, 3)) * 2  # confident and uninformed
     log_noise = wild - np.logaddexp.reduce(wild, axis=1, keepdims=True)
     # The n-gram model knows, the head does not: the n-gram side gets the weight; and the other way round.
-    w, how = ngram_fusion.choose_weight(noise, 1.0, log_right, y, min_rows=50)
+    w, how = ngram_fusion.choose_weight(noise, 1.0, log_right, y, 0.5, min_rows=50)
     assert w <= 0.2 and how.startswith("chosen on 60 held-out rows")
-    w, _ = ngram_fusion.choose_weight(right, 1.0, log_noise, y, min_rows=50)
+    w, _ = ngram_fusion.choose_weight(right, 1.0, log_noise, y, 0.5, min_rows=50)
     assert w >= 0.8
     # Too few rows to choose: the fixed, measured weight.
-    w, how = ngram_fusion.choose_weight(noise, 1.0, log_right, y, min_rows=100)
-    assert w == ngram_fusion.FUSION_WEIGHT and how.startswith("fixed")
+    w, how = ngram_fusion.choose_weight(noise, 1.0, log_right, y, 0.7, min_rows=100)
+    assert w == 0.7 and how.startswith("fixed")
 
 
 def test_no_flags_fuse_and_the_user_can_turn_it_off():
@@ -105,7 +106,7 @@ def test_a_fused_variant_trains_saves_and_answers_the_same_after_reload(fused_ru
     run = json.loads((run_dir / "run.json").read_text())
     fusion = run["fusion"]
     # 6 held-out rows: too few to choose, so the fixed weight; the held-out figures are recorded.
-    assert fusion["weight"] == ngram_fusion.FUSION_WEIGHT and fusion["weight_chosen"].startswith("fixed")
+    assert fusion["weight"] == DEFAULT_WEIGHT and fusion["weight_chosen"].startswith("fixed")
     assert set(fusion["held_out_accuracy"]) == {"head", "ngram", "fused"} and fusion["temperature"] > 0
     assert any(n.startswith("fusion: head x") for n in notes)
     assert (run_dir / "ngram_model.json").is_file() and not list(run_dir.glob("*.pkl"))
@@ -199,7 +200,7 @@ def test_export_carries_the_ngram_model_and_parity_runs_fused(fused_run, tmp_pat
     assert report.passed
     assert (out / "ngram_model.json").is_file() and (out / "ngram_model.safetensors").is_file()
     record = read_export_record(out)
-    assert record["fusion"]["weight"] == ngram_fusion.FUSION_WEIGHT and "head alone" in record["fusion"]["note"]
+    assert record["fusion"]["weight"] == DEFAULT_WEIGHT and "head alone" in record["fusion"]["note"]
 
 
 def test_the_monitor_reads_the_fused_probabilities(fused_run):

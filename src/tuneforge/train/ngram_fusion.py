@@ -4,7 +4,8 @@ After the head is trained and calibrated (train/classification.py), the TF-IDF +
 of data/tfidf.py is fitted on the same training rows (never the held-out ones), and the two are fused as
 models/fusion.py describes. The weight w (the head's share) is chosen on the held-out split by log-loss when it
 has at least FUSION_MIN_HELD_OUT rows; below that a choice would follow a handful of rows, so the fixed weight
-FUSION_WEIGHT measured on validation splits of the benchmark's training files is used (docs/training.md). The
+--classifier-fusion-weight is used: measured per base on validation splits of the benchmark's training files
+(docs/training.md) and set by the no-flag rules (train/defaults.py, train/encoder_defaults.py). The
 fused scores' temperature is then fitted on the held-out rows (when there are any), and the record carries the
 served probabilities' expected calibration error and log-loss before and after it (train/calibration.py).
 """
@@ -13,25 +14,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-FUSION_WEIGHT = 0.5  # the head's share when the held-out split is too small to choose (docs/training.md)
 FUSION_MIN_HELD_OUT = 200  # held-out rows needed to choose the weight on them
 FUSION_GRID = tuple(i / 10 for i in range(11))
 
 
-def fusion_notes(cfg, unset) -> list[str]:
-    """The no-flag rule's line for fusion (the config default is on; a user's --no-classifier-fusion is kept)."""
+def fusion_notes(cfg, unset, weight: float) -> list[str]:
+    """The no-flag rule's line for fusion (the config default is on; a user's --no-classifier-fusion is kept);
+    `weight` is the fixed weight chosen for the base."""
     if not unset("classifier_fusion") or not cfg.classifier_fusion:
         return []
     return [f"classifier_fusion=True (the head's probabilities fused with a TF-IDF n-gram logistic regression on "
             f"the same rows, weight chosen on the held-out split from {FUSION_MIN_HELD_OUT} rows, else "
-            f"{FUSION_WEIGHT:g}: above the head alone on validation splits of the benchmark's training files, "
+            f"classifier_fusion_weight={weight:g}: measured on validation splits of the benchmark's training files, "
             "docs/training.md; --no-classifier-fusion for the head alone)"]
 
 
-def choose_weight(head_logits, head_temperature: float, ngram_log_probs, targets: list[int],
+def choose_weight(head_logits, head_temperature: float, ngram_log_probs, targets: list[int], fixed: float,
                   min_rows: int | None = None) -> tuple[float, str]:
     """(weight, how it was chosen): the grid weight whose fused scores, temperature-scaled, have the lowest
-    held-out log-loss; the fixed weight when there are fewer than `min_rows` held-out rows."""
+    held-out log-loss (ties: the one nearest `fixed`); `fixed` when there are fewer than `min_rows` held-out rows."""
     import numpy as np
 
     from tuneforge.models.fusion import fused_scores
@@ -39,18 +40,18 @@ def choose_weight(head_logits, head_temperature: float, ngram_log_probs, targets
 
     min_rows = FUSION_MIN_HELD_OUT if min_rows is None else min_rows
     if len(targets) < max(min_rows, 1):
-        return FUSION_WEIGHT, (f"fixed (held-out split of {len(targets)} rows, fewer than {min_rows}: the weight "
+        return fixed, (f"fixed (held-out split of {len(targets)} rows, fewer than {min_rows}: the weight "
                                "measured on validation splits)")
     losses = {}
     for w in FUSION_GRID:
         scores = fused_scores(np.asarray(head_logits), head_temperature, ngram_log_probs, w).tolist()
         losses[w] = nll(scores, targets, fit_temperature(scores, targets))
-    best = min(FUSION_GRID, key=lambda w: (losses[w], abs(w - FUSION_WEIGHT)))
+    best = min(FUSION_GRID, key=lambda w: (losses[w], abs(w - fixed)))
     return best, f"chosen on {len(targets)} held-out rows by log-loss ({losses[best]:.4f})"
 
 
 def train_fusion(texts: list[str], targets: list[int], eval_texts: list[str], eval_targets: list[int],
-                 eval_logits: list, head_temperature: float, n_labels: int, out: Path, seed: int,
+                 eval_logits: list, head_temperature: float, n_labels: int, out: Path, seed: int, fixed: float,
                  min_rows: int | None = None, log=print) -> dict:
     """Fit, choose and save the n-gram half next to the head; return run.json's `fusion` record."""
     import numpy as np
@@ -63,7 +64,7 @@ def train_fusion(texts: list[str], targets: list[int], eval_texts: list[str], ev
     pipeline, features, cv = fit_tfidf_classifier(texts, [str(t) for t in targets], seed)
     ngram = NgramModel(pipeline, features)
     held_logp = ngram.log_probs(eval_texts, n_labels)
-    weight, how = choose_weight(eval_logits, head_temperature, held_logp, eval_targets, min_rows)
+    weight, how = choose_weight(eval_logits, head_temperature, held_logp, eval_targets, fixed, min_rows)
     record = {"weight": weight, "weight_chosen": how, "temperature": 1.0, "ngram": features,
               "ngram_train_examples": len(texts), "held_out": len(eval_targets)}
     served = None
