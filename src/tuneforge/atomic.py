@@ -42,6 +42,20 @@ def replace_folder(tmp: str | Path, target: str | Path) -> None:
     os.replace(tmp, target)
 
 
+STAMP = ".complete"  # written last into a folder converted once (a dequantized model), with its format version
+
+
+def is_complete(folder: str | Path, version: str) -> bool:
+    """Whether `folder` was converted in full by the converter of this `version` (else it is made again)."""
+    stamp = Path(folder) / STAMP
+    return stamp.is_file() and stamp.read_text().strip() == version
+
+
+def mark_complete(folder: str | Path, version: str) -> None:
+    """The last write of a conversion into `folder` (inside atomic_folder, before it is renamed into place)."""
+    (Path(folder) / STAMP).write_text(version)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

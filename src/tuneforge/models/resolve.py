@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuneforge.atomic import atomic_folder
+from tuneforge.atomic import atomic_folder, is_complete, mark_complete
 from tuneforge.errors import UserError
 from tuneforge.models.encoder import PACKAGED_ENCODERS, packaged_encoder_dir
 from tuneforge.paths import cache_dir
@@ -115,8 +115,7 @@ def public_id(name: str) -> str | None:
 
 def dequantize_gguf(gguf_path: Path, target: Path, hub_id: str | None = None) -> Path:
     """Load a GGUF with transformers, copy its dequantized weights into a plain model and save it (once)."""
-    done = target / ".complete"
-    if done.is_file() and done.read_text().strip() == CONVERSION_VERSION:
+    if is_complete(target, CONVERSION_VERSION):
         return target
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -140,7 +139,7 @@ def dequantize_gguf(gguf_path: Path, target: Path, hub_id: str | None = None) ->
         plain.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         (tmp / "tuneforge-source.json").write_text(json.dumps({"gguf": str(gguf_path), "hub_id": hub_id}))
-        (tmp / ".complete").write_text(CONVERSION_VERSION)
+        mark_complete(tmp, CONVERSION_VERSION)
     return target
 
 
