@@ -50,12 +50,7 @@ class _Reader:
         self.path, self.raw, self.pos = path, raw, 0
 
     def many(self, fmt: str) -> tuple:
-        size = struct.calcsize("<" + fmt)
-        if self.pos + size > len(self.raw):
-            raise UserError(f"{self.path}: truncated at byte {self.pos} (not a complete E5S1 file)", field="base")
-        values = struct.unpack_from("<" + fmt, self.raw, self.pos)
-        self.pos += size
-        return values
+        return struct.unpack("<" + fmt, self.bytes(struct.calcsize("<" + fmt)))
 
     def take(self, fmt: str):
         values = self.many(fmt)
