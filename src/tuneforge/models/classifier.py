@@ -102,11 +102,15 @@ def pool(states, mask, pooling: str):
     return states[torch.arange(states.shape[0], device=states.device), last]
 
 
+def pooled_states(model, input_ids, attention_mask, pooling: str):
+    """What the head reads for a batch: the transformer (with any adapter), then pooling."""
+    states = head_of(model).model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    return pool(states, attention_mask, pooling)
+
+
 def pooled_logits(model, input_ids, attention_mask, pooling: str):
-    """Label logits for a batch: the transformer (with any adapter), then pooling, then the head."""
-    clf = head_of(model)
-    states = clf.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-    return clf.score(pool(states, attention_mask, pooling)).float()
+    """Label logits for a batch: pooled_states, then the head."""
+    return head_of(model).score(pooled_states(model, input_ids, attention_mask, pooling)).float()
 
 
 @dataclass

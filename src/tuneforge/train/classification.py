@@ -26,7 +26,7 @@ from tuneforge.data.labels import label_set, normalise_answer
 from tuneforge.data.versions import resolve_data_path
 from tuneforge.errors import UserError
 from tuneforge.models.classifier import (INPUT_FORMAT, VARIANT_TYPE, classifier_input, load_head_model, pool,
-                                         pooled_logits)
+                                         pooled_logits, pooled_states)
 from tuneforge.models.transformers_api import peft_wrapping
 from tuneforge.run_record import library_versions, write_run
 from tuneforge.train.calibration import calibrate, describe
@@ -200,8 +200,7 @@ class WholeModel:
 
     def pooled(self, feats: list):
         """The pooled vector per example (what the head reads), for the linear probe."""
-        ids, mask = self._padded(feats)
-        return pool(self.clf.model(input_ids=ids, attention_mask=mask).last_hidden_state, mask, self.pooling)
+        return pooled_states(self.clf, *self._padded(feats), self.pooling)
 
     def _padded(self, feats: list):
         import torch
