@@ -15,13 +15,9 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
+from tuneforge.models.classifier import pool
 from tuneforge.models.encoder import (E5_BASE, ENCODER_BASE, PACKAGED_ENCODERS, load_encoder_body,
                                        packaged_encoder_dir, preferred_packaged_encoder)
-
-
-def _mean_pool(hidden, mask):
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
 
 
 def _encode(module, tokenizer, texts: list[str], batch_size: int, max_length: int, normalise: bool):
@@ -41,7 +37,7 @@ def _encode(module, tokenizer, texts: list[str], batch_size: int, max_length: in
                 enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
                                 return_tensors="pt").to(device)
                 hidden = module(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-                vecs = _mean_pool(hidden.float(), enc["attention_mask"])
+                vecs = pool(hidden.float(), enc["attention_mask"], "mean")  # as a classification head reads
                 if normalise:
                     vecs = torch.nn.functional.normalize(vecs, dim=-1)
                 for row, i in enumerate(idx):
