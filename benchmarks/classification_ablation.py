@@ -28,13 +28,13 @@ DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, 
 
 
 # base=minilm: a sentence encoder fully fine-tuned (every layer) with a linear head on its mean-pooled states:
-# all-MiniLM-L6-v2, or the transformers folder encoder=PATH (e.g. multilingual-e5-small as models/e5_package.py
-# converts it, in $TUNEFORGE_CACHE/encoders/multilingual-e5-small); head_lr > 0 gives the head its own learning
-# rate, norm=1 L2-normalises the pooled vector (as the sentence embedding is) and scales it before the head;
-# lp=1 starts the head from a logistic regression on the untrained encoder's pooled states (as `train`'s
-# --classifier-head-init probe does); freeze_emb=1 keeps the word embeddings frozen; init=N draws the head and
-# the data order from another seed (N > 0), for ensembles of runs studied offline with --dump; soup=K trains K
-# members from the same initial weights in different data orders and averages their weights (a uniform model soup).
+# all-MiniLM-L6-v2, or encoder=NAME for another packaged one (multilingual-e5-small) or encoder=PATH for a
+# transformers folder; head_lr > 0 gives the head its own learning rate; norm=1 L2-normalises the pooled vector
+# (as the sentence embedding is) and scales it before the head; lp=1 starts the head from a logistic regression
+# on the untrained encoder's pooled states (as `train`'s --classifier-head-init probe does); freeze_emb=1 keeps
+# the word embeddings frozen; init=N draws the head and the data order from another seed (N > 0), for ensembles
+# of runs studied offline with --dump; soup=K trains K members from the same initial weights in different data
+# orders and averages their weights (a uniform model soup).
 ENCODER_DEFAULTS = {"method": "full", "lr": 5e-5, "batch": 16, "warmup": 0.1}
 
 
@@ -82,18 +82,20 @@ def probe(tok, base, texts, y, vtexts, vy) -> None:
 
 
 def baselines(every, seed, val_share) -> None:
-    """TF-IDF + LR and MiniLM embeddings + LR on the same split: the bar the variant must clear."""
+    """TF-IDF + LR and, for each packaged sentence encoder installed, its frozen embeddings + LR on the same split:
+    the bar the variant must clear."""
     from tuneforge.data.labels import normalise_answer
     from tuneforge.data.split import split_examples
     from tuneforge.eval.classical import fit_embedding, fit_tfidf, rows_from_examples, run_baseline
-    from tuneforge.eval.embeddings import PackagedEncoder, packaged_encoder_zip
+    from tuneforge.eval.embeddings import PackagedEncoder
+    from tuneforge.models.encoder import PACKAGED_ENCODERS, packaged_encoder_installed
 
     train, val = split_examples(every, val_share, seed)
     rows = rows_from_examples(train, "train")
     truth = [normalise_answer(e.answer) for e in val]
     fits = [fit_tfidf(rows, seed)]
-    if packaged_encoder_zip():
-        fits.append(fit_embedding(rows, PackagedEncoder(packaged_encoder_zip()), seed))
+    fits += [fit_embedding(rows, PackagedEncoder(name), seed) for name in PACKAGED_ENCODERS
+             if packaged_encoder_installed(name)]
     for b in fits:
         preds, _ = run_baseline(b, [e.user_text for e in val])
         acc = sum(p == t for p, t in zip(preds, truth)) / len(truth)
@@ -219,10 +221,11 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer, get_cosine_schedule_with_warmup
 
-    from tuneforge.models.encoder import packaged_encoder_zip, unpacked_encoder
+    from tuneforge.models.encoder import ENCODER_BASE, PACKAGED_ENCODERS, packaged_encoder_dir
     from tuneforge.models.classifier import pool
 
-    folder = knobs["encoder"] or unpacked_encoder(packaged_encoder_zip())
+    encoder = knobs["encoder"] or ENCODER_BASE  # a packaged encoder's name, or a transformers folder
+    folder = packaged_encoder_dir(encoder) if encoder in PACKAGED_ENCODERS else encoder
     tok = AutoTokenizer.from_pretrained(folder)
     finals, fused = [], []
     for seed, (texts, y, vtexts, vy) in splits.items():
