@@ -210,6 +210,34 @@ def test_merged_export_keeps_the_head_and_passes_parity(enc_run, tmp_path):
     assert sorted(body.config.id2label.values()) == LABELS
 
 
+def test_predict_reads_the_merged_export_as_the_run(enc_run, tmp_path):
+    """`tuneforge predict --model EXPORT_FOLDER` answers from the export's own files (fused, at the recorded
+    temperatures and input format) as the run does; an export from before the record carried the input format
+    is read the way training fed the encoder."""
+    from typer.testing import CliRunner
+
+    from tuneforge.cli.main import app
+    from tuneforge.export.classifier_export import load_exported_classifier
+    from tuneforge.export.export import export_variant
+    from tuneforge.export.merge import EXPORT_FILE
+    from tuneforge.models.classifier import load_classifier
+
+    run_dir, _ = enc_run
+    out, _ = export_variant(run_dir, tmp_path / "merged", "merged", parity_samples=0)
+    r = CliRunner().invoke(app, ["predict", "--model", str(out), "dell laptop"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == load_classifier(run_dir).predict(["dell laptop"])[0][0]
+    # Unseen words keep the probabilities off 0 and 1, where the fusion and the [CLS]/[SEP] input show.
+    texts = ["dell laptop", "hotel room", "zebra quantum", "xyz"]
+    expected = load_classifier(run_dir).probabilities(texts)
+    assert load_exported_classifier(out).probabilities(texts) == [pytest.approx(p, rel=1e-5) for p in expected]
+    record = json.loads((out / EXPORT_FILE).read_text())
+    assert record["special_tokens"] is True
+    del record["special_tokens"]
+    (out / EXPORT_FILE).write_text(json.dumps(record))
+    assert load_exported_classifier(out).probabilities(texts) == [pytest.approx(p, rel=1e-5) for p in expected]
+
+
 def test_the_export_has_a_classifier_card_with_both_calibrations(enc_run, tmp_path):
     """The exported folder's README.md describes a classifier: its labels, the head's calibration and the served
     (fused) probabilities' calibration from run.json, and that the checkpoint alone is the head alone."""
