@@ -254,6 +254,11 @@ def test_the_export_has_a_classifier_card_with_both_calibrations(enc_run, tmp_pa
     assert f"- served (head fused with the n-gram model): temperature {served['temperature']:.3f}" in card
     assert f"log-loss {served['nll_before']:.4f} -> {served['nll_after']:.4f}" in card
     assert "the head alone and may answer differently" in card
+    # The settings that shaped an encoder's head, and none of a decoder's (they would mean nothing here).
+    cfg = run["config"]
+    for key in ("classifier_freeze_embeddings", "classifier_head_init", "classifier_pooling", "lr"):
+        assert f"| {key} | {cfg[key]} |" in card
+    assert "| classifier_layers |" not in card and "| lora_r |" not in card
 
 
 def test_registry_registers_it(enc_run):
