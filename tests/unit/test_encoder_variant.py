@@ -295,10 +295,14 @@ def test_frozen_embeddings_stay_as_the_base_had_them(tiny_encoder_dir, tmp_path)
 
     run_dir, notes = train_label_variant(tmp_path, tiny_encoder_dir, classifier_freeze_embeddings=True, epochs=2,
                                          classifier_head_init="probe", classifier_fusion_weight=0.8)
+    from tuneforge.models.classifier import load_classifier
+
     base, tuned = load_file(str(tiny_encoder_dir / "model.safetensors")), load_file(str(run_dir / "model.safetensors"))
-    word = next(k for k in tuned if k.endswith("word_embeddings.weight"))
-    assert (tuned[word] == base[word]).all()
-    changed = [k for k in tuned if k != word and k in base and not (tuned[k] == base[k]).all()]
+    word = "embeddings.word_embeddings.weight"
+    # Unchanged, so the run folder reads them from the base (tests/unit/test_base_tensors.py) and loads them back.
+    assert word not in tuned
+    assert (load_classifier(run_dir).model.model.get_input_embeddings().weight == base[word]).all()
+    changed = [k for k in tuned if k in base and not (tuned[k] == base[k]).all()]
     assert any("encoder.layer" in k for k in changed) and any("position_embeddings" in k for k in changed)
     run = json.loads((run_dir / "run.json").read_text())
     assert run["metrics"]["trainable_params"] == run["metrics"]["total_params"] - base[word].numel()
