@@ -127,13 +127,13 @@ class CachedScores(Scores):
 class TfidfScores:
     """A served classifier whose probabilities are cheap: the product's TF-IDF + logistic regression (eval's
     baseline, data/tfidf.py) on the same training rows, calibrated by the monitor's temperature fit
-    (train/calibration.py) on the frozen set (--answers tfidf)."""
+    (models/calibration.py) on the frozen set (--answers tfidf)."""
 
     def __init__(self, train_rows: list[dict], frozen_rows: list[dict]):
         import numpy as np
 
         from tuneforge.data.tfidf import fit_tfidf_classifier
-        from tuneforge.train.calibration import fit_temperature
+        from tuneforge.models.calibration import fit_temperature
 
         self.model = fit_tfidf_classifier([user(r) for r in train_rows], [label(r) for r in train_rows])[0]
         self.labels = list(self.model.classes_)
@@ -145,7 +145,7 @@ class TfidfScores:
     def warm(self, texts: list[str]) -> None:
         import numpy as np
 
-        from tuneforge.train.calibration import softmax_rows
+        from tuneforge.models.calibration import softmax_rows
 
         todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if todo:

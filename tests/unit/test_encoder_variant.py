@@ -116,7 +116,7 @@ def test_the_saved_run_predicts_what_training_measured(enc_run):
     from tuneforge.data.formats import load_examples
     from tuneforge.data.split import split_examples
     from tuneforge.models.classifier import load_classifier
-    from tuneforge.train.calibration import nll
+    from tuneforge.models.calibration import nll
 
     run_dir, _ = enc_run
     run = json.loads((run_dir / "run.json").read_text())

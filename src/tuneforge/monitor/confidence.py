@@ -17,7 +17,7 @@ from tuneforge.data.messages import with_system
 from tuneforge.monitor.feedback import request_messages, response_text
 from tuneforge.monitor.reference import Reference, eval_examples
 from tuneforge.paths import home
-from tuneforge.train.calibration import fit_temperature, softmax_rows
+from tuneforge.models.calibration import fit_temperature, softmax_rows
 
 # A temperature fitted on fewer labelled rows than this would follow a handful of answers; T = 1 is kept instead.
 MIN_CALIBRATION_ROWS = 5

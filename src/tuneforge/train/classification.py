@@ -2,7 +2,7 @@
 
 When the answers are labels, a head that scores every label at once beats generating the label token by token:
 it can only answer a label, it needs no system prompt (shorter inputs, faster training) and its softmax is a
-probability per label, which temperature scaling on the held-out split makes honest (train/calibration.py).
+probability per label, which temperature scaling on the held-out split makes honest (models/calibration.py).
 
 The loop is the SFT loop's shape, kept short: plan the epoch (train/batching.py), forward, cross-entropy,
 backward, step; evaluate held-out loss and accuracy after every epoch and keep the best weights. The head is
@@ -29,7 +29,7 @@ from tuneforge.models.classifier import (INPUT_FORMAT, VARIANT_TYPE, classifier_
                                          pooled_logits, pooled_states)
 from tuneforge.models.transformers_api import peft_wrapping
 from tuneforge.run_record import library_versions, write_run
-from tuneforge.train.calibration import calibrate, describe
+from tuneforge.models.calibration import calibrate, describe
 
 
 def label_forms(answers: list[str]) -> tuple[list[str], dict[str, int]]:
