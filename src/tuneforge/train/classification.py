@@ -25,11 +25,11 @@ from pathlib import Path
 from tuneforge.data.labels import label_set, normalise_answer
 from tuneforge.data.versions import resolve_data_path
 from tuneforge.errors import UserError
+from tuneforge.models.calibration import calibrate, describe
 from tuneforge.models.classifier import (INPUT_FORMAT, VARIANT_TYPE, classifier_input, load_head_model, pool,
                                          pooled_logits, pooled_states)
 from tuneforge.models.transformers_api import peft_wrapping
 from tuneforge.run_record import library_versions, write_run
-from tuneforge.models.calibration import calibrate, describe
 
 
 def label_forms(answers: list[str]) -> tuple[list[str], dict[str, int]]:
