@@ -97,7 +97,7 @@ def baselines(every, seed, val_share) -> None:
     fits += [fit_embedding(rows, PackagedEncoder(name), seed) for name in PACKAGED_ENCODERS
              if packaged_encoder_installed(name)]
     for b in fits:
-        preds, _ = run_baseline(b, [e.user_text for e in val])
+        preds, _, _ = run_baseline(b, [e.user_text for e in val])
         acc = sum(p == t for p, t in zip(preds, truth)) / len(truth)
         print(f"BASELINE split {seed} {b.name} ({b.info['features']}): validation {100 * acc:.1f}%", flush=True)
 
@@ -183,7 +183,7 @@ def _fusion_lines(name, seed, split, epoch_logits) -> dict:
     from tuneforge.data.tfidf import fit_tfidf_classifier
     from tuneforge.models.fusion import fused_scores
     from tuneforge.models.ngram_model import NgramModel
-    from tuneforge.train.calibration import fit_temperature
+    from tuneforge.models.calibration import fit_temperature
 
     texts, y, vtexts, vy = split
     if DUMP:  # the validation logits, to try fusion rules offline without retraining (see --dump)

@@ -125,20 +125,17 @@ class CachedScores(Scores):
 
 
 class TfidfScores:
-    """A served classifier whose probabilities are cheap: TF-IDF + logistic regression on the same training rows,
-    calibrated by the monitor's temperature fit (train/calibration.py) on the frozen set (--answers tfidf)."""
+    """A served classifier whose probabilities are cheap: the product's TF-IDF + logistic regression (eval's
+    baseline, data/tfidf.py) on the same training rows, calibrated by the monitor's temperature fit
+    (models/calibration.py) on the frozen set (--answers tfidf)."""
 
     def __init__(self, train_rows: list[dict], frozen_rows: list[dict]):
         import numpy as np
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
 
-        from tuneforge.train.calibration import fit_temperature
+        from tuneforge.data.tfidf import fit_tfidf_classifier
+        from tuneforge.models.calibration import fit_temperature
 
-        self.model = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
-                                   LogisticRegression(max_iter=2000))
-        self.model.fit([user(r) for r in train_rows], [label(r) for r in train_rows])
+        self.model = fit_tfidf_classifier([user(r) for r in train_rows], [label(r) for r in train_rows])[0]
         self.labels = list(self.model.classes_)
         known = [r for r in frozen_rows if label(r) in self.labels]
         logp = np.log(np.clip(self.model.predict_proba([user(r) for r in known]), 1e-12, None))
@@ -148,7 +145,7 @@ class TfidfScores:
     def warm(self, texts: list[str]) -> None:
         import numpy as np
 
-        from tuneforge.train.calibration import softmax_rows
+        from tuneforge.models.calibration import softmax_rows
 
         todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if todo:

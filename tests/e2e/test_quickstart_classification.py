@@ -29,3 +29,9 @@ def test_quickstart_table_includes_the_non_llm_baselines(tiny_model_dir, tmp_pat
                      r"(, not significant)?\) the best non-LLM baseline \(scikit-learn\), "
                      r"(tf-idf|embeddings) \+ logistic regression: ", said), said[-600:]
     assert "Best system overall" in report["recommendation"]
+    # Every system that states a probability with its answers gets its calibration measured on the test rows:
+    # the table in the terminal, eval.json and the HTML report.
+    for s in classical.values():
+        assert 0 <= s["calibration"]["ece"] <= 1 and s["calibration"]["n"] == s["n"]
+    assert "calibration on these rows" in said
+    assert '<table id="calibration">' in (out / "report.html").read_text()

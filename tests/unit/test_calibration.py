@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from tuneforge.train.calibration import calibrate, expected_calibration_error, fit_temperature, softmax_rows
+from tuneforge.models.calibration import (calibrate, calibration_error, expected_calibration_error, fit_temperature,
+                                          softmax_rows)
 
 
 def test_ece_by_hand():
@@ -16,6 +17,13 @@ def test_ece_by_hand():
     probs = [[0.9, 0.1], [0.9, 0.1], [0.4, 0.6], [0.4, 0.6]]
     labels = [0, 1, 1, 1]
     assert expected_calibration_error(probs, labels) == pytest.approx(0.4)
+
+
+def test_ece_from_answers_and_their_confidence_by_hand():
+    # What an evaluation has: each answer's probability and whether it was right. Bin 0.95: 1 of 2 right ->
+    # |0.5 - 0.95| x 2/5 = 0.18; bin 0.7: 2 of 3 right at mean 0.7 -> |0.667 - 0.7| x 3/5 = 0.02  -> ECE 0.2
+    assert calibration_error([0.95, 0.95, 0.7, 0.7, 0.7], [True, False, True, True, False]) == pytest.approx(0.2)
+    assert calibration_error([1.0], [True]) == 0.0 and calibration_error([], []) == 0.0
 
 
 def test_perfectly_calibrated_has_zero_ece():

@@ -129,6 +129,18 @@ def test_eval_scores_it_as_a_system(cls_run, tmp_path):
     assert set(answers) <= set(LABELS)  # argmax over the head: never outside the label set
     assert tuned["valid_label_rate"] == 1.0 if "valid_label_rate" in tuned else True
     assert "base zero-shot" in report["systems"]  # the prompted base still runs beside it
+    # Calibration on the evaluated rows, from the variant's own probabilities (not the training split's figure).
+    from tuneforge.models.calibration import calibration_error
+    from tuneforge.models.classifier import load_classifier
+
+    texts = [e["input"] for e in report["examples"]]
+    probs = load_classifier(run_dir).probabilities(texts)
+    right = [a == e["reference"] for a, e in zip(answers, report["examples"])]
+    cal = tuned["calibration"]
+    assert cal["ece"] == pytest.approx(calibration_error([max(p) for p in probs], right), abs=1e-9)
+    assert cal["mean_confidence"] == pytest.approx(sum(max(p) for p in probs) / len(probs))
+    assert cal["accuracy"] == pytest.approx(tuned["metrics"]["accuracy"]) and cal["n"] == len(texts)
+    assert "calibration" not in report["systems"]["base zero-shot"]  # free text states no probability
 
 
 def test_served_with_label_logprobs(cls_run):

@@ -54,6 +54,9 @@ def test_merged_export_keeps_the_depth(shallow_run, tmp_path):
     out, parity = export_classifier(run_dir, run, tmp_path / "merged", "merged", parity_samples=4)
     assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 1
     assert parity is not None and parity.passed
+    card = (out / "README.md").read_text()  # the card names the depth the export keeps
+    assert f"| classifier_depth | {run['config']['classifier_depth']} |" in card
+    assert "| classifier_freeze_embeddings |" not in card  # an encoder's setting
 
 
 def test_a_depth_beyond_the_base_keeps_every_layer_and_adds_none(tiny_model_dir):

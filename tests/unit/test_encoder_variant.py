@@ -116,7 +116,7 @@ def test_the_saved_run_predicts_what_training_measured(enc_run):
     from tuneforge.data.formats import load_examples
     from tuneforge.data.split import split_examples
     from tuneforge.models.classifier import load_classifier
-    from tuneforge.train.calibration import nll
+    from tuneforge.models.calibration import nll
 
     run_dir, _ = enc_run
     run = json.loads((run_dir / "run.json").read_text())
@@ -210,6 +210,34 @@ def test_merged_export_keeps_the_head_and_passes_parity(enc_run, tmp_path):
     assert sorted(body.config.id2label.values()) == LABELS
 
 
+def test_predict_reads_the_merged_export_as_the_run(enc_run, tmp_path):
+    """`tuneforge predict --model EXPORT_FOLDER` answers from the export's own files (fused, at the recorded
+    temperatures and input format) as the run does; an export from before the record carried the input format
+    is read the way training fed the encoder."""
+    from typer.testing import CliRunner
+
+    from tuneforge.cli.main import app
+    from tuneforge.export.classifier_export import load_exported_classifier
+    from tuneforge.export.export import export_variant
+    from tuneforge.export.merge import EXPORT_FILE
+    from tuneforge.models.classifier import load_classifier
+
+    run_dir, _ = enc_run
+    out, _ = export_variant(run_dir, tmp_path / "merged", "merged", parity_samples=0)
+    r = CliRunner().invoke(app, ["predict", "--model", str(out), "dell laptop"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == load_classifier(run_dir).predict(["dell laptop"])[0][0]
+    # Unseen words keep the probabilities off 0 and 1, where the fusion and the [CLS]/[SEP] input show.
+    texts = ["dell laptop", "hotel room", "zebra quantum", "xyz"]
+    expected = load_classifier(run_dir).probabilities(texts)
+    assert load_exported_classifier(out).probabilities(texts) == [pytest.approx(p, rel=1e-5) for p in expected]
+    record = json.loads((out / EXPORT_FILE).read_text())
+    assert record["special_tokens"] is True
+    del record["special_tokens"]
+    (out / EXPORT_FILE).write_text(json.dumps(record))
+    assert load_exported_classifier(out).probabilities(texts) == [pytest.approx(p, rel=1e-5) for p in expected]
+
+
 def test_the_export_has_a_classifier_card_with_both_calibrations(enc_run, tmp_path):
     """The exported folder's README.md describes a classifier: its labels, the head's calibration and the served
     (fused) probabilities' calibration from run.json, and that the checkpoint alone is the head alone."""
@@ -226,6 +254,11 @@ def test_the_export_has_a_classifier_card_with_both_calibrations(enc_run, tmp_pa
     assert f"- served (head fused with the n-gram model): temperature {served['temperature']:.3f}" in card
     assert f"log-loss {served['nll_before']:.4f} -> {served['nll_after']:.4f}" in card
     assert "the head alone and may answer differently" in card
+    # The settings that shaped an encoder's head, and none of a decoder's (they would mean nothing here).
+    cfg = run["config"]
+    for key in ("classifier_freeze_embeddings", "classifier_head_init", "classifier_pooling", "lr"):
+        assert f"| {key} | {cfg[key]} |" in card
+    assert "| classifier_layers |" not in card and "| lora_r |" not in card
 
 
 def test_registry_registers_it(enc_run):
@@ -262,10 +295,14 @@ def test_frozen_embeddings_stay_as_the_base_had_them(tiny_encoder_dir, tmp_path)
 
     run_dir, notes = train_label_variant(tmp_path, tiny_encoder_dir, classifier_freeze_embeddings=True, epochs=2,
                                          classifier_head_init="probe", classifier_fusion_weight=0.8)
+    from tuneforge.models.classifier import load_classifier
+
     base, tuned = load_file(str(tiny_encoder_dir / "model.safetensors")), load_file(str(run_dir / "model.safetensors"))
-    word = next(k for k in tuned if k.endswith("word_embeddings.weight"))
-    assert (tuned[word] == base[word]).all()
-    changed = [k for k in tuned if k != word and k in base and not (tuned[k] == base[k]).all()]
+    word = "embeddings.word_embeddings.weight"
+    # Unchanged, so the run folder reads them from the base (tests/unit/test_base_tensors.py) and loads them back.
+    assert word not in tuned
+    assert (load_classifier(run_dir).model.model.get_input_embeddings().weight == base[word]).all()
+    changed = [k for k in tuned if k in base and not (tuned[k] == base[k]).all()]
     assert any("encoder.layer" in k for k in changed) and any("position_embeddings" in k for k in changed)
     run = json.loads((run_dir / "run.json").read_text())
     assert run["metrics"]["trainable_params"] == run["metrics"]["total_params"] - base[word].numel()

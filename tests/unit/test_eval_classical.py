@@ -44,7 +44,7 @@ def _scores(preds: list[str]):
 
 def test_tfidf_baseline_scores_what_the_hand_made_set_allows():
     baseline = classical.fit_tfidf(_rows())
-    preds, seconds = classical.run_baseline(baseline, [t for t, _ in TEST])
+    preds, seconds, _ = classical.run_baseline(baseline, [t for t, _ in TEST])
     # Every input is read right; the two wrong references cost exactly 2 of 10.
     assert preds == ["fruit"] * 3 + ["vehicle"] * 3 + ["office"] * 3 + ["fruit"]
     m = _scores(preds)
@@ -53,6 +53,17 @@ def test_tfidf_baseline_scores_what_the_hand_made_set_allows():
     f1 = [2 * p * r / (p + r) for p, r in ((3 / 4, 1.0), (1.0, 3 / 4), (2 / 3, 2 / 3))]
     assert m["macro_f1"] == pytest.approx(sum(f1) / 3)
     assert baseline.info["train_examples"] == 18 and baseline.info["fit_s"] > 0 and seconds > 0
+
+
+def test_a_baseline_states_the_probability_of_its_answer():
+    """Each label comes with the logistic regression's probability of it, the calibration table's input."""
+    baseline = classical.fit_tfidf(_rows())
+    texts = [t for t, _ in TEST]
+    preds, _, confidences = classical.run_baseline(baseline, texts)
+    probs = baseline.model.predict_proba(texts)
+    assert confidences == pytest.approx([float(row.max()) for row in probs])
+    assert preds == [str(baseline.model.classes_[row.argmax()]) for row in probs] == baseline.predict(texts)
+    assert all(1 / 3 < c < 1 for c in confidences)
 
 
 @pytest.mark.parametrize("base", ["all-minilm-l6-v2", "multilingual-e5-small"])
@@ -68,7 +79,7 @@ def test_embedding_baseline_on_a_packaged_encoder(base):
     fruit_fruit, fruit_truck = float(vecs[0] @ vecs[1]), float(vecs[0] @ vecs[2])
     assert fruit_fruit > fruit_truck + 0.05  # a real sentence encoder, not random weights
     baseline = classical.fit_embedding(_rows(), encoder)
-    preds, _ = classical.run_baseline(baseline, [t for t, _ in TEST])
+    preds, _, _ = classical.run_baseline(baseline, [t for t, _ in TEST])
     assert _scores(preds)["accuracy"] >= 0.8
     assert baseline.info["encoder"] == PACKAGED_ENCODERS[base][1] and "384 dimensions" in baseline.info["features"]
 

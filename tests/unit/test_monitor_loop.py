@@ -149,12 +149,12 @@ def test_monitor_alerts_on_drift_only_and_writes_the_html_report(deployed, tmp_p
 
 def test_label_probabilities_are_scored_and_stored_for_a_generative_variant(deployed_generative):
     """The label scores of a generative variant go through the temperature fitted on its frozen set (the one
-    calibration fit of train/calibration.py) and are stored per request."""
+    calibration fit of models/calibration.py) and are stored per request."""
     from tuneforge.monitor.confidence import LabelScorer, monitor_dir
     from tuneforge.monitor.cycle import run_cycle
     from tuneforge.monitor.reference import load_reference
     from tuneforge.monitor.traffic_log import TrafficLog, traffic_path
-    from tuneforge.train.calibration import fit_temperature, softmax_rows
+    from tuneforge.models.calibration import fit_temperature, softmax_rows
 
     traffic = TrafficLog()
     for i, (label, texts) in enumerate(_LINES.items()):

@@ -1,5 +1,5 @@
 """The monitor's statistics on synthetic data whose truth is known: drift tests, PSI, the domain classifier and
-the label-free accuracy estimate (CBPE). Its temperature fit is train/calibration.py's, tested in
+the label-free accuracy estimate (CBPE). Its temperature fit is models/calibration.py's, tested in
 test_calibration.py."""
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ def test_the_served_probabilities_calibration_is_recorded_from_the_served_model(
 
     from tuneforge.data.labels import normalise_answer
     from tuneforge.models.classifier import classifier_input, load_classifier
-    from tuneforge.train.calibration import expected_calibration_error
+    from tuneforge.models.calibration import expected_calibration_error
     from tuneforge.train.sft import prepare_data
 
     run_dir, notes = fused_run

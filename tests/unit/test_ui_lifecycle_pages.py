@@ -60,6 +60,8 @@ def _full_eval(path, tuned, baseline, n=20, data="/data/test.jsonl"):
         ex["reference"] = "x"
         ex["predictions"] = {name: "x" if ex["scores"][name]["correct"] else "y" for name in ex["scores"]}
     report["recommendation"] = "Recommendation: use fine-tuned."
+    report["systems"]["fine-tuned"]["calibration"] = {"ece": 0.031, "mean_confidence": 0.88, "accuracy": tuned,
+                                                      "bins": 10, "n": n}
     path.write_text(json.dumps(report))
     return path
 
@@ -76,6 +78,9 @@ def test_compare_shows_every_system_with_intervals_the_recommendation_and_worst_
     assert "Recommendation: use fine-tuned." in html
     rows = dict(re.findall(r'<th scope="row">([^<]+)</th><td>[^<]*</td>\s*<td>([^<]+)</td>', html))
     assert rows == {"fine-tuned": "90.0% (95% CI 70.0–95.0%)", "base zero-shot": "30.0% (95% CI 10.0–35.0%)"}
+    # The calibration error of the systems that state probabilities, on the same rows; the others say they don't.
+    ece = dict(re.findall(r'<th scope="row">([^<]+)</th>(?:\s*<td>[^<]*</td>){3}\s*<td>([^<]+)</td>', html))
+    assert ece == {"fine-tuned": "3.1%", "base zero-shot": "no probabilities"} and "Calibration error" in html
     worst = html[html.index('id="worst-errors"'):html.index("</table>", html.index('id="worst-errors"'))]
     assert worst.count("<tr>") == 1 + 2 and "line 18" in worst and "line 19" in worst  # header + the 2 errors
     assert "line 17" not in worst

@@ -11,13 +11,14 @@ EPILOG = """\b
 Examples:
   tuneforge predict --model runs/invoice "Adobe Creative Cloud annual licence"
   tuneforge predict --model invoice-coder@production --input lines.csv --output predictions.csv
+  tuneforge predict --model exports/invoice-merged "Adobe Creative Cloud annual licence"
   cat lines.jsonl | tuneforge predict --model invoice-coder:3 --input - --output - > predictions.jsonl
 """
 
 
 def resolve_model(spec: str) -> str:
     """A run folder as given; a registry reference (name, name:3, name@production) to its run folder, as
-    `serve` and `models export` resolve it; anything else is a base model name."""
+    `serve` and `models export` resolve it; anything else (a base model, an exported folder) as given."""
     from tuneforge.run_record import is_run_dir
 
     if is_run_dir(spec):
@@ -37,14 +38,18 @@ def _run(cfg: PredictConfig):
 
     if (cfg.text is None) == (cfg.input is None):
         raise UserError("give one input as an argument, or a file with --input (not both)", field="--input")
+    from tuneforge.export.classifier_export import is_exported_classifier, load_exported_classifier
     from tuneforge.models.classifier import is_classifier_dir, load_classifier, print_classification
 
-    if is_classifier_dir(resolve_model(cfg.model)):  # a head over labels answers the label (argmax)
-        clf = load_classifier(resolve_model(cfg.model))
+    model = resolve_model(cfg.model)
+    # A head over labels answers the label (argmax): from its run folder, or from its merged export.
+    clf = (load_classifier(model) if is_classifier_dir(model)
+           else load_exported_classifier(model) if is_exported_classifier(model) else None)
+    if clf is not None:
         if cfg.input is not None:
             return predict_file(clf, cfg, None, lambda msg: print(msg, file=sys.stderr))
         return print_classification(clf, cfg.text, cfg.probabilities)
-    loaded = load_for_inference(resolve_model(cfg.model))
+    loaded = load_for_inference(model)
     schema = run_answer_schema(loaded.run) if cfg.constrained else None
     if cfg.input is not None:
         return predict_file(loaded, cfg, schema, lambda msg: print(msg, file=sys.stderr))

@@ -36,10 +36,17 @@ class Baseline:
     info: dict = field(default_factory=dict)  # fit_s, train_examples, encoder, ...
 
     def predict(self, texts: list[str]) -> list[str]:
+        return self.predict_with_confidence(texts)[0]
+
+    def predict_with_confidence(self, texts: list[str]) -> tuple[list[str], list[float]]:
+        """Labels and the logistic regression's probability of each (its argmax, so the same labels `predict`
+        of scikit-learn gives)."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):
-            return [str(p) for p in self.model.predict(self.featurise(texts) if self.featurise else texts)]
+            probs = self.model.predict_proba(self.featurise(texts) if self.featurise else texts)
+        best = probs.argmax(axis=1)
+        return [str(self.model.classes_[i]) for i in best], [float(p[i]) for p, i in zip(probs, best)]
 
 
 @dataclass
@@ -110,11 +117,11 @@ def fit_embedding(rows: TrainingRows, encoder, seed: int = 0) -> Baseline:
         "train_examples": len(rows.texts)})
 
 
-def run_baseline(baseline: Baseline, texts: list[str]) -> tuple[list[str], float]:
-    """(normalised labels, seconds for all texts)."""
+def run_baseline(baseline: Baseline, texts: list[str]) -> tuple[list[str], float, list[float]]:
+    """(normalised labels, seconds for all texts, each label's probability)."""
     t0 = time.perf_counter()
-    preds = baseline.predict(texts)
-    return preds, time.perf_counter() - t0
+    preds, confidences = baseline.predict_with_confidence(texts)
+    return preds, time.perf_counter() - t0, confidences
 
 
 def can_fit(rows: TrainingRows) -> str | None:

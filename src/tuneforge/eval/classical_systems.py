@@ -54,10 +54,10 @@ def classical_systems(cfg: EvalConfig, spec: TaskSpec, examples: list[Example], 
 def answer_classical(system: System, spec: TaskSpec) -> list[Generation]:
     """Predict every held-out input; each example gets an equal share of the batch's wall time."""
     baseline, texts = system.extra["baseline"], system.extra["texts"]
-    preds, seconds = classical.run_baseline(baseline, texts)
+    preds, seconds, confidences = classical.run_baseline(baseline, texts)
     per = seconds / max(len(texts), 1)
     baseline.info["predict_ms_per_example"] = 1000 * per
-    return [Generation(spec.label_forms.get(p, p), per, 0, 0) for p in preds]
+    return [Generation(spec.label_forms.get(p, p), per, 0, 0, confidence=c) for p, c in zip(preds, confidences)]
 
 
 def classical_summary(system: System) -> dict:

@@ -23,5 +23,5 @@ def classify_prompts(run_dir: str, prompts: list[list[dict]], batch_size: int = 
         answers = clf.predict(chunk, batch_size)
         each = (time.perf_counter() - t0) / len(chunk)
         tokens = [len(ids) for ids in clf.tokenizer(chunk, add_special_tokens=False)["input_ids"]]
-        out += [Generation(label, each, n, 0) for (label, _), n in zip(answers, tokens)]
+        out += [Generation(label, each, n, 0, confidence=max(probs)) for (label, probs), n in zip(answers, tokens)]
     return out

@@ -112,6 +112,9 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
     if cfg.bootstrap:
         out["ci"], out["ci_method"] = confidence_intervals(rows, spec.headline_values, cfg.bootstrap, cfg.confidence,
                                                            cfg.seed)
+    calibration = answer_calibration(gens, rows)
+    if calibration:
+        out["calibration"] = calibration
     if system.kind == "classical":
         from tuneforge.eval.classical_systems import classical_summary
 
@@ -120,6 +123,20 @@ def summarise_system(system: System, gens, rows: list[dict], refs: list[str], sp
         out["cost_per_1k_requests"] = cost_per_1k_requests(
             out["mean_tokens_in"], out["mean_tokens_out"], cfg.price_in, cfg.price_out or 0.0)
     return out
+
+
+def answer_calibration(gens, rows: list[dict]) -> dict | None:
+    """How well a system's stated probabilities match how often it is right, on these held-out rows: for systems
+    that give a probability with every answer (a classification variant, the non-LLM baselines). The variant's
+    temperature was fitted on its own held-out split at training; this is the check on data it never saw."""
+    from tuneforge.models.calibration import ECE_BINS, calibration_error
+
+    if not gens or any(g.confidence is None for g in gens) or any("correct" not in r for r in rows):
+        return None
+    confidences = [g.confidence for g in gens]
+    correct = [bool(r["correct"]) for r in rows]
+    return {"ece": calibration_error(confidences, correct), "mean_confidence": sum(confidences) / len(confidences),
+            "accuracy": sum(correct) / len(correct), "bins": ECE_BINS, "n": len(rows)}
 
 
 def compare_systems(spec: TaskSpec, rows: dict[str, list[dict]], kinds: dict[str, str], reference: str,

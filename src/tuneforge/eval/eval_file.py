@@ -3,7 +3,8 @@ names of its systems and which way each metric points. The gate, the registry, t
 retrain policy read an evaluation through `read_eval`, never by indexing raw JSON.
 
 Layout (format `tuneforge.eval/3`): `systems.<name>` holds `kind`, `decoding`, `n`, `metrics` (the task's headline
-metrics, each stored once), `ci` (with `ci_method`), `details`, latency p50/p95, tokens and cost; `examples[i]`
+metrics, each stored once), `ci` (with `ci_method`), `details`, latency p50/p95, tokens and cost, and for systems
+that state a probability with each answer `calibration` (ECE, mean confidence, accuracy; optional); `examples[i]`
 holds the input, reference, and per system the prediction, the score row and the timing. Version 2 files also
 repeated each headline metric at the top of the system; version 1 files had only those. Both are still read.
 """

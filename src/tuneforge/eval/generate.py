@@ -16,6 +16,7 @@ class Generation:
     tokens_in: int
     tokens_out: int
     ids: list[int] = field(default_factory=list)  # the answer's token ids, with the stop token that ended it
+    confidence: float | None = None  # the probability the system gave its answer, when it gives one (classifiers)
 
 
 def left_padded(rows: list[list[int]], pad_id: int):

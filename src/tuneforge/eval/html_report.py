@@ -211,6 +211,18 @@ def _interval_note(report: dict) -> str:
     return f'<p class="note">Intervals ({_level(report)}%): {escape(methods)}.</p>' if methods else ""
 
 
+def _calibration(report: dict) -> str:
+    rows = [f"<tr><td>{escape(name)}</td><td class=\"num\">{100 * c['mean_confidence']:.1f}%</td>"
+            f"<td class=\"num\">{100 * c['accuracy']:.1f}%</td><td class=\"num\">{100 * c['ece']:.1f}%</td></tr>"
+            for name, s in report["systems"].items() if (c := s.get("calibration"))]
+    if not rows:
+        return ""
+    return ("<h2>Calibration</h2><p>The systems that state a probability with each answer, on these held-out rows: "
+            "the mean stated probability against the share answered right, and the expected calibration error over "
+            "confidence bins (0 is perfectly honest).</p>"
+            + _table("calibration", ["system", "mean confidence", "accuracy", "ECE"], rows))
+
+
 def render_html(report: dict) -> str:
     n = next(iter(report["systems"].values()))["n"]
     text = report.get("recommendation") or recommendation(report)
@@ -222,7 +234,7 @@ def render_html(report: dict) -> str:
         f"base: <code>{escape(str(report.get('base')))}</code> · {escape(report.get('created_at', ''))}</p>"
         f'<div class="recommendation" id="recommendation"><strong>Recommendation.</strong> {escape(text)}</div>'
         f"{_warnings(report)}<h2>Systems</h2>{_systems_table(report)}{_interval_note(report)}{_metric_charts(report)}"
-        f"{_classical(report)}"
+        f"{_classical(report)}{_calibration(report)}"
         f"{_significance(report)}{_task_charts(report)}{_latency(report)}{_judge(report)}{_worst_errors(report)}"
         "</body></html>"
     )

@@ -107,6 +107,24 @@ def classical_table(report: dict):
     return table
 
 
+def calibration_table(report: dict):
+    """The systems that give a probability with each answer: is it honest on these held-out rows?"""
+    from rich.table import Table
+
+    rows = {n: s["calibration"] for n, s in report["systems"].items() if s.get("calibration")}
+    if not rows:
+        return None
+    bins = next(iter(rows.values()))["bins"]
+    table = Table(title="calibration on these rows: the stated probability of each answer against how often it is "
+                        "right")
+    table.caption = f"ECE: expected calibration error over {bins} confidence bins (0 is perfectly honest)"
+    for col in ("system", "mean confidence", "accuracy", "ECE"):
+        table.add_column(col, justify="left" if col == "system" else "right")
+    for name, c in rows.items():
+        table.add_row(_plain(name), _pct(c["mean_confidence"]), _pct(c["accuracy"]), _pct(c["ece"]))
+    return table
+
+
 def significance_table(report: dict):
     """Paired tests on the first headline metric (all metrics are in eval.json and the HTML report)."""
     from rich.table import Table
@@ -133,7 +151,8 @@ def print_report(report: dict, console=None) -> None:
     from rich.console import Console
 
     console = console or Console()
-    for make in (comparison_table, classical_table, per_label_table, per_field_table, significance_table):
+    for make in (comparison_table, classical_table, calibration_table, per_label_table, per_field_table,
+                 significance_table):
         table = make(report)
         if table is not None:
             console.print(table)

@@ -11,7 +11,8 @@ A fused variant (models/fusion.py: the head's probabilities combined with an n-g
 its n-gram model too (`ngram_model.json` + `ngram_model.safetensors`, no pickle) with the fusion weight and
 temperatures in tuneforge-export.json, and says so: the head alone answers differently, so a runtime that loads
 only the transformers folder is not the variant. Parity runs the fused path from the exported files.
-Parity: the exported folder, loaded back, must give the same label as the run on sample inputs.
+Parity: the exported folder, loaded back from its own files and tuneforge-export.json alone (as `tuneforge predict
+--model EXPORT_FOLDER` loads it), must give the same label as the run on sample inputs.
 
 GGUF is refused with a clear message: tuneforge's GGUF writer carries the language-model head only, and
 llama.cpp offers no per-label sequence-classification path for Llama-family models whose output tuneforge could
@@ -58,7 +59,8 @@ def export_classifier(run_dir, run: dict, out, fmt: str, overwrite: bool = False
         write_model_card(run_dir, tmp, export_kind="merged", title=Path(out).name)
         write_export_record(tmp, run_dir, run, "merged-safetensors", variant_type="classification",
                             labels=clf.labels, temperature=clf.temperature, input=run.get("input"),
-                            pooling=clf.pooling, fusion=fusion and {**fusion, "note": FUSION_NOTE})
+                            pooling=clf.pooling, special_tokens=clf.special_tokens,
+                            fusion=fusion and {**fusion, "note": FUSION_NOTE})
     out = Path(out)
     if parity_samples <= 0:
         return out, None
@@ -67,18 +69,38 @@ def export_classifier(run_dir, run: dict, out, fmt: str, overwrite: bool = False
     return out, report
 
 
-def classifier_parity(reference: Classifier, folder: Path, prompts: list[list[dict]]) -> ParityReport:
-    """The exported folder against the run on sample inputs, fused when the run is (from the exported files)."""
+def is_exported_classifier(folder) -> bool:
+    """Whether a folder is a classification variant's merged export (its tuneforge-export.json says so)."""
+    from tuneforge.export.merge import read_export_record
+
+    return Path(folder).is_dir() and read_export_record(folder).get("variant_type") == "classification"
+
+
+def load_exported_classifier(folder) -> Classifier:
+    """A merged classification export as a ready Classifier, from the folder's files alone: the labels,
+    temperature, pooling, input format and fusion come from tuneforge-export.json, not from the source run."""
     from tuneforge.export.merge import read_export_record
     from tuneforge.models.classifier import load_head_model
-    from tuneforge.models.fusion import load_fusion
     from tuneforge.models.encoder import is_encoder_dir, load_encoder_tokenizer
+    from tuneforge.models.fusion import load_fusion
     from tuneforge.models.load import load_tokenizer
 
-    tok = load_encoder_tokenizer(folder) if is_encoder_dir(folder) else load_tokenizer(folder)
-    exported = Classifier(load_head_model(folder, len(reference.labels), tok.pad_token_id).eval(), tok,
-                          reference.labels, reference.temperature, reference.pooling, reference.special_tokens,
-                          load_fusion(folder, read_export_record(folder)))
+    record = read_export_record(folder)
+    encoder = is_encoder_dir(folder)
+    tok = load_encoder_tokenizer(folder) if encoder else load_tokenizer(folder)
+    labels = list(record["labels"])
+    # Exports written before the record carried the input format: an encoder reads [CLS] text [SEP], a decoder
+    # the text alone, as training does (train/classification.py).
+    special_tokens = bool(record.get("special_tokens", encoder))
+    return Classifier(load_head_model(folder, len(labels), tok.pad_token_id).eval(), tok, labels,
+                      float(record.get("temperature") or 1.0), record.get("pooling", "last"), special_tokens,
+                      load_fusion(folder, record))
+
+
+def classifier_parity(reference: Classifier, folder: Path, prompts: list[list[dict]]) -> ParityReport:
+    """The exported folder, loaded as a runtime loads it, against the run on sample inputs (fused when the run
+    is, from the exported files)."""
+    exported = load_exported_classifier(folder)
     texts = [classifier_input(p) for p in prompts]
     mismatches = []
     for text, (a, _), (b, _) in zip(texts, reference.predict(texts), exported.predict(texts)):

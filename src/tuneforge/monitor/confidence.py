@@ -14,10 +14,10 @@ from pathlib import Path
 
 from tuneforge.data.labels import normalise_answer
 from tuneforge.data.messages import with_system
+from tuneforge.models.calibration import fit_temperature, softmax_rows
 from tuneforge.monitor.feedback import request_messages, response_text
 from tuneforge.monitor.reference import Reference, eval_examples
 from tuneforge.paths import home
-from tuneforge.train.calibration import fit_temperature, softmax_rows
 
 # A temperature fitted on fewer labelled rows than this would follow a handful of answers; T = 1 is kept instead.
 MIN_CALIBRATION_ROWS = 5

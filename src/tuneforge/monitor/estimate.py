@@ -4,7 +4,7 @@ With calibrated probabilities, the chance that an answer is right is the probabi
 expected accuracy of a window is the mean of those probabilities and its sampling spread that of a sum of
 independent Bernoulli trials. Calibration is temperature scaling fitted on labelled reference data (the
 variant's frozen evaluation set): one parameter, which keeps the ranking of labels and fixes over- or
-under-confidence; the fit is train/calibration.py's, the one the trained head uses (monitor/confidence.py calls
+under-confidence; the fit is models/calibration.py's, the one the trained head uses (monitor/confidence.py calls
 it). Measured accuracy on reviewed traffic gets a Wilson interval.
 """
 

@@ -79,7 +79,8 @@ def _system_object(name: str, s: dict) -> dict:
     return {"name": name, "kind": s.get("kind"), "decoding": s.get("decoding"), "n": s.get("n"),
             "metrics": s.get("metrics", {}), "ci": s.get("ci", {}), "ci_method": s.get("ci_method", {}),
             "latency_p50_s": s.get("latency_p50_s"), "mean_tokens_in": s.get("mean_tokens_in"),
-            "cost_per_1k_requests": s.get("cost_per_1k_requests")}
+            "cost_per_1k_requests": s.get("cost_per_1k_requests"),
+            "calibration": s.get("calibration")}  # ECE on these rows, for systems that state probabilities
 
 
 def evaluation_object(ref: str, report) -> dict:

@@ -7,7 +7,7 @@ has at least FUSION_MIN_HELD_OUT rows; below that a choice would follow a handfu
 --classifier-fusion-weight is used: measured per base on validation splits of the benchmark's training files
 (docs/training.md) and set by the no-flag rules (train/defaults.py, train/encoder_defaults.py). The
 fused scores' temperature is then fitted on the held-out rows (when there are any), and the record carries the
-served probabilities' expected calibration error and log-loss before and after it (train/calibration.py).
+served probabilities' expected calibration error and log-loss before and after it (models/calibration.py).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def choose_weight(head_logits, head_temperature: float, ngram_log_probs, targets
     import numpy as np
 
     from tuneforge.models.fusion import fused_scores
-    from tuneforge.train.calibration import fit_temperature, nll
+    from tuneforge.models.calibration import fit_temperature, nll
 
     min_rows = FUSION_MIN_HELD_OUT if min_rows is None else min_rows
     if len(targets) < max(min_rows, 1):
@@ -59,7 +59,7 @@ def train_fusion(texts: list[str], targets: list[int], eval_texts: list[str], ev
     from tuneforge.data.tfidf import fit_tfidf_classifier
     from tuneforge.models.fusion import fused_scores
     from tuneforge.models.ngram_model import NgramModel, save_ngram
-    from tuneforge.train.calibration import calibrate, describe
+    from tuneforge.models.calibration import calibrate, describe
 
     pipeline, features, cv = fit_tfidf_classifier(texts, [str(t) for t in targets], seed)
     ngram = NgramModel(pipeline, features)

@@ -33,18 +33,23 @@ def nll(logits: list[list[float]], labels: list[int], temperature: float) -> flo
 
 def expected_calibration_error(probs: list[list[float]], labels: list[int], bins: int = ECE_BINS) -> float:
     """Sum over confidence bins of |accuracy - mean confidence| x share of predictions in the bin."""
-    if not labels:
+    confidences = [max(p) for p in probs]
+    return calibration_error(confidences, [p.index(c) == y for p, c, y in zip(probs, confidences, labels)], bins)
+
+
+def calibration_error(confidences: list[float], correct: list[bool], bins: int = ECE_BINS) -> float:
+    """ECE from each answer's confidence (its probability) and whether it was right: what an evaluation has for
+    every system that gives a probability with its answer."""
+    if not confidences:
         return 0.0
     totals = [[0, 0.0, 0] for _ in range(bins)]  # count, confidence sum, correct
-    for p, y in zip(probs, labels):
-        conf = max(p)
-        guess = p.index(conf)
+    for conf, right in zip(confidences, correct):
         b = min(int(conf * bins), bins - 1)
         totals[b][0] += 1
         totals[b][1] += conf
-        totals[b][2] += int(guess == y)
-    n = len(labels)
-    return sum(abs(correct / count - conf_sum / count) * count / n for count, conf_sum, correct in totals if count)
+        totals[b][2] += int(right)
+    n = len(confidences)
+    return sum(abs(right / count - conf_sum / count) * count / n for count, conf_sum, right in totals if count)
 
 
 def fit_temperature(logits: list[list[float]], labels: list[int]) -> float:
