@@ -17,7 +17,7 @@ from contextlib import nullcontext
 
 from tuneforge.models.classifier import pool
 from tuneforge.models.encoder import (E5_BASE, ENCODER_BASE, PACKAGED_ENCODERS, load_encoder_body,
-                                       packaged_encoder_dir, preferred_packaged_encoder)
+                                       load_encoder_tokenizer, packaged_encoder_dir, preferred_packaged_encoder)
 
 
 def _encode(module, tokenizer, texts: list[str], batch_size: int, max_length: int, normalise: bool):
@@ -51,13 +51,11 @@ class PackagedEncoder:
     """A packaged sentence encoder, by base name (384 dimensions for both, 256 tokens at most)."""
 
     def __init__(self, base: str):
-        from transformers import AutoTokenizer
-
         folder = packaged_encoder_dir(base)
         if folder is None:
             raise ValueError(f"the {base} encoder's package is not installed ({PACKAGED_ENCODERS[base][2]})")
         self.name = PACKAGED_ENCODERS[base][1]
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.tokenizer = load_encoder_tokenizer(folder)  # as the fine-tuned variant reads it
         self.model = load_encoder_body(folder).eval()
 
     def encode(self, texts: list[str], batch_size: int = 64):
