@@ -35,8 +35,8 @@ def choose_weight(head_logits, head_temperature: float, ngram_log_probs, targets
     held-out log-loss (ties: the one nearest `fixed`); `fixed` when there are fewer than `min_rows` held-out rows."""
     import numpy as np
 
-    from tuneforge.models.fusion import fused_scores
     from tuneforge.models.calibration import fit_temperature, nll
+    from tuneforge.models.fusion import fused_scores
 
     min_rows = FUSION_MIN_HELD_OUT if min_rows is None else min_rows
     if len(targets) < max(min_rows, 1):
@@ -57,9 +57,9 @@ def train_fusion(texts: list[str], targets: list[int], eval_texts: list[str], ev
     import numpy as np
 
     from tuneforge.data.tfidf import fit_tfidf_classifier
+    from tuneforge.models.calibration import calibrate, describe
     from tuneforge.models.fusion import fused_scores
     from tuneforge.models.ngram_model import NgramModel, save_ngram
-    from tuneforge.models.calibration import calibrate, describe
 
     pipeline, features, cv = fit_tfidf_classifier(texts, [str(t) for t in targets], seed)
     ngram = NgramModel(pipeline, features)
