@@ -24,7 +24,7 @@ import time
 
 DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, "pooling": "mean", "r": 16,
             "dropout": 0.05, "smoothing": 0.0, "wd": 0.0, "warmup": 0.1, "lp": 0, "base": "smollm2",
-            "head_lr": 0.0, "norm": 0, "init": 0, "soup": 1, "encoder": "", "freeze_emb": 0}
+            "head_lr": 0.0, "norm": 0, "init": 0, "soup": 1, "encoder": "", "freeze_emb": 0, "wise": 0}
 
 
 # base=minilm: a sentence encoder fully fine-tuned (every layer) with a linear head on its mean-pooled states:
@@ -34,7 +34,9 @@ DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, 
 # on the untrained encoder's pooled states (as `train`'s --classifier-head-init probe does); freeze_emb=1 keeps
 # the word embeddings frozen; init=N draws the head and the data order from another seed (N > 0), for ensembles
 # of runs studied offline with --dump; soup=K trains K members from the same initial weights in different data
-# orders and averages their weights (a uniform model soup).
+# orders and averages their weights (a uniform model soup); wise=1 also scores, on each split, the weights
+# interpolated between the starting point (the probe-initialised, untrained encoder) and the best-loss epoch's
+# weights, alpha x fine-tuned + (1 - alpha) x start for alpha in WISE_ALPHAS (WiSE-FT, Wortsman et al. 2022).
 ENCODER_DEFAULTS = {"method": "full", "lr": 5e-5, "batch": 16, "warmup": 0.1}
 
 
@@ -171,6 +173,8 @@ def _result_line(name, finals) -> None:
 
 DUMP = None  # --dump DIR: write each split's validation logits there as JSON
 
+WISE_ALPHAS = (0.25, 0.5, 0.75)
+
 FUSION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)  # the encoder's share; 0 = the n-gram model alone
 
 
@@ -210,7 +214,7 @@ def _fusion_lines(name, seed, split, epoch_logits) -> dict:
 
 
 def _fusion_result(name, fused) -> None:
-    for which in ("last", "best-loss"):
+    for which in fused[0]:  # last, best-loss, and wiseALPHA with wise=1
         means = {w: sum(f[which][w] for f in fused) / len(fused) for w in FUSION_WEIGHTS}
         print(f"RESULT-FUSED {name} {which} epoch, mean over {len(fused)} split(s): "
               + ", ".join(f"w={w:g} {100 * a:.1f}%" for w, a in means.items()), flush=True)
@@ -266,6 +270,7 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                 body.eval()
                 probe_init(SimpleNamespace(clf=SimpleNamespace(score=head), pooled=pooled), texts, y, len(labels))
                 body.train()
+            start_state = _weights(body, head) if knobs["wise"] else None
             if knobs["freeze_emb"]:  # the word embeddings stay as they are (a 250k vocabulary is most of the weights)
                 body.embeddings.word_embeddings.weight.requires_grad_(False)
             groups = [{"params": [p for p in body.parameters() if p.requires_grad], "lr": knobs["lr"]},
@@ -294,7 +299,7 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                 va = float((vlog.argmax(-1) == torch.tensor(vy)).float().mean())
                 if best_logits is None or vl < best[0]:
                     best_logits = vlog.tolist()
-                    if knobs["soup"] > 1:
+                    if knobs["soup"] > 1 or knobs["wise"]:
                         best_state = _weights(body, head)
                 best = _epoch_line(f"{name} member {member}" if knobs["soup"] > 1 else name, seed, epoch, vl, va,
                                    cpu0, best)
@@ -311,7 +316,15 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
             print(f"{name} split {seed} soup of {knobs['soup']}: validation acc last {100 * va:.1f}%, "
                   f"best-loss {100 * best[2]:.1f}%", flush=True)
         finals.append((va, best[2]))
-        fused.append(_fusion_lines(name, seed, (texts, y, vtexts, vy), {"last": vlog.tolist(), "best-loss": best_logits}))
+        epoch_logits = {"last": vlog.tolist(), "best-loss": best_logits}
+        if knobs["wise"]:  # weight-space interpolation of the best-loss epoch with the starting point
+            for alpha in WISE_ALPHAS:
+                _load_mix(body, head, best_state, start_state, alpha)
+                wlog = validation_logits()
+                epoch_logits[f"wise{alpha:g}"] = wlog.tolist()
+                print(f"{name} split {seed} wise alpha={alpha:g}: validation acc "
+                      f"{100 * float((wlog.argmax(-1) == torch.tensor(vy)).float().mean()):.1f}%", flush=True)
+        fused.append(_fusion_lines(name, seed, (texts, y, vtexts, vy), epoch_logits))
     _result_line(name, finals)
     _fusion_result(name, fused)
 
@@ -327,6 +340,12 @@ def _load_average(body, head, states: list[dict]) -> None:
     avg = {k: (torch.stack([s[k].float() for s in states]).mean(0)).to(states[0][k].dtype) for k in states[0]}
     body.load_state_dict({k[5:]: v for k, v in avg.items() if k.startswith("body.")})
     head.load_state_dict({k[5:]: v for k, v in avg.items() if k.startswith("head.")})
+
+
+def _load_mix(body, head, tuned: dict, start: dict, alpha: float) -> None:
+    mixed = {k: (alpha * tuned[k].float() + (1 - alpha) * start[k].float()).to(tuned[k].dtype) for k in tuned}
+    body.load_state_dict({k[5:]: v for k, v in mixed.items() if k.startswith("body.")})
+    head.load_state_dict({k[5:]: v for k, v in mixed.items() if k.startswith("head.")})
 
 
 def main() -> None:

@@ -4,6 +4,11 @@ valid-JSON rate with exactly the learned keys, exact-object match and field accu
 
     python benchmarks/serve_extraction.py --model RUN_DIR --data examples/invoice-extraction/test.jsonl
 
+With --eval-json EVAL (the eval.json of `tuneforge eval` on the same rows), it also counts the rows where the
+server's default answer is the same object as the one the evaluation scored for the variant: `predict` and
+`eval` write the JSON key by key (eval/constrained.py), the server through an llguidance grammar
+(serve/answer_format.py), so this is the check that the server answers as the variant was evaluated.
+
 The server is started here as a subprocess on a free port (TUNEFORGE_HOME as in the environment); requests are
 sent --concurrency at a time, so they share the engine's batches as real traffic does.
 """
@@ -34,6 +39,30 @@ def _score(texts: list[str], refs: list[dict], keys: list[str]) -> dict:
     return {"valid_json": valid / n, "exact": exact / n, "field_acc": fields / (n * len(keys))}
 
 
+def _agreement(texts: list[str], rows: list[dict], eval_json: str, system: str) -> None:
+    """Rows where the served object equals the evaluated one (values compared as eval scores them)."""
+    from tuneforge.data.answer_schema import parse_json_object
+    from tuneforge.eval.tasks.extraction import normalise_value
+
+    examples = json.loads(Path(eval_json).read_text(encoding="utf-8"))["examples"]
+    by_input = {x["input"]: x["predictions"][system] for x in examples}
+    same, differ = 0, []
+    for text, row in zip(texts, rows):
+        user = "\n".join(m["content"] for m in row["messages"][:-1] if m["role"] == "user")
+        if user not in by_input:
+            raise SystemExit(f"{eval_json} has no example with the input of data row {rows.index(row) + 1}")
+        served, evaluated = parse_json_object(text) or {}, parse_json_object(by_input[user]) or {}
+        norm = lambda o: {k: normalise_value(v) for k, v in o.items()}  # noqa: E731
+        if list(served) == list(evaluated) and norm(served) == norm(evaluated):
+            same += 1
+        else:
+            differ.append((rows.index(row) + 1, {k: (evaluated.get(k), served.get(k)) for k in evaluated
+                                                 if normalise_value(evaluated.get(k)) != normalise_value(served.get(k))}))
+    print(f"served = evaluated ({system}) on {same} of {len(texts)} rows")
+    for line, fields in differ:
+        print(f"  row {line}: (evaluated, served) {fields}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True, help="an extraction run folder")
@@ -43,6 +72,9 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=None, help="default: none sent (the server's default)")
     ap.add_argument("--text-rows", type=int, default=0,
                     help="ask the free-text comparison on the first N rows only (0: all; free text runs long)")
+    ap.add_argument("--eval-json", help="eval.json of the same rows: compare the server's answers with its "
+                    "'fine-tuned' system's, row by row")
+    ap.add_argument("--eval-system", default="fine-tuned", help="which system of --eval-json to compare with")
     args = ap.parse_args()
 
     import openai
@@ -76,6 +108,8 @@ def main() -> None:
             cut = sum(f == "length" for _, f in answers)
             print(f"{mode:30s} {len(asked):3d} rows  valid JSON {s['valid_json']:.1%}  exact {s['exact']:.1%}  fields "
                   f"{s['field_acc']:.1%}  cut by max_tokens {cut}  {took:.1f}s")
+            if args.eval_json and not extra:
+                _agreement([a for a, _ in answers], rows, args.eval_json, args.eval_system)
     finally:
         stop(proc)
 

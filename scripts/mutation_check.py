@@ -233,6 +233,10 @@ MUTATIONS = [
              "models/encoder.py",
              [("(name for name in PACKAGED_ENCODERS if", "(name for name in reversed(PACKAGED_ENCODERS) if")],
              ["tests/unit/test_eval_classical.py", "tests/e2e/test_cli.py::test_train_eval_predict_flow"]),
+    Mutation("transformers-bars-shown", "every model load and save draws transformers' progress bar again",
+             "models/transformers_api.py",
+             [("    hf_logging.disable_progress_bar()  # which", "    pass  # which")],
+             ["tests/unit/test_no_library_warnings.py"]),
 ]
 
 def plant(m: Mutation, src: Path) -> None:

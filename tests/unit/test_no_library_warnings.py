@@ -1,5 +1,6 @@
-"""A plain train, eval and predict print no library warnings: tuneforge uses the current API of the transformers
-range it allows (the KV cache is `cache`, not `past_key_values`) and keeps peft's own deprecated call quiet."""
+"""A plain train, eval and predict print no library warnings and no library progress bars: tuneforge uses the
+current API of the transformers range it allows (the KV cache is `cache`, not `past_key_values`), keeps peft's own
+deprecated call quiet, and loads local model folders without transformers' per-load "Loading weights" bar."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def test_plain_train_eval_predict_print_no_warnings(tiny_model_dir, tmp_path, on
 
     # warning_once remembers what an earlier test already printed; forget it so this test sees every warning.
     transformers.utils.logging.warning_once.cache_clear()
+    transformers.utils.logging.enable_progress_bar()  # an earlier test's load may have turned them off
     collect = _Collect()
     hf_logger = logging.getLogger("transformers")
     hf_logger.addHandler(collect)
@@ -49,6 +51,8 @@ def test_plain_train_eval_predict_print_no_warnings(tiny_model_dir, tmp_path, on
                 result = runner.invoke(app, args)
                 assert result.exit_code == 0, (args, result.output)
                 assert "Warning" not in result.output and "deprecated" not in result.output, (args, result.output)
+                # transformers' own "Loading weights" bar, once per model load, buried the demo's output
+                assert "Loading weights" not in result.output and "it/s]" not in result.output, (args, result.output)
     finally:
         hf_logger.removeHandler(collect)
     library = [f"{w.category.__name__}: {w.message} ({w.filename})" for w in caught

@@ -143,8 +143,10 @@ def _load_gguf(folder: Path, name: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tuneforge.models.resolve import restore_pre_tokenizer
+    from tuneforge.models.transformers_api import loading_quietly
 
-    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=name, dtype=torch.float32)
+    with loading_quietly():
+        model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=name)
     restore_pre_tokenizer(tokenizer, Path(folder) / name)
     if tokenizer.pad_token_id is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuneforge.errors import UserError
-from tuneforge.models.transformers_api import peft_wrapping
+from tuneforge.models.transformers_api import loading_quietly, peft_wrapping
 
 VARIANT_TYPE = "classification"
 INPUT_FORMAT = "user_text"  # what the head reads: the user turns' text, no system prompt, no chat template
@@ -61,7 +61,6 @@ def load_head_model(path: str | Path, num_labels: int, pad_token_id: int, dtype:
     """
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
-    from transformers.utils import logging as hf_logging
 
     from tuneforge.models.encoder import encoder_classifier, is_encoder_dir
 
@@ -70,14 +69,10 @@ def load_head_model(path: str | Path, num_labels: int, pad_token_id: int, dtype:
     if depth and depth >= AutoConfig.from_pretrained(str(path)).num_hidden_layers:
         depth = 0
 
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # "score.weight newly initialised" is expected for a fresh head
-    try:
+    with loading_quietly(expected_warnings=True):  # "score.weight newly initialised" is expected for a fresh head
         model = AutoModelForSequenceClassification.from_pretrained(
             str(path), num_labels=num_labels, dtype=getattr(torch, dtype), use_safetensors=True,
             **({"num_hidden_layers": depth} if depth else {}))
-    finally:
-        hf_logging.set_verbosity(verbosity)
     model.config.pad_token_id = pad_token_id
     return model
 

@@ -188,6 +188,8 @@ def convert_packed(path: Path, target: Path, hub_id: str) -> Path:
     import torch
     from transformers import BertConfig, BertModel
 
+    from tuneforge.models.transformers_api import hide_transformers_bars
+
     packed = read_packed(path)
     config = BertConfig(vocab_size=packed["vocab"], hidden_size=packed["hidden"],
                         num_hidden_layers=packed["layers"], num_attention_heads=packed["heads"],
@@ -200,6 +202,7 @@ def convert_packed(path: Path, target: Path, hub_id: str) -> Path:
     if missing or unexpected:
         raise UserError(f"{path}: weights do not fit BertModel (missing {missing[:3]}, unexpected {unexpected[:3]})",
                         field="base")
+    hide_transformers_bars()
     with atomic_folder(target, overwrite=True) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         unigram_tokenizer(packed).save_pretrained(tmp)

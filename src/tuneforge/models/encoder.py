@@ -103,17 +103,15 @@ def load_encoder_body(path: str | Path, dtype: str = "float32"):
     weights (MiniLM ships some, e5 none) are left out, quietly."""
     import torch
     from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
+
+    from tuneforge.models.transformers_api import loading_quietly
 
     model_type = json.loads((Path(path) / "config.json").read_text()).get("model_type")
     pooler = model_type in ("bert", "roberta", "xlm-roberta")
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:  # a run folder's frozen tensors read from its base are filled below (models/base_tensors.py)
+    # The load report would list the frozen tensors filled below (models/base_tensors.py) as missing.
+    with loading_quietly(expected_warnings=True):
         model = AutoModel.from_pretrained(str(path), dtype=getattr(torch, dtype), use_safetensors=True,
                                           **({"add_pooling_layer": False} if pooler else {}))
-    finally:
-        hf_logging.set_verbosity(verbosity)
     fill_base_tensors(model, Path(path))
     return model
 

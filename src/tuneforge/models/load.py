@@ -27,9 +27,12 @@ def load_model(path: str | Path, dtype: str = INFERENCE_DTYPE, trust_remote_code
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(
-        str(path), dtype=getattr(torch, dtype), use_safetensors=True, trust_remote_code=trust_remote_code
-    )
+    from tuneforge.models.transformers_api import loading_quietly
+
+    with loading_quietly():
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=getattr(torch, dtype), use_safetensors=True, trust_remote_code=trust_remote_code
+        )
     return model
 
 

@@ -107,10 +107,13 @@ def dequantize_gguf(gguf_path: Path, target: Path, hub_id: str | None = None) ->
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tuneforge.models.transformers_api import loading_quietly
+
     folder, fname = str(gguf_path.parent), gguf_path.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
     restore_pre_tokenizer(tokenizer, gguf_path)
-    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
+    with loading_quietly():
+        loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
     config = loaded.config
     if hasattr(config, "quantization_config"):
         delattr(config, "quantization_config")

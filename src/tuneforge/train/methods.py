@@ -6,7 +6,7 @@ Every check that can fail runs before the base model is loaded, so a bad config 
 from __future__ import annotations
 
 from tuneforge.errors import UserError
-from tuneforge.models.transformers_api import peft_wrapping
+from tuneforge.models.transformers_api import loading_quietly, peft_wrapping
 
 ADAPTER_METHODS = ("lora", "dora", "qlora")
 
@@ -46,7 +46,8 @@ def load_base_for(cfg, path):
         bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=torch.bfloat16,
     )
-    model = AutoModelForCausalLM.from_pretrained(str(path), quantization_config=quant, use_safetensors=True)
+    with loading_quietly():
+        model = AutoModelForCausalLM.from_pretrained(str(path), quantization_config=quant, use_safetensors=True)
     return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
 
 
