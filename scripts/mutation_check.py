@@ -237,6 +237,11 @@ MUTATIONS = [
              "models/transformers_api.py",
              [("    hf_logging.disable_progress_bar()  # which", "    pass  # which")],
              ["tests/unit/test_no_library_warnings.py"]),
+    Mutation("classifier-called-an-llm", "the advice calls a classification head over a small encoder an LLM",
+             "eval/recommend.py",
+             [('    return "a fine-tuned model" if variant.get("decoding") == "classify" else "an LLM"',
+               '    return "an LLM"')],
+             ["tests/unit/test_eval_recommend.py"]),
 ]
 
 def plant(m: Mutation, src: Path) -> None:

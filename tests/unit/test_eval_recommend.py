@@ -49,7 +49,7 @@ def test_a_classical_model_as_good_as_the_variant_is_said_plainly():
     text = recommendation(_with_classical(_report(0.9, 0.001), 0.88, 0.6))
     assert "A classical model is as good as the fine-tuned variant here: tf-idf + logistic regression" in text
     assert "not significantly worse" in text and "trains in 1.2 s and answers in 0.05 ms" in text
-    assert "Recommendation: use tf-idf + logistic regression" in text
+    assert "Recommendation: use tf-idf + logistic regression; this task does not need an LLM unless" in text
     assert "Recommendation: use fine-tuned." not in text
     # The best system overall is the variant, named with its kind and its own interval.
     assert "Best system overall: fine-tuned (variant), accuracy 90.0%" in text
@@ -79,3 +79,13 @@ def test_a_higher_score_without_a_significant_test_is_called_level():
         "beats (paired bootstrap p = 0.001)"
     assert verdict(_report(0.4, 0.01), "fine-tuned", "base few-shot similar (k=8)", "accuracy").startswith("trails")
     assert verdict(_report(0.9, 0.001), "fine-tuned", "base zero-shot", "accuracy") == "beats (no paired test)"
+
+
+def test_a_classification_head_is_not_called_an_llm():
+    """The no-flag classification variant is a head over a small sentence encoder: when a classical model is as
+    good, the advice is that the task needs no fine-tuned model, not that it needs no LLM."""
+    report = _with_classical(_report(0.9, 0.001), 0.88, 0.6)
+    report["systems"]["fine-tuned"]["decoding"] = "classify"
+    text = recommendation(report)
+    assert "Recommendation: use tf-idf + logistic regression; this task does not need a fine-tuned model" in text
+    assert "need an LLM" not in text

@@ -131,7 +131,8 @@ def _classical_verdict(report: dict, best_v: str, classical: list[str], metric: 
     """Sentences on the best non-LLM baseline against the variant; a recommendation when it is as good.
 
     "As good" means not significantly worse in the paired test on the same examples: a business then does not
-    need an LLM for this task, and should hear so plainly. Empty when there is no baseline or the variant wins.
+    need the fine-tuned model (or the LLM) for this task, and should hear so plainly. Empty when there is no
+    baseline or the variant wins.
     """
     if not classical:
         return []
@@ -153,4 +154,12 @@ def _classical_verdict(report: dict, best_v: str, classical: list[str], metric: 
     return [overall, f"A classical model is as good as the fine-tuned variant here: {best_c} reaches "
             f"{100 * c['metrics'][metric]:.1f}% against {100 * v['metrics'][metric]:.1f}% for {best_v} "
             f"({_pts(-gap)}{p_text}), so it is not significantly worse{cost}.",
-            f"Recommendation: use {best_c}; this task does not need an LLM unless the variant improves."]
+            f"Recommendation: use {best_c}; this task does not need {_what_it_spares(v)} unless the variant "
+            "improves."]
+
+
+def _what_it_spares(variant: dict) -> str:
+    """What choosing the classical model does without. A classification variant is a head over a fine-tuned
+    model, often a small sentence encoder (the no-flag default), not an LLM that writes its answer: "does not
+    need an LLM" would misname it."""
+    return "a fine-tuned model" if variant.get("decoding") == "classify" else "an LLM"
