@@ -176,13 +176,17 @@ def test_migrations_are_named_and_applied_once(tmp_path):
 
 
 def test_models_cli_register_list_show_promote(runs):
-    write_eval(runs["alpha"] / "eval.json", tuned=0.9, baseline=0.4)
+    evaluation = write_eval(runs["alpha"] / "eval.json", tuned=0.9, baseline=0.4)
+    report = json.loads(evaluation.read_text())  # as eval writes it for a variant that states probabilities
+    report["systems"]["fine-tuned"]["calibration"] = {"ece": 0.0317, "mean_confidence": 0.88, "accuracy": 0.9}
+    evaluation.write_text(json.dumps(report))
     cli = CliRunner()
     r = cli.invoke(app, ["models", "register", str(runs["alpha"]), "--name", "invoice-coder"])
     assert r.exit_code == 0, r.output
     assert "registered invoice-coder:1 (candidate)" in r.output
-    r = cli.invoke(app, ["models", "list"], env={"COLUMNS": "200"})
+    r = cli.invoke(app, ["models", "list"], env={"COLUMNS": "250"})
     assert r.exit_code == 0 and "invoice-coder:1" in r.output and "smollm2-135m" in r.output
+    assert "calibration error" in r.output and "3.2%" in r.output and "90.0%" in r.output
     r = cli.invoke(app, ["models", "show", "invoice-coder:1"])
     shown = json.loads(r.output)
     assert shown["dataset_hash"] == "sha256:tiny-variant-1" and shown["history"][0]["to_stage"] == "candidate"
