@@ -3,7 +3,8 @@ exact match would be if the fields' errors were independent), and every wrong va
 
     python benchmarks/extraction_errors.py RUN/eval.json [--system fine-tuned] [--most 12]
 
-Values are compared as `tuneforge eval` scores them (eval/tasks/extraction.py `normalise_value`).
+Right and wrong are the evaluation's own per-field scores (eval.json `scores`, written by
+eval/tasks/extraction.py `score_example`); the values are parsed only to show the wrong ones.
 """
 
 from __future__ import annotations
@@ -22,20 +23,20 @@ def main() -> None:
     args = ap.parse_args()
 
     from tuneforge.data.answer_schema import parse_json_object
-    from tuneforge.eval.tasks.extraction import normalise_value
 
     examples = json.loads(Path(args.eval_json).read_text(encoding="utf-8"))["examples"]
     keys: list[str] = []
     wrong: dict[str, list] = {}
     exact = 0
     for x in examples:
+        scored = x["scores"][args.system]
         ref = parse_json_object(x["reference"]) or {}
         got = parse_json_object(x["predictions"][args.system]) or {}
         keys += [k for k in ref if k not in keys]
-        bad = [k for k in ref if normalise_value(ref[k]) != normalise_value(got.get(k))]
-        for k in bad:
-            wrong.setdefault(k, []).append((x["line"], ref[k], got.get(k)))
-        exact += not bad and set(got) == set(ref)
+        for k in ref:
+            if not scored["fields"][k]["tp"]:
+                wrong.setdefault(k, []).append((x["line"], ref[k], got.get(k)))
+        exact += bool(scored["exact"])
     n = len(examples)
     accuracy = {k: 1 - len(wrong.get(k, [])) / n for k in keys}
     print(f"{args.system}: {n} rows, exact-object match {exact / n:.1%}")
