@@ -47,17 +47,17 @@ def _agreement(texts: list[str], rows: list[dict], eval_json: str, system: str) 
     examples = json.loads(Path(eval_json).read_text(encoding="utf-8"))["examples"]
     by_input = {x["input"]: x["predictions"][system] for x in examples}
     same, differ = 0, []
-    for text, row in zip(texts, rows):
+    for line, (text, row) in enumerate(zip(texts, rows), start=1):
         user = "\n".join(m["content"] for m in row["messages"][:-1] if m["role"] == "user")
         if user not in by_input:
-            raise SystemExit(f"{eval_json} has no example with the input of data row {rows.index(row) + 1}")
+            raise SystemExit(f"{eval_json} has no example with the input of data row {line}")
         served, evaluated = parse_json_object(text) or {}, parse_json_object(by_input[user]) or {}
-        norm = lambda o: {k: normalise_value(v) for k, v in o.items()}  # noqa: E731
-        if list(served) == list(evaluated) and norm(served) == norm(evaluated):
+        fields = {k: (evaluated.get(k), served.get(k)) for k in {**evaluated, **served}
+                  if normalise_value(evaluated.get(k)) != normalise_value(served.get(k))}
+        if list(served) == list(evaluated) and not fields:
             same += 1
         else:
-            differ.append((rows.index(row) + 1, {k: (evaluated.get(k), served.get(k)) for k in evaluated
-                                                 if normalise_value(evaluated.get(k)) != normalise_value(served.get(k))}))
+            differ.append((line, fields))
     print(f"served = evaluated ({system}) on {same} of {len(texts)} rows")
     for line, fields in differ:
         print(f"  row {line}: (evaluated, served) {fields}")
