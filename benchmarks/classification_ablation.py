@@ -334,18 +334,22 @@ def _weights(body, head) -> dict:
             **{f"head.{k}": v.detach().clone() for k, v in head.state_dict().items()}}
 
 
+def _load(body, head, state: dict) -> None:
+    """Weights saved by `_weights` back into the body and the head."""
+    body.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("body.")})
+    head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+
+
 def _load_average(body, head, states: list[dict]) -> None:
     import torch
 
-    avg = {k: (torch.stack([s[k].float() for s in states]).mean(0)).to(states[0][k].dtype) for k in states[0]}
-    body.load_state_dict({k[5:]: v for k, v in avg.items() if k.startswith("body.")})
-    head.load_state_dict({k[5:]: v for k, v in avg.items() if k.startswith("head.")})
+    _load(body, head, {k: (torch.stack([s[k].float() for s in states]).mean(0)).to(states[0][k].dtype)
+                       for k in states[0]})
 
 
 def _load_mix(body, head, tuned: dict, start: dict, alpha: float) -> None:
-    mixed = {k: (alpha * tuned[k].float() + (1 - alpha) * start[k].float()).to(tuned[k].dtype) for k in tuned}
-    body.load_state_dict({k[5:]: v for k, v in mixed.items() if k.startswith("body.")})
-    head.load_state_dict({k[5:]: v for k, v in mixed.items() if k.startswith("head.")})
+    _load(body, head, {k: (alpha * tuned[k].float() + (1 - alpha) * start[k].float()).to(tuned[k].dtype)
+                       for k in tuned})
 
 
 def main() -> None:
