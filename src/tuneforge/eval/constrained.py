@@ -116,6 +116,9 @@ def json_answers(model, tokenizer, prompts: list[list[dict]], schema: dict, batc
     from tuneforge.models.structured import SchemaError
 
     fmt = answer_format(schema)
+    if fmt is None:
+        raise UserError("the reference answers are JSON objects without keys: nothing to decode into",
+                        field="keys", hint="evaluate with --no-constrained")
     grammars = _grammars(tokenizer, stop_token_ids(tokenizer, model))
     try:
         grammars.compile(fmt.grammar)  # once, cached: each row copies the compiled matcher

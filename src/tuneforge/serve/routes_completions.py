@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from tuneforge.models.structured import LarkGrammar, SchemaError
 from tuneforge.serve.answer_format import default_answer_format
 from tuneforge.serve.errors import ApiError
 from tuneforge.serve.label_responder import label_completion
@@ -17,7 +18,6 @@ from tuneforge.serve.responder import respond
 from tuneforge.serve.routes_models import lookup
 from tuneforge.serve.schemas import ChatCompletionRequest, CompletionRequest
 from tuneforge.serve.security import authorize
-from tuneforge.models.structured import LarkGrammar, SchemaError
 from tuneforge.serve.tool_calls import plan_tools
 
 router = APIRouter(dependencies=[Depends(authorize)])
