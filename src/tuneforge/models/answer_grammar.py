@@ -25,7 +25,7 @@ _MAX_WS = 8
 # A JSON number of at most 15 integer and 6 decimal digits (amounts, counts, years; no exponent).
 _NUMBER = r"/-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?/"
 # Inside a value (an "other" key's array or object) a little whitespace, bounded like the separators' WS.
-_VALUE_OPTIONS = {"x-guidance": {"whitespace_pattern": r"[ \t\r\n]{0,8}"}}
+_VALUE_OPTIONS = {"x-guidance": {"whitespace_pattern": r"[ \t\r\n]{0,%d}" % _MAX_WS}}
 
 
 def _value_rule(kind: str) -> str:
