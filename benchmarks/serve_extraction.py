@@ -5,9 +5,9 @@ valid-JSON rate with exactly the learned keys, exact-object match and field accu
     python benchmarks/serve_extraction.py --model RUN_DIR --data examples/invoice-extraction/test.jsonl
 
 With --eval-json EVAL (the eval.json of `tuneforge eval` on the same rows), it also counts the rows where the
-server's default answer is the same object as the one the evaluation scored for the variant: `predict` and
-`eval` write the JSON key by key (eval/constrained.py), the server through an llguidance grammar
-(serve/answer_format.py), so this is the check that the server answers as the variant was evaluated.
+server's default answer is the same object as the one the evaluation scored for the variant: `predict`,
+`eval` and the server decode under one grammar (models/answer_grammar.py), so the rows that differ are the ones
+where batching moved a near-tie of the greedy choice.
 
 The server is started here as a subprocess on a free port (TUNEFORGE_HOME as in the environment); requests are
 sent --concurrency at a time, so they share the engine's batches as real traffic does.

@@ -41,7 +41,7 @@ class LlguidanceRow:
     name = "llguidance"
 
     def __init__(self, tokenizer, stops, schema, shared):
-        from tuneforge.serve.structured import Grammars
+        from tuneforge.models.structured import Grammars
 
         if "grammars" not in shared:
             shared["grammars"] = Grammars(tokenizer, stops)

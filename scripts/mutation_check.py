@@ -242,6 +242,12 @@ MUTATIONS = [
              [('    return "a fine-tuned model" if variant.get("decoding") == "classify" else "an LLM"',
                '    return "an LLM"')],
              ["tests/unit/test_eval_recommend.py"]),
+    Mutation("eval-json-unconstrained", "eval and predict decode an extraction answer freely, without the grammar",
+             "eval/generate.py", [("            if constraints is not None:", "            if False:")],
+             ["tests/unit/test_eval_constrained.py"]),
+    Mutation("eval-json-own-budget", "eval and predict give a JSON answer a short token cap of their own",
+             "eval/constrained.py", [("encoded, fmt.max_tokens, batch_size,", "encoded, 64, batch_size,")],
+             ["tests/unit/test_eval_constrained.py::test_eval_decodes_json_answers_as_the_server_does"]),
 ]
 
 def plant(m: Mutation, src: Path) -> None:

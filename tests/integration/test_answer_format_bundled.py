@@ -1,4 +1,4 @@
-"""The learned answer format (serve/answer_format.py) on the real tokenizer and the real extraction demo: every
+"""The learned answer format (models/answer_grammar.py) on the real tokenizer and the real extraction demo: every
 reference answer of examples/invoice-extraction, tokenised as SmolLM2 writes it, fits the grammar learned from the
 training answers, so the server's default format never forbids what the variant was trained to write."""
 
@@ -25,7 +25,7 @@ def test_every_reference_answer_of_the_demo_fits_its_learned_format():
 
     from tuneforge.data.answer_schema import answer_schema
     from tuneforge.models.resolve import resolve_base
-    from tuneforge.serve.answer_format import answer_grammar
+    from tuneforge.models.answer_grammar import answer_grammar
 
     tok = AutoTokenizer.from_pretrained(resolve_base("smollm2-135m").path)
     train, test = _answers("train.jsonl"), _answers("test.jsonl")

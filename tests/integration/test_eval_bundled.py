@@ -1,4 +1,4 @@
-"""Constrained decoding on the real bundled model: a real vocabulary (stop strings inside merged tokens such as
+"""Constrained decoding on the real bundled model: a real vocabulary (the grammar across merged tokens such as
 `",`) and a real chat template (SmolLM2 adds a default system prompt)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 def test_constrained_decoding_with_the_real_model():
     from tuneforge.data.formats import load_examples
-    from tuneforge.eval.constrained import fill_json, score_labels
+    from tuneforge.eval.constrained import json_answers, score_labels
     from tuneforge.eval.task_types import detect_task
     from tuneforge.models.load import load_model, load_tokenizer
     from tuneforge.models.resolve import resolve_base
@@ -32,10 +32,10 @@ def test_constrained_decoding_with_the_real_model():
 
     inv, _ = load_examples(examples_dir() / "invoice-extraction" / "test.jsonl")
     spec = detect_task([e.answer for e in inv])
-    (g,) = fill_json(model, tok, [inv[0].prompt_messages], spec.keys, spec.key_types, max_value_tokens=16)
+    (g,) = json_answers(model, tok, [inv[0].prompt_messages], {"keys": spec.keys, "key_types": spec.key_types})
     obj = json.loads(g.text)
     assert list(obj) == ["supplier", "invoice_number", "date", "currency", "total", "vat"]
     assert all(isinstance(obj[k], str) for k in ("supplier", "invoice_number", "date", "currency"))
-    assert all(obj[k] is None or isinstance(obj[k], (int, float)) for k in ("total", "vat"))
-    # A value stops at its closing quote even when the tokenizer merges the quote with what follows.
+    assert all(isinstance(obj[k], (int, float)) for k in ("total", "vat"))
+    # A value ends at its closing quote even when the tokenizer merges the quote with what follows.
     assert all('"' not in obj[k] for k in ("supplier", "invoice_number", "date", "currency")), obj

@@ -1,4 +1,4 @@
-"""The grammar an extraction variant answers with by default (serve/answer_format.py): every way a training
+"""The grammar an extraction variant answers with by default (models/answer_grammar.py): every way a training
 answer may be formatted fits it, and nothing outside the learned keys, their order, types and bounds does."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tuneforge.serve.answer_format import MAX_STRING_CHARS, answer_grammar
+from tuneforge.models.answer_grammar import MAX_STRING_CHARS, answer_format, answer_grammar, answer_token_budget
 
 SCHEMA = {"type": "json_object", "keys": ["supplier", "total", "lines"],
           "key_types": {"supplier": "string", "total": "number", "lines": "other"}}
@@ -64,6 +64,23 @@ def test_keys_with_quotes_and_accents_fit_raw_or_escaped(tiny_model_dir):
     assert not fits(json.dumps(obj, ensure_ascii=False).replace("ß", "ss"))
 
 
+def test_the_token_budget_holds_the_longest_answer_the_grammar_allows(tiny_model_dir):
+    """`predict`, `eval` and the server give an answer this budget: any answer of string and number values
+    closes within it (the tiny vocabulary is nearly one character a token, the worst case)."""
+    from transformers import AutoTokenizer
+
+    schema = {"keys": ["supplier", "total", "note"], "key_types": {"supplier": "string", "total": "number",
+                                                                  "note": "string"}}
+    ws = "\n" * 8
+    values = {"supplier": json.dumps("x" * MAX_STRING_CHARS), "total": "-" + "9" * 15 + "." + "9" * 6,
+              "note": json.dumps("y" * MAX_STRING_CHARS)}
+    pairs = [f"{json.dumps(key)}{ws}:{ws}{values[key]}" for key in schema["keys"]]
+    longest = "{" + ws + f"{ws},{ws}".join(pairs) + ws + "}"
+    assert _checker(tiny_model_dir, schema)(longest)
+    tokens = AutoTokenizer.from_pretrained(tiny_model_dir)(longest, add_special_tokens=False)["input_ids"]
+    assert len(tokens) + 1 <= answer_token_budget(schema)  # + the end-of-answer token
+
+
 def test_variants_without_json_answers_have_no_default_format():
     assert answer_grammar(None) is None and answer_grammar({"keys": []}) is None
 
@@ -81,7 +98,7 @@ def test_the_served_format_ends_as_valid_json_without_max_tokens(tools_model_dir
 
     keys = [f"field_{i}" for i in range(24)]
     engine = Engine(tools_model_dir, max_batch=2, max_queue=4, batch_wait_s=0.0)
-    fmt = answer_grammar({"keys": keys, "key_types": dict.fromkeys(keys, "string")})
+    fmt = answer_format({"keys": keys, "key_types": dict.fromkeys(keys, "string")})
     catalog = Catalog([ServedModel("extract", "variant", str(tools_model_dir), None, None, 0, engine,
                                    answer_format=fmt)], [engine])
     try:

@@ -33,25 +33,47 @@ def test_label_scoring_picks_the_most_likely_label(tiny_model_dir):
     assert [g.text for g in score_labels(model, tok, prompts, forms)] == [g.text for g, _ in got]
 
 
-def test_json_fill_gives_valid_objects_with_the_expected_keys(tiny_model_dir):
-    from tuneforge.eval.constrained import _read_value, fill_json
+SCHEMA = {"keys": ["supplier", "total", "paid"], "key_types": {"supplier": "string", "total": "number", "paid": "other"}}
+PROMPTS = [[{"role": "user", "content": f"invoice {i} from acme total 12.50 eur" + " item" * i}] for i in range(3)]
+
+
+def test_json_answers_are_valid_objects_with_the_learned_keys(tools_model_dir):
+    """Random weights pad the answer with all the whitespace and digits the grammar allows, so its bounds are what
+    end each value; three prompts of different lengths in batches of two exercise the left padding."""
+    from tuneforge.eval.constrained import json_answers
     from tuneforge.models.load import load_model, load_tokenizer
 
-    tok, model = load_tokenizer(tiny_model_dir), load_model(tiny_model_dir)
-    prompts = [[{"role": "user", "content": f"invoice {i} from acme total 12.50 eur"}] for i in range(3)]
-    keys, types = ["supplier", "total", "paid"], {"supplier": "string", "total": "number", "paid": "other"}
-    for g in fill_json(model, tok, prompts, keys, types, max_value_tokens=6, batch_size=2):
+    tok, model = load_tokenizer(tools_model_dir), load_model(tools_model_dir)
+    for g in json_answers(model, tok, PROMPTS, SCHEMA, batch_size=2):
         obj = json.loads(g.text)
-        assert list(obj) == keys
-        assert isinstance(obj["supplier"], str)
-        assert obj["total"] is None or isinstance(obj["total"], (int, float))
-    # How a value is read back from what the model wrote.
-    assert _read_value('Acme \\"Best\\" GmbH", "x', "string") == 'Acme "Best" GmbH'
-    assert _read_value(" 119.50, ", "number") == 119.5
-    assert _read_value(" 12}", "number") == 12
-    assert _read_value("EUR 5", "number") is None
-    # Amounts copied in the source document's own format are read as the number they are.
-    for written, value in (("1.409,65", 1409.65), ("1,409.65", 1409.65), ("6'789.44", 6789.44), ("1 409,65", 1409.65),
-                           ("12.345.678", 12345678), ("0,0", 0.0), ("-3.5", -3.5)):
-        assert _read_value(f" {written}, \"vat\"", "number") == value, written
-    assert _read_value(" true, ", "other") is True
+        assert list(obj) == SCHEMA["keys"]
+        assert isinstance(obj["supplier"], str) and isinstance(obj["total"], (int, float))
+        assert g.ids[-1] in tok.all_special_ids  # ended by a stop token, not cut at the budget
+
+
+def test_eval_decodes_json_answers_as_the_server_does(tools_model_dir):
+    """`eval` and `predict` score the answer the server gives: the same grammar and budget
+    (models/answer_grammar.py), stepped over the same greedy tokens, so the texts are equal character for character."""
+    import openai
+    from starlette.testclient import TestClient
+
+    from tuneforge.eval.constrained import json_answers
+    from tuneforge.models.answer_grammar import answer_format
+    from tuneforge.models.load import load_model, load_tokenizer
+    from tuneforge.serve.app import create_app
+    from tuneforge.serve.catalog import Catalog, ServedModel
+    from tuneforge.serve.engine import Engine
+
+    tok, model = load_tokenizer(tools_model_dir), load_model(tools_model_dir)
+    evaluated = [g.text for g in json_answers(model, tok, PROMPTS, SCHEMA, batch_size=1)]
+    engine = Engine(tools_model_dir, max_batch=1, max_queue=4, batch_wait_s=0.0)
+    catalog = Catalog([ServedModel("extract", "variant", str(tools_model_dir), None, None, 0, engine,
+                                   answer_format=answer_format(SCHEMA))], [engine])
+    try:
+        client = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", max_retries=0,
+                               http_client=TestClient(create_app(catalog)))
+        served = [client.chat.completions.create(model="extract", temperature=0, messages=p).choices[0].message.content
+                  for p in PROMPTS]
+    finally:
+        catalog.close()
+    assert served == evaluated

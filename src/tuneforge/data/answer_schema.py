@@ -1,8 +1,8 @@
 """The shape of JSON answers, learned from the training answers: which keys, in which order, of which type.
 
 Training records it in run.json (`data.answer_schema`), so `predict`, `eval` and the server can make an
-extraction variant answer with exactly those keys, always as valid JSON (eval/constrained.py writes the object
-key by key). Kept in data/ because training, evaluation and serving all read it.
+extraction variant answer with exactly those keys, always as valid JSON (the grammar of
+models/answer_grammar.py). Kept in data/ because training, evaluation and serving all read it.
 """
 
 from __future__ import annotations

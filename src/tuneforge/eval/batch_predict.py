@@ -4,7 +4,8 @@ Inputs: JSONL (a chat row with `messages`, an object with the --input-column fie
 line) or CSV (the --input-column column; a file with one column needs no name). '-' reads stdin. Each output row
 is the input row with a `prediction` added, written as JSONL or CSV; '-' writes stdout, so the progress bar and
 messages go to stderr. Extraction variants answer with valid JSON holding exactly the keys learned from their
-training answers (run.json `data.answer_schema`, filled key by key by eval/constrained.py).
+training answers (run.json `data.answer_schema`), decoded under their grammar as the server does
+(eval/constrained.py).
 """
 
 from __future__ import annotations
@@ -144,16 +145,16 @@ class OutputWriter:
 
 
 def answer(loaded, prompts: list[list[dict]], cfg: PredictConfig, schema: dict | None) -> list[str]:
-    """One answer per prompt: JSON written key by key for an extraction variant, else greedy generation."""
-    from tuneforge.eval.constrained import fill_json
+    """One answer per prompt: JSON under the learned keys' grammar for an extraction variant, else greedy
+    generation."""
+    from tuneforge.eval.constrained import json_answers
     from tuneforge.eval.generate import generate_batch
     from tuneforge.models.classifier import Classifier, classifier_input
 
     if isinstance(loaded, Classifier):  # a classification variant: the argmax label, never anything else
         return [label for label, _ in loaded.predict([classifier_input(p) for p in prompts], cfg.batch_size)]
     if schema:
-        gens = fill_json(loaded.model, loaded.tokenizer, prompts, schema["keys"], schema["key_types"],
-                         batch_size=cfg.batch_size)
+        gens = json_answers(loaded.model, loaded.tokenizer, prompts, schema, cfg.batch_size)
     else:
         gens = generate_batch(loaded.model, loaded.tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size)
     return [g.text for g in gens]

@@ -64,7 +64,7 @@ def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example],
 
 
 def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: int):
-    from tuneforge.eval.constrained import fill_json, score_labels
+    from tuneforge.eval.constrained import json_answers, score_labels
     from tuneforge.eval.endpoint import generate_remote, make_client
     from tuneforge.eval.generate import generate_batch
 
@@ -85,8 +85,7 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
             return score_labels(loaded.model, loaded.tokenizer, system.prompts, forms, cfg.batch_size)
         if system.decoding == "constrained":
             schema = system.extra.get("schema") or {"keys": spec.keys, "key_types": spec.key_types}
-            return fill_json(loaded.model, loaded.tokenizer, system.prompts, schema["keys"], schema["key_types"],
-                             batch_size=cfg.batch_size)
+            return json_answers(loaded.model, loaded.tokenizer, system.prompts, schema, cfg.batch_size)
         return generate_batch(loaded.model, loaded.tokenizer, system.prompts, max_new, cfg.batch_size)
 
 

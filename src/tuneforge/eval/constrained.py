@@ -3,47 +3,20 @@
 - Classification: every label's log-likelihood as the answer to the prompt is computed and the most likely
   label wins. Exact (no label is missed because of greedy search) and cheap (the prompt runs once; each label
   adds only its own few tokens).
-- Extraction: the JSON object is written by us, key by key in the expected order; the model only fills each
-  value, stopping at the closing quote (strings) or at the separator (numbers). The result is always valid
-  JSON with exactly the expected keys.
+- Extraction: the answer is decoded under the grammar of the learned keys (models/answer_grammar.py), the one
+  the server uses: one JSON object with exactly those keys, in order, each of its type, always valid JSON.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import time
+import weakref
 
 from tuneforge.chat_encoding import IGNORE_INDEX, encode_conversation, encode_prompt
 from tuneforge.errors import UserError
 from tuneforge.eval.generate import Generation, generate_ids
+from tuneforge.models.load import stop_token_ids
 from tuneforge.models.transformers_api import cache_of, with_cache
-
-# A number as the model writes it: JSON (1409.65) or as printed on the source document (1.409,65 / 1,409.65 /
-# 1'409.65 / 1 409,65): small models often copy an amount in the invoice's own format (issue 9, extraction).
-_NUMBER = re.compile(r"\s*(-?\d(?:[\d.,' ]*\d)?)")
-
-
-def parse_number(raw: str):
-    """The value of a number written with any common thousands/decimal separators; None if it is not one.
-
-    The last '.' or ',' is the decimal point when digits follow it in a group other than three, or when both
-    separators occur; a lone separator before exactly three digits ("1.588", "1,588") stays a decimal point,
-    as JSON reads it.
-    """
-    t = raw.replace("'", "").replace(" ", "")
-    if "," in t and "." in t:
-        dec = "," if t.rfind(",") > t.rfind(".") else "."
-        t = t.replace("." if dec == "," else ",", "").replace(",", ".")
-    elif t.count(",") > 1 or t.count(".") > 1:  # 1,234,567 / 1.234.567: grouping only
-        t = t.replace(",", "").replace(".", "")
-    else:
-        t = t.replace(",", ".")
-    try:
-        value = float(t)
-    except ValueError:
-        return None
-    return int(value) if "." not in t else value
 
 
 def label_continuations(tokenizer, prompt: list[dict], forms: list[str]) -> tuple[list[int], list[list[int]]]:
@@ -122,51 +95,35 @@ def label_logprobs(model, tokenizer, prompts, forms, batch_size: int = 16) -> li
     return results  # type: ignore[return-value]
 
 
-def _read_value(text: str, kind: str):
-    """The value the model wrote, up to where it ends; None when it wrote something of the wrong type."""
-    if kind == "string":
-        end = re.search(r'(?<!\\)"', text)
-        raw = text[: end.start()] if end else text
-        try:
-            return json.loads(f'"{raw}"')
-        except json.JSONDecodeError:
-            return raw
-    m = _NUMBER.match(text)
-    if kind == "number":
-        return parse_number(m.group(1)) if m else None
-    raw = re.split(r"[,}\n]", text, maxsplit=1)[0].strip()
+# One llguidance vocabulary index per tokenizer (about a second to build), kept while the tokenizer lives:
+# `predict --input` answers a file chunk by chunk with the same tokenizer.
+_GRAMMARS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _grammars(tokenizer, stops: list[int]):
+    from tuneforge.models.structured import Grammars
+
+    grammars = _GRAMMARS.get(tokenizer)
+    if grammars is None or grammars.stop_ids != sorted(stops):
+        grammars = _GRAMMARS[tokenizer] = Grammars(tokenizer, stops)
+    return grammars
+
+
+def json_answers(model, tokenizer, prompts: list[list[dict]], schema: dict, batch_size: int = 16) -> list[Generation]:
+    """Every prompt's answer decoded under the grammar of the learned keys: the server's decoder and budget
+    (models/answer_grammar.py), so what `eval` scores and `predict` writes is what the server answers."""
+    from tuneforge.models.answer_grammar import answer_format
+    from tuneforge.models.structured import SchemaError
+
+    fmt = answer_format(schema)
+    if fmt is None:
+        raise UserError("the reference answers are JSON objects without keys: nothing to decode into",
+                        field="keys", hint="evaluate with --no-constrained")
+    grammars = _grammars(tokenizer, stop_token_ids(tokenizer, model))
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw or None
-
-
-def fill_json(
-    model, tokenizer, prompts: list[list[dict]], keys: list[str], key_types: dict[str, str],
-    max_value_tokens: int = 48, batch_size: int = 16,
-) -> list[Generation]:
-    """Write `{"key": <value>, ...}` for every prompt, letting the model produce only the values."""
-    prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
-    objects: list[dict] = [{} for _ in prompts]
-    texts = ["{" for _ in prompts]
-    spent = [0.0] * len(prompts)
-    out_tokens = [0] * len(prompts)
-    for n, key in enumerate(keys):
-        kind = key_types.get(key, "other")
-        opener = json.dumps(key) + ": " + ('"' if kind == "string" else "")
-        # A number ends at the next key (', "'), not at its first comma: "1.409,65" is one number.
-        stops = ['"'] if kind == "string" else ([', "', ',"', "}", "\n"] if kind == "number" else [",", "}", "\n"])
-        encoded = [
-            ids + tokenizer(texts[i] + opener, add_special_tokens=False)["input_ids"] for i, ids in enumerate(prompt_ids)
-        ]
-        gens = generate_ids(model, tokenizer, encoded, max_value_tokens, batch_size, stop_strings=stops)
-        for i, g in enumerate(gens):
-            value = _read_value(g.text, kind)
-            objects[i][key] = value
-            texts[i] += json.dumps(key) + ": " + json.dumps(value, ensure_ascii=False) + (", " if n < len(keys) - 1 else "}")
-            spent[i] += g.latency_s
-            out_tokens[i] += g.tokens_out
-    return [
-        Generation(json.dumps(obj, ensure_ascii=False), spent[i], len(prompt_ids[i]), out_tokens[i])
-        for i, obj in enumerate(objects)
-    ]
+        grammars.compile(fmt.grammar)  # once, cached: each row copies the compiled matcher
+    except SchemaError as err:
+        raise UserError(f"the answers' JSON keys {schema['keys']} make no grammar: {err}", field="keys") from None
+    encoded = [encode_prompt(tokenizer, p) for p in prompts]
+    return generate_ids(model, tokenizer, encoded, fmt.max_tokens, batch_size,
+                        constraints=[grammars.row(fmt.grammar) for _ in prompts])

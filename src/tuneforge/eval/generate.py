@@ -32,12 +32,46 @@ def left_padded(rows: list[list[int]], pad_id: int):
     return ids, mask
 
 
+class _GrammarMask:
+    """A logits processor for `model.generate`: each row may pick only what its grammar allows next.
+
+    The same per-row constraint as the server's engine (models/structured.py), stepped the same way: the token
+    chosen last step advances the row's matcher, a stop token ends the row, and a row whose grammar allows
+    nothing more may only stop.
+    """
+
+    def __init__(self, constraints: list, stops: list[int], prompt_width: int):
+        self.constraints = constraints
+        self.stops = list(stops)
+        self.prompt_width = prompt_width
+        self.ended = [False] * len(constraints)
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[1] > self.prompt_width:
+            for row, constraint in enumerate(self.constraints):
+                token = int(input_ids[row, -1])
+                if self.ended[row] or token in self.stops:
+                    self.ended[row] = True  # generate fills an ended row with padding from here on
+                else:
+                    constraint.advance(token)
+        for row, constraint in enumerate(self.constraints):
+            if self.ended[row]:
+                continue
+            allowed = constraint.allowed(scores.shape[-1]).to(scores.device)
+            if not bool(allowed.any()):
+                allowed[self.stops] = True
+            scores[row] = scores[row].masked_fill(~allowed, float("-inf"))
+        return scores
+
+
 def generate_ids(
     model, tokenizer, encoded: list[list[int]], max_new_tokens: int, batch_size: int = 16,
-    stop_strings: list[str] | None = None,
+    constraints: list | None = None,
 ) -> list[Generation]:
-    """Greedy continuations of token-id prompts; `stop_strings` also end a row (its text still holds them)."""
+    """Greedy continuations of token-id prompts; `constraints` (one RowConstraint per prompt) keep each row
+    within its grammar."""
     import torch
+    from transformers import LogitsProcessorList
 
     stops = stop_token_ids(tokenizer, model)
     pad_id = tokenizer.pad_token_id
@@ -45,7 +79,6 @@ def generate_ids(
     # Similar lengths together: less padding.
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     results: list[Generation | None] = [None] * len(encoded)
-    extra = {"stop_strings": stop_strings, "tokenizer": tokenizer} if stop_strings else {}
     was_training = model.training
     model.eval()
     with torch.inference_mode():
@@ -53,6 +86,10 @@ def generate_ids(
             idx = order[s : s + batch_size]
             ids, mask = left_padded([encoded[i] for i in idx], pad_id)
             width = ids.shape[1]
+            extra = {}
+            if constraints is not None:
+                mask_rows = _GrammarMask([constraints[i] for i in idx], stops, width)
+                extra["logits_processor"] = LogitsProcessorList([mask_rows])
             t0 = time.perf_counter()
             out = model.generate(
                 input_ids=ids.to(device),

@@ -20,7 +20,7 @@ from pathlib import Path
 from tuneforge.models.classifier import is_classifier, is_classifier_dir, is_encoder_run
 from tuneforge.models.resolve import resolve_base
 from tuneforge.run_record import is_run_dir, read_run
-from tuneforge.serve.answer_format import learned_answer_format
+from tuneforge.models.answer_grammar import learned_answer_format
 from tuneforge.serve.principal import current_principal
 
 
@@ -42,8 +42,8 @@ class ServedModel:
     # A classification variant's label scorer (serve/labels.py); None for generative models.
     labeler: object = None
     # An extraction variant's answer format when a request brings none: the grammar of the keys learned from
-    # its training answers (run.json data.answer_schema), see serve/answer_format.py.
-    answer_format: object = None  # a LarkGrammar
+    # its training answers (run.json data.answer_schema), see models/answer_grammar.py.
+    answer_format: object = None  # an AnswerFormat (models/answer_grammar.py)
     # The registry version this entry serves when its id is another name (a fine-tuning job's `ft:` model is the
     # registry's `ft-<job>:1`): traffic is logged under it, so monitor, review and retrain see one name.
     variant_ref: str | None = None

@@ -6,7 +6,7 @@ plain base), which PEFT applies per row in one forward pass, so variants of one 
 row also has its own sampling settings, seed, stop strings and length; finished rows leave the batch at once.
 A bounded queue refuses work beyond `max_queue` (the server answers 429) instead of growing without limit.
 
-Per row, two optional extras: a grammar constraint (`serve/structured.py`, for response_format) masks the
+Per row, two optional extras: a grammar constraint (`models/structured.py`, for response_format) masks the
 logits before sampling, and `logprobs` reports the model's own log-softmax for each chosen token (before
 temperature, top_p and any mask, as vLLM's default) with the `logprobs` most likely alternatives.
 """
@@ -25,7 +25,7 @@ from typing import Callable
 from tuneforge.models.load import load_model, load_tokenizer, stop_token_ids
 from tuneforge.models.transformers_api import peft_wrapping, with_cache
 from tuneforge.serve.sampling import sample_row
-from tuneforge.serve.structured import Grammars
+from tuneforge.models.structured import Grammars
 
 BASE_ADAPTER = "__base__"
 MIN_SHARED_PREFIX = 8  # shorter common prefixes are not worth a separate forward pass

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from tuneforge.serve.answer_format import FORMAT_MAX_TOKENS, default_answer_format
+from tuneforge.models.structured import LarkGrammar, SchemaError
+from tuneforge.serve.answer_format import default_answer_format
 from tuneforge.serve.errors import ApiError
 from tuneforge.serve.label_responder import label_completion
 from tuneforge.serve.openai_shapes import CHAT, TEXT
@@ -17,7 +18,6 @@ from tuneforge.serve.responder import respond
 from tuneforge.serve.routes_models import lookup
 from tuneforge.serve.schemas import ChatCompletionRequest, CompletionRequest
 from tuneforge.serve.security import authorize
-from tuneforge.serve.structured import LarkGrammar, SchemaError
 from tuneforge.serve.tool_calls import plan_tools
 
 router = APIRouter(dependencies=[Depends(authorize)])
@@ -37,10 +37,10 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     prompt = encode_prompt(tokenizer, messages, tools=tools.specs if tools else None)
     schema = body.json_schema if tools is None or tools.grammar is None else LarkGrammar(tools.grammar)
     learned = default_answer_format(body, served, tools) if schema is None and not body.structured else None
-    schema = learned if learned is not None else schema  # an extraction variant answers JSON with its learned keys
-    # The learned format bounds every value, so without a max_tokens it may use the context's room: the answer
-    # then ends as valid JSON rather than cut at the usual default.
-    default_limit = FORMAT_MAX_TOKENS if learned is not None else DEFAULT_CHAT_MAX_TOKENS
+    schema = learned.grammar if learned is not None else schema  # an extraction variant answers its learned keys
+    # The learned format bounds every value; without a max_tokens the answer gets the budget that `eval` gave it
+    # (models/answer_grammar.py), so it ends as valid JSON where the evaluated answer ended.
+    default_limit = learned.max_tokens if learned is not None else DEFAULT_CHAT_MAX_TOKENS
     max_tokens = token_budget(served, [prompt], body.token_limit or default_limit,
                               explicit=body.token_limit is not None)
     structured = body.structured or schema is not None

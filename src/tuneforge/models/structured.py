@@ -1,4 +1,5 @@
-"""Structured generation: `response_format` json_object / json_schema through llguidance.
+"""Structured generation through llguidance: the server's `response_format` (json_object / json_schema) and
+forced tool calls, and every extraction variant's answer in `predict`, `eval` and `serve` (models/answer_grammar.py).
 
 llguidance (the grammar engine behind Guidance, also used by vLLM and llama.cpp) compiles a JSON schema into a
 grammar and, at each step, gives the set of tokens that keep the answer a valid prefix; end-of-answer is allowed
@@ -6,9 +7,9 @@ only once the value is complete. It was chosen over lm-format-enforcer by measur
 benchmarks/structured_generation.py): on SmolLM2-135M 0.4-0.5 ms of mask work per token against 0.9-17 ms, and
 compact output that finishes within the token budget.
 
-A `Grammars` object belongs to one engine (one tokenizer): it builds llguidance's view of the vocabulary once and
-caches compiled grammars, so each request row only copies a ready matcher. Rows keep their own matcher, so rows
-with different schemas and different adapters decode in the same batch.
+A `Grammars` object belongs to one tokenizer (the server's engine, or eval/constrained.py's decoder): it builds
+llguidance's view of the vocabulary once and caches compiled grammars, so each row only copies a ready matcher.
+Rows keep their own matcher, so rows with different schemas and different adapters decode in the same batch.
 """
 
 from __future__ import annotations
