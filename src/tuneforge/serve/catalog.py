@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuneforge.models.answer_grammar import learned_answer_format
 from tuneforge.models.classifier import is_classifier, is_classifier_dir, is_encoder_run
 from tuneforge.models.resolve import resolve_base
 from tuneforge.run_record import is_run_dir, read_run
-from tuneforge.models.answer_grammar import learned_answer_format
 from tuneforge.serve.principal import current_principal
 
 
