@@ -39,16 +39,18 @@ def _score(texts: list[str], refs: list[dict], keys: list[str]) -> dict:
     return {"valid_json": valid / n, "exact": exact / n, "field_acc": fields / (n * len(keys))}
 
 
-def _agreement(texts: list[str], rows: list[dict], eval_json: str, system: str) -> None:
+def _agreement(texts: list[str], data: str, eval_json: str, system: str) -> None:
     """Rows where the served object equals the evaluated one (values compared as eval scores them)."""
     from tuneforge.data.answer_schema import parse_json_object
+    from tuneforge.data.formats import load_examples
     from tuneforge.eval.tasks.extraction import normalise_value
 
     examples = json.loads(Path(eval_json).read_text(encoding="utf-8"))["examples"]
     by_input = {x["input"]: x["predictions"][system] for x in examples}
+    rows, _ = load_examples(data)  # eval.json names each example by its Example.user_text
     same, differ = 0, []
     for line, (text, row) in enumerate(zip(texts, rows), start=1):
-        user = "\n".join(m["content"] for m in row["messages"][:-1] if m["role"] == "user")
+        user = row.user_text
         if user not in by_input:
             raise SystemExit(f"{eval_json} has no example with the input of data row {line}")
         served, evaluated = parse_json_object(text) or {}, parse_json_object(by_input[user]) or {}
@@ -109,7 +111,7 @@ def main() -> None:
             print(f"{mode:30s} {len(asked):3d} rows  valid JSON {s['valid_json']:.1%}  exact {s['exact']:.1%}  fields "
                   f"{s['field_acc']:.1%}  cut by max_tokens {cut}  {took:.1f}s")
             if args.eval_json and not extra:
-                _agreement([a for a, _ in answers], rows, args.eval_json, args.eval_system)
+                _agreement([a for a, _ in answers], args.data, args.eval_json, args.eval_system)
     finally:
         stop(proc)
 
