@@ -5,7 +5,9 @@ from __future__ import annotations
 
 def _tuned(v) -> dict:
     """The fine-tuned system of the variant's registered evaluation."""
-    return ((v.metrics.get("eval") or {}).get("systems") or {}).get("fine-tuned", {})
+    from tuneforge.eval.eval_file import PRIMARY
+
+    return ((v.metrics.get("eval") or {}).get("systems") or {}).get(PRIMARY, {})
 
 
 def _score(v) -> str:
