@@ -135,10 +135,10 @@ def test_the_check_judges_the_file_with_an_f32_kv_cache(tiny_variants, tmp_path,
 def test_an_extraction_export_answers_in_llama_cpp_as_evaluated(extraction_run, tmp_path):
     """An extraction variant's answers are decoded under its learned keys' grammar in `eval` and `predict`; the GGUF
     export carries that grammar as answer.gbnf, and llama.cpp decoding under it gives the same answers. A barely
-    trained tiny model fills every value to the grammar's bounds, so its whitespace, string and number rules are
-    all exercised; without the file llama.cpp answers freely, and the check must say so."""
+    trained tiny model writes whitespace and digits to the grammar's bounds, so those bounds must be the same in
+    both (its strings stay empty: test_answer_grammar_gbnf.py pins the string rule); without the file llama.cpp
+    answers freely, and the check must say so."""
     from tuneforge.export.export import ANSWER_GRAMMAR_FILE
-    from tuneforge.export.llama_cpp_check import check_gguf_files
 
     options = ExportOptions("gguf", "f32", parity_samples=0, check_samples=3)
     folder, _ = export_variant(extraction_run, tmp_path / "extract", options=options)
@@ -150,10 +150,6 @@ def test_an_extraction_export_answers_in_llama_cpp_as_evaluated(extraction_run, 
 
     f32 = check_exported_gguf(extraction_run, folder, options).files[0]
     assert f32.answers == 3 and f32.answers_identical == 3, f32.mismatches
-
-    from tuneforge.export.parity import sample_prompts
-    from tuneforge.run_record import read_run
-
-    prompts = sample_prompts(read_run(extraction_run), 3)
-    free = check_gguf_files({"f32": folder / "extract.f32.gguf"}, extraction_run, prompts, "train", grammar=None)
-    assert free.files[0].answers_identical < 3
+    (folder / ANSWER_GRAMMAR_FILE).unlink()
+    free = check_exported_gguf(extraction_run, folder, options).files[0]
+    assert free.answers_identical < 3

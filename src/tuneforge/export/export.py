@@ -98,9 +98,7 @@ def check_exported_gguf(run_dir, folder: Path, o: ExportOptions):
     run = read_run(run_dir)
     prompts = sample_prompts(run, o.check_samples, o.check_data)
     data = o.check_data or run.get("data", {}).get("eval_path") or run.get("data", {}).get("path") or "?"
-    grammar_file = Path(folder) / ANSWER_GRAMMAR_FILE
-    grammar = grammar_file.read_text(encoding="utf-8") if grammar_file.is_file() else None
-    result = check_gguf_files(gguf_files(folder), run_dir, prompts, str(data), o.max_new_tokens, grammar=grammar)
+    result = check_gguf_files(gguf_files(folder), run_dir, prompts, str(data), o.max_new_tokens)
     result.save(folder)
     return result
 

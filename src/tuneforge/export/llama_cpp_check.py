@@ -226,17 +226,21 @@ def _add_margins(path: Path, n_ctx: int, model, tokenizer, differing: list, kv_c
 
 
 def check_gguf_files(files: dict[str, Path], run_dir: str | Path, prompts: list[list[dict]], data: str,
-                     max_new_tokens: int = 32, kv_cache: str = "f32", grammar: str | None = None) -> LlamaCppCheck:
+                     max_new_tokens: int = 32, kv_cache: str = "f32") -> LlamaCppCheck:
     """`files` maps a type (f16, q8_0, ...) to its GGUF; reference answers come from the adapter as `tuneforge
     predict` gives them: greedily, or for an extraction variant under its learned keys' grammar, which llama.cpp
-    then applies as `grammar` (the export's answer.gbnf) within the same token budget. `kv_cache` "f16" measures
-    llama.cpp's default cache instead of the file alone (benchmarks/export_agreement.py)."""
+    then applies from the export's answer.gbnf beside the files, within the same token budget (no such file: it
+    answers freely). `kv_cache` "f16" measures llama.cpp's default cache instead of the file alone
+    (benchmarks/export_agreement.py)."""
     from tuneforge.data.answer_schema import run_answer_schema
     from tuneforge.eval.constrained import json_answers
     from tuneforge.eval.generate import generate_batch
+    from tuneforge.export.export import ANSWER_GRAMMAR_FILE
     from tuneforge.models.answer_grammar import answer_format
     from tuneforge.models.variant import load_for_inference
 
+    grammar_file = next(iter(files.values())).parent / ANSWER_GRAMMAR_FILE
+    grammar = grammar_file.read_text(encoding="utf-8") if grammar_file.is_file() else None
     loaded = load_for_inference(str(run_dir))
     schema = run_answer_schema(loaded.run)
     fmt = answer_format(schema)
