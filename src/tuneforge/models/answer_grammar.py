@@ -39,11 +39,11 @@ def _value_rule(kind: str) -> str:
     return "%json " + json.dumps({**_VALUE_OPTIONS, **schema})
 
 
-def _key_literal(key: str) -> str:
-    """The key as a Lark literal, written raw or with JSON's \\u escapes (training answers may use either)."""
-    forms = dict.fromkeys([json.dumps(key, ensure_ascii=False), json.dumps(key)])
-    # Each form as a Lark string literal holding its characters as they are (escaped for Lark, nothing more).
-    literals = [json.dumps(form, ensure_ascii=False) for form in forms]
+def _key_literal(key: str, literal=lambda form: json.dumps(form, ensure_ascii=False)) -> str:
+    """The key as a grammar literal, written raw or with JSON's \\u escapes (training answers may use either).
+    `literal` spells one form as a string literal of the grammar's notation holding its characters as they are:
+    Lark's by default, which takes Python-style escapes as JSON writes them."""
+    literals = [literal(form) for form in dict.fromkeys([json.dumps(key, ensure_ascii=False), json.dumps(key)])]
     return literals[0] if len(literals) == 1 else "(" + " | ".join(literals) + ")"
 
 
@@ -65,13 +65,8 @@ def _gbnf_literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _gbnf_key(key: str) -> str:
-    forms = [_gbnf_literal(form) for form in dict.fromkeys([json.dumps(key, ensure_ascii=False), json.dumps(key)])]
-    return forms[0] if len(forms) == 1 else "(" + " | ".join(forms) + ")"
-
-
 # The value rules of answer_grammar in GBNF. A string holds at most MAX_STRING_CHARS characters, an escape being
-# one, as JSON Schema's maxLength counts them; "other" is any JSON value, its whitespace bounded as _VALUE_OPTIONS.
+# one, as JSON Schema's maxLength counts them; "other" is any JSON value, its whitespace bounded as in _VALUE_OPTIONS.
 # A character is llguidance's JSON string character (measured: tests/unit/test_answer_grammar_gbnf.py): DEL and the
 # control characters escaped, \u only for those, no "\/".
 _GBNF_VALUES = "\n".join([
@@ -79,11 +74,10 @@ _GBNF_VALUES = "\n".join([
     r'char ::= [^"\\\x00-\x1F\x7F] | "\\" (["\\bfnrt] | "u00" [01] [0-9a-fA-F] | "u007" [fF])',
     r'number ::= "-"? ("0" | [1-9] [0-9]{0,14}) ("." [0-9]{1,6})?',
     r'value ::= object | array | any-string | any-number | "true" | "false" | "null"',
-    r'object ::= "{" vws (any-string vws ":" vws value (vws "," vws any-string vws ":" vws value)*)? vws "}"',
-    r'array ::= "[" vws (value (vws "," vws value)*)? vws "]"',
+    r'object ::= "{" ws (any-string ws ":" ws value (ws "," ws any-string ws ":" ws value)*)? ws "}"',
+    r'array ::= "[" ws (value (ws "," ws value)*)? ws "]"',
     r'any-string ::= "\"" char* "\""',
     r'any-number ::= "-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?',
-    r"vws ::= [ \t\r\n]{0,%d}" % _MAX_WS,
     r"ws ::= [ \t\r\n]{0,%d}" % _MAX_WS,
 ])
 
@@ -94,7 +88,7 @@ def answer_gbnf(schema: dict | None) -> str | None:
         return None
     types = schema.get("key_types") or {}
     rule = {"string": "string", "number": "number"}
-    pairs = [f'{_gbnf_key(key)} ws ":" ws {rule.get(types.get(key), "value")}' for key in schema["keys"]]
+    pairs = [f'{_key_literal(key, _gbnf_literal)} ws ":" ws {rule.get(types.get(key), "value")}' for key in schema["keys"]]
     body = ' ws "," ws '.join(pairs)
     return f'root ::= "{{" ws {body} ws "}}"\n{_GBNF_VALUES}\n'
 
