@@ -255,6 +255,10 @@ MUTATIONS = [
     Mutation("gbnf-any-escape", "answer.gbnf takes every JSON escape where eval's grammar takes a few",
              "models/answer_grammar.py", [('| "u00" [01] [0-9a-fA-F] | "u007" [fF])', '| "/" | "u" [0-9a-fA-F]{4})')],
              ["tests/unit/test_answer_grammar_gbnf.py"]),
+    Mutation("decoder-difference-blind", "the llama.cpp check calls every grammar-decoded difference the decoder's",
+             "eval/constrained.py",
+             [("    return token < row.n_vocab and bool(row.allowed(row.n_vocab)[token])", "    return False")],
+             ["tests/unit/test_llama_cpp_grammar_divergence.py"]),
 ]
 
 def plant(m: Mutation, src: Path) -> None:

@@ -48,6 +48,9 @@ class FileCheck:
     answers: int
     answers_identical: int
     mismatches: list[dict] = field(default_factory=list)
+    # Under an extraction variant's grammar: answers that part where llama.cpp wrote forced text (a key) in other
+    # tokens than the evaluation's grammar engine allows. The same text so far, a different decoder: not the file.
+    answers_tokenized_apart: int = 0
 
     @property
     def agreement(self) -> float:
@@ -60,7 +63,8 @@ class FileCheck:
     @property
     def passed(self) -> bool:
         tokens_ok = self.probes_identical == self.probes and self.prompt_ids_identical == self.prompts
-        return tokens_ok and (self.type not in EXACT_TYPES or self.answers_identical == self.answers)
+        explained = self.answers_identical + self.answers_tokenized_apart
+        return tokens_ok and (self.type not in EXACT_TYPES or explained == self.answers)
 
 
 @dataclass
@@ -89,12 +93,44 @@ class LlamaCppCheck:
 
         out = []
         for f in self.files:
+            apart = (f"; {f.answers_tokenized_apart} part where llama.cpp wrote forced text in tokens the evaluation's "
+                     "grammar engine does not use (the decoder, not the file)") if f.answers_tokenized_apart else ""
             out.append(f"llama.cpp {f.type}: token ids {f.probes_identical}/{f.probes} probes, "
                        f"{f.prompt_ids_identical}/{f.prompts} prompts identical; greedy answers "
-                       f"{f.answers_identical}/{f.answers} identical to tuneforge predict ({100 * f.agreement:.1f}%)")
-            out += [f"  {f.type} differs on " + describe(m["prompt"], m["predict"], m["llama.cpp"], m.get("divergence"))
+                       f"{f.answers_identical}/{f.answers} identical to tuneforge predict ({100 * f.agreement:.1f}%)"
+                       f"{apart}")
+            out += [f"  {f.type} differs on " + (describe(m["prompt"], m["predict"], m["llama.cpp"], m.get("divergence"))
+                                                  if "grammar_divergence" not in m else _grammar_line(m))
                     for m in f.answer_mismatches]
         return out
+
+
+def _grammar_line(m: dict) -> str:
+    d = m["grammar_divergence"]
+    why = ("a token the evaluation's grammar engine does not allow there (the same text in other tokens)"
+           if not d["evaluation_allows_export_token"] else
+           f"a token both decoders allow; the variant preferred its own by {d['variant_margin']:.4f} logits")
+    return (f"{m['prompt']!r}: at answer token {d['step']} the variant wrote {d['variant_token']!r}, "
+            f"llama.cpp {d['export_token']!r}: {why}")
+
+
+def _grammar_divergence(loaded, schema: dict, full: list[int], ours: list[int], theirs: list[int]) -> dict:
+    """Where two grammar-decoded answers part, and why: whether the evaluation's decoder allows llama.cpp's token
+    there, and the variant's logit margin for its own token over it (teacher-forced on the common prefix)."""
+    import torch
+
+    from tuneforge.eval.constrained import json_answer_allows
+
+    tok = loaded.tokenizer
+    k = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+    if k >= len(ours) or k >= len(theirs):  # one answer ended where the other went on
+        return {"step": k, "variant_token": tok.decode(ours[k:k + 1]), "export_token": tok.decode(theirs[k:k + 1]),
+                "evaluation_allows_export_token": True, "variant_margin": float("nan")}
+    with torch.inference_mode():
+        logits = loaded.model(torch.tensor([full + ours[:k]])).logits[0, -1].float()
+    return {"step": k, "variant_token": tok.decode([ours[k]]), "export_token": tok.decode([theirs[k]]),
+            "evaluation_allows_export_token": json_answer_allows(loaded.model, tok, schema, ours[:k], theirs[k]),
+            "variant_margin": round(float(logits[ours[k]] - logits[theirs[k]]), 4)}
 
 
 def _open(path: Path, n_ctx: int, kv_cache: str, logits_all: bool = False):
@@ -163,10 +199,11 @@ class _LlamaChat:
 
 
 def check_file(path: Path, qtype: str, loaded, prompts: list[list[dict]], reference: list, max_new_tokens: int,
-               kv_cache: str, n_ctx: int = 1024, grammar: str | None = None) -> FileCheck:
+               kv_cache: str, n_ctx: int = 1024, grammar: str | None = None, schema: dict | None = None) -> FileCheck:
     """`loaded` is the variant (models/variant.py) and `reference` its greedy Generations; `prompts` are full
     conversations as tuneforge predict builds them (system prompt first, if any). llama.cpp gets them as a plain
-    user sends them, without the trained system prompt; under `grammar` (GBNF) when the variant answers JSON."""
+    user sends them, without the trained system prompt; under `grammar` (GBNF, the learned keys of `schema`) when
+    the variant answers JSON."""
     from tuneforge.chat_encoding import encode_prompt
     from tuneforge.export.parity import without_trained_system
     from tuneforge.models.load import stop_token_ids
@@ -202,7 +239,13 @@ def check_file(path: Path, qtype: str, loaded, prompts: list[list[dict]], refere
             else:
                 record = {"prompt": messages[-1]["content"], "predict": expected.text, "llama.cpp": answer}
                 result.mismatches.append(record)
-                differing.append((full, ids, expected.ids, record))
+                if grammar and schema:
+                    # Free-decoding margins would name the token the grammar forbade; this says where and why
+                    # the two grammar decoders parted.
+                    record["grammar_divergence"] = d = _grammar_divergence(loaded, schema, full, expected.ids, new)
+                    result.answers_tokenized_apart += not d["evaluation_allows_export_token"]
+                else:
+                    differing.append((full, ids, expected.ids, record))
     finally:
         llm.close()
     if differing:
@@ -252,6 +295,6 @@ def check_gguf_files(files: dict[str, Path], run_dir: str | Path, prompts: list[
     else:
         reference = generate_batch(loaded.model, loaded.tokenizer, prompts, max_new_tokens)
     checks = [check_file(path, qtype, loaded, prompts, reference, max_new_tokens, kv_cache=kv_cache, n_ctx=n_ctx,
-                         grammar=grammar if fmt is not None else None)
+                         grammar=grammar if fmt is not None else None, schema=schema)
               for qtype, path in files.items()]
     return LlamaCppCheck(data, checks)
