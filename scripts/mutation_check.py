@@ -248,6 +248,17 @@ MUTATIONS = [
     Mutation("eval-json-own-budget", "eval and predict give a JSON answer a short token cap of their own",
              "eval/constrained.py", [("encoded, fmt.max_tokens, batch_size,", "encoded, 64, batch_size,")],
              ["tests/unit/test_eval_constrained.py::test_eval_decodes_json_answers_as_the_server_does"]),
+    Mutation("gguf-grammar-own-bound", "a GGUF export's answer.gbnf allows less whitespace than eval's grammar",
+             "models/answer_grammar.py",
+             [('r"ws ::= [ \\t\\r\\n]{0,%d}" % _MAX_WS', 'r"ws ::= [ \\t\\r\\n]{0,%d}" % (_MAX_WS - 1)')],
+             ["tests/unit/test_export_llama_cpp.py::test_an_extraction_export_answers_in_llama_cpp_as_evaluated"]),
+    Mutation("gbnf-any-escape", "answer.gbnf takes every JSON escape where eval's grammar takes a few",
+             "models/answer_grammar.py", [('| "u00" [01] [0-9a-fA-F] | "u007" [fF])', '| "/" | "u" [0-9a-fA-F]{4})')],
+             ["tests/unit/test_answer_grammar_gbnf.py"]),
+    Mutation("decoder-difference-blind", "the llama.cpp check calls every grammar-decoded difference the decoder's",
+             "eval/constrained.py",
+             [("    return token < row.n_vocab and bool(row.allowed(row.n_vocab)[token])", "    return False")],
+             ["tests/unit/test_llama_cpp_grammar_divergence.py"]),
 ]
 
 def plant(m: Mutation, src: Path) -> None:

@@ -130,3 +130,26 @@ def test_the_check_judges_the_file_with_an_f32_kv_cache(tiny_variants, tmp_path,
                                  "--quantize", "q4_k_m", "--check", "--out", str(out), "--parity-samples", "0"])
     assert r.exit_code == 0, r.output
     assert opened and set(opened) == {(llama_cpp.GGML_TYPE_F32, llama_cpp.GGML_TYPE_F32)}, opened
+
+
+def test_an_extraction_export_answers_in_llama_cpp_as_evaluated(extraction_run, tmp_path):
+    """An extraction variant's answers are decoded under its learned keys' grammar in `eval` and `predict`; the GGUF
+    export carries that grammar as answer.gbnf, and llama.cpp decoding under it gives the same answers. A barely
+    trained tiny model writes whitespace and digits to the grammar's bounds, so those bounds must be the same in
+    both (its strings stay empty: test_answer_grammar_gbnf.py pins the string rule); without the file llama.cpp
+    answers freely, and the check must say so."""
+    from tuneforge.export.export import ANSWER_GRAMMAR_FILE
+
+    options = ExportOptions("gguf", "f32", parity_samples=0, check_samples=3)
+    folder, _ = export_variant(extraction_run, tmp_path / "extract", options=options)
+    grammar = (folder / ANSWER_GRAMMAR_FILE).read_text(encoding="utf-8")
+    assert grammar.startswith('root ::= "{" ws "\\"supplier\\"" ws ":" ws string ws "," ws "\\"total\\"" ws ":" '
+                              'ws number ws "," ws "\\"currency\\"" ws ":" ws string ws "}"\n')
+    assert json.loads((folder / "tuneforge-export.json").read_text())["answer_grammar"] == ANSWER_GRAMMAR_FILE
+    assert f"--grammar-file {ANSWER_GRAMMAR_FILE}" in (folder / "README.md").read_text()
+
+    f32 = check_exported_gguf(extraction_run, folder, options).files[0]
+    assert f32.answers == 3 and f32.answers_identical == 3, f32.mismatches
+    (folder / ANSWER_GRAMMAR_FILE).unlink()
+    free = check_exported_gguf(extraction_run, folder, options).files[0]
+    assert free.answers_identical < 3

@@ -127,3 +127,17 @@ def json_answers(model, tokenizer, prompts: list[list[dict]], schema: dict, batc
     encoded = [encode_prompt(tokenizer, p) for p in prompts]
     return generate_ids(model, tokenizer, encoded, fmt.max_tokens, batch_size,
                         constraints=[grammars.row(fmt.grammar) for _ in prompts])
+
+
+def json_answer_allows(model, tokenizer, schema: dict, answer_ids: list[int], token: int) -> bool:
+    """Whether `json_answers`' decoder allows `token` after the answer tokens `answer_ids`. llguidance keeps text
+    the grammar forces (a key, its quotes) in its canonical tokens: a runtime that only checks the bytes (llama.cpp's
+    GBNF) may write the same text in other tokens, and from there its answer can go its own way."""
+    from tuneforge.models.answer_grammar import answer_format
+
+    row = _grammars(tokenizer, stop_token_ids(tokenizer, model)).row(answer_format(schema).grammar)
+    for t in answer_ids:
+        row.advance(t)
+        if row.error:
+            return False
+    return token < row.n_vocab and bool(row.allowed(row.n_vocab)[token])

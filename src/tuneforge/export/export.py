@@ -1,5 +1,6 @@
-"""`tuneforge models export`: merged safetensors or GGUF (+ quantized GGUF, Ollama Modelfile), each followed by a
-parity check; `check=True` also runs the GGUF files in llama.cpp itself (export/llama_cpp_check.py)."""
+"""`tuneforge models export`: merged safetensors or GGUF (+ quantized GGUF, Ollama Modelfile, and for an extraction
+variant `answer.gbnf`, its answers' grammar for llama.cpp), each followed by a parity check; `check=True` also runs
+the GGUF files in llama.cpp itself (export/llama_cpp_check.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from tuneforge.export.merge import merge_adapter, write_export_record
 from tuneforge.export.parity import ParityReport, check_parity, sample_prompts, without_trained_system
 
 FORMATS = ("merged", "gguf")
+# An extraction variant is evaluated decoding under the grammar of its learned keys; llama.cpp gets it as GBNF.
+ANSWER_GRAMMAR_FILE = "answer.gbnf"
 
 
 @dataclass
@@ -101,10 +104,12 @@ def check_exported_gguf(run_dir, folder: Path, o: ExportOptions):
 
 
 def _write_gguf_folder(run_dir, run: dict, out: Path, name: str, o: ExportOptions) -> str:
+    from tuneforge.data.answer_schema import run_answer_schema
     from tuneforge.export.gguf_writer import write_gguf
-    from tuneforge.export.model_card import write_model_card
+    from tuneforge.export.model_card import gguf_grammar_lines, write_model_card
     from tuneforge.export.modelfile import write_modelfile
     from tuneforge.export.quantize import quantize_gguf, require_llama_cpp
+    from tuneforge.models.answer_grammar import answer_gbnf
     from tuneforge.models.load import load_tokenizer
 
     if o.quantize:
@@ -120,9 +125,14 @@ def _write_gguf_folder(run_dir, run: dict, out: Path, name: str, o: ExportOption
                 quantize_gguf(tmp / gguf_name, tmp / f"{name}.{qtype}.gguf", qtype)
             tok = load_tokenizer(merged)
             write_modelfile(tmp / "Modelfile", gguf_name, tok.chat_template, run.get("data", {}).get("system_prompt"))
+            grammar = answer_gbnf(run_answer_schema(run))
+            if grammar:
+                (tmp / ANSWER_GRAMMAR_FILE).write_text(grammar, encoding="utf-8")
             write_export_record(tmp, run_dir, run, "gguf", gguf_file=gguf_name, dtype=o.gguf_dtype,
-                                quantized=[f"{name}.{q}.gguf" for q in o.quantize])
-            write_model_card(run_dir, tmp, export_kind="gguf", dtype=o.gguf_dtype, title=name)
+                                quantized=[f"{name}.{q}.gguf" for q in o.quantize],
+                                answer_grammar=ANSWER_GRAMMAR_FILE if grammar else None)
+            write_model_card(run_dir, tmp, export_kind="gguf", dtype=o.gguf_dtype, title=name,
+                             serving=gguf_grammar_lines(gguf_name, ANSWER_GRAMMAR_FILE) if grammar else None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return gguf_name

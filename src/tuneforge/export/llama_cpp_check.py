@@ -5,7 +5,8 @@ tuneforge does with the adapter.
    digits, emoji, Dutch, German, special tokens) and on every evaluation prompt as the chat template renders it.
 2. Greedy answers: llama.cpp's own chat completion — the GGUF's chat template, no system prompt given, so the
    trained one must come from the template — against `tuneforge predict` (the adapter, its trained system
-   prompt) on the evaluation set.
+   prompt) on the evaluation set. An extraction variant's answers are decoded under its learned keys' grammar on
+   both sides: llguidance's in `predict`, the export's `answer.gbnf` in llama.cpp, with the same token budget.
 
 An F32 file is in the precision the variant was evaluated in and must agree on every answer. F16 and quantized
 files round weights: their agreement rate is recorded, with every differing answer and the logit margin it came
@@ -47,6 +48,9 @@ class FileCheck:
     answers: int
     answers_identical: int
     mismatches: list[dict] = field(default_factory=list)
+    # Under an extraction variant's grammar: answers that part where llama.cpp wrote forced text (a key) in other
+    # tokens than the evaluation's grammar engine allows. The same text so far, a different decoder: not the file.
+    answers_tokenized_apart: int = 0
 
     @property
     def agreement(self) -> float:
@@ -59,7 +63,8 @@ class FileCheck:
     @property
     def passed(self) -> bool:
         tokens_ok = self.probes_identical == self.probes and self.prompt_ids_identical == self.prompts
-        return tokens_ok and (self.type not in EXACT_TYPES or self.answers_identical == self.answers)
+        explained = self.answers_identical + self.answers_tokenized_apart
+        return tokens_ok and (self.type not in EXACT_TYPES or explained == self.answers)
 
 
 @dataclass
@@ -88,12 +93,44 @@ class LlamaCppCheck:
 
         out = []
         for f in self.files:
+            apart = (f"; {f.answers_tokenized_apart} part where llama.cpp wrote forced text in tokens the evaluation's "
+                     "grammar engine does not use (the decoder, not the file)") if f.answers_tokenized_apart else ""
             out.append(f"llama.cpp {f.type}: token ids {f.probes_identical}/{f.probes} probes, "
                        f"{f.prompt_ids_identical}/{f.prompts} prompts identical; greedy answers "
-                       f"{f.answers_identical}/{f.answers} identical to tuneforge predict ({100 * f.agreement:.1f}%)")
-            out += [f"  {f.type} differs on " + describe(m["prompt"], m["predict"], m["llama.cpp"], m.get("divergence"))
+                       f"{f.answers_identical}/{f.answers} identical to tuneforge predict ({100 * f.agreement:.1f}%)"
+                       f"{apart}")
+            out += [f"  {f.type} differs on " + (describe(m["prompt"], m["predict"], m["llama.cpp"], m.get("divergence"))
+                                                  if "grammar_divergence" not in m else _grammar_line(m))
                     for m in f.answer_mismatches]
         return out
+
+
+def _grammar_line(m: dict) -> str:
+    d = m["grammar_divergence"]
+    why = ("a token the evaluation's grammar engine does not allow there (the same text in other tokens)"
+           if not d["evaluation_allows_export_token"] else
+           f"a token both decoders allow; the variant preferred its own by {d['variant_margin']:.4f} logits")
+    return (f"{m['prompt']!r}: at answer token {d['step']} the variant wrote {d['variant_token']!r}, "
+            f"llama.cpp {d['export_token']!r}: {why}")
+
+
+def _grammar_divergence(loaded, schema: dict, full: list[int], ours: list[int], theirs: list[int]) -> dict:
+    """Where two grammar-decoded answers part, and why: whether the evaluation's decoder allows llama.cpp's token
+    there, and the variant's logit margin for its own token over it (teacher-forced on the common prefix)."""
+    import torch
+
+    from tuneforge.eval.constrained import json_answer_allows
+
+    tok = loaded.tokenizer
+    k = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+    if k >= len(ours) or k >= len(theirs):  # one answer ended where the other went on
+        return {"step": k, "variant_token": tok.decode(ours[k:k + 1]), "export_token": tok.decode(theirs[k:k + 1]),
+                "evaluation_allows_export_token": True, "variant_margin": float("nan")}
+    with torch.inference_mode():
+        logits = loaded.model(torch.tensor([full + ours[:k]])).logits[0, -1].float()
+    return {"step": k, "variant_token": tok.decode([ours[k]]), "export_token": tok.decode([theirs[k]]),
+            "evaluation_allows_export_token": json_answer_allows(loaded.model, tok, schema, ours[:k], theirs[k]),
+            "variant_margin": round(float(logits[ours[k]] - logits[theirs[k]]), 4)}
 
 
 def _open(path: Path, n_ctx: int, kv_cache: str, logits_all: bool = False):
@@ -144,28 +181,37 @@ class _LlamaChat:
         # add_bos=True adds BOS only where the file says its vocabulary wants one, as completions do.
         return self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
 
-    def answer_ids(self, prompt_ids: list[int], max_new_tokens: int) -> list[int]:
+    def answer_ids(self, prompt_ids: list[int], max_new_tokens: int, grammar: str | None = None,
+                   stops: tuple[int, ...] = ()) -> list[int]:
+        """Greedy answer ids until the file's EOS (or one of `stops`); under `grammar` (GBNF) when given."""
         out: list[int] = []
         # Every prompt evaluated from scratch, as a fresh request is: reusing the previous prompt's cache would
         # compute the last prompt position alone instead of in the batch, which rounds differently.
         self.llm.reset()
+        constraint = self.llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
         # temp 0 is llama.cpp's greedy sampler; no repetition penalty, as tuneforge decodes.
-        for token in self.llm.generate(prompt_ids, temp=0.0, repeat_penalty=1.0, top_k=1, top_p=1.0, min_p=0.0):
-            if token == self.eos or len(out) >= max_new_tokens:
+        for token in self.llm.generate(prompt_ids, temp=0.0, repeat_penalty=1.0, top_k=1, top_p=1.0, min_p=0.0,
+                                       grammar=constraint):
+            if token == self.eos or token in stops or len(out) >= max_new_tokens:
                 break
             out.append(token)
         return out
 
 
 def check_file(path: Path, qtype: str, loaded, prompts: list[list[dict]], reference: list, max_new_tokens: int,
-               kv_cache: str, n_ctx: int = 1024) -> FileCheck:
+               kv_cache: str, n_ctx: int = 1024, grammar: str | None = None, schema: dict | None = None) -> FileCheck:
     """`loaded` is the variant (models/variant.py) and `reference` its greedy Generations; `prompts` are full
     conversations as tuneforge predict builds them (system prompt first, if any). llama.cpp gets them as a plain
-    user sends them, without the trained system prompt."""
+    user sends them, without the trained system prompt; under `grammar` (GBNF, the learned keys of `schema`) when
+    the variant answers JSON."""
     from tuneforge.chat_encoding import encode_prompt
     from tuneforge.export.parity import without_trained_system
+    from tuneforge.models.load import stop_token_ids
 
     tokenizer = loaded.tokenizer
+    # Under a grammar llama.cpp allows only end-of-generation tokens once the object is closed, as llguidance
+    # allows only tuneforge's stop tokens: either ends the answer.
+    stops = tuple(stop_token_ids(tokenizer, loaded.model)) if grammar else ()
     llm = _open(path, n_ctx, kv_cache=kv_cache)
     differing = []  # (full prompt ids, llama.cpp prompt ids, reference answer ids, mismatch record)
     try:
@@ -186,14 +232,20 @@ def check_file(path: Path, qtype: str, loaded, prompts: list[list[dict]], refere
                 result.prompt_ids_identical += 1
             else:
                 result.mismatches.append({"prompt_ids_differ": messages[-1]["content"]})
-            new = chat.answer_ids(ids, max_new_tokens)
+            new = chat.answer_ids(ids, max_new_tokens, grammar, stops)
             answer = tokenizer.decode(new, skip_special_tokens=True).strip()
             if answer == expected.text:
                 result.answers_identical += 1
             else:
                 record = {"prompt": messages[-1]["content"], "predict": expected.text, "llama.cpp": answer}
                 result.mismatches.append(record)
-                differing.append((full, ids, expected.ids, record))
+                if grammar and schema:
+                    # Free-decoding margins would name the token the grammar forbade; this says where and why
+                    # the two grammar decoders parted.
+                    record["grammar_divergence"] = d = _grammar_divergence(loaded, schema, full, expected.ids, new)
+                    result.answers_tokenized_apart += not d["evaluation_allows_export_token"]
+                else:
+                    differing.append((full, ids, expected.ids, record))
     finally:
         llm.close()
     if differing:
@@ -218,13 +270,31 @@ def _add_margins(path: Path, n_ctx: int, model, tokenizer, differing: list, kv_c
 
 def check_gguf_files(files: dict[str, Path], run_dir: str | Path, prompts: list[list[dict]], data: str,
                      max_new_tokens: int = 32, kv_cache: str = "f32") -> LlamaCppCheck:
-    """`files` maps a type (f16, q8_0, ...) to its GGUF; reference answers come from the adapter, greedily.
-    `kv_cache` "f16" measures llama.cpp's default cache instead of the file alone (benchmarks/export_agreement.py)."""
+    """`files` maps a type (f16, q8_0, ...) to its GGUF; reference answers come from the adapter as `tuneforge
+    predict` gives them: greedily, or for an extraction variant under its learned keys' grammar, which llama.cpp
+    then applies from the export's answer.gbnf beside the files, within the same token budget (no such file: it
+    answers freely). `kv_cache` "f16" measures llama.cpp's default cache instead of the file alone
+    (benchmarks/export_agreement.py)."""
+    from tuneforge.data.answer_schema import run_answer_schema
+    from tuneforge.eval.constrained import json_answers
     from tuneforge.eval.generate import generate_batch
+    from tuneforge.export.export import ANSWER_GRAMMAR_FILE
+    from tuneforge.models.answer_grammar import answer_format
     from tuneforge.models.variant import load_for_inference
 
+    grammar_file = next(iter(files.values())).parent / ANSWER_GRAMMAR_FILE
+    grammar = grammar_file.read_text(encoding="utf-8") if grammar_file.is_file() else None
     loaded = load_for_inference(str(run_dir))
-    reference = generate_batch(loaded.model, loaded.tokenizer, prompts, max_new_tokens)
-    checks = [check_file(path, qtype, loaded, prompts, reference, max_new_tokens, kv_cache=kv_cache)
+    schema = run_answer_schema(loaded.run)
+    fmt = answer_format(schema)
+    n_ctx = 1024
+    if fmt is not None:
+        reference = json_answers(loaded.model, loaded.tokenizer, prompts, schema)
+        max_new_tokens = fmt.max_tokens
+        n_ctx = max(n_ctx, max(g.tokens_in for g in reference) + max_new_tokens)
+    else:
+        reference = generate_batch(loaded.model, loaded.tokenizer, prompts, max_new_tokens)
+    checks = [check_file(path, qtype, loaded, prompts, reference, max_new_tokens, kv_cache=kv_cache, n_ctx=n_ctx,
+                         grammar=grammar if fmt is not None else None, schema=schema)
               for qtype, path in files.items()]
     return LlamaCppCheck(data, checks)

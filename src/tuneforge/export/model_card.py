@@ -129,9 +129,19 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
     return "\n".join(lines + _software_lines(run))
 
 
+def gguf_grammar_lines(gguf_name: str, grammar_file: str) -> list[str]:
+    """The GGUF card's note on an extraction variant's grammar: how llama.cpp answers as the evaluation did."""
+    return ["The evaluation decoded every answer under a grammar: one JSON object with the keys learned from the "
+            f"training answers, in their order. `{grammar_file}` is that grammar for llama.cpp; without it the "
+            "model answers freely and may differ from its evaluated answers.", "",
+            "```bash", f"llama-cli -m {gguf_name} --grammar-file {grammar_file} --temp 0", "```", "",
+            "llama-server takes it per request: the file's text as the request's `grammar` field, temperature 0.", ""]
+
+
 def write_model_card(run_dir: str | Path, folder: str | Path | None = None, export_kind: str | None = None,
-                     dtype: str | None = None, title: str | None = None) -> Path:
-    """README.md for the variant in `folder` (default: the run folder itself, replacing PEFT's blank card)."""
+                     dtype: str | None = None, title: str | None = None, serving: list[str] | None = None) -> Path:
+    """README.md for the variant in `folder` (default: the run folder itself, replacing PEFT's blank card);
+    `serving` lines, when given, are the card's Serving section."""
     from tuneforge.run_record import read_run
 
     run_dir = Path(run_dir)
@@ -140,7 +150,6 @@ def write_model_card(run_dir: str | Path, folder: str | Path | None = None, expo
     if run.get("variant_type") == "classification":
         path.write_text(classifier_card_text(run, _eval_report(run_dir), title or run_dir.name), encoding="utf-8")
         return path
-    serving = None
     if folder is None and run.get("method", "lora") != "full":  # the adapter's own card: how vLLM serves it
         from tuneforge.export.vllm_rules import vllm_card_lines
         from tuneforge.models.resolve import public_id

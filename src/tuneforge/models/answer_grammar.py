@@ -9,6 +9,10 @@ learned order (the order the model was trained to write); the whitespace around 
 choice within a few characters (json.dumps's `", "`, compact or indented answers all fit); and every value has
 a length bound, so an answer that never closes its string or keeps writing digits still ends as valid JSON
 within a few hundred tokens. A key of mixed type ("other") takes any JSON value.
+
+`answer_gbnf` writes the same grammar in llama.cpp's GBNF for GGUF exports (export/export.py): the same keys in
+the same order, the same value types and bounds, the same whitespace, so llama.cpp decoding under it answers as
+the evaluation did (the llama.cpp check, export/llama_cpp_check.py, compares them answer by answer).
 """
 
 from __future__ import annotations
@@ -35,11 +39,11 @@ def _value_rule(kind: str) -> str:
     return "%json " + json.dumps({**_VALUE_OPTIONS, **schema})
 
 
-def _key_literal(key: str) -> str:
-    """The key as a Lark literal, written raw or with JSON's \\u escapes (training answers may use either)."""
-    forms = dict.fromkeys([json.dumps(key, ensure_ascii=False), json.dumps(key)])
-    # Each form as a Lark string literal holding its characters as they are (escaped for Lark, nothing more).
-    literals = [json.dumps(form, ensure_ascii=False) for form in forms]
+def _key_literal(key: str, literal=lambda form: json.dumps(form, ensure_ascii=False)) -> str:
+    """The key as a grammar literal, written raw or with JSON's \\u escapes (training answers may use either).
+    `literal` spells one form as a string literal of the grammar's notation holding its characters as they are:
+    Lark's by default, which takes Python-style escapes as JSON writes them."""
+    literals = [literal(form) for form in dict.fromkeys([json.dumps(key, ensure_ascii=False), json.dumps(key)])]
     return literals[0] if len(literals) == 1 else "(" + " | ".join(literals) + ")"
 
 
@@ -55,6 +59,38 @@ def answer_grammar(schema: dict | None) -> LarkGrammar | None:
     body = ' WS? "," WS? '.join(pairs)
     return LarkGrammar("\n".join([f'start: "{{" WS? {body} WS? "}}"', *rules, f"NUMBER: {_NUMBER}",
                                   r"WS: /[ \t\r\n]{1,%d}/" % _MAX_WS, ""]))
+
+
+def _gbnf_literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# The value rules of answer_grammar in GBNF. A string holds at most MAX_STRING_CHARS characters, an escape being
+# one, as JSON Schema's maxLength counts them; "other" is any JSON value, its whitespace bounded as in _VALUE_OPTIONS.
+# A character is llguidance's JSON string character (measured: tests/unit/test_answer_grammar_gbnf.py): DEL and the
+# control characters escaped, \u only for those, no "\/".
+_GBNF_VALUES = "\n".join([
+    r'string ::= "\"" char{0,%d} "\""' % MAX_STRING_CHARS,
+    r'char ::= [^"\\\x00-\x1F\x7F] | "\\" (["\\bfnrt] | "u00" [01] [0-9a-fA-F] | "u007" [fF])',
+    r'number ::= "-"? ("0" | [1-9] [0-9]{0,14}) ("." [0-9]{1,6})?',
+    r'value ::= object | array | any-string | any-number | "true" | "false" | "null"',
+    r'object ::= "{" ws (any-string ws ":" ws value (ws "," ws any-string ws ":" ws value)*)? ws "}"',
+    r'array ::= "[" ws (value (ws "," ws value)*)? ws "]"',
+    r'any-string ::= "\"" char* "\""',
+    r'any-number ::= "-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?',
+    r"ws ::= [ \t\r\n]{0,%d}" % _MAX_WS,
+])
+
+
+def answer_gbnf(schema: dict | None) -> str | None:
+    """`answer_grammar` in llama.cpp's GBNF: one JSON object with exactly the learned keys, in order."""
+    if not schema or not schema.get("keys"):
+        return None
+    types = schema.get("key_types") or {}
+    rule = {"string": "string", "number": "number"}
+    pairs = [f'{_key_literal(key, _gbnf_literal)} ws ":" ws {rule.get(types.get(key), "value")}' for key in schema["keys"]]
+    body = ' ws "," ws '.join(pairs)
+    return f'root ::= "{{" ws {body} ws "}}"\n{_GBNF_VALUES}\n'
 
 
 def answer_token_budget(schema: dict) -> int:
