@@ -155,7 +155,8 @@ def test_auto_settings_follow_the_documented_rule():
     assert auto_epochs(20, 4) == 12  # OpenAI's rule gives 5 (100 examples seen); 60 steps need 12
     assert auto_epochs(1000, 16) == 3  # 63 steps per epoch: OpenAI's 3 epochs stand
     assert auto_epochs(20_000, 32) == 1  # at most 25,000 examples seen
-    assert auto_lr("lora", "sft", 16) == 2e-4 and auto_lr("full", "sft", 64) == 4e-5
+    assert auto_lr("lora", "sft", 16) == 4e-4 and auto_lr("lora", "sft", 4) == 2e-4
+    assert auto_lr("full", "sft", 64) == 4e-5
     assert auto_lr("lora", "dpo", 16) == 2e-5
 
 
@@ -164,7 +165,7 @@ def test_auto_settings_are_applied_and_recorded(label_data, tiny_model_dir, tmp_
     train(_cfg(label_data, tiny_model_dir, tmp_path / "run", auto_epochs=True, auto_batch_size=True, auto_lr=True,
                epochs=1, batch_size=64, lr=0.5), log=logs.append)
     config = _run(tmp_path)["config"]
-    assert (config["epochs"], config["batch_size"], config["lr"]) == (20, 4, 1e-4)
+    assert (config["epochs"], config["batch_size"], config["lr"]) == (20, 4, 2e-4)
     assert any(line.startswith("chose epochs=20") for line in logs)
     assert any(line.startswith("estimate: ~") and "MiB" in line for line in logs)
 
