@@ -8,7 +8,7 @@ The rule (documented in docs/training.md):
 - batch size: OpenAI scales it with the data (~0.2% of examples, capped at 256); on our hardware a batch below 4
   wastes the matmul units and above 32 gives too few updates on business-sized sets, so we take the power of two
   nearest to n/50 (about 50 steps per epoch), clamped to [4, 32] and to n.
-- learning rate: a per-method base (LoRA/DoRA/QLoRA 4e-4, full 2e-5; DPO 2e-5 and 2e-6) scaled by
+- learning rate: a per-method base (LoRA/DoRA/QLoRA 4e-4, full 2e-5; DPO 2e-5 for LoRA, 2e-6 full) scaled by
   sqrt(batch/16), the square-root rule that, like OpenAI's multiplier of 0.05-0.2, rises with the batch size.
   The LoRA base was 2e-4 (1e-4 at the batch of 4 that sets up to ~300 examples get); doubled after three of the
   task benchmark's generative tasks answered better at 2e-4 than at 1e-4, two of them significantly
