@@ -38,16 +38,17 @@ def test_the_evaluations_decoder_allows_a_forced_key_in_its_canonical_tokens_onl
 
 
 def test_the_check_names_a_key_written_in_other_tokens_as_the_decoder(extraction_run):
-    from tuneforge.export.llama_cpp_check import FileCheck, _grammar_divergence
+    from tuneforge.export.divergence import grammar_divergence
+    from tuneforge.export.llama_cpp_check import FileCheck
 
     loaded, schema, tok, full, ours = _setup(extraction_run)
     pp, p = tok.convert_tokens_to_ids(["pp", "p"])
     i = ours.index(pp)
-    apart = _grammar_divergence(loaded, schema, full, ours, ours[:i] + [p, p] + ours[i + 1:])
+    apart = grammar_divergence(loaded, schema, full, ours, ours[:i] + [p, p] + ours[i + 1:])
     assert apart["step"] == i and apart["evaluation_allows_export_token"] is False
     # Another digit in the total: both decoders allow it, so the logits chose: the file's, with the margin.
     j = next(k for k in range(len(ours)) if tok.decode(ours[:k]).endswith('"total": 1'))
-    digit = _grammar_divergence(loaded, schema, full, ours, ours[:j] + [tok.convert_tokens_to_ids("2")])
+    digit = grammar_divergence(loaded, schema, full, ours, ours[:j] + [tok.convert_tokens_to_ids("2")])
     assert digit["step"] == j and digit["evaluation_allows_export_token"] is True
     assert math.isfinite(digit["variant_margin"])
     # An F32 file passes when every answer is identical or parted in the decoder; a file difference fails it.

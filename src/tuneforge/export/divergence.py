@@ -10,6 +10,9 @@ export's top token is not the variant's, three numbers say what kind of differen
 - `relative_margin`: the variant margin as a share of the variant's logit for its token. Rounding a weight to
   bfloat16 changes it by up to 0.4%, to F16 by up to 0.05%, so a flip at a share far below that is a near-tie,
   while a difference at a large share means the export computes something else (tokenizer, template, weights).
+
+Two answers decoded under an extraction variant's grammar part for another reason too: llguidance (the evaluation)
+keeps forced text in its canonical tokens, llama.cpp's GBNF checks bytes only. `grammar_divergence` says which.
 """
 
 from __future__ import annotations
@@ -62,6 +65,22 @@ def transformers_logits(model, prompt_ids: list[int], path: list[int]):
     return logits[start : start + len(path)].cpu().numpy()
 
 
+def grammar_divergence(loaded, schema: dict, prompt_ids: list[int], ours: list[int], theirs: list[int]) -> dict:
+    """Where two grammar-decoded answers part, and why: whether the evaluation's decoder allows the export's token
+    there, and the variant's logit margin for its own token over it (teacher-forced on the common prefix)."""
+    from tuneforge.eval.constrained import json_answer_allows
+
+    tok = loaded.tokenizer
+    k = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+    if k >= len(ours) or k >= len(theirs):  # one answer ended where the other went on
+        return {"step": k, "variant_token": tok.decode(ours[k:k + 1]), "export_token": tok.decode(theirs[k:k + 1]),
+                "evaluation_allows_export_token": True, "variant_margin": float("nan")}
+    logits = transformers_logits(loaded.model, prompt_ids, ours[:k + 1])[-1]
+    return {"step": k, "variant_token": tok.decode([ours[k]]), "export_token": tok.decode([theirs[k]]),
+            "evaluation_allows_export_token": json_answer_allows(loaded.model, tok, schema, ours[:k], theirs[k]),
+            "variant_margin": round(float(logits[ours[k]] - logits[theirs[k]]), 4)}
+
+
 def llama_cpp_logits(llm, prompt_ids: list[int], path: list[int]):
     """The same from llama.cpp; `llm` must be opened with logits_all=True."""
     llm.reset()
@@ -87,3 +106,13 @@ def describe(prompt: str, variant: str, export: str, divergence: dict | None) ->
                  f"{d['export_token']!r} by {d['variant_margin']:.4f} logits ({100 * d['relative_margin']:.3f}% of "
                  f"its logit {d['variant_logit']:.2f}), the export the other way by {d['export_margin']:.4f}")
     return line
+
+
+def describe_grammar(record: dict) -> str:
+    """One line for a grammar-decoded answer that differs: where it parted, and whether the decoder or the file did."""
+    d = record["grammar_divergence"]
+    why = ("a token the evaluation's grammar engine does not allow there (the same text in other tokens)"
+           if not d["evaluation_allows_export_token"] else
+           f"a token both decoders allow; the variant preferred its own by {d['variant_margin']:.4f} logits")
+    return (f"{record['prompt']!r}: at answer token {d['step']} the variant wrote {d['variant_token']!r}, "
+            f"llama.cpp {d['export_token']!r}: {why}")

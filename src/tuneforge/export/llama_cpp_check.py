@@ -89,7 +89,7 @@ class LlamaCppCheck:
 
     def lines(self) -> list[str]:
         """Per file: token ids and answers; then each differing answer with the logit margin it came down to."""
-        from tuneforge.export.divergence import describe
+        from tuneforge.export.divergence import describe, describe_grammar
 
         out = []
         for f in self.files:
@@ -99,38 +99,11 @@ class LlamaCppCheck:
                        f"{f.prompt_ids_identical}/{f.prompts} prompts identical; greedy answers "
                        f"{f.answers_identical}/{f.answers} identical to tuneforge predict ({100 * f.agreement:.1f}%)"
                        f"{apart}")
-            out += [f"  {f.type} differs on " + (describe(m["prompt"], m["predict"], m["llama.cpp"], m.get("divergence"))
-                                                  if "grammar_divergence" not in m else _grammar_line(m))
-                    for m in f.answer_mismatches]
+            for m in f.answer_mismatches:
+                line = (describe_grammar(m) if "grammar_divergence" in m
+                        else describe(m["prompt"], m["predict"], m["llama.cpp"], m.get("divergence")))
+                out.append(f"  {f.type} differs on {line}")
         return out
-
-
-def _grammar_line(m: dict) -> str:
-    d = m["grammar_divergence"]
-    why = ("a token the evaluation's grammar engine does not allow there (the same text in other tokens)"
-           if not d["evaluation_allows_export_token"] else
-           f"a token both decoders allow; the variant preferred its own by {d['variant_margin']:.4f} logits")
-    return (f"{m['prompt']!r}: at answer token {d['step']} the variant wrote {d['variant_token']!r}, "
-            f"llama.cpp {d['export_token']!r}: {why}")
-
-
-def _grammar_divergence(loaded, schema: dict, full: list[int], ours: list[int], theirs: list[int]) -> dict:
-    """Where two grammar-decoded answers part, and why: whether the evaluation's decoder allows llama.cpp's token
-    there, and the variant's logit margin for its own token over it (teacher-forced on the common prefix)."""
-    import torch
-
-    from tuneforge.eval.constrained import json_answer_allows
-
-    tok = loaded.tokenizer
-    k = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
-    if k >= len(ours) or k >= len(theirs):  # one answer ended where the other went on
-        return {"step": k, "variant_token": tok.decode(ours[k:k + 1]), "export_token": tok.decode(theirs[k:k + 1]),
-                "evaluation_allows_export_token": True, "variant_margin": float("nan")}
-    with torch.inference_mode():
-        logits = loaded.model(torch.tensor([full + ours[:k]])).logits[0, -1].float()
-    return {"step": k, "variant_token": tok.decode([ours[k]]), "export_token": tok.decode([theirs[k]]),
-            "evaluation_allows_export_token": json_answer_allows(loaded.model, tok, schema, ours[:k], theirs[k]),
-            "variant_margin": round(float(logits[ours[k]] - logits[theirs[k]]), 4)}
 
 
 def _open(path: Path, n_ctx: int, kv_cache: str, logits_all: bool = False):
@@ -205,6 +178,7 @@ def check_file(path: Path, qtype: str, loaded, prompts: list[list[dict]], refere
     user sends them, without the trained system prompt; under `grammar` (GBNF, the learned keys of `schema`) when
     the variant answers JSON."""
     from tuneforge.chat_encoding import encode_prompt
+    from tuneforge.export.divergence import grammar_divergence
     from tuneforge.export.parity import without_trained_system
     from tuneforge.models.load import stop_token_ids
 
@@ -242,7 +216,7 @@ def check_file(path: Path, qtype: str, loaded, prompts: list[list[dict]], refere
                 if grammar and schema:
                     # Free-decoding margins would name the token the grammar forbade; this says where and why
                     # the two grammar decoders parted.
-                    record["grammar_divergence"] = d = _grammar_divergence(loaded, schema, full, expected.ids, new)
+                    record["grammar_divergence"] = d = grammar_divergence(loaded, schema, full, expected.ids, new)
                     result.answers_tokenized_apart += not d["evaluation_allows_export_token"]
                 else:
                     differing.append((full, ids, expected.ids, record))
