@@ -24,7 +24,8 @@ import time
 
 DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, "pooling": "mean", "r": 16,
             "dropout": 0.05, "smoothing": 0.0, "wd": 0.0, "warmup": 0.1, "lp": 0, "base": "smollm2",
-            "head_lr": 0.0, "norm": 0, "init": 0, "soup": 1, "encoder": "", "freeze_emb": 0, "wise": 0}
+            "head_lr": 0.0, "norm": 0, "init": 0, "soup": 1, "encoder": "", "freeze_emb": 0, "wise": 0,
+            "llrd": 1.0, "setfit": 0, "setfit_lr": 2e-5}
 
 
 # base=minilm: a sentence encoder fully fine-tuned (every layer) with a linear head on its mean-pooled states:
@@ -36,7 +37,11 @@ DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, 
 # of runs studied offline with --dump; soup=K trains K members from the same initial weights in different data
 # orders and averages their weights (a uniform model soup); wise=1 also scores, on each split, the weights
 # interpolated between the starting point (the probe-initialised, untrained encoder) and the best-loss epoch's
-# weights, alpha x fine-tuned + (1 - alpha) x start for alpha in WISE_ALPHAS (WiSE-FT, Wortsman et al. 2022).
+# weights, alpha x fine-tuned + (1 - alpha) x start for alpha in WISE_ALPHAS (WiSE-FT, Wortsman et al. 2022);
+# llrd=D < 1 gives layer i of L the rate lr x D^(L - i) and the embeddings lr x D^(L + 1) (layer-wise rate decay,
+# the lower layers move less); setfit=R first tunes the body alone on R rounds of sentence pairs (per text one
+# pair of the same label and one of another), pulling the cosine of their mean-pooled states to 1 or 0 as SetFit
+# does (Tunstall et al. 2022), at setfit_lr (SetFit's 2e-5), before the probe and the cross-entropy epochs.
 ENCODER_DEFAULTS = {"method": "full", "lr": 5e-5, "batch": 16, "warmup": 0.1}
 
 
@@ -220,6 +225,65 @@ def _fusion_result(name, fused) -> None:
               + ", ".join(f"w={w:g} {100 * a:.1f}%" for w, a in means.items()), flush=True)
 
 
+def _body_groups(body, lr: float, decay: float) -> list[dict]:
+    """The encoder's trainable weights as optimizer groups: one group at `lr` when decay is 1, else one per layer
+    with layer-wise rate decay (top layer lr x decay, embeddings lowest)."""
+    trainable = [p for p in body.parameters() if p.requires_grad]
+    if decay >= 1.0:
+        return [{"params": trainable, "lr": lr}]
+    layers = list(body.encoder.layer)
+    depth = len(layers)
+    groups, seen = [], set()
+    for i, layer in enumerate(layers):
+        ps = [p for p in layer.parameters() if p.requires_grad]
+        seen.update(id(p) for p in ps)
+        groups.append({"params": ps, "lr": lr * decay ** (depth - i)})
+    rest = [p for p in trainable if id(p) not in seen]  # embeddings (and a pooler, unused by mean pooling)
+    groups.append({"params": rest, "lr": lr * decay ** (depth + 1)})
+    return groups
+
+
+def _contrastive_phase(body, tok, texts, y, knobs, seed) -> None:
+    """SetFit's first stage: pairs of the same label pulled to cosine 1, of different labels to 0 (mean squared
+    error on the cosine of mean-pooled states), one pass over `setfit` rounds of pairs at `setfit_lr`."""
+    import torch
+
+    from tuneforge.models.classifier import pool
+
+    rng = random.Random(seed + 4242)
+    by_label: dict[int, list[int]] = {}
+    for i, label in enumerate(y):
+        by_label.setdefault(label, []).append(i)
+    pairs = []
+    for _ in range(knobs["setfit"]):
+        for i, label in enumerate(y):
+            same = [j for j in by_label[label] if j != i]
+            if same:
+                pairs.append((i, rng.choice(same), 1.0))
+            other = [j for j in range(len(y)) if y[j] != label]
+            if other:
+                pairs.append((i, rng.choice(other), 0.0))
+    rng.shuffle(pairs)
+    params = [p for p in body.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=knobs["setfit_lr"])
+    body.train()
+    cpu0 = time.process_time()
+    for s in range(0, len(pairs), knobs["batch"]):
+        chunk = pairs[s: s + knobs["batch"]]
+        batch = [texts[a] for a, _, _ in chunk] + [texts[b] for _, b, _ in chunk]
+        enc = tok(batch, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        v = pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"])
+        u, w = v[: len(chunk)], v[len(chunk):]
+        cos = torch.nn.functional.cosine_similarity(u, w)
+        loss = torch.nn.functional.mse_loss(cos, torch.tensor([t for _, _, t in chunk]))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    print(f"setfit split {seed}: {len(pairs)} pairs, last loss {loss.item():.4f}, "
+          f"{time.process_time() - cpu0:.0f} CPU s", flush=True)
+
+
 def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
     """Fine-tune a sentence encoder (all weights) + a linear head on mean-pooled states; validation per epoch."""
     import torch
@@ -258,6 +322,10 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                 body.train()
                 return out
 
+            if knobs["freeze_emb"]:  # the word embeddings stay as they are (a 250k vocabulary is most of the weights)
+                body.embeddings.word_embeddings.weight.requires_grad_(False)
+            if knobs["setfit"]:
+                _contrastive_phase(body, tok, texts, y, knobs, seed)
             if knobs["lp"]:  # linear probe, then fine-tune: the product's probe_init on the untrained encoder
                 from types import SimpleNamespace
 
@@ -271,10 +339,8 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                 probe_init(SimpleNamespace(clf=SimpleNamespace(score=head), pooled=pooled), texts, y, len(labels))
                 body.train()
             start_state = _weights(body, head) if knobs["wise"] else None
-            if knobs["freeze_emb"]:  # the word embeddings stay as they are (a 250k vocabulary is most of the weights)
-                body.embeddings.word_embeddings.weight.requires_grad_(False)
-            groups = [{"params": [p for p in body.parameters() if p.requires_grad], "lr": knobs["lr"]},
-                      {"params": list(head.parameters()), "lr": knobs["head_lr"] or knobs["lr"]}]
+            groups = _body_groups(body, knobs["lr"], knobs["llrd"]) + [
+                {"params": list(head.parameters()), "lr": knobs["head_lr"] or knobs["lr"]}]
             opt = torch.optim.AdamW(groups, weight_decay=knobs["wd"])
             per_epoch = math.ceil(len(texts) / knobs["batch"])
             sched = get_cosine_schedule_with_warmup(opt, int(knobs["warmup"] * per_epoch * epochs), per_epoch * epochs)

@@ -1,8 +1,9 @@
 """Measure LoRA training throughput (tokens/s) of a base model on this machine with the real trainer.
 
-The figure feeds tuneforge.data.estimate.MEASURED_TOKENS_PER_S (the fallback when no earlier run of the base
-model exists on a machine). It trains one epoch of `--examples` lines of the invoice demo, then reports the
-steady-state throughput from metrics.jsonl (the first step, with its warm-up, left out) and the load average,
+The figure feeds tuneforge.data.estimate.MEASURED_COMPUTED_TOKENS_PER_S (the fallback when no earlier run of the
+base model exists on a machine). It trains one epoch of `--examples` lines of the invoice demo (or of --data),
+then reports the steady-state throughput from metrics.jsonl (the first step, with its warm-up, left out), in the
+data's tokens and in computed tokens (less the shared prompt start each batch runs once), and the load average,
 because on a shared machine other jobs change the figure.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lora_throughput.py --examples 64   # one thread: contended
@@ -27,9 +28,11 @@ def main():
     ap.add_argument("--base", default="smollm2-135m")
     ap.add_argument("--examples", type=int, default=48)
     ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--data", help="a JSONL file to take the lines from (default: the invoice demo's train.jsonl)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lora-throughput-"))
-    lines = (examples_dir() / "invoice-categories" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    source = Path(args.data) if args.data else examples_dir() / "invoice-categories" / "train.jsonl"
+    lines = source.read_text(encoding="utf-8").splitlines()
     data = work / "data.jsonl"
     data.write_text("\n".join(lines[: args.examples]) + "\n", encoding="utf-8")
     load_before = os.getloadavg()[0]
@@ -41,10 +44,17 @@ def main():
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "epoch_end" not in r]
     steady = steps[1:] or steps
-    tokens = steady[-1]["trained_tokens"] - (steps[0]["trained_tokens"] if len(steps) > 1 else 0)
     seconds = steady[-1]["time_s"] - (steps[0]["time_s"] if len(steps) > 1 else 0)
-    print(json.dumps({"base": args.base, "steps": len(steps), "steady_tokens_per_s": round(tokens / seconds, 1),
-                      "run_tokens_per_s": json.loads((out / "run.json").read_text())["tokens_per_s"],
+
+    def rate(key):
+        return round((steady[-1][key] - (steps[0][key] if len(steps) > 1 else 0)) / seconds, 1)
+
+    run = json.loads((out / "run.json").read_text())
+    # steady_computed_tokens_per_s is the figure for MEASURED_COMPUTED_TOKENS_PER_S: the data's tokens less the
+    # shared system prompt each batch runs once (this file's prompt start is most of each line).
+    print(json.dumps({"base": args.base, "steps": len(steps), "steady_tokens_per_s": rate("trained_tokens"),
+                      "steady_computed_tokens_per_s": rate("computed_tokens"),
+                      "run_tokens_per_s": run["tokens_per_s"], "run_computed_tokens_per_s": run["computed_tokens_per_s"],
                       "load_average_before": load_before, "load_average_after": os.getloadavg()[0],
                       "cpus": os.cpu_count()}))
 

@@ -26,6 +26,39 @@ class Encoded:
         return sum(1 for x in self.labels if x != IGNORE_INDEX)
 
 
+# Below this many shared tokens, running a shared prefix separately costs more in overhead than it saves.
+MIN_SHARED_PREFIX = 16
+
+
+def common_start(prefix: list[int] | None, e: Encoded) -> list[int]:
+    """The part of `prefix` that `e` also starts with (all of e's context when prefix is None), ending before e's
+    first answer token's predecessor, so a shared prefix never carries loss and never predicts a trained token.
+    Folded over a batch it gives the batch's shared prefix; over a whole file, the prompt start every row shares."""
+    answer_at = next((i for i, x in enumerate(e.labels) if x != IGNORE_INDEX), len(e.labels))
+    limit = max(min(len(e.input_ids), answer_at) - 1, 0)
+    if prefix is None:
+        return e.input_ids[:limit]
+    k, n = 0, min(len(prefix), limit)
+    while k < n and prefix[k] == e.input_ids[k]:
+        k += 1
+    return prefix[:k]
+
+
+def shared_prefix_length(batch: list[Encoded]) -> int:
+    """Tokens every example of the batch starts with (a fixed system prompt, usually); see `common_start`."""
+    prefix = None
+    for e in batch:
+        prefix = common_start(prefix, e)
+    return len(prefix or [])
+
+
+def prefix_computed_once(batch: list[Encoded]) -> int:
+    """The prefix length the shared-prefix layout runs once for this batch (train/collate.py); 0 when it does not
+    pay (one row, or fewer than MIN_SHARED_PREFIX shared tokens) and the batch is laid out plainly."""
+    n = shared_prefix_length(batch) if len(batch) > 1 else 0
+    return n if n >= MIN_SHARED_PREFIX else 0
+
+
 # Message keys the chat template may read besides role and content (tool calling, serve/tool_calls.py).
 _TOOL_KEYS = ("tool_calls", "tool_call_id")
 

@@ -10,6 +10,7 @@ import pytest
 from conftest import chat_row, write_jsonl
 from typer.testing import CliRunner
 
+from tuneforge.chat_encoding import MIN_SHARED_PREFIX
 from tuneforge.cli.main import app
 from tuneforge.data import estimate
 from tuneforge.data.formats import LoadResult
@@ -114,6 +115,58 @@ def test_data_report_and_train_print_the_same_estimate(tmp_path, tiny_model_dir,
     assert printed == [report.estimate.describe()]
 
 
+def test_a_shared_prompt_start_is_counted_once_per_batch(tiny_model_dir):
+    """The estimate divides the work training computes, not the data's tokens: a system prompt every row shares runs
+    once per micro-batch (train/collate.py), so on short inputs under a long prompt the time is a fraction."""
+    from tuneforge.config import TrainConfig
+
+    shape = estimate.model_shape(tiny_model_dir)
+    cfg = TrainConfig(data="d.jsonl", epochs=2, batch_size=8)
+    tokens = [100] * 16  # two micro-batches an epoch
+    plain = estimate.estimate_training(shape, tokens, cfg)
+    shared = estimate.estimate_training(shape, tokens, cfg, shared_prefix=60)
+    assert plain.computed_tokens == plain.train_tokens == 3_200
+    assert shared.train_tokens == 3_200 and shared.computed_tokens == 3_200 - 2 * (16 - 2) * 60
+    assert shared.seconds == pytest.approx(plain.seconds * shared.computed_tokens / 3_200)
+    assert "60-token prompt start" in shared.describe() and "computed" not in plain.describe().split(" at ")[0]
+    # Where the trainer shares nothing, neither does the estimate.
+    for off in ({"share_prefix": False}, {"gradient_checkpointing": True}, {"packing": True}, {"batch_size": 1}):
+        assert estimate.estimate_training(shape, tokens, cfg.model_copy(update=off), shared_prefix=60).computed_tokens \
+            == 3_200, off
+    short = estimate.estimate_training(shape, tokens, cfg, shared_prefix=MIN_SHARED_PREFIX - 1)
+    assert short.computed_tokens == 3_200
+
+
+def test_the_estimate_counts_the_tokens_the_trainer_computes(tmp_path, tiny_model_dir, one_torch_thread):
+    """What the report predicts as computed tokens is what the run records having computed (run.json), and the
+    throughput a later estimate reads back is in the same unit."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.data.formats import inspect_file
+    from tuneforge.data.readiness import BaseModelInfo
+    from tuneforge.models.load import load_length_tokenizer
+    from tuneforge.train.sft import train
+
+    # Twelve rows under one system prompt, each user text starting with its own word: batches share the prompt only.
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
+             "lima"]
+    rows = [chat_row(f"{w} invoice line {k}", LABELS[k % 4], system="Answer with the ledger category of the line. "
+                     "The categories are software, travel, hardware and telecom; answer with one of them only.")
+            for k, w in enumerate(words)]
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    cfg = TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(tmp_path / "run"), epochs=2, batch_size=4,
+                      lora_r=4, max_seq_len=256, eval_split=0.0, progress=False, precision="fp32",
+                      variant_type="generative", report_to="none")
+    tok, limit, folder, note = load_length_tokenizer(cfg.base, cfg.max_seq_len)
+    predicted = assess(inspect_file(data), str(data), None, BaseModelInfo(cfg.base, tok, limit, folder, note),
+                       cfg).estimate
+    assert predicted.shared_prefix >= MIN_SHARED_PREFIX
+    run = json.loads((train(cfg, log=lambda *_: None) / "run.json").read_text())
+    assert run["trained_tokens"] == predicted.train_tokens
+    assert run["computed_tokens"] == predicted.computed_tokens < predicted.train_tokens
+    # wall_time_s is rounded to 10 ms, a share of a run this short
+    assert run["computed_tokens_per_s"] == pytest.approx(run["computed_tokens"] / run["wall_time_s"], rel=0.1)
+
+
 def test_parameter_count_matches_the_loaded_model(tiny_model_dir):
     from tuneforge.models.load import load_model
 
@@ -143,8 +196,13 @@ def test_throughput_comes_from_a_run_on_this_machine_when_there_is_one(tiny_mode
     assert "development machine" in reference.assumptions[0]
     run = runs_dir() / "r1"
     run.mkdir()
+    # A run from before computed tokens were recorded: its tokens/s counted shared prompt starts as work.
     (run / "run.json").write_text(json.dumps({"base": {"name": "mybase"}, "method": "lora", "tokens_per_s": 250.0,
-                                               "created_at": "2026-01-01T00:00:00+00:00"}))
+                                              "created_at": "2026-01-01T00:00:00+00:00"}))
+    assert estimate.estimate_training(shape, [100] * 10, cfg, base_name="mybase").seconds == reference.seconds
+    (run / "run.json").write_text(json.dumps({"base": {"name": "mybase"}, "method": "lora", "tokens_per_s": 500.0,
+                                              "computed_tokens_per_s": 250.0,
+                                              "created_at": "2026-01-01T00:00:00+00:00"}))
     measured = estimate.estimate_training(shape, [100] * 10, cfg, base_name="mybase")
     assert measured.tokens_per_s == 250.0 and measured.seconds == 1000 / 250
     assert "measured in run r1 on this machine" in measured.assumptions[0]
@@ -161,7 +219,7 @@ def test_report_command_prints_a_summary_and_writes_self_contained_html(tmp_path
     out = result.output
     assert "160 valid examples of 160 rows" in out and "labels (4)" in out
     assert "Personal data (e-mail, phone, IBAN, card): 1" in out
-    assert re.search(r"estimate \(lora\): .+ for [\d,]+ tokens, memory ~[\d.]+ MiB", out)
+    assert re.search(r"estimate \(lora\): .+ for [\d,]+ tokens.+ at [\d,.]+ tokens/s, memory ~[\d.]+ MiB", out, re.S)
     assert "verdict: fine-tune" in out
     page = html_path.read_text()
     assert page.startswith("<!doctype html>") and "<svg" in page and "Verdict: fine-tune" in page

@@ -169,7 +169,7 @@ def _report(cfg: DataReportConfig):
 
 
 def print_readiness(console, r, file: str) -> None:
-    from tuneforge.data.estimate import human_bytes, human_seconds
+    from tuneforge.data.estimate import human_bytes
 
     c = r.check
     console.rule(f"data readiness: {file}")
@@ -188,8 +188,8 @@ def print_readiness(console, r, file: str) -> None:
         console.print(f"  {s.title}: {shown}", markup=False)
     if r.estimate:
         e = r.estimate
-        console.print(f"estimate ({e.method}): {human_seconds(e.seconds)} for {e.train_tokens:,} tokens, "
-                      f"memory ~{human_bytes(e.memory_bytes)} (the same estimate `tuneforge train` prints)")
+        console.print(f"estimate ({e.method}): {e.work()}, memory ~{human_bytes(e.memory_bytes)} (the same estimate "
+                      "`tuneforge train` prints)", markup=False)
     for n in r.notes:
         if n:
             console.print(n, markup=False)

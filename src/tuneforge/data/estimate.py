@@ -2,11 +2,17 @@
 estimator: `tuneforge data report` and `tuneforge train` both call `estimate_training` with a TrainConfig and the
 same per-example token counts, so they print the same numbers (docs/training.md states the measured error).
 
-Time scales a measured throughput: the newest LoRA run of the same base model in TUNEFORGE_HOME/runs (its
-run.json "tokens_per_s", measured on this very machine), else the reference figure MEASURED_TOKENS_PER_S for
-smollm2-135m. Per-token compute grows with the parameter count, so the reference is scaled to another base model
-by the ratio of parameters; full fine-tuning also computes every weight's gradient, which we take as 1.5x LoRA's
-time per token (forward 1x + backward 2x, of which LoRA skips the ~1x weight-gradient half). Memory adds fp32
+Time is the work training computes over a measured throughput. The work is the data's tokens less what prefix
+sharing skips: SFT batches run a prompt start that every row shares (the system prompt) once per micro-batch, not
+once per row (train/collate.py), which on a file of short inputs under a long system prompt is most of the
+tokens; so throughput is counted in computed tokens. It comes from the newest LoRA run of the same base model in
+TUNEFORGE_HOME/runs (its run.json "computed_tokens_per_s", measured on this very machine), else the reference
+figure MEASURED_COMPUTED_TOKENS_PER_S for smollm2-135m. Counting the data's tokens instead made the extraction
+demo's estimate 13 minutes for a training of 30 (on two threads): the reference file's rows came to 2.7 data
+tokens per computed token, the extraction demo's to 1.17 (benchmarks/RESULTS.md, "The training estimate counts
+computed tokens"). Per-token compute grows with the parameter count, so the reference is scaled to another base
+model by the ratio of parameters; full fine-tuning also computes every weight's gradient, which we take as 1.5x
+LoRA's time per token (forward 1x + backward 2x, of which LoRA skips the ~1x weight-gradient half). Memory adds fp32
 weights, optimizer state for what is trained, activations per token (Korthikanti et al. 2022: ~34 bytes x
 hidden size per token per layer in 16-bit, twice that in fp32; with gradient checkpointing one hidden vector per
 layer plus one layer's worth) and the logits over the vocabulary at the answer positions (the trainer computes no
@@ -24,13 +30,12 @@ from pathlib import Path
 
 
 # Measured with `OMP_NUM_THREADS=1 python benchmarks/lora_throughput.py --examples 64` on the development machine
-# (2 shared CPU cores, AMD EPYC) on 2026-11-29 with the training engine of main at 0558902, in fp32 (what
-# precision=auto trains in on a CPU since that day; train/precision.py): smollm2-135m, LoRA r=16 on all linear
-# layers, batch 8, steady state after the first step: 300.4 tokens/s, at a load average of 2.8-3.4 from other
-# jobs. (The same benchmark in bf16 autocast gave 291.2 on 2026-11-21 at a load average of 2.6-2.8.) A run of
-# the same base model on this machine, when there is one, takes precedence. Remeasure when the trainer or
-# machine changes.
-MEASURED_TOKENS_PER_S = 300.4
+# (2 CPU cores, AMD EPYC without AVX-512, nothing else running) on 2026-11-30, with the trainer that first counted
+# computed tokens (the commit after 1728081), in fp32 (what precision=auto trains in on a CPU): smollm2-135m, LoRA
+# r=16 on all linear layers, batch 8, steady state after the first step: 78.5 and 82.0 computed tokens/s in two
+# runs (213.3 and 222.7 of the data's tokens), their mean. A run of the same base model on this machine, when there
+# is one, takes precedence. Remeasure when the trainer or machine changes.
+MEASURED_COMPUTED_TOKENS_PER_S = 80.3
 MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors header
 FULL_FINETUNE_SLOWDOWN = 1.5
 # Resident memory of a Python process that has imported torch, transformers, peft and accelerate, before any
@@ -82,26 +87,35 @@ def lora_parameters(shape: ModelShape, rank: int = 16) -> int:
 @dataclass
 class Estimate:
     method: str
-    train_tokens: int
-    tokens_per_s: float
+    train_tokens: int  # the data's tokens, every epoch
+    tokens_per_s: float  # computed tokens per second (see the module's docstring)
     seconds: float
     memory_bytes: int
     memory_parts: dict[str, int]
     assumptions: list[str]
+    computed_tokens: int = 0  # train_tokens less the shared prompt starts run once per batch
+    shared_prefix: int = 0  # the prompt start's length, when batches share one
+
+    def work(self) -> str:
+        """"~N min for T tokens [(C computed: ...)] at R tokens/s", as every view of the estimate says it."""
+        shared = (f" ({self.computed_tokens:,} computed: each batch runs the {self.shared_prefix}-token prompt start "
+                  "the rows share once)" if self.computed_tokens < self.train_tokens else "")
+        return (f"~{human_seconds(self.seconds)} for {self.train_tokens:,} tokens{shared} at "
+                f"{human_rate(self.tokens_per_s)} tokens/s")
 
     def describe(self) -> str:
         parts = ", ".join(f"{k} {human_bytes(v)}" for k, v in self.memory_parts.items())
-        return (f"estimate: ~{human_seconds(self.seconds)} for {self.train_tokens:,} tokens at "
-                f"{human_rate(self.tokens_per_s)} tokens/s, ~{human_bytes(self.memory_bytes)} peak ({parts})")
+        return f"estimate: {self.work()}, ~{human_bytes(self.memory_bytes)} peak ({parts})"
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "train_tokens": self.train_tokens, "tokens_per_s": round(self.tokens_per_s, 1),
+        return {"method": self.method, "train_tokens": self.train_tokens, "computed_tokens": self.computed_tokens,
+                "shared_prefix": self.shared_prefix, "tokens_per_s": round(self.tokens_per_s, 1),
                 "seconds": round(self.seconds, 1), "memory_bytes": self.memory_bytes,
                 "memory_parts": self.memory_parts, "assumptions": self.assumptions}
 
 
 def measured_throughput(base_name: str | None) -> tuple[float, str] | None:
-    """(tokens/s, where from) of the newest LoRA run of `base_name` on this machine, if there is one."""
+    """(computed tokens/s, where from) of the newest LoRA run of `base_name` on this machine, if there is one."""
     if not base_name:
         return None
     from tuneforge.paths import runs_dir
@@ -112,17 +126,22 @@ def measured_throughput(base_name: str | None) -> tuple[float, str] | None:
             run = json.loads(run_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if run.get("base", {}).get("name") == base_name and run.get("method") == "lora" and run.get("tokens_per_s"):
+        # Runs from before computed tokens were recorded are passed over: their tokens/s counted shared prompt
+        # starts as work, by a factor that depends on their data.
+        if (run.get("base", {}).get("name") == base_name and run.get("method") == "lora"
+                and run.get("computed_tokens_per_s")):
             if best is None or run.get("created_at", "") > best[0]:
-                best = (run.get("created_at", ""), float(run["tokens_per_s"]), run_file.parent.name)
+                best = (run.get("created_at", ""), float(run["computed_tokens_per_s"]), run_file.parent.name)
     return (best[1], f"measured in run {best[2]} on this machine") if best else None
 
 
-def example_token_counts(tokenizer, examples, max_seq_len: int) -> tuple[array, array]:
-    """(tokens, answer tokens) per example as training encodes it: a pair trains on both of its conversations."""
-    from tuneforge.chat_encoding import encode_conversation
+def example_token_counts(tokenizer, examples, max_seq_len: int) -> tuple[array, array, int]:
+    """(tokens, answer tokens) per example as training encodes it (a pair trains on both of its conversations),
+    and the length of the prompt start all of them share."""
+    from tuneforge.chat_encoding import common_start, encode_conversation
 
     tokens, answers = array("i"), array("i")  # 4 bytes per row each
+    prefix = None  # the prompt start every conversation shares, folded row by row (nothing else is kept)
     for ex in examples:
         convs = [ex.messages]
         if ex.is_preference:
@@ -130,13 +149,19 @@ def example_token_counts(tokenizer, examples, max_seq_len: int) -> tuple[array, 
         encoded = [encode_conversation(tokenizer, c, max_seq_len) for c in convs]
         tokens.append(sum(len(e.input_ids) for e in encoded))
         answers.append(sum(e.n_answer_tokens for e in encoded))
-    return tokens, answers
+        for e in encoded:
+            prefix = common_start(prefix, e)
+    return tokens, answers, len(prefix or [])
 
 
 def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name: str | None = None,
-                      answer_tokens: list[int] | None = None, world: int = 1, precision: str = "fp32") -> Estimate:
+                      answer_tokens: list[int] | None = None, world: int = 1, precision: str = "fp32",
+                      shared_prefix: int = 0) -> Estimate:
     """Time and peak memory of training on examples of `token_counts` tokens with TrainConfig `cfg` (method,
-    epochs, batch size, LoRA rank, max_seq_len, packing, gradient checkpointing, max_steps)."""
+    epochs, batch size, LoRA rank, max_seq_len, packing, prefix sharing, gradient checkpointing, max_steps);
+    `shared_prefix` is the prompt start every example shares (`example_token_counts`)."""
+    from tuneforge.chat_encoding import MIN_SHARED_PREFIX
+
     method = cfg.method
     adapter = method != "full"
     lengths = sorted(min(n, cfg.max_seq_len) for n in token_counts) or [0]
@@ -144,17 +169,21 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     if cfg.max_steps:  # a step takes batch x grad_accum examples per process
         per_step = sum(lengths) / len(lengths) * cfg.batch_size * cfg.grad_accum * world
         tokens = min(tokens, int(per_step * cfg.max_steps))
+    shared = shared_prefix if cfg.shares_prefix and shared_prefix >= MIN_SHARED_PREFIX and cfg.batch_size > 1 else 0
+    # Per epoch, every micro-batch of `batch_size` rows runs the shared start once instead of once per row.
+    skipped = (len(lengths) - math.ceil(len(lengths) / cfg.batch_size)) * shared
+    computed = round(tokens * (1 - skipped / max(sum(lengths), 1)))
     measured = measured_throughput(base_name)
     if measured:
         tps, source = measured
     else:
-        tps = MEASURED_TOKENS_PER_S * MEASURED_PARAMS / max(shape.params, 1)
-        source = (f"{MEASURED_TOKENS_PER_S:g} tokens/s measured for smollm2-135m LoRA on the development machine "
-                  "(2 busy CPU cores), scaled by parameter count")
+        tps = MEASURED_COMPUTED_TOKENS_PER_S * MEASURED_PARAMS / max(shape.params, 1)
+        source = (f"{MEASURED_COMPUTED_TOKENS_PER_S:g} computed tokens/s measured for smollm2-135m LoRA on the "
+                  "development machine (one idle CPU core), scaled by parameter count")
     tps *= world
     if not adapter:
         tps /= FULL_FINETUNE_SLOWDOWN
-    seconds = tokens / tps if tps > 0 else float("nan")
+    seconds = computed / tps if tps > 0 else float("nan")
     # A batch is padded to its longest example; the 95th percentile length stands for a typical batch's longest.
     seq = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))]
     batch, row = (1, sum(lengths[-cfg.batch_size:])) if cfg.packing else (cfg.batch_size, seq)
@@ -178,13 +207,16 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
         "runtime (torch, transformers)": RUNTIME_BYTES,
     }
     assumptions = [
-        f"throughput {human_rate(tps)} tokens/s: {source}" + (f", x{world} processes" if world > 1 else ""),
+        f"throughput {human_rate(tps)} computed tokens/s: {source}" + (f", x{world} processes" if world > 1 else ""),
         f"batch {cfg.batch_size}, " + (f"packed into rows of {row} tokens" if cfg.packing else
                                        f"padded to {seq} tokens (95th percentile length)") + f", {cfg.epochs} epoch(s)",
     ]
+    if shared:
+        assumptions.append(f"a {shared}-token prompt start shared by every example runs once per batch of "
+                           f"{cfg.batch_size}, not once per row (--no-share-prefix turns that off)")
     if not adapter:
         assumptions.append(f"full fine-tuning taken as {FULL_FINETUNE_SLOWDOWN}x LoRA's time per token")
-    return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions)
+    return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions, computed, shared)
 
 
 def human_bytes(n: float) -> str:

@@ -116,8 +116,9 @@ def assess(load: LoadResult, file: str, evals=None, base: BaseModelInfo | None =
         # The same inputs training hands the estimator: the training split, encoded as training encodes it.
         train = check.examples if train_cfg.eval_data else split_examples(
             check.examples, train_cfg.eval_split, train_cfg.seed)[0]
-        tokens, answer_tokens = example_token_counts(tokenizer, train, train_cfg.max_seq_len)
-        estimate = estimate_training(model_shape(base.folder), tokens, train_cfg, base.name, answer_tokens)
+        tokens, answer_tokens, shared = example_token_counts(tokenizer, train, train_cfg.max_seq_len)
+        estimate = estimate_training(model_shape(base.folder), tokens, train_cfg, base.name, answer_tokens,
+                                     shared_prefix=shared)
     elif check.token_counts is None:
         notes.append("no tokenizer: token counts and the time/memory estimate are left out")
     r = Readiness(check, cleaned, answers, unit, estimate, notes=notes)

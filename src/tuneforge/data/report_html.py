@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from datetime import datetime, timezone
 
-from tuneforge.data.estimate import human_bytes, human_rate, human_seconds
+from tuneforge.data.estimate import human_bytes
 from tuneforge.data.readiness import Readiness
 
 _CSS = """
@@ -108,8 +108,7 @@ def render_html(r: Readiness, title: str) -> str:
     if r.estimate:
         e = r.estimate
         out.append(f"<h2>Training estimate ({_e(e.method)})</h2><table>"
-                   f"<tr><td>Time</td><td>{human_seconds(e.seconds)} for {e.train_tokens:,} tokens at "
-                   f"~{human_rate(e.tokens_per_s)} tokens/s</td></tr>"
+                   f"<tr><td>Time</td><td>{_e(e.work())}</td></tr>"
                    f"<tr><td>Memory</td><td>{human_bytes(e.memory_bytes)}</td></tr></table>")
         out.append(bar_chart([(k, round(v / 2**20, 1)) for k, v in e.memory_parts.items()], unit=" MiB"))
         out.append("<p><small>" + "; ".join(_e(a) for a in e.assumptions) + "</small></p>")

@@ -8,7 +8,7 @@ ignored because in the packed row it would be "predicted" from the previous exam
 
 from __future__ import annotations
 
-from tuneforge.chat_encoding import IGNORE_INDEX, Encoded
+from tuneforge.chat_encoding import IGNORE_INDEX, Encoded, prefix_computed_once
 
 
 def collate(batch: list[Encoded], pad_id: int) -> dict:
@@ -40,34 +40,13 @@ def collate_packed(batch: list[Encoded]) -> dict:
     return {"input_ids": as_row(ids), "labels": as_row(labels), "position_ids": as_row(positions)}
 
 
-# Below this many shared tokens, running the prefix separately costs more in overhead than it saves.
-MIN_SHARED_PREFIX = 16
-
-
-def shared_prefix_length(batch: list[Encoded]) -> int:
-    """Tokens every example of the batch starts with (a fixed system prompt, usually), ending before the first
-    answer token of any of them, so the prefix itself never carries loss and never predicts a trained token."""
-    first = batch[0].input_ids
-    n = min(len(e.input_ids) for e in batch) - 1
-    for e in batch[1:]:
-        ids = e.input_ids
-        k = 0
-        while k < n and ids[k] == first[k]:
-            k += 1
-        n = k
-    for e in batch:
-        answer_at = next((i for i, x in enumerate(e.labels) if x != IGNORE_INDEX), len(e.labels))
-        n = min(n, answer_at - 1)
-    return max(n, 0)
-
-
 def collate_shared_prefix(batch: list[Encoded], pad_id: int) -> dict:
     """A batch whose common prefix is computed once instead of once per example (exact: causal attention means
     the prefix's states do not depend on what follows). Falls back to `collate` when the prefix is short."""
     import torch
 
-    n = shared_prefix_length(batch)
-    if len(batch) < 2 or n < MIN_SHARED_PREFIX:
+    n = prefix_computed_once(batch)
+    if not n:
         return collate(batch, pad_id)
     rest = collate([Encoded(e.input_ids[n:], e.labels[n:]) for e in batch], pad_id)
     return {"prefix_ids": torch.tensor([batch[0].input_ids[:n]], dtype=torch.long), **rest}

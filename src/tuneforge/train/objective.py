@@ -37,8 +37,7 @@ def encode_all(tokenizer, examples, max_len: int) -> list[Encoded]:
 def _batch_layout(cfg, pad_id: int):
     if cfg.packing:
         return collate_packed
-    # Prefix sharing runs through a KV cache, which gradient checkpointing switches off.
-    if cfg.share_prefix and not cfg.gradient_checkpointing:
+    if cfg.shares_prefix:
         return lambda b: collate_shared_prefix(b, pad_id)
     return lambda b: collate(b, pad_id)
 

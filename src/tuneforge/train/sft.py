@@ -112,6 +112,7 @@ class LoopState:
     step_in_epoch: int = 0  # the data-loader position: optimizer steps done in `epoch`
     step: int = 0
     trained_tokens: int = 0
+    computed_tokens: int = 0  # trained_tokens less the shared prompt starts each micro-batch ran once
     answer_units: int = 0
     first_loss: float | None = None
     epoch_loss: float = 0.0
@@ -263,6 +264,7 @@ def setup(cfg: TrainConfig, log=print) -> Run | Path:
     import torch
     from accelerate import Accelerator
 
+    from tuneforge.chat_encoding import shared_prefix_length
     from tuneforge.data.estimate import estimate_training, model_shape
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
@@ -322,7 +324,8 @@ def setup(cfg: TrainConfig, log=print) -> Run | Path:
     # Not prepared by accelerate: its scheduler wrapper steps once per process, which would skew multi-process runs.
     scheduler = _make_scheduler(optimizer, cfg, total_steps)
     estimate = estimate_training(model_shape(base.path), lengths, cfg, cfg.base,
-                                 [objective.answer_tokens(item) for item in objective.train], world, precision)
+                                 [objective.answer_tokens(item) for item in objective.train], world, precision,
+                                 shared_prefix_length(objective.train) if cfg.shares_prefix else 0)
     say(estimate.describe())
     loss_module, optimizer = accelerator.prepare(objective.make_loss(model), optimizer)
     return Run(cfg, say, out, accelerator, data, base, tokenizer, objective, model, trainable, optimizer, scheduler,
@@ -462,6 +465,7 @@ def _optimizer_step(run: Run, step_plan, state: LoopState, step_index: int, spee
     step_tokens = sum(run.lengths[i] for i in everyone)
     state.step, state.step_in_epoch = state.step + 1, step_index + 1
     state.trained_tokens += step_tokens
+    state.computed_tokens += step_tokens - _prefix_tokens_skipped(run, step_plan)
     state.answer_units += step_units
     state.first_loss = step_loss if state.first_loss is None else state.first_loss
     state.epoch_loss += step_loss * step_units
@@ -472,11 +476,23 @@ def _optimizer_step(run: Run, step_plan, state: LoopState, step_index: int, spee
     return step_loss
 
 
+def _prefix_tokens_skipped(run: Run, step_plan) -> int:
+    """Tokens of the step's micro-batches (every process's) that the shared-prefix layout did not run per row: the
+    difference between the data's tokens and the work done, which the estimator's throughput counts."""
+    if not run.cfg.shares_prefix:
+        return 0
+    from tuneforge.chat_encoding import prefix_computed_once
+
+    batches = ([run.objective.train[i] for i in micro] for shard in step_plan for micro in shard)
+    return sum((len(b) - 1) * prefix_computed_once(b) for b in batches)
+
+
 def _step_record(run: Run, state: LoopState, epoch: int, step_loss: float, speed: _Speed) -> dict:
     record = {
         "step": state.step, "epoch": epoch, "loss": round(step_loss, 5),
         "lr": run.scheduler.get_last_lr()[0], "tokens_per_s": round(speed.rate(), 1),
-        "trained_tokens": state.trained_tokens, "time_s": round(time.time() - run.started, 2),
+        "trained_tokens": state.trained_tokens, "computed_tokens": state.computed_tokens,
+        "time_s": round(time.time() - run.started, 2),
         "cpu_s": round(time.process_time(), 2),  # process CPU time: speed net of others' load
         **run.objective.step_metrics(run.accelerator.unwrap_model(run.loss_module)),
     }
@@ -563,4 +579,6 @@ def run_record(run: Run, state: LoopState) -> dict:
         "loss_units": {"unit": run.objective.unit, "count": state.answer_units},
         "wall_time_s": round(wall, 2),
         "tokens_per_s": round(state.trained_tokens / wall, 1),
+        "computed_tokens": state.computed_tokens,
+        "computed_tokens_per_s": round(state.computed_tokens / wall, 1),  # what data/estimate.py reads back
     }
