@@ -444,9 +444,12 @@ def _optimizer_step(run: Run, step_plan, state: LoopState, step_index: int, spee
     everyone = [i for shard in step_plan for micro in shard for i in micro]
     step_units = sum(run.units[i] for i in everyone)
     mine = step_plan[run.rank]
-    local_loss = torch.zeros((), device=acc.device)
+    # [loss sum, prompt tokens the layout ran once instead of once per row], summed over processes below.
+    local = torch.zeros(2, device=acc.device)
     for k, micro in enumerate(mine):
         batch = _to(objective.collate([objective.train[i] for i in micro]), acc.device)
+        if "prefix_ids" in batch:  # the shared-prefix layout (train/collate.py) chose to run this prefix once
+            local[1] += (len(micro) - 1) * batch["prefix_ids"].shape[1]
         # Gradients are all-reduced once per step, on the last micro-batch.
         sync = nullcontext() if k == len(mine) - 1 else acc.no_sync(run.loss_module)
         with sync:
@@ -454,18 +457,19 @@ def _optimizer_step(run: Run, step_plan, state: LoopState, step_index: int, spee
                 loss_sum, _ = run.loss_module(batch)
             # x world: DDP averages gradients over processes; we want the sum over the step's units.
             acc.backward(loss_sum * run.world / step_units)
-        local_loss += loss_sum.detach().float()
+        local[0] += loss_sum.detach().float()
     if run.cfg.max_grad_norm:
         acc.clip_grad_norm_(run.trainable, run.cfg.max_grad_norm)
     run.optimizer.step()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
 
-    step_loss = float(acc.reduce(local_loss, reduction="sum")) / step_units
+    loss_total, skipped = acc.reduce(local, reduction="sum").tolist()
+    step_loss = loss_total / step_units
     step_tokens = sum(run.lengths[i] for i in everyone)
     state.step, state.step_in_epoch = state.step + 1, step_index + 1
     state.trained_tokens += step_tokens
-    state.computed_tokens += step_tokens - _prefix_tokens_skipped(run, step_plan)
+    state.computed_tokens += step_tokens - int(skipped)
     state.answer_units += step_units
     state.first_loss = step_loss if state.first_loss is None else state.first_loss
     state.epoch_loss += step_loss * step_units
@@ -474,17 +478,6 @@ def _optimizer_step(run: Run, step_plan, state: LoopState, step_index: int, spee
     state.interval_units += step_units
     speed.add(step_tokens)
     return step_loss
-
-
-def _prefix_tokens_skipped(run: Run, step_plan) -> int:
-    """Tokens of the step's micro-batches (every process's) that the shared-prefix layout did not run per row: the
-    difference between the data's tokens and the work done, which the estimator's throughput counts."""
-    if not run.cfg.shares_prefix:
-        return 0
-    from tuneforge.chat_encoding import prefix_computed_once
-
-    batches = ([run.objective.train[i] for i in micro] for shard in step_plan for micro in shard)
-    return sum((len(b) - 1) * prefix_computed_once(b) for b in batches)
 
 
 def _step_record(run: Run, state: LoopState, epoch: int, step_loss: float, speed: _Speed) -> dict:
