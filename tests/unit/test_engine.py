@@ -166,9 +166,10 @@ def test_shared_system_prompt_is_computed_once_with_the_same_answers(engine, tin
     prompts = [[system, {"role": "user", "content": t}] for t in ("dell laptop", "hotel room munich", "jira")]
     tok = engine.tokenizer
     ids = [encode_prompt(tok, p) for p in prompts]
-    from tuneforge.serve.engine import MIN_SHARED_PREFIX, _common_prefix_len
+    from tuneforge.chat_encoding import common_prefix_len
+    from tuneforge.serve.engine import MIN_PREFILL_PREFIX
 
-    assert _common_prefix_len(ids) >= MIN_SHARED_PREFIX  # the shared-prefix path is the one under test
+    assert common_prefix_len(ids) >= MIN_PREFILL_PREFIX  # the shared-prefix path is the one under test
     expected = [g.text for g in generate_batch(load_model(tiny_model_dir), tok, prompts, 10)]
     got = run_all(engine, [GenRequest(i, max_tokens=10, temperature=0) for i in ids])
     assert [text.strip() for text, _, _ in got] == expected
