@@ -29,8 +29,8 @@ from tuneforge.serve.sampling import sample_row
 from tuneforge.models.structured import Grammars
 
 BASE_ADAPTER = "__base__"
-# Shorter common prefixes are not worth a separate prefill forward pass. Lower than training's
-# chat_encoding.MIN_PREFILL_PREFIX: a prefill prefix can also be served from the prefix cache, which saves more.
+# Shorter common prefixes are not worth a separate prefill forward pass. The server's own threshold, apart from
+# training's chat_encoding.MIN_SHARED_PREFIX: each weighs the cost of its own extra pass.
 MIN_PREFILL_PREFIX = 8
 PREFIX_CACHE_ENTRIES = 16
 
