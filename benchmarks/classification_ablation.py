@@ -437,6 +437,9 @@ def main() -> None:
     ap.add_argument("--seeds", default="42", help="comma-separated split seeds (one validation split each)")
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--keep", type=float, default=1.0,
+                    help="train on a seeded share of each split's training rows (0.9: what the rows `train` holds "
+                    "out for choosing the epoch cost; the validation rows stay the same)")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--dump", help="folder for each split's training/validation texts and validation logits "
                     "(JSON), to study fusion rules offline")
@@ -452,6 +455,8 @@ def main() -> None:
     splits = {}
     for seed in (int(s) for s in args.seeds.split(",")):
         train, val = split_examples(every, args.val, seed)
+        if args.keep < 1:
+            train, _ = split_examples(train, 1 - args.keep, seed)
         enc = lambda rows: ([classifier_input(e.prompt_messages) for e in rows],  # noqa: E731
                             [index[normalise_answer(e.answer)] for e in rows])
         splits[seed] = (*enc(train), *enc(val))

@@ -38,10 +38,17 @@ def common_start(prefix: list[int] | None, e: Encoded) -> list[int]:
     limit = max(min(len(e.input_ids), answer_at) - 1, 0)
     if prefix is None:
         return e.input_ids[:limit]
-    k, n = 0, min(len(prefix), limit)
-    while k < n and prefix[k] == e.input_ids[k]:
-        k += 1
-    return prefix[:k]
+    return prefix[:common_prefix_len([prefix[:limit], e.input_ids])]
+
+
+def common_prefix_len(seqs: list[list[int]]) -> int:
+    """How many leading tokens every sequence shares (training batches here; the server's prefill batches too)."""
+    n = min(len(s) for s in seqs)
+    first = seqs[0]
+    for i in range(n):
+        if any(s[i] != first[i] for s in seqs):
+            return i
+    return n
 
 
 def shared_prefix_length(batch: list[Encoded]) -> int:

@@ -149,6 +149,14 @@ def test_logprobs_are_the_models_own_log_softmax(engine, tiny_model_dir):
     assert "".join(bytes(e["bytes"]).decode("utf-8", "replace") for e in entries).strip() == text.strip()
 
 
+def _first_top_logprobs(model, prompt_ids: list[int], k: int) -> list[float]:
+    import torch
+
+    with torch.inference_mode():
+        logprobs = torch.log_softmax(model(torch.tensor([prompt_ids])).logits[0, -1].float(), -1)
+    return [float(v) for v in torch.topk(logprobs, k).values]
+
+
 def test_queue_bound_refuses_instead_of_growing(tiny_model_dir):
     e = Engine(tiny_model_dir, max_queue=2)
     try:
@@ -166,19 +174,30 @@ def test_shared_system_prompt_is_computed_once_with_the_same_answers(engine, tin
     prompts = [[system, {"role": "user", "content": t}] for t in ("dell laptop", "hotel room munich", "jira")]
     tok = engine.tokenizer
     ids = [encode_prompt(tok, p) for p in prompts]
-    from tuneforge.serve.engine import MIN_SHARED_PREFIX, _common_prefix_len
+    from tuneforge.chat_encoding import common_prefix_len
+    from tuneforge.serve.engine import MIN_PREFILL_PREFIX
 
-    assert _common_prefix_len(ids) >= MIN_SHARED_PREFIX  # the shared-prefix path is the one under test
-    expected = [g.text for g in generate_batch(load_model(tiny_model_dir), tok, prompts, 10)]
-    got = run_all(engine, [GenRequest(i, max_tokens=10, temperature=0) for i in ids])
+    assert common_prefix_len(ids) >= MIN_PREFILL_PREFIX  # the shared-prefix path is the one under test
+    model = load_model(tiny_model_dir)
+    expected = [g.text for g in generate_batch(model, tok, prompts, 10)]
+    got = run_all(engine, [GenRequest(i, max_tokens=10, temperature=0, logprobs=3) for i in ids])
     assert [text.strip() for text, _, _ in got] == expected
+    # The tiny model's answers are alike whatever the input, so the first token's distribution is the check that
+    # each row read its own user text after the shared part (a wrong split would give every row row 0's).
+    for prompt_ids, entries in zip(ids, engine_entries):
+        assert entries
+        assert [t["logprob"] for t in entries[0]["top_logprobs"]] == pytest.approx(
+            _first_top_logprobs(model, prompt_ids, 3), abs=1e-4)
     # Marked as a shared prefix, the system prompt's cache is kept and reused by later batches.
     system_len = len(tok(tok.apply_chat_template([system], tokenize=False), add_special_tokens=False)["input_ids"])
     assert ids[0][:system_len] == ids[1][:system_len]
     engine._prefixes.clear()
     for i, prompt_ids in enumerate(ids):
-        (text, _, _), = run_all(engine, [GenRequest(prompt_ids, max_tokens=10, temperature=0, prefix_len=system_len)])
+        (text, _, _), = run_all(engine, [GenRequest(prompt_ids, max_tokens=10, temperature=0, prefix_len=system_len,
+                                                    logprobs=3)])
         assert text.strip() == expected[i]
+        assert [t["logprob"] for t in engine_entries[0][0]["top_logprobs"]] == pytest.approx(
+            _first_top_logprobs(model, prompt_ids, 3), abs=1e-4)
     assert len(engine._prefixes) == 1
 
 

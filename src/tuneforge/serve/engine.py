@@ -22,24 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from tuneforge.chat_encoding import common_prefix_len
 from tuneforge.models.load import load_model, load_tokenizer, stop_token_ids
 from tuneforge.models.transformers_api import peft_wrapping, with_cache
 from tuneforge.serve.sampling import sample_row
 from tuneforge.models.structured import Grammars
 
 BASE_ADAPTER = "__base__"
-MIN_SHARED_PREFIX = 8  # shorter common prefixes are not worth a separate forward pass
+# Shorter common prefixes are not worth a separate prefill forward pass. The server's own threshold, apart from
+# training's chat_encoding.MIN_SHARED_PREFIX: each weighs the cost of its own extra pass.
+MIN_PREFILL_PREFIX = 8
 PREFIX_CACHE_ENTRIES = 16
-
-
-def _common_prefix_len(prompts: list[list[int]]) -> int:
-    first = prompts[0]
-    n = min(len(p) for p in prompts)
-    for i in range(n):
-        t = first[i]
-        if any(p[i] != t for p in prompts):
-            return i
-    return n
 
 
 class QueueFull(RuntimeError):
@@ -368,12 +361,12 @@ class Engine:
         from transformers import DynamicCache
 
         same_adapter = len(set(adapter_names)) == 1
-        shared = _common_prefix_len(prompts) if same_adapter else 0
+        shared = common_prefix_len(prompts) if same_adapter else 0
         shared = min(shared, min(len(p) for p in prompts) - 1)  # every row keeps a token of its own
-        if same_adapter and MIN_SHARED_PREFIX <= hint <= shared:
+        if same_adapter and MIN_PREFILL_PREFIX <= hint <= shared:
             shared = hint
             cache = self._cached_prefix(prompts[0][:shared], adapter_names[0])
-        elif shared >= MIN_SHARED_PREFIX and len(prompts) > 1:
+        elif shared >= MIN_PREFILL_PREFIX and len(prompts) > 1:
             cache = self._run_prefix(prompts[0][:shared], adapter_names[0])
         else:
             shared, cache = 0, DynamicCache()
