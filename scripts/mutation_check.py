@@ -272,6 +272,11 @@ MUTATIONS = [
     Mutation("serve-prefix-cache-shared", "a batch extends the server's cached system-prompt cache in place",
              "serve/engine.py", [("        return copy.deepcopy(self._prefixes[key])", "        return self._prefixes[key]")],
              ["tests/unit/test_engine.py::test_shared_system_prompt_is_computed_once_with_the_same_answers"]),
+    Mutation("serve-join-unmasked-pad", "a request joining a running batch attends to its padding",
+             "serve/engine.py", [("                c2, m2 = _left_pad(c2, m2, width - width2)\n",
+                                  "                c2, m2 = _left_pad(c2, m2, width - width2)\n"
+                                  "                m2 = torch.ones_like(m2)\n")],
+             ["tests/unit/test_engine.py::test_requests_join_a_running_batch_with_unchanged_answers"]),
     Mutation("gbnf-any-escape", "answer.gbnf takes every JSON escape where eval's grammar takes a few",
              "models/answer_grammar.py", [('| "u00" [01] [0-9a-fA-F] | "u007" [fF])', '| "/" | "u" [0-9a-fA-F]{4})')],
              ["tests/unit/test_answer_grammar_gbnf.py"]),

@@ -157,6 +157,20 @@ def _first_top_logprobs(model, prompt_ids: list[int], k: int) -> list[float]:
     return [float(v) for v in torch.topk(logprobs, k).values]
 
 
+def _greedy_top_logprobs(model, prompt_ids: list[int], steps: int, k: int) -> list[list[float]]:
+    """The top-k logprobs at each of `steps` greedy steps from the prompt alone (no batch company)."""
+    import torch
+
+    out, context = [], list(prompt_ids)
+    with torch.inference_mode():
+        for _ in range(steps):
+            logprobs = torch.log_softmax(model(torch.tensor([context])).logits[0, -1].float(), -1)
+            top = torch.topk(logprobs, k)
+            out.append([float(v) for v in top.values])
+            context.append(int(top.indices[0]))
+    return out
+
+
 def test_queue_bound_refuses_instead_of_growing(tiny_model_dir):
     e = Engine(tiny_model_dir, max_queue=2)
     try:
@@ -217,19 +231,22 @@ def test_requests_join_a_running_batch_with_unchanged_answers(engine, tiny_model
     first: list = []
     second: list = []
     done = threading.Semaphore(0)
-    short = GenRequest(encode_prompt(tok, short_prompt), max_tokens=8, temperature=0)
+    short = GenRequest(encode_prompt(tok, short_prompt), max_tokens=8, temperature=0, logprobs=3)
+    short_entries: list[dict] = []
 
-    def sink(parts, on_first_delta=None):
+    def sink(parts, on_first_delta=None, entries=None):
         def on_event(kind, *args):
             if kind == "delta":
                 if on_first_delta and not parts:
                     on_first_delta()
                 parts.append(args[0])
+                if entries is not None:
+                    entries.extend(args[1])
             else:
                 done.release()
         return on_event
 
-    short.on_event = sink(second)
+    short.on_event = sink(second, entries=short_entries)
     before = engine.joined
     # The second request is queued from inside the first one's first delta, on the engine's own thread, so it is
     # waiting when the engine next looks at the queue, mid-decode: no race with thread timing.
@@ -239,6 +256,13 @@ def test_requests_join_a_running_batch_with_unchanged_answers(engine, tiny_model
     assert "".join(first).strip() == expected_long
     assert "".join(second).strip() == expected_short
     assert engine.joined == before + 1
+    # The base model answers newlines whatever the prompt, so the text cannot tell whether the joined row read its
+    # own cache; its logprobs at every step, against the model's own on its prompt alone, can.
+    with model.disable_adapter():
+        expected_steps = _greedy_top_logprobs(model, short.prompt_ids, len(short_entries), 3)
+    assert len(short_entries) == 8
+    for entry, top in zip(short_entries, expected_steps):
+        assert [t["logprob"] for t in entry["top_logprobs"]] == pytest.approx(top, abs=1e-4)
 
 
 def test_a_failing_batch_reports_an_error_and_the_engine_goes_on(engine, monkeypatch):
