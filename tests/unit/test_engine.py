@@ -149,14 +149,6 @@ def test_logprobs_are_the_models_own_log_softmax(engine, tiny_model_dir):
     assert "".join(bytes(e["bytes"]).decode("utf-8", "replace") for e in entries).strip() == text.strip()
 
 
-def _first_top_logprobs(model, prompt_ids: list[int], k: int) -> list[float]:
-    import torch
-
-    with torch.inference_mode():
-        logprobs = torch.log_softmax(model(torch.tensor([prompt_ids])).logits[0, -1].float(), -1)
-    return [float(v) for v in torch.topk(logprobs, k).values]
-
-
 def _greedy_top_logprobs(model, prompt_ids: list[int], steps: int, k: int) -> list[list[float]]:
     """The top-k logprobs at each of `steps` greedy steps from the prompt alone (no batch company)."""
     import torch
@@ -201,7 +193,7 @@ def test_shared_system_prompt_is_computed_once_with_the_same_answers(engine, tin
     for prompt_ids, entries in zip(ids, engine_entries):
         assert entries
         assert [t["logprob"] for t in entries[0]["top_logprobs"]] == pytest.approx(
-            _first_top_logprobs(model, prompt_ids, 3), abs=1e-4)
+            _greedy_top_logprobs(model, prompt_ids, 1, 3)[0], abs=1e-4)
     # Marked as a shared prefix, the system prompt's cache is kept and reused by later batches.
     system_len = len(tok(tok.apply_chat_template([system], tokenize=False), add_special_tokens=False)["input_ids"])
     assert ids[0][:system_len] == ids[1][:system_len]
@@ -211,7 +203,7 @@ def test_shared_system_prompt_is_computed_once_with_the_same_answers(engine, tin
                                                     logprobs=3)])
         assert text.strip() == expected[i]
         assert [t["logprob"] for t in engine_entries[0][0]["top_logprobs"]] == pytest.approx(
-            _first_top_logprobs(model, prompt_ids, 3), abs=1e-4)
+            _greedy_top_logprobs(model, prompt_ids, 1, 3)[0], abs=1e-4)
     assert len(engine._prefixes) == 1
 
 
