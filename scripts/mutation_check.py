@@ -277,6 +277,15 @@ MUTATIONS = [
                                   "                c2, m2 = _left_pad(c2, m2, width - width2)\n"
                                   "                m2 = torch.ones_like(m2)\n")],
              ["tests/unit/test_engine.py::test_requests_join_a_running_batch_with_unchanged_answers"]),
+    Mutation("sampling-always-greedy", "a request with a temperature is answered greedily", "serve/sampling.py",
+             [("    if temperature < MIN_TEMPERATURE:\n", "    if True:\n")],
+             ["tests/unit/test_engine.py::test_temperature_sampling_draws_and_the_seed_fixes_the_draw"]),
+    Mutation("sampling-temperature-ignored", "sampling draws from the softmax at temperature 1 whatever is asked",
+             "serve/sampling.py", [("(logits - logits.max()) / temperature", "(logits - logits.max())")],
+             ["tests/unit/test_engine.py::test_sampled_tokens_follow_the_softmax_at_the_temperature_within_top_p"]),
+    Mutation("n-choices-one-seed", "the n choices of a seeded request are one draw copied n times",
+             "serve/generation.py", [("row_seed = None if seed is None else seed + k", "row_seed = seed")],
+             ["tests/unit/test_server_api.py::test_n_sampled_choices_from_one_seed_differ_and_repeat"]),
     Mutation("gbnf-any-escape", "answer.gbnf takes every JSON escape where eval's grammar takes a few",
              "models/answer_grammar.py", [('| "u00" [01] [0-9a-fA-F] | "u007" [fF])', '| "/" | "u" [0-9a-fA-F]{4})')],
              ["tests/unit/test_answer_grammar_gbnf.py"]),
@@ -285,6 +294,9 @@ MUTATIONS = [
              [("    return token < row.n_vocab and bool(row.allowed(row.n_vocab)[token])", "    return False")],
              ["tests/unit/test_llama_cpp_grammar_divergence.py"]),
 ]
+
+NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column
+
 
 def plant(m: Mutation, src: Path) -> None:
     path = src / "tuneforge" / m.file
@@ -324,7 +336,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.list:
         for m in MUTATIONS:
-            print(f"{m.name:24} {m.bug}")
+            print(f"{m.name:{NAME_WIDTH}} {m.bug}")
         return 0
     chosen = [m for m in MUTATIONS if not args.names or m.name in args.names]
     unknown = set(args.names) - {m.name for m in MUTATIONS}
@@ -335,7 +347,7 @@ def main() -> int:
         if m.needs and importlib.util.find_spec(m.needs) is None:
             verdict = f"NOT RUN: needs {m.needs}"
             rows.append((m.name, m.bug, verdict, 0.0))
-            print(f"{m.name:24} {verdict:15} {0:6.0f}s  {m.bug}", flush=True)
+            print(f"{m.name:{NAME_WIDTH}} {verdict:15} {0:6.0f}s  {m.bug}", flush=True)
             continue
         with tempfile.TemporaryDirectory(prefix=f"mutant-{m.name}-") as tmp:
             src = Path(tmp) / "src"
@@ -345,12 +357,12 @@ def main() -> int:
             code, seconds = run_tests(src, m.tests, args.timeout)
         verdict = "caught (red)" if code == 1 else ("TIMEOUT" if code == -1 else "MISSED (green)" if code == 0 else f"ERROR (exit {code})")
         rows.append((m.name, m.bug, verdict, seconds))
-        print(f"{m.name:24} {verdict:15} {seconds:6.0f}s  {m.bug}", flush=True)
+        print(f"{m.name:{NAME_WIDTH}} {verdict:15} {seconds:6.0f}s  {m.bug}", flush=True)
     print()
-    print(f"{'mutation':24} {'result':15} {'time':>7}  bug")
+    print(f"{'mutation':{NAME_WIDTH}} {'result':15} {'time':>7}  bug")
     print("-" * 100)
     for name, bug, verdict, seconds in rows:
-        print(f"{name:24} {verdict:15} {seconds:6.0f}s  {bug}")
+        print(f"{name:{NAME_WIDTH}} {verdict:15} {seconds:6.0f}s  {bug}")
     missed = [r for r in rows if not r[2].startswith("caught")]
     print(f"\n{len(rows) - len(missed)} of {len(rows)} planted bugs turned the suite red")
     return 1 if missed else 0

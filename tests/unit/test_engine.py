@@ -80,6 +80,42 @@ def test_seeded_sampling_is_independent_of_batch_company(engine):
     assert alone == crowd
 
 
+def test_temperature_sampling_draws_and_the_seed_fixes_the_draw(engine):
+    """Guards what the batch-company test cannot see: a sampler that always took the greedy token, or ignored the
+    seed, would still give the same answer alone and in company."""
+    ids = encode_prompt(engine.tokenizer, PROMPTS[0])
+
+    def token_runs(requests):
+        run_all(engine, requests)
+        return [tuple(e["token"] for e in entries) for entries in engine_entries]
+
+    (greedy,) = token_runs([GenRequest(ids, temperature=0, max_tokens=8, logprobs=0)])
+    seeded = [GenRequest(ids, temperature=1.0, seed=s, max_tokens=8, logprobs=0) for s in range(6)]
+    drawn = token_runs(seeded)
+    assert len(greedy) == 8 and all(len(d) == 8 for d in drawn)  # no early stop hides the draws
+    assert token_runs([GenRequest(ids, temperature=1.0, seed=s, max_tokens=8, logprobs=0) for s in range(6)]) == drawn
+    assert len(set(drawn)) == len(drawn) and greedy not in drawn, (greedy, drawn)
+
+
+def test_sampled_tokens_follow_the_softmax_at_the_temperature_within_top_p():
+    import torch
+
+    from tuneforge.serve.sampling import sample_row
+
+    p = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    generator = torch.Generator().manual_seed(0)
+
+    def frequencies(temperature, top_p, draws=4000):
+        tokens = torch.tensor([sample_row(p.log(), temperature, top_p, generator) for _ in range(draws)])
+        return (torch.bincount(tokens, minlength=4) / draws).tolist()
+
+    # About 4 standard errors at 4,000 draws; the seed makes it the same draw every run.
+    assert frequencies(1.0, 1.0) == pytest.approx(p.tolist(), abs=0.03)
+    assert frequencies(0.5, 1.0) == pytest.approx((p ** 2 / (p ** 2).sum()).tolist(), abs=0.03)
+    # top_p 0.7 keeps the fewest most likely tokens whose mass reaches 0.7 (0.5 + 0.3), renormalised.
+    assert frequencies(1.0, 0.7) == pytest.approx([0.625, 0.375, 0.0, 0.0], abs=0.03)
+
+
 def test_length_and_stop_strings(engine):
     ids = encode_prompt(engine.tokenizer, PROMPTS[1])
     text, reason, n = run_all(engine, [GenRequest(ids, temperature=0, max_tokens=6)])[0]

@@ -130,6 +130,19 @@ def test_logprobs_are_returned_only_when_asked_and_in_openai_shape(client):
     assert all(len(top) <= 2 for top in lp["top_logprobs"]) and lp["text_offset"][0] == 0
 
 
+def test_n_sampled_choices_from_one_seed_differ_and_repeat(client):
+    body = {**BASE, "max_tokens": 6, "temperature": 1.0, "seed": 5, "n": 4, "logprobs": True}
+
+    def choices():
+        return [tuple(e["token"] for e in c["logprobs"]["content"])
+                for c in client.post(CHAT, json=body).json()["choices"]]
+
+    first = choices()
+    assert len(first) == 4 and all(len(tokens) == 6 for tokens in first)
+    assert len(set(first)) == 4, first  # each choice its own draw, not one draw copied n times
+    assert choices() == first  # and the seed makes the n draws reproducible
+
+
 def test_streamed_logprobs_match_the_whole_answer(client):
     whole = client.post(CHAT, json={**BASE, "logprobs": True}).json()["choices"][0]["logprobs"]["content"]
     body = client.post(CHAT, json={**BASE, "logprobs": True, "stream": True}).text
