@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tuneforge.eval.shots import SimilarityIndex
@@ -59,6 +61,18 @@ def test_paired_bootstrap():
     assert same["delta"] == 0 and same["p_value"] == 1.0
     with pytest.raises(ValueError, match="same examples"):
         paired_bootstrap(better, worse[:3], _acc, "accuracy")
+
+
+@pytest.mark.parametrize("level, z", [(0.95, 1.960), (0.90, 1.645)])
+def test_paired_bootstrap_interval_has_the_asked_level(level, z):
+    # 300 paired examples, the first system right on all, the second on 200: each example's delta is 1 or 0 with
+    # mean 1/3, so the bootstrap interval of the mean delta is close to 1/3 +- z * sqrt((1/3)(2/3)/300) (0.0272).
+    # The 95% and 90% bounds lie 0.0086 apart, twice the tolerance.
+    better = [{"correct": 1.0}] * 300
+    worse = [{"correct": float(i < 200)} for i in range(300)]
+    se = math.sqrt(2 / 9 / 300)
+    r = paired_bootstrap(better, worse, _acc, "accuracy", samples=2000, level=level)
+    assert r["ci"] == pytest.approx([1 / 3 - z * se, 1 / 3 + z * se], abs=0.004)
 
 
 def _ex(text, answer="x"):
