@@ -277,6 +277,200 @@ MUTATIONS = [
                                   "                c2, m2 = _left_pad(c2, m2, width - width2)\n"
                                   "                m2 = torch.ones_like(m2)\n")],
              ["tests/unit/test_engine.py::test_requests_join_a_running_batch_with_unchanged_answers"]),
+    Mutation("sampling-always-greedy", "a request with a temperature is answered greedily", "serve/sampling.py",
+             [("    if temperature < MIN_TEMPERATURE:\n", "    if True:\n")],
+             ["tests/unit/test_engine.py::test_temperature_sampling_draws_and_the_seed_fixes_the_draw"]),
+    Mutation("sampling-temperature-ignored", "sampling draws from the softmax at temperature 1 whatever is asked",
+             "serve/sampling.py", [("(logits - logits.max()) / temperature", "(logits - logits.max())")],
+             ["tests/unit/test_engine.py::test_sampled_tokens_follow_the_softmax_at_the_temperature_within_top_p"]),
+    Mutation("n-choices-one-seed", "the n choices of a seeded request are one draw copied n times",
+             "serve/generation.py", [("row_seed = None if seed is None else seed + k", "row_seed = seed")],
+             ["tests/unit/test_server_api.py::test_n_sampled_choices_from_one_seed_differ_and_repeat"]),
+    Mutation("prefix-cache-ignores-adapter", "one variant's cached system prompt serves another variant",
+             "serve/engine.py", [("        key = (adapter, tuple(prefix))", "        key = tuple(prefix)")],
+             ["tests/unit/test_engine.py::test_a_cached_system_prompt_is_kept_per_adapter"]),
+    Mutation("logprobs-after-grammar-mask", "logprobs under a grammar are renormalised over the allowed tokens",
+             "serve/engine.py", [('            logits = logits.masked_fill(~allowed, float("-inf"))',
+                                  '            logits.masked_fill_(~allowed, float("-inf"))')],
+             ["tests/unit/test_engine.py::test_logprobs_under_a_grammar_are_the_models_own"]),
+    Mutation("logprobs-past-stop", "logprobs go out for the tokens after a stop string's cut",
+             "serve/engine.py", [("(final and start < len(upto))", "final")],
+             ["tests/unit/test_engine.py::test_logprobs_stop_where_a_stop_string_cuts_the_answer"]),
+    Mutation("usage-prompt-per-choice", "usage counts the prompt once per choice",
+             "serve/generation.py", [("        self.prompt_tokens = sum(len(p) for p in prompts)",
+                                      "        self.prompt_tokens = sum(len(r.prompt_ids) for r in self.rows)")],
+             ["tests/unit/test_server_api.py::test_usage_counts_the_prompt_once_and_every_choices_tokens"]),
+    Mutation("completion-offset-frozen", "every completions logprob token has text_offset 0",
+             "serve/openai_shapes.py", [('        offsets.append(offset)\n        offset += len(e["token"])',
+                                         "        offsets.append(offset)")],
+             ["tests/unit/test_server_api.py::test_completion_text_offsets_advance_token_by_token_whole_and_streamed"]),
+    Mutation("max-tokens-capped-silently", "an explicit max_tokens past the context is cut instead of refused",
+             "serve/prompting.py", [("    if room < 1 or (explicit and wanted > room):", "    if room < 1:")],
+             ["tests/unit/test_server_api.py::test_an_explicit_max_tokens_past_the_context_is_refused"]),
+    Mutation("label-temperature-ignored", "a classification variant samples labels at temperature 1 whatever is asked",
+             "serve/labels.py", [("(p / best) ** (1 / temperature) if p > 0", "p / best if p > 0")],
+             ["tests/unit/test_server_api.py::test_label_sampling_follows_the_probabilities_at_the_temperature"]),
+    Mutation("modelfile-not-greedy", "the Ollama Modelfile leaves Ollama's sampling temperature in place",
+             "export/modelfile.py", [('    lines.append("PARAMETER temperature 0")', "    pass")],
+             ["tests/unit/test_export.py::test_gguf_export_matches_adapter_and_carries_template"]),
+    Mutation("head-alone-temperature-ignored", "a classification variant without fusion serves uncalibrated softmax",
+             "models/classifier.py", [("torch.softmax(self.logits(texts, batch_size) / self.temperature, dim=-1)",
+                                       "torch.softmax(self.logits(texts, batch_size), dim=-1)")],
+             ["tests/unit/test_calibration.py::test_a_head_alone_divides_its_logits_by_the_fitted_temperature"]),
+    Mutation("fusion-ngram-sees-held-out", "the fused n-gram model trains on the held-out rows that weigh it",
+             "train/ngram_fusion.py",
+             [("fit_tfidf_classifier(texts, [str(t) for t in targets], seed)",
+               "fit_tfidf_classifier(texts + eval_texts, [str(t) for t in targets + eval_targets], seed)")],
+             ["tests/unit/test_ngram_fusion.py::test_the_n_gram_half_never_trains_on_the_held_out_rows"]),
+    Mutation("paired-interval-level", "the paired bootstrap's interval is 90% where 95% is asked", "eval/stats.py",
+             [("    alpha = (1 - level) / 2\n    return {", "    alpha = 1 - level\n    return {")],
+             ["tests/unit/test_eval_stats.py::test_paired_bootstrap_interval_has_the_asked_level"]),
+    Mutation("macro-f1-absent-labels", "macro-F1 counts a label the test set lacks as F1 0",
+             "eval/tasks/classification.py", [('    present = sorted({x["ref"] for x in rows})',
+                                               "    present = sorted(labels)")],
+             ["tests/unit/test_eval_task_metrics.py::test_macro_f1_leaves_out_labels_the_test_set_lacks"]),
+    Mutation("cls-full-lr-of-lora", "full fine-tuning of a classification variant gets LoRA's learning rate",
+             "train/defaults.py", [('lr = CLS_LR if update.get("method", cfg.method) != "full" else CLS_LR / 20',
+                                    "lr = CLS_LR")],
+             ["tests/unit/test_train_defaults.py::test_full_fine_tuning_of_a_classification_variant_gets_its_own_rate"]),
+    Mutation("cls-best-weights-aliased", "the classification run saves its last epoch's weights as the best one's",
+             "train/classification.py",
+             [("best_state = {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}",
+               "best_state = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}")],
+             ["tests/unit/test_classification_variant.py::test_the_best_epochs_weights_are_the_ones_saved"]),
+    Mutation("completion-echo-ignored", "/v1/completions answers as if echo were not asked", "serve/schemas.py",
+             [("        if self.echo:", "        if False:")],
+             ["tests/unit/test_server_api.py::test_unhonoured_completion_fields_are_refused_by_name"]),
+    Mutation("pii-rejected-kept", "PII in a preference pair's rejected answer survives `data clean --pii redact`",
+             "data/clean.py", [('if k in ("chosen", "rejected") else v for k, v in ex.meta.items()}',
+                                'if k == "chosen" else v for k, v in ex.meta.items()}')],
+             ["tests/unit/test_data_clean.py::test_pii_is_redacted_from_both_answers_of_a_preference_pair"]),
+    Mutation("monitor-policy-write-unchecked", "any key may change the monitor policy of an operator's name",
+             "serve/monitor_api.py", [("name = check_name(caller(request), name, write=True)  # the owner",
+                                       "name = check_name(caller(request), name)  # the owner")],
+             ["tests/unit/test_lifecycle_api.py::test_a_name_registered_from_the_command_line_is_read_only_to_the_monitor_api_too"]),
+    Mutation("correction-earliest-wins", "a retrain learns a reviewer's first correction, not the one that fixed it",
+             "monitor/feedback.py", [("(SELECT MAX(g.id) FROM feedback g WHERE g.request_id = f.request_id ",
+                                      "(SELECT MIN(g.id) FROM feedback g WHERE g.request_id = f.request_id ")],
+             ["tests/unit/test_monitor_fresh_evidence.py::test_a_reviewer_who_corrects_a_correction_is_the_one_retraining_learns"]),
+    Mutation("retrain-promoted-without-fresh-gate", "a retrain that is merely not worse goes to production",
+             "monitor/retrain.py",
+             [('passed = "frozen" in gates and "fresh" in gates and all(g.passed for g in gates.values())',
+               "passed = all(g.passed for g in gates.values())")],
+             ["tests/unit/test_monitor_loop.py::test_without_fresh_evidence_a_retrain_stays_a_candidate_and_never_trains_on_held_out_inputs"]),
+    Mutation("retrain-leakage-skips-fresh", "the retrain's leakage check never sees the held-out reviewed inputs",
+             "monitor/retrain.py", [("if frozen_path else []) + as_examples(fresh)", "if frozen_path else [])")],
+             ["tests/unit/test_monitor_loop.py::test_without_fresh_evidence_a_retrain_stays_a_candidate_and_never_trains_on_held_out_inputs"]),
+    Mutation("alerts-on-partial-window", "statistical alerts fire before a full window was served",
+             "monitor/policy.py", [('    if not window or window["requests"] < policy.window:', "    if not window:")],
+             ["tests/unit/test_monitor_new_category.py::test_the_statistical_alerts_wait_for_a_full_window"]),
+    Mutation("dpo-prefers-rejected", "DPO learns the preference backwards", "train/dpo.py",
+             [("collate([p.chosen for p in batch] + [p.rejected for p in batch], pad_id)",
+               "collate([p.rejected for p in batch] + [p.chosen for p in batch], pad_id)")],
+             ["tests/unit/test_train_methods.py::test_dpo_starts_at_log2_and_learns_the_preference"]),
+    Mutation("rollback-to-oldest", "rollback restores the first production version, not the one before",
+             "registry/store.py", [("ORDER BY e.id DESC LIMIT 1", "ORDER BY e.id LIMIT 1")],
+             ["tests/unit/test_registry.py::test_rollback_puts_back_the_latest_earlier_production_version"]),
+    Mutation("shared-blob-deleted", "deleting one owner's upload deletes another's identical file",
+             "jobs/store.py", [('if self.conn.execute("SELECT 1 FROM files WHERE blob = ? AND deleted_at IS NULL", '
+                                '(blob,)).fetchone():', "if False:")],
+             ["tests/unit/test_jobs.py::test_files_are_stored_once_by_content_and_removed_when_nothing_needs_them"]),
+    Mutation("recommend-first-variant", "the recommendation names the first variant, not the best",
+             "eval/recommend.py", [("    best_v, best_b = _best(systems, variants, metric), _best(systems, prompted, metric)",
+                                    "    best_v, best_b = (variants[0] if variants else None), _best(systems, prompted, metric)")],
+             ["tests/unit/test_eval_recommend.py::test_of_two_variants_the_better_one_is_recommended"]),
+    Mutation("version-size-only-check", "a stored dataset version edited to the same size is used",
+             "data/version_check.py", [(' and st.st_mtime_ns == recorded.get("mtime_ns"):', ":")],
+             ["tests/reliability/test_dataset_versions_integrity.py::test_an_edit_that_keeps_the_size_is_refused_on_use"]),
+    Mutation("predict-shows-answer", "batch predict shows the model the answer of a chat input row",
+             "eval/batch_predict.py", [('    while msgs and msgs[-1]["role"] == "assistant":', "    while False:")],
+             ["tests/e2e/test_predict_cli.py::test_an_answer_in_a_chat_input_row_is_not_shown_to_the_model"]),
+    Mutation("tsv-written-with-commas", "predict writes a .tsv output comma-separated", "eval/batch_predict.py",
+             [("extrasaction=\"ignore\",\n                                          delimiter=self.delimiter)",
+               "extrasaction=\"ignore\")")],
+             ["tests/e2e/test_predict_cli.py::test_tsv_in_tsv_out_to_a_file_and_to_stdout"]),
+    Mutation("grad-accum-steps-every-micro-batch", "with gradient accumulation the optimizer steps every micro-batch",
+             "train/sft.py",
+             [("        local[0] += loss_sum.detach().float()\n    if run.cfg.max_grad_norm:\n"
+               "        acc.clip_grad_norm_(run.trainable, run.cfg.max_grad_norm)\n    run.optimizer.step()\n"
+               "    run.scheduler.step()\n    run.optimizer.zero_grad(set_to_none=True)\n",
+               "        local[0] += loss_sum.detach().float()\n        if run.cfg.max_grad_norm:\n"
+               "            acc.clip_grad_norm_(run.trainable, run.cfg.max_grad_norm)\n        run.optimizer.step()\n"
+               "        run.optimizer.zero_grad(set_to_none=True)\n    run.scheduler.step()\n")],
+             ["tests/unit/test_train_schedule.py::test_gradient_accumulation_equals_the_larger_batch"]),
+    Mutation("schedule-ignores-max-steps", "with --max-steps the schedule is built for the nominal epochs",
+             "train/sft.py", [("    scheduler = _make_scheduler(optimizer, cfg, total_steps)",
+                               "    scheduler = _make_scheduler(optimizer, cfg, per_epoch * cfg.epochs)")],
+             ["tests/unit/test_train_schedule.py::test_max_steps_sets_the_schedule_length"]),
+    Mutation("warmup-ignored", "warmup_ratio has no effect", "train/sft.py",
+             [("    warmup = int(round(total_steps * cfg.warmup_ratio))", "    warmup = 0")],
+             ["tests/unit/test_train_schedule.py::test_the_schedule_warms_up_then_follows_its_shape"]),
+    Mutation("loss-per-row", "the loss is divided by rows, not by answer tokens", "train/sft.py",
+             [("    step_units = sum(run.units[i] for i in everyone)", "    step_units = len(everyone)")],
+             ["tests/unit/test_train_schedule.py::test_the_loss_is_the_mean_over_answer_tokens"]),
+    Mutation("same-order-every-epoch", "every epoch sees the data in the same order", "train/batching.py",
+             [("random.Random(seed * 1000 + epoch)", "random.Random(seed * 1000)")],
+             ["tests/unit/test_train_schedule.py::test_each_epoch_and_each_seed_has_its_own_order"]),
+    Mutation("best-saved-every-eval", "checkpoints/best is overwritten by every evaluation", "train/sft.py",
+             [("_after_eval(state, eval_loss, run.cfg, run.say) and run.main:",
+               "(_after_eval(state, eval_loss, run.cfg, run.say) or True) and run.main:")],
+             ["tests/unit/test_train_methods.py::test_early_stopping_keeps_the_best_weights_and_warns_of_overfitting"]),
+    Mutation("patience-off-by-one", "early stopping waits one evaluation more than its patience", "train/sft.py",
+             [("state.evals_without_improvement >= cfg.early_stopping_patience:",
+               "state.evals_without_improvement > cfg.early_stopping_patience:")],
+             ["tests/unit/test_train_methods.py::test_early_stopping_keeps_the_best_weights_and_warns_of_overfitting"]),
+    Mutation("job-lr-multiplier-ignored", "a job trains at multiplier 1 while showing the one asked", "jobs/worker.py",
+             [('cfg, notes = resolve(values, n_train, request["lr_multiplier"])',
+               "cfg, notes = resolve(values, n_train, 1.0)")],
+             ["tests/unit/test_jobs.py::test_the_worker_trains_at_the_multiplied_rate_it_shows"]),
+    Mutation("tool-history-shifted", "tool calls in the history attach to the wrong message after a variant's "
+             "system prompt", "serve/tool_calls.py",
+             [("zip(body.messages, messages[len(messages) - len(body.messages):])", "zip(body.messages, messages)")],
+             ["tests/unit/test_server_tools.py::test_tool_history_lines_up_after_a_variants_own_system_prompt"]),
+    Mutation("stream-tool-parser-shared", "streamed choices share one tool-call parser", "serve/responder.py",
+             [("calls = None if tools is None else [tools.streamer() for _ in job.choices]",
+               "calls = None if tools is None else [tools.streamer()] * len(job.choices)")],
+             ["tests/unit/test_server_tools.py::test_streamed_tool_calls_of_several_choices_stay_apart"]),
+    Mutation("learned-format-over-tools", "an extraction variant offered tools is still held to its learned JSON",
+             "serve/answer_format.py", [("if body.response_format is not None or tools is not None:",
+                                         "if body.response_format is not None:")],
+             ["tests/unit/test_server_tools.py::test_offered_tools_lift_a_variants_learned_answer_format"]),
+    Mutation("named-tool-choice-ignored", "a named tool_choice lets the model call any tool", "serve/tool_calls.py",
+             [("        return [name]", "        return names")],
+             ["tests/unit/test_server_tools.py::test_a_named_tool_choice_calls_that_tool"]),
+    Mutation("revoke-ambiguous", "revoking a name two keys share revokes one and says nothing", "serve/keys.py",
+             [("        if len(rows) > 1:", "        if False:")],
+             ["tests/unit/test_security_and_logging.py::test_keys_are_stored_hashed_and_revocable"]),
+    Mutation("body-limit-per-chunk", "a chunked request body is held to the size limit chunk by chunk",
+             "serve/security.py", [('seen += len(message.get("body", b""))', 'seen = len(message.get("body", b""))')],
+             ["tests/unit/test_security_and_logging.py::test_a_chunked_body_is_measured_in_full_against_the_limit"]),
+    Mutation("few-shot-shows-answer", "a few-shot prompt ends with the test row's own answer", "eval/shots.py",
+             [("    rest = prompt[len(system):]", "    rest = example.messages[len(system):]")],
+             ["tests/unit/test_eval_stats.py::test_a_few_shot_prompt_is_system_then_shots_then_the_question_without_its_answer"]),
+    Mutation("similar-shot-self-match-exact", "a similar shot may be the input itself in other case or spacing",
+             "eval/shots.py", [("            if squash(self.pool[i].user_text) == same:",
+                                "            if self.pool[i].user_text == text:")],
+             ["tests/unit/test_eval_stats.py::test_similar_shots_skip_the_input_whatever_its_case_and_spacing"]),
+    Mutation("latency-p50-is-the-mean", "eval.json's median latency is the mean", "eval/compare.py",
+             [('"latency_p50_s": percentile(sorted(latencies), 0.5),',
+               '"latency_p50_s": sum(latencies) / len(latencies) if latencies else 0.0,')],
+             ["tests/unit/test_eval_stats.py::test_latency_percentiles_are_of_the_examples_latencies"]),
+    Mutation("tokens-in-padded-width", "every row's prompt tokens are counted as the padded batch width",
+             "eval/generate.py", [("results[i] = Generation(text, dt, len(encoded[i]),",
+                                   "results[i] = Generation(text, dt, width,")],
+             ["tests/unit/test_eval_constrained.py::test_free_generation_counts_each_prompts_own_tokens"]),
+    Mutation("tsv-read-as-csv", "TSV data is split on commas", "data/tables.py",
+             [('    return "\\t" if path and path != "-" and path.lower().endswith(".tsv") else ","', '    return ","')],
+             ["tests/unit/test_data_formats.py::test_tsv_cells_are_split_on_tabs_only"]),
+    Mutation("sharegpt-system-dropped", "a ShareGPT row's top-level system is ignored", "data/rows.py",
+             [('        msgs.insert(0, {"role": "system", "content": row["system"]})', "        pass")],
+             ["tests/unit/test_data_formats.py::test_sharegpt_top_level_system_becomes_the_system_message"]),
+    Mutation("classical-time-not-per-example", "a baseline's prediction time per example is the whole batch's",
+             "eval/classical_systems.py", [("    per = seconds / max(len(texts), 1)", "    per = seconds")],
+             ["tests/unit/test_eval_classical.py::test_a_baselines_prediction_time_is_per_example"]),
+    Mutation("endpoint-not-greedy", "the hosted endpoint is sampled at temperature 1", "eval/endpoint.py",
+             [("max_tokens: int, temperature: float = 0.0)", "max_tokens: int, temperature: float = 1.0)")],
+             ["tests/unit/test_eval_classical.py::test_the_hosted_endpoint_is_asked_for_greedy_answers"]),
     Mutation("gbnf-any-escape", "answer.gbnf takes every JSON escape where eval's grammar takes a few",
              "models/answer_grammar.py", [('| "u00" [01] [0-9a-fA-F] | "u007" [fF])', '| "/" | "u" [0-9a-fA-F]{4})')],
              ["tests/unit/test_answer_grammar_gbnf.py"]),
@@ -285,6 +479,9 @@ MUTATIONS = [
              [("    return token < row.n_vocab and bool(row.allowed(row.n_vocab)[token])", "    return False")],
              ["tests/unit/test_llama_cpp_grammar_divergence.py"]),
 ]
+
+NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column
+
 
 def plant(m: Mutation, src: Path) -> None:
     path = src / "tuneforge" / m.file
@@ -324,7 +521,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.list:
         for m in MUTATIONS:
-            print(f"{m.name:24} {m.bug}")
+            print(f"{m.name:{NAME_WIDTH}} {m.bug}")
         return 0
     chosen = [m for m in MUTATIONS if not args.names or m.name in args.names]
     unknown = set(args.names) - {m.name for m in MUTATIONS}
@@ -335,7 +532,7 @@ def main() -> int:
         if m.needs and importlib.util.find_spec(m.needs) is None:
             verdict = f"NOT RUN: needs {m.needs}"
             rows.append((m.name, m.bug, verdict, 0.0))
-            print(f"{m.name:24} {verdict:15} {0:6.0f}s  {m.bug}", flush=True)
+            print(f"{m.name:{NAME_WIDTH}} {verdict:15} {0:6.0f}s  {m.bug}", flush=True)
             continue
         with tempfile.TemporaryDirectory(prefix=f"mutant-{m.name}-") as tmp:
             src = Path(tmp) / "src"
@@ -345,12 +542,12 @@ def main() -> int:
             code, seconds = run_tests(src, m.tests, args.timeout)
         verdict = "caught (red)" if code == 1 else ("TIMEOUT" if code == -1 else "MISSED (green)" if code == 0 else f"ERROR (exit {code})")
         rows.append((m.name, m.bug, verdict, seconds))
-        print(f"{m.name:24} {verdict:15} {seconds:6.0f}s  {m.bug}", flush=True)
+        print(f"{m.name:{NAME_WIDTH}} {verdict:15} {seconds:6.0f}s  {m.bug}", flush=True)
     print()
-    print(f"{'mutation':24} {'result':15} {'time':>7}  bug")
+    print(f"{'mutation':{NAME_WIDTH}} {'result':15} {'time':>7}  bug")
     print("-" * 100)
     for name, bug, verdict, seconds in rows:
-        print(f"{name:24} {verdict:15} {seconds:6.0f}s  {bug}")
+        print(f"{name:{NAME_WIDTH}} {verdict:15} {seconds:6.0f}s  {bug}")
     missed = [r for r in rows if not r[2].startswith("caught")]
     print(f"\n{len(rows) - len(missed)} of {len(rows)} planted bugs turned the suite red")
     return 1 if missed else 0

@@ -259,10 +259,11 @@ class PredictConfig(_Strict):
                        "invoice-coder:3) or a base model name.")
     input: Optional[str] = Field(None, description="JSONL or CSV file of inputs, one per row; '-' reads stdin.")
     output: Optional[str] = Field(
-        None, description="Where to write the input rows with a 'prediction' added (.jsonl or .csv); '-' or "
+        None, description="Where to write the input rows with a 'prediction' added (.jsonl, .csv or .tsv); '-' or "
         "omitted: stdout.")
     format: Literal["auto", "jsonl", "csv"] = Field(
-        "auto", description="File format; 'auto' goes by the file extension (stdin and stdout: JSONL).")
+        "auto", description="File format; 'auto' goes by the file extension (.csv, .tsv, else JSONL); stdin "
+        "is read as JSONL, stdout is written in the input's format.")
     input_column: str = Field(
         "input", description="JSONL field or CSV column holding the input text (chat rows with 'messages' need none).")
     system_prompt: Optional[str] = Field(

@@ -55,6 +55,27 @@ def test_csv_file_and_stdin_to_stdout(tiny_variants, tmp_path):
     assert [g["input"] for g in got] == LINES[:3] and got[1]["prediction"] == rows[1]["prediction"]
 
 
+def test_tsv_in_tsv_out_to_a_file_and_to_stdout(tiny_variants, tmp_path):
+    model = str(tiny_variants["alpha"])
+    src = tmp_path / "in.tsv"
+    src.write_text("ref\ttext\n" + "".join(f"{i}\t{t}, net\n" for i, t in enumerate(LINES[:3])), encoding="utf-8")
+    out = tmp_path / "pred.tsv"
+    _predict("--model", model, "--input", str(src), "--output", str(out), "--input-column", "text")
+    for text in (out.read_text(encoding="utf-8"), _predict("--model", model, "--input", str(src),
+                                                           "--input-column", "text").stdout):
+        rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
+        assert list(rows[0]) == ["ref", "text", "prediction"] and rows[1]["text"] == f"{LINES[1]}, net"
+
+
+def test_an_answer_in_a_chat_input_row_is_not_shown_to_the_model(tmp_path):
+    from tuneforge.eval.batch_predict import read_inputs
+
+    src = write_jsonl(tmp_path / "in.jsonl", [chat_row("a chat row", "the answer to hide", system=None)])
+    (row,) = read_inputs(str(src), "jsonl", "input", "Be brief.")
+    assert row.prompt == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "a chat row"}]
+    assert row.fields["messages"][-1]["content"] == "the answer to hide"  # written back as it came
+
+
 def test_registry_references_resolve_to_the_run(tiny_variants):
     from tuneforge.registry.store import Registry
 

@@ -24,14 +24,16 @@ def _add(path, name="inv"):
     return r.output.split("stored: ")[1].split(" ")[0]
 
 
-def _tamper(vid: str, change_mtime: bool = True) -> None:
+def _tamper(vid: str, change_mtime: bool = True, new: str = '"travel"') -> None:
     data = datasets_dir() / vid / DATA_FILE
     st = data.stat()
     data.chmod(0o644)
-    text = data.read_text().replace('"software"', '"travel"', 1)
+    text = data.read_text().replace('"software"', new, 1)
     data.write_text(text)
     if not change_mtime:  # a careful tamperer: same size is not guaranteed, same mtime is
         os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns))
+    else:  # a later time for sure (file times are coarser than the clock: an edit within a tick would keep it)
+        os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
 
 
 def test_a_tampered_version_is_refused_by_name_everywhere(label_data):
@@ -43,6 +45,16 @@ def test_a_tampered_version_is_refused_by_name_everywhere(label_data):
         resolve_data_path("inv")  # by name too
     r = runner.invoke(app, ["data", "check", vid, "--base", "none"])
     assert r.exit_code == 1 and "changed after it was stored" in r.output
+
+
+def test_an_edit_that_keeps_the_size_is_refused_on_use(label_data):
+    vid = _add(label_data)
+    data = datasets_dir() / vid / DATA_FILE
+    size = data.stat().st_size
+    _tamper(vid, new='"hardware"')
+    assert data.stat().st_size == size  # only the modification time can tell the on-use fast path
+    with pytest.raises(VersionTampered, match=f"dataset version {vid}: .* was changed after it was stored"):
+        resolve_data_path(vid)
 
 
 def test_data_verify_hashes_every_version_in_full(label_data, tmp_path):

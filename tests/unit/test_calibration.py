@@ -54,3 +54,15 @@ def test_temperature_recovers_overconfidence():
 def test_no_held_out_keeps_temperature_one():
     assert fit_temperature([], []) == 1.0
     assert math.isclose(sum(softmax_rows([[1.0, 2.0, 3.0]], 0.5)[0]), 1.0)
+
+
+def test_a_head_alone_divides_its_logits_by_the_fitted_temperature():
+    """The calibrated probabilities of a variant without n-gram fusion (--no-classifier-fusion): softmax(z / T)."""
+    import torch
+
+    from tuneforge.models.classifier import Classifier
+
+    clf = Classifier(model=None, tokenizer=None, labels=["a", "b"], temperature=2.0)
+    clf.logits = lambda texts, batch_size=32: torch.tensor([[2.0, 0.0]] * len(texts))
+    assert clf.probabilities(["x"])[0] == pytest.approx([1 / (1 + math.exp(-1)), 1 / (1 + math.e)])
+    assert clf.predict(["x", "y"])[1][0] == "a"

@@ -202,3 +202,22 @@ def test_registry_registers_it_and_the_server_plans_it_by_reference(cls_run):
         reg.close()
     (served,) = [e for e in plan(["ledger:1"]) if e.kind == "variant"]
     assert served.run_path == str(run_dir.resolve())
+
+
+def test_the_best_epochs_weights_are_the_ones_saved(tiny_model_dir, tmp_path):
+    """Held-out rows labelled against the training rows get worse as training learns: the best epoch is an early
+    one, and the run must save that epoch's weights, not the last epoch's under its name."""
+    from conftest import chat_row, write_jsonl
+
+    flipped = dict(zip(LABELS, LABELS[1:] + LABELS[:1]))
+    eval_data = write_jsonl(tmp_path / "flipped.jsonl", [chat_row(t, flipped[lab]) for lab, ts in _LINES.items()
+                                                         for t in ts])
+    run_dir, notes = train_label_variant(tmp_path, tiny_model_dir, eval_data=str(eval_data), epochs=6,
+                                         classifier_layers=1, classifier_fusion=False)
+    run = json.loads((run_dir / "run.json").read_text())
+    m = run["metrics"]
+    assert m["best_epoch"] < len(m["epochs"]), m["epochs"]  # the restore is the path under test
+    assert any(line.startswith("kept the best weights") for line in notes)
+    # At temperature 1 the calibration's held-out log-loss is the saved weights' eval loss.
+    assert run["calibration"]["nll_before"] == pytest.approx(m["best_eval_loss"], abs=1e-3)
+

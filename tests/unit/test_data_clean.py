@@ -154,6 +154,18 @@ def test_pii_flag_redact_and_drop():
     assert len(dropped.kept) == len(data) - 1
 
 
+def test_pii_is_redacted_from_both_answers_of_a_preference_pair(tmp_path):
+    pair = {"input": {"messages": [{"role": "user", "content": "who handles refunds?"}]},
+            "preferred_output": [{"role": "assistant", "content": "The billing team."}],
+            "non_preferred_output": [{"role": "assistant", "content": "Mail ann.lee@acme.example.com"}]}
+    path = write_jsonl(tmp_path / "pairs.jsonl", [pair])
+    r = CliRunner().invoke(app, ["data", "clean", str(path), "--pii", "redact", "--out", str(tmp_path / "clean.jsonl")])
+    assert r.exit_code == 0, r.output
+    cleaned = (tmp_path / "clean.jsonl").read_text()
+    assert "ann.lee@acme.example.com" not in cleaned
+    assert json.loads(cleaned)["non_preferred_output"][0]["content"] == "Mail [EMAIL]"
+
+
 def test_json_answers_missing_majority_keys_are_outliers():
     data = [_ex(f"invoice {k}", json.dumps({"supplier": "A", "total": k, "date": "2024-01-01"}), k) for k in range(12)]
     assert structure_outliers(data) == []

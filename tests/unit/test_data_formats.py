@@ -173,3 +173,16 @@ def test_pair_files_may_mix_both_pair_shapes_and_other_rows_are_named():
                 {"question": "q"}])
     assert r.detected == "chosen_rejected" and len(r.examples) == 3 and r.examples[1].meta["chosen"] == "good"
     assert [(p.line, p.message) for p in r.problems] == [(4, "not a preference pair")]
+
+
+def test_tsv_cells_are_split_on_tabs_only():
+    r = parse_data(b"text\tlabel\nadobe, licence\tsoftware\nklm flight\ttravel\n", "d.tsv", input_column="text",
+                   output_column="label")
+    assert r.problems == []
+    assert [(e.user_text, e.answer) for e in r.examples] == [("adobe, licence", "software"), ("klm flight", "travel")]
+
+
+def test_sharegpt_top_level_system_becomes_the_system_message():
+    r = _parse([{"system": "S", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}])
+    assert r.examples[0].messages == [{"role": "system", "content": "S"}, {"role": "user", "content": "q"},
+                                      {"role": "assistant", "content": "a"}]

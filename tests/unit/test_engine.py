@@ -80,6 +80,42 @@ def test_seeded_sampling_is_independent_of_batch_company(engine):
     assert alone == crowd
 
 
+def test_temperature_sampling_draws_and_the_seed_fixes_the_draw(engine):
+    """Guards what the batch-company test cannot see: a sampler that always took the greedy token, or ignored the
+    seed, would still give the same answer alone and in company."""
+    ids = encode_prompt(engine.tokenizer, PROMPTS[0])
+
+    def token_runs(requests):
+        run_all(engine, requests)
+        return [tuple(e["token"] for e in entries) for entries in engine_entries]
+
+    (greedy,) = token_runs([GenRequest(ids, temperature=0, max_tokens=8, logprobs=0)])
+    seeded = [GenRequest(ids, temperature=1.0, seed=s, max_tokens=8, logprobs=0) for s in range(6)]
+    drawn = token_runs(seeded)
+    assert len(greedy) == 8 and all(len(d) == 8 for d in drawn)  # no early stop hides the draws
+    assert token_runs([GenRequest(ids, temperature=1.0, seed=s, max_tokens=8, logprobs=0) for s in range(6)]) == drawn
+    assert len(set(drawn)) == len(drawn) and greedy not in drawn, (greedy, drawn)
+
+
+def test_sampled_tokens_follow_the_softmax_at_the_temperature_within_top_p():
+    import torch
+
+    from tuneforge.serve.sampling import sample_row
+
+    p = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    generator = torch.Generator().manual_seed(0)
+
+    def frequencies(temperature, top_p, draws=4000):
+        tokens = torch.tensor([sample_row(p.log(), temperature, top_p, generator) for _ in range(draws)])
+        return (torch.bincount(tokens, minlength=4) / draws).tolist()
+
+    # About 4 standard errors at 4,000 draws; the seed makes it the same draw every run.
+    assert frequencies(1.0, 1.0) == pytest.approx(p.tolist(), abs=0.03)
+    assert frequencies(0.5, 1.0) == pytest.approx((p ** 2 / (p ** 2).sum()).tolist(), abs=0.03)
+    # top_p 0.7 keeps the fewest most likely tokens whose mass reaches 0.7 (0.5 + 0.3), renormalised.
+    assert frequencies(1.0, 0.7) == pytest.approx([0.625, 0.375, 0.0, 0.0], abs=0.03)
+
+
 def test_length_and_stop_strings(engine):
     ids = encode_prompt(engine.tokenizer, PROMPTS[1])
     text, reason, n = run_all(engine, [GenRequest(ids, temperature=0, max_tokens=6)])[0]
@@ -205,6 +241,52 @@ def test_shared_system_prompt_is_computed_once_with_the_same_answers(engine, tin
         assert [t["logprob"] for t in engine_entries[0][0]["top_logprobs"]] == pytest.approx(
             _greedy_top_logprobs(model, prompt_ids, 1, 3)[0], abs=1e-4)
     assert len(engine._prefixes) == 1
+
+
+def test_a_cached_system_prompt_is_kept_per_adapter(engine, tiny_model_dir, tiny_variants):
+    """Two variants with the same system prompt have different caches of it: one's must never serve the other."""
+    from peft import PeftModel
+
+    from tuneforge.models.load import load_model
+
+    system = {"role": "system", "content": "categorise the supplier invoice line into one ledger category"}
+    tok = engine.tokenizer
+    ids = encode_prompt(tok, [system, {"role": "user", "content": "dell laptop"}])
+    system_len = len(tok(tok.apply_chat_template([system], tokenize=False), add_special_tokens=False)["input_ids"])
+    engine._prefixes.clear()
+    for name in ("alpha", "beta"):
+        run_all(engine, [GenRequest(ids, adapter=engine.adapter_for(name), max_tokens=2, temperature=0,
+                                    prefix_len=system_len, logprobs=3)])
+        model = PeftModel.from_pretrained(load_model(tiny_model_dir), str(tiny_variants[name]))
+        assert [t["logprob"] for t in engine_entries[0][0]["top_logprobs"]] == pytest.approx(
+            _greedy_top_logprobs(model, ids, 1, 3)[0], abs=1e-4), name
+    assert len(engine._prefixes) == 2
+
+
+def test_logprobs_under_a_grammar_are_the_models_own(engine, tiny_model_dir):
+    """The grammar chooses the token; the logprobs reported are still the model's, before the mask (vLLM's
+    default), not a distribution renormalised over the tokens the grammar allows."""
+    from tuneforge.models.load import load_model
+
+    ids = encode_prompt(engine.tokenizer, PROMPTS[2])
+    run_all(engine, [GenRequest(ids, temperature=0, max_tokens=3, logprobs=3, constraint=engine.grammars.row(None))])
+    expected = _greedy_top_logprobs(load_model(tiny_model_dir), ids, 1, 3)[0]
+    entry = engine_entries[0][0]
+    assert [t["logprob"] for t in entry["top_logprobs"]] == pytest.approx(expected, abs=1e-4)
+    assert entry["logprob"] <= expected[0] + 1e-4 and entry["logprob"] < -1e-3
+
+
+def test_logprobs_stop_where_a_stop_string_cuts_the_answer(engine):
+    ids = encode_prompt(engine.tokenizer, PROMPTS[1])
+    # Seeded draws: the base model's greedy answer is newlines only, which no stop string can cut in the middle.
+    run_all(engine, [GenRequest(ids, temperature=1.0, seed=3, max_tokens=8, logprobs=0)])
+    tokens = [bytes(e["bytes"]).decode("utf-8", "replace") for e in engine_entries[0]]
+    # A stop string that is exactly token i's text and not found earlier cuts the answer at token i's start.
+    i = next(i for i in range(2, len(tokens)) if tokens[i].strip() and tokens[i] not in "".join(tokens[:i + 1])[:-1])
+    (text, reason, _), = run_all(engine, [GenRequest(ids, temperature=1.0, seed=3, max_tokens=8, logprobs=0,
+                                                     stop=[tokens[i]])])
+    assert (text, reason) == ("".join(tokens[:i]), "stop")
+    assert [bytes(e["bytes"]).decode("utf-8", "replace") for e in engine_entries[0]] == tokens[:i]
 
 
 def test_requests_join_a_running_batch_with_unchanged_answers(engine, tiny_model_dir, tiny_variants):

@@ -160,3 +160,24 @@ def test_feature_choice_averages_repeated_folds_and_keeps_characters_on_a_tie(mo
 def _rows_lists():
     rows = _rows()
     return rows.texts, rows.labels
+
+
+def test_a_baselines_prediction_time_is_per_example(monkeypatch):
+    from tuneforge.eval.classical_systems import answer_classical
+    from tuneforge.eval.systems import System
+
+    baseline = classical.Baseline("tf-idf", "tfidf", model=None)
+    monkeypatch.setattr(classical, "run_baseline", lambda b, texts: (["a"] * len(texts), 2.0, [0.9] * len(texts)))
+    spec = detect_task(["a", "b"], ["a", "b"])
+    system = System("tf-idf", classical.KIND, "classifier", [], extra={"baseline": baseline, "texts": list("wxyz")})
+    gens = answer_classical(system, spec)
+    assert [g.latency_s for g in gens] == [0.5] * 4  # 2 s for 4 inputs
+    assert baseline.info["predict_ms_per_example"] == pytest.approx(500)
+
+
+def test_the_hosted_endpoint_is_asked_for_greedy_answers(fake_openai):
+    from tuneforge.eval.endpoint import generate_remote, make_client
+
+    gens = generate_remote(make_client(fake_openai.url, None), "m", [[{"role": "user", "content": "x y"}]], 4)
+    assert gens[0].text == "ok" and gens[0].tokens_in == 2
+    assert fake_openai.requests[0]["body"]["temperature"] == 0 and fake_openai.requests[0]["body"]["max_tokens"] == 4

@@ -33,6 +33,18 @@ def test_label_scoring_picks_the_most_likely_label(tiny_model_dir):
     assert [g.text for g in score_labels(model, tok, prompts, forms)] == [g.text for g, _ in got]
 
 
+def test_free_generation_counts_each_prompts_own_tokens(tiny_model_dir):
+    from tuneforge.chat_encoding import encode_prompt
+    from tuneforge.eval.generate import generate_batch
+    from tuneforge.models.load import load_model, load_tokenizer
+
+    tok, model = load_tokenizer(tiny_model_dir), load_model(tiny_model_dir)
+    prompts = [[{"role": "user", "content": "hi"}], [{"role": "user", "content": "a much longer invoice line " * 5}]]
+    gens = generate_batch(model, tok, prompts, 2, batch_size=2)  # one batch, the short prompt left-padded
+    assert [g.tokens_in for g in gens] == [len(encode_prompt(tok, p)) for p in prompts]
+    assert gens[0].tokens_in < gens[1].tokens_in
+
+
 SCHEMA = {"keys": ["supplier", "total", "paid"], "key_types": {"supplier": "string", "total": "number", "paid": "other"}}
 PROMPTS = [[{"role": "user", "content": f"invoice {i} from acme total 12.50 eur" + " item" * i}] for i in range(3)]
 

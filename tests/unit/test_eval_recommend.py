@@ -89,3 +89,13 @@ def test_a_classification_head_is_not_called_an_llm():
     text = recommendation(report)
     assert "Recommendation: use tf-idf + logistic regression; this task does not need a fine-tuned model" in text
     assert "need an LLM" not in text
+
+
+def test_of_two_variants_the_better_one_is_recommended():
+    report = _report(0.6, 0.5)
+    report["systems"]["fine-tuned v2"] = {**report["systems"]["fine-tuned"], "metrics": {"accuracy": 0.9},
+                                          "ci": {"accuracy": [0.8, 1.0]}}
+    report["significance"].append({"a": "fine-tuned v2", "b": "base few-shot similar (k=8)", "metric": "accuracy",
+                                   "p_value": 0.001, "test": "paired bootstrap"})
+    text = recommendation(report)
+    assert "fine-tuned v2 reaches accuracy 90.0%" in text and "Recommendation: use fine-tuned v2." in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tuneforge.eval.shots import SimilarityIndex
@@ -61,6 +63,18 @@ def test_paired_bootstrap():
         paired_bootstrap(better, worse[:3], _acc, "accuracy")
 
 
+@pytest.mark.parametrize("level, z", [(0.95, 1.960), (0.90, 1.645)])
+def test_paired_bootstrap_interval_has_the_asked_level(level, z):
+    # 300 paired examples, the first system right on all, the second on 200: each example's delta is 1 or 0 with
+    # mean 1/3, so the bootstrap interval of the mean delta is close to 1/3 +- z * sqrt((1/3)(2/3)/300) (0.0272).
+    # The 95% and 90% bounds lie 0.0086 apart, twice the tolerance.
+    better = [{"correct": 1.0}] * 300
+    worse = [{"correct": float(i < 200)} for i in range(300)]
+    se = math.sqrt(2 / 9 / 300)
+    r = paired_bootstrap(better, worse, _acc, "accuracy", samples=2000, level=level)
+    assert r["ci"] == pytest.approx([1 / 3 - z * se, 1 / 3 + z * se], abs=0.004)
+
+
 def _ex(text, answer="x"):
     return Example([{"role": "user", "content": text}, {"role": "assistant", "content": answer}])
 
@@ -72,3 +86,38 @@ def test_similar_shots_pick_lookalikes_and_skip_the_input_itself():
     got = index.nearest("Rechnung Nr. 18 Druckerei GmbH", k=2)
     assert [e.user_text for e in got] == ["Rechnung Nr. 17 Bürobedarf GmbH", "Rechnung Nr. 99 Druckerei GmbH"]
     assert all(e.user_text != "train ticket Berlin" for e in index.nearest("train ticket Berlin", k=3))
+
+
+def test_a_few_shot_prompt_is_system_then_shots_then_the_question_without_its_answer():
+    from tuneforge.eval.shots import few_shot_prompt
+
+    ex = Example([{"role": "system", "content": "S"}, {"role": "user", "content": "dell laptop"},
+                  {"role": "assistant", "content": "hardware"}])
+    shot = Example([{"role": "user", "content": "klm flight"}, {"role": "assistant", "content": "travel"}])
+    assert few_shot_prompt(ex, [shot]) == [
+        {"role": "system", "content": "S"}, {"role": "user", "content": "klm flight"},
+        {"role": "assistant", "content": "travel"}, {"role": "user", "content": "dell laptop"}]
+
+
+def test_similar_shots_skip_the_input_whatever_its_case_and_spacing():
+    pool = [_ex("Train ticket  Berlin", "travel"), _ex("train ticket munich", "travel"), _ex("dell laptop", "hw")]
+    shots = SimilarityIndex(pool).nearest("train ticket berlin", k=3)
+    assert [e.user_text for e in shots] == ["dell laptop", "train ticket munich"]  # most similar last
+
+
+def test_latency_percentiles_are_of_the_examples_latencies():
+    from tuneforge.config import EvalConfig
+    from tuneforge.eval.compare import summarise_system
+    from tuneforge.eval.systems import System
+    from tuneforge.eval.generate import Generation
+    from tuneforge.eval.task_types import detect_task
+
+    refs = ["travel", "software"] * 3
+    spec = detect_task(refs, refs)
+    gens = [Generation(r, s, 10, 1) for r, s in zip(refs, (0.1, 0.2, 0.3, 0.4, 0.5, 6.0))]
+    rows = [spec.score(g.text, r) for g, r in zip(gens, refs)]
+    s = summarise_system(System("m", "variant", "free", []), gens, rows, refs, spec,
+                         EvalConfig(model="m", data="d", bootstrap=0))
+    # numpy's default percentile: p50 between 0.3 and 0.4, p95 at 4.75 of 5 steps from 0.5 to 6.0.
+    assert s["latency_p50_s"] == pytest.approx(0.35) and s["latency_p95_s"] == pytest.approx(4.625)
+    assert s["mean_latency_s"] == pytest.approx(7.5 / 6)

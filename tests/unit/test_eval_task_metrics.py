@@ -27,6 +27,13 @@ def test_classification_by_hand():
     assert cm["counts"] == [[1, 1, 0, 0], [0, 2, 0, 0], [0, 0, 1, 1]]
 
 
+def test_macro_f1_leaves_out_labels_the_test_set_lacks():
+    # "c" is a label of the task but no reference row has it: it has no recall, so it does not count as F1 0.
+    labels = ["a", "b", "c"]
+    rows = [classification.score_example(r, r, labels) for r in ("a", "b", "a", "b")]
+    assert classification.summary(rows, labels)["macro_f1"] == 1.0
+
+
 def test_extraction_by_hand():
     refs = [
         {"supplier": "Acme GmbH", "total": 119.0, "date": "2024-03-12"},

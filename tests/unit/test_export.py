@@ -113,6 +113,7 @@ def test_gguf_export_matches_adapter_and_carries_template(tiny_variants, tmp_pat
     assert modelfile.startswith(f"FROM ./gguf.{dtype}.gguf")
     assert "{{ .Role }}" in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
     assert "SYSTEM \"\"\"Categorise the invoice line" in modelfile
+    assert "PARAMETER temperature 0" in modelfile.splitlines()  # greedy, as the variant was evaluated
 
 
 def test_parity_failure_is_reported(tiny_variants, tmp_path, monkeypatch):

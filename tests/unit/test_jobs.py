@@ -200,6 +200,11 @@ def test_files_are_stored_once_by_content_and_removed_when_nothing_needs_them(tm
     store.update_job("ftjob-1", status="succeeded")
     files.collect(first["blob"])
     assert not files.path_of(first).exists()
+    # Two owners' identical uploads share one blob: deleting one file leaves the other's content in place.
+    mine = files.save("a", "mine.jsonl", io.BytesIO(b'{"k": 2}\n'), "fine-tune")
+    theirs = files.save("b", "theirs.jsonl", io.BytesIO(b'{"k": 2}\n'), "fine-tune")
+    files.delete(mine)
+    assert files.path_of(theirs).read_bytes() == b'{"k": 2}\n'
 
 
 class _ReaderCheckingStore(JobStore):
@@ -236,3 +241,28 @@ def test_a_terminal_status_is_readable_only_with_its_event(tmp_path, ending):
     with pytest.raises(Exception, match="cannot be cancelled"):
         worker.cancel("ftjob-1")  # a finished job stays as it ended
     assert store.get_job("ftjob-1")["status"] == ending
+
+
+def test_the_worker_trains_at_the_multiplied_rate_it_shows(tiny_model_dir):
+    """The rate a job trains at is the one it reports: the worker resolves the config with the job's multiplier."""
+    from conftest import _LINES, chat_row
+
+    from tuneforge.jobs.service import JobsService
+
+    service = JobsService(None, max_file_bytes=1_000_000)  # the worker thread is not started
+    try:
+        rows = "".join(json.dumps(chat_row(t, lab)) + "\n" for lab, ts in _LINES.items() for t in ts)
+        file = service.files.save_bytes("a", "d.jsonl", rows.encode(), "fine-tune")
+        lrs = []
+        for multiplier in ("auto", 2.0):
+            body = CreateJob(model=str(tiny_model_dir), training_file=file["id"], seed=1, method={
+                "type": "supervised", "supervised": {"hyperparameters": {"learning_rate_multiplier": multiplier}}})
+            job = service.create_job("a", body)
+            service.worker._validate(service.store.get_job(job["id"]))
+            done = service.store.get_job(job["id"])
+            assert done["status"] == "queued", done
+            lrs.append(done["config"]["lr"])
+        assert done["hyperparameters"]["learning_rate_multiplier"] == 2.0
+        assert lrs[1] == pytest.approx(2 * lrs[0], rel=1e-3)
+    finally:
+        service.store.close()

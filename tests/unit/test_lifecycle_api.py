@@ -42,6 +42,20 @@ def _run(tiny_variants, tmp_path, which="alpha", folder=None):
     return shutil.copytree(tiny_variants[which], tmp_path / (folder or which))
 
 
+def test_a_name_registered_from_the_command_line_is_read_only_to_the_monitor_api_too(api, tiny_variants, tmp_path):
+    """Keys may read the operator's names; only an admin may change their monitor policy or start a retrain."""
+    from tuneforge.monitor.policy import policy_path
+
+    bob, admin = api.auth_headers["bob"], api.auth_headers["admin"]
+    register_variant(_run(tiny_variants, tmp_path), "ops")  # no owner
+    assert api.get("/v1/monitor/ops/policy", headers=bob).status_code == 200
+    assert api.patch("/v1/monitor/ops/policy", headers=bob, json={"min_corrections": 1}).status_code == 403
+    assert not policy_path("ops").exists()
+    assert api.post("/v1/monitor/ops/retrain", headers=bob, json={}).status_code == 403
+    r = api.patch("/v1/monitor/ops/policy", headers=admin, json={"min_corrections": 1})
+    assert r.status_code == 200 and r.json()["min_corrections"] == 1
+
+
 def test_registry_lists_only_the_callers_names_and_promotes_through_the_gate_with_its_reason(api, tiny_variants,
                                                                                               tmp_path):
     alice, bob, admin = (api.auth_headers[k] for k in ("alice", "bob", "admin"))

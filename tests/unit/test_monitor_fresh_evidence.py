@@ -61,6 +61,20 @@ def log():
     return send
 
 
+def test_a_reviewer_who_corrects_a_correction_is_the_one_retraining_learns(log):
+    from tuneforge.monitor.feedback import FeedbackStore
+
+    first = log("zoom pro annual", correct="hardware")
+    other = log("taxi to the airport", correct="travel")
+    store = FeedbackStore()
+    try:
+        store.add(first, correct_output="software")  # the reviewer fixes their own mistake
+        got = {r["request_id"]: r["correct_output"] for r in store.corrections(["inv:1"])}
+    finally:
+        store.close()
+    assert got == {first: "software", other: "travel"}
+
+
 def _count(share, after=0, versions=("inv:1",)):
     from tuneforge.monitor.traffic_log import traffic_path
 

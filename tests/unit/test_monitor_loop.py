@@ -263,6 +263,54 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
     assert (result.folder / "report.md").read_text().startswith("# Retrain of inv")
 
 
+def test_without_fresh_evidence_a_retrain_stays_a_candidate_and_never_trains_on_held_out_inputs(deployed, tmp_path,
+                                                                                                  monkeypatch):
+    """Promotion needs both gates: not worse on the frozen set and better on fresh reviewed traffic. With fewer than
+    the fresh gate's minimum of held-out inputs, a candidate that is merely not worse stays a candidate. And a near
+    copy of a held-out input (here the same text with a full stop, which the split key keeps apart) is leakage,
+    removed from the new training data."""
+    import shutil
+
+    from tuneforge.data.versions import resolve_data_path
+    from tuneforge.monitor.feedback import FeedbackStore
+    from tuneforge.monitor.retrain import is_held_out, retrain
+    from tuneforge.monitor.traffic_log import TrafficLog
+    from tuneforge.registry.store import Registry
+
+    registry = Registry()
+    production_run = registry.get(deployed).run_path
+    registry.close()
+    # The candidate is production's own run: it answers alike, so the frozen (non-inferiority) gate passes.
+    monkeypatch.setattr("tuneforge.train.sft.train", lambda cfg, log=None: shutil.copytree(production_run, cfg.out))
+    share = MonitorPolicy().fresh_share
+    held = next(t for t in (f"adobe creative cloud annual licence {i}" for i in range(200))
+                if is_held_out(t, share) and not is_held_out(t + ".", share))
+    learn = [t for t in ("lenovo thinkpad usb-c dock", "samsung 27 inch monitor", "logitech wireless keyboard",
+                         "apple magic mouse", "dell precision workstation", "brother laser printer")
+             if not is_held_out(t, share)][:3]
+    assert len(learn) == 3
+    traffic = TrafficLog()
+    for k, text in enumerate([held, held + "."] + learn):
+        _log(traffic, f"chatcmpl-f{k}", text, "travel", 0.5)
+    traffic.close()
+    store = FeedbackStore()
+    for k, label in enumerate(["software", "software"] + ["hardware"] * len(learn)):
+        store.add(f"chatcmpl-f{k}", correct_output=label)
+    store.close()
+
+    result = retrain("inv", MonitorPolicy(min_corrections=3, gate_confidence=None), log=lambda m: None)
+    assert set(result.gates) == {"frozen"} and result.gates["frozen"]["passed"]
+    registry = Registry()
+    stage = registry.get(result.new_ref).stage
+    registry.close()
+    assert not result.promoted and stage == "candidate"
+    inputs = [json.loads(line)["messages"][-2]["content"]
+              for line in resolve_data_path(result.dataset)[0].read_text().splitlines()]
+    assert all(t in inputs for t in learn), inputs
+    assert held + "." not in inputs and held not in inputs
+    assert result.report["data"]["cleaning"]["leakage"]["affected"] >= 1
+
+
 def test_cli_review_keyboard_flow_monitor_and_traffic_commands(deployed, tmp_path):
     from typer.testing import CliRunner
 

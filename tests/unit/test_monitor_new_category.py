@@ -75,6 +75,15 @@ def test_the_latest_correction_of_an_input_wins_and_a_partial_window_counts():
     assert any("bank_fees" in a for a in alerts(partial, _policy()))
 
 
+def test_the_statistical_alerts_wait_for_a_full_window():
+    # Ten low-confidence answers: a full window of them would alert on the estimated accuracy; ten of forty do not.
+    rows = [{**_row(i, f"laptop {i}", "hardware"), "confidence": 0.2} for i in range(10)]
+    policy = MonitorPolicy(window=40, min_estimated_accuracy=0.7, min_new_label_reviews=0)
+    assert alerts(window_stats(rows, _reference(), domain=False), policy) == []
+    full = [{**_row(i, f"laptop {i % 10}", "hardware"), "confidence": 0.2} for i in range(40)]
+    assert any("accuracy" in a for a in alerts(window_stats(full, _reference(), domain=False), policy))
+
+
 def test_distinct_inputs_are_counted_by_the_key_the_retrain_splits_and_counts_by():
     from tuneforge.monitor.fresh_evidence import input_key
 

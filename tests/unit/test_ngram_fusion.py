@@ -215,3 +215,25 @@ def test_the_monitor_reads_the_fused_probabilities(fused_run):
     (got,) = LabelScorer(ref).probabilities([[{"role": "user", "content": "dell laptop"}]])
     expected = _expected(load_classifier(run_dir), run, ["dell laptop"])[0]
     assert [got[lab] for lab in LABELS] == pytest.approx(list(expected), rel=1e-5)
+
+
+def test_the_n_gram_half_never_trains_on_the_held_out_rows(monkeypatch, tmp_path):
+    """The held-out rows choose the weight and fit the fused temperature: an n-gram model trained on them too would
+    make both look better than they are."""
+    import tuneforge.data.tfidf as tfidf
+
+    seen = []
+    real = tfidf.fit_tfidf_classifier
+
+    def spy(texts, targets, seed):
+        seen.append(list(texts))
+        return real(texts, targets, seed)
+
+    monkeypatch.setattr(tfidf, "fit_tfidf_classifier", spy)
+    train = [(t, LABELS.index(label)) for label in LABELS for t in _LINES[label][:-1]]
+    held = [(_LINES[label][-1], LABELS.index(label)) for label in LABELS]
+    record = ngram_fusion.train_fusion([t for t, _ in train], [y for _, y in train], [t for t, _ in held],
+                                       [y for _, y in held], [[0.0] * len(LABELS)] * len(held), 1.0, len(LABELS),
+                                       tmp_path, seed=0, fixed=DEFAULT_WEIGHT, log=lambda *_: None)
+    assert seen == [[t for t, _ in train]]
+    assert record["ngram_train_examples"] == len(train) and record["held_out"] == len(held)

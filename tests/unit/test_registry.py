@@ -23,6 +23,17 @@ def runs(tiny_variants, tmp_path):
     return out
 
 
+def test_rollback_puts_back_the_latest_earlier_production_version(runs):
+    reg = Registry()
+    for _ in range(3):
+        reg.register(runs["alpha"], "coder")
+    for k in (1, 2, 3):
+        reg.promote(f"coder:{k}", "production", require_gate=False)
+    restored, retired = reg.rollback("coder")
+    assert (restored.ref, retired.ref) == ("coder:2", "coder:3")  # the one just before, not the first ever
+    assert reg.get("coder@production").ref == "coder:2"
+
+
 def test_register_records_lineage_and_versions(runs, tiny_model_dir):
     write_eval(runs["alpha"] / "eval.json", tuned=0.9, baseline=0.4)
     reg = Registry()

@@ -24,6 +24,43 @@ def test_keys_are_stored_hashed_and_revocable(tmp_path):
     assert not store.verify(key) and store.active_count() == 0
     with pytest.raises(LookupError, match="no active API key"):
         store.revoke("billing")
+    # A name two active keys share is ambiguous: nothing is revoked until the caller names one by id.
+    first, a = store.create("ops")
+    second, b = store.create("ops")
+    with pytest.raises(LookupError, match="matches 2 active keys"):
+        store.revoke("ops")
+    assert store.verify(first) and store.verify(second)
+    store.revoke(str(a.id))
+    assert not store.verify(first) and store.verify(second)
+
+
+def test_a_chunked_body_is_measured_in_full_against_the_limit():
+    """Without Content-Length the body arrives in chunks: their sum, not each chunk, is held to the limit."""
+    import asyncio
+
+    from tuneforge.serve.security import BodySizeLimit
+
+    async def echo_app(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def status(chunks: int) -> int:
+        sent, pending = [], [{"type": "http.request", "body": b"x" * 400, "more_body": k < chunks - 1}
+                             for k in range(chunks)]
+
+        async def receive():
+            return pending.pop(0)
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "path": "/v1/chat/completions", "headers": []}
+        asyncio.run(BodySizeLimit(echo_app, 1000)(scope, receive, send))
+        return sent[0]["status"]
+
+    assert status(2) == 200 and status(3) == 413
 
 
 def test_local_only_needs_loopback_and_keys_are_otherwise_required():

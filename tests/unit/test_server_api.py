@@ -72,6 +72,14 @@ def test_unhonoured_fields_are_refused_by_name(client, field, value, param):
     assert param in err["message"]
 
 
+@pytest.mark.parametrize("field, value", [("echo", True), ("suffix", " and so on"), ("best_of", 3)])
+def test_unhonoured_completion_fields_are_refused_by_name(client, field, value):
+    body = {"model": "tiny", "prompt": "the quick", "max_tokens": 2, "temperature": 0}
+    err = _error(client.post("/v1/completions", json={**body, field: value}), 400, field)
+    assert field in err["message"]
+    assert client.post("/v1/completions", json=body).status_code == 200
+
+
 @pytest.mark.parametrize("messages, param", [
     ([{"role": "user", "content": "x"}, {"role": "tool", "content": "42", "tool_call_id": "c1"}], "messages.1.role"),
     ([{"role": "assistant", "content": None, "tool_calls": [{"id": "c1"}]}], "messages.0.tool_calls"),
@@ -128,6 +136,62 @@ def test_logprobs_are_returned_only_when_asked_and_in_openai_shape(client):
     lp = completion["logprobs"]
     assert len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["top_logprobs"]) == len(lp["text_offset"]) > 0
     assert all(len(top) <= 2 for top in lp["top_logprobs"]) and lp["text_offset"][0] == 0
+
+
+def test_n_sampled_choices_from_one_seed_differ_and_repeat(client):
+    body = {**BASE, "max_tokens": 6, "temperature": 1.0, "seed": 5, "n": 4, "logprobs": True}
+
+    def choices():
+        return [tuple(e["token"] for e in c["logprobs"]["content"])
+                for c in client.post(CHAT, json=body).json()["choices"]]
+
+    first = choices()
+    assert len(first) == 4 and all(len(tokens) == 6 for tokens in first)
+    assert len(set(first)) == 4, first  # each choice its own draw, not one draw copied n times
+    assert choices() == first  # and the seed makes the n draws reproducible
+
+
+def test_usage_counts_the_prompt_once_and_every_choices_tokens(client):
+    one = client.post(CHAT, json=BASE).json()["usage"]
+    three = client.post(CHAT, json={**BASE, "temperature": 1.0, "seed": 5, "n": 3, "logprobs": True}).json()
+    usage = three["usage"]
+    assert usage["prompt_tokens"] == one["prompt_tokens"] > 0  # OpenAI counts a prompt once, whatever n is
+    assert usage["completion_tokens"] == sum(len(c["logprobs"]["content"]) for c in three["choices"]) > 4
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_completion_text_offsets_advance_token_by_token_whole_and_streamed(client):
+    body = {"model": "tiny", "prompt": "the quick", "max_tokens": 6, "temperature": 1.0, "seed": 5, "logprobs": 1}
+    lp = client.post("/v1/completions", json=body).json()["choices"][0]["logprobs"]
+    expected = [sum(len(t) for t in lp["tokens"][:i]) for i in range(len(lp["tokens"]))]
+    assert len(expected) == 6 and expected[-1] > 0
+    assert lp["text_offset"] == expected
+    streamed = client.post("/v1/completions", json={**body, "stream": True}).text
+    chunks = [json.loads(line[6:]) for line in streamed.splitlines() if line.startswith("data: {")]
+    assert [o for c in chunks for ch in c["choices"] if ch.get("logprobs")
+            for o in ch["logprobs"]["text_offset"]] == expected
+
+
+def test_an_explicit_max_tokens_past_the_context_is_refused(client, served):
+    context = served.resolve("tiny").engine.model.config.max_position_embeddings
+    err = _error(client.post(CHAT, json={**BASE, "max_tokens": context}), 400, "max_tokens")
+    assert err["code"] == "context_length_exceeded" and str(context) in err["message"]
+    assert client.post(CHAT, json={k: v for k, v in BASE.items() if k != "max_tokens"}).status_code == 200
+
+
+def test_label_sampling_follows_the_probabilities_at_the_temperature():
+    import random
+
+    from tuneforge.serve.labels import sample_label
+
+    probs = {"hardware": 0.7, "software": 0.2, "travel": 0.1}
+    rng = random.Random(0)
+    for temperature in (1.0, 0.5, 2.0):
+        draws = [sample_label(probs, temperature, 1.0, rng) for _ in range(4000)]
+        weights = {k: p ** (1 / temperature) for k, p in probs.items()}
+        expected = [w / sum(weights.values()) for w in weights.values()]
+        # About 4 standard errors at 4,000 draws; seeded, so the same draw every run.
+        assert [draws.count(k) / 4000 for k in probs] == pytest.approx(expected, abs=0.03), temperature
 
 
 def test_streamed_logprobs_match_the_whole_answer(client):

@@ -219,3 +219,59 @@ def test_a_streamed_call_cut_by_max_tokens_keeps_what_was_written():
     got = _streamed('<tool_call>\n{"name": "get_weather", "arguments": {"ci', 2)
     assert got["calls"] == [{"name": "get_weather", "arguments": '{"ci'}]
     assert _streamed('text <tool_call>\n{"na', 3)["content"] == 'text <tool_call>\n{"na'
+
+
+@pytest.mark.parametrize("name", ["get_weather", "exchange_rate"])
+def test_a_named_tool_choice_calls_that_tool(tools_server, name):
+    # Both names in turn: whichever tool the model would pick freely, naming the other must still call it.
+    done = tools_server.chat.completions.create(model="tiny-tools", messages=ASK, tools=[WEATHER, RATE],
+                                                max_tokens=120, temperature=0,
+                                                tool_choice={"type": "function", "function": {"name": name}})
+    assert [c.function.name for c in done.choices[0].message.tool_calls] == [name]
+
+
+def test_streamed_tool_calls_of_several_choices_stay_apart(tools_server):
+    ask = dict(model="tiny-tools", messages=ASK, tools=[WEATHER, RATE], tool_choice="required", max_tokens=120,
+               temperature=1.0, seed=5, n=2)
+    whole = tools_server.chat.completions.create(**ask)
+    parts: dict[int, list] = {0: [], 1: []}
+    finish = {}
+    for chunk in tools_server.chat.completions.create(**ask, stream=True):
+        for choice in chunk.choices:
+            parts[choice.index] += choice.delta.tool_calls or []
+            if choice.finish_reason:
+                finish[choice.index] = choice.finish_reason
+    assert finish == {0: "tool_calls", 1: "tool_calls"}
+    for k, choice in enumerate(whole.choices):
+        (call,) = choice.message.tool_calls
+        assert [p.index for p in parts[k] if p.id] == [0] and all(p.index == 0 for p in parts[k])
+        assert "".join(p.function.name or "" for p in parts[k]) == call.function.name
+        assert json.loads("".join(p.function.arguments or "" for p in parts[k])) == json.loads(call.function.arguments)
+
+
+def test_tool_history_lines_up_after_a_variants_own_system_prompt():
+    from types import SimpleNamespace
+
+    from tuneforge.serve.prompting import chat_messages
+    from tuneforge.serve.schemas import ChatCompletionRequest
+
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    body = ChatCompletionRequest(model="m", messages=ASK + [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18 C"}])
+    out = chat_messages(body, SimpleNamespace(system_prompt="Be brief."))
+    assert [m["role"] for m in out] == ["system", "user", "assistant", "tool"]
+    assert "tool_calls" not in out[1] and out[2]["tool_calls"][0]["function"]["arguments"] == {"city": "Paris"}
+    assert out[3]["tool_call_id"] == "call_1" and "tool_call_id" not in out[2]
+
+
+def test_offered_tools_lift_a_variants_learned_answer_format():
+    """An extraction variant answers in its learned JSON by default, but with tools on offer it must be free to
+    call one (or to answer in text)."""
+    from types import SimpleNamespace
+
+    from tuneforge.serve.answer_format import default_answer_format
+
+    served = SimpleNamespace(answer_format=object())
+    assert default_answer_format(SimpleNamespace(response_format=None), served, None) is served.answer_format
+    assert default_answer_format(SimpleNamespace(response_format=None), served, object()) is None

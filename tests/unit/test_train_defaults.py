@@ -41,6 +41,13 @@ def test_labels_choose_a_classification_variant_with_every_setting_explained():
     assert all("(" in n and n.endswith(")") for n in notes)
 
 
+def test_full_fine_tuning_of_a_classification_variant_gets_its_own_rate():
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl", base="smollm2-135m", method="full"), _labels(422, 12))
+    assert cfg.variant_type == "classification" and cfg.method == "full"
+    assert cfg.lr == pytest.approx(defaults.CLS_LR / 20)  # every weight moves: LoRA's rate would wreck the body
+    assert "lr" in _chosen(notes) and "lora_r" not in _chosen(notes)
+
+
 @pytest.mark.parametrize("n, expected", [(40, defaults.CLS_MAX_EPOCHS), (422, 8), (20000, defaults.CLS_MIN_EPOCHS)])
 def test_classification_epochs_aim_at_a_number_of_steps(n, expected):
     from tuneforge.train.auto import batch_and_epochs_for_steps

@@ -83,6 +83,36 @@ def test_dpo_starts_at_log2_and_learns_the_preference(tiny_model_dir, tmp_path):
     assert run["metrics"]["final_train_loss"] < 0.6
     records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert any(r.get("reward_accuracy", 0) > 0.5 for r in records)
+    # The trainer's own loss and reward accuracy would agree with each other if it learnt the pair backwards; the
+    # saved adapter, read by plain transformers and PEFT, must raise the chosen answer over the rejected one.
+    assert _implicit_reward_margin(tiny_model_dir, tmp_path / "run", "line 3: item", "software licence",
+                                   "travel") > 0
+
+
+def _implicit_reward_margin(base, run, prompt: str, chosen: str, rejected: str) -> float:
+    """DPO's implicit reward margin: (log pi - log ref)(chosen) - (log pi - log ref)(rejected), answer tokens only."""
+    import torch
+    from peft import PeftModel
+
+    from tuneforge.chat_encoding import IGNORE_INDEX, encode_conversation
+    from tuneforge.models.load import load_model, load_tokenizer
+
+    tok = load_tokenizer(run)
+    model = PeftModel.from_pretrained(load_model(base), str(run)).eval()
+
+    def answer_logprob(answer: str) -> float:
+        e = encode_conversation(tok, [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
+                                512)
+        ids, labels = torch.tensor([e.input_ids]), torch.tensor(e.labels[1:])
+        with torch.inference_mode():
+            logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
+        keep = labels != IGNORE_INDEX
+        return float(logp[keep].gather(1, labels[keep, None]).sum())
+
+    policy = answer_logprob(chosen) - answer_logprob(rejected)
+    with model.disable_adapter():
+        reference = answer_logprob(chosen) - answer_logprob(rejected)
+    return policy - reference
 
 
 PAIR_FILES = {
@@ -194,6 +224,14 @@ def test_early_stopping_keeps_the_best_weights_and_warns_of_overfitting(label_da
     assert len(b_keys) == len(f_keys) > 0
     for bk, fk in zip(b_keys, f_keys):
         assert torch.equal(best[bk], final[fk])
+    # The saved best is the best evaluation's step (not the last evaluation's, which the final weights would match
+    # too if every evaluation overwrote it), and training stopped exactly `patience` evaluations after it.
+    from safetensors import safe_open
+
+    with safe_open(str(out / "checkpoints" / "best" / "trainable.safetensors"), "pt") as f:
+        assert f.metadata()["step"] == str(m["best_step"])
+    losses = [e[1] for e in m["evals"]]
+    assert len(losses) - 1 - losses.index(min(losses)) == 2
 
 
 def test_tensorboard_events_and_missing_tracker_error(label_data, tiny_model_dir, tmp_path, monkeypatch):

@@ -29,7 +29,7 @@ from tuneforge.data.messages import ROLES, with_system  # noqa: F401  (ROLES: re
 from tuneforge.data.jsonl import UTF16_BOMS, file_lines, iter_json_lines, surrogate_problem
 from tuneforge.data.problems import DataError, Problem
 from tuneforge.data.rows import CONVERTERS, FORMATS, detect_row_format
-from tuneforge.data.tables import load_csv, load_xlsx
+from tuneforge.data.tables import csv_delimiter, load_csv, load_xlsx
 
 ALL_FORMATS = ("auto", *FORMATS, "csv", "xlsx")
 PAIR_FORMATS = ("preference", "chosen_rejected")
@@ -279,8 +279,7 @@ def parse_data(
     if text is None:
         return LoadResult([], problems, data_format)
     if kind == "csv":
-        delimiter = "\t" if Path(file).suffix.lower() == ".tsv" else ","
-        examples, problems = load_csv(file, text, delimiter, input_column, output_column, system_prompt,
+        examples, problems = load_csv(file, text, csv_delimiter(file), input_column, output_column, system_prompt,
                                       make_example)
         return _finish(LoadResult(examples, problems, "csv"), file)
     return _finish(_load_json(text, file, data_format, system_prompt), file)

@@ -69,6 +69,11 @@ def _rows_to_examples(file, header, rows, input_column, output_column, system_pr
     return examples, dupes + problems
 
 
+def csv_delimiter(path: str | None) -> str:
+    """The field separator of a delimited file: a tab for .tsv, else a comma (also for stdin, '-')."""
+    return "\t" if path and path != "-" and path.lower().endswith(".tsv") else ","
+
+
 def load_csv(file: str, text: str, delimiter: str, input_column, output_column, system_prompt, make_example):
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -143,7 +148,7 @@ def table_header(raw: bytes, name: str, sheet: str | None = None) -> list[str] |
         return [_cell_text(h).strip() for h in first or ()]
     text = raw[: 1 << 16].decode("utf-8-sig", errors="replace")  # the header is in the first lines
     try:
-        first = next(csv.reader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ","), None)
+        first = next(csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(suffix)), None)
     except csv.Error:
         return None
     return [h.strip() for h in first or ()]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuneforge.config import PredictConfig
+from tuneforge.data.tables import csv_delimiter
 from tuneforge.data.problems import DataError, Problem
 from tuneforge.errors import UserError
 
@@ -71,7 +72,7 @@ def read_inputs(path: str, fmt: str, column: str, system: str | None) -> list[In
     rows: list[InputRow] = []
     problems: list[Problem] = []
     if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text), delimiter="\t" if file.lower().endswith(".tsv") else ",")
+        reader = csv.DictReader(io.StringIO(text), delimiter=csv_delimiter(path))
         header = reader.fieldnames or []
         use = column if column in header else (header[0] if len(header) == 1 else None)
         if use is None:
@@ -116,8 +117,8 @@ class OutputWriter:
     """Writes rows as they come (JSONL or CSV) to a file or stdout; a file is written beside and renamed at the
     end, so an interrupted run never leaves a half-written output where the complete one should be."""
 
-    def __init__(self, path: str | None, fmt: str):
-        self.path, self.fmt = path, fmt
+    def __init__(self, path: str | None, fmt: str, delimiter: str = ","):
+        self.path, self.fmt, self.delimiter = path, fmt, delimiter
         self.tmp = None if path in (None, "-") else Path(path).with_name(Path(path).name + ".partial")
         if self.tmp:
             self.tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +129,8 @@ class OutputWriter:
         row = {**fields, "prediction": prediction}
         if self.fmt == "csv":
             if self.csv is None:
-                self.csv = csv.DictWriter(self.stream, fieldnames=list(row), extrasaction="ignore")
+                self.csv = csv.DictWriter(self.stream, fieldnames=list(row), extrasaction="ignore",
+                                          delimiter=self.delimiter)
                 self.csv.writeheader()
             self.csv.writerow(row)
         else:
@@ -168,7 +170,10 @@ def predict_file(loaded, cfg: PredictConfig, schema: dict | None, log) -> int:
     system = cfg.system_prompt if cfg.system_prompt is not None else loaded.default_system_prompt
     in_fmt = _format(cfg.input, cfg.format)
     rows = read_inputs(cfg.input, in_fmt, cfg.input_column, system)
-    writer = OutputWriter(cfg.output, _format(cfg.output, cfg.format) if cfg.output not in (None, "-") else in_fmt)
+    # A file is written in its own extension's format; stdout in the input's (CSV or TSV in, the same out).
+    to_file = cfg.output not in (None, "-")
+    writer = OutputWriter(cfg.output, _format(cfg.output, cfg.format) if to_file else in_fmt,
+                          csv_delimiter(cfg.output if to_file else cfg.input))
     # Chunks of several batches: generation sorts each chunk by length, the output keeps the input order.
     chunk = cfg.batch_size * 4
     columns = [TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
