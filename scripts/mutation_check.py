@@ -471,6 +471,13 @@ MUTATIONS = [
     Mutation("endpoint-not-greedy", "the hosted endpoint is sampled at temperature 1", "eval/endpoint.py",
              [("max_tokens: int, temperature: float = 0.0)", "max_tokens: int, temperature: float = 1.0)")],
              ["tests/unit/test_eval_classical.py::test_the_hosted_endpoint_is_asked_for_greedy_answers"]),
+    Mutation("estimate-ignores-grad-accum", "the estimate under --max-steps counts batch_size rows a step, not "
+             "batch_size x grad_accum", "data/estimate.py",
+             [("cfg.batch_size * cfg.grad_accum * world", "cfg.batch_size * world")],
+             ["tests/unit/test_data_report.py::test_estimate_scales_with_parameters_and_method"]),
+    Mutation("ascending-pages-stop", "an ascending list of files stops after its first page", "jobs/store.py",
+             [("{'<' if desc else '>'}", "{'<'}")],
+             ["tests/unit/test_jobs.py::test_file_pages_follow_the_cursor_in_both_orders"]),
     Mutation("gbnf-any-escape", "answer.gbnf takes every JSON escape where eval's grammar takes a few",
              "models/answer_grammar.py", [('| "u00" [01] [0-9a-fA-F] | "u007" [fF])', '| "/" | "u" [0-9a-fA-F]{4})')],
              ["tests/unit/test_answer_grammar_gbnf.py"]),

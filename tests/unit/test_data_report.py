@@ -93,6 +93,10 @@ def test_estimate_scales_with_parameters_and_method(tmp_path, tiny_model_dir):
     bf16 = estimate.estimate_training(small, tokens, cfg, precision="bf16")
     assert ckpt.memory_parts["activations"] < a.memory_parts["activations"]
     assert bf16.memory_parts["activations"] == a.memory_parts["activations"] // 2
+    # --max-steps caps the tokens at steps x batch x grad_accum examples (each 100 tokens here).
+    capped = estimate.estimate_training(small, tokens, cfg.model_copy(update={"max_steps": 3, "batch_size": 4,
+                                                                              "grad_accum": 2}))
+    assert capped.train_tokens == 3 * 4 * 2 * 100
 
 
 def test_data_report_and_train_print_the_same_estimate(tmp_path, tiny_model_dir, one_torch_thread):

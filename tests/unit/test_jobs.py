@@ -266,3 +266,20 @@ def test_the_worker_trains_at_the_multiplied_rate_it_shows(tiny_model_dir):
         assert lrs[1] == pytest.approx(2 * lrs[0], rel=1e-3)
     finally:
         service.store.close()
+
+
+def test_file_pages_follow_the_cursor_in_both_orders(tmp_path):
+    import io
+
+    from tuneforge.jobs.files import FileStore
+
+    store = JobStore(tmp_path / "jobs.db")
+    files = FileStore(store, tmp_path / "files", max_bytes=100)
+    ids = [files.save("a", f"{k}.jsonl", io.BytesIO(f'{{"k": {k}}}\n'.encode()), "fine-tune")["id"] for k in range(3)]
+    for desc, expected in ((False, ids), (True, ids[::-1])):
+        seen, after, more = [], None, True
+        while more:  # one file a page, each page after the last one's id, as the openai client pages
+            page, more = store.list_files("a", None, after, 1, desc)
+            seen += [f["id"] for f in page]
+            after = page[-1]["id"] if page else None
+        assert seen == expected, desc
