@@ -165,6 +165,21 @@ def tiny_lora_config(data, base, out, **overrides):
     return TrainConfig(**{**args, **overrides})
 
 
+def answer_logprob(model, tokenizer, messages: list[dict]) -> tuple[float, int]:
+    """(summed log-probability of the answer tokens, their number) of a conversation, by one plain forward pass:
+    an independent reference for what the trainers compute."""
+    import torch
+
+    from tuneforge.chat_encoding import IGNORE_INDEX, encode_conversation
+
+    e = encode_conversation(tokenizer, messages, 512)
+    labels = torch.tensor(e.labels[1:])
+    with torch.inference_mode():
+        logp = torch.log_softmax(model(torch.tensor([e.input_ids])).logits[0, :-1].float(), -1)
+    keep = labels != IGNORE_INDEX
+    return float(logp[keep].gather(1, labels[keep, None]).sum()), int(keep.sum())
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path

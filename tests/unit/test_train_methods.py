@@ -91,27 +91,22 @@ def test_dpo_starts_at_log2_and_learns_the_preference(tiny_model_dir, tmp_path):
 
 def _implicit_reward_margin(base, run, prompt: str, chosen: str, rejected: str) -> float:
     """DPO's implicit reward margin: (log pi - log ref)(chosen) - (log pi - log ref)(rejected), answer tokens only."""
-    import torch
     from peft import PeftModel
 
-    from tuneforge.chat_encoding import IGNORE_INDEX, encode_conversation
+    from conftest import answer_logprob
     from tuneforge.models.load import load_model, load_tokenizer
 
     tok = load_tokenizer(run)
     model = PeftModel.from_pretrained(load_model(base), str(run)).eval()
 
-    def answer_logprob(answer: str) -> float:
-        e = encode_conversation(tok, [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
-                                512)
-        ids, labels = torch.tensor([e.input_ids]), torch.tensor(e.labels[1:])
-        with torch.inference_mode():
-            logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
-        keep = labels != IGNORE_INDEX
-        return float(logp[keep].gather(1, labels[keep, None]).sum())
+    def margin() -> float:
+        logp = {a: answer_logprob(model, tok, [{"role": "user", "content": prompt},
+                                               {"role": "assistant", "content": a}])[0] for a in (chosen, rejected)}
+        return logp[chosen] - logp[rejected]
 
-    policy = answer_logprob(chosen) - answer_logprob(rejected)
+    policy = margin()
     with model.disable_adapter():
-        reference = answer_logprob(chosen) - answer_logprob(rejected)
+        reference = margin()
     return policy - reference
 
 

@@ -1,6 +1,6 @@
 """The training loop's arithmetic, each against a value worked out independently: the learning-rate schedule with
 warm-up (and its length under --max-steps), gradient accumulation equal to the larger batch, the loss as a mean
-over answer tokens, the data order per epoch and seed, and early stopping's patience and best checkpoint."""
+over answer tokens, and the data order per epoch and seed (early stopping: test_train_methods.py)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,9 @@ from tuneforge.train.sft import train
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _metrics(out) -> list[dict]:
-    return [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-
-
 def _step_records(out) -> list[dict]:
-    return [r for r in _metrics(out) if "loss" in r and "epoch_end" not in r]
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in records if "loss" in r and "epoch_end" not in r]
 
 
 @pytest.mark.parametrize("schedule, expected", [
@@ -78,25 +75,16 @@ def test_the_loss_is_the_mean_over_answer_tokens(label_data, tiny_model_dir, tmp
     """One step over every row, from the untrained adapter (LoRA's B starts at zero, so the model is the base):
     its loss is the base model's cross-entropy summed over all answer tokens and divided by their number, not a
     mean of per-row means."""
-    import torch
-
-    from tuneforge.chat_encoding import IGNORE_INDEX, encode_conversation
+    from conftest import answer_logprob
     from tuneforge.models.load import load_model, load_tokenizer
 
     out = train(tiny_lora_config(label_data, tiny_model_dir, tmp_path / "run", eval_split=0.0, batch_size=64,
                                  max_steps=1, share_prefix=False), log=lambda *_: None)
     run = json.loads((out / "run.json").read_text())
     tok, model = load_tokenizer(tiny_model_dir), load_model(tiny_model_dir).eval()
-    total, count, row_means = 0.0, 0, []
-    for line in label_data.read_text().splitlines():
-        e = encode_conversation(tok, json.loads(line)["messages"], 512)
-        labels = torch.tensor(e.labels[1:])
-        with torch.inference_mode():
-            logits = model(torch.tensor([e.input_ids])).logits[0, :-1].float()
-        losses = torch.nn.functional.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX, reduction="sum")
-        n = int((labels != IGNORE_INDEX).sum())
-        total, count = total + float(losses), count + n
-        row_means.append(float(losses) / n)
+    rows = [answer_logprob(model, tok, json.loads(line)["messages"]) for line in label_data.read_text().splitlines()]
+    total, count = -sum(lp for lp, _ in rows), sum(n for _, n in rows)
+    row_means = [-lp / n for lp, n in rows]
     assert run["answer_tokens"] == count
     assert run["metrics"]["first_loss"] == pytest.approx(total / count, rel=1e-4)
     assert abs(total / count - sum(row_means) / len(row_means)) > 1e-3  # the two means differ on this data
