@@ -485,6 +485,21 @@ MUTATIONS = [
              "eval/constrained.py",
              [("    return token < row.n_vocab and bool(row.allowed(row.n_vocab)[token])", "    return False")],
              ["tests/unit/test_llama_cpp_grammar_divergence.py"]),
+    Mutation("suspects-capped", "the suspicious labels are cut to the 20 strongest, and the report counts 20",
+             "data/suspects.py", [("    return out, None, note", "    return out[:20], None, note")],
+             ["tests/unit/test_data_report.py::test_every_suspicious_label_is_counted"]),
+    Mutation("constrained-gain-reversed",
+             "the recommendation's constrained-decoding line gives free minus constrained",
+             "eval/recommend.py",
+             [('d = systems[cons_name]["metrics"][metric] - systems[free_name]["metrics"][metric]',
+               'd = systems[free_name]["metrics"][metric] - systems[cons_name]["metrics"][metric]')],
+             ["tests/unit/test_eval_recommend.py::test_the_constrained_decoding_line_has_the_sign_of_its_gain"]),
+    Mutation("estimate-alert-point", "the estimated-accuracy alert fires on the point estimate, not the interval",
+             "monitor/policy.py",
+             [('if est.get("ci") and est["ci"][1] < policy.min_estimated_accuracy:',
+               'if est.get("ci") and est["value"] < policy.min_estimated_accuracy:')],
+             ["tests/unit/test_monitor_stats.py::"
+              "test_estimated_accuracy_alerts_only_when_its_whole_interval_is_below_the_limit"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

@@ -53,6 +53,19 @@ def test_contradictory_answers_say_try_prompting_first():
     assert r.verdict == "try prompting first" and "no stable behaviour to learn" in r.reasons[0]
 
 
+def test_every_suspicious_label_is_counted():
+    # A sixth of 300 labels moved to another category: more suspects than the 20 a review list once kept, and
+    # the reason must count them all.
+    rows = _rows(75)
+    for j, k in enumerate(range(0, len(rows), 6)):
+        text, label = rows[k]["messages"][1]["content"], rows[k]["messages"][2]["content"]
+        rows[k] = chat_row(text, LABELS[(LABELS.index(label) + 1 + j % 3) % 4])
+    r = _assess(rows)
+    suspects = r.found("suspicious_labels")
+    assert suspects > 20 and len(r.clean.step("suspicious_labels").findings) == suspects
+    assert f"review {suspects} suspicious label(s)" in r.reasons
+
+
 def test_small_label_class_says_collect_more_data():
     rows = _rows(40) + [chat_row("bank fee", "bank_fees"), chat_row("bank charge", "bank_fees")]
     r = _assess(rows)

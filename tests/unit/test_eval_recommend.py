@@ -99,3 +99,15 @@ def test_of_two_variants_the_better_one_is_recommended():
                                    "p_value": 0.001, "test": "paired bootstrap"})
     text = recommendation(report)
     assert "fine-tuned v2 reaches accuracy 90.0%" in text and "Recommendation: use fine-tuned v2." in text
+
+
+def test_the_constrained_decoding_line_has_the_sign_of_its_gain():
+    # A label variant decoded both ways: free 84%, constrained 90%. Whichever of the two is best, the line says
+    # what constraining adds to free decoding (+6.0), never the reverse.
+    report = _report(0.84, 0.01)
+    report["systems"]["fine-tuned (constrained)"] = {**report["systems"]["fine-tuned"], "metrics": {"accuracy": 0.9}}
+    assert "Constrained decoding changes fine-tuned's accuracy by +6.0 points." in recommendation(report)
+    # An extraction variant: constrained by default under its own name, free decoding named apart.
+    report = _report(0.9, 0.01)
+    report["systems"]["fine-tuned (free)"] = {**report["systems"]["fine-tuned"], "metrics": {"accuracy": 0.95}}
+    assert "Constrained decoding changes fine-tuned (free)'s accuracy by -5.0 points." in recommendation(report)

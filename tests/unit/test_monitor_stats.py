@@ -151,3 +151,19 @@ def test_psi_alert_needs_its_permutation_test_and_alerts_name_the_test_and_sizes
     assert "vocabulary PSI 0.900 > 0.25 (permutation p = 0.005" in text and "n = 300 vs 50" in text
     assert "chi-square p = 1e-05 (n = 300 training vs 50 answers); new: bank_fees" in text
     assert "ROC AUC 0.900 (95% CI 0.820-0.970)" in text
+
+
+def test_estimated_accuracy_alerts_only_when_its_whole_interval_is_below_the_limit():
+    # Over 50 answers a calibrated model that is right 68% of the time has an interval up to about 0.81: below a
+    # 0.7 limit by its point estimate, not by the evidence. At 50% the interval stops near 0.64, and it alerts.
+    from tuneforge.config import MonitorPolicy
+    from tuneforge.monitor.policy import alerts
+
+    policy = MonitorPolicy(window=50, min_estimated_accuracy=0.7, max_label_drift=1.0, max_domain_auc=1.0)
+    near = estimated_accuracy([0.68] * 50)
+    assert near["value"] < 0.7 < near["ci"][1]
+    assert alerts({"requests": 50, "estimated_accuracy": near}, policy) == []
+    low = estimated_accuracy([0.5] * 50)
+    assert low["ci"][1] < 0.7
+    assert alerts({"requests": 50, "estimated_accuracy": low}, policy) == [
+        f"estimated accuracy 0.500 (95% CI {low['ci'][0]:.3f}-{low['ci'][1]:.3f}) is below 0.7"]

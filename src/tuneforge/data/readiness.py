@@ -18,7 +18,6 @@ from tuneforge.data.validate import MIN_EXAMPLES, RECOMMENDED_EXAMPLES, CheckRep
 
 # Shares of the data above which the answers are too inconsistent to learn one behaviour from.
 MAX_CONTRADICTED_SHARE = 0.10
-MAX_SUSPECT_SHARE = 0.15
 MAX_INVALID_SHARE = 0.10
 
 VERDICTS = ("fine-tune", "collect more data", "try prompting first", "fix the data first")
@@ -66,8 +65,6 @@ def decide(r: Readiness, min_per_label: int = 5) -> tuple[str, list[str]]:
         return "try prompting first", [
             f"{contradicted} of {n} examples give different answers to the same input: there is no stable "
             "behaviour to learn; settle the rules (or fix the labels) and prompt with them"]
-    if n and suspects > MAX_SUSPECT_SHARE * n:
-        return "try prompting first", [f"{suspects} of {n} labels disagree with the rest of the data"]
     if n < RECOMMENDED_EXAMPLES:
         return "try prompting first", [
             f"{n} examples: under {RECOMMENDED_EXAMPLES}, a few-shot prompt usually does as well; "
@@ -80,6 +77,9 @@ def decide(r: Readiness, min_per_label: int = 5) -> tuple[str, list[str]]:
     if cleanups:
         reasons.append("clean or review first (`tuneforge data clean`): "
                        + ", ".join(f"{k[0].lower()}{k[1:]} {v}" for k, v in cleanups.items()))
+    # A count, not a verdict: a label is a suspect only when the rest of the data gives it under 5%, which a
+    # fifth of labels flipped at random cannot do (the flips teach the classifier their own labels), so a share
+    # limit never fired; measured on real data in benchmarks/RESULTS.md ("Suspicious labels under label noise").
     if suspects:
         reasons.append(f"review {suspects} suspicious label(s)")
     if r.estimate:

@@ -58,9 +58,8 @@ def _cross_validated_probabilities(texts: list[str], labels: list[str], seed: in
     return classes, probs
 
 
-def label_suspects(examples: list[Example], top: int = 20, seed: int = 0,
-                   ) -> tuple[list[Finding], str | None, str | None]:
-    """(suspects sorted by disagreement, at most `top`; why the step was skipped, or None; a note, or None).
+def label_suspects(examples: list[Example], seed: int = 0) -> tuple[list[Finding], str | None, str | None]:
+    """(every suspect, strongest disagreement first; why the step was skipped, or None; a note, or None).
 
     Past MAX_SCORED rows a seeded random sample is scored (the note says so): the list is a review queue of the
     strongest cases, and the text features of 100,000 rows took minutes.
@@ -91,4 +90,4 @@ def label_suspects(examples: list[Example], top: int = 20, seed: int = 0,
                 f"rest of the data says {other!r} ({other_p:.0%}; own label {own:.0%})", [ex.line],
                 float(other_p - own), {"label": labels[k], "data_says": other}))
     out.sort(key=lambda f: -f.score)
-    return out[:top], None, note
+    return out, None, note
