@@ -323,7 +323,7 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                 return out
 
             if knobs["freeze_emb"]:  # the word embeddings stay as they are (a 250k vocabulary is most of the weights)
-                body.embeddings.word_embeddings.weight.requires_grad_(False)
+                body.get_input_embeddings().weight.requires_grad_(False)
             if knobs["setfit"]:
                 _contrastive_phase(body, tok, texts, y, knobs, seed)
             if knobs["lp"]:  # linear probe, then fine-tune: the product's probe_init on the untrained encoder

