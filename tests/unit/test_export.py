@@ -140,3 +140,28 @@ def test_only_chatml_templates_translate_to_ollama():
     assert ollama_template("<|im_start|>{{ x }}<|im_end|>")[1] == ["<|im_end|>"]
     with pytest.raises(ValueError, match="only ChatML"):
         ollama_template("[INST] {{ x }} [/INST]")
+
+
+def test_a_merged_extraction_export_carries_the_grammar_its_evaluation_decoded_under(extraction_run, tiny_variants,
+                                                                                     tmp_path):
+    """answer.lark is the text `eval`, `predict` and the server compile; vLLM's guidance backend compiles a
+    request's grammar with llguidance.grammar_from("grammar", text), which must give the same grammar."""
+    import llguidance
+    from llguidance import LLMatcher
+
+    from tuneforge.data.answer_schema import run_answer_schema
+    from tuneforge.models.answer_grammar import answer_format
+    from tuneforge.run_record import read_run
+
+    folder, _ = export_variant(extraction_run, tmp_path / "extract", "merged", parity_samples=0)
+    fmt = answer_format(run_answer_schema(read_run(extraction_run)))
+    text = (folder / "answer.lark").read_text(encoding="utf-8")
+    assert text == str(fmt.grammar) and '"\\"supplier\\""' in text
+    assert llguidance.grammar_from("grammar", text) == LLMatcher.grammar_from_lark(text)
+    assert json.loads((folder / "tuneforge-export.json").read_text())["answer_grammar"] == "answer.lark"
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "vllm serve extract --structured-outputs-config.backend guidance" in card
+    assert f"max_tokens={fmt.max_tokens}" in card and '{"structured_outputs": {"grammar": grammar}}' in card
+    # A variant whose answers are not JSON objects was evaluated free: no grammar, no such note.
+    plain, _ = export_variant(tiny_variants["alpha"], tmp_path / "plain", "merged", parity_samples=0)
+    assert not (plain / "answer.lark").exists() and "structured_outputs" not in (plain / "README.md").read_text()

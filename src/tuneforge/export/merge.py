@@ -1,5 +1,6 @@
 """Merge a run's LoRA adapter into its base and save a plain transformers model (sharded safetensors) that
-carries the trained system prompt and decoding settings, a model card and portable metadata."""
+carries the trained system prompt and decoding settings, a model card and portable metadata, and for an extraction
+variant its answer grammar (`answer.lark`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tuneforge.errors import UserError
 from tuneforge.sqlite_db import utc_now
 
 EXPORT_FILE = "tuneforge-export.json"
+ANSWER_LARK_FILE = "answer.lark"  # an extraction variant's answer grammar, as its evaluation compiled it
 DTYPES = ("bfloat16", "float16", "float32")
 DEFAULT_SHARD_SIZE = "2GB"
 
@@ -22,8 +24,10 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False,
     size and may flip near-tie answers (the parity check lists them with their margins)."""
     import torch
 
-    from tuneforge.export.model_card import write_model_card
+    from tuneforge.data.answer_schema import run_answer_schema
+    from tuneforge.export.model_card import lark_grammar_lines, write_model_card
     from tuneforge.export.trained_behaviour import apply_trained_behaviour
+    from tuneforge.models.answer_grammar import answer_format
     from tuneforge.models.load import INFERENCE_DTYPE
     from tuneforge.models.resolve import source_dtype
     from tuneforge.models.variant import load_for_inference
@@ -38,12 +42,20 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False,
     merged = loaded.model.merge_and_unload() if hasattr(loaded.model, "merge_and_unload") else loaded.model
     merged = merged.to(getattr(torch, dtype))
     apply_trained_behaviour(merged, loaded.tokenizer, loaded.default_system_prompt)
+    # An extraction variant was evaluated decoding under its learned-keys grammar (llguidance's Lark): the same
+    # text goes beside the weights, for servers that compile it with llguidance as the evaluation did (vLLM's
+    # guidance backend: llguidance.grammar_from("grammar", text), the same grammar as grammar_from_lark's).
+    fmt = answer_format(run_answer_schema(loaded.run))
     with atomic_folder(out, overwrite) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True, max_shard_size=max_shard_size)
         loaded.tokenizer.save_pretrained(tmp)
+        if fmt:
+            (tmp / ANSWER_LARK_FILE).write_text(str(fmt.grammar), encoding="utf-8")
         write_export_record(tmp, run_dir, loaded.run, "merged-safetensors", dtype=dtype,
-                            base_dtype=source_dtype(loaded.run["base"]["name"], loaded.base_path))
-        write_model_card(run_dir, tmp, export_kind="merged", dtype=dtype, title=Path(out).name)
+                            base_dtype=source_dtype(loaded.run["base"]["name"], loaded.base_path),
+                            answer_grammar=ANSWER_LARK_FILE if fmt else None)
+        write_model_card(run_dir, tmp, export_kind="merged", dtype=dtype, title=Path(out).name,
+                         serving=lark_grammar_lines(Path(out).name, ANSWER_LARK_FILE, fmt.max_tokens) if fmt else None)
     return Path(out)
 
 

@@ -138,6 +138,22 @@ def gguf_grammar_lines(gguf_name: str, grammar_file: str) -> list[str]:
             "llama-server takes it per request: the file's text as the request's `grammar` field, temperature 0.", ""]
 
 
+def lark_grammar_lines(folder_name: str, grammar_file: str, max_tokens: int) -> list[str]:
+    """The merged card's note on an extraction variant's grammar: how vLLM answers as the evaluation did."""
+    return ["The evaluation decoded every answer under a grammar: one JSON object with the keys learned from the "
+            f"training answers, in their order. `{grammar_file}` is that grammar in llguidance's Lark syntax, the "
+            "text the evaluation compiled. vLLM's guidance backend compiles it the same way; without it the model "
+            "answers freely and may differ from its evaluated answers. The evaluation's token budget, enough for the "
+            f"longest answer the grammar allows, is {max_tokens}.", "",
+            "```bash", f"vllm serve {folder_name} --structured-outputs-config.backend guidance", "```", "",
+            "```python",
+            f'grammar = open("{folder_name}/{grammar_file}").read()',
+            f'client.chat.completions.create(model="{folder_name}", messages=messages, temperature=0, '
+            f'max_tokens={max_tokens},',
+            '                               extra_body={"structured_outputs": {"grammar": grammar}})',
+            "```", ""]
+
+
 def write_model_card(run_dir: str | Path, folder: str | Path | None = None, export_kind: str | None = None,
                      dtype: str | None = None, title: str | None = None, serving: list[str] | None = None) -> Path:
     """README.md for the variant in `folder` (default: the run folder itself, replacing PEFT's blank card);
