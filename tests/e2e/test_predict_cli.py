@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from conftest import chat_row, write_jsonl

@@ -12,7 +12,7 @@ from pathlib import Path
 from tuneforge.atomic import atomic_folder
 from tuneforge.errors import UserError
 from tuneforge.export.merge import merge_adapter, write_export_record
-from tuneforge.export.parity import ParityReport, check_parity, sample_prompts, without_trained_system
+from tuneforge.export.parity import check_parity, sample_prompts, without_trained_system
 
 FORMATS = ("merged", "gguf")
 # An extraction variant is evaluated decoding under the grammar of its learned keys; llama.cpp gets it as GBNF.

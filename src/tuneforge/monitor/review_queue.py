@@ -64,7 +64,7 @@ class SecondOpinion:
 def build_queue(spec: str, limit: int = 20, random_share: float = 0.25, seed: int = 0, path: str | Path | None = None,
                 low_confidence: float = 0.6) -> list[ReviewItem]:
     from tuneforge.monitor.reference import load_reference, variant_names
-    from tuneforge.monitor.summary import _valid, input_text, load_rows
+    from tuneforge.monitor.summary import load_rows
     from tuneforge.monitor.traffic_log import MIGRATIONS, traffic_path
     from tuneforge.registry.store import Registry
     from tuneforge.sqlite_db import open_db
