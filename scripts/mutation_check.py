@@ -505,7 +505,7 @@ MUTATIONS = [
              ["tests/unit/test_eval_classical.py::"
               "test_the_embedding_baseline_takes_an_encoder_folder_and_its_classification_prompt"]),
     Mutation("merged-grammar-free", "the merged export of an extraction variant ships no answer grammar",
-             "export/merge.py", [("    fmt = answer_format(run_answer_schema(loaded.run))", "    fmt = None")],
+             "export/merge.py", [("    fmt = learned_answer_format(loaded.run)", "    fmt = None")],
              ["tests/unit/test_export.py::"
               "test_a_merged_extraction_export_carries_the_grammar_its_evaluation_decoded_under"]),
 ]

@@ -20,6 +20,7 @@ import json
 from contextlib import nullcontext
 from pathlib import Path
 
+from tuneforge.config import EMBEDDER_CHOICES
 from tuneforge.models.classifier import pool
 from tuneforge.models.encoder import (E5_BASE, ENCODER_BASE, PACKAGED_ENCODERS, load_encoder_body,
                                        load_encoder_tokenizer, packaged_encoder_dir, preferred_packaged_encoder)
@@ -113,7 +114,7 @@ class BaseModelEncoder:
 def make_encoder(choice: str, loaded, base_name: str):
     """`choice`: 'auto' (the best packaged encoder installed, else the base model), 'e5', 'minilm', 'base', or
     a model folder (EvalConfig has checked that it holds a config.json)."""
-    if choice not in ("auto", "e5", "minilm", "base"):
+    if choice not in EMBEDDER_CHOICES:
         return FolderEncoder(choice)
     wanted = {"auto": preferred_packaged_encoder(), "e5": E5_BASE, "minilm": ENCODER_BASE}.get(choice)
     if choice in ("e5", "minilm"):

@@ -24,10 +24,9 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False,
     size and may flip near-tie answers (the parity check lists them with their margins)."""
     import torch
 
-    from tuneforge.data.answer_schema import run_answer_schema
     from tuneforge.export.model_card import lark_grammar_lines, write_model_card
     from tuneforge.export.trained_behaviour import apply_trained_behaviour
-    from tuneforge.models.answer_grammar import answer_format
+    from tuneforge.models.answer_grammar import learned_answer_format
     from tuneforge.models.load import INFERENCE_DTYPE
     from tuneforge.models.resolve import source_dtype
     from tuneforge.models.variant import load_for_inference
@@ -45,7 +44,7 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False,
     # An extraction variant was evaluated decoding under its learned-keys grammar (llguidance's Lark): the same
     # text goes beside the weights, for servers that compile it with llguidance as the evaluation did (vLLM's
     # guidance backend: llguidance.grammar_from("grammar", text), the same grammar as grammar_from_lark's).
-    fmt = answer_format(run_answer_schema(loaded.run))
+    fmt = learned_answer_format(loaded.run)
     with atomic_folder(out, overwrite) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True, max_shard_size=max_shard_size)
         loaded.tokenizer.save_pretrained(tmp)
@@ -54,8 +53,8 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False,
         write_export_record(tmp, run_dir, loaded.run, "merged-safetensors", dtype=dtype,
                             base_dtype=source_dtype(loaded.run["base"]["name"], loaded.base_path),
                             answer_grammar=ANSWER_LARK_FILE if fmt else None)
-        write_model_card(run_dir, tmp, export_kind="merged", dtype=dtype, title=Path(out).name,
-                         serving=lark_grammar_lines(Path(out).name, ANSWER_LARK_FILE, fmt.max_tokens) if fmt else None)
+        serving = lark_grammar_lines(Path(out).name, ANSWER_LARK_FILE, fmt.max_tokens) if fmt else None
+        write_model_card(run_dir, tmp, export_kind="merged", dtype=dtype, title=Path(out).name, serving=serving)
     return Path(out)
 
 
