@@ -162,8 +162,8 @@ def run_cleaning(load: LoadResult, evals: list[Example] | None = None, opts: Cle
     steps.append(StepResult("structure_outliers", "Answers unlike the majority", "flagged", found,
                             len({f.members[0] for f in found})))
 
-    # Every suspect is kept (strongest first; displays show the first few): the readiness verdict weighs their
-    # share of the data, and a list capped at 20 once hid a mislabelled fifth of 200 rows.
+    # Every suspect is kept (strongest first; displays show the first few): the report and the readiness reasons
+    # count them, and a list capped at 20 once hid a mislabelled fifth of 200 rows.
     found, skipped, note = label_suspects(current)
     found = [f for f in found if current.base_index(f.members[0]) not in contradicted]  # already flagged above
     steps.append(StepResult("suspicious_labels", "Suspicious labels (the rest of the data disagrees)",

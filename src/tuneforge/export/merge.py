@@ -53,8 +53,9 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False,
         write_export_record(tmp, run_dir, loaded.run, "merged-safetensors", dtype=dtype,
                             base_dtype=source_dtype(loaded.run["base"]["name"], loaded.base_path),
                             answer_grammar=ANSWER_LARK_FILE if fmt else None)
-        serving = lark_grammar_lines(Path(out).name, ANSWER_LARK_FILE, fmt.max_tokens) if fmt else None
-        write_model_card(run_dir, tmp, export_kind="merged", dtype=dtype, title=Path(out).name, serving=serving)
+        title = Path(out).name
+        serving = lark_grammar_lines(title, ANSWER_LARK_FILE, fmt.max_tokens) if fmt else None
+        write_model_card(run_dir, tmp, export_kind="merged", dtype=dtype, title=title, serving=serving)
     return Path(out)
 
 
