@@ -508,6 +508,11 @@ MUTATIONS = [
              "export/merge.py", [("    fmt = learned_answer_format(loaded.run)", "    fmt = None")],
              ["tests/unit/test_export.py::"
               "test_a_merged_extraction_export_carries_the_grammar_its_evaluation_decoded_under"]),
+    Mutation("adapter-grammar-free", "the LoRA run folder's card serves an extraction adapter without its grammar",
+             "export/model_card.py", [("    fmt = learned_answer_format(run)\n    if fmt:\n",
+                                       "    fmt = None\n    if fmt:\n")],
+             ["tests/unit/test_export.py::"
+              "test_a_merged_extraction_export_carries_the_grammar_its_evaluation_decoded_under"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

@@ -162,6 +162,13 @@ def test_a_merged_extraction_export_carries_the_grammar_its_evaluation_decoded_u
     card = (folder / "README.md").read_text(encoding="utf-8")
     assert "vllm serve extract --structured-outputs-config.backend guidance" in card
     assert f"max_tokens={fmt.max_tokens}" in card and '{"structured_outputs": {"grammar": grammar}}' in card
+    # The run folder is the LoRA adapter vLLM serves with --enable-lora: its card and grammar say the same.
+    assert (extraction_run / "answer.lark").read_text(encoding="utf-8") == text
+    run_card = (extraction_run / "README.md").read_text(encoding="utf-8")
+    assert "--enable-lora" in run_card and "--structured-outputs-config.backend guidance" in run_card
+    assert f'model="{extraction_run.name}"' in run_card and "PATH_TO_THIS_FOLDER/answer.lark" in run_card
     # A variant whose answers are not JSON objects was evaluated free: no grammar, no such note.
     plain, _ = export_variant(tiny_variants["alpha"], tmp_path / "plain", "merged", parity_samples=0)
     assert not (plain / "answer.lark").exists() and "structured_outputs" not in (plain / "README.md").read_text()
+    run_card = (tiny_variants["alpha"] / "README.md").read_text()
+    assert not (tiny_variants["alpha"] / "answer.lark").exists() and "guidance" not in run_card
