@@ -85,6 +85,11 @@ def test_model_card_names_the_public_base_and_evaluation_with_intervals(tmp_path
     assert "| fine-tuned | variant | 63.0% [55.0%–71.0%] |" in card and "| base few-shot | prompted | 45.4%" in card
     assert "invoices@abc123" in card and "sha256:abc" in card and "| lora_r | 16 |" in card
     assert "/home/me" not in card and "/data/" not in card
+    assert "library_name: peft" in card and "a LoRA adapter (PEFT format)" in card
+    # A full fine-tune's run folder holds whole weights: its card must not call them an adapter.
+    full = card_text({**run, "method": "full"}, report)
+    assert "library_name: transformers" in full and "the fully fine-tuned weights (safetensors)" in full
+    assert "adapter" not in full.lower()
 
 
 def test_merged_export_defaults_to_the_base_dtype(tiny_variants, tmp_path):

@@ -87,12 +87,14 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
     base_id, shown, licence = _base_facts(run)
     data = run.get("data", {})
     cfg = run.get("config", {})
-    library = "transformers" if export_kind in ("merged", "gguf") else "peft"
+    full = run.get("method") == "full"  # a full fine-tune's run folder holds whole weights, not an adapter
+    library = "transformers" if export_kind in ("merged", "gguf") or full else "peft"
     front = ModelCardData(
         base_model=base_id, license=licence, library_name=library, pipeline_tag="text-generation",
         tags=["tuneforge", cfg.get("method", "lora"), *(["gguf"] if export_kind == "gguf" else [])],
     )
-    what = {None: "a LoRA adapter (PEFT format)", "merged": "the adapter merged into the base (safetensors)",
+    what = {None: "the fully fine-tuned weights (safetensors)" if full else "a LoRA adapter (PEFT format)",
+            "merged": "the fine-tuned model (safetensors)" if full else "the adapter merged into the base (safetensors)",
             "gguf": "a GGUF file for llama.cpp and Ollama"}[export_kind]
     lines = [
         "---", front.to_yaml(), "---", "",
