@@ -182,7 +182,7 @@ def _adapter_serving_lines(run_dir: Path, run: dict) -> list[str]:
     """How vLLM serves the adapter; for an extraction variant also its answer grammar, written beside the adapter
     (`answer.lark`, as in a merged export), since the evaluation decoded under it."""
     from tuneforge.export.merge import ANSWER_LARK_FILE
-    from tuneforge.export.vllm_rules import GUIDANCE_BACKEND_FLAG, vllm_adapter_problems, vllm_card_lines
+    from tuneforge.export.vllm_rules import vllm_adapter_problems, vllm_card_lines
     from tuneforge.models.answer_grammar import learned_answer_format
     from tuneforge.models.resolve import public_id
 
