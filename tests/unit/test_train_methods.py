@@ -215,7 +215,8 @@ def test_auto_settings_follow_the_documented_rule():
     assert auto_epochs(1000, 16) == 3  # 63 steps per epoch: OpenAI's 3 epochs stand
     assert auto_epochs(20_000, 32) == 1  # at most 25,000 examples seen
     assert auto_lr("lora", "sft", 16) == 4e-4 and auto_lr("lora", "sft", 4) == 2e-4
-    assert auto_lr("full", "sft", 64) == 4e-5
+    assert auto_lr("full", "sft", 64) == 1.6e-4 and auto_lr("full", "sft", 4) == 4e-5
+    assert auto_lr("full", "dpo", 16) == 2e-6
     assert auto_lr("lora", "dpo", 16) == 2e-5
 
 
