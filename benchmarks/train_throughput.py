@@ -200,6 +200,7 @@ def held_out_loss(base: str, adapter: str, limit: int | None, held_out: Path = H
     from tuneforge.data.formats import load_examples
     from tuneforge.models.load import load_model, load_tokenizer
     from tuneforge.models.resolve import resolve_base
+    from tuneforge.run_record import is_run_dir, read_run
     from tuneforge.train.collate import collate
     from tuneforge.train.loss import AnswerLoss
     from tuneforge.train.objective import encode_all
@@ -208,7 +209,10 @@ def held_out_loss(base: str, adapter: str, limit: int | None, held_out: Path = H
     tok = load_tokenizer(path)
     examples, _ = load_examples(held_out)
     enc = encode_all(tok, examples[:limit], 1024)
-    module = AnswerLoss(PeftModel.from_pretrained(load_model(path), adapter)).eval()
+    run = read_run(adapter) if is_run_dir(adapter) else {}
+    # A full fine-tuning run folder holds whole weights (model.safetensors), not an adapter over the base.
+    model = load_model(adapter) if run.get("method") == "full" else PeftModel.from_pretrained(load_model(path), adapter)
+    module = AnswerLoss(model).eval()
     total, count = 0.0, 0
     with torch.no_grad():
         for s in range(0, len(enc), 16):

@@ -508,6 +508,18 @@ MUTATIONS = [
              "export/merge.py", [("    fmt = learned_answer_format(loaded.run)", "    fmt = None")],
              ["tests/unit/test_export.py::"
               "test_a_merged_extraction_export_carries_the_grammar_its_evaluation_decoded_under"]),
+    Mutation("adapter-grammar-free", "the LoRA run folder's card serves an extraction adapter without its grammar",
+             "export/model_card.py", [("    fmt = learned_answer_format(run)\n    if fmt:\n",
+                                       "    fmt = None\n    if fmt:\n")],
+             ["tests/unit/test_export.py::"
+              "test_a_merged_extraction_export_carries_the_grammar_its_evaluation_decoded_under"]),
+    Mutation("full-eval-from-base", "eval answers a full fine-tune's systems with the shared base model",
+             "eval/systems.py", [("        if system.weights is None:\n", "        if True:\n")],
+             ["tests/unit/test_train_methods.py::"
+              "test_a_full_fine_tune_is_evaluated_from_its_own_weights_beside_an_adapter_and_the_base"]),
+    Mutation("full-engine-kept", "a full fine-tune that stops being served keeps its engine and weights",
+             "serve/catalog.py", [("            entry.engine.retire()\n", "")],
+             ["tests/unit/test_serve_full_fine_tune.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

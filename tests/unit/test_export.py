@@ -85,6 +85,11 @@ def test_model_card_names_the_public_base_and_evaluation_with_intervals(tmp_path
     assert "| fine-tuned | variant | 63.0% [55.0%–71.0%] |" in card and "| base few-shot | prompted | 45.4%" in card
     assert "invoices@abc123" in card and "sha256:abc" in card and "| lora_r | 16 |" in card
     assert "/home/me" not in card and "/data/" not in card
+    assert "library_name: peft" in card and "a LoRA adapter (PEFT format)" in card
+    # A full fine-tune's run folder holds whole weights: its card must not call them an adapter.
+    full = card_text({**run, "method": "full"}, report)
+    assert "library_name: transformers" in full and "the fully fine-tuned weights (safetensors)" in full
+    assert "adapter" not in full.lower()
 
 
 def test_merged_export_defaults_to_the_base_dtype(tiny_variants, tmp_path):
@@ -162,6 +167,13 @@ def test_a_merged_extraction_export_carries_the_grammar_its_evaluation_decoded_u
     card = (folder / "README.md").read_text(encoding="utf-8")
     assert "vllm serve extract --structured-outputs-config.backend guidance" in card
     assert f"max_tokens={fmt.max_tokens}" in card and '{"structured_outputs": {"grammar": grammar}}' in card
+    # The run folder is the LoRA adapter vLLM serves with --enable-lora: its card and grammar say the same.
+    assert (extraction_run / "answer.lark").read_text(encoding="utf-8") == text
+    run_card = (extraction_run / "README.md").read_text(encoding="utf-8")
+    assert "--enable-lora" in run_card and "--structured-outputs-config.backend guidance" in run_card
+    assert f'model="{extraction_run.name}"' in run_card and "PATH_TO_THIS_FOLDER/answer.lark" in run_card
     # A variant whose answers are not JSON objects was evaluated free: no grammar, no such note.
     plain, _ = export_variant(tiny_variants["alpha"], tmp_path / "plain", "merged", parity_samples=0)
     assert not (plain / "answer.lark").exists() and "structured_outputs" not in (plain / "README.md").read_text()
+    run_card = (tiny_variants["alpha"] / "README.md").read_text()
+    assert not (tiny_variants["alpha"] / "answer.lark").exists() and "guidance" not in run_card

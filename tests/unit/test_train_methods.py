@@ -46,6 +46,40 @@ def test_full_fine_tuning_saves_a_model_that_loads_as_a_variant(label_data, tiny
     assert not torch.allclose(base(ids).logits, variant.model(ids).logits)
 
 
+def test_a_full_fine_tune_is_evaluated_from_its_own_weights_beside_an_adapter_and_the_base(label_data, tiny_model_dir,
+                                                                                            tmp_path, monkeypatch):
+    """A full fine-tune holds whole weights, not an adapter: eval must answer it from its own model, the LoRA
+    variant from its adapter and the prompted baseline from the base. The tiny model's answers are empty text, so
+    each system "answers" with a fingerprint of the logits of the model it was handed, as it stood then."""
+    import torch
+
+    from tuneforge.config import EvalConfig
+    from tuneforge.eval import generate
+    from tuneforge.eval.compare import run_eval
+    from tuneforge.models.variant import load_for_inference
+
+    probe = torch.tensor([[1, 5, 9, 12]])
+
+    def fingerprint(model) -> str:
+        with torch.no_grad():
+            return f"{float(model(probe).logits.double().abs().sum()):.6g}"
+
+    def answers_with_fingerprint(model, tokenizer, prompts, max_new_tokens, batch_size=16):
+        return [generate.Generation(fingerprint(model), 0.0, 1, 1) for _ in prompts]
+
+    full = train(_cfg(label_data, tiny_model_dir, tmp_path / "full", method="full", lr=1e-3), log=lambda *_: None)
+    lora = train(_cfg(label_data, tiny_model_dir, tmp_path / "lora"), log=lambda *_: None)
+    monkeypatch.setattr(generate, "generate_batch", answers_with_fingerprint)
+    report = run_eval(EvalConfig(model=str(full), variants=f"lora={lora}", eval_data=str(label_data), shots=0,
+                                 classical=False, constrained=False, max_new_tokens=6, html="none",
+                                 out=str(tmp_path / "eval.json")), log=lambda *_: None)
+    got = {name: {ex["predictions"][name] for ex in report["examples"]} for name in report["systems"]}
+    want = {name: {fingerprint(load_for_inference(str(folder)).model)}
+            for name, folder in (("fine-tuned", full), ("lora", lora), ("base zero-shot", tiny_model_dir))}
+    assert got == want and len(set.union(*want.values())) == 3
+    assert report["base"] == str(tiny_model_dir)
+
+
 def test_qlora_without_cuda_fails_before_loading_anything(label_data, tmp_path, monkeypatch):
     import torch
 
@@ -181,7 +215,8 @@ def test_auto_settings_follow_the_documented_rule():
     assert auto_epochs(1000, 16) == 3  # 63 steps per epoch: OpenAI's 3 epochs stand
     assert auto_epochs(20_000, 32) == 1  # at most 25,000 examples seen
     assert auto_lr("lora", "sft", 16) == 4e-4 and auto_lr("lora", "sft", 4) == 2e-4
-    assert auto_lr("full", "sft", 64) == 4e-5
+    assert auto_lr("full", "sft", 64) == 1.6e-4 and auto_lr("full", "sft", 4) == 4e-5
+    assert auto_lr("full", "dpo", 16) == 2e-6
     assert auto_lr("lora", "dpo", 16) == 2e-5
 
 

@@ -16,7 +16,8 @@ from tuneforge.data.formats import Example, load_examples, load_from_options
 from tuneforge.errors import UserError
 from tuneforge.eval.eval_file import EVAL_FILE, FORMAT, PRIMARY, REPORT_FILE, write_eval
 from tuneforge.eval.shots import SimilarityIndex, choose_shots, few_shot_prompt
-from tuneforge.eval.systems import System, Variant, activate, adapter_name, load_models, parse_variants
+from tuneforge.eval.systems import (AnsweringModels, System, Variant, activate, adapter_name, load_models, own_weights,
+                                    parse_variants)
 from tuneforge.eval.task_types import TaskSpec, detect_task
 from tuneforge.models.classifier import is_classifier
 from tuneforge.run_record import is_run_dir
@@ -51,19 +52,22 @@ def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example],
         schema = run_answer_schema(v.run) if spec.type == "extraction" else None
         if schema:  # an extraction variant answers valid JSON with its training keys by default, as in predict
             systems.append(System(v.name, "variant", "constrained", plain, adapter_name(variants, v.name),
-                                  extra={"schema": schema}))
+                                  own_weights(variants, v.name), extra={"schema": schema}))
             if cfg.constrained:
-                systems.append(System(f"{v.name} (free)", "variant", "free", plain, adapter_name(variants, v.name)))
+                systems.append(System(f"{v.name} (free)", "variant", "free", plain, adapter_name(variants, v.name),
+                                      own_weights(variants, v.name)))
             continue
-        systems.append(System(v.name, "variant", "free", plain, adapter_name(variants, v.name)))
+        systems.append(System(v.name, "variant", "free", plain, adapter_name(variants, v.name),
+                              own_weights(variants, v.name)))
         if can_constrain:
-            systems.append(System(f"{v.name} (constrained)", "variant", "constrained", plain, adapter_name(variants, v.name)))
+            systems.append(System(f"{v.name} (constrained)", "variant", "constrained", plain,
+                                  adapter_name(variants, v.name), own_weights(variants, v.name)))
     if cfg.endpoint_url:
         systems.append(System(f"endpoint {cfg.endpoint_model}", "endpoint", "free", plain))
     return systems
 
 
-def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: int):
+def _answer(system: System, cfg: EvalConfig, models: AnsweringModels, spec: TaskSpec, max_new: int):
     from tuneforge.eval.constrained import json_answers, score_labels
     from tuneforge.eval.endpoint import generate_remote, make_client
     from tuneforge.eval.generate import generate_batch
@@ -79,6 +83,7 @@ def _answer(system: System, cfg: EvalConfig, loaded, spec: TaskSpec, max_new: in
     if system.kind == "endpoint":
         client = make_client(cfg.endpoint_url, cfg.endpoint_key_env)
         return generate_remote(client, cfg.endpoint_model, system.prompts, max_new)
+    loaded = models.model_for(system)
     with activate(loaded, system.adapter):
         if system.decoding == "constrained" and spec.type == "classification":
             forms = [spec.label_forms.get(lab, lab) for lab in spec.labels or []]
@@ -241,9 +246,10 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
     predictions: dict[str, list[str]] = {}
     rows: dict[str, list[dict]] = {}
     per_example: dict[str, list[dict]] = {}
+    models = AnsweringModels(loaded)
     for system in systems:
         log(f"evaluating {system.name} on {len(examples)} examples ...")
-        gens = _answer(system, cfg, loaded, spec, max_new)
+        gens = _answer(system, cfg, models, spec, max_new)
         predictions[system.name] = [g.text for g in gens]
         rows[system.name] = [spec.score(g.text, r) for g, r in zip(gens, refs)]
         per_example[system.name] = [
@@ -256,7 +262,7 @@ def run_eval(cfg: EvalConfig, log=print) -> dict:
         "format": FORMAT,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": str(cfg.model),
-        "base": (loaded.run or {}).get("base", {}).get("name", str(cfg.model)),
+        "base": (loaded.run or {}).get("base", {}).get("name", loaded.name),  # the prompted systems' base
         "data": str(Path(cfg.eval_data).resolve()),
         "task": spec.type,
         "labels": spec.labels,

@@ -99,14 +99,14 @@ class BaseModelEncoder:
 
     def __init__(self, loaded, name: str):
         model = loaded.model
-        causal = model.get_base_model() if loaded.is_variant else model  # PEFT wraps the causal LM
+        causal = model.get_base_model() if loaded.has_adapters else model  # PEFT wraps the causal LM
         self.decoder = causal.base_model  # the transformer without the vocabulary projection
         self.tokenizer = loaded.tokenizer
         self.loaded = loaded
         self.name = f"{name} mean-pooled hidden states"
 
     def encode(self, texts: list[str], batch_size: int = 16):
-        context = self.loaded.model.disable_adapter() if self.loaded.is_variant else nullcontext()
+        context = self.loaded.model.disable_adapter() if self.loaded.has_adapters else nullcontext()
         with context:
             return _encode(self.decoder, self.tokenizer, texts, batch_size, 512, normalise=False)
 

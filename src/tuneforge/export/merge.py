@@ -26,6 +26,7 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False,
 
     from tuneforge.export.model_card import lark_grammar_lines, write_model_card
     from tuneforge.export.trained_behaviour import apply_trained_behaviour
+    from tuneforge.export.vllm_rules import GUIDANCE_BACKEND_FLAG
     from tuneforge.models.answer_grammar import learned_answer_format
     from tuneforge.models.load import INFERENCE_DTYPE
     from tuneforge.models.resolve import source_dtype
@@ -54,7 +55,8 @@ def merge_adapter(run_dir: str | Path, out: str | Path, overwrite: bool = False,
                             base_dtype=source_dtype(loaded.run["base"]["name"], loaded.base_path),
                             answer_grammar=ANSWER_LARK_FILE if fmt else None)
         title = Path(out).name
-        serving = lark_grammar_lines(title, ANSWER_LARK_FILE, fmt.max_tokens) if fmt else None
+        serving = (lark_grammar_lines(title, f"{title}/{ANSWER_LARK_FILE}", fmt.max_tokens,
+                                      f"vllm serve {title} {GUIDANCE_BACKEND_FLAG}") if fmt else None)
         write_model_card(run_dir, tmp, export_kind="merged", dtype=dtype, title=title, serving=serving)
     return Path(out)
 

@@ -87,12 +87,14 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
     base_id, shown, licence = _base_facts(run)
     data = run.get("data", {})
     cfg = run.get("config", {})
-    library = "transformers" if export_kind in ("merged", "gguf") else "peft"
+    full = run.get("method") == "full"  # a full fine-tune's run folder holds whole weights, not an adapter
+    library = "transformers" if export_kind in ("merged", "gguf") or full else "peft"
     front = ModelCardData(
         base_model=base_id, license=licence, library_name=library, pipeline_tag="text-generation",
         tags=["tuneforge", cfg.get("method", "lora"), *(["gguf"] if export_kind == "gguf" else [])],
     )
-    what = {None: "a LoRA adapter (PEFT format)", "merged": "the adapter merged into the base (safetensors)",
+    what = {None: "the fully fine-tuned weights (safetensors)" if full else "a LoRA adapter (PEFT format)",
+            "merged": "the fine-tuned model (safetensors)" if full else "the adapter merged into the base (safetensors)",
             "gguf": "a GGUF file for llama.cpp and Ollama"}[export_kind]
     lines = [
         "---", front.to_yaml(), "---", "",
@@ -138,20 +140,23 @@ def gguf_grammar_lines(gguf_name: str, grammar_file: str) -> list[str]:
             "llama-server takes it per request: the file's text as the request's `grammar` field, temperature 0.", ""]
 
 
-def lark_grammar_lines(folder_name: str, grammar_file: str, max_tokens: int) -> list[str]:
-    """The merged card's note on an extraction variant's grammar: how vLLM answers as the evaluation did."""
-    return ["The evaluation decoded every answer under a grammar: one JSON object with the keys learned from the "
-            f"training answers, in their order. `{grammar_file}` is that grammar in llguidance's Lark syntax, the "
-            "text the evaluation compiled. vLLM's guidance backend compiles it the same way; without it the model "
-            "answers freely and may differ from its evaluated answers. The evaluation's token budget, enough for the "
-            f"longest answer the grammar allows, is {max_tokens}.", "",
-            "```bash", f"vllm serve {folder_name} --structured-outputs-config.backend guidance", "```", "",
-            "```python",
-            f'grammar = open("{folder_name}/{grammar_file}").read()',
-            f'client.chat.completions.create(model="{folder_name}", messages=messages, temperature=0, '
-            f'max_tokens={max_tokens},',
-            '                               extra_body={"structured_outputs": {"grammar": grammar}})',
-            "```", ""]
+def lark_grammar_lines(model_name: str, grammar_path: str, max_tokens: int, serve_command: str | None = None) -> list[str]:
+    """The card's note on an extraction variant's grammar: how vLLM answers as the evaluation did. `model_name` is
+    the name requests use; `serve_command`, when given, is the command that serves it with the guidance backend."""
+    lines = ["The evaluation decoded every answer under a grammar: one JSON object with the keys learned from the "
+             f"training answers, in their order. `{Path(grammar_path).name}` is that grammar in llguidance's Lark "
+             "syntax, the text the evaluation compiled. vLLM's guidance backend compiles it the same way; without it "
+             "the model answers freely and may differ from its evaluated answers. The evaluation's token budget, "
+             f"enough for the longest answer the grammar allows, is {max_tokens}.", ""]
+    if serve_command:
+        lines += ["```bash", serve_command, "```", ""]
+    return lines + [
+        "```python",
+        f'grammar = open("{grammar_path}").read()',
+        f'client.chat.completions.create(model="{model_name}", messages=messages, temperature=0, '
+        f'max_tokens={max_tokens},',
+        '                               extra_body={"structured_outputs": {"grammar": grammar}})',
+        "```", ""]
 
 
 def write_model_card(run_dir: str | Path, folder: str | Path | None = None, export_kind: str | None = None,
@@ -167,13 +172,27 @@ def write_model_card(run_dir: str | Path, folder: str | Path | None = None, expo
         path.write_text(classifier_card_text(run, _eval_report(run_dir), title or run_dir.name), encoding="utf-8")
         return path
     if folder is None and run.get("method", "lora") != "full":  # the adapter's own card: how vLLM serves it
-        from tuneforge.export.vllm_rules import vllm_card_lines
-        from tuneforge.models.resolve import public_id
-
-        serving = vllm_card_lines(run_dir, public_id(run["base"]["name"]))
+        serving = _adapter_serving_lines(run_dir, run)
     text = card_text(run, _eval_report(run_dir), export_kind, dtype, title or run_dir.name, serving)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _adapter_serving_lines(run_dir: Path, run: dict) -> list[str]:
+    """How vLLM serves the adapter; for an extraction variant also its answer grammar, written beside the adapter
+    (`answer.lark`, as in a merged export), since the evaluation decoded under it."""
+    from tuneforge.export.merge import ANSWER_LARK_FILE
+    from tuneforge.export.vllm_rules import vllm_adapter_problems, vllm_card_lines
+    from tuneforge.models.answer_grammar import learned_answer_format
+    from tuneforge.models.resolve import public_id
+
+    fmt = learned_answer_format(run)
+    if fmt:
+        (run_dir / ANSWER_LARK_FILE).write_text(str(fmt.grammar), encoding="utf-8")
+    lines = vllm_card_lines(run_dir, public_id(run["base"]["name"]), grammar=bool(fmt))
+    if fmt and not vllm_adapter_problems(run_dir):
+        lines += lark_grammar_lines(run_dir.name, f"PATH_TO_THIS_FOLDER/{ANSWER_LARK_FILE}", fmt.max_tokens)
+    return lines
 
 
 def _calibration_line(what: str, record: dict | None) -> list[str]:

@@ -21,6 +21,8 @@ from pathlib import Path
 # vLLM's --max-lora-rank choices.
 MAX_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 DEFAULT_MAX_LORA_RANK = 16
+# The structured-outputs backend that compiles llguidance's Lark grammars (the one tuneforge's evaluation uses).
+GUIDANCE_BACKEND_FLAG = "--structured-outputs-config.backend guidance"
 LLAMA_LORA_MODULES = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 
@@ -71,8 +73,9 @@ def _weight_problems(run_dir: Path) -> list[str]:
     return [f"{weights.name}: tensors other than lora_A/lora_B matrices: {odd[:5]}"] if odd else []
 
 
-def vllm_card_lines(run_dir: str | Path, base_id: str | None) -> list[str]:
-    """The adapter card's note on vLLM: the command that serves it, or why vLLM would refuse it."""
+def vllm_card_lines(run_dir: str | Path, base_id: str | None, grammar: bool = False) -> list[str]:
+    """The adapter card's note on vLLM: the command that serves it, or why vLLM would refuse it. `grammar`: the
+    variant's answers decode under a Lark grammar, which vLLM compiles with its guidance backend."""
     problems = vllm_adapter_problems(run_dir)
     if problems:
         return ["vLLM would refuse this adapter (serve a merged export instead):", "",
@@ -80,6 +83,7 @@ def vllm_card_lines(run_dir: str | Path, base_id: str | None) -> list[str]:
     cfg = json.loads((Path(run_dir) / "adapter_config.json").read_text(encoding="utf-8"))
     rank = required_max_lora_rank(max([cfg["r"], *(cfg.get("rank_pattern") or {}).values()]))
     flag = f" --max-lora-rank {rank}" if rank > DEFAULT_MAX_LORA_RANK else ""
+    flag += f" {GUIDANCE_BACKEND_FLAG}" if grammar else ""
     return ["The adapter follows vLLM's LoRA loader rules (checked by tuneforge; vLLM itself was not run):", "",
             "```bash", f"vllm serve {base_id or 'BASE_MODEL'} --enable-lora --lora-modules "
             f"{Path(run_dir).name}=PATH_TO_THIS_FOLDER{flag}", "```", ""]

@@ -28,6 +28,17 @@ class LoadedModel:
     def is_variant(self) -> bool:
         return self.run is not None
 
+    @property
+    def has_adapters(self) -> bool:
+        """The model is a PEFT model: the base with adapters that can be switched (off for the base)."""
+        return self.run is not None and not has_own_weights(self.run)
+
+
+def has_own_weights(run: dict | None) -> bool:
+    """A generative run of full fine-tuning: its folder holds whole weights, not an adapter over the base, so it
+    answers from its own copy of the model (it cannot share a base with adapters)."""
+    return bool(run) and run.get("method") == "full" and run.get("variant_type") != "classification"
+
 
 def load_for_inference(name: str) -> LoadedModel:
     if is_run_dir(name):

@@ -1,5 +1,6 @@
 """What a server serves: each `--model` (a run folder, a registry reference or a base model) mapped to an
-engine and an adapter. Variants that share a base share one engine, so the base is in memory once.
+engine and an adapter. Variants that share a base share one engine, so the base is in memory once; a full
+fine-tune has whole weights of its own and gets an engine of its own.
 
 A request's `model` may be a served id (`invoice-coder:3`, a run folder's name, a base name) or a registry
 reference that points at a served version (`invoice-coder`, `invoice-coder@production`), looked up per request
@@ -20,6 +21,7 @@ from pathlib import Path
 from tuneforge.models.answer_grammar import learned_answer_format
 from tuneforge.models.classifier import is_classifier, is_classifier_dir, is_encoder_run
 from tuneforge.models.resolve import resolve_base
+from tuneforge.models.variant import has_own_weights
 from tuneforge.run_record import is_run_dir, read_run
 from tuneforge.serve.principal import current_principal
 
@@ -47,6 +49,7 @@ class ServedModel:
     # The registry version this entry serves when its id is another name (a fine-tuning job's `ft:` model is the
     # registry's `ft-<job>:1`): traffic is logged under it, so monitor, review and retrain see one name.
     variant_ref: str | None = None
+    own_weights: bool = False  # a full fine-tune: its engine holds its own weights and serves nothing else
 
     @property
     def traffic_variant(self) -> str:
@@ -87,7 +90,7 @@ def plan(specs: list[str]) -> list[ServedModel]:
         base = run["base"]["name"]
         system = (run.get("data") or {}).get("system_prompt")
         entries[served_id] = ServedModel(served_id, "variant", base, run_path, system, now,
-                                         answer_format=learned_answer_format(run))
+                                         answer_format=learned_answer_format(run), own_weights=has_own_weights(run))
         if not is_encoder_run(run):  # a sentence encoder has no language-model head to serve as a chat model
             entries.setdefault(base_display_name(base), ServedModel(base_display_name(base), "base", base, None, None, now))
     return list(entries.values())
@@ -122,9 +125,14 @@ class Catalog:
         by_base: dict[str, list[ServedModel]] = {}
         bases: dict[str, str] = {}
         for e in entries:
-            key = base_display_name(e.base_id)
             if e.labeler is not None:
                 continue
+            if e.own_weights:
+                e.engine = Engine(e.run_path, None, **engine_options)  # its folder is a whole model
+                e.adapter = e.engine.adapter_for(None)
+                engines.append(e.engine)
+                continue
+            key = base_display_name(e.base_id)
             by_base.setdefault(key, []).append(e)
             if e.kind == "base" or key not in bases:
                 bases[key] = e.base_id
@@ -143,10 +151,11 @@ class Catalog:
 
     def add(self, model_id: str, run_path: str | Path, owner: str | None = None,
             variant_ref: str | None = None) -> ServedModel:
-        """Serve a run folder (a LoRA adapter) as `model_id` from now on, without a restart. Thread-safe.
+        """Serve a run folder as `model_id` from now on, without a restart. Thread-safe.
 
-        The adapter joins the engine of its base when that base is loaded (one copy of the base in memory);
-        otherwise a new engine loads the base. Raises ValueError if `model_id` is already served.
+        A LoRA adapter joins the engine of its base when that base is loaded (one copy of the base in memory);
+        otherwise a new engine loads the base. A full fine-tune gets an engine of its own weights. Raises
+        ValueError if `model_id` is already served.
         """
         from tuneforge.serve.engine import Engine
 
@@ -164,9 +173,14 @@ class Catalog:
                                     variant_ref=variant_ref)
                 self.entries = {**self.entries, model_id: entry}
                 return entry
-            engine = next((e.engine for e in self.entries.values() if base_display_name(e.base_id) == key
-                           and e.engine is not None), None)
-            if engine is None:
+            own = has_own_weights(run)
+            engine = None if own else next((e.engine for e in self.entries.values() if e.engine is not None
+                                            and base_display_name(e.base_id) == key and not e.own_weights), None)
+            if own:
+                engine = Engine(str(run_path), None, **self.engine_options)
+                self.engines.append(engine)
+                adapter = engine.adapter_for(None)
+            elif engine is None:
                 engine = Engine(resolve_base(base).path, {model_id: str(run_path)}, **self.engine_options)
                 self.engines.append(engine)
                 adapter = engine.adapter_for(model_id)
@@ -174,7 +188,7 @@ class Catalog:
                 adapter = engine.add_adapter(model_id, run_path)
             entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()),
                                 (run.get("data") or {}).get("system_prompt"), int(time.time()), engine, adapter, owner,
-                                answer_format=learned_answer_format(run), variant_ref=variant_ref)
+                                answer_format=learned_answer_format(run), variant_ref=variant_ref, own_weights=own)
             self.entries = {**self.entries, model_id: entry}  # a new dict: readers never see it half-changed
         return entry
 
@@ -185,9 +199,16 @@ class Catalog:
             if entry.kind != "variant":
                 raise ValueError(f"{model_id}: a base model cannot be removed while the server runs")
             self.entries = {k: v for k, v in self.entries.items() if k != model_id}
-        if entry.engine is not None:
+        if entry.own_weights:
+            self._drop_engine(entry.engine)
+        elif entry.engine is not None:
             entry.engine.remove_adapter(model_id)
         return entry
+
+    def _drop_engine(self, engine) -> None:
+        engine.close()
+        engine.model = None
+        self.engines = [e for e in self.engines if e is not engine]
 
     def detach(self, model_id: str) -> ServedModel | None:
         """Stop listing and resolving a variant but keep it loaded, so requests already holding it finish; a
@@ -204,8 +225,14 @@ class Catalog:
 
     def unload(self, entry: ServedModel) -> bool:
         """Free a detached variant's memory; True once it is gone. Its adapter leaves the engine between two
-        batches once no queued request names it (engine.retire_adapter; False until then: ask again). A classifier
+        batches once no queued request names it (engine.retire_adapter; False until then: ask again); a full
+        fine-tune's own engine stops once it has no request in hand or queued (engine.retire). A classifier
         goes with the entry (a request still holding it finishes, then the memory is released)."""
+        if entry.own_weights:  # its engine serves nothing else: it stops once its last request is answered
+            entry.engine.retire()
+            if entry.engine.retired:
+                self.engines = [e for e in self.engines if e is not entry.engine]
+            return entry.engine.retired
         if entry.engine is not None:
             if entry.id in entry.engine.adapters:
                 entry.engine.retire_adapter(entry.id)

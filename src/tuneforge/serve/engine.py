@@ -170,6 +170,7 @@ class Engine:
         self._next_adapter = len(self.adapters)
         self._retired: set[str] = set()  # served names to unload once no queued request names them
         self._stopping = False
+        self._retiring = False  # retire(): stop once idle
         self.device = next(model.parameters()).device
         self._torch = torch
         self.worker = threading.Thread(target=self._loop, name="tuneforge-engine", daemon=True)
@@ -234,7 +235,27 @@ class Engine:
             with self._lock:
                 self._retired.discard(name)
 
+    def retire(self) -> None:
+        """Stop the worker once no request is in hand or queued: for an engine of one model's own weights (a full
+        fine-tune) that stopped being served. `retired` turns true when it has stopped."""
+        if self._retiring:  # asked again while it finishes: one wake-up is enough
+            return
+        self._retiring = True
+        try:
+            self.queue.put_nowait(GenRequest(prompt_ids=[], max_tokens=0))  # wakes an idle worker to see it
+        except queue.Full:
+            pass  # a busy worker gets to it after its batches
+
+    @property
+    def retired(self) -> bool:
+        return self._retiring and not self.worker.is_alive()
+
+    def _refuse_when_retired(self) -> None:
+        if not self.worker.is_alive():  # a request that resolved the model just before it was unloaded
+            raise QueueFull("this model was just unloaded; retry to reach the version served now")
+
     def submit(self, req: GenRequest) -> None:
+        self._refuse_when_retired()
         try:
             self.queue.put_nowait(req)
         except queue.Full:
@@ -242,6 +263,7 @@ class Engine:
 
     def submit_many(self, reqs: list[GenRequest]) -> None:
         """All rows of one request (n > 1) are queued, or none is."""
+        self._refuse_when_retired()
         with self._lock:
             if self.queue.maxsize - self.queue.qsize() < len(reqs):
                 raise QueueFull(f"the server is at capacity ({self.queue.maxsize} requests waiting); retry later")
@@ -261,6 +283,9 @@ class Engine:
         while not self._stopping:
             if self._retired:  # between batches: no request is in hand, only queued ones can still need one
                 self._drop_retired()
+            if self._retiring and self.queue.empty():
+                self.model = None  # the weights go with the last reference
+                break
             first = self.queue.get()
             if self._stopping:
                 break
