@@ -171,6 +171,7 @@ class Engine:
         self._retired: set[str] = set()  # served names to unload once no queued request names them
         self._stopping = False
         self._retiring = False  # retire(): stop once idle
+        self._gone = False  # retired: the worker has stopped taking requests
         self.device = next(model.parameters()).device
         self._torch = torch
         self.worker = threading.Thread(target=self._loop, name="tuneforge-engine", daemon=True)
@@ -248,23 +249,25 @@ class Engine:
 
     @property
     def retired(self) -> bool:
-        return self._retiring and not self.worker.is_alive()
+        return self._gone and not self.worker.is_alive()
 
     def _refuse_when_retired(self) -> None:
-        if not self.worker.is_alive():  # a request that resolved the model just before it was unloaded
+        """Called holding self._lock, which the worker holds to decide it is gone: no request is queued after."""
+        if self._gone:  # a request that resolved the model just before it was unloaded
             raise QueueFull("this model was just unloaded; retry to reach the version served now")
 
     def submit(self, req: GenRequest) -> None:
-        self._refuse_when_retired()
         try:
-            self.queue.put_nowait(req)
+            with self._lock:
+                self._refuse_when_retired()
+                self.queue.put_nowait(req)
         except queue.Full:
             raise QueueFull(f"the server is at capacity ({self.queue.maxsize} requests waiting); retry later") from None
 
     def submit_many(self, reqs: list[GenRequest]) -> None:
         """All rows of one request (n > 1) are queued, or none is."""
-        self._refuse_when_retired()
         with self._lock:
+            self._refuse_when_retired()
             if self.queue.maxsize - self.queue.qsize() < len(reqs):
                 raise QueueFull(f"the server is at capacity ({self.queue.maxsize} requests waiting); retry later")
             for r in reqs:
@@ -283,9 +286,12 @@ class Engine:
         while not self._stopping:
             if self._retired:  # between batches: no request is in hand, only queued ones can still need one
                 self._drop_retired()
-            if self._retiring and self.queue.empty():
-                self.model = None  # the weights go with the last reference
-                break
+            if self._retiring:
+                with self._lock:  # submit checks _gone under the same lock: nothing is queued once it is set
+                    self._gone = self.queue.empty()
+                if self._gone:
+                    self.model = None  # the weights go with the last reference
+                    break
             first = self.queue.get()
             if self._stopping:
                 break
