@@ -200,7 +200,8 @@ def held_out_loss(base: str, adapter: str, limit: int | None, held_out: Path = H
     from tuneforge.data.formats import load_examples
     from tuneforge.models.load import load_model, load_tokenizer
     from tuneforge.models.resolve import resolve_base
-    from tuneforge.run_record import is_run_dir, read_run
+    from tuneforge.models.variant import load_for_inference
+    from tuneforge.run_record import is_run_dir
     from tuneforge.train.collate import collate
     from tuneforge.train.loss import AnswerLoss
     from tuneforge.train.objective import encode_all
@@ -209,9 +210,10 @@ def held_out_loss(base: str, adapter: str, limit: int | None, held_out: Path = H
     tok = load_tokenizer(path)
     examples, _ = load_examples(held_out)
     enc = encode_all(tok, examples[:limit], 1024)
-    run = read_run(adapter) if is_run_dir(adapter) else {}
-    # A full fine-tuning run folder holds whole weights (model.safetensors), not an adapter over the base.
-    model = load_model(adapter) if run.get("method") == "full" else PeftModel.from_pretrained(load_model(path), adapter)
+    # A tuneforge run folder loads as predict loads it (an adapter, or a full fine-tune's whole weights); TRL's
+    # output folder is a plain PEFT adapter.
+    model = (load_for_inference(adapter).model if is_run_dir(adapter)
+             else PeftModel.from_pretrained(load_model(path), adapter))
     module = AnswerLoss(model).eval()
     total, count = 0.0, 0
     with torch.no_grad():

@@ -49,19 +49,17 @@ def build_systems(cfg: EvalConfig, examples: list[Example], pool: list[Example],
         if is_classifier(v.run):  # answers by argmax over its labels: one system, nothing to constrain
             systems.append(System(v.name, "variant", "classify", plain, extra={"path": v.path}))
             continue
+        # What the variant answers with: an adapter on the shared base, or a full fine-tune's own weights.
+        model = {"adapter": adapter_name(variants, v.name), "weights": own_weights(variants, v.name)}
         schema = run_answer_schema(v.run) if spec.type == "extraction" else None
         if schema:  # an extraction variant answers valid JSON with its training keys by default, as in predict
-            systems.append(System(v.name, "variant", "constrained", plain, adapter_name(variants, v.name),
-                                  own_weights(variants, v.name), extra={"schema": schema}))
+            systems.append(System(v.name, "variant", "constrained", plain, **model, extra={"schema": schema}))
             if cfg.constrained:
-                systems.append(System(f"{v.name} (free)", "variant", "free", plain, adapter_name(variants, v.name),
-                                      own_weights(variants, v.name)))
+                systems.append(System(f"{v.name} (free)", "variant", "free", plain, **model))
             continue
-        systems.append(System(v.name, "variant", "free", plain, adapter_name(variants, v.name),
-                              own_weights(variants, v.name)))
+        systems.append(System(v.name, "variant", "free", plain, **model))
         if can_constrain:
-            systems.append(System(f"{v.name} (constrained)", "variant", "constrained", plain,
-                                  adapter_name(variants, v.name), own_weights(variants, v.name)))
+            systems.append(System(f"{v.name} (constrained)", "variant", "constrained", plain, **model))
     if cfg.endpoint_url:
         systems.append(System(f"endpoint {cfg.endpoint_model}", "endpoint", "free", plain))
     return systems
