@@ -520,6 +520,15 @@ MUTATIONS = [
     Mutation("full-engine-kept", "a full fine-tune that stops being served keeps its engine and weights",
              "serve/catalog.py", [("            entry.engine.retire()\n", "")],
              ["tests/unit/test_serve_full_fine_tune.py"]),
+    Mutation("full-default-any-size", "train's no-flag rule fine-tunes a base of any size whole",
+             "train/defaults.py", [("    if params > SMALL_BASE_PARAMS:\n", "    if False:\n")],
+             ["tests/unit/test_train_defaults.py"]),
+    Mutation("full-default-over-given-rate", "train's no-flag rule fine-tunes whole beside a rate given for LoRA",
+             "train/defaults.py", [('LORA_SETTINGS = ("lr", ', 'LORA_SETTINGS = (')],
+             ["tests/unit/test_train_defaults.py"]),
+    Mutation("job-full-fine-tune", "a fine-tuning job is left to train's small-base rule instead of an adapter",
+             "jobs/spec.py", [('              "method": "lora", **overrides}', "              **overrides}")],
+             ["tests/unit/test_jobs.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

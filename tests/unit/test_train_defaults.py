@@ -66,13 +66,60 @@ def test_small_label_sets_get_a_batch_no_larger_than_the_data():
         assert cfg.variant_type == "classification" and cfg.batch_size == 10
 
 
-def test_free_text_chooses_a_generative_variant_by_the_size_rules():
-    answers = [f"Dear customer, thank you for message number {i}; we will reply within {i % 5 + 1} days."
-               for i in range(300)]
-    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), _data(answers))
-    assert cfg.variant_type == "generative"
-    assert cfg.batch_size == 8 and cfg.epochs == 3 and cfg.lr == pytest.approx(2.83e-4)  # train/auto.py rules
-    assert _chosen(notes) == {"variant_type", "batch_size", "epochs", "lr"}
+SMALL, LARGE = 135_000_000, 1_700_000_000  # parameter counts handed to the rule in place of reading a base
+
+
+def _free_text(n: int = 300) -> SimpleNamespace:
+    return _data([f"Dear customer, thank you for message number {i}; we will reply within {i % 5 + 1} days."
+                  for i in range(n)])
+
+
+def test_free_text_on_a_small_base_chooses_full_fine_tuning_by_the_size_rules():
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), _free_text(), params_of=lambda base: SMALL)
+    assert cfg.variant_type == "generative" and cfg.method == "full"
+    # train/auto.py's rules, at full fine-tuning's rate: 8e-5 x sqrt(8 / 16)
+    assert cfg.batch_size == 8 and cfg.epochs == 3 and cfg.lr == pytest.approx(5.66e-5, rel=1e-3)
+    assert cfg.keep_checkpoints == defaults.FULL_KEEP_CHECKPOINTS
+    assert _chosen(notes) == {"variant_type", "method", "keep_checkpoints", "batch_size", "epochs", "lr"}
+    assert all("(" in n and n.endswith(")") for n in notes)
+
+
+def test_free_text_on_a_large_base_keeps_lora_and_says_why():
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), _free_text(), params_of=lambda base: LARGE)
+    assert cfg.method == "lora" and cfg.lr == pytest.approx(2.83e-4)  # LoRA's rate: 4e-4 x sqrt(8 / 16)
+    assert cfg.keep_checkpoints == TrainConfig(data="x").keep_checkpoints
+    assert any(n.startswith("method=lora (1.70B parameters") for n in notes)
+
+
+def test_the_size_threshold_is_inclusive():
+    at = defaults.SMALL_BASE_PARAMS
+    assert choose_defaults(TrainConfig(data="x.jsonl"), _free_text(), params_of=lambda b: at)[0].method == "full"
+    assert choose_defaults(TrainConfig(data="x.jsonl"), _free_text(), params_of=lambda b: at + 1)[0].method == "lora"
+
+
+@pytest.mark.parametrize("given", [{"lr": 1e-3}, {"lora_r": 32}, {"lora_dropout": 0.0}, {"method": "lora"},
+                                   {"method": "dora"}, {"objective": "dpo"}])
+def test_a_rate_a_lora_setting_a_method_or_dpo_keeps_the_small_base_off_full_fine_tuning(given):
+    asked = []
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl", **given), _free_text(),
+                                 params_of=lambda base: asked.append(base) or SMALL)
+    assert cfg.method == given.get("method", "lora") and "keep_checkpoints" not in _chosen(notes)
+    assert not asked  # the base is not even measured when the rule cannot choose full
+
+
+def test_full_fine_tuning_keeps_what_the_user_set_beside_it():
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl", keep_checkpoints=5, epochs=2), _free_text(),
+                                 params_of=lambda base: SMALL)
+    assert (cfg.method, cfg.keep_checkpoints, cfg.epochs) == ("full", 5, 2)
+    assert {"keep_checkpoints", "epochs"}.isdisjoint(_chosen(notes))
+
+
+def test_the_rule_counts_a_base_folders_parameters_without_loading_it(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    assert defaults.base_parameters(str(tiny_model_dir)) == sum(p.numel() for p in model.parameters())
 
 
 def test_what_the_user_set_is_never_overridden():
@@ -94,7 +141,8 @@ def test_set_through_the_cli_counts_as_set(tmp_path):
 def test_dpo_and_explicit_generative_stay_generative():
     cfg, _ = choose_defaults(TrainConfig(data="x.jsonl", objective="dpo"), _labels(100, 4))
     assert cfg.variant_type == "generative"
-    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl", variant_type="generative"), _labels(100, 4))
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl", variant_type="generative"), _labels(100, 4),
+                                 params_of=lambda base: SMALL)
     assert cfg.variant_type == "generative" and "variant_type" not in _chosen(notes)
 
 

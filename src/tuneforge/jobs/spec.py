@@ -142,7 +142,10 @@ def train_values(body: CreateJob, base: str, data: str, eval_data: str | None, o
               "objective": "dpo" if method_type(body) == "dpo" else "sft", "progress": False,
               "report_to": "none", "save_every": 0, "keep_checkpoints": 3,
               # OpenAI's jobs make a chat model that answers in text; `tuneforge.variant_type` may ask for a head.
-              "variant_type": "generative", **overrides}
+              "variant_type": "generative",
+              # An adapter, not train's small-base full fine-tune: the server keeps every job's model as an adapter
+              # over one shared base, where a full fine-tune would hold a whole copy of the weights per job.
+              "method": "lora", **overrides}
     if hp.n_epochs in (None, "auto"):
         values["auto_epochs"] = "epochs" not in overrides
     else:

@@ -17,7 +17,11 @@ API field: pydantic's `model_fields_set`) is never overridden; every other choic
   Chosen on a validation split of the invoice demo's training file (benchmarks/classification_ablation.py).
 - classification, any base: the head fused with a TF-IDF n-gram logistic regression trained on the same rows
   (train/ngram_fusion.py: the rule and its measurement); --no-classifier-fusion keeps the head alone.
-- generative: the dataset-size rules of train/auto.py for epochs, batch size and learning rate.
+- generative: full fine-tuning on a small base (at most SMALL_BASE_PARAMS parameters) for SFT when neither the rate nor
+  a LoRA setting was given, else LoRA; measured on the 135M bundled base, where full fine-tuning answered better on
+  the extraction demo and quantities-en and level on chatterbot-replies-en (docs/training.md). A full run keeps
+  FULL_KEEP_CHECKPOINTS step checkpoint: each holds the whole model with its optimizer state. Then the
+  dataset-size rules of train/auto.py for epochs, batch size and learning rate.
 """
 
 from __future__ import annotations
@@ -35,6 +39,13 @@ CLS_LR = 1e-3
 CLS_BATCH = 16
 CLS_TARGET_STEPS = 200  # 8 epochs of the invoice demo: validation accuracy rose until epoch 5 and held to 8
 CLS_MIN_EPOCHS, CLS_MAX_EPOCHS = 3, 20
+# Full fine-tuning wins at 135M (measured); up to ~0.5B (SmolLM2-360M, Qwen2.5-0.5B) its weights, gradients and AdamW
+# state stay under 8 GiB in fp32. Larger bases keep LoRA: untested here, and their optimizer state grows past
+# what a workstation holds.
+SMALL_BASE_PARAMS = 500_000_000
+# A LoRA setting or a learning rate the user gave was chosen for LoRA, the method the flags document as default.
+LORA_SETTINGS = ("lr", "lora_r", "lora_alpha", "lora_dropout", "lora_targets")
+FULL_KEEP_CHECKPOINTS = 1  # ~1.6 GB per step checkpoint of the 135M base; the newest still resumes the run exactly
 
 
 def choose_variant_type(cfg, answers: list[str]) -> tuple[str, str | None]:
@@ -87,8 +98,38 @@ def _classification_choices(cfg, n: int, unset, texts: list[str]) -> tuple[dict,
     return update, notes
 
 
-def _generative_choices(cfg, n: int, world: int, unset) -> tuple[dict, list[str]]:
-    update, notes = {}, []
+def base_parameters(base: str) -> int:
+    """The base's parameter count from its safetensors headers (a hub id is fetched, as training would next)."""
+    from tuneforge.data.estimate import count_parameters
+    from tuneforge.models.resolve import resolve_base
+
+    return count_parameters(resolve_base(base).path)
+
+
+def _generative_method(cfg, unset, params_of) -> tuple[dict, list[str]]:
+    if not unset("method") or cfg.objective != "sft":
+        return {}, []  # DPO needs an adapter: its reference model is the base with the adapter switched off
+    given = [name for name in LORA_SETTINGS if not unset(name)]
+    if given:
+        return {}, [f"method={cfg.method} (--{given[0].replace('_', '-')} was given: full fine-tuning is chosen only "
+                    "with its own rate and no LoRA setting)"]
+    params = params_of(cfg.base)
+    if params > SMALL_BASE_PARAMS:
+        return {}, [f"method={cfg.method} ({params / 1e9:.2f}B parameters: above {SMALL_BASE_PARAMS / 1e9:g}B, "
+                    "full fine-tuning's optimizer state outgrows a workstation)"]
+    update = {"method": "full"}
+    notes = [f"method=full ({params / 1e6:.0f}M parameters: on a small base, training every weight answered better "
+             "than LoRA on the extraction tasks measured; docs/training.md)"]
+    if unset("keep_checkpoints"):
+        update["keep_checkpoints"] = FULL_KEEP_CHECKPOINTS
+        notes.append(f"keep_checkpoints={FULL_KEEP_CHECKPOINTS} (full fine-tuning: a step checkpoint holds the whole "
+                     "model and its optimizer state; the newest resumes the run, the best is kept too)")
+    return update, notes
+
+
+def _generative_choices(cfg, n: int, world: int, unset, params_of) -> tuple[dict, list[str]]:
+    update, notes = _generative_method(cfg, unset, params_of)
+    cfg = cfg.model_copy(update=update)
     batch = cfg.batch_size
     if unset("batch_size"):
         batch = auto_batch_size(n)
@@ -104,8 +145,9 @@ def _generative_choices(cfg, n: int, world: int, unset) -> tuple[dict, list[str]
     return update, notes
 
 
-def choose_defaults(cfg, data, world: int = 1):
-    """Return (cfg with every unset field chosen from `data`, one note per choice)."""
+def choose_defaults(cfg, data, world: int = 1, params_of=base_parameters):
+    """Return (cfg with every unset field chosen from `data`, one note per choice). `params_of(base)` counts a
+    generative base's parameters (tests pass a stand-in)."""
     given = set(cfg.model_fields_set)
 
     def unset(name: str) -> bool:
@@ -119,6 +161,6 @@ def choose_defaults(cfg, data, world: int = 1):
         more, more_notes = _classification_choices(cfg, n, unset, [e.user_text for e in data.train])
         more_notes += fusion_notes(cfg, unset, more.get("classifier_fusion_weight", cfg.classifier_fusion_weight))
     else:
-        more, more_notes = _generative_choices(cfg, n, world, unset)
+        more, more_notes = _generative_choices(cfg, n, world, unset, params_of)
     update.update(more)
     return cfg.model_copy(update=update), notes + more_notes
