@@ -235,7 +235,8 @@ def tiny_encoder_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def extraction_run(tiny_model_dir, tmp_path_factory) -> Path:
     """An extraction variant on the tiny model: JSON answers with keys supplier (string), total (number) and
-    currency (string), recorded in its run.json as `data.answer_schema`."""
+    currency (string), recorded in its run.json as `data.answer_schema`. A LoRA adapter, as the tests that serve
+    and export it beside the base expect (with no method, train would fine-tune the tiny base whole)."""
     from tuneforge.config import TrainConfig
     from tuneforge.train.sft import train
 
@@ -244,7 +245,7 @@ def extraction_run(tiny_model_dir, tmp_path_factory) -> Path:
     data = write_jsonl(d / "train.jsonl", [chat_row(f"Rechnung von Firma {i} GmbH, {100 + i} EUR", json.dumps(a))
                                            for i, a in enumerate(answers)])
     return train(TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(d / "run"), epochs=1, batch_size=4,
-                             eval_split=0.0, progress=False), log=lambda *_: None)
+                             eval_split=0.0, progress=False, method="lora"), log=lambda *_: None)
 
 
 def train_label_variant(folder: Path, base, **settings) -> tuple[Path, list[str]]:
