@@ -92,6 +92,23 @@ def test_model_card_names_the_public_base_and_evaluation_with_intervals(tmp_path
     assert "adapter" not in full.lower()
 
 
+def test_a_full_fine_tunes_run_card_sends_other_servers_to_an_export(extraction_run, tiny_variants, tmp_path):
+    """A full run folder is whole weights without the trained system prompt in its chat template: its card must
+    say so, and name the export that carries it (and, for extraction, the grammar)."""
+    from tuneforge.export.model_card import write_model_card
+
+    for source, grammar in ((extraction_run, True), (tiny_variants["alpha"], False)):
+        folder = tmp_path / source.name
+        folder.mkdir()
+        run = json.loads((source / "run.json").read_text())
+        (folder / "run.json").write_text(json.dumps({**run, "method": "full"}))
+        card = write_model_card(folder).read_text(encoding="utf-8")
+        assert "tuneforge models export PATH_TO_THIS_FOLDER --format merged" in card
+        assert "vllm serve" not in card and "adapter" not in card.lower()
+        assert ("answer grammar" in card) is grammar
+        assert sorted(p.name for p in folder.iterdir()) == ["README.md", "run.json"]  # nothing else written
+
+
 def test_merged_export_defaults_to_the_base_dtype(tiny_variants, tmp_path):
     folder, _ = export_variant(tiny_variants["beta"], tmp_path / "m", options=ExportOptions("merged", parity_samples=0))
     assert json.loads((folder / "config.json").read_text())["dtype"] == "float32"  # the tiny base is float32

@@ -171,8 +171,9 @@ def write_model_card(run_dir: str | Path, folder: str | Path | None = None, expo
     if run.get("variant_type") == "classification":
         path.write_text(classifier_card_text(run, _eval_report(run_dir), title or run_dir.name), encoding="utf-8")
         return path
-    if folder is None and run.get("method", "lora") != "full":  # the adapter's own card: how vLLM serves it
-        serving = _adapter_serving_lines(run_dir, run)
+    if folder is None:  # the run folder's own card
+        full = run.get("method", "lora") == "full"
+        serving = _full_run_serving_lines(run) if full else _adapter_serving_lines(run_dir, run)
     text = card_text(run, _eval_report(run_dir), export_kind, dtype, title or run_dir.name, serving)
     path.write_text(text, encoding="utf-8")
     return path
@@ -193,6 +194,21 @@ def _adapter_serving_lines(run_dir: Path, run: dict) -> list[str]:
     if fmt and not vllm_adapter_problems(run_dir):
         lines += lark_grammar_lines(run_dir.name, f"PATH_TO_THIS_FOLDER/{ANSWER_LARK_FILE}", fmt.max_tokens)
     return lines
+
+
+def _full_run_serving_lines(run: dict) -> list[str]:
+    """A full fine-tune's run folder holds whole weights, but the behaviour it was evaluated with (its trained
+    system prompt, decoding settings and, for extraction, the answer grammar) is applied by tuneforge, not by this
+    folder's chat template: another server answers as evaluated only from an export, which carries them."""
+    from tuneforge.models.answer_grammar import learned_answer_format
+
+    fmt = learned_answer_format(run)
+    grammar = ", and the answer grammar its evaluation decoded under beside the weights" if fmt else ""
+    return ["`tuneforge predict` and `tuneforge serve` answer from this folder as the evaluation did. Other servers "
+            "(vLLM, llama.cpp) should load an export instead: it writes the trained system prompt into the chat "
+            f"template and greedy decoding into `generation_config.json`{grammar}. This folder leaves them to "
+            "tuneforge.", "",
+            "```bash", "tuneforge models export PATH_TO_THIS_FOLDER --format merged   # or --format gguf", "```", ""]
 
 
 def _calibration_line(what: str, record: dict | None) -> list[str]:
