@@ -84,10 +84,12 @@ def card_text(run: dict, report: dict | None, export_kind: str | None = None, dt
               title: str = "variant", serving: list[str] | None = None) -> str:
     from huggingface_hub import ModelCardData
 
+    from tuneforge.models.variant import has_own_weights
+
     base_id, shown, licence = _base_facts(run)
     data = run.get("data", {})
     cfg = run.get("config", {})
-    full = run.get("method") == "full"  # a full fine-tune's run folder holds whole weights, not an adapter
+    full = has_own_weights(run)  # a full fine-tune's run folder holds whole weights, not an adapter
     library = "transformers" if export_kind in ("merged", "gguf") or full else "peft"
     front = ModelCardData(
         base_model=base_id, license=licence, library_name=library, pipeline_tag="text-generation",
@@ -163,6 +165,7 @@ def write_model_card(run_dir: str | Path, folder: str | Path | None = None, expo
                      dtype: str | None = None, title: str | None = None, serving: list[str] | None = None) -> Path:
     """README.md for the variant in `folder` (default: the run folder itself, replacing PEFT's blank card);
     `serving` lines, when given, are the card's Serving section."""
+    from tuneforge.models.variant import has_own_weights
     from tuneforge.run_record import read_run
 
     run_dir = Path(run_dir)
@@ -172,8 +175,7 @@ def write_model_card(run_dir: str | Path, folder: str | Path | None = None, expo
         path.write_text(classifier_card_text(run, _eval_report(run_dir), title or run_dir.name), encoding="utf-8")
         return path
     if folder is None:  # the run folder's own card
-        full = run.get("method", "lora") == "full"
-        serving = _full_run_serving_lines(run) if full else _adapter_serving_lines(run_dir, run)
+        serving = _full_run_serving_lines(run) if has_own_weights(run) else _adapter_serving_lines(run_dir, run)
     text = card_text(run, _eval_report(run_dir), export_kind, dtype, title or run_dir.name, serving)
     path.write_text(text, encoding="utf-8")
     return path
