@@ -533,6 +533,9 @@ MUTATIONS = [
     Mutation("job-full-fine-tune", "a fine-tuning job is left to train's small-base rule instead of an adapter",
              "jobs/spec.py", [('              "method": "lora", **overrides}', "              **overrides}")],
              ["tests/unit/test_jobs.py"]),
+    Mutation("report-own-defaults", "`data report` estimates its own fixed run instead of the one train would make",
+             "cli/data.py", [("               plan=choose_defaults)", "               plan=None)")],
+             ["tests/unit/test_data_report.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

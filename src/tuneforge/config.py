@@ -398,16 +398,23 @@ class DataReportConfig(DataOptions):
     data: str = Field(..., description="Data file to assess.", json_schema_extra={"cli_argument": True})
     eval_data: Optional[str] = Field(None, description="Held-out data, to check for train/eval leakage.")
     base: str = Field("smollm2-135m", description="Base model for token counts and the time/memory estimate.")
-    method: Literal["lora", "full"] = Field("lora", description="Fine-tuning method to estimate.")
-    epochs: int = Field(2, ge=1, description="Epochs to estimate.")
-    batch_size: int = Field(8, ge=1, description="Batch size to estimate memory for.")
+    # Unset, these are what `tuneforge train DATA` would choose (train/defaults.py): the estimate is of that run.
+    variant_type: Literal["auto", "classification", "generative"] = Field(
+        "auto", description="Variant to estimate; 'auto': the one `tuneforge train` would choose (a classification "
+        "head when the answers are labels, which the estimate does not cover).")
+    method: Optional[Literal["lora", "full"]] = Field(
+        None, description="Fine-tuning method to estimate (default: the one `tuneforge train` would choose).")
+    epochs: Optional[int] = Field(None, ge=1, description="Epochs to estimate (default: train's choice).")
+    batch_size: Optional[int] = Field(None, ge=1, description="Batch size to estimate (default: train's choice).")
     max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens that training will accept.")
     html: Optional[str] = Field(None, description="HTML report path (default: <data>.report.html beside the input).")
 
     def train_config(self) -> "TrainConfig":
-        """The training run this report estimates: the estimator takes the same TrainConfig as `train`."""
-        return TrainConfig(data=self.data, eval_data=self.eval_data, base=self.base, method=self.method,
-                           epochs=self.epochs, batch_size=self.batch_size, max_seq_len=self.max_seq_len)
+        """The training run this report estimates, as `train` receives it: only the settings given here are set,
+        so train/defaults.py chooses the rest from the data exactly as `tuneforge train` would."""
+        given = {k: getattr(self, k) for k in ("base", "variant_type", "method", "epochs", "batch_size", "max_seq_len")
+                 if k in self.model_fields_set and getattr(self, k) is not None}
+        return TrainConfig(data=self.data, eval_data=self.eval_data, **given)
 
 
 # --- Monitoring (issue 13): feedback bodies and the maintenance policy ----------------------------------------

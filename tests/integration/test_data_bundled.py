@@ -21,10 +21,19 @@ def test_check_and_report_measure_tokens_with_smollm2(tmp_path):
     longest = int(re.search(r"tokens: longest example (\d+)", check.output).group(1))
     assert 60 < longest < 200  # a system prompt, one invoice line and a label, in ChatML
 
+    # With no settings the report describes the run `train` makes of the demo: an encoder's head over its labels.
     report = CliRunner().invoke(app, ["data", "report", str(data), "--html", str(tmp_path / "r.html")])
     assert report.exit_code == 0, report.output
-    said = " ".join(report.output.split())  # the console wraps long lines
+    said = " ".join(report.output.split())
+    assert "would choose: variant_type=classification (12 labels" in said and "base=multilingual-e5-small" in said
+    assert "verdict: fine-tune" in report.output
+
+    report = CliRunner().invoke(app, ["data", "report", str(data), "--variant-type", "generative",
+                                      "--html", str(tmp_path / "r.html")])
+    assert report.exit_code == 0, report.output
+    said = " ".join(report.output.split())
+    assert "method=full (135M parameters" in said  # the rule train applies to the 135M base
     # The demo's rows share their system prompt, which a batch runs once: the estimate counts it so.
-    assert re.search(r"estimate \(lora\): ~[\d.]+ (s|min|h) for [\d,]+ tokens \([\d,]+ computed: each batch runs the "
+    assert re.search(r"estimate \(full\): ~[\d.]+ (s|min|h) for [\d,]+ tokens \([\d,]+ computed: each batch runs the "
                      r"\d+-token prompt start the rows share once\) at [\d,.]+ tokens/s, memory ~[\d.]+ (MiB|GiB)", said)
     assert "verdict: fine-tune" in report.output

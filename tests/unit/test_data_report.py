@@ -231,7 +231,7 @@ def test_report_command_prints_a_summary_and_writes_self_contained_html(tmp_path
     data = write_jsonl(tmp_path / "train.jsonl", rows)
     html_path = tmp_path / "report.html"
     result = CliRunner().invoke(app, ["data", "report", str(data), "--base", str(tiny_model_dir),
-                                      "--html", str(html_path)])
+                                      "--variant-type", "generative", "--method", "lora", "--html", str(html_path)])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "160 valid examples of 160 rows" in out and "labels (4)" in out
@@ -247,6 +247,53 @@ def test_report_command_prints_a_summary_and_writes_self_contained_html(tmp_path
     assert len(charts) == 4  # labels, answer lengths, example lengths, memory
     for svg in charts:
         ElementTree.fromstring(svg)  # well-formed, so browsers draw it
+
+
+def _free_text_rows(n: int) -> list[dict]:
+    return [chat_row(f"customer question {k} about order {k * 37 % 101}",
+                     f"Thank you for asking about order {k * 37 % 101}; it ships in {k % 5 + 2} days.") for k in range(n)]
+
+
+def _said(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_with_no_flags_the_report_estimates_the_run_train_would_make(tmp_path, tiny_model_dir, one_torch_thread):
+    """`data report` and `train` with no settings choose alike (train/defaults.py): the same lines, the same method."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.train.sft import train
+
+    data = write_jsonl(tmp_path / "d.jsonl", _free_text_rows(120))
+    report = CliRunner().invoke(app, ["data", "report", str(data), "--base", str(tiny_model_dir)])
+    assert report.exit_code == 0, report.output
+    out = report.output.splitlines()
+    start = out.index("`tuneforge train` with the settings given here would choose:") + 1
+    would = sorted(line.strip() for line in out[start:] if line.startswith("  ") and "=" in line.split()[0])
+    lines = []
+    train(TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(tmp_path / "run"), max_steps=1,
+                      progress=False), log=lines.append)
+    # precision is chosen from the device when the model loads, not from the data: the report leaves it to train.
+    chose = sorted(line.removeprefix("chose ") for line in lines
+                   if line.startswith("chose ") and not line.startswith("chose precision="))
+    assert would == chose and any(c.startswith("method=full") for c in chose)  # the tiny base is a small base
+    assert "estimate (full): " in report.output
+    # A setting given to the report is kept, as train keeps it.
+    lora = CliRunner().invoke(app, ["data", "report", str(data), "--base", str(tiny_model_dir),
+                                    "--method", "lora", "--epochs", "1"]).output
+    assert "estimate (lora): " in lora and "  method=" not in lora and "  epochs=" not in lora
+    assert "  lr=0.0002 (lora/sft" in lora  # the rate rule follows the given method
+
+
+def test_for_labels_the_report_says_train_would_fit_a_head_and_does_not_estimate_a_generative_run(tmp_path,
+                                                                                                tiny_model_dir):
+    data = write_jsonl(tmp_path / "d.jsonl", _rows(40))
+    report = CliRunner().invoke(app, ["data", "report", str(data), "--base", str(tiny_model_dir)])
+    assert report.exit_code == 0, report.output
+    said = _said(report.output)
+    assert "would choose: variant_type=classification (4 labels" in said
+    assert "estimate (" not in said and "no time/memory estimate" in said and "verdict: fine-tune" in said
+    page = (tmp_path / "d.report.html").read_text()
+    assert "variant_type=classification (4 labels" in page and "Training estimate" not in page
 
 
 def test_report_without_tokenizer_still_reports(tmp_path):

@@ -5,7 +5,6 @@ logprobs, export and register, as for a decoder's classification variant."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 from conftest import _LINES, ask_with_logprobs, served_in_process, train_label_variant
@@ -21,10 +20,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 LABELS = sorted(_LINES)
 
 
-def _labelled(texts: list[str], k: int = 4) -> SimpleNamespace:
-    rows = [Example([{"role": "user", "content": t}, {"role": "assistant", "content": f"label_{i % k}"}])
+def _labelled(texts: list[str], k: int = 4) -> list[Example]:
+    return [Example([{"role": "user", "content": t}, {"role": "assistant", "content": f"label_{i % k}"}])
             for i, t in enumerate(texts)]
-    return SimpleNamespace(train=rows, eval=[])
 
 
 @pytest.fixture

@@ -64,14 +64,12 @@ def test_tuneforge_extras_are_checked_by_trainconfig():
 
 def test_a_job_trains_an_adapter_even_on_a_base_that_train_would_fine_tune_whole():
     """The server keeps every job's model as an adapter over one base: train's small-base rule must not apply."""
-    from types import SimpleNamespace
-
     from tuneforge.data.formats import Example
     from tuneforge.train.defaults import choose_defaults
 
     answers = [f"Thank you for message {i}; a reply follows within {i % 5 + 1} days." for i in range(60)]
-    data = SimpleNamespace(eval=[], train=[Example([{"role": "user", "content": f"q {i}"},
-                                                    {"role": "assistant", "content": a}]) for i, a in enumerate(answers)])
+    data = [Example([{"role": "user", "content": f"q {i}"}, {"role": "assistant", "content": a}])
+            for i, a in enumerate(answers)]
     for extras, method in (({}, "lora"), ({"method": "full"}, "full")):
         values = _values(_body(tuneforge=extras))
         assert values["method"] == method  # asked for, not left to the rule (which a resolved rate also stops)

@@ -61,14 +61,11 @@ def test_the_weight_follows_the_better_model_on_enough_held_out_rows():
 
 
 def test_no_flags_fuse_and_the_user_can_turn_it_off():
-    from types import SimpleNamespace
-
     from tuneforge.data.formats import Example
     from tuneforge.train.defaults import choose_defaults
 
-    data = SimpleNamespace(train=[Example([{"role": "user", "content": f"line {i}"},
-                                           {"role": "assistant", "content": f"label_{i % 3}"}]) for i in range(60)],
-                           eval=[])
+    data = [Example([{"role": "user", "content": f"line {i}"}, {"role": "assistant", "content": f"label_{i % 3}"}])
+            for i in range(60)]
     cfg, notes = choose_defaults(TrainConfig(data="x.jsonl", base="smollm2-135m"), data)
     assert cfg.classifier_fusion
     (why,) = [n for n in notes if n.startswith("classifier_fusion=")]

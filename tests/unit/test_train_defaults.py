@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from tuneforge.config import TrainConfig
@@ -12,13 +10,12 @@ from tuneforge.train import defaults
 from tuneforge.train.defaults import choose_defaults
 
 
-def _data(answers: list[str]) -> SimpleNamespace:
-    rows = [Example([{"role": "user", "content": f"input {i}"}, {"role": "assistant", "content": a}])
+def _data(answers: list[str]) -> list[Example]:
+    return [Example([{"role": "user", "content": f"input {i}"}, {"role": "assistant", "content": a}])
             for i, a in enumerate(answers)]
-    return SimpleNamespace(train=rows, eval=[])
 
 
-def _labels(n: int, k: int) -> SimpleNamespace:
+def _labels(n: int, k: int) -> list[Example]:
     return _data([f"label_{i % k}" for i in range(n)])
 
 
@@ -69,7 +66,7 @@ def test_small_label_sets_get_a_batch_no_larger_than_the_data():
 SMALL, LARGE = 135_000_000, 1_700_000_000  # parameter counts handed to the rule in place of reading a base
 
 
-def _free_text(n: int = 300) -> SimpleNamespace:
+def _free_text(n: int = 300) -> list[Example]:
     return _data([f"Dear customer, thank you for message number {i}; we will reply within {i % 5 + 1} days."
                   for i in range(n)])
 

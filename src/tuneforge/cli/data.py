@@ -155,13 +155,15 @@ def _add(cfg: DataAddConfig):
 def _report(cfg: DataReportConfig):
     from tuneforge.data.readiness import BaseModelInfo, assess
     from tuneforge.data.report_html import render_html
+    from tuneforge.train.defaults import choose_defaults
 
     console = _console()
     file, load = _load(cfg)
     _require_rows(file, load)
     evals = _load_evals(cfg)
     tok, limit, base_dir, note = _tokenizer(cfg.base, cfg.max_seq_len)
-    r = assess(load, file, evals, BaseModelInfo(cfg.base, tok, limit, base_dir, note), cfg.train_config())
+    r = assess(load, file, evals, BaseModelInfo(cfg.base, tok, limit, base_dir, note), cfg.train_config(),
+               plan=choose_defaults)
     print_readiness(console, r, file)
     out = Path(cfg.html) if cfg.html else _beside_input(cfg, ".report.html")
     out.write_text(render_html(r, Path(file).name), encoding="utf-8")
@@ -186,6 +188,10 @@ def print_readiness(console, r, file: str) -> None:
     for s in r.clean.steps:
         shown = "skipped" if s.action == "skipped" else f"{s.count}"
         console.print(f"  {s.title}: {shown}", markup=False)
+    if r.plan:
+        console.print("`tuneforge train` with the settings given here would choose:")
+        for line in r.plan:
+            console.print(f"  {line}", markup=False)
     if r.estimate:
         e = r.estimate
         console.print(f"estimate ({e.method}): {e.work()}, memory ~{human_bytes(e.memory_bytes)} (the same estimate "

@@ -33,6 +33,7 @@ class Readiness:
     verdict: str = ""
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    plan: list[str] = field(default_factory=list)  # what `train` would choose, "field=value (why)": the run estimated
 
     @property
     def examples(self) -> int:
@@ -46,7 +47,7 @@ class Readiness:
             "check": self.check.to_dict(), "clean": self.clean.to_dict(),
             "answer_lengths": {"unit": self.answer_unit, "values": list(self.answer_lengths)},
             "estimate": self.estimate.to_dict() if self.estimate else None,
-            "verdict": self.verdict, "reasons": self.reasons, "notes": self.notes,
+            "verdict": self.verdict, "reasons": self.reasons, "notes": self.notes, "plan": self.plan,
         }
 
 
@@ -99,8 +100,12 @@ class BaseModelInfo:
 
 
 def assess(load: LoadResult, file: str, evals=None, base: BaseModelInfo | None = None,
-           train_cfg=None) -> Readiness:
-    """Checks, cleaning scan, answer lengths, the training estimate for `train_cfg` (a TrainConfig) and a verdict."""
+           train_cfg=None, plan=None) -> Readiness:
+    """Checks, cleaning scan, answer lengths, the training estimate for `train_cfg` (a TrainConfig) and a verdict.
+
+    `plan(train_cfg, training rows) -> (TrainConfig, notes)` fills the settings left unset as training would
+    (the CLI passes train/defaults.py's `choose_defaults`; this layer does not import training), so the estimate is
+    of the run that `tuneforge train` then makes."""
     tokenizer = base.tokenizer if base else None
     check = check_loaded(load, file, tokenizer, base.max_tokens if base else None)
     cleaned = run_cleaning(load, evals)
@@ -110,17 +115,24 @@ def assess(load: LoadResult, file: str, evals=None, base: BaseModelInfo | None =
         unit = "tokens"
     else:
         answers, unit = array("i", (len(e.answer) for e in check.examples)), "characters"
-    estimate = None
+    estimate, chosen = None, []
     notes = [base.note] if base and base.note else []
     if base and base.folder is not None and train_cfg is not None and check.examples:
         # The same inputs training hands the estimator: the training split, encoded as training encodes it.
         train = check.examples if train_cfg.eval_data else split_examples(
             check.examples, train_cfg.eval_split, train_cfg.seed)[0]
-        tokens, answer_tokens, shared = example_token_counts(tokenizer, train, train_cfg.max_seq_len)
-        estimate = estimate_training(model_shape(base.folder), tokens, train_cfg, base.name, answer_tokens,
-                                     shared_prefix=shared)
+        if plan is not None:
+            train_cfg, chosen = plan(train_cfg, train)
+        if train_cfg.variant_type == "classification":
+            # The estimator models a causal LM trained on its answer tokens; a head over labels is another run.
+            notes.append("no time/memory estimate: it covers generative training, and this would be a classification "
+                         "variant (`--variant-type generative` estimates a generative run on this data)")
+        else:
+            tokens, answer_tokens, shared = example_token_counts(tokenizer, train, train_cfg.max_seq_len)
+            estimate = estimate_training(model_shape(base.folder), tokens, train_cfg, base.name, answer_tokens,
+                                         shared_prefix=shared)
     elif check.token_counts is None:
         notes.append("no tokenizer: token counts and the time/memory estimate are left out")
-    r = Readiness(check, cleaned, answers, unit, estimate, notes=notes)
+    r = Readiness(check, cleaned, answers, unit, estimate, notes=notes, plan=chosen)
     r.verdict, r.reasons = decide(r)
     return r

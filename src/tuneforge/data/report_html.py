@@ -105,6 +105,9 @@ def render_html(r: Readiness, title: str) -> str:
             f"<tr><td>{_e(p.severity)}</td><td>{_e(p.line or '')}</td><td>{_e(p.field or '')}</td>"
             f"<td>{_e(p.message)}{(' <small>' + _e(p.hint) + '</small>') if p.hint else ''}</td></tr>"
             for p in c.problems[:200]) + "</table>")
+    if r.plan:
+        out.append("<h2>The run <code>tuneforge train</code> would make</h2><ul>"
+                   + "".join(f"<li>{_e(line)}</li>" for line in r.plan) + "</ul>")
     if r.estimate:
         e = r.estimate
         out.append(f"<h2>Training estimate ({_e(e.method)})</h2><table>"

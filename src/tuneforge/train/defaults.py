@@ -118,7 +118,8 @@ def _generative_method(cfg, unset, params_of) -> tuple[dict, list[str]]:
         return {}, [f"method={cfg.method} ({params / 1e9:.2f}B parameters: above {SMALL_BASE_PARAMS / 1e9:g}B, "
                     "full fine-tuning's optimizer state outgrows a workstation)"]
     update = {"method": "full"}
-    notes = [f"method=full ({params / 1e6:.0f}M parameters: on a small base, training every weight answered better "
+    count = f"{params / 1e6:.0f}M" if params >= 1e6 else f"{params:,}"
+    notes = [f"method=full ({count} parameters: on a small base, training every weight answered better "
              "than LoRA on the extraction tasks measured; docs/training.md)"]
     if unset("keep_checkpoints"):
         update["keep_checkpoints"] = FULL_KEEP_CHECKPOINTS
@@ -145,20 +146,21 @@ def _generative_choices(cfg, n: int, world: int, unset, params_of) -> tuple[dict
     return update, notes
 
 
-def choose_defaults(cfg, data, world: int = 1, params_of=base_parameters):
-    """Return (cfg with every unset field chosen from `data`, one note per choice). `params_of(base)` counts a
-    generative base's parameters (tests pass a stand-in)."""
+def choose_defaults(cfg, train: list, world: int = 1, params_of=base_parameters):
+    """Return (cfg with every unset field chosen from the training rows `train`, one note per choice). `train` and
+    `tuneforge data report` both call this, so the report estimates the run that `train` then makes.
+    `params_of(base)` counts a generative base's parameters (tests pass a stand-in)."""
     given = set(cfg.model_fields_set)
 
     def unset(name: str) -> bool:
         # An explicit --auto-epochs/--auto-batch-size/--auto-lr asks for the choice even beside a given value.
         return name not in given or bool(getattr(cfg, f"auto_{name}", False))
 
-    n = len(data.train)
-    variant, why = choose_variant_type(cfg, [e.answer for e in data.train])
+    n = len(train)
+    variant, why = choose_variant_type(cfg, [e.answer for e in train])
     update, notes = {"variant_type": variant}, ([f"variant_type={why}"] if why else [])
     if variant == "classification":
-        more, more_notes = _classification_choices(cfg, n, unset, [e.user_text for e in data.train])
+        more, more_notes = _classification_choices(cfg, n, unset, [e.user_text for e in train])
         more_notes += fusion_notes(cfg, unset, more.get("classifier_fusion_weight", cfg.classifier_fusion_weight))
     else:
         more, more_notes = _generative_choices(cfg, n, world, unset, params_of)

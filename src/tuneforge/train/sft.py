@@ -280,7 +280,7 @@ def setup(cfg: TrainConfig, log=print) -> Run | Path:
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
 
     data = prepare_data(cfg)
-    cfg, notes = choose_defaults(cfg, data, world)
+    cfg, notes = choose_defaults(cfg, data.train, world)
     for note in notes:
         say(f"chose {note}")
     if cfg.variant_type == "classification":  # a head over the labels: its own short loop
