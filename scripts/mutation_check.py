@@ -536,6 +536,13 @@ MUTATIONS = [
     Mutation("report-own-defaults", "`data report` estimates its own fixed run instead of the one train would make",
              "cli/data.py", [("               plan=choose_defaults)", "               plan=None)")],
              ["tests/unit/test_data_report.py"]),
+    Mutation("resume-todays-rules", "--resume chooses unset settings by today's rules, not the folder's run",
+             "train/sft.py", [("        cfg, taken = resumed_config(cfg)\n", "        taken = []\n")],
+             ["tests/reliability/test_run_folder_identity.py"]),
+    Mutation("full-keeps-all-when-given", "a full run asked for by --method full keeps every step checkpoint",
+             "train/defaults.py", [('    if cfg.method == "full" and unset("keep_checkpoints"):',
+                                    '    if update.get("method") == "full" and unset("keep_checkpoints"):')],
+             ["tests/unit/test_train_defaults.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

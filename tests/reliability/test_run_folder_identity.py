@@ -75,6 +75,28 @@ def test_resume_with_other_data_or_settings_names_the_difference(run_a, label_da
     train(_cfg(label_data, tiny_model_dir, run_a, resume=True, keep_checkpoints=1, log_every=5), log=lambda *_: None)
 
 
+def test_resume_takes_every_setting_not_given_from_the_folder(run_a, label_data, tiny_model_dir):
+    """`--resume` with only the data and the folder continues the run as it started: its base, rate, rank and
+    method are the folder's, even where today's no-flag rules would choose otherwise (full fine-tuning for this
+    small base, as for folders that an earlier rule trained with LoRA)."""
+    import json
+
+    from tuneforge.config import TrainConfig
+
+    lines = []
+    train(TrainConfig(data=str(label_data), out=str(run_a), resume=True, progress=False, report_to="none"),
+          log=lines.append)
+    (taken,) = [line for line in lines if line.startswith("resume: settings not given are the run folder's: ")]
+    assert f"base={str(tiny_model_dir)!r}" in taken and "lr=0.005" in taken and "lora_r=4" in taken
+    assert any(line.startswith("resume: step-") for line in lines)
+    assert not any(line.startswith("chose method=") for line in lines)
+    assert json.loads((run_a / "run.json").read_text())["method"] == "lora"
+    # A setting given is still the user's, and still checked against the folder.
+    with pytest.raises(RunFolderError, match="method: 'lora' in the folder, 'full' now"):
+        train(TrainConfig(data=str(label_data), out=str(run_a), resume=True, method="full", progress=False),
+              log=lambda *_: None)
+
+
 def test_resume_of_a_folder_without_identity_is_refused(run_a, label_data, tiny_model_dir):
     (run_a / IDENTITY_FILE).unlink()  # e.g. checkpoints copied in from elsewhere
     with pytest.raises(RunFolderError, match="cannot be verified"):

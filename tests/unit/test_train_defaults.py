@@ -111,6 +111,15 @@ def test_full_fine_tuning_keeps_what_the_user_set_beside_it():
     assert {"keep_checkpoints", "epochs"}.isdisjoint(_chosen(notes))
 
 
+def test_a_full_run_the_user_asked_for_keeps_one_step_checkpoint_too():
+    """--method full (or a resumed full run, whose method comes from its folder) holds whole-model checkpoints."""
+    asked = []
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl", method="full"), _free_text(),
+                                 params_of=lambda base: asked.append(base) or LARGE)
+    assert (cfg.method, cfg.keep_checkpoints) == ("full", defaults.FULL_KEEP_CHECKPOINTS)
+    assert "keep_checkpoints" in _chosen(notes) and not asked
+
+
 def test_the_rule_counts_a_base_folders_parameters_without_loading_it(tiny_model_dir):
     import torch
     from transformers import AutoModelForCausalLM

@@ -19,9 +19,9 @@ API field: pydantic's `model_fields_set`) is never overridden; every other choic
   (train/ngram_fusion.py: the rule and its measurement); --no-classifier-fusion keeps the head alone.
 - generative: full fine-tuning on a small base (at most SMALL_BASE_PARAMS parameters) for SFT when neither the rate nor
   a LoRA setting was given, else LoRA; measured on the 135M bundled base, where full fine-tuning answered better on
-  the extraction demo and quantities-en and level on chatterbot-replies-en (docs/training.md). A full run keeps
-  FULL_KEEP_CHECKPOINTS step checkpoint: each holds the whole model with its optimizer state. Then the
-  dataset-size rules of train/auto.py for epochs, batch size and learning rate.
+  the extraction demo and quantities-en and level on chatterbot-replies-en (docs/training.md). A full run (chosen
+  or given) keeps FULL_KEEP_CHECKPOINTS step checkpoint unless told otherwise: each holds the whole model with its
+  optimizer state. Then the dataset-size rules of train/auto.py for epochs, batch size and learning rate.
 """
 
 from __future__ import annotations
@@ -117,20 +117,19 @@ def _generative_method(cfg, unset, params_of) -> tuple[dict, list[str]]:
     if params > SMALL_BASE_PARAMS:
         return {}, [f"method={cfg.method} ({params / 1e9:.2f}B parameters: above {SMALL_BASE_PARAMS / 1e9:g}B, "
                     "full fine-tuning's optimizer state outgrows a workstation)"]
-    update = {"method": "full"}
     count = f"{params / 1e6:.0f}M" if params >= 1e6 else f"{params:,}"
-    notes = [f"method=full ({count} parameters: on a small base, training every weight answered better "
-             "than LoRA on the extraction tasks measured; docs/training.md)"]
-    if unset("keep_checkpoints"):
-        update["keep_checkpoints"] = FULL_KEEP_CHECKPOINTS
-        notes.append(f"keep_checkpoints={FULL_KEEP_CHECKPOINTS} (full fine-tuning: a step checkpoint holds the whole "
-                     "model and its optimizer state; the newest resumes the run, the best is kept too)")
-    return update, notes
+    return {"method": "full"}, [f"method=full ({count} parameters: on a small base, training every weight answered "
+                                "better than LoRA on the extraction tasks measured; docs/training.md)"]
 
 
 def _generative_choices(cfg, n: int, world: int, unset, params_of) -> tuple[dict, list[str]]:
     update, notes = _generative_method(cfg, unset, params_of)
     cfg = cfg.model_copy(update=update)
+    # Chosen here or given (a --resume of a full run takes its method from the folder): the same disk reason.
+    if cfg.method == "full" and unset("keep_checkpoints"):
+        update["keep_checkpoints"] = FULL_KEEP_CHECKPOINTS
+        notes.append(f"keep_checkpoints={FULL_KEEP_CHECKPOINTS} (full fine-tuning: a step checkpoint holds the whole "
+                     "model and its optimizer state; the newest resumes the run, the best is kept too)")
     batch = cfg.batch_size
     if unset("batch_size"):
         batch = auto_batch_size(n)

@@ -10,7 +10,8 @@ checked against it, so a folder never mixes two runs:
   run.json naming data the first 200 steps had never seen.
 
 Settings that do not change what is learned (where to log, how often to checkpoint, the progress bar) may
-differ on resume; everything else must match.
+differ on resume; everything else must match. A setting not given to `--resume` is the folder's own
+(`resumed_config`): the run continues as it started even where today's no-flag rules would choose otherwise.
 """
 
 from __future__ import annotations
@@ -66,6 +67,25 @@ def differences(old: dict, new: dict) -> list[str]:
         if a.get(key) != b.get(key):
             out.append(f"{key}: {a.get(key)!r} in the folder, {b.get(key)!r} now")
     return out
+
+
+def resumed_config(cfg):
+    """(cfg, the settings taken) for `--resume`: every training setting the user left unset is the one the folder's
+    run recorded. Without this a folder trained with LoRA by an earlier no-flag rule, resumed with no flags, was
+    refused as 'method: lora in the folder, full now'. Given settings are kept and still checked against the folder
+    by `prepare_run_folder`; a folder with no readable identity is left to that check."""
+    old = read_identity(Path(cfg.out)) if cfg.out and Path(cfg.out).is_dir() else None
+    if old is None:
+        return cfg, []
+    given = set(cfg.model_fields_set)
+    recorded = {k: v for k, v in old.get("settings", {}).items()
+                if k in type(cfg).model_fields and k not in given and k not in OPERATIONAL and k != "data"}
+    if not recorded:
+        return cfg, []
+    # Validated again: the identity is JSON, and a field renamed since is skipped above rather than guessed.
+    filled = type(cfg).model_validate({**recorded, **{k: getattr(cfg, k) for k in given}})
+    taken = [f"{k}={v!r}" for k, v in sorted(recorded.items()) if v != type(cfg).model_fields[k].default]
+    return filled, taken
 
 
 def _check_writable(out: Path) -> None:

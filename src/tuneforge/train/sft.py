@@ -32,7 +32,7 @@ from tuneforge.models.resolve import public_id
 from tuneforge.paths import runs_dir
 from tuneforge.run_record import RUN_FORMAT, library_versions, write_run
 from tuneforge.train.precision import autocast, choose_precision
-from tuneforge.train.run_folder import prepare_run_folder
+from tuneforge.train.run_folder import prepare_run_folder, resumed_config
 
 
 @dataclass
@@ -279,6 +279,10 @@ def setup(cfg: TrainConfig, log=print) -> Run | Path:
     say = log if accelerator.is_main_process else (lambda *_: None)
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
 
+    if cfg.resume:
+        cfg, taken = resumed_config(cfg)
+        if taken:
+            say(f"resume: settings not given are the run folder's: {', '.join(taken)}")
     data = prepare_data(cfg)
     cfg, notes = choose_defaults(cfg, data.train, world)
     for note in notes:
