@@ -543,6 +543,10 @@ MUTATIONS = [
              "train/defaults.py", [('    if cfg.method == "full" and unset("keep_checkpoints"):',
                                     '    if update.get("method") == "full" and unset("keep_checkpoints"):')],
              ["tests/unit/test_train_defaults.py"]),
+    Mutation("full-brings-base", "serving a full fine-tune loads its base beside it, a second whole model",
+             "serve/catalog.py", [("        if not is_encoder_run(run) and not has_own_weights(run):",
+                                   "        if not is_encoder_run(run):")],
+             ["tests/unit/test_serve_full_fine_tune.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

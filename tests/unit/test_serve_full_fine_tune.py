@@ -43,6 +43,16 @@ def _expected(model, prompt_ids) -> float:
         return float(torch.log_softmax(model(torch.tensor([prompt_ids])).logits[0, -1].float(), -1).max())
 
 
+def test_a_full_fine_tune_served_alone_does_not_load_its_base_beside_it(runs, tiny_model_dir):
+    """Its engine holds a whole model; the base would be a second one. A LoRA sibling or `--model BASE` brings it."""
+    from tuneforge.serve.catalog import plan
+
+    full, lora = runs
+    assert [(e.id, e.kind) for e in plan([str(full)])] == [("full", "variant")]
+    assert {e.id for e in plan([str(full), str(tiny_model_dir)])} == {"full", tiny_model_dir.name}
+    assert {e.id for e in plan([str(full), str(lora)])} == {"full", "lora", tiny_model_dir.name}
+
+
 def test_a_full_fine_tune_is_served_from_its_own_engine_and_freed_when_unloaded(runs, tiny_model_dir):
     from tuneforge.models.load import load_model
     from tuneforge.models.variant import load_for_inference

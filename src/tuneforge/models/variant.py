@@ -45,7 +45,7 @@ def load_for_inference(name: str) -> LoadedModel:
         run = read_run(name)
         base = resolve_base(run["base"]["name"])
         tokenizer = load_tokenizer(name)
-        if run.get("method") == "full":  # full fine-tuning leaves whole weights, not an adapter
+        if has_own_weights(run):  # full fine-tuning leaves whole weights, not an adapter
             model = load_model(name)
         else:
             from peft import PeftModel

@@ -91,7 +91,10 @@ def plan(specs: list[str]) -> list[ServedModel]:
         system = (run.get("data") or {}).get("system_prompt")
         entries[served_id] = ServedModel(served_id, "variant", base, run_path, system, now,
                                          answer_format=learned_answer_format(run), own_weights=has_own_weights(run))
-        if not is_encoder_run(run):  # a sentence encoder has no language-model head to serve as a chat model
+        # The base is served beside its adapters for free: they share its engine. Not beside a full fine-tune, whose
+        # engine holds its own weights (a second whole model in memory), nor a sentence encoder, which has no
+        # language-model head to chat with; `--model BASE` serves it when wanted.
+        if not is_encoder_run(run) and not has_own_weights(run):
             entries.setdefault(base_display_name(base), ServedModel(base_display_name(base), "base", base, None, None, now))
     return list(entries.values())
 
