@@ -547,6 +547,9 @@ MUTATIONS = [
              "serve/catalog.py", [("        if not is_encoder_run(run) and not has_own_weights(run):",
                                    "        if not is_encoder_run(run):")],
              ["tests/unit/test_serve_full_fine_tune.py"]),
+    Mutation("estimate-any-method", "a full fine-tune's estimate reads an adapter run's speed over a full run's",
+             "data/estimate.py", [('    wanted = _kind(method) or "adapter"\n', '    wanted = "adapter"\n')],
+             ["tests/unit/test_data_report.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

@@ -225,6 +225,30 @@ def test_throughput_comes_from_a_run_on_this_machine_when_there_is_one(tiny_mode
     assert "measured in run r1 on this machine" in measured.assumptions[0]
 
 
+def test_a_full_fine_tune_is_estimated_from_a_full_run_else_from_an_adapter_run_converted(tiny_model_dir):
+    from tuneforge.config import TrainConfig
+    from tuneforge.paths import runs_dir
+
+    shape = estimate.model_shape(tiny_model_dir)
+    lora, full = TrainConfig(data="d.jsonl", epochs=1), TrainConfig(data="d.jsonl", epochs=1, method="full")
+
+    def record(name, method, tps, when):
+        (runs_dir() / name).mkdir()
+        (runs_dir() / name / "run.json").write_text(json.dumps({"base": {"name": "mybase"}, "method": method,
+                                                                "computed_tokens_per_s": tps, "created_at": when}))
+
+    record("adapter", "lora", 100.0, "2026-01-02T00:00:00+00:00")
+    converted = estimate.estimate_training(shape, [100] * 10, full, base_name="mybase")
+    assert converted.tokens_per_s == pytest.approx(100.0 / estimate.FULL_FINETUNE_SLOWDOWN)
+    assert "run adapter (an adapter)" in converted.assumptions[0]
+    record("whole", "full", 60.0, "2026-01-01T00:00:00+00:00")  # older than the adapter run, but the same method
+    assert estimate.estimate_training(shape, [100] * 10, full, base_name="mybase").tokens_per_s == 60.0
+    assert estimate.estimate_training(shape, [100] * 10, lora, base_name="mybase").tokens_per_s == 100.0
+    (runs_dir() / "adapter" / "run.json").unlink()
+    assert estimate.estimate_training(shape, [100] * 10, lora, base_name="mybase").tokens_per_s == pytest.approx(
+        60.0 * estimate.FULL_FINETUNE_SLOWDOWN)
+
+
 def test_report_command_prints_a_summary_and_writes_self_contained_html(tmp_path, tiny_model_dir):
     rows = _rows(40)
     rows[3] = chat_row(rows[3]["messages"][1]["content"] + " mail a.b@example.com", "software")

@@ -5,14 +5,16 @@ same per-example token counts, so they print the same numbers (docs/training.md 
 Time is the work training computes over a measured throughput. The work is the data's tokens less what prefix
 sharing skips: SFT batches run a prompt start that every row shares (the system prompt) once per micro-batch, not
 once per row (train/collate.py), which on a file of short inputs under a long system prompt is most of the
-tokens; so throughput is counted in computed tokens. It comes from the newest LoRA run of the same base model in
-TUNEFORGE_HOME/runs (its run.json "computed_tokens_per_s", measured on this very machine), else the reference
-figure MEASURED_COMPUTED_TOKENS_PER_S for smollm2-135m. Counting the data's tokens instead made the extraction
+tokens; so throughput is counted in computed tokens. It comes from the newest run of the same base model and
+method in TUNEFORGE_HOME/runs (its run.json "computed_tokens_per_s", measured on this very machine), else the
+newest of the other method (LoRA for full fine-tuning and back, converted), else the reference figure
+MEASURED_COMPUTED_TOKENS_PER_S for smollm2-135m. Counting the data's tokens instead made the extraction
 demo's estimate 13 minutes for a training of 30 (on two threads): the reference file's rows came to 2.7 data
 tokens per computed token, the extraction demo's to 1.17 (benchmarks/RESULTS.md, "The training estimate counts
 computed tokens"). Per-token compute grows with the parameter count, so the reference is scaled to another base
-model by the ratio of parameters; full fine-tuning also computes every weight's gradient, which we take as 1.5x
-LoRA's time per token (forward 1x + backward 2x, of which LoRA skips the ~1x weight-gradient half). Memory adds fp32
+model by the ratio of parameters. Full fine-tuning also computes every weight's gradient, but LoRA still carries
+the frozen weights' input gradients and its own adapter matmuls: measured, full took FULL_FINETUNE_SLOWDOWN x
+LoRA's time per token (the figure 1.5 that forward 1x + backward 2x suggests was 40% too long). Memory adds fp32
 weights, optimizer state for what is trained, activations per token (Korthikanti et al. 2022: ~34 bytes x
 hidden size per token per layer in 16-bit, twice that in fp32; with gradient checkpointing one hidden vector per
 layer plus one layer's worth) and the logits over the vocabulary at the answer positions (the trainer computes no
@@ -37,7 +39,11 @@ from pathlib import Path
 # is one, takes precedence. Remeasure when the trainer or machine changes.
 MEASURED_COMPUTED_TOKENS_PER_S = 80.3
 MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors header
-FULL_FINETUNE_SLOWDOWN = 1.5
+# The extraction demo trained both ways from one commit, each on one pinned core at the same time (204 steps,
+# 243,102 tokens): LoRA r=16 at 92.8 computed tokens/s, full fine-tuning at 86.8 (benchmarks/RESULTS.md, "Full
+# fine-tuning as the no-flag method"). A run of the same method on this machine, when there is one, takes precedence.
+FULL_FINETUNE_SLOWDOWN = 1.07
+ADAPTER_METHODS = ("lora", "dora")  # throughput measured in one applies to the other (QLoRA dequantizes: not used)
 # Resident memory of a Python process that has imported torch, transformers, peft and accelerate, before any
 # model: `/usr/bin/time -f %M python -c "import torch, transformers, peft, accelerate"` gave 389,452 KB here.
 RUNTIME_BYTES = 389_452 * 1024
@@ -114,25 +120,38 @@ class Estimate:
                 "memory_parts": self.memory_parts, "assumptions": self.assumptions}
 
 
-def measured_throughput(base_name: str | None) -> tuple[float, str] | None:
-    """(computed tokens/s, where from) of the newest LoRA run of `base_name` on this machine, if there is one."""
+def _kind(method: str | None) -> str | None:
+    return "full" if method == "full" else "adapter" if method in ADAPTER_METHODS else None
+
+
+def measured_throughput(base_name: str | None, method: str = "lora") -> tuple[float, str] | None:
+    """(computed tokens/s for `method`, where from): the newest run of `base_name` on this machine by the same
+    method, else the newest by the other (adapter or full), converted by FULL_FINETUNE_SLOWDOWN; None when none."""
     if not base_name:
         return None
     from tuneforge.paths import runs_dir
 
-    best = None
+    newest: dict[str, tuple] = {}
     for run_file in runs_dir().glob("*/run.json"):
         try:
             run = json.loads(run_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
+        kind = _kind(run.get("method"))
         # Runs from before computed tokens were recorded are passed over: their tokens/s counted shared prompt
-        # starts as work, by a factor that depends on their data.
-        if (run.get("base", {}).get("name") == base_name and run.get("method") == "lora"
-                and run.get("computed_tokens_per_s")):
-            if best is None or run.get("created_at", "") > best[0]:
-                best = (run.get("created_at", ""), float(run["computed_tokens_per_s"]), run_file.parent.name)
-    return (best[1], f"measured in run {best[2]} on this machine") if best else None
+        # starts as work, by a factor that depends on their data. Classification runs record no such figure.
+        if run.get("base", {}).get("name") == base_name and kind and run.get("computed_tokens_per_s"):
+            if kind not in newest or run.get("created_at", "") > newest[kind][0]:
+                newest[kind] = (run.get("created_at", ""), float(run["computed_tokens_per_s"]), run_file.parent.name)
+    wanted = _kind(method) or "adapter"
+    if wanted in newest:
+        return newest[wanted][1], f"measured in run {newest[wanted][2]} on this machine"
+    other = "full" if wanted == "adapter" else "adapter"
+    if other not in newest:
+        return None
+    tps = newest[other][1] * (FULL_FINETUNE_SLOWDOWN if wanted == "adapter" else 1 / FULL_FINETUNE_SLOWDOWN)
+    return tps, (f"measured in run {newest[other][2]} ({'full fine-tuning' if other == 'full' else 'an adapter'}) "
+                 f"on this machine, taking full fine-tuning as {FULL_FINETUNE_SLOWDOWN}x an adapter's time per token")
 
 
 def example_token_counts(tokenizer, examples, max_seq_len: int) -> tuple[array, array, int]:
@@ -173,16 +192,17 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     # Per epoch, every micro-batch of `batch_size` rows runs the shared start once instead of once per row.
     skipped = (len(lengths) - math.ceil(len(lengths) / cfg.batch_size)) * shared
     computed = round(tokens * (1 - skipped / max(sum(lengths), 1)))
-    measured = measured_throughput(base_name)
+    measured = measured_throughput(base_name, method)
     if measured:
         tps, source = measured
     else:
         tps = MEASURED_COMPUTED_TOKENS_PER_S * MEASURED_PARAMS / max(shape.params, 1)
         source = (f"{MEASURED_COMPUTED_TOKENS_PER_S:g} computed tokens/s measured for smollm2-135m LoRA on the "
                   "development machine (one idle CPU core), scaled by parameter count")
+        if not adapter:
+            tps /= FULL_FINETUNE_SLOWDOWN
+            source += f", full fine-tuning taken as {FULL_FINETUNE_SLOWDOWN}x LoRA's time per token (measured)"
     tps *= world
-    if not adapter:
-        tps /= FULL_FINETUNE_SLOWDOWN
     seconds = computed / tps if tps > 0 else float("nan")
     # A batch is padded to its longest example; the 95th percentile length stands for a typical batch's longest.
     seq = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))]
@@ -214,8 +234,6 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     if shared:
         assumptions.append(f"a {shared}-token prompt start shared by every example runs once per batch of "
                            f"{cfg.batch_size}, not once per row (--no-share-prefix turns that off)")
-    if not adapter:
-        assumptions.append(f"full fine-tuning taken as {FULL_FINETUNE_SLOWDOWN}x LoRA's time per token")
     return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions, computed, shared)
 
 
