@@ -550,6 +550,9 @@ MUTATIONS = [
     Mutation("estimate-any-method", "a full fine-tune's estimate reads an adapter run's speed over a full run's",
              "data/estimate.py", [('    wanted = _kind(method) or "adapter"\n', '    wanted = "adapter"\n')],
              ["tests/unit/test_data_report.py"]),
+    Mutation("baseline-uncalibrated", "a non-LLM baseline states scikit-learn's raw probabilities, untempered",
+             "eval/classical.py", [("        probs = _tempered(probs, self.temperature)\n", "")],
+             ["tests/unit/test_eval_classical.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

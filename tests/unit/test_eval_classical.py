@@ -55,15 +55,38 @@ def test_tfidf_baseline_scores_what_the_hand_made_set_allows():
     assert baseline.info["train_examples"] == 18 and baseline.info["fit_s"] > 0 and seconds > 0
 
 
-def test_a_baseline_states_the_probability_of_its_answer():
-    """Each label comes with the logistic regression's probability of it, the calibration table's input."""
+def test_a_baseline_states_the_calibrated_probability_of_its_answer():
+    """Each label comes with the logistic regression's probability of it, temperature-scaled by a fit on
+    out-of-fold probabilities of its own training rows: the calibration table's input, comparable with the
+    variant's calibrated probabilities. The labels are the logistic regression's own."""
+    import numpy as np
+
     baseline = classical.fit_tfidf(_rows())
     texts = [t for t, _ in TEST]
     preds, _, confidences = classical.run_baseline(baseline, texts)
     probs = baseline.model.predict_proba(texts)
-    assert confidences == pytest.approx([float(row.max()) for row in probs])
+    report = baseline.info["calibration"]
+    assert baseline.temperature == report["temperature"] and report["examples"] == 18
+    assert baseline.temperature < 0.9  # C=10 over sparse n-grams spreads its probability: the fit sharpens it
+    tempered = np.exp(np.log(probs) / baseline.temperature)
+    tempered /= tempered.sum(axis=1, keepdims=True)
+    assert confidences == pytest.approx([float(row.max()) for row in tempered])
+    assert all(c > float(row.max()) for c, row in zip(confidences, probs))
     assert preds == [str(baseline.model.classes_[row.argmax()]) for row in probs] == baseline.predict(texts)
-    assert all(1 / 3 < c < 1 for c in confidences)
+    assert report["ece_after"] < report["ece_before"] and report["nll_after"] < report["nll_before"]
+
+
+def test_rows_of_a_label_too_rare_for_every_fold_sit_out_of_the_calibration():
+    rows = _rows()
+    rows = classical.TrainingRows(rows.texts + ["one odd line"], rows.labels + ["misc"], "hand-made")
+    baseline = classical.fit_tfidf(rows)
+    report = baseline.info["calibration"]
+    assert report["examples"] == 18 and report["left_out_rare_label_rows"] == 1
+    assert baseline.temperature == report["temperature"] != 1.0
+    assert baseline.predict(["one odd line"]) == ["misc"]  # the label itself is still learned
+    only_rare = classical.TrainingRows(["red apples", "green pears", "ripe plums", "diesel truck"], ["x", "x", "x", "y"],
+                                       "hand-made")
+    assert classical.fit_tfidf(only_rare).info["calibration"] is None
 
 
 @pytest.mark.parametrize("base", ["all-minilm-l6-v2", "multilingual-e5-small"])
