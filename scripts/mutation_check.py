@@ -120,7 +120,8 @@ MUTATIONS = [
              [('    if unset("base"):', "    if True:")],
              ["tests/unit/test_encoder_variant.py::test_a_given_base_long_inputs_or_no_package_keep_the_decoder"]),
     Mutation("encoder-served-as-chat", "serve starts a chat engine for an encoder variant's base", "serve/catalog.py",
-             [("        if not is_encoder_run(run):", "        if True:")],
+             [("        if not is_encoder_run(run) and not has_own_weights(run):",
+               "        if not has_own_weights(run):")],
              ["tests/unit/test_encoder_variant.py::test_served_with_label_logprobs_and_no_base_chat_model"]),
     # -- the maintenance cycle (issue 13) --
     Mutation("review-order", "the review queue shows the most confident answers first", "monitor/review_queue.py",
