@@ -37,7 +37,8 @@ def main() -> None:
     test = load_from_options(args.test, DataOptions())
     rows = classical.rows_from_examples(train, args.train)
     texts, labels = [classical.input_text(e) for e in test], [normalise_answer(e.answer) for e in test]
-    for b in (classical.fit_tfidf(rows, 42), classical.fit_embedding(rows, PackagedEncoder(preferred_packaged_encoder()), 42)):
+    encoder = PackagedEncoder(preferred_packaged_encoder())
+    for b in (classical.fit_tfidf(rows, 42), classical.fit_embedding(rows, encoder, 42)):
         preds, _, calibrated = classical.run_baseline(b, texts)
         raw = [float(p) for p in b.model.predict_proba(b.featurise(texts) if b.featurise else texts).max(axis=1)]
         right = [p == label for p, label in zip(preds, labels)]

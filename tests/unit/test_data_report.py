@@ -275,7 +275,8 @@ def test_report_command_prints_a_summary_and_writes_self_contained_html(tmp_path
 
 def _free_text_rows(n: int) -> list[dict]:
     return [chat_row(f"customer question {k} about order {k * 37 % 101}",
-                     f"Thank you for asking about order {k * 37 % 101}; it ships in {k % 5 + 2} days.") for k in range(n)]
+                     f"Thank you for asking about order {k * 37 % 101}; it ships in {k % 5 + 2} days.")
+            for k in range(n)]
 
 
 def _said(text: str) -> str:

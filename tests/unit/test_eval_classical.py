@@ -84,8 +84,8 @@ def test_rows_of_a_label_too_rare_for_every_fold_sit_out_of_the_calibration():
     assert report["examples"] == 18 and report["left_out_rare_label_rows"] == 1
     assert baseline.temperature == report["temperature"] != 1.0
     assert baseline.predict(["one odd line"]) == ["misc"]  # the label itself is still learned
-    only_rare = classical.TrainingRows(["red apples", "green pears", "ripe plums", "diesel truck"], ["x", "x", "x", "y"],
-                                       "hand-made")
+    texts = ["red apples", "green pears", "ripe plums", "diesel truck"]
+    only_rare = classical.TrainingRows(texts, ["x", "x", "x", "y"], "hand-made")
     assert classical.fit_tfidf(only_rare).info["calibration"] is None
 
 
