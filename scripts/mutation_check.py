@@ -535,7 +535,7 @@ MUTATIONS = [
              "jobs/spec.py", [('              "method": "lora", **overrides}', "              **overrides}")],
              ["tests/unit/test_jobs.py"]),
     Mutation("report-own-defaults", "`data report` estimates its own fixed run instead of the one train would make",
-             "cli/data.py", [("               plan=choose_defaults)", "               plan=None)")],
+             "cli/data.py", [("               plan=choose_defaults, ", "               plan=None, ")],
              ["tests/unit/test_data_report.py"]),
     Mutation("resume-todays-rules", "--resume chooses unset settings by today's rules, not the folder's run",
              "train/sft.py", [("        cfg, taken = resumed_config(cfg)\n", "        taken = []\n")],
@@ -549,11 +549,19 @@ MUTATIONS = [
                                    "        if not is_encoder_run(run):")],
              ["tests/unit/test_serve_full_fine_tune.py"]),
     Mutation("estimate-any-method", "a full fine-tune's estimate reads an adapter run's speed over a full run's",
-             "data/estimate.py", [('    wanted = _kind(method) or "adapter"\n', '    wanted = "adapter"\n')],
+             "data/estimate.py", [('    wanted = _kind(method, objective) or "adapter"\n', '    wanted = "adapter"\n')],
              ["tests/unit/test_data_report.py"]),
     Mutation("baseline-uncalibrated", "a non-LLM baseline states scikit-learn's raw probabilities, untempered",
              "eval/classical.py", [("        probs = _tempered(probs, self.temperature)\n", "")],
              ["tests/unit/test_eval_classical.py"]),
+    Mutation("head-estimate-all-layers", "a classification head's estimate counts every layer, not the trained ones",
+             "data/estimate.py", [("    body = per_layer * trained_layers\n", "    body = per_layer * shape.layers\n")],
+             ["tests/unit/test_data_report.py"]),
+    Mutation("head-estimate-chat-tokens", "the report estimates a head on the chat tokens, not the head's input",
+             "data/readiness.py", [("                estimate = estimate_training(model_shape(folder), tokens, train_cfg,",
+                                    "                estimate = estimate_training(model_shape(folder), [len(e.answer) + 60 "
+                                    "for e in train], train_cfg,")],
+             ["tests/unit/test_data_report.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

@@ -232,11 +232,17 @@ def test_a_full_fine_tune_is_estimated_from_a_full_run_else_from_an_adapter_run_
     shape = estimate.model_shape(tiny_model_dir)
     lora, full = TrainConfig(data="d.jsonl", epochs=1), TrainConfig(data="d.jsonl", epochs=1, method="full")
 
-    def record(name, method, tps, when):
+    def record(name, method, tps, when, objective="sft"):
         (runs_dir() / name).mkdir()
         (runs_dir() / name / "run.json").write_text(json.dumps({"base": {"name": "mybase"}, "method": method,
+                                                                "objective": objective,
                                                                 "computed_tokens_per_s": tps, "created_at": when}))
 
+    # A classification head's run is another kind of work: it feeds only a head's estimate, and is fed by no other.
+    record("head", "full", 999.0, "2026-01-03T00:00:00+00:00", "classification")
+    head = full.model_copy(update={"variant_type": "classification"})
+    assert estimate.estimate_training(shape, [10] * 10, head, base_name="mybase").tokens_per_s == 999.0
+    assert "development machine" in estimate.estimate_training(shape, [100] * 10, full, base_name="mybase").assumptions[0]
     record("adapter", "lora", 100.0, "2026-01-02T00:00:00+00:00")
     converted = estimate.estimate_training(shape, [100] * 10, full, base_name="mybase")
     assert converted.tokens_per_s == pytest.approx(100.0 / estimate.FULL_FINETUNE_SLOWDOWN)
@@ -247,6 +253,30 @@ def test_a_full_fine_tune_is_estimated_from_a_full_run_else_from_an_adapter_run_
     (runs_dir() / "adapter" / "run.json").unlink()
     assert estimate.estimate_training(shape, [100] * 10, lora, base_name="mybase").tokens_per_s == pytest.approx(
         60.0 * estimate.FULL_FINETUNE_SLOWDOWN)
+    (runs_dir() / "head" / "run.json").unlink()
+    assert "development machine" in estimate.estimate_training(shape, [10] * 10, head, base_name="mybase").assumptions[0]
+
+
+def test_a_heads_estimate_counts_the_layers_it_trains():
+    """A head on a decoder trains the top classifier_layers of the classifier_depth it keeps (the rest run once); a
+    sentence encoder trains whole. The reference is the measured e5 run: 346.2 tokens/s on its 21.5M layer weights."""
+    from tuneforge.config import TrainConfig
+
+    e5 = estimate.ModelShape(params=117_505_920, hidden=384, layers=12, vocab=250_037, intermediate=1536, heads=12,
+                             kv_heads=12)
+    head = TrainConfig(data="d.jsonl", variant_type="classification", method="full", epochs=10, batch_size=16,
+                       classifier_freeze_embeddings=True)
+    on_e5 = estimate.estimate_training(e5, [20] * 100, head, encoder=True)
+    assert on_e5.tokens_per_s == pytest.approx(346.2, rel=1e-3) and on_e5.train_tokens == 20_000
+    assert on_e5.memory_parts["gradients + AdamW state (fp32)"] == 12 * 21_491_712  # frozen embeddings: no state
+    smollm2 = estimate.ModelShape(params=134_515_008, hidden=576, layers=30, vocab=49_152, intermediate=1536, heads=9,
+                                  kv_heads=3)
+    decoder = head.model_copy(update={"method": "lora", "classifier_depth": 8, "classifier_layers": 8})
+    eight = estimate.estimate_training(smollm2, [20] * 100, decoder)
+    four = estimate.estimate_training(smollm2, [20] * 100, decoder.model_copy(update={"classifier_layers": 4}))
+    per_layer = (134_515_008 - 49_152 * 576) // 30
+    assert eight.tokens_per_s == pytest.approx(estimate.MEASURED_CLS_PARAM_TOKENS_PER_S / (8 * per_layer))
+    assert four.tokens_per_s == pytest.approx(2 * eight.tokens_per_s)
 
 
 def test_report_command_prints_a_summary_and_writes_self_contained_html(tmp_path, tiny_model_dir):
@@ -309,16 +339,35 @@ def test_with_no_flags_the_report_estimates_the_run_train_would_make(tmp_path, t
     assert "  lr=0.0002 (lora/sft" in lora  # the rate rule follows the given method
 
 
-def test_for_labels_the_report_says_train_would_fit_a_head_and_does_not_estimate_a_generative_run(tmp_path,
-                                                                                                tiny_model_dir):
+@pytest.mark.parametrize("encoder", [False, True])
+def test_for_labels_the_report_estimates_the_classification_run_train_makes(tmp_path, tiny_model_dir, tiny_encoder_dir,
+                                                                           encoder, one_torch_thread):
+    """Label data: `train` fits a head, and the report's estimate is the line that run prints (the head's own
+    tokenizer, trained layers and epochs), on a decoder's bottom layers or a whole sentence encoder."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.data.formats import inspect_file
+    from tuneforge.data.readiness import BaseModelInfo
+    from tuneforge.models.classifier import head_token_counts
+    from tuneforge.models.load import load_length_tokenizer
+    from tuneforge.train.defaults import choose_defaults
+    from tuneforge.train.sft import train
+
+    base = str(tiny_encoder_dir if encoder else tiny_model_dir)
     data = write_jsonl(tmp_path / "d.jsonl", _rows(40))
-    report = CliRunner().invoke(app, ["data", "report", str(data), "--base", str(tiny_model_dir)])
-    assert report.exit_code == 0, report.output
-    said = _said(report.output)
-    assert "would choose: variant_type=classification (4 labels" in said
-    assert "estimate (" not in said and "no time/memory estimate" in said and "verdict: fine-tune" in said
-    page = (tmp_path / "d.report.html").read_text()
-    assert "variant_type=classification (4 labels" in page and "Training estimate" not in page
+    asked = TrainConfig(data=str(data), base=base)
+    tok, limit, folder, note = load_length_tokenizer(str(tiny_model_dir), 1024)  # the report's token counter
+    report = assess(inspect_file(data), str(data), None, BaseModelInfo(str(tiny_model_dir), tok, limit, folder, note),
+                    asked, plan=choose_defaults, head_tokens=head_token_counts)
+    assert any(p.startswith("variant_type=classification (4 labels") for p in report.plan)
+    lines = []
+    train(TrainConfig(data=str(data), base=base, out=str(tmp_path / "run"), progress=False),
+          log=lines.append)
+    assert [line for line in lines if line.startswith("estimate:")] == [report.estimate.describe()]
+    assert report.estimate.method.endswith("classification head")
+    if not encoder:  # the command counts chat tokens with --base, which a sentence encoder has no template for
+        said = _said(CliRunner().invoke(app, ["data", "report", str(data), "--base", base]).output)
+        assert "would choose: variant_type=classification (4 labels" in said
+        assert "estimate (lora, classification head): " in said and "verdict: fine-tune" in said
 
 
 def test_report_without_tokenizer_still_reports(tmp_path):

@@ -155,6 +155,7 @@ def _add(cfg: DataAddConfig):
 def _report(cfg: DataReportConfig):
     from tuneforge.data.readiness import BaseModelInfo, assess
     from tuneforge.data.report_html import render_html
+    from tuneforge.models.classifier import head_token_counts
     from tuneforge.train.defaults import choose_defaults
 
     console = _console()
@@ -163,7 +164,7 @@ def _report(cfg: DataReportConfig):
     evals = _load_evals(cfg)
     tok, limit, base_dir, note = _tokenizer(cfg.base, cfg.max_seq_len)
     r = assess(load, file, evals, BaseModelInfo(cfg.base, tok, limit, base_dir, note), cfg.train_config(),
-               plan=choose_defaults)
+               plan=choose_defaults, head_tokens=head_token_counts)
     print_readiness(console, r, file)
     out = Path(cfg.html) if cfg.html else _beside_input(cfg, ".report.html")
     out.write_text(render_html(r, Path(file).name), encoding="utf-8")

@@ -43,6 +43,12 @@ MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors head
 # 243,102 tokens): LoRA r=16 at 92.8 computed tokens/s, full fine-tuning at 86.8 (benchmarks/RESULTS.md, "Full
 # fine-tuning as the no-flag method"). A run of the same method on this machine, when there is one, takes precedence.
 FULL_FINETUNE_SLOWDOWN = 1.07
+# A classification head's run (train/classification.py): parameters in the trained layers x tokens the head read,
+# per second of the whole run. Measured on 2026-12-01 with `tuneforge train examples/invoice-categories/train.jsonl`
+# (no flags: multilingual-e5-small, 21.5M parameters in its 12 layers, 10 epochs, 52,101 tokens in 150.5 s) on one
+# pinned idle core of the development machine (AMD EPYC without AVX-512): 346.2 tokens/s. A classification run of
+# the same base on this machine, when there is one, takes precedence.
+MEASURED_CLS_PARAM_TOKENS_PER_S = 7.44e9
 ADAPTER_METHODS = ("lora", "dora")  # throughput measured in one applies to the other (QLoRA dequantizes: not used)
 # Resident memory of a Python process that has imported torch, transformers, peft and accelerate, before any
 # model: `/usr/bin/time -f %M python -c "import torch, transformers, peft, accelerate"` gave 389,452 KB here.
@@ -120,13 +126,17 @@ class Estimate:
                 "memory_parts": self.memory_parts, "assumptions": self.assumptions}
 
 
-def _kind(method: str | None) -> str | None:
+def _kind(method: str | None, objective: str | None = None) -> str | None:
+    if objective == "classification":  # a head's run: its own kind of work (train/classification.py)
+        return "classification"
     return "full" if method == "full" else "adapter" if method in ADAPTER_METHODS else None
 
 
-def measured_throughput(base_name: str | None, method: str = "lora") -> tuple[float, str] | None:
+def measured_throughput(base_name: str | None, method: str = "lora",
+                        objective: str = "sft") -> tuple[float, str] | None:
     """(computed tokens/s for `method`, where from): the newest run of `base_name` on this machine by the same
-    method, else the newest by the other (adapter or full), converted by FULL_FINETUNE_SLOWDOWN; None when none."""
+    method, else the newest by the other (adapter or full), converted by FULL_FINETUNE_SLOWDOWN; None when none.
+    A classification head's run (`objective="classification"`) is read only from classification runs."""
     if not base_name:
         return None
     from tuneforge.paths import runs_dir
@@ -137,17 +147,17 @@ def measured_throughput(base_name: str | None, method: str = "lora") -> tuple[fl
             run = json.loads(run_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        kind = _kind(run.get("method"))
+        kind = _kind(run.get("method"), run.get("objective"))
         # Runs from before computed tokens were recorded are passed over: their tokens/s counted shared prompt
-        # starts as work, by a factor that depends on their data. Classification runs record no such figure.
+        # starts as work, by a factor that depends on their data.
         if run.get("base", {}).get("name") == base_name and kind and run.get("computed_tokens_per_s"):
             if kind not in newest or run.get("created_at", "") > newest[kind][0]:
                 newest[kind] = (run.get("created_at", ""), float(run["computed_tokens_per_s"]), run_file.parent.name)
-    wanted = _kind(method) or "adapter"
+    wanted = _kind(method, objective) or "adapter"
     if wanted in newest:
         return newest[wanted][1], f"measured in run {newest[wanted][2]} on this machine"
     other = "full" if wanted == "adapter" else "adapter"
-    if other not in newest:
+    if wanted == "classification" or other not in newest:
         return None
     tps = newest[other][1] * (FULL_FINETUNE_SLOWDOWN if wanted == "adapter" else 1 / FULL_FINETUNE_SLOWDOWN)
     return tps, (f"measured in run {newest[other][2]} ({'full fine-tuning' if other == 'full' else 'an adapter'}) "
@@ -175,11 +185,16 @@ def example_token_counts(tokenizer, examples, max_seq_len: int) -> tuple[array, 
 
 def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name: str | None = None,
                       answer_tokens: list[int] | None = None, world: int = 1, precision: str = "fp32",
-                      shared_prefix: int = 0) -> Estimate:
+                      shared_prefix: int = 0, encoder: bool = False) -> Estimate:
     """Time and peak memory of training on examples of `token_counts` tokens with TrainConfig `cfg` (method,
     epochs, batch size, LoRA rank, max_seq_len, packing, prefix sharing, gradient checkpointing, max_steps);
-    `shared_prefix` is the prompt start every example shares (`example_token_counts`)."""
+    `shared_prefix` is the prompt start every example shares (`example_token_counts`). For a classification
+    variant (`cfg.variant_type`), `token_counts` are what its head reads (models/classifier.py
+    `classifier_token_counts`) and `encoder` says whether the base is a sentence encoder."""
     from tuneforge.chat_encoding import MIN_SHARED_PREFIX
+
+    if cfg.variant_type == "classification":
+        return _classification_estimate(shape, token_counts, cfg, base_name, encoder)
 
     method = cfg.method
     adapter = method != "full"
@@ -235,6 +250,57 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
         assumptions.append(f"a {shared}-token prompt start shared by every example runs once per batch of "
                            f"{cfg.batch_size}, not once per row (--no-share-prefix turns that off)")
     return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions, computed, shared)
+
+
+def _head_layers(shape: ModelShape, cfg, encoder: bool) -> tuple[int, int]:
+    """(layers a classification run keeps, layers it trains): an encoder trains whole; a decoder keeps its bottom
+    classifier_depth layers and trains the top classifier_layers of them (0: all), the rest run once."""
+    kept = min(cfg.classifier_depth or shape.layers, shape.layers)
+    trained = kept if encoder or not cfg.classifier_layers else min(cfg.classifier_layers, kept)
+    return kept, trained
+
+
+def _classification_estimate(shape: ModelShape, token_counts: list[int], cfg, base_name: str | None,
+                             encoder: bool) -> Estimate:
+    """A head's run (train/classification.py): every epoch runs forward and backward through the trained layers
+    only, so the work is tokens x the parameters of those layers; the rate comes from the newest classification
+    run of the same base on this machine, else MEASURED_CLS_PARAM_TOKENS_PER_S."""
+    lengths = sorted(token_counts) or [0]
+    tokens = sum(lengths) * cfg.epochs
+    if cfg.max_steps:
+        tokens = min(tokens, int(sum(lengths) / len(lengths) * cfg.batch_size * cfg.grad_accum * cfg.max_steps))
+    embeddings = shape.vocab * shape.hidden
+    per_layer = max(shape.params - embeddings, 0) // max(shape.layers, 1)
+    kept, trained_layers = _head_layers(shape, cfg, encoder)
+    body = per_layer * trained_layers
+    measured = measured_throughput(base_name, cfg.method, "classification")
+    if measured:
+        tps, source = measured
+    else:
+        tps = MEASURED_CLS_PARAM_TOKENS_PER_S / max(body, 1)
+        source = (f"{MEASURED_CLS_PARAM_TOKENS_PER_S / 1e9:g}G parameter-tokens/s measured for the multilingual-e5-small "
+                  "head on the development machine (one idle CPU core), over this run's "
+                  f"{body / 1e6:.1f}M parameters in trained layers")
+    if cfg.method == "full" or encoder:  # an encoder trains whole, its word embeddings frozen or not
+        trained = body + (0 if cfg.classifier_freeze_embeddings else embeddings)
+    else:
+        trained = lora_parameters(shape, cfg.lora_r) * trained_layers // max(shape.layers, 1)
+    seq = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))]
+    parts = {
+        "weights": 4 * (embeddings + per_layer * kept),
+        "gradients + AdamW state (fp32)": 12 * trained,
+        "activations": 17 * shape.hidden * 4 * trained_layers * cfg.batch_size * seq,
+        "runtime (torch, transformers)": RUNTIME_BYTES,
+    }
+    assumptions = [
+        f"throughput {human_rate(tps)} tokens/s: {source}",
+        f"batch {cfg.batch_size} padded to {seq} tokens (95th percentile length), {cfg.epochs} epoch(s) at most",
+        "a classification head; the rate is of whole runs (loading, the probe and the n-gram fusion included), "
+        "so a small file takes longer than this says",
+    ]
+    seconds = tokens / tps if tps > 0 else float("nan")
+    return Estimate(f"{cfg.method}, classification head", tokens, tps, seconds, sum(parts.values()), parts,
+                    assumptions, tokens, 0)
 
 
 def human_bytes(n: float) -> str:

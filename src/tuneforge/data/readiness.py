@@ -100,12 +100,14 @@ class BaseModelInfo:
 
 
 def assess(load: LoadResult, file: str, evals=None, base: BaseModelInfo | None = None,
-           train_cfg=None, plan=None) -> Readiness:
+           train_cfg=None, plan=None, head_tokens=None) -> Readiness:
     """Checks, cleaning scan, answer lengths, the training estimate for `train_cfg` (a TrainConfig) and a verdict.
 
     `plan(train_cfg, training rows) -> (TrainConfig, notes)` fills the settings left unset as training would
     (the CLI passes train/defaults.py's `choose_defaults`; this layer does not import training), so the estimate is
-    of the run that `tuneforge train` then makes."""
+    of the run that `tuneforge train` then makes. `head_tokens(base, rows, max_seq_len) -> (folder, tokens per row,
+    is an encoder)` measures what a classification head would read (models/classifier.py `head_token_counts`);
+    without it a classification run gets no estimate."""
     tokenizer = base.tokenizer if base else None
     check = check_loaded(load, file, tokenizer, base.max_tokens if base else None)
     cleaned = run_cleaning(load, evals)
@@ -124,9 +126,11 @@ def assess(load: LoadResult, file: str, evals=None, base: BaseModelInfo | None =
         if plan is not None:
             train_cfg, chosen = plan(train_cfg, train)
         if train_cfg.variant_type == "classification":
-            # The estimator models a causal LM trained on its answer tokens; a head over labels is another run.
-            notes.append("no time/memory estimate: it covers generative training, and this would be a classification "
-                         "variant (`--variant-type generative` estimates a generative run on this data)")
+            if head_tokens is not None:  # the head reads the user text with its own base's tokenizer
+                folder, tokens, encoder = head_tokens(train_cfg.base, train, train_cfg.max_seq_len)
+                estimate = estimate_training(model_shape(folder), tokens, train_cfg, train_cfg.base, encoder=encoder)
+            else:
+                notes.append("no time/memory estimate for a classification variant here")
         else:
             tokens, answer_tokens, shared = example_token_counts(tokenizer, train, train_cfg.max_seq_len)
             estimate = estimate_training(model_shape(base.folder), tokens, train_cfg, base.name, answer_tokens,

@@ -31,6 +31,37 @@ def is_encoder_run(run: dict | None) -> bool:
     return is_classifier(run) and run.get("architecture") == "encoder"
 
 
+def classifier_tokenizer(base_path: str | Path, max_seq_len: int):
+    """(tokenizer, is an encoder) as a classification head of this base reads its inputs: an encoder's own
+    tokenizer with its [CLS]/[SEP], or the decoder's without special tokens; at most max_seq_len tokens."""
+    from tuneforge.models.encoder import is_encoder_dir, load_encoder_tokenizer
+    from tuneforge.models.load import load_tokenizer
+
+    encoder = is_encoder_dir(base_path)
+    tokenizer = load_encoder_tokenizer(base_path) if encoder else load_tokenizer(base_path)
+    tokenizer.model_max_length = min(tokenizer.model_max_length, max_seq_len) if encoder else max_seq_len
+    return tokenizer, encoder
+
+
+def classifier_token_counts(tokenizer, texts: list[str], encoder: bool) -> tuple[list[int], int]:
+    """(tokens the head reads per text, capped at the tokenizer's limit; how many texts were longer): training
+    batches by these lengths and the estimate counts them."""
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=encoder)["input_ids"]] if texts else []
+    cap = tokenizer.model_max_length
+    return [min(n, cap) for n in lengths], sum(n > cap for n in lengths)
+
+
+def head_token_counts(base: str, examples: list, max_seq_len: int) -> tuple[Path, list[int], bool]:
+    """(the base's folder, tokens a head on it reads per example, whether it is an encoder): what the training
+    estimate needs for a classification run that has not started (`tuneforge data report`)."""
+    from tuneforge.models.resolve import resolve_base
+
+    folder = resolve_base(base).path
+    tokenizer, encoder = classifier_tokenizer(folder, max_seq_len)
+    counts, _ = classifier_token_counts(tokenizer, [classifier_input(e.prompt_messages) for e in examples], encoder)
+    return Path(folder), counts, encoder
+
+
 def prompted_base(run: dict) -> str:
     """The model the prompted baselines run on beside this variant: its own base, or, for a sentence encoder
     (which cannot be prompted), the default bundled LLM."""

@@ -265,8 +265,8 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     """Train, calibrate and save a classification variant of cfg.base on `data` (train/sft.PreparedData)."""
     import torch
 
-    from tuneforge.models.encoder import is_encoder_dir, load_encoder_tokenizer
-    from tuneforge.models.load import load_tokenizer
+    from tuneforge.data.estimate import estimate_training, model_shape
+    from tuneforge.models.classifier import classifier_token_counts, classifier_tokenizer
     from tuneforge.models.resolve import public_id, resolve_base
     from tuneforge.train.batching import plan_epoch, steps_per_epoch
     from tuneforge.train.sft import _make_scheduler
@@ -285,17 +285,10 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     eval_targets = [index[normalise_answer(e.answer)] for e in data.eval]
 
     base = resolve_base(cfg.base)
-    encoder = is_encoder_dir(base.path)
+    tokenizer, encoder = classifier_tokenizer(base.path, cfg.max_seq_len)
     if encoder:
         check_encoder(cfg)
-        tokenizer = load_encoder_tokenizer(base.path)
-        tokenizer.model_max_length = min(tokenizer.model_max_length, cfg.max_seq_len)
-    else:
-        tokenizer = load_tokenizer(base.path)
-        tokenizer.model_max_length = cfg.max_seq_len
-    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=encoder)["input_ids"]]
-    truncated = sum(n > tokenizer.model_max_length for n in lengths)
-    lengths = [min(n, tokenizer.model_max_length) for n in lengths]
+    lengths, truncated = classifier_token_counts(tokenizer, texts, encoder)
     out.mkdir(parents=True, exist_ok=True)
     log(f"data: {len(texts)} train / {len(eval_texts)} eval examples, {len(labels)} labels, from {cfg.data} "
         f"({data.data_hash[:19]}); the head reads the user text only")
@@ -323,6 +316,8 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         f"{cfg.method} on the top {n_layers - first} of {n_layers} layers: {n_trainable:,} trainable of "
         f"{n_total:,}" + ("" if encoder else f"; frozen layers run once ({time.time() - t0:.0f}s)"))
 
+    estimate = estimate_training(model_shape(base.path), lengths, cfg, cfg.base, encoder=encoder)
+    log(estimate.describe())
     optimizer = torch.optim.AdamW(param_groups(model, cfg), weight_decay=cfg.weight_decay)
     per_epoch = steps_per_epoch(len(texts), cfg.batch_size, cfg.grad_accum, 1)
     total_steps = min(per_epoch * cfg.epochs, cfg.max_steps or per_epoch * cfg.epochs)
@@ -449,8 +444,12 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
             "trainable_params": n_trainable,
             "total_params": n_total,
         },
-        "trained_tokens": sum(lengths) * len(epochs),
+        "estimate": estimate.to_dict(),  # what was announced before the run, to compare with what it took
+        "trained_tokens": trained_tokens,
         "wall_time_s": round(wall, 2),
+        # What data/estimate.py reads back for the next head on this base: the tokens the head read, over the
+        # whole run's time (as a generative run's figure is).
+        "computed_tokens_per_s": round(trained_tokens / wall, 1),
         "cpu_time_s": round(time.process_time() - cpu_started, 2),  # this process only: net of a busy machine
     })
     log(f"saved classification variant to {out} ({wall:.0f}s)")
