@@ -558,9 +558,9 @@ MUTATIONS = [
              "data/estimate.py", [("    body = per_layer * trained_layers\n", "    body = per_layer * shape.layers\n")],
              ["tests/unit/test_data_report.py"]),
     Mutation("head-estimate-chat-tokens", "the report estimates a head on the chat tokens, not the head's input",
-             "data/readiness.py", [("                estimate = estimate_training(model_shape(folder), tokens, train_cfg,",
-                                    "                estimate = estimate_training(model_shape(folder), [len(e.answer) + 60 "
-                                    "for e in train], train_cfg,")],
+             "data/readiness.py",
+             [("estimate = estimate_training(model_shape(folder), tokens, train_cfg,",
+               "estimate = estimate_training(model_shape(folder), [len(e.answer) + 60 for e in train], train_cfg,")],
              ["tests/unit/test_data_report.py"]),
 ]
 

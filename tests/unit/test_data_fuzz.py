@@ -121,8 +121,17 @@ def damaged_file(seed: int, suffix: str, damage: str) -> bytes:
 
 
 _FILE_LEVEL = re.compile(r"^(no examples|only \d+ valid|\d+ examples; under|not a readable \.xlsx|cannot read the "
-                         r"sheet|class .* has only)")
+                         r"sheet|class .* has only|is UTF-16 text)")
 seen = {"files": 0}
+
+
+def test_random_bytes_that_open_like_utf16_are_one_file_level_problem():
+    """Damage can put a UTF-16 byte-order mark first (CI's fuzz run drew one): the whole file is refused once,
+    with no line, which the fuzz test's file-level messages must include."""
+    for raw in (b"\xff\xfe" + '{"messages": []}'.encode("utf-16-le"), b"\xfe\xff\x00{"):
+        problems = check_loaded(parse_data(raw, "fuzz.jsonl"), "fuzz.jsonl").problems
+        assert [(p.line, p.message) for p in problems if p.severity == "error"] == [(None, "is UTF-16 text, not UTF-8")]
+        assert all(p.line is not None or _FILE_LEVEL.match(p.message) for p in problems)
 
 
 @settings(max_examples=FILES, deadline=None, database=None, suppress_health_check=list(HealthCheck))

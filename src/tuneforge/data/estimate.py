@@ -45,7 +45,7 @@ MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors head
 FULL_FINETUNE_SLOWDOWN = 1.07
 # A classification head's run (train/classification.py): parameters in the trained layers x tokens the head read,
 # per second of the whole run. Measured on 2026-12-01 with `tuneforge train examples/invoice-categories/train.jsonl`
-# (no flags: multilingual-e5-small, 21.5M parameters in its 12 layers, 10 epochs, 52,101 tokens in 150.5 s) on one
+# (no flags: multilingual-e5-small, 21.5M parameters in its 12 layers, 9 epochs, 52,101 tokens in 150.5 s) on one
 # pinned idle core of the development machine (AMD EPYC without AVX-512): 346.2 tokens/s. A classification run of
 # the same base on this machine, when there is one, takes precedence.
 MEASURED_CLS_PARAM_TOKENS_PER_S = 7.44e9
@@ -278,8 +278,8 @@ def _classification_estimate(shape: ModelShape, token_counts: list[int], cfg, ba
         tps, source = measured
     else:
         tps = MEASURED_CLS_PARAM_TOKENS_PER_S / max(body, 1)
-        source = (f"{MEASURED_CLS_PARAM_TOKENS_PER_S / 1e9:g}G parameter-tokens/s measured for the multilingual-e5-small "
-                  "head on the development machine (one idle CPU core), over this run's "
+        source = (f"{MEASURED_CLS_PARAM_TOKENS_PER_S / 1e9:g}G parameter-tokens/s measured for the "
+                  "multilingual-e5-small head on the development machine (one idle CPU core), over this run's "
                   f"{body / 1e6:.1f}M parameters in trained layers")
     if cfg.method == "full" or encoder:  # an encoder trains whole, its word embeddings frozen or not
         trained = body + (0 if cfg.classifier_freeze_embeddings else embeddings)
