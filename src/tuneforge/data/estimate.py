@@ -199,10 +199,7 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     method = cfg.method
     adapter = method != "full"
     lengths = sorted(min(n, cfg.max_seq_len) for n in token_counts) or [0]
-    tokens = sum(lengths) * cfg.epochs
-    if cfg.max_steps:  # a step takes batch x grad_accum examples per process
-        per_step = sum(lengths) / len(lengths) * cfg.batch_size * cfg.grad_accum * world
-        tokens = min(tokens, int(per_step * cfg.max_steps))
+    tokens = _trained_tokens(lengths, cfg, world)
     shared = shared_prefix if cfg.shares_prefix and shared_prefix >= MIN_SHARED_PREFIX and cfg.batch_size > 1 else 0
     # Per epoch, every micro-batch of `batch_size` rows runs the shared start once instead of once per row.
     skipped = (len(lengths) - math.ceil(len(lengths) / cfg.batch_size)) * shared
@@ -219,8 +216,7 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
             source += f", full fine-tuning taken as {FULL_FINETUNE_SLOWDOWN}x LoRA's time per token (measured)"
     tps *= world
     seconds = computed / tps if tps > 0 else float("nan")
-    # A batch is padded to its longest example; the 95th percentile length stands for a typical batch's longest.
-    seq = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))]
+    seq = _typical_longest(lengths)
     batch, row = (1, sum(lengths[-cfg.batch_size:])) if cfg.packing else (cfg.batch_size, seq)
     # The trainer projects to the vocabulary only at answer positions (train/loss.py), in chunks.
     answers = sorted(answer_tokens) if answer_tokens else lengths
@@ -252,6 +248,21 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions, computed, shared)
 
 
+def _trained_tokens(lengths: list[int], cfg, world: int = 1) -> int:
+    """The tokens every epoch reads, or fewer when max_steps ends the run first (a step takes batch x grad_accum
+    examples per process)."""
+    tokens = sum(lengths) * cfg.epochs
+    if cfg.max_steps:
+        per_step = sum(lengths) / len(lengths) * cfg.batch_size * cfg.grad_accum * world
+        tokens = min(tokens, int(per_step * cfg.max_steps))
+    return tokens
+
+
+def _typical_longest(sorted_lengths: list[int]) -> int:
+    """A batch is padded to its longest example; the 95th percentile length stands for a typical batch's longest."""
+    return sorted_lengths[min(len(sorted_lengths) - 1, int(0.95 * len(sorted_lengths)))]
+
+
 def _head_layers(shape: ModelShape, cfg, encoder: bool) -> tuple[int, int]:
     """(layers a classification run keeps, layers it trains): an encoder trains whole; a decoder keeps its bottom
     classifier_depth layers and trains the top classifier_layers of them (0: all), the rest run once."""
@@ -266,9 +277,7 @@ def _classification_estimate(shape: ModelShape, token_counts: list[int], cfg, ba
     only, so the work is tokens x the parameters of those layers; the rate comes from the newest classification
     run of the same base on this machine, else MEASURED_CLS_PARAM_TOKENS_PER_S."""
     lengths = sorted(token_counts) or [0]
-    tokens = sum(lengths) * cfg.epochs
-    if cfg.max_steps:
-        tokens = min(tokens, int(sum(lengths) / len(lengths) * cfg.batch_size * cfg.grad_accum * cfg.max_steps))
+    tokens = _trained_tokens(lengths, cfg)
     embeddings = shape.vocab * shape.hidden
     per_layer = max(shape.params - embeddings, 0) // max(shape.layers, 1)
     kept, trained_layers = _head_layers(shape, cfg, encoder)
@@ -285,7 +294,7 @@ def _classification_estimate(shape: ModelShape, token_counts: list[int], cfg, ba
         trained = body + (0 if cfg.classifier_freeze_embeddings else embeddings)
     else:
         trained = lora_parameters(shape, cfg.lora_r) * trained_layers // max(shape.layers, 1)
-    seq = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))]
+    seq = _typical_longest(lengths)
     parts = {
         "weights": 4 * (embeddings + per_layer * kept),
         "gradients + AdamW state (fp32)": 12 * trained,
