@@ -59,16 +59,21 @@ class Baseline:
         return [str(self.model.classes_[i]) for i in best], [float(p[i]) for p, i in zip(probs, best)]
 
 
-def _tempered(probs, temperature: float):
-    """softmax(log p / T): for logistic regression, p = softmax(decision scores), so this is temperature scaling
-    of its logits."""
+def _log_probs(probs) -> list[list[float]]:
+    """Logistic regression's probabilities as logits: p = softmax(decision scores), so log p are those scores less
+    a per-row constant, which softmax ignores."""
     import numpy as np
 
-    if temperature == 1.0:
-        return probs
-    scaled = np.log(np.clip(probs, 1e-12, 1.0)) / temperature
-    scaled = np.exp(scaled - scaled.max(axis=1, keepdims=True))
-    return scaled / scaled.sum(axis=1, keepdims=True)
+    return np.log(np.clip(probs, 1e-12, 1.0)).tolist()
+
+
+def _tempered(probs, temperature: float):
+    """The probabilities at temperature T: models/calibration.py's softmax of the logits / T."""
+    import numpy as np
+
+    from tuneforge.models.calibration import softmax_rows
+
+    return probs if temperature == 1.0 else np.array(softmax_rows(_log_probs(probs), temperature))
 
 
 def fit_baseline_temperature(model, features, labels: list[str], seed: int = 0) -> tuple[float, dict | None]:
@@ -78,7 +83,6 @@ def fit_baseline_temperature(model, features, labels: list[str], seed: int = 0) 
     flat T could excuse); (1.0, None) when fewer than two labels are left."""
     from collections import Counter
 
-    import numpy as np
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from threadpoolctl import threadpool_limits
@@ -95,7 +99,7 @@ def fit_baseline_temperature(model, features, labels: list[str], seed: int = 0) 
     with threadpool_limits(1):
         probs = cross_val_predict(clone(model), rows, kept, cv=folds, method="predict_proba")
     index = {label: i for i, label in enumerate(sorted(set(kept)))}  # cross_val_predict's column order
-    report = calibrate(np.log(np.clip(probs, 1e-12, 1.0)).tolist(), [index[label] for label in kept])
+    report = calibrate(_log_probs(probs), [index[label] for label in kept])
     return report["temperature"], {**report, "method": f"temperature, {CALIBRATION_FOLDS}-fold out-of-fold",
                                    "left_out_rare_label_rows": len(labels) - len(keep)}
 
