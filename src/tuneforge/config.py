@@ -401,7 +401,7 @@ class DataReportConfig(DataOptions):
     # Unset, these are what `tuneforge train DATA` would choose (train/defaults.py): the estimate is of that run.
     variant_type: Literal["auto", "classification", "generative"] = Field(
         "auto", description="Variant to estimate; 'auto': the one `tuneforge train` would choose (a classification "
-        "head when the answers are labels, which the estimate does not cover).")
+        "head when the answers are labels).")
     method: Optional[Literal["lora", "full"]] = Field(
         None, description="Fine-tuning method to estimate (default: the one `tuneforge train` would choose).")
     epochs: Optional[int] = Field(None, ge=1, description="Epochs to estimate (default: train's choice).")
