@@ -366,10 +366,25 @@ def test_for_labels_the_report_estimates_the_classification_run_train_makes(tmp_
           log=lines.append)
     assert [line for line in lines if line.startswith("estimate:")] == [report.estimate.describe()]
     assert report.estimate.method.endswith("classification head")
-    if not encoder:  # the command counts chat tokens with --base, which a sentence encoder has no template for
-        said = _said(CliRunner().invoke(app, ["data", "report", str(data), "--base", base]).output)
-        assert "would choose: variant_type=classification (4 labels" in said
-        assert "estimate (lora, classification head): " in said and "verdict: fine-tune" in said
+    # The command with --base: a sentence encoder has no chat template to count answers with, and is planned all
+    # the same (it was once left with no plan and no estimate).
+    said = _said(CliRunner().invoke(app, ["data", "report", str(data), "--base", base]).output)
+    assert "would choose: variant_type=classification (4 labels" in said and "verdict: fine-tune" in said
+    assert f"estimate ({'full' if encoder else 'lora'}, classification head): " in said
+
+
+def test_a_sentence_encoder_given_free_text_is_refused_by_train_and_said_so_by_the_report(tmp_path, tiny_encoder_dir):
+    """An encoder learns labels only: `train` refuses free-text answers before loading anything, naming --base,
+    and the report gives the same reason beside its verdict on the data instead of a plan."""
+    data = write_jsonl(tmp_path / "d.jsonl", _free_text_rows(120))
+    trained = CliRunner().invoke(app, ["train", str(data), "--base", str(tiny_encoder_dir), "--out",
+                                       str(tmp_path / "run")])
+    assert trained.exit_code != 0 and not (tmp_path / "run").exists()
+    assert "base: " in trained.output and "is a sentence encoder: it can only learn a classification" in _said(
+        trained.output)
+    said = _said(CliRunner().invoke(app, ["data", "report", str(data), "--base", str(tiny_encoder_dir)]).output)
+    assert "verdict: fine-tune" in said and "would choose:" not in said and "estimate (" not in said
+    assert "`tuneforge train` refuses the settings given: base: " in said and "these answers are not labels" in said
 
 
 def test_report_without_tokenizer_still_reports(tmp_path):

@@ -70,6 +70,22 @@ def _tokenizer(base: str, max_seq_len: int):
     return length_tokenizer_or_note(base, max_seq_len)
 
 
+def _report_base(base: str, max_seq_len: int):
+    """_tokenizer's four, except for a sentence encoder named as --base: it generates nothing, so it measures no
+    answers, but its folder is what the report plans and estimates a classification head on."""
+    from tuneforge.models.resolve import ModelNotFound, resolve_base
+    from tuneforge.train.encoder_defaults import is_encoder_base
+
+    if is_encoder_base(base):
+        try:
+            folder = resolve_base(base).path
+        except (ModelNotFound, OSError) as err:
+            return None, None, None, f"token lengths not checked: {str(err).splitlines()[0]}"
+        return None, None, folder, (f"{base} is a sentence encoder: it reads the inputs only, so answer lengths are "
+                                    "in characters")
+    return _tokenizer(base, max_seq_len)
+
+
 def _labels_line(labels: dict[str, int]) -> str:
     return f"labels ({len(labels)}): " + ", ".join(f"{k} {v}" for k, v in labels.items())
 
@@ -162,7 +178,7 @@ def _report(cfg: DataReportConfig):
     file, load = _load(cfg)
     _require_rows(file, load)
     evals = _load_evals(cfg)
-    tok, limit, base_dir, note = _tokenizer(cfg.base, cfg.max_seq_len)
+    tok, limit, base_dir, note = _report_base(cfg.base, cfg.max_seq_len)
     r = assess(load, file, evals, BaseModelInfo(cfg.base, tok, limit, base_dir, note), cfg.train_config(),
                plan=choose_defaults, head_tokens=head_token_counts)
     print_readiness(console, r, file)

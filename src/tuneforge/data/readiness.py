@@ -15,6 +15,7 @@ from tuneforge.data.estimate import Estimate, estimate_training, example_token_c
 from tuneforge.data.formats import LoadResult
 from tuneforge.data.split import split_examples
 from tuneforge.data.validate import MIN_EXAMPLES, RECOMMENDED_EXAMPLES, CheckReport, check_loaded
+from tuneforge.errors import UserError
 
 # Shares of the data above which the answers are too inconsistent to learn one behaviour from.
 MAX_CONTRADICTED_SHARE = 0.10
@@ -34,6 +35,7 @@ class Readiness:
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)  # what `train` would choose, "field=value (why)": the run estimated
+    refusal: str = ""  # why `train` would refuse the settings given (the data may still be fine)
 
     @property
     def examples(self) -> int:
@@ -48,6 +50,7 @@ class Readiness:
             "answer_lengths": {"unit": self.answer_unit, "values": list(self.answer_lengths)},
             "estimate": self.estimate.to_dict() if self.estimate else None,
             "verdict": self.verdict, "reasons": self.reasons, "notes": self.notes, "plan": self.plan,
+            "refusal": self.refusal,
         }
 
 
@@ -99,6 +102,22 @@ class BaseModelInfo:
     note: str = ""
 
 
+def _estimate(train_cfg, train: list, base: BaseModelInfo, head_tokens, notes: list[str]) -> Estimate | None:
+    if train_cfg.variant_type == "classification":
+        if head_tokens is None:
+            notes.append("no time/memory estimate for a classification variant here")
+            return None
+        # The head reads the user text with its own base's tokenizer.
+        folder, tokens, encoder = head_tokens(train_cfg.base, train, train_cfg.max_seq_len)
+        return estimate_training(model_shape(folder), tokens, train_cfg, train_cfg.base, encoder=encoder)
+    if base.tokenizer is None:  # a sentence encoder's folder: it has no chat encoding to count
+        notes.append("no time/memory estimate for a generative variant on this base")
+        return None
+    tokens, answer_tokens, shared = example_token_counts(base.tokenizer, train, train_cfg.max_seq_len)
+    return estimate_training(model_shape(base.folder), tokens, train_cfg, base.name, answer_tokens,
+                             shared_prefix=shared)
+
+
 def assess(load: LoadResult, file: str, evals=None, base: BaseModelInfo | None = None,
            train_cfg=None, plan=None, head_tokens=None) -> Readiness:
     """Checks, cleaning scan, answer lengths, the training estimate for `train_cfg` (a TrainConfig) and a verdict.
@@ -117,26 +136,23 @@ def assess(load: LoadResult, file: str, evals=None, base: BaseModelInfo | None =
         unit = "tokens"
     else:
         answers, unit = array("i", (len(e.answer) for e in check.examples)), "characters"
-    estimate, chosen = None, []
+    estimate, chosen, refusal = None, [], ""
     notes = [base.note] if base and base.note else []
     if base and base.folder is not None and train_cfg is not None and check.examples:
         # The same inputs training hands the estimator: the training split, encoded as training encodes it.
         train = check.examples if train_cfg.eval_data else split_examples(
             check.examples, train_cfg.eval_split, train_cfg.seed)[0]
         if plan is not None:
-            train_cfg, chosen = plan(train_cfg, train)
-        if train_cfg.variant_type == "classification":
-            if head_tokens is not None:  # the head reads the user text with its own base's tokenizer
-                folder, tokens, encoder = head_tokens(train_cfg.base, train, train_cfg.max_seq_len)
-                estimate = estimate_training(model_shape(folder), tokens, train_cfg, train_cfg.base, encoder=encoder)
-            else:
-                notes.append("no time/memory estimate for a classification variant here")
-        else:
-            tokens, answer_tokens, shared = example_token_counts(tokenizer, train, train_cfg.max_seq_len)
-            estimate = estimate_training(model_shape(base.folder), tokens, train_cfg, base.name, answer_tokens,
-                                         shared_prefix=shared)
+            try:
+                train_cfg, chosen = plan(train_cfg, train)
+            except UserError as err:  # the run these settings ask for cannot be made: say so, estimate nothing
+                refusal, train_cfg = str(err), None
+        if train_cfg is not None:
+            estimate = _estimate(train_cfg, train, base, head_tokens, notes)
     elif check.token_counts is None:
         notes.append("no tokenizer: token counts and the time/memory estimate are left out")
-    r = Readiness(check, cleaned, answers, unit, estimate, notes=notes, plan=chosen)
+    r = Readiness(check, cleaned, answers, unit, estimate, notes=notes, plan=chosen, refusal=refusal)
     r.verdict, r.reasons = decide(r)
+    if refusal:  # whatever the data's verdict, these settings will not train
+        r.reasons.append(f"`tuneforge train` refuses the settings given: {refusal}")
     return r

@@ -27,6 +27,7 @@ API field: pydantic's `model_fields_set`) is never overridden; every other choic
 from __future__ import annotations
 
 from tuneforge.data.labels import label_set
+from tuneforge.errors import UserError
 from tuneforge.train.auto import auto_batch_size, auto_epochs, auto_lr, batch_and_epochs_for_steps
 from tuneforge.train.encoder_defaults import choose_encoder, encoder_choices, is_encoder_base
 from tuneforge.train.ngram_fusion import fusion_notes
@@ -49,11 +50,21 @@ FULL_KEEP_CHECKPOINTS = 1  # ~1.6 GB per step checkpoint of the 135M base; the n
 
 
 def choose_variant_type(cfg, answers: list[str]) -> tuple[str, str | None]:
+    labels = label_set(answers)
+    if is_encoder_base(cfg.base):
+        # A sentence encoder has no language-model head and no chat template: it can only put a head over labels.
+        # Refused here, before any weights load, with what to change, instead of failing at the tokenizer.
+        if cfg.variant_type == "generative" or cfg.objective == "dpo" or not labels:
+            why = ("a generative variant was asked for" if cfg.variant_type == "generative" else
+                   "DPO was asked for" if cfg.objective == "dpo" else
+                   "these answers are not labels (short answers that repeat, at most 50 distinct)")
+            raise UserError(f"{cfg.base} is a sentence encoder: it can only learn a classification variant, and "
+                            f"{why}; leave --base unset (or name a chat model) to train a generative variant",
+                            field="base")
     if cfg.variant_type != "auto":
         return cfg.variant_type, None
     if cfg.objective == "dpo":
         return "generative", "generative (DPO learns preferences between texts)"
-    labels = label_set(answers)
     if labels:
         return "classification", (f"classification ({len(labels)} labels: the answers are short and repeat; "
                                    "a head over the labels can only answer one of them)")
