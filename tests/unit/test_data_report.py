@@ -182,6 +182,9 @@ def test_the_estimate_counts_the_tokens_the_trainer_computes(tmp_path, tiny_mode
     assert run["computed_tokens"] == predicted.computed_tokens < predicted.train_tokens
     # wall_time_s is rounded to 10 ms, a share of a run this short
     assert run["computed_tokens_per_s"] == pytest.approx(run["computed_tokens"] / run["wall_time_s"], rel=0.1)
+    import torch
+
+    assert run["cpu_threads"] == torch.get_num_threads()  # what the rate above holds for
 
 
 def test_parameter_count_matches_the_loaded_model(tiny_model_dir):
@@ -259,10 +262,12 @@ def test_a_full_fine_tune_is_estimated_from_a_full_run_else_from_an_adapter_run_
     assert "development machine" in unmeasured.assumptions[0]
 
 
-def test_a_heads_estimate_counts_the_layers_it_trains():
+def test_a_heads_estimate_counts_the_layers_it_trains(monkeypatch):
     """A head on a decoder trains the top classifier_layers of the classifier_depth it keeps (the rest run once); a
     sentence encoder trains whole. The reference is the measured e5 run: 346.2 tokens/s on its 21.5M layer weights."""
     from tuneforge.config import TrainConfig
+
+    monkeypatch.setattr(estimate, "cpu_threads", lambda: 1)  # the reference's own thread count
 
     e5 = estimate.ModelShape(params=117_505_920, hidden=384, layers=12, vocab=250_037, intermediate=1536, heads=12,
                              kv_heads=12)
@@ -279,6 +284,72 @@ def test_a_heads_estimate_counts_the_layers_it_trains():
     per_layer = (134_515_008 - 49_152 * 576) // 30
     assert eight.tokens_per_s == pytest.approx(estimate.MEASURED_CLS_PARAM_TOKENS_PER_S / (8 * per_layer))
     assert four.tokens_per_s == pytest.approx(2 * eight.tokens_per_s)
+
+
+def test_the_reference_rates_are_for_one_thread_and_scaled_to_the_threads_training_takes(monkeypatch,
+                                                                                         tiny_model_dir):
+    """The reference figures were measured on one core; a run takes every core (measured 1.69x for LoRA, 1.25x for
+    a head's whole run on two threads). More threads than two were not measured and count as two."""
+    from tuneforge.config import TrainConfig
+
+    shape = estimate.model_shape(tiny_model_dir)
+    lora = TrainConfig(data="d.jsonl", epochs=1, method="lora")
+    head = TrainConfig(data="d.jsonl", variant_type="classification", method="full", epochs=1, batch_size=16)
+    rates = {}
+    for threads in (1, 2, 16):
+        monkeypatch.setattr(estimate, "cpu_threads", lambda threads=threads: threads)
+        rates[threads] = (estimate.estimate_training(shape, [100] * 10, lora, base_name="mybase"),
+                          estimate.estimate_training(shape, [20] * 10, head, base_name="mybase", encoder=True))
+    one, two, many = rates[1], rates[2], rates[16]
+    assert two[0].tokens_per_s == pytest.approx(1.69 * one[0].tokens_per_s)
+    assert two[1].tokens_per_s == pytest.approx(1.25 * one[1].tokens_per_s)
+    assert [e.tokens_per_s for e in many] == [e.tokens_per_s for e in two]
+    assert "one idle CPU core" in one[0].assumptions[0] and "threads" not in one[0].assumptions[0]
+    assert "x1.69 on 2 CPU threads (measured on two)" in two[0].assumptions[0]
+    assert "x1.25 on 16 CPU threads (measured on two; more count as two)" in many[1].assumptions[0]
+
+
+def test_a_measured_run_is_converted_to_the_threads_training_takes_now(monkeypatch, tiny_model_dir):
+    """A run's rate holds for its own thread count (run.json `cpu_threads`); a GPU run records none and is taken as
+    it is, as are runs from before the count was recorded."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.paths import runs_dir
+
+    shape = estimate.model_shape(tiny_model_dir)
+    cfg = TrainConfig(data="d.jsonl", epochs=1, method="lora")
+    run = runs_dir() / "r1"
+    run.mkdir()
+
+    def record(threads):
+        (run / "run.json").write_text(json.dumps({"base": {"name": "mybase"}, "method": "lora", "objective": "sft",
+                                                  "computed_tokens_per_s": 100.0, "cpu_threads": threads,
+                                                  "created_at": "2026-01-01T00:00:00+00:00"}))
+
+    monkeypatch.setattr(estimate, "cpu_threads", lambda: 2)
+    record(1)
+    faster = estimate.estimate_training(shape, [100] * 10, cfg, base_name="mybase")
+    assert faster.tokens_per_s == pytest.approx(169.0)
+    assert "run r1 on this machine, converted from its 1 CPU thread(s) to 2" in faster.assumptions[0]
+    for same in (2, 8, None):  # eight count as two; None: a GPU run, or one from before the count was recorded
+        record(same)
+        assert estimate.estimate_training(shape, [100] * 10, cfg, base_name="mybase").tokens_per_s == 100.0
+    monkeypatch.setattr(estimate, "cpu_threads", lambda: 1)
+    record(2)
+    assert estimate.estimate_training(shape, [100] * 10, cfg, base_name="mybase").tokens_per_s == pytest.approx(
+        100.0 / 1.69)
+
+
+def test_the_thread_count_comes_from_torch_once_imported_else_from_the_environment(monkeypatch):
+    import sys
+
+    import torch
+
+    assert estimate.cpu_threads() == torch.get_num_threads()
+    monkeypatch.delitem(sys.modules, "torch")  # as in `data report`, which does not import torch
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert estimate.cpu_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert estimate.cpu_threads() == len(__import__("os").sched_getaffinity(0))
 
 
 def test_report_command_prints_a_summary_and_writes_self_contained_html(tmp_path, tiny_model_dir):
@@ -366,6 +437,9 @@ def test_for_labels_the_report_estimates_the_classification_run_train_makes(tmp_
           log=lines.append)
     assert [line for line in lines if line.startswith("estimate:")] == [report.estimate.describe()]
     assert report.estimate.method.endswith("classification head")
+    import torch
+
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["cpu_threads"] == torch.get_num_threads()
     # The command with --base: a sentence encoder has no chat template to count answers with, and is planned all
     # the same (it was once left with no plan and no estimate).
     said = _said(CliRunner().invoke(app, ["data", "report", str(data), "--base", base]).output)

@@ -49,6 +49,13 @@ FULL_FINETUNE_SLOWDOWN = 1.07
 # pinned idle core of the development machine (AMD EPYC without AVX-512): 346.2 tokens/s. A classification run of
 # the same base on this machine, when there is one, takes precedence.
 MEASURED_CLS_PARAM_TOKENS_PER_S = 7.44e9
+# The reference figures above are for one thread; training takes every core it may use. Measured on 2026-12-01 on
+# the development machine (2 cores, nothing else running), each figure's own command at OMP_NUM_THREADS=2 against
+# 1 (one pinned core): LoRA steady state 121.1 against 71.5 computed tokens/s (two runs each), 1.69x; the
+# no-flag e5 head's whole run 450.7 against 360.4 tokens/s (two runs each), 1.25x (loading, the probe and the n-gram fusion
+# run on one thread). More than two threads were not measured here, so they count as two: an estimate on a larger
+# machine is long until its first run there is measured. benchmarks/RESULTS.md, "The estimate on two threads".
+TWO_THREAD_SPEEDUP = {"generative": 1.69, "classification": 1.25}
 ADAPTER_METHODS = ("lora", "dora")  # throughput measured in one applies to the other (QLoRA dequantizes: not used)
 # Resident memory of a Python process that has imported torch, transformers, peft and accelerate, before any
 # model: `/usr/bin/time -f %M python -c "import torch, transformers, peft, accelerate"` gave 389,452 KB here.
@@ -132,11 +139,31 @@ def _kind(method: str | None, objective: str | None = None) -> str | None:
     return "full" if method == "full" else "adapter" if method in ADAPTER_METHODS else None
 
 
+def cpu_threads() -> int:
+    """The threads a CPU run trains on: torch's own count once torch is imported (`train`), else what it will take
+    (OMP_NUM_THREADS, else the CPUs this process may run on), so `data report` need not import torch."""
+    import os
+    import sys
+
+    if "torch" in sys.modules:
+        return sys.modules["torch"].get_num_threads()
+    try:
+        return max(int(os.environ.get("OMP_NUM_THREADS", "")), 1)
+    except ValueError:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def thread_speedup(kind: str, threads: int | None) -> float:
+    """How much faster than one thread a run of `kind` ("generative" or "classification") trains on `threads`."""
+    return TWO_THREAD_SPEEDUP[kind] if threads and threads > 1 else 1.0
+
+
 def measured_throughput(base_name: str | None, method: str = "lora",
                         objective: str = "sft") -> tuple[float, str] | None:
     """(computed tokens/s for `method`, where from): the newest run of `base_name` on this machine by the same
     method, else the newest by the other (adapter or full), converted by FULL_FINETUNE_SLOWDOWN; None when none.
-    A classification head's run (`objective="classification"`) is read only from classification runs."""
+    A classification head's run (`objective="classification"`) is read only from classification runs. A CPU run
+    on another thread count than this process's (`cpu_threads` in run.json) is converted by `thread_speedup`."""
     if not base_name:
         return None
     from tuneforge.paths import runs_dir
@@ -152,16 +179,26 @@ def measured_throughput(base_name: str | None, method: str = "lora",
         # starts as work, by a factor that depends on their data.
         if run.get("base", {}).get("name") == base_name and kind and run.get("computed_tokens_per_s"):
             if kind not in newest or run.get("created_at", "") > newest[kind][0]:
-                newest[kind] = (run.get("created_at", ""), float(run["computed_tokens_per_s"]), run_file.parent.name)
+                newest[kind] = (run.get("created_at", ""), float(run["computed_tokens_per_s"]), run_file.parent.name,
+                                run.get("cpu_threads"))
     wanted = _kind(method, objective) or "adapter"
-    if wanted in newest:
-        return newest[wanted][1], f"measured in run {newest[wanted][2]} on this machine"
     other = "full" if wanted == "adapter" else "adapter"
-    if wanted == "classification" or other not in newest:
+    if wanted in newest:
+        _, tps, name, threads = newest[wanted]
+        source = f"measured in run {name} on this machine"
+    elif wanted != "classification" and other in newest:
+        _, tps, name, threads = newest[other]
+        tps *= FULL_FINETUNE_SLOWDOWN if wanted == "adapter" else 1 / FULL_FINETUNE_SLOWDOWN
+        source = (f"measured in run {name} ({'full fine-tuning' if other == 'full' else 'an adapter'}) on this "
+                  f"machine, taking full fine-tuning as {FULL_FINETUNE_SLOWDOWN}x an adapter's time per token")
+    else:
         return None
-    tps = newest[other][1] * (FULL_FINETUNE_SLOWDOWN if wanted == "adapter" else 1 / FULL_FINETUNE_SLOWDOWN)
-    return tps, (f"measured in run {newest[other][2]} ({'full fine-tuning' if other == 'full' else 'an adapter'}) "
-                 f"on this machine, taking full fine-tuning as {FULL_FINETUNE_SLOWDOWN}x an adapter's time per token")
+    now = cpu_threads()
+    kind = "classification" if wanted == "classification" else "generative"
+    if threads and thread_speedup(kind, threads) != thread_speedup(kind, now):  # a GPU run records no threads
+        tps *= thread_speedup(kind, now) / thread_speedup(kind, threads)
+        source += f", converted from its {threads} CPU thread(s) to {now}"
+    return tps, source
 
 
 def example_token_counts(tokenizer, examples, max_seq_len: int) -> tuple[array, array, int]:
@@ -208,9 +245,12 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     if measured:
         tps, source = measured
     else:
-        tps = MEASURED_COMPUTED_TOKENS_PER_S * MEASURED_PARAMS / max(shape.params, 1)
+        threads = cpu_threads()
+        tps = (MEASURED_COMPUTED_TOKENS_PER_S * MEASURED_PARAMS / max(shape.params, 1)
+               * thread_speedup("generative", threads))
         source = (f"{MEASURED_COMPUTED_TOKENS_PER_S:g} computed tokens/s measured for smollm2-135m LoRA on the "
-                  "development machine (one idle CPU core), scaled by parameter count")
+                  "development machine (one idle CPU core), scaled by parameter count"
+                  + _threads_note("generative", threads))
         if not adapter:
             tps /= FULL_FINETUNE_SLOWDOWN
             source += f", full fine-tuning taken as {FULL_FINETUNE_SLOWDOWN}x LoRA's time per token (measured)"
@@ -246,6 +286,13 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
         assumptions.append(f"a {shared}-token prompt start shared by every example runs once per batch of "
                            f"{cfg.batch_size}, not once per row (--no-share-prefix turns that off)")
     return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions, computed, shared)
+
+
+def _threads_note(kind: str, threads: int) -> str:
+    if threads <= 1:
+        return ""
+    return (f", x{thread_speedup(kind, threads):g} on {threads} CPU threads (measured on two"
+            + ("; more count as two)" if threads > 2 else ")"))
 
 
 def _trained_tokens(lengths: list[int], cfg, world: int = 1) -> int:
@@ -286,10 +333,11 @@ def _classification_estimate(shape: ModelShape, token_counts: list[int], cfg, ba
     if measured:
         tps, source = measured
     else:
-        tps = MEASURED_CLS_PARAM_TOKENS_PER_S / max(body, 1)
+        threads = cpu_threads()
+        tps = MEASURED_CLS_PARAM_TOKENS_PER_S / max(body, 1) * thread_speedup("classification", threads)
         source = (f"{MEASURED_CLS_PARAM_TOKENS_PER_S / 1e9:g}G parameter-tokens/s measured for the "
                   "multilingual-e5-small head on the development machine (one idle CPU core), over this run's "
-                  f"{body / 1e6:.1f}M parameters in trained layers")
+                  f"{body / 1e6:.1f}M parameters in trained layers" + _threads_note("classification", threads))
     if cfg.method == "full" or encoder:  # an encoder trains whole, its word embeddings frozen or not
         trained = body + (0 if cfg.classifier_freeze_embeddings else embeddings)
     else:

@@ -265,7 +265,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     """Train, calibrate and save a classification variant of cfg.base on `data` (train/sft.PreparedData)."""
     import torch
 
-    from tuneforge.data.estimate import estimate_training, model_shape
+    from tuneforge.data.estimate import cpu_threads, estimate_training, model_shape
     from tuneforge.models.classifier import classifier_token_counts, classifier_tokenizer
     from tuneforge.models.resolve import public_id, resolve_base
     from tuneforge.train.batching import plan_epoch, steps_per_epoch
@@ -450,6 +450,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         # What data/estimate.py reads back for the next head on this base: the tokens the head read, over the
         # whole run's time (as a generative run's figure is).
         "computed_tokens_per_s": round(trained_tokens / wall, 1),
+        "cpu_threads": cpu_threads(),  # the rate above depends on them (a head trains on the CPU)
         "cpu_time_s": round(time.process_time() - cpu_started, 2),  # this process only: net of a busy machine
     })
     log(f"saved classification variant to {out} ({wall:.0f}s)")

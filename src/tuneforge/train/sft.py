@@ -533,6 +533,8 @@ def _end_epoch(run: Run, state: LoopState, epoch: int, tracker, progress: _Progr
 
 def run_record(run: Run, state: LoopState) -> dict:
     """run.json (format tuneforge.run/1; see run_record.py), from the run and where its loop ended."""
+    from tuneforge.data.estimate import cpu_threads
+
     cfg, data, wall = run.cfg, run.data, time.time() - run.started
     params = list(run.model.parameters())
     return {
@@ -578,4 +580,6 @@ def run_record(run: Run, state: LoopState) -> dict:
         "tokens_per_s": round(state.trained_tokens / wall, 1),
         "computed_tokens": state.computed_tokens,
         "computed_tokens_per_s": round(state.computed_tokens / wall, 1),  # what data/estimate.py reads back
+        # The rate above depends on them (data/estimate.py converts it for another count); a GPU run records none.
+        "cpu_threads": cpu_threads() if run.accelerator.device.type == "cpu" else None,
     }
