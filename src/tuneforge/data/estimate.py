@@ -8,7 +8,8 @@ once per row (train/collate.py), which on a file of short inputs under a long sy
 tokens; so throughput is counted in computed tokens. It comes from the newest run of the same base model and
 method in TUNEFORGE_HOME/runs (its run.json "computed_tokens_per_s", measured on this very machine), else the
 newest of the other method (LoRA for full fine-tuning and back, converted), else the reference figure
-MEASURED_COMPUTED_TOKENS_PER_S for smollm2-135m. Counting the data's tokens instead made the extraction
+MEASURED_COMPUTED_TOKENS_PER_S for smollm2-135m (one thread, scaled by TWO_THREAD_SPEEDUP to the threads
+training takes; a measured run on another thread count is converted alike). Counting the data's tokens instead made the extraction
 demo's estimate 13 minutes for a training of 30 (on two threads): the reference file's rows came to 2.7 data
 tokens per computed token, the extraction demo's to 1.17 (benchmarks/RESULTS.md, "The training estimate counts
 computed tokens"). Per-token compute grows with the parameter count, so the reference is scaled to another base
@@ -51,10 +52,10 @@ FULL_FINETUNE_SLOWDOWN = 1.07
 MEASURED_CLS_PARAM_TOKENS_PER_S = 7.44e9
 # The reference figures above are for one thread; training takes every core it may use. Measured on 2026-12-01 on
 # the development machine (2 cores, nothing else running), each figure's own command at OMP_NUM_THREADS=2 against
-# 1 (one pinned core): LoRA steady state 121.1 against 71.5 computed tokens/s (two runs each), 1.69x; the
-# no-flag e5 head's whole run 450.7 against 360.4 tokens/s (two runs each), 1.25x (loading, the probe and the n-gram fusion
-# run on one thread). More than two threads were not measured here, so they count as two: an estimate on a larger
-# machine is long until its first run there is measured. benchmarks/RESULTS.md, "The estimate on two threads".
+# 1 (one pinned core), two runs each: LoRA steady state 121.1 against 71.5 computed tokens/s, 1.69x; the no-flag
+# e5 head's whole run 450.7 against 360.4 tokens/s, 1.25x (loading, the probe and the n-gram fusion run on one
+# thread). More than two threads were not measured here, so they count as two: an estimate on a larger machine is
+# long until its first run there is measured. benchmarks/RESULTS.md, "The estimate on two threads".
 TWO_THREAD_SPEEDUP = {"generative": 1.69, "classification": 1.25}
 ADAPTER_METHODS = ("lora", "dora")  # throughput measured in one applies to the other (QLoRA dequantizes: not used)
 # Resident memory of a Python process that has imported torch, transformers, peft and accelerate, before any
