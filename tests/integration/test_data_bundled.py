@@ -27,8 +27,8 @@ def test_check_and_report_measure_tokens_with_smollm2(tmp_path):
     said = " ".join(report.output.split())
     assert "would choose: variant_type=classification (12 labels" in said and "base=multilingual-e5-small" in said
     # Estimated as the head trains: e5's own tokens of the user text only, no system prompt or chat template.
-    assert re.search(r"estimate \(full, classification head\): ~[\d.]+ (s|min) for [\d,]+ tokens at [\d,.]+ tokens/s",
-                     said)
+    assert re.search(r"estimate \(full, classification head\): ~[\d.]+ (s|min) \(~[\d.]+ s of it fixed\) "
+                     r"for [\d,]+ tokens at [\d,.]+ tokens/s", said)
     assert "verdict: fine-tune" in report.output
 
     report = CliRunner().invoke(app, ["data", "report", str(data), "--variant-type", "generative",

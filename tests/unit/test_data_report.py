@@ -264,7 +264,8 @@ def test_a_full_fine_tune_is_estimated_from_a_full_run_else_from_an_adapter_run_
 
 def test_a_heads_estimate_counts_the_layers_it_trains(monkeypatch):
     """A head on a decoder trains the top classifier_layers of the classifier_depth it keeps (the rest run once); a
-    sentence encoder trains whole. The reference is the measured e5 run: 346.2 tokens/s on its 21.5M layer weights."""
+    sentence encoder trains whole. The reference is measured on e5: 453 tokens/s on its 21.5M layer weights, plus
+    fixed costs worth 13,600 tokens (30 s)."""
     from tuneforge.config import TrainConfig
 
     monkeypatch.setattr(estimate, "cpu_threads", lambda: 1)  # the reference's own thread count
@@ -274,7 +275,9 @@ def test_a_heads_estimate_counts_the_layers_it_trains(monkeypatch):
     head = TrainConfig(data="d.jsonl", variant_type="classification", method="full", epochs=10, batch_size=16,
                        classifier_freeze_embeddings=True)
     on_e5 = estimate.estimate_training(e5, [20] * 100, head, encoder=True)
-    assert on_e5.tokens_per_s == pytest.approx(346.2, rel=1e-3) and on_e5.train_tokens == 20_000
+    assert on_e5.tokens_per_s == pytest.approx(453.2, rel=1e-3) and on_e5.train_tokens == 20_000
+    assert on_e5.seconds == pytest.approx((20_000 + 13_600) / 453.2, rel=1e-3)  # 30 s of it fixed
+    assert on_e5.work().startswith("~74 s (~30 s of it fixed) for 20,000 tokens at 453 tokens/s")
     assert on_e5.memory_parts["gradients + AdamW state (fp32)"] == 12 * 21_491_712  # frozen embeddings: no state
     smollm2 = estimate.ModelShape(params=134_515_008, hidden=576, layers=30, vocab=49_152, intermediate=1536, heads=9,
                                   kv_heads=3)
@@ -284,6 +287,25 @@ def test_a_heads_estimate_counts_the_layers_it_trains(monkeypatch):
     per_layer = (134_515_008 - 49_152 * 576) // 30
     assert eight.tokens_per_s == pytest.approx(estimate.MEASURED_CLS_PARAM_TOKENS_PER_S / (8 * per_layer))
     assert four.tokens_per_s == pytest.approx(2 * eight.tokens_per_s)
+
+
+def test_a_measured_heads_pace_counts_its_fixed_costs_as_tokens(monkeypatch, tiny_model_dir):
+    """A head's run on this machine gives the pace of its tokens and fixed costs together: (tokens + 13,600) over
+    its whole time, so a run on a small file does not make the next estimate for a large one long."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.paths import runs_dir
+
+    monkeypatch.setattr(estimate, "cpu_threads", lambda: 1)
+    (runs_dir() / "small").mkdir()
+    (runs_dir() / "small" / "run.json").write_text(json.dumps({
+        "base": {"name": "mybase"}, "method": "full", "objective": "classification", "cpu_threads": 1,
+        "trained_tokens": 6_400, "wall_time_s": 50.0, "computed_tokens_per_s": 128.0,
+        "created_at": "2026-01-01T00:00:00+00:00"}))
+    head = TrainConfig(data="d.jsonl", variant_type="classification", method="full", epochs=1, batch_size=16)
+    big = estimate.estimate_training(estimate.model_shape(tiny_model_dir), [100] * 1000, head, base_name="mybase",
+                                     encoder=True)
+    assert big.tokens_per_s == pytest.approx(400.0)  # (6,400 + 13,600) / 50 s, not the 128 tokens/s it read
+    assert big.seconds == pytest.approx((100_000 + 13_600) / 400.0)
 
 
 def test_the_reference_rates_are_for_one_thread_and_scaled_to_the_threads_training_takes(monkeypatch,

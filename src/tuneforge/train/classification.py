@@ -445,12 +445,11 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
             "total_params": n_total,
         },
         "estimate": estimate.to_dict(),  # what was announced before the run, to compare with what it took
+        # data/estimate.py reads these two back for the next head on this base (its fixed costs counted as tokens).
         "trained_tokens": trained_tokens,
         "wall_time_s": round(wall, 2),
-        # What data/estimate.py reads back for the next head on this base: the tokens the head read, over the
-        # whole run's time (as a generative run's figure is).
-        "computed_tokens_per_s": round(trained_tokens / wall, 1),
-        "cpu_threads": cpu_threads(),  # the rate above depends on them (a head trains on the CPU)
+        "computed_tokens_per_s": round(trained_tokens / wall, 1),  # the tokens the head read over the whole run
+        "cpu_threads": cpu_threads(),  # the rate depends on them (a head trains on the CPU)
         "cpu_time_s": round(time.process_time() - cpu_started, 2),  # this process only: net of a busy machine
     })
     log(f"saved classification variant to {out} ({wall:.0f}s)")
