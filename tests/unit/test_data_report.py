@@ -481,6 +481,10 @@ def test_a_sentence_encoder_given_free_text_is_refused_by_train_and_said_so_by_t
     said = _said(CliRunner().invoke(app, ["data", "report", str(data), "--base", str(tiny_encoder_dir)]).output)
     assert "verdict: fine-tune" in said and "would choose:" not in said and "estimate (" not in said
     assert "`tuneforge train` refuses the settings given: base: " in said and "these answers are not labels" in said
+    # `data check` says why it counts no chat tokens for an encoder instead of blaming a missing chat template.
+    checked = _said(CliRunner().invoke(app, ["data", "check", str(data), "--base", str(tiny_encoder_dir)]).output)
+    assert "is a sentence encoder: it reads the inputs only, so no chat-token lengths are counted" in checked
+    assert "chat template" not in checked
 
 
 def test_report_without_tokenizer_still_reports(tmp_path):

@@ -70,9 +70,9 @@ def _tokenizer(base: str, max_seq_len: int):
     return length_tokenizer_or_note(base, max_seq_len)
 
 
-def _report_base(base: str, max_seq_len: int):
-    """_tokenizer's four, except for a sentence encoder named as --base: it generates nothing, so it measures no
-    answers, but its folder is what the report plans and estimates a classification head on."""
+def _base_for_data(base: str, max_seq_len: int):
+    """_tokenizer's four, except for a sentence encoder named as --base: it has no chat template to count with,
+    but its folder is what the report plans and estimates a classification head on."""
     from tuneforge.models.resolve import ModelNotFound, resolve_base
     from tuneforge.train.encoder_defaults import is_encoder_base
 
@@ -81,8 +81,8 @@ def _report_base(base: str, max_seq_len: int):
             folder = resolve_base(base).path
         except (ModelNotFound, OSError) as err:
             return None, None, None, f"token lengths not checked: {str(err).splitlines()[0]}"
-        return None, None, folder, (f"{base} is a sentence encoder: it reads the inputs only, so answer lengths are "
-                                    "in characters")
+        return None, None, folder, (f"{base} is a sentence encoder: it reads the inputs only, so no chat-token "
+                                    "lengths are counted")
     return _tokenizer(base, max_seq_len)
 
 
@@ -96,7 +96,7 @@ def _check(cfg: DataCheckConfig):
 
     console = _console()
     path, _ = resolve_data_path(cfg.data)
-    tok, limit, _, note = _tokenizer(cfg.base, cfg.max_seq_len) if path.is_file() else (None, None, None, None)
+    tok, limit, _, note = _base_for_data(cfg.base, cfg.max_seq_len) if path.is_file() else (None, None, None, None)
     report = check_file(path, cfg, tok, limit, cfg.min_per_label)  # streamed: bounded memory on any file size
     report.strict = cfg.strict
     if note:
@@ -178,7 +178,7 @@ def _report(cfg: DataReportConfig):
     file, load = _load(cfg)
     _require_rows(file, load)
     evals = _load_evals(cfg)
-    tok, limit, base_dir, note = _report_base(cfg.base, cfg.max_seq_len)
+    tok, limit, base_dir, note = _base_for_data(cfg.base, cfg.max_seq_len)
     r = assess(load, file, evals, BaseModelInfo(cfg.base, tok, limit, base_dir, note), cfg.train_config(),
                plan=choose_defaults, head_tokens=head_token_counts)
     print_readiness(console, r, file)
