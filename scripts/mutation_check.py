@@ -554,7 +554,7 @@ MUTATIONS = [
                                    '    return 1.0')],
              ["tests/unit/test_data_report.py"]),
     Mutation("estimate-measured-threads-unconverted", "a measured run's rate is used on any thread count",
-             "data/estimate.py", [('    if threads and thread_speedup(kind, threads) != thread_speedup(kind, now):',
+             "data/estimate.py", [('    if threads and thread_speedup(work, threads) != thread_speedup(work, now):',
                                    '    if False:')],
              ["tests/unit/test_data_report.py"]),
     Mutation("head-estimate-no-fixed-costs", "a head's estimate leaves out the costs no token drives",

@@ -4,22 +4,22 @@ same per-example token counts, so they print the same numbers (docs/training.md 
 
 Time is the work training computes over a measured throughput. The work is the data's tokens less what prefix
 sharing skips: SFT batches run a prompt start that every row shares (the system prompt) once per micro-batch, not
-once per row (train/collate.py), which on a file of short inputs under a long system prompt is most of the
-tokens; so throughput is counted in computed tokens. It comes from the newest run of the same base model and
-method in TUNEFORGE_HOME/runs (its run.json "computed_tokens_per_s", measured on this very machine), else the
-newest of the other method (LoRA for full fine-tuning and back, converted), else the reference figure
-MEASURED_COMPUTED_TOKENS_PER_S for smollm2-135m (one thread, scaled by TWO_THREAD_SPEEDUP to the threads
-training takes; a measured run on another thread count is converted alike). Counting the data's tokens instead made the extraction
-demo's estimate 13 minutes for a training of 30 (on two threads): the reference file's rows came to 2.7 data
-tokens per computed token, the extraction demo's to 1.17 (benchmarks/RESULTS.md, "The training estimate counts
+once per row (train/collate.py), which on a file of short inputs under a long system prompt is most of the tokens;
+so throughput is counted in computed tokens. It comes from the newest run of the same base model and method in
+TUNEFORGE_HOME/runs (its run.json "computed_tokens_per_s", measured on this very machine), else the newest of the
+other method (LoRA for full fine-tuning and back, converted), else the reference figure
+MEASURED_COMPUTED_TOKENS_PER_S for smollm2-135m (one thread, scaled by TWO_THREAD_SPEEDUP to the threads training
+takes; a measured run on another thread count is converted alike). Counting the data's tokens instead made the
+extraction demo's estimate 13 minutes for a training of 30 (on two threads): the reference file's rows came to 2.7
+data tokens per computed token, the extraction demo's to 1.17 (benchmarks/RESULTS.md, "The training estimate counts
 computed tokens"). Per-token compute grows with the parameter count, so the reference is scaled to another base
-model by the ratio of parameters. Full fine-tuning also computes every weight's gradient, but LoRA still carries
-the frozen weights' input gradients and its own adapter matmuls: measured, full took FULL_FINETUNE_SLOWDOWN x
-LoRA's time per token (the figure 1.5 that forward 1x + backward 2x suggests was 40% too long). Memory adds fp32
-weights, optimizer state for what is trained, activations per token (Korthikanti et al. 2022: ~34 bytes x
-hidden size per token per layer in 16-bit, twice that in fp32; with gradient checkpointing one hidden vector per
-layer plus one layer's worth) and the logits over the vocabulary at the answer positions (the trainer computes no
-others). Both are estimates to plan with, stated as such, not promises.
+model by the ratio of parameters. Full fine-tuning also computes every weight's gradient, but LoRA still carries the
+frozen weights' input gradients and its own adapter matmuls: measured, full took FULL_FINETUNE_SLOWDOWN x LoRA's
+time per token (the figure 1.5 that forward 1x + backward 2x suggests was 40% too long). Memory adds fp32 weights,
+optimizer state for what is trained, activations per token (Korthikanti et al. 2022: ~34 bytes x hidden size per
+token per layer in 16-bit, twice that in fp32; with gradient checkpointing one hidden vector per layer plus one
+layer's worth) and the logits over the vocabulary at the answer positions (the trainer computes no others). Both are
+estimates to plan with, stated as such, not promises.
 """
 
 from __future__ import annotations
@@ -212,9 +212,9 @@ def measured_throughput(base_name: str | None, method: str = "lora",
     else:
         return None
     now = cpu_threads()
-    kind = "classification" if wanted == "classification" else "generative"
-    if threads and thread_speedup(kind, threads) != thread_speedup(kind, now):  # a GPU run records no threads
-        tps *= thread_speedup(kind, now) / thread_speedup(kind, threads)
+    work = "classification" if wanted == "classification" else "generative"  # TWO_THREAD_SPEEDUP's key
+    if threads and thread_speedup(work, threads) != thread_speedup(work, now):  # a GPU run records no threads
+        tps *= thread_speedup(work, now) / thread_speedup(work, threads)
         source += f", converted from its {threads} CPU thread(s) to {now}"
     return tps, source
 
