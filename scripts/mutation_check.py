@@ -590,6 +590,12 @@ MUTATIONS = [
              [("return estimate_training(model_shape(folder), tokens, train_cfg,",
                "return estimate_training(model_shape(folder), [len(e.answer) + 60 for e in train], train_cfg,")],
              ["tests/unit/test_data_report.py"]),
+    Mutation("recommend-savings-after-classical", "the variant's token and latency savings follow the classical "
+             "recommendation, so they read as the recommended model's figures",
+             "eval/recommend.py", [("    parts += _serving_cost(best_v, v, best_b, b)\n", ""),
+                                   ("    return \" \".join(parts)\n\n\ndef _serving_cost",
+                                    "    parts += _serving_cost(best_v, v, best_b, b)\n    return \" \".join(parts)\n\n\ndef _serving_cost")],
+             ["tests/unit/test_eval_recommend.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

@@ -76,6 +76,7 @@ def recommendation(report: dict, alpha: float = 0.05) -> str:
     if test is not None:
         parts.append(f"A {test['test']} gives p = {test['p_value']:.3g}, so the difference is "
                      f"{'' if significant else 'not '}statistically significant at {alpha:g}.")
+    parts += _serving_cost(best_v, v, best_b, b)
     verdict = _classical_verdict(report, best_v, classical, metric, level, alpha)
     parts += verdict
     if any(v.startswith("Recommendation:") for v in verdict):
@@ -88,12 +89,6 @@ def recommendation(report: dict, alpha: float = 0.05) -> str:
     else:
         parts.append(f"Recommendation: keep {best_b}; the fine-tuned variant does not beat it yet (more or "
                      "cleaner training data, or more epochs, may change that).")
-    ti, bi = v["mean_tokens_in"], b["mean_tokens_in"]
-    if bi > 1.5 * ti:
-        parts.append(f"It also reads {ti:.0f} input tokens per request instead of {bi:.0f}.")
-    lv, lb = v.get("latency_p50_s"), b.get("latency_p50_s")
-    if lv and lb:
-        parts.append(f"Median latency per example: {1000 * lv:.0f} ms vs {1000 * lb:.0f} ms.")
     costed = {k: s for k, s in systems.items() if s.get("cost_per_1k_requests") is not None}
     for name, s in costed.items():
         parts.append(f"{name} costs {s['cost_per_1k_requests']:.2f} per 1,000 requests at the given price, "
@@ -110,6 +105,19 @@ def recommendation(report: dict, alpha: float = 0.05) -> str:
         parts.append(f"Warning: {x['overlap']} held-out inputs also occur in {name}'s training data, so its "
                      "score is inflated.")
     return " ".join(parts)
+
+
+def _serving_cost(best_v: str, v: dict, best_b: str, b: dict) -> list[str]:
+    """What the variant saves against the best prompted system, each figure with its system's name: the paragraph
+    may go on to recommend a classical model, so an unnamed "it" would read as that model's figures."""
+    parts = []
+    ti, bi = v["mean_tokens_in"], b["mean_tokens_in"]
+    if bi > 1.5 * ti:
+        parts.append(f"{best_v} reads {ti:.0f} input tokens per request against {bi:.0f} for {best_b}.")
+    lv, lb = v.get("latency_p50_s"), b.get("latency_p50_s")
+    if lv and lb:
+        parts.append(f"Median latency per example: {1000 * lv:.0f} ms for {best_v}, {1000 * lb:.0f} ms for {best_b}.")
+    return parts
 
 
 def _overall(report: dict, metric: str, level: float, alpha: float, against: str | None) -> str:
