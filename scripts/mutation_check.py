@@ -596,6 +596,13 @@ MUTATIONS = [
                                    ("    return \" \".join(parts)\n\n\ndef _serving_cost",
                                     "    parts += _serving_cost(best_v, v, best_b, b)\n    return \" \".join(parts)\n\n\ndef _serving_cost")],
              ["tests/unit/test_eval_recommend.py"]),
+    Mutation("classical-tokens-zero", "a non-LLM baseline shows 0/0 LLM tokens, as if it were free",
+             "eval/eval_file.py", [('    if system.get("kind") == "classical":\n        return None\n', "")],
+             ["tests/unit/test_eval_tables.py"]),
+    Mutation("latency-whole-ms", "latencies under a millisecond show as 0 ms",
+             "eval/eval_file.py", [('    return f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}" if ms >= 1 else f"{ms:.2f}"',
+                                    '    return f"{ms:.0f}"')],
+             ["tests/unit/test_eval_tables.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

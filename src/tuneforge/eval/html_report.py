@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from tuneforge.eval import svg
-from tuneforge.eval.eval_file import EvalReport, interval_methods
+from tuneforge.eval.eval_file import EvalReport, interval_methods, milliseconds, tokens_read
 from tuneforge.eval.recommend import recommendation
 
 STYLE = """
@@ -69,10 +69,12 @@ def _systems_table(report: dict) -> str:
             extra = f" <small>[{100 * ci[0]:.1f}–{100 * ci[1]:.1f}]</small>" if ci else ""
             cells.append(f'<td class="num">{100 * s["metrics"][m]:.1f}%{extra}</td>')
         cost = s.get("cost_per_1k_requests")
+        tokens_in, tokens_out = (tokens_read(s) or "-/-").split("/")
         rows.append(
             f"<tr><td>{escape(name)}</td><td>{escape(s.get('decoding', 'free'))}</td>{''.join(cells)}"
-            f'<td class="num">{s["mean_tokens_in"]:.0f}</td><td class="num">{s["mean_tokens_out"]:.0f}</td>'
-            f'<td class="num">{1000 * s.get("latency_p50_s", 0):.0f}</td><td class="num">{1000 * s.get("latency_p95_s", 0):.0f}</td>'
+            f'<td class="num">{tokens_in}</td><td class="num">{tokens_out}</td>'
+            f'<td class="num">{milliseconds(1000 * s.get("latency_p50_s", 0))}</td>'
+            f'<td class="num">{milliseconds(1000 * s.get("latency_p95_s", 0))}</td>'
             f'<td class="num">{"-" if cost is None else f"{cost:.2f}"}</td></tr>'
         )
     return _table("systems", ["system", "decoding", *metrics, "tokens in", "tokens out", "p50 ms",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuneforge.eval.eval_file import interval_methods
+from tuneforge.eval.eval_file import interval_methods, milliseconds, tokens_read
 
 
 def _pct(v) -> str:
@@ -45,9 +45,9 @@ def comparison_table(report: dict):
     for name, s in systems.items():
         values = s.get("metrics", {})
         row = [_plain(name)] + [_with_ci(values.get(m), s.get("ci", {}).get(m)) for m in metrics]
-        row.append(f"{s['mean_tokens_in']:.0f}/{s['mean_tokens_out']:.0f}")
+        row.append(tokens_read(s) or "-")
         p50, p95 = s.get("latency_p50_s", s["mean_latency_s"]), s.get("latency_p95_s", s["mean_latency_s"])
-        row.append(f"{1000 * p50:.0f}/{1000 * p95:.0f} ms")
+        row.append(f"{milliseconds(1000 * p50)}/{milliseconds(1000 * p95)} ms")
         if has_cost:
             c = s.get("cost_per_1k_requests")
             row.append("-" if c is None else f"{c:.2f}")
