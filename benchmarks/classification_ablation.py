@@ -45,6 +45,9 @@ DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, 
 ENCODER_DEFAULTS = {"method": "full", "lr": 5e-5, "batch": 16, "warmup": 0.1}
 
 
+HELD: dict = {}  # split seed -> (texts, label ids) of the rows the epoch is chosen on (--select-held-out)
+
+
 def parse(setting: str) -> dict:
     out = dict(DEFAULTS)
     for part in filter(None, setting.replace("defaults", "").split(",")):
@@ -161,11 +164,12 @@ def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
     _fusion_result(name, fused)
 
 
-def _epoch_line(name, seed, epoch, vl, va, cpu0, best):
-    """Print one epoch's validation figures; return the best (loss, epoch, accuracy) so far."""
+def _epoch_line(name, seed, epoch, vl, va, cpu0, best, selection_loss=None):
+    """Print one epoch's validation figures; return the best (loss, epoch, accuracy) so far, by the validation
+    loss or by `selection_loss` when the epoch is chosen on other rows."""
     print(f"{name} split {seed} epoch {epoch}: validation loss {vl:.3f} acc {100 * va:.1f}% "
           f"({time.process_time() - cpu0:.0f}s cpu)", flush=True)
-    return min(best, (vl, epoch, va))
+    return min(best, (vl if selection_loss is None else selection_loss, epoch, va))
 
 
 def _result_line(name, finals) -> None:
@@ -315,10 +319,10 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                     v = torch.nn.functional.normalize(v, dim=-1) * 20.0
                 return head(v)
 
-            def validation_logits():
+            def validation_logits(rows=vtexts):
                 body.eval()
                 with torch.no_grad():
-                    out = torch.cat([logits(vtexts[s: s + 64]) for s in range(0, len(vtexts), 64)])
+                    out = torch.cat([logits(rows[s: s + 64]) for s in range(0, len(rows), 64)])
                 body.train()
                 return out
 
@@ -363,12 +367,19 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                 vlog = validation_logits()
                 vl = float(torch.nn.functional.cross_entropy(vlog, torch.tensor(vy)))
                 va = float((vlog.argmax(-1) == torch.tensor(vy)).float().mean())
-                if best_logits is None or vl < best[0]:
+                # The epoch rule's loss: on the validation rows, or (--select-held-out) on the rows `train`
+                # would hold out of this split's training rows, as `train` chooses.
+                sel = vl
+                if seed in HELD:
+                    htexts, hy = HELD[seed]
+                    sel = float(torch.nn.functional.cross_entropy(validation_logits(htexts), torch.tensor(hy)))
+                    print(f"{name} split {seed} epoch {epoch}: held-out loss {sel:.3f} ({len(hy)} rows)", flush=True)
+                if best_logits is None or sel < best[0]:
                     best_logits = vlog.tolist()
                     if knobs["soup"] > 1 or knobs["wise"]:
                         best_state = _weights(body, head)
                 best = _epoch_line(f"{name} member {member}" if knobs["soup"] > 1 else name, seed, epoch, vl, va,
-                                   cpu0, best)
+                                   cpu0, best, sel)
             members.append((_weights(body, head) if knobs["soup"] > 1 else None, best_state))
         if knobs["soup"] > 1:  # the uniform soup: every weight averaged over the members, at each epoch rule
             soup_logits = {}
@@ -440,10 +451,15 @@ def main() -> None:
     ap.add_argument("--keep", type=float, default=1.0,
                     help="train on a seeded share of each split's training rows (0.9: what the rows `train` holds "
                     "out for choosing the epoch cost; the validation rows stay the same)")
+    ap.add_argument("--select-held-out", action="store_true",
+                    help="with --keep: choose the best-loss epoch on the rows --keep leaves out (what `train` holds "
+                    "out and chooses on), not on the validation rows (encoder settings)")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--dump", help="folder for each split's training/validation texts and validation logits "
                     "(JSON), to study fusion rules offline")
     args = ap.parse_intermixed_args()
+    if args.select_held_out and args.keep >= 1:
+        ap.error("--select-held-out needs --keep below 1: the epoch is chosen on the rows --keep leaves out")
     global DUMP
     DUMP = args.dump
     torch.set_num_threads(args.threads)
@@ -455,10 +471,12 @@ def main() -> None:
     splits = {}
     for seed in (int(s) for s in args.seeds.split(",")):
         train, val = split_examples(every, args.val, seed)
-        if args.keep < 1:
-            train, _ = split_examples(train, 1 - args.keep, seed)
         enc = lambda rows: ([classifier_input(e.prompt_messages) for e in rows],  # noqa: E731
                             [index[normalise_answer(e.answer)] for e in rows])
+        if args.keep < 1:
+            train, held = split_examples(train, 1 - args.keep, seed)
+            if args.select_held_out:
+                HELD[seed] = enc(held)
         splits[seed] = (*enc(train), *enc(val))
         print(f"split {seed}: {len(train)} train / {len(val)} validation rows of {args.train_file}", flush=True)
     for seed in [] if args.no_baselines else splits:

@@ -603,6 +603,15 @@ MUTATIONS = [
              "eval/eval_file.py", [('    return f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}" if ms >= 1 else f"{ms:.2f}"',
                                     '    return f"{ms:.0f}"')],
              ["tests/unit/test_eval_tables.py"]),
+    Mutation("e5-keeps-best-loss-epoch", "the e5 head keeps the epoch of lowest held-out loss, not its last",
+             "train/encoder_defaults.py", [("E5_KEEP_BEST = False\n", "E5_KEEP_BEST = True\n")],
+             ["tests/unit/test_encoder_variant.py"]),
+    Mutation("head-restores-best-regardless", "a classification head restores its best-loss epoch under keep_best=False",
+             "train/classification.py",
+             [("    if cfg.keep_best and best is not None and best[1] != epochs[-1][\"epoch\"]",
+               "    if best is not None and best[1] != epochs[-1][\"epoch\"]"),
+              ("                if cfg.keep_best and epoch < cfg.epochs:", "                if epoch < cfg.epochs:")],
+             ["tests/unit/test_classification_variant.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

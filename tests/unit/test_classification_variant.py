@@ -221,3 +221,12 @@ def test_the_best_epochs_weights_are_the_ones_saved(tiny_model_dir, tmp_path):
     # At temperature 1 the calibration's held-out log-loss is the saved weights' eval loss.
     assert run["calibration"]["nll_before"] == pytest.approx(m["best_eval_loss"], abs=1e-3)
 
+    # keep_best=False (chosen for the e5 head): the same run saves its last epoch, however early the best loss was.
+    (tmp_path / "last").mkdir()
+    last_dir, notes = train_label_variant(tmp_path / "last", tiny_model_dir, eval_data=str(eval_data), epochs=6,
+                                          classifier_layers=1, classifier_fusion=False, keep_best=False)
+    m = json.loads((last_dir / "run.json").read_text())["metrics"]
+    assert m["best_epoch"] < len(m["epochs"]) and not any(line.startswith("kept the best") for line in notes)
+    last = json.loads((last_dir / "run.json").read_text())["calibration"]["nll_before"]
+    assert last == pytest.approx(m["epochs"][-1]["eval_loss"], abs=1e-3) and last > m["best_eval_loss"] + 1e-3
+

@@ -266,7 +266,7 @@ def classifier_card_text(run: dict, report: dict | None, title: str = "variant")
         "domains) get unreliable labels, and an input that belongs to no label still gets one.",
         "- Check the evaluation below on data like yours before relying on it; keep a person in the loop for "
         "decisions that matter.", "",
-        *_data_lines(data, "the best epoch and calibration"),
+        *_data_lines(data, "the best epoch and calibration" if cfg.get("keep_best", True) else "calibration"),
         "## Training configuration", "",
         "| setting | value |", "| --- | --- |",
         *[f"| {k} | {cfg[k]} |" for k in _classifier_config_keys(run) if cfg.get(k) not in (None, "")],
