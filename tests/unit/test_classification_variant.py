@@ -229,4 +229,3 @@ def test_the_best_epochs_weights_are_the_ones_saved(tiny_model_dir, tmp_path):
     assert m["best_epoch"] < len(m["epochs"]) and not any(line.startswith("kept the best") for line in notes)
     last = json.loads((last_dir / "run.json").read_text())["calibration"]["nll_before"]
     assert last == pytest.approx(m["epochs"][-1]["eval_loss"], abs=1e-3) and last > m["best_eval_loss"] + 1e-3
-

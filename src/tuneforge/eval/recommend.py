@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from tuneforge.eval.eval_file import milliseconds
+
+
 def headline_metric(report: dict) -> str:
     first = next(iter(report["systems"].values()))
     return next(iter(first["metrics"]))
@@ -116,7 +119,8 @@ def _serving_cost(best_v: str, v: dict, best_b: str, b: dict) -> list[str]:
         parts.append(f"{best_v} reads {ti:.0f} input tokens per request against {bi:.0f} for {best_b}.")
     lv, lb = v.get("latency_p50_s"), b.get("latency_p50_s")
     if lv and lb:
-        parts.append(f"Median latency per example: {1000 * lv:.0f} ms for {best_v}, {1000 * lb:.0f} ms for {best_b}.")
+        parts.append(f"Median latency per example: {milliseconds(1000 * lv)} ms for {best_v}, "
+                     f"{milliseconds(1000 * lb)} ms for {best_b}.")
     return parts
 
 
