@@ -543,7 +543,8 @@ MUTATIONS = [
              ["tests/unit/test_data_report.py"]),
     Mutation("encoder-check-chat-tokenizer", "`data check --base ENCODER` blames a missing chat template",
              "cli/data.py", [("    tok, limit, _, note = _base_for_data(cfg.base, cfg.max_seq_len) if path.is_file()",
-                              "    tok, limit, _, note = _tokenizer(cfg.base, cfg.max_seq_len) if path.is_file()")],
+                              "    tok, limit, _, note = __import__('tuneforge.models.load', fromlist=['x'])"
+                              ".length_tokenizer_or_note(cfg.base, cfg.max_seq_len) if path.is_file()")],
              ["tests/unit/test_data_report.py"]),
     Mutation("encoder-free-text-unrefused", "an encoder base given free-text answers is planned as a generative run",
              "train/defaults.py", [('        if cfg.variant_type == "generative" or cfg.objective == "dpo" or not labels:',

@@ -63,16 +63,11 @@ def _load_evals(cfg):
     return load_file_rows(resolve_data_path(cfg.eval_data)[0], **options_kwargs(cfg))[0]
 
 
-def _tokenizer(base: str, max_seq_len: int):
-    """(tokenizer, limit, model folder, note); tokenizer None with the reason when the model cannot be had."""
-    from tuneforge.models.load import length_tokenizer_or_note
-
-    return length_tokenizer_or_note(base, max_seq_len)
-
-
 def _base_for_data(base: str, max_seq_len: int):
-    """_tokenizer's four, except for a sentence encoder named as --base: it has no chat template to count with,
-    but its folder is what the report plans and estimates a classification head on."""
+    """(tokenizer, limit, model folder, note); tokenizer None with the reason when the model cannot be had. A
+    sentence encoder named as --base has no chat template to count with, but its folder is what the report plans and
+    estimates a classification head on."""
+    from tuneforge.models.load import length_tokenizer_or_note
     from tuneforge.models.resolve import ModelNotFound, resolve_base
     from tuneforge.train.encoder_defaults import is_encoder_base
 
@@ -83,7 +78,7 @@ def _base_for_data(base: str, max_seq_len: int):
             return None, None, None, f"token lengths not checked: {str(err).splitlines()[0]}"
         return None, None, folder, (f"{base} is a sentence encoder: it reads the inputs only, so no chat-token "
                                     "lengths are counted")
-    return _tokenizer(base, max_seq_len)
+    return length_tokenizer_or_note(base, max_seq_len)
 
 
 def _labels_line(labels: dict[str, int]) -> str:

@@ -35,12 +35,12 @@ def milliseconds(ms: float) -> str:
     return f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}" if ms >= 1 else f"{ms:.2f}"
 
 
-def tokens_read(system: dict) -> str | None:
-    """Mean LLM tokens in/out per example; None for a non-LLM baseline, which reads no prompt and writes no tokens
-    (its 0/0 would read as free)."""
+def tokens_read(system: dict) -> tuple[str, str] | None:
+    """Mean LLM tokens in and out per example; None for a non-LLM baseline, which reads no prompt and writes no
+    tokens (its 0/0 would read as free)."""
     if system.get("kind") == "classical":
         return None
-    return f"{system['mean_tokens_in']:.0f}/{system['mean_tokens_out']:.0f}"
+    return f"{system['mean_tokens_in']:.0f}", f"{system['mean_tokens_out']:.0f}"
 
 
 def higher_is_better(metric: str) -> bool:

@@ -69,7 +69,7 @@ def _systems_table(report: dict) -> str:
             extra = f" <small>[{100 * ci[0]:.1f}–{100 * ci[1]:.1f}]</small>" if ci else ""
             cells.append(f'<td class="num">{100 * s["metrics"][m]:.1f}%{extra}</td>')
         cost = s.get("cost_per_1k_requests")
-        tokens_in, tokens_out = (tokens_read(s) or "-/-").split("/")
+        tokens_in, tokens_out = tokens_read(s) or ("-", "-")
         rows.append(
             f"<tr><td>{escape(name)}</td><td>{escape(s.get('decoding', 'free'))}</td>{''.join(cells)}"
             f'<td class="num">{tokens_in}</td><td class="num">{tokens_out}</td>'

@@ -45,7 +45,8 @@ def comparison_table(report: dict):
     for name, s in systems.items():
         values = s.get("metrics", {})
         row = [_plain(name)] + [_with_ci(values.get(m), s.get("ci", {}).get(m)) for m in metrics]
-        row.append(tokens_read(s) or "-")
+        tokens = tokens_read(s)
+        row.append("/".join(tokens) if tokens else "-")
         p50, p95 = s.get("latency_p50_s", s["mean_latency_s"]), s.get("latency_p95_s", s["mean_latency_s"])
         row.append(f"{milliseconds(1000 * p50)}/{milliseconds(1000 * p95)} ms")
         if has_cost:

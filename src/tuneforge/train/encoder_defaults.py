@@ -89,7 +89,8 @@ def encoder_choices(cfg, n: int, unset, chosen: str | None, why: str = "") -> tu
         update["classifier_freeze_embeddings"] = True
         notes.append("classifier_freeze_embeddings=True (the vocabulary's vectors are most of this encoder's weights: "
                      "frozen, they need no gradients or optimizer state; the layers above them train)")
-    keep_best = E5_KEEP_BEST if base == E5_BASE and unset("keep_best") else cfg.keep_best
+    choose_keep_best = base == E5_BASE and unset("keep_best")  # e5's measured rule; any other keeps cfg's
+    keep_best = E5_KEEP_BEST if choose_keep_best else cfg.keep_best
     sized, why = batch_and_epochs_for_steps(cfg, n, unset, ENC_BATCH, ENC_TARGET_STEPS, ENC_MIN_EPOCHS, ENC_MAX_EPOCHS,
                                             "; the best epoch by held-out loss is kept" if keep_best else
                                             "; the last epoch is kept")
@@ -104,9 +105,9 @@ def encoder_choices(cfg, n: int, unset, chosen: str | None, why: str = "") -> tu
             notes.append(f"classifier_head_init={E5_HEAD_INIT} (linear probe, then fine-tune, one learning rate for "
                          "head and body: the head alone 3.2 points above a random head at 20x the rate, mean of four "
                          "validation tasks; docs/training.md)")
-        if unset("keep_best"):
-            update["keep_best"] = E5_KEEP_BEST
-            notes.append(f"keep_best={E5_KEEP_BEST} (the last epoch: on validation splits of four files, the epoch with "
+        if choose_keep_best:
+            update["keep_best"] = keep_best
+            notes.append(f"keep_best={keep_best} (the last epoch: on validation splits of four files, the epoch with "
                          "the lowest held-out loss, chosen as train chooses, scored 3.0 points below it fused; "
                          "docs/training.md)")
         if unset("classifier_fusion_weight"):
