@@ -138,10 +138,11 @@ def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
         key = (seed, knobs["depth"], first)
         if key not in cache:
             t0 = time.process_time()
-            cache[key] = (top.features(tok, texts), top.features(tok, vtexts))
+            cache[key] = (top.features(tok, texts), top.features(tok, vtexts),
+                          top.features(tok, HELD[seed][0]) if seed in HELD else None)
             print(f"  split {seed}: frozen states below layer {first} of {len(clf.model.layers)}: "
                   f"{time.process_time() - t0:.0f}s cpu", flush=True)
-        feats, vfeats = cache[key]
+        feats, vfeats, hfeats = cache[key]
         if knobs["lp"]:
             t0 = time.process_time()
             fit = probe_init(top, feats, y, len(labels))
@@ -155,9 +156,14 @@ def run_setting(name, knobs, base, tok, labels, splits, epochs, cache) -> None:
         best, best_logits = (9e9, 0, 0.0), None
         for epoch in head_epochs(model, top, cfg, feats, y, lengths, seed, knobs["smoothing"]):
             vl, va, vlog = _held_out(top, vfeats, vy, 64)
-            if best_logits is None or vl < best[0]:
+            sel = vl  # the epoch rule's loss, as in run_encoder_setting: validation rows, or the held-out ones
+            if hfeats is not None:
+                sel = _held_out(top, hfeats, HELD[seed][1], 64)[0]
+                print(f"{name} split {seed} epoch {epoch}: held-out loss {sel:.3f} ({len(HELD[seed][1])} rows)",
+                      flush=True)
+            if best_logits is None or sel < best[0]:
                 best_logits = vlog
-            best = _epoch_line(name, seed, epoch, vl, va, cpu0, best)
+            best = _epoch_line(name, seed, epoch, vl, va, cpu0, best, sel)
         finals.append((va, best[2]))
         fused.append(_fusion_lines(name, seed, (texts, y, vtexts, vy), {"last": vlog, "best-loss": best_logits}))
     _result_line(name, finals)
@@ -453,7 +459,7 @@ def main() -> None:
                     "out for choosing the epoch cost; the validation rows stay the same)")
     ap.add_argument("--select-held-out", action="store_true",
                     help="with --keep: choose the best-loss epoch on the rows --keep leaves out (what `train` holds "
-                    "out and chooses on), not on the validation rows (encoder settings)")
+                    "out and chooses on), not on the validation rows")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--dump", help="folder for each split's training/validation texts and validation logits "
                     "(JSON), to study fusion rules offline")

@@ -149,7 +149,7 @@ class TrainConfig(DataOptions):
         0, ge=0, description="Stop after N evaluations without a lower eval loss (0 = never stop early)."
     )
     keep_best: bool = Field(True, description="Save the weights with the lowest eval loss as the run's result, not "
-                            "the last; chosen from the data when not given (off for the e5 classification head).")
+                            "the last; chosen when not given (off for classification heads: they keep their last epoch).")
     report_to: str = Field(
         "tensorboard", description="Comma-separated trackers besides metrics.jsonl: tensorboard, mlflow, wandb or none."
     )

@@ -213,7 +213,7 @@ def test_the_best_epochs_weights_are_the_ones_saved(tiny_model_dir, tmp_path):
     eval_data = write_jsonl(tmp_path / "flipped.jsonl", [chat_row(t, flipped[lab]) for lab, ts in _LINES.items()
                                                          for t in ts])
     run_dir, notes = train_label_variant(tmp_path, tiny_model_dir, eval_data=str(eval_data), epochs=6,
-                                         classifier_layers=1, classifier_fusion=False)
+                                         classifier_layers=1, classifier_fusion=False, keep_best=True)
     run = json.loads((run_dir / "run.json").read_text())
     m = run["metrics"]
     assert m["best_epoch"] < len(m["epochs"]), m["epochs"]  # the restore is the path under test
@@ -221,7 +221,7 @@ def test_the_best_epochs_weights_are_the_ones_saved(tiny_model_dir, tmp_path):
     # At temperature 1 the calibration's held-out log-loss is the saved weights' eval loss.
     assert run["calibration"]["nll_before"] == pytest.approx(m["best_eval_loss"], abs=1e-3)
 
-    # keep_best=False (chosen for the e5 head): the same run saves its last epoch, however early the best loss was.
+    # keep_best=False (the heads' no-flag rule): the same run saves its last epoch, however early the best loss was.
     (tmp_path / "last").mkdir()
     last_dir, notes = train_label_variant(tmp_path / "last", tiny_model_dir, eval_data=str(eval_data), epochs=6,
                                           classifier_layers=1, classifier_fusion=False, keep_best=False)

@@ -57,7 +57,7 @@ def test_no_base_and_short_labels_choose_the_fine_tuned_encoder(encoder_installe
     assert cfg.base == ENCODER_BASE and not cfg.classifier_freeze_embeddings
     assert (cfg.classifier_head_init, cfg.classifier_head_lr, cfg.classifier_fusion_weight) == ("random", 2e-3, 0.5)
     assert "all-MiniLM-L6-v2" in next(n for n in notes if n.startswith("base="))
-    assert cfg.keep_best is True and "best epoch by held-out loss" in next(n for n in notes if n.startswith("epochs="))
+    assert cfg.keep_best is False and "the last epoch is kept" in next(n for n in notes if n.startswith("epochs="))
     # The decoder's knobs are not chosen for an encoder (they would mean nothing).
     assert not {"classifier_depth", "classifier_layers", "lora_r"} & {n.split("=", 1)[0] for n in notes}
 
@@ -263,12 +263,13 @@ def test_the_export_has_a_classifier_card_with_both_calibrations(enc_run, tmp_pa
     for key in ("classifier_freeze_embeddings", "classifier_head_init", "classifier_pooling", "lr"):
         assert f"| {key} | {cfg[key]} |" in card
     assert "| classifier_layers |" not in card and "| lora_r |" not in card
-    # What the held-out rows chose: the best epoch too, unless the run kept its last (the e5 head's default).
-    assert "held out for the best epoch and calibration" in card
+    # What the held-out rows chose: calibration only for a run that kept its last epoch (the heads' default), the
+    # best epoch too for one trained with --keep-best.
+    assert cfg["keep_best"] is False and "held out for calibration" in card and "best epoch" not in card
     from tuneforge.export.model_card import classifier_card_text
 
-    last = classifier_card_text({**run, "config": {**cfg, "keep_best": False}}, None)
-    assert "held out for calibration" in last and "best epoch" not in last
+    best = classifier_card_text({**run, "config": {**cfg, "keep_best": True}}, None)
+    assert "held out for the best epoch and calibration" in best
 
 
 def test_registry_registers_it(enc_run):

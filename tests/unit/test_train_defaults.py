@@ -32,10 +32,15 @@ def test_labels_choose_a_classification_variant_with_every_setting_explained():
     assert cfg.classifier_layers == defaults.CLS_LAYERS
     assert (cfg.classifier_depth, cfg.classifier_head_init) == (defaults.CLS_DEPTH, defaults.CLS_HEAD_INIT)
     assert cfg.epochs == 8  # 27 steps an epoch: about CLS_TARGET_STEPS (200) steps
+    # The last epoch is kept, as for an encoder's head (the held-out loss's epoch scored lower), and said twice.
+    assert cfg.keep_best is False and "the last epoch is kept" in next(n for n in notes if n.startswith("epochs="))
     # One line per choice, each with its reason in parentheses.
     assert _chosen(notes) == {"variant_type", "method", "lora_r", "classifier_depth", "classifier_layers",
-                              "classifier_head_init", "batch_size", "epochs", "lr", "classifier_fusion"}
+                              "classifier_head_init", "batch_size", "epochs", "keep_best", "lr", "classifier_fusion"}
     assert all("(" in n and n.endswith(")") for n in notes)
+    given, notes = choose_defaults(TrainConfig(data="x.jsonl", base="smollm2-135m", keep_best=True), _labels(422, 12))
+    assert given.keep_best is True and "keep_best" not in _chosen(notes)  # a given --keep-best is kept
+    assert "the best epoch by held-out loss is kept" in next(n for n in notes if n.startswith("epochs="))
 
 
 def test_full_fine_tuning_of_a_classification_variant_gets_its_own_rate():
@@ -47,11 +52,11 @@ def test_full_fine_tuning_of_a_classification_variant_gets_its_own_rate():
 
 @pytest.mark.parametrize("n, expected", [(40, defaults.CLS_MAX_EPOCHS), (422, 8), (20000, defaults.CLS_MIN_EPOCHS)])
 def test_classification_epochs_aim_at_a_number_of_steps(n, expected):
-    from tuneforge.train.auto import batch_and_epochs_for_steps
+    from tuneforge.train.auto import head_schedule
 
     cfg = TrainConfig(data="x.jsonl", base="smollm2-135m", batch_size=16)
-    chosen, _ = batch_and_epochs_for_steps(cfg, n, lambda field: field == "epochs", defaults.CLS_BATCH,
-                                           defaults.CLS_TARGET_STEPS, defaults.CLS_MIN_EPOCHS, defaults.CLS_MAX_EPOCHS)
+    chosen, _ = head_schedule(cfg, n, lambda field: field == "epochs", defaults.CLS_BATCH, defaults.CLS_TARGET_STEPS,
+                              defaults.CLS_MIN_EPOCHS, defaults.CLS_MAX_EPOCHS)
     epochs = chosen["epochs"]
     assert epochs == expected
     assert defaults.CLS_MIN_EPOCHS <= epochs <= defaults.CLS_MAX_EPOCHS

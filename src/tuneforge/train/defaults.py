@@ -13,7 +13,8 @@ API field: pydantic's `model_fields_set`) is never overridden; every other choic
   next-token prediction; its lower layers' mean-pooled states separate labels better, and the model is a quarter
   of the compute), LoRA rank 16 on all CLS_LAYERS of them, a random head (CLS_HEAD_INIT: a head started from a
   logistic-regression probe measured worse), lr CLS_LR, batch CLS_BATCH, epochs so that the run makes about
-  CLS_TARGET_STEPS optimizer steps (within CLS_MIN/MAX_EPOCHS); pooling is the mean over tokens (config default).
+  CLS_TARGET_STEPS optimizer steps (within CLS_MIN/MAX_EPOCHS), the last of them kept (train/auto.py
+  `head_schedule`, as for an encoder's head); pooling is the mean over tokens (config default).
   Chosen on a validation split of the invoice demo's training file (benchmarks/classification_ablation.py).
 - classification, any base: the head fused with a TF-IDF n-gram logistic regression trained on the same rows
   (train/ngram_fusion.py: the rule and its measurement); --no-classifier-fusion keeps the head alone.
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 from tuneforge.data.labels import label_set
 from tuneforge.errors import UserError
-from tuneforge.train.auto import auto_batch_size, auto_epochs, auto_lr, batch_and_epochs_for_steps
+from tuneforge.train.auto import auto_batch_size, auto_epochs, auto_lr, head_schedule
 from tuneforge.train.encoder_defaults import choose_encoder, encoder_choices, is_encoder_base
 from tuneforge.train.ngram_fusion import fusion_notes
 
@@ -98,7 +99,7 @@ def _classification_choices(cfg, n: int, unset, texts: list[str]) -> tuple[dict,
         update["classifier_head_init"] = CLS_HEAD_INIT
         notes.append(f"classifier_head_init={CLS_HEAD_INIT} (a head started from a logistic regression already fits "
                      "the training rows, so fine-tuning the body learns little: measured worse on the invoice demo)")
-    sized, why = batch_and_epochs_for_steps(cfg, n, unset, CLS_BATCH, CLS_TARGET_STEPS, CLS_MIN_EPOCHS, CLS_MAX_EPOCHS)
+    sized, why = head_schedule(cfg, n, unset, CLS_BATCH, CLS_TARGET_STEPS, CLS_MIN_EPOCHS, CLS_MAX_EPOCHS)
     update.update(sized)
     notes += why
     if unset("lr"):

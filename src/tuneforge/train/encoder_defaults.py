@@ -18,7 +18,7 @@ from pathlib import Path
 from tuneforge.data.estimate import p95_length
 from tuneforge.models.encoder import (E5_BASE, ENCODER_MAX_TOKENS, PACKAGED_ENCODERS, is_encoder_dir,
                                        preferred_packaged_encoder)
-from tuneforge.train.auto import batch_and_epochs_for_steps
+from tuneforge.train.auto import head_schedule
 
 ENC_METHOD = "full"  # 22M-118M parameters: every weight trains; an adapter would save little and learn less
 ENC_LR = 1e-4
@@ -36,11 +36,6 @@ LARGE_VOCABULARY = 100_000
 # trains at the body's rate ("linear probe, then fine-tune"), and the fixed fusion weight is the head's 0.8.
 E5_HEAD_INIT = "probe"
 E5_FUSION_WEIGHT = 0.8
-# The e5 head keeps its last epoch, not the one with the lowest loss on the rows `train` holds out: a probe-started
-# head's held-out loss is lowest in the first epochs, while its accuracy rises and then holds as the cosine schedule
-# ends. Chosen as `train` chooses (on 10% of each split's training rows), the loss's epoch scored 3.0 points below
-# the last, fused, on validation splits of four files (docs/training.md).
-E5_KEEP_BEST = False
 
 
 def is_encoder_base(name: str) -> bool:
@@ -89,11 +84,7 @@ def encoder_choices(cfg, n: int, unset, chosen: str | None, why: str = "") -> tu
         update["classifier_freeze_embeddings"] = True
         notes.append("classifier_freeze_embeddings=True (the vocabulary's vectors are most of this encoder's weights: "
                      "frozen, they need no gradients or optimizer state; the layers above them train)")
-    choose_keep_best = base == E5_BASE and unset("keep_best")  # e5's measured rule; any other keeps cfg's
-    keep_best = E5_KEEP_BEST if choose_keep_best else cfg.keep_best
-    sized, why = batch_and_epochs_for_steps(cfg, n, unset, ENC_BATCH, ENC_TARGET_STEPS, ENC_MIN_EPOCHS, ENC_MAX_EPOCHS,
-                                            "; the best epoch by held-out loss is kept" if keep_best else
-                                            "; the last epoch is kept")
+    sized, why = head_schedule(cfg, n, unset, ENC_BATCH, ENC_TARGET_STEPS, ENC_MIN_EPOCHS, ENC_MAX_EPOCHS)
     update.update(sized)
     notes += why
     if unset("lr"):
@@ -105,11 +96,6 @@ def encoder_choices(cfg, n: int, unset, chosen: str | None, why: str = "") -> tu
             notes.append(f"classifier_head_init={E5_HEAD_INIT} (linear probe, then fine-tune, one learning rate for "
                          "head and body: the head alone 3.2 points above a random head at 20x the rate, mean of four "
                          "validation tasks; docs/training.md)")
-        if choose_keep_best:
-            update["keep_best"] = keep_best
-            notes.append(f"keep_best={keep_best} (the last epoch: on validation splits of four files, the epoch with "
-                         "the lowest held-out loss, chosen as train chooses, scored 3.0 points below it fused; "
-                         "docs/training.md)")
         if unset("classifier_fusion_weight"):
             update["classifier_fusion_weight"] = E5_FUSION_WEIGHT
             notes.append(f"classifier_fusion_weight={E5_FUSION_WEIGHT:g} (the head's share of the fused scores when "
