@@ -1,0 +1,88 @@
+"""DPO's learning rate on a labelled task, measured on a validation split of the TRAINING file only.
+
+`train/auto.py` sets DPO's rate as a tenth of the SFT rates of an earlier round; this script measures it. Each
+training row of a labelled task becomes a preference pair: the right label chosen, another label of the task
+rejected (drawn with a seeded generator, the same for every rate). That is the pair a reviewer's correction makes
+("not hardware: software"), on answers whose rightness is known. For each rate, `tuneforge train PAIRS
+--objective dpo --lr RATE` with no other flag (LoRA on the bundled base; batch, epochs and beta as chosen), then
+`tuneforge eval` on the validation rows, free decoding (`--no-constrained`): the answer must be the label.
+
+    python benchmarks/dpo_rate.py examples/invoice-categories/train.jsonl --rates auto,1e-4,5e-4 --work W
+
+`auto` is what `train` chooses with no --lr. The test file is never read. Per rate it prints validation accuracy,
+the share of answers outside the label set and the training time; W keeps the run folders, logs and eval files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def preference_pairs(train, seed: int) -> list[dict]:
+    """One pair per training row: its label chosen, another of the task's labels rejected (seeded)."""
+    from tuneforge.data.labels import label_set, normalise_answer
+
+    labels = sorted(label_set([e.answer for e in train]))
+    rng = random.Random(seed)
+    pairs = []
+    for e in train:
+        others = [label for label in labels if normalise_answer(label) != normalise_answer(e.answer)]
+        pairs.append({"prompt": e.prompt_messages, "chosen": e.answer, "rejected": rng.choice(others)})
+    return pairs
+
+
+def run(cmd: list[str], log: Path) -> float:
+    """Run a tuneforge command with its output in `log`; the wall seconds it took."""
+    t0 = time.perf_counter()
+    with log.open("w") as out:
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed (exit {done.returncode}); see {log}")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    from tuneforge.data.formats import load_examples
+    from tuneforge.data.split import split_examples
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("train_file")
+    ap.add_argument("--rates", default="auto,1e-4,5e-4", help="comma-separated; 'auto' leaves --lr unset")
+    ap.add_argument("--val", type=float, default=0.2, help="validation share of the training file")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--work", required=True)
+    args = ap.parse_args()
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    every, _ = load_examples(args.train_file)
+    train, val = split_examples(every, args.val, args.seed)
+    pairs_file, val_file = work / "pairs.jsonl", work / "validation.jsonl"
+    pairs_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preference_pairs(train, args.seed)))
+    val_file.write_text("".join(e.jsonl_line() + "\n" for e in val))
+    print(f"{args.train_file}: {len(train)} pairs / {len(val)} validation rows (split seed {args.seed})", flush=True)
+
+    tuneforge = [sys.executable, "-m", "tuneforge"]
+    for rate in args.rates.split(","):
+        out = work / f"lr_{rate}"
+        train_cmd = [*tuneforge, "train", str(pairs_file), "--objective", "dpo", "--out", str(out), "--overwrite",
+                     "--seed", str(args.seed), "--report-to", "none", "--no-progress"]
+        seconds = run(train_cmd + ([] if rate == "auto" else ["--lr", rate]), work / f"train_{rate}.log")
+        config = json.loads((out / "run.json").read_text())["config"]
+        run([*tuneforge, "eval", "--model", str(out), "--eval-data", str(val_file), "--no-baselines",
+             "--no-classical", "--no-constrained", "--out", str(work / f"eval_{rate}.json")],
+            work / f"eval_{rate}.log")
+        metrics = json.loads((work / f"eval_{rate}.json").read_text())["systems"]["fine-tuned"]["metrics"]
+        print(f"lr {config['lr']:g} ({rate}; batch {config['batch_size']}, {config['epochs']} epochs, beta "
+              f"{config['dpo_beta']:g}): validation accuracy {100 * metrics['accuracy']:.1f}%, outside the labels "
+              f"{100 * metrics['out_of_label_share']:.1f}%, training {seconds:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
