@@ -48,6 +48,7 @@ def run(cmd: list[str], log: Path) -> float:
 
 
 def main() -> None:
+    from tuneforge.atomic import write_lines_atomic
     from tuneforge.data.formats import load_examples
     from tuneforge.data.split import split_examples
 
@@ -64,8 +65,9 @@ def main() -> None:
     every, _ = load_examples(args.train_file)
     train, val = split_examples(every, args.val, args.seed)
     pairs_file, val_file = work / "pairs.jsonl", work / "validation.jsonl"
-    pairs_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preference_pairs(train, args.seed)))
-    val_file.write_text("".join(e.jsonl_line() + "\n" for e in val))
+    pairs = preference_pairs(train, args.seed)
+    write_lines_atomic(pairs_file, (json.dumps(p, ensure_ascii=False) + "\n" for p in pairs))
+    write_lines_atomic(val_file, (e.jsonl_line() + "\n" for e in val))
     print(f"{args.train_file}: {len(train)} pairs / {len(val)} validation rows (split seed {args.seed})", flush=True)
 
     tuneforge = [sys.executable, "-m", "tuneforge"]

@@ -89,14 +89,15 @@ def head_schedule(cfg, n: int, unset, batch_cap: int, target_steps: int, min_epo
         batch = min(batch_cap, n)
         update["batch_size"] = batch
         notes.append(f"batch_size={batch} (classification: short inputs, {batch_cap} per step)")
-    keep_best = HEAD_KEEP_BEST if unset("keep_best") else cfg.keep_best
+    choose_keep_best = unset("keep_best")
+    keep_best = HEAD_KEEP_BEST if choose_keep_best else cfg.keep_best
     if unset("epochs"):
         per_epoch = math.ceil(n / (batch * cfg.grad_accum))
         update["epochs"] = max(min_epochs, min(max_epochs, math.ceil(target_steps / per_epoch)))
         kept = "the best epoch by held-out loss is kept" if keep_best else "the last epoch is kept"
         notes.append(f"epochs={update['epochs']} ({n} examples / batch {batch}: about {target_steps} steps, "
                      f"{min_epochs}..{max_epochs} epochs; {kept})")
-    if unset("keep_best"):
+    if choose_keep_best:
         update["keep_best"] = keep_best
         notes.append(f"keep_best={keep_best} (the last epoch: on validation splits of four files, the epoch of lowest "
                      "held-out loss, chosen as train chooses, scored lower in total for each of the three heads "
