@@ -37,6 +37,13 @@ def preference_pairs(train, seed: int) -> list[dict]:
     return pairs
 
 
+def write_pairs(path: Path, examples, seed: int) -> None:
+    """`preference_pairs` of `examples` as a pair file that `tuneforge train --objective dpo` reads."""
+    from tuneforge.atomic import write_lines_atomic
+
+    write_lines_atomic(path, (json.dumps(p, ensure_ascii=False) + "\n" for p in preference_pairs(examples, seed)))
+
+
 def run(cmd: list[str], log: Path) -> float:
     """Run a tuneforge command with its output in `log`; the wall seconds it took."""
     t0 = time.perf_counter()
@@ -65,8 +72,7 @@ def main() -> None:
     every, _ = load_examples(args.train_file)
     train, val = split_examples(every, args.val, args.seed)
     pairs_file, val_file = work / "pairs.jsonl", work / "validation.jsonl"
-    pairs = preference_pairs(train, args.seed)
-    write_lines_atomic(pairs_file, (json.dumps(p, ensure_ascii=False) + "\n" for p in pairs))
+    write_pairs(pairs_file, train, args.seed)
     write_lines_atomic(val_file, (e.jsonl_line() + "\n" for e in val))
     print(f"{args.train_file}: {len(train)} pairs / {len(val)} validation rows (split seed {args.seed})", flush=True)
 

@@ -169,10 +169,10 @@ class TrainConfig(DataOptions):
 
     @property
     def shares_prefix(self) -> bool:
-        """Whether training runs a prompt start shared by a batch once (train/objective.py): SFT only, not with
-        packing (one row already) nor gradient checkpointing (the prefix runs through a KV cache, which it turns
-        off). The estimator counts the same work (data/estimate.py)."""
-        return self.share_prefix and self.objective == "sft" and not self.packing and not self.gradient_checkpointing
+        """Whether training runs a prompt start shared by a batch once (train/objective.py): SFT and DPO (whose
+        chosen and rejected rows share it too), not with packing (one row already) nor gradient checkpointing (the
+        prefix runs through a KV cache, which it turns off). The estimator counts the same work (data/estimate.py)."""
+        return self.share_prefix and not self.packing and not self.gradient_checkpointing
 
     def target_modules(self) -> str | list[str]:
         if self.lora_targets.strip() == "all-linear":

@@ -152,11 +152,19 @@ def test_a_shared_prompt_start_is_counted_once_per_batch(tiny_model_dir):
             == 3_200, off
     short = estimate.estimate_training(shape, tokens, cfg, shared_prefix=MIN_SHARED_PREFIX - 1)
     assert short.computed_tokens == 3_200
+    # A DPO item is a chosen and a rejected row (50 tokens each here) under one prompt: the 16 rows of a micro-batch
+    # run it once, and so do the two rows of one pair alone.
+    dpo = cfg.model_copy(update={"objective": "dpo"})
+    pairs = estimate.estimate_training(shape, tokens, dpo, shared_prefix=30)
+    assert pairs.computed_tokens == 3_200 - 2 * (2 * 16 - 2) * 30 and any("batch of 16 rows" in a for a in pairs.assumptions)
+    one = estimate.estimate_training(shape, tokens, dpo.model_copy(update={"batch_size": 1}), shared_prefix=30)
+    assert one.computed_tokens == 3_200 - 2 * 16 * 30
 
 
-def test_the_estimate_counts_the_tokens_the_trainer_computes(tmp_path, tiny_model_dir, one_torch_thread):
+@pytest.mark.parametrize("objective", ["sft", "dpo"])
+def test_the_estimate_counts_the_tokens_the_trainer_computes(objective, tmp_path, tiny_model_dir, one_torch_thread):
     """What the report predicts as computed tokens is what the run records having computed (run.json), and the
-    throughput a later estimate reads back is in the same unit."""
+    throughput a later estimate reads back is in the same unit; for preference pairs too."""
     from tuneforge.config import TrainConfig
     from tuneforge.data.formats import inspect_file
     from tuneforge.data.readiness import BaseModelInfo
@@ -169,10 +177,13 @@ def test_the_estimate_counts_the_tokens_the_trainer_computes(tmp_path, tiny_mode
     rows = [chat_row(f"{w} invoice line {k}", LABELS[k % 4], system="Answer with the ledger category of the line. "
                      "The categories are software, travel, hardware and telecom; answer with one of them only.")
             for k, w in enumerate(words)]
+    if objective == "dpo":  # each row's label chosen over the next label
+        rows = [{"prompt": r["messages"][:-1], "chosen": LABELS[k % 4], "rejected": LABELS[(k + 1) % 4]}
+                for k, r in enumerate(rows)]
     data = write_jsonl(tmp_path / "d.jsonl", rows)
     cfg = TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(tmp_path / "run"), epochs=2, batch_size=4,
                       lora_r=4, max_seq_len=256, eval_split=0.0, progress=False, precision="fp32",
-                      variant_type="generative", report_to="none")
+                      variant_type="generative", report_to="none", objective=objective)
     tok, limit, folder, note = load_length_tokenizer(cfg.base, cfg.max_seq_len)
     predicted = assess(inspect_file(data), str(data), None, BaseModelInfo(cfg.base, tok, limit, folder, note),
                        cfg).estimate

@@ -205,3 +205,29 @@ def test_training_curve_is_unchanged_by_the_switch(switch, label_data, tiny_mode
                      log=lambda *_: None)
     assert _curve(switched) == pytest.approx(_curve(plain), rel=1e-4)
     assert len(_curve(plain)) == 6
+
+
+def test_dpo_runs_the_shared_prompt_once_with_the_same_curve(label_data, tiny_model_dir, tmp_path):
+    """A DPO batch's chosen and rejected rows all start with the system prompt: the shared-prefix layout runs it
+    once for the batch's 2 x pairs rows, and the losses and reward accuracies stay the plain layout's."""
+    from tuneforge.data.formats import load_examples
+    from conftest import write_jsonl
+
+    examples, _ = load_examples(label_data)
+    labels = sorted({e.answer for e in examples})
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", [
+        {"prompt": e.prompt_messages, "chosen": e.answer, "rejected": labels[(labels.index(e.answer) + 1) % len(labels)]}
+        for e in examples])
+    args = dict(data=str(pairs), base=str(tiny_model_dir), objective="dpo", epochs=2, batch_size=4, lr=5e-3,
+                lora_r=4, lora_dropout=0.0, eval_split=0.2, progress=False, precision="fp32", report_to="none")
+    plain = train(TrainConfig(out=str(tmp_path / "plain"), share_prefix=False, **args), log=lambda *_: None)
+    shared = train(TrainConfig(out=str(tmp_path / "shared"), share_prefix=True, **args), log=lambda *_: None)
+
+    def records(out):
+        return [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+
+    assert [r["loss"] for r in records(shared)] == pytest.approx([r["loss"] for r in records(plain)], rel=1e-4)
+    assert [r["reward_accuracy"] for r in records(shared)] == [r["reward_accuracy"] for r in records(plain)]
+    run = {name: json.loads((out / "run.json").read_text()) for name, out in (("plain", plain), ("shared", shared))}
+    assert run["shared"]["trained_tokens"] == run["plain"]["trained_tokens"] == run["plain"]["computed_tokens"]
+    assert run["shared"]["computed_tokens"] < 0.8 * run["shared"]["trained_tokens"]

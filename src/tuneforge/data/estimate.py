@@ -255,9 +255,12 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     adapter = method != "full"
     lengths = sorted(min(n, cfg.max_seq_len) for n in token_counts) or [0]
     tokens = _trained_tokens(lengths, cfg, world)
-    shared = shared_prefix if cfg.shares_prefix and shared_prefix >= MIN_SHARED_PREFIX and cfg.batch_size > 1 else 0
-    # Per epoch, every micro-batch of `batch_size` rows runs the shared start once instead of once per row.
-    skipped = (len(lengths) - math.ceil(len(lengths) / cfg.batch_size)) * shared
+    # A DPO item is two rows (chosen, rejected) that share their prompt, so even one pair runs it once for both.
+    rows = 2 if cfg.objective == "dpo" else 1
+    shares = cfg.shares_prefix and shared_prefix >= MIN_SHARED_PREFIX and cfg.batch_size * rows > 1
+    shared = shared_prefix if shares else 0
+    # Per epoch, every micro-batch of `batch_size` items runs the shared start once instead of once per row.
+    skipped = (rows * len(lengths) - math.ceil(len(lengths) / cfg.batch_size)) * shared
     computed = round(tokens * (1 - skipped / max(sum(lengths), 1)))
     measured = measured_throughput(base_name, method)
     if measured:
@@ -302,7 +305,7 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     ]
     if shared:
         assumptions.append(f"a {shared}-token prompt start shared by every example runs once per batch of "
-                           f"{cfg.batch_size}, not once per row (--no-share-prefix turns that off)")
+                           f"{cfg.batch_size * rows} rows, not once per row (--no-share-prefix turns that off)")
     return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions, computed, shared)
 
 

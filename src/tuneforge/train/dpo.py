@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 from tuneforge.chat_encoding import Encoded, encode_conversation
 from tuneforge.errors import UserError
-from tuneforge.train.collate import collate
-from tuneforge.train.objective import Objective
+from tuneforge.train.objective import Objective, batch_layout
 
 
 @dataclass
@@ -34,9 +33,11 @@ def encode_pair(tokenizer, pair, max_len: int) -> EncodedPair:
     )
 
 
-def collate_pairs(batch: list[EncodedPair], pad_id: int) -> dict:
-    """One padded batch: chosen answers in the first half of the rows, rejected in the second."""
-    return collate([p.chosen for p in batch] + [p.rejected for p in batch], pad_id)
+def collate_pairs(batch: list[EncodedPair], layout) -> dict:
+    """One batch of `layout` (train/objective.py batch_layout): chosen answers in the first half of the rows,
+    rejected in the second. A pair's two rows share their whole prompt, so the shared-prefix layout runs the prompt
+    start common to the batch (the system prompt, usually) once for all 2 x pairs rows."""
+    return layout([p.chosen for p in batch] + [p.rejected for p in batch])
 
 
 def make_dpo_loss(model, beta: float):
@@ -77,16 +78,17 @@ def dpo_objective(cfg, tokenizer, train_pairs, eval_pairs) -> Objective:
         raise UserError(f"{cfg.data}: lines {empty[:10]} have no answer tokens left (max_seq_len too small?)")
     if cfg.packing:
         raise UserError("packing is not supported with objective 'dpo' (pairs are compared row by row)")
-    pad_id = tokenizer.pad_token_id
+    layout = batch_layout(cfg, tokenizer.pad_token_id)
     return Objective(
         name="dpo",
         train=train_enc,
         eval=eval_enc,
         length=lambda p: len(p.chosen.input_ids) + len(p.rejected.input_ids),
         weight=lambda p: 1,
-        collate=lambda b: collate_pairs(b, pad_id),
+        collate=lambda b: collate_pairs(b, layout),
         make_loss=lambda model: make_dpo_loss(model, cfg.dpo_beta),
         answer_tokens=lambda p: p.chosen.n_answer_tokens + p.rejected.n_answer_tokens,
+        rows=lambda p: [p.chosen, p.rejected],
         unit="pairs",
         # Share of the last micro-batch's pairs where the policy prefers the chosen answer more than the reference.
         step_metrics=lambda loss: {"reward_accuracy": loss.last_correct / max(loss.last_pairs, 1)},

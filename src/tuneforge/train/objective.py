@@ -24,6 +24,7 @@ class Objective:
     collate: Callable[[list], dict]
     make_loss: Callable[[object], object]  # model -> nn.Module whose forward(batch) gives (loss sum, units)
     answer_tokens: Callable[[object], int]  # answer positions of one item, where logits are computed (estimate)
+    rows: Callable[[object], list] = lambda item: [item]  # the encoded conversations one item trains on
     truncated: int = 0
     unit: str = "answer_tokens"  # what `weight` counts, as run.json names it
     # Extra figures to log at a step, read from the (unwrapped) loss module after its forward passes.
@@ -34,7 +35,8 @@ def encode_all(tokenizer, examples, max_len: int) -> list[Encoded]:
     return [encode_conversation(tokenizer, ex.messages, max_len) for ex in examples]
 
 
-def _batch_layout(cfg, pad_id: int):
+def batch_layout(cfg, pad_id: int):
+    """How a micro-batch's encoded rows become tensors: packed, shared prompt prefix, or padded (TrainConfig)."""
     if cfg.packing:
         return collate_packed
     if cfg.shares_prefix:
@@ -57,7 +59,7 @@ def sft_objective(cfg, tokenizer, train_examples, eval_examples) -> Objective:
         eval=eval_enc,
         length=lambda e: len(e.input_ids),
         weight=trained_positions,
-        collate=_batch_layout(cfg, pad_id),
+        collate=batch_layout(cfg, pad_id),
         make_loss=lambda model: AnswerLoss(model, cfg.loss_chunk_size),
         step_metrics=lambda loss: loss.take_token_accuracy(),
         answer_tokens=lambda e: e.n_answer_tokens,

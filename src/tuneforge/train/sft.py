@@ -329,7 +329,8 @@ def setup(cfg: TrainConfig, log=print) -> Run | Path:
     scheduler = _make_scheduler(optimizer, cfg, total_steps)
     estimate = estimate_training(model_shape(base.path), lengths, cfg, cfg.base,
                                  [objective.answer_tokens(item) for item in objective.train], world, precision,
-                                 shared_prefix_length(objective.train) if cfg.shares_prefix else 0)
+                                 shared_prefix_length([r for item in objective.train for r in objective.rows(item)])
+                                 if cfg.shares_prefix else 0)
     say(estimate.describe())
     loss_module, optimizer = accelerator.prepare(objective.make_loss(model), optimizer)
     return Run(cfg, say, out, accelerator, data, base, tokenizer, objective, model, trainable, optimizer, scheduler,
@@ -453,7 +454,7 @@ def _optimizer_step(run: Run, step_plan, state: LoopState, step_index: int, spee
     for k, micro in enumerate(mine):
         batch = _to(objective.collate([objective.train[i] for i in micro]), acc.device)
         if "prefix_ids" in batch:  # the shared-prefix layout (train/collate.py) chose to run this prefix once
-            local[1] += (len(micro) - 1) * batch["prefix_ids"].shape[1]
+            local[1] += (batch["input_ids"].shape[0] - 1) * batch["prefix_ids"].shape[1]
         # Gradients are all-reduced once per step, on the last micro-batch.
         sync = nullcontext() if k == len(mine) - 1 else acc.no_sync(run.loss_module)
         with sync:
