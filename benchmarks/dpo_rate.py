@@ -11,6 +11,16 @@ rejected (drawn with a seeded generator, the same for every rate). That is the p
 
 `auto` is what `train` chooses with no --lr. The test file is never read. Per rate it prints validation accuracy,
 the share of answers outside the label set and the training time; W keeps the run folders, logs and eval files.
+
+DPO from the base model cannot be judged by the task metric (the base never answers with a label), so DPO is
+meant to run on an SFT variant. `--sft` first trains one on the split's training rows (`tuneforge train TRAIN
+--variant-type generative`, no other flag: a full fine-tune of the bundled base) and evaluates it as the starting
+point; `--base FOLDER` starts DPO from such a run folder (or a merged export) trained earlier; `--rates ''`
+stops after the SFT variant. Two rates on two cores, sharing one SFT variant:
+
+    python benchmarks/dpo_rate.py TRAIN --sft --rates '' --work W0
+    python benchmarks/dpo_rate.py TRAIN --base W0/sft --rates auto --work W1 &
+    python benchmarks/dpo_rate.py TRAIN --base W0/sft --rates 1e-4 --work W2
 """
 
 from __future__ import annotations
@@ -65,6 +75,9 @@ def main() -> None:
     ap.add_argument("--val", type=float, default=0.2, help="validation share of the training file")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--work", required=True)
+    start = ap.add_mutually_exclusive_group()
+    start.add_argument("--sft", action="store_true", help="train an SFT variant on the training rows first")
+    start.add_argument("--base", help="DPO starts from this transformers folder (a full fine-tune's run folder)")
     args = ap.parse_args()
 
     work = Path(args.work)
@@ -77,19 +90,37 @@ def main() -> None:
     print(f"{args.train_file}: {len(train)} pairs / {len(val)} validation rows (split seed {args.seed})", flush=True)
 
     tuneforge = [sys.executable, "-m", "tuneforge"]
-    for rate in args.rates.split(","):
+    common = ["--seed", str(args.seed), "--report-to", "none", "--no-progress", "--overwrite"]
+
+    def validation(model: Path, name: str) -> str:
+        """`tuneforge eval` of `model` on the validation rows, free decoding: the figures printed."""
+        run([*tuneforge, "eval", "--model", str(model), "--eval-data", str(val_file), "--no-baselines",
+             "--no-classical", "--no-constrained", "--out", str(work / f"eval_{name}.json")], work / f"eval_{name}.log")
+        metrics = json.loads((work / f"eval_{name}.json").read_text())["systems"]["fine-tuned"]["metrics"]
+        return (f"validation accuracy {100 * metrics['accuracy']:.1f}%, outside the labels "
+                f"{100 * metrics['out_of_label_share']:.1f}%")
+
+    base = Path(args.base) if args.base else None
+    if args.sft:
+        base, train_file = work / "sft", work / "train.jsonl"
+        write_lines_atomic(train_file, (e.jsonl_line() + "\n" for e in train))
+        seconds = run([*tuneforge, "train", str(train_file), "--variant-type", "generative", "--out", str(base),
+                       *common], work / "train_sft.log")
+        config = json.loads((base / "run.json").read_text())["config"]
+        if config["method"] != "full":  # DPO's --base must be a transformers folder, which an adapter folder is not
+            raise SystemExit(f"the SFT variant trained {config['method']}, not full: export it merged "
+                             f"(tuneforge models export {base} --format merged) and pass --base")
+        print(f"SFT variant ({config['method']}, lr {config['lr']:g}, batch {config['batch_size']}, "
+              f"{config['epochs']} epochs): {validation(base, 'sft')}, training {seconds:.0f} s", flush=True)
+    for rate in [r for r in args.rates.split(",") if r]:
         out = work / f"lr_{rate}"
-        train_cmd = [*tuneforge, "train", str(pairs_file), "--objective", "dpo", "--out", str(out), "--overwrite",
-                     "--seed", str(args.seed), "--report-to", "none", "--no-progress"]
+        train_cmd = [*tuneforge, "train", str(pairs_file), "--objective", "dpo", "--out", str(out), *common,
+                     *(["--base", str(base)] if base else [])]
         seconds = run(train_cmd + ([] if rate == "auto" else ["--lr", rate]), work / f"train_{rate}.log")
         config = json.loads((out / "run.json").read_text())["config"]
-        run([*tuneforge, "eval", "--model", str(out), "--eval-data", str(val_file), "--no-baselines",
-             "--no-classical", "--no-constrained", "--out", str(work / f"eval_{rate}.json")],
-            work / f"eval_{rate}.log")
-        metrics = json.loads((work / f"eval_{rate}.json").read_text())["systems"]["fine-tuned"]["metrics"]
         print(f"lr {config['lr']:g} ({rate}; batch {config['batch_size']}, {config['epochs']} epochs, beta "
-              f"{config['dpo_beta']:g}): validation accuracy {100 * metrics['accuracy']:.1f}%, outside the labels "
-              f"{100 * metrics['out_of_label_share']:.1f}%, training {seconds:.0f} s", flush=True)
+              f"{config['dpo_beta']:g}, from {base or 'the base model'}): {validation(out, rate)}, "
+              f"training {seconds:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

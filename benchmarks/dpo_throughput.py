@@ -8,10 +8,13 @@ exact (tests/unit/test_train_efficiency.py): this script first compares the loss
 pairs under both layouts at the same weights, then times them and compares their loss curves.
 
 Pairs are built as in benchmarks/dpo_rate.py: each training row's label chosen, another label rejected (seeded).
-Each layout runs `tuneforge train PAIRS --objective dpo --max-steps N` with no other flag, one after another, in
-rounds that alternate the order (a drifting machine then biases neither side). Printed per layout: real tokens/s
-over steps 2..N from metrics.jsonl (step 1 warms up; loading and saving are outside the window), the share of
-tokens computed, and the ratio shared / padded; then the largest relative difference between the loss curves.
+Each layout runs `tuneforge train PAIRS --objective dpo --max-steps N` with no other flag, and a third side SFT
+LoRA on the training file itself (`--variant-type generative --method lora`: the chosen conversations alone), one
+after another, in rounds that alternate the order (a drifting machine then biases no side). Printed per side: real
+tokens/s over steps 2..N from metrics.jsonl (step 1 warms up; loading and saving are outside the window), the
+share of tokens computed and computed tokens/s; then the ratio shared / padded, the largest relative difference
+between the two DPO loss curves, and what a DPO computed token costs against an SFT one (a policy pass with its
+backward, plus the reference pass), the figure the training estimate scales SFT's measured throughput by.
 
     python benchmarks/dpo_throughput.py --steps 12 --rounds 2 --work W     # pin it: taskset -c 0, 1 thread
 """
@@ -29,13 +32,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dpo_rate import write_pairs  # noqa: E402  (the same pairs the rate benchmark trains on)
 
-LAYOUTS = {"padded": "--no-share-prefix", "shared": "--share-prefix"}
+# Each side: (trains on the pairs, or on the training file itself; its flags). `sft` is SFT LoRA on the chosen
+# conversations alone, the yardstick the training estimate's throughput is measured in (data/estimate.py).
+SIDES = {
+    "padded": ("pairs", ["--objective", "dpo", "--no-share-prefix"]),
+    "shared": ("pairs", ["--objective", "dpo"]),
+    "sft": ("train", ["--variant-type", "generative", "--method", "lora"]),
+}
 
 
-def train(pairs: Path, out: Path, flag: str, steps: int, seed: int) -> list[dict]:
-    """One DPO run of `steps` optimizer steps; its per-step records from metrics.jsonl."""
-    cmd = [sys.executable, "-m", "tuneforge", "train", str(pairs), "--objective", "dpo", "--max-steps", str(steps),
-           "--seed", str(seed), "--out", str(out), "--overwrite", "--report-to", "none", "--no-progress", flag]
+def train(data: Path, out: Path, flags: list[str], steps: int, seed: int) -> list[dict]:
+    """One run of `steps` optimizer steps; its per-step records from metrics.jsonl."""
+    cmd = [sys.executable, "-m", "tuneforge", "train", str(data), "--max-steps", str(steps), "--seed", str(seed),
+           "--out", str(out), "--overwrite", "--report-to", "none", "--no-progress", *flags]
     log = out.with_suffix(".log")
     with log.open("w") as sink:
         if subprocess.run(cmd, stdout=sink, stderr=subprocess.STDOUT).returncode:
@@ -110,21 +119,28 @@ def main() -> None:
     print(f"one batch of 8 pairs, same weights: loss differs by {loss_diff:.1e}, gradient by {grad_diff:.1e} "
           "(relative)", flush=True)
 
-    rates: dict[str, list[float]] = {name: [] for name in LAYOUTS}
+    files = {"pairs": pairs, "train": Path(args.train_file)}
+    rates: dict[str, list[tuple[float, float]]] = {name: [] for name in SIDES}
     curves: dict[str, list[float]] = {}
     for k in range(args.rounds):
-        order = list(LAYOUTS) if k % 2 == 0 else list(reversed(LAYOUTS))
+        order = list(SIDES) if k % 2 == 0 else list(reversed(SIDES))
         for name in order:
-            steps = train(pairs, work / f"{name}_{k}", LAYOUTS[name], args.steps, args.seed)
+            data, flags = SIDES[name]
+            steps = train(files[data], work / f"{name}_{k}", flags, args.steps, args.seed)
             rate, share = window_rate(steps)
-            rates[name].append(rate)
+            rates[name].append((rate, rate * share))
             curves.setdefault(name, [s["loss"] for s in steps])
-            print(f"round {k + 1} {name:7s} {rate:7.1f} real tokens/s, {100 * share:5.1f}% of them computed",
-                  flush=True)
-    padded, shared = (statistics.median(rates[n]) for n in ("padded", "shared"))
-    print(f"\nmedian real tokens/s: padded {padded:.1f}, shared {shared:.1f}; shared / padded = {shared / padded:.2f}x")
+            print(f"round {k + 1} {name:7s} {rate:7.1f} real tokens/s, {100 * share:5.1f}% of them computed "
+                  f"({rate * share:.1f}/s)", flush=True)
+    real = {name: statistics.median(r for r, _ in rates[name]) for name in SIDES}
+    computed = {name: statistics.median(c for _, c in rates[name]) for name in SIDES}
+    print(f"\nmedian real tokens/s: padded {real['padded']:.1f}, shared {real['shared']:.1f}; shared / padded = "
+          f"{real['shared'] / real['padded']:.2f}x")
     diff = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(curves["shared"], curves["padded"]))
     print(f"loss curves over {len(curves['padded'])} steps: largest relative difference {diff:.2e}")
+    print(f"median computed tokens/s: SFT LoRA {computed['sft']:.1f}, DPO (shared) {computed['shared']:.1f}, DPO "
+          f"(padded) {computed['padded']:.1f}; a DPO computed token costs {computed['sft'] / computed['shared']:.2f}x "
+          f"(shared) / {computed['sft'] / computed['padded']:.2f}x (padded) an SFT one")
 
 
 if __name__ == "__main__":

@@ -110,6 +110,20 @@ MUTATIONS = [
              [('            local[1] += (batch["input_ids"].shape[0] - 1) * batch["prefix_ids"].shape[1]',
                '            local[1] += (len(micro) - 1) * batch["prefix_ids"].shape[1]')],
              ["tests/unit/test_data_report.py::test_the_estimate_counts_the_tokens_the_trainer_computes"]),
+    Mutation("dpo-token-priced-as-sft", "the estimate prices a DPO token as an SFT token (no reference pass)",
+             "data/estimate.py", [("        tps /= DPO_TOKEN_COST\n", "        pass\n")],
+             ["tests/unit/test_data_report.py::"
+              "test_a_dpo_token_is_estimated_dearer_than_an_sft_token_and_either_run_measures_both"]),
+    Mutation("dpo-run-read-as-sft-pace", "a measured DPO run's rate is read as an SFT run's",
+             "data/estimate.py",
+             [('    return float(run["computed_tokens_per_s"]) * (DPO_TOKEN_COST if run.get("objective") == "dpo" else 1.0)',
+               '    return float(run["computed_tokens_per_s"])')],
+             ["tests/unit/test_data_report.py::"
+              "test_a_dpo_token_is_estimated_dearer_than_an_sft_token_and_either_run_measures_both"]),
+    Mutation("pairs-under-sft-unsaid", "a pair file trained with no --objective drops its rejected answers unsaid",
+             "train/defaults.py", [("    notes += _pairs_under_sft(cfg, train, unset)\n", "")],
+             ["tests/unit/test_train_defaults.py::"
+              "test_preference_pairs_under_the_default_objective_are_said_to_train_on_the_chosen_answers"]),
     Mutation("old-cache-name", "the KV cache is passed by its deprecated name", "models/transformers_api.py",
              [('return "cache" if "cache" in', 'return "past_key_values" if "cache" in')],
              ["tests/unit/test_no_library_warnings.py"]),

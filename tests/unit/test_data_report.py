@@ -273,6 +273,30 @@ def test_a_full_fine_tune_is_estimated_from_a_full_run_else_from_an_adapter_run_
     assert "development machine" in unmeasured.assumptions[0]
 
 
+def test_a_dpo_token_is_estimated_dearer_than_an_sft_token_and_either_run_measures_both(tiny_model_dir):
+    """DPO runs a reference pass besides the policy's: the same tokens take DPO_TOKEN_COST x SFT's time, and a run
+    of one objective on this machine sets the other's rate through the same factor."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.paths import runs_dir
+
+    shape = estimate.model_shape(tiny_model_dir)
+    sft = TrainConfig(data="d.jsonl", epochs=1)
+    dpo = sft.model_copy(update={"objective": "dpo"})
+    assert estimate.DPO_TOKEN_COST > 1
+    reference = {name: estimate.estimate_training(shape, [100] * 10, cfg, base_name="mybase")
+                 for name, cfg in (("sft", sft), ("dpo", dpo))}
+    assert reference["dpo"].seconds == pytest.approx(reference["sft"].seconds * estimate.DPO_TOKEN_COST)
+    assert "a DPO token taken as" in reference["dpo"].assumptions[0]
+    assert "DPO" not in reference["sft"].assumptions[0]
+    (runs_dir() / "pairs").mkdir()
+    (runs_dir() / "pairs" / "run.json").write_text(json.dumps({
+        "base": {"name": "mybase"}, "method": "lora", "objective": "dpo", "computed_tokens_per_s": 60.0,
+        "created_at": "2026-01-01T00:00:00+00:00"}))
+    assert estimate.estimate_training(shape, [100] * 10, dpo, base_name="mybase").tokens_per_s == pytest.approx(60.0)
+    assert estimate.estimate_training(shape, [100] * 10, sft, base_name="mybase").tokens_per_s == pytest.approx(
+        60.0 * estimate.DPO_TOKEN_COST)
+
+
 def test_a_heads_estimate_counts_the_layers_it_trains(monkeypatch):
     """A head on a decoder trains the top classifier_layers of the classifier_depth it keeps (the rest run once); a
     sentence encoder trains whole. The reference is measured on e5: 453 tokens/s on its 21.5M layer weights, plus

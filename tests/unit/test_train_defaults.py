@@ -157,6 +157,18 @@ def test_dpo_and_explicit_generative_stay_generative():
     assert cfg.variant_type == "generative" and "variant_type" not in _chosen(notes)
 
 
+def test_preference_pairs_under_the_default_objective_are_said_to_train_on_the_chosen_answers():
+    """SFT reads a pair file's chosen answers; with no --objective the run says so, and how to learn the pairs."""
+    pairs = [Example(e.messages, meta={"rejected": "label_x"}) for e in _labels(60, 4)]
+    cfg, notes = choose_defaults(TrainConfig(data="x.jsonl"), pairs[:40] + _labels(20, 4))
+    assert cfg.objective == "sft"
+    said = next(n for n in notes if n.startswith("objective="))
+    assert "40 of 60 rows are preference pairs" in said and "--objective dpo" in said
+    for given in (TrainConfig(data="x.jsonl", objective="sft"), TrainConfig(data="x.jsonl", objective="dpo")):
+        assert "objective" not in _chosen(choose_defaults(given, pairs)[1])
+    assert "objective" not in _chosen(choose_defaults(TrainConfig(data="x.jsonl"), _labels(60, 4))[1])
+
+
 def test_classification_of_free_text_is_refused_clearly():
     from tuneforge.train.classification import label_forms
 

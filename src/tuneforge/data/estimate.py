@@ -44,6 +44,13 @@ MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors head
 # 243,102 tokens): LoRA r=16 at 92.8 computed tokens/s, full fine-tuning at 86.8 (benchmarks/RESULTS.md, "Full
 # fine-tuning as the no-flag method"). A run of the same method on this machine, when there is one, takes precedence.
 FULL_FINETUNE_SLOWDOWN = 1.07
+# A DPO computed token against an SFT one: its policy pass with backward, plus the reference pass (the base with the
+# adapter off, under no_grad). Measured on 2026-12-01 with benchmarks/dpo_throughput.py on one pinned core (AMD EPYC
+# with AVX-512): the invoice demo's pairs at the default shared-prompt layout, 58.4 and 55.7 computed tokens/s,
+# against SFT LoRA on the same rows at 84.9 and 87.2, in two rounds; the ratio of the medians. (Padded, DPO computes
+# the prompt too and its token costs 1.11x: the estimate is long for --no-share-prefix.) Measured runs of either
+# objective convert through it, so one run on this machine serves both estimates.
+DPO_TOKEN_COST = 1.51
 # A classification head's run (train/classification.py): the tokens the head reads x the parameters of the layers
 # it trains, plus costs its tokens do not drive (loading, the linear probe, the n-gram fusion, calibration, saving).
 # Measured on 2026-12-01 with `tuneforge train FILE [--epochs E]` on one pinned idle core of the development machine
@@ -170,10 +177,11 @@ def thread_speedup(kind: str, threads: int | None) -> float:
 
 
 def _pace(run: dict, kind: str) -> float:
-    """A run's tokens/s as the estimate counts them: a head's fixed costs are CLS_FIXED_TOKENS tokens of its work."""
+    """A run's tokens/s as the estimate counts them: a head's fixed costs are CLS_FIXED_TOKENS tokens of its work,
+    and a DPO run's tokens are counted as SFT tokens (DPO_TOKEN_COST each)."""
     if kind == "classification" and run.get("trained_tokens") and run.get("wall_time_s"):
         return (run["trained_tokens"] + CLS_FIXED_TOKENS) / run["wall_time_s"]
-    return float(run["computed_tokens_per_s"])
+    return float(run["computed_tokens_per_s"]) * (DPO_TOKEN_COST if run.get("objective") == "dpo" else 1.0)
 
 
 def measured_throughput(base_name: str | None, method: str = "lora",
@@ -275,6 +283,9 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
         if not adapter:
             tps /= FULL_FINETUNE_SLOWDOWN
             source += f", full fine-tuning taken as {FULL_FINETUNE_SLOWDOWN}x LoRA's time per token (measured)"
+    if cfg.objective == "dpo":  # the rates above are SFT's (a DPO run's is converted by _pace)
+        tps /= DPO_TOKEN_COST
+        source += f", a DPO token taken as {DPO_TOKEN_COST:g}x an SFT token's time (its reference pass; measured)"
     tps *= world
     seconds = computed / tps if tps > 0 else float("nan")
     seq = p95_length(lengths)  # a batch is padded to its longest: the p95 stands for a typical batch's

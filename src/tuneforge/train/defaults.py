@@ -50,6 +50,18 @@ LORA_SETTINGS = ("lr", "lora_r", "lora_alpha", "lora_dropout", "lora_targets")
 FULL_KEEP_CHECKPOINTS = 1  # ~1.6 GB per step checkpoint of the 135M base; the newest still resumes the run exactly
 
 
+def _pairs_under_sft(cfg, train: list, unset) -> list[str]:
+    """The note that SFT, the objective when none is given, drops a preference pair's rejected answer. DPO is not
+    chosen for pair files: from the base it learned the pairs' preferences but never the answers' form
+    (benchmarks/RESULTS.md, "DPO's learning rate"), so SFT on the chosen answers is the first stage either way."""
+    pairs = sum(e.is_preference for e in train)
+    if not pairs or cfg.objective != "sft" or not unset("objective"):
+        return []
+    return [f"objective=sft ({pairs} of {len(train)} rows are preference pairs: SFT learns their chosen answers and "
+            "leaves the rejected ones out; --objective dpo learns the preferences, best from an SFT variant as "
+            "--base; docs/training.md)"]
+
+
 def choose_variant_type(cfg, answers: list[str]) -> tuple[str, str | None]:
     labels = label_set(answers)
     if is_encoder_base(cfg.base):
@@ -170,6 +182,7 @@ def choose_defaults(cfg, train: list, world: int = 1, params_of=base_parameters)
     n = len(train)
     variant, why = choose_variant_type(cfg, [e.answer for e in train])
     update, notes = {"variant_type": variant}, ([f"variant_type={why}"] if why else [])
+    notes += _pairs_under_sft(cfg, train, unset)
     if variant == "classification":
         more, more_notes = _classification_choices(cfg, n, unset, [e.user_text for e in train])
         more_notes += fusion_notes(cfg, unset, more.get("classifier_fusion_weight", cfg.classifier_fusion_weight))
