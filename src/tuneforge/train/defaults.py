@@ -58,8 +58,8 @@ def _pairs_under_sft(cfg, train: list, unset) -> list[str]:
     if not pairs or cfg.objective != "sft" or not unset("objective"):
         return []
     return [f"objective=sft ({pairs} of {len(train)} rows are preference pairs: SFT learns their chosen answers and "
-            "leaves the rejected ones out; --objective dpo learns the preferences, best from an SFT variant as "
-            "--base; docs/training.md)"]
+            "leaves the rejected ones out; --objective dpo learns the preferences, from a base that already answers "
+            "in the task's form, such as an SFT variant as --base; docs/training.md)"]
 
 
 def choose_variant_type(cfg, answers: list[str]) -> tuple[str, str | None]:
