@@ -407,13 +407,17 @@ class DataReportConfig(DataOptions):
         None, description="Fine-tuning method to estimate (default: the one `tuneforge train` would choose).")
     epochs: Optional[int] = Field(None, ge=1, description="Epochs to estimate (default: train's choice).")
     batch_size: Optional[int] = Field(None, ge=1, description="Batch size to estimate (default: train's choice).")
+    objective: Optional[Literal["sft", "dpo"]] = Field(
+        None, description="Objective to estimate (default: train's, 'sft'); 'dpo' estimates learning a pair file's "
+        "preferences, both answers of each pair and a reference pass.")
     max_seq_len: int = Field(1024, ge=16, description="Longest example in tokens that training will accept.")
     html: Optional[str] = Field(None, description="HTML report path (default: <data>.report.html beside the input).")
 
     def train_config(self) -> "TrainConfig":
         """The training run this report estimates, as `train` receives it: only the settings given here are set,
         so train/defaults.py chooses the rest from the data exactly as `tuneforge train` would."""
-        given = {k: getattr(self, k) for k in ("base", "variant_type", "method", "epochs", "batch_size", "max_seq_len")
+        given = {k: getattr(self, k) for k in ("base", "variant_type", "method", "epochs", "batch_size", "objective",
+                                               "max_seq_len")
                  if k in self.model_fields_set and getattr(self, k) is not None}
         return TrainConfig(data=self.data, eval_data=self.eval_data, **given)
 

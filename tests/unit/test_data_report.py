@@ -161,10 +161,12 @@ def test_a_shared_prompt_start_is_counted_once_per_batch(tiny_model_dir):
     assert one.computed_tokens == 3_200 - 2 * 16 * 30
 
 
-@pytest.mark.parametrize("objective", ["sft", "dpo"])
-def test_the_estimate_counts_the_tokens_the_trainer_computes(objective, tmp_path, tiny_model_dir, one_torch_thread):
+@pytest.mark.parametrize("objective, pairs", [("sft", False), ("dpo", True), ("sft", True)])
+def test_the_estimate_counts_the_tokens_the_trainer_computes(objective, pairs, tmp_path, tiny_model_dir,
+                                                             one_torch_thread):
     """What the report predicts as computed tokens is what the run records having computed (run.json), and the
-    throughput a later estimate reads back is in the same unit; for preference pairs too."""
+    throughput a later estimate reads back is in the same unit; for preference pairs too, which SFT trains on the
+    chosen answers of."""
     from tuneforge.config import TrainConfig
     from tuneforge.data.formats import inspect_file
     from tuneforge.data.readiness import BaseModelInfo
@@ -177,7 +179,7 @@ def test_the_estimate_counts_the_tokens_the_trainer_computes(objective, tmp_path
     rows = [chat_row(f"{w} invoice line {k}", LABELS[k % 4], system="Answer with the ledger category of the line. "
                      "The categories are software, travel, hardware and telecom; answer with one of them only.")
             for k, w in enumerate(words)]
-    if objective == "dpo":  # each row's label chosen over the next label
+    if pairs:  # each row's label chosen over the next label
         rows = [{"prompt": r["messages"][:-1], "chosen": LABELS[k % 4], "rejected": LABELS[(k + 1) % 4]}
                 for k, r in enumerate(rows)]
     data = write_jsonl(tmp_path / "d.jsonl", rows)
@@ -532,3 +534,31 @@ def test_report_without_tokenizer_still_reports(tmp_path):
 def test_report_accepts_an_empty_load():
     r = assess(LoadResult([], [], "chat"), "empty.jsonl")
     assert r.verdict == "collect more data"
+
+
+def test_the_report_estimates_dpo_on_a_pair_file_when_asked(tmp_path, tiny_model_dir, one_torch_thread):
+    """`data report --objective dpo` plans and estimates the run `train --objective dpo` makes: both answers of each
+    pair, priced as DPO; with no --objective it plans SFT on the chosen answers, as `train` does, and says so."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.train.sft import train
+
+    pairs = [{"prompt": r["messages"][:-1], "chosen": r["messages"][-1]["content"],
+              "rejected": LABELS[(LABELS.index(r["messages"][-1]["content"]) + 1) % 4]} for r in _rows(6)]
+    data = write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    report = CliRunner().invoke(app, ["data", "report", str(data), "--base", str(tiny_model_dir)])
+    assert report.exit_code == 0, report.output
+    assert "20 of 20 rows are preference pairs: SFT learns their chosen answers" in _said(report.output)  # 4 held out
+    given = ["--base", str(tiny_model_dir), "--objective", "dpo", "--epochs", "1", "--batch-size", "4"]
+    dpo = CliRunner().invoke(app, ["data", "report", str(data), *given])
+    assert dpo.exit_code == 0, dpo.output
+    assert "preference pairs" not in dpo.output and "  objective=" not in dpo.output  # given, as train keeps it
+    assert "variant_type=generative (DPO learns preferences between texts)" in _said(dpo.output)
+    sft = CliRunner().invoke(app, ["data", "report", str(data), *given[:2], *given[4:], "--variant-type",
+                                   "generative"]).output
+    tokens = [int(re.search(r"for ([\d,]+) tokens", _said(out))[1].replace(",", "")) for out in (sft, dpo.output)]
+    assert tokens[1] > 1.5 * tokens[0]  # each pair's two answers, not the chosen one alone
+    estimated = re.search(r"estimate \(\w+\): (.*?), memory", _said(dpo.output))[1]
+    lines = []
+    train(TrainConfig(data=str(data), base=str(tiny_model_dir), out=str(tmp_path / "run"), objective="dpo", epochs=1,
+                      batch_size=4, progress=False), log=lines.append)
+    assert f"estimate: {estimated}," in _said(next(line for line in lines if line.startswith("estimate:")))

@@ -227,16 +227,16 @@ def measured_throughput(base_name: str | None, method: str = "lora",
     return tps, source
 
 
-def example_token_counts(tokenizer, examples, max_seq_len: int) -> tuple[array, array, int]:
-    """(tokens, answer tokens) per example as training encodes it (a pair trains on both of its conversations),
-    and the length of the prompt start all of them share."""
+def example_token_counts(tokenizer, examples, max_seq_len: int, dpo: bool = False) -> tuple[array, array, int]:
+    """(tokens, answer tokens) per example as training encodes it, and the length of the prompt start all of them
+    share. DPO trains on both conversations of a pair; SFT on its chosen one only (the rejected answer is left out)."""
     from tuneforge.chat_encoding import common_start, encode_conversation
 
     tokens, answers = array("i"), array("i")  # 4 bytes per row each
     prefix = None  # the prompt start every conversation shares, folded row by row (nothing else is kept)
     for ex in examples:
         convs = [ex.messages]
-        if ex.is_preference:
+        if dpo and ex.is_preference:
             convs.append([*ex.prompt_messages, {"role": "assistant", "content": ex.meta["rejected"]}])
         encoded = [encode_conversation(tokenizer, c, max_seq_len) for c in convs]
         tokens.append(sum(len(e.input_ids) for e in encoded))

@@ -113,7 +113,8 @@ def _estimate(train_cfg, train: list, base: BaseModelInfo, head_tokens, notes: l
     if base.tokenizer is None:  # a sentence encoder's folder: it has no chat encoding to count
         notes.append("no time/memory estimate for a generative variant on this base")
         return None
-    tokens, answer_tokens, shared = example_token_counts(base.tokenizer, train, train_cfg.max_seq_len)
+    tokens, answer_tokens, shared = example_token_counts(base.tokenizer, train, train_cfg.max_seq_len,
+                                                        dpo=train_cfg.objective == "dpo")
     return estimate_training(model_shape(base.folder), tokens, train_cfg, base.name, answer_tokens,
                              shared_prefix=shared)
 
