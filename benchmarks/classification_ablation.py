@@ -228,6 +228,30 @@ def _fusion_lines(name, seed, split, epoch_logits) -> dict:
     return out
 
 
+def _dump_states(name, seed, body, tok, knobs, texts, vtexts) -> None:
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from tuneforge.models.classifier import pool
+
+    body.eval()
+    with torch.no_grad():
+        def states(rows):
+            out = []
+            for s in range(0, len(rows), 64):
+                enc = tok(rows[s: s + 64], padding=True, truncation=True, max_length=256, return_tensors="pt")
+                out.append(pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"]))
+            return torch.cat(out).tolist()
+
+        safe = "".join(c if c.isalnum() or c in "=.-" else "_" for c in name)
+        Path(DUMP).mkdir(parents=True, exist_ok=True)
+        Path(DUMP, f"{safe}-split{seed}-states.json").write_text(json.dumps(
+            {"train": states(texts), "validation": states(vtexts)}))
+    body.train()
+
+
 def _fusion_result(name, fused) -> None:
     for which in fused[0]:  # last, best-loss, and wiseALPHA with wise=1
         means = {w: sum(f[which][w] for f in fused) / len(fused) for w in FUSION_WEIGHTS}
@@ -400,6 +424,8 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                   f"best-loss {100 * best[2]:.1f}%", flush=True)
         finals.append((va, best[2]))
         epoch_logits = {"last": vlog.tolist(), "best-loss": best_logits}
+        if DUMP:  # the last epoch's pooled states of both row sets, to study neighbour votes offline
+            _dump_states(name, seed, body, tok, knobs, texts, vtexts)
         if knobs["wise"]:  # weight-space interpolation of the best-loss epoch with the starting point
             for alpha in WISE_ALPHAS:
                 _load_mix(body, head, best_state, start_state, alpha)
@@ -462,7 +488,8 @@ def main() -> None:
                     "out and chooses on), not on the validation rows")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--dump", help="folder for each split's training/validation texts and validation logits "
-                    "(JSON), to study fusion rules offline")
+                    "(JSON), and for encoder settings the last epoch's pooled states of both row sets "
+                    "(*-states.json), to study fusion rules and neighbour votes offline")
     args = ap.parse_intermixed_args()
     if args.select_held_out and args.keep >= 1:
         ap.error("--select-held-out needs --keep below 1: the epoch is chosen on the rows --keep leaves out")
