@@ -165,8 +165,8 @@ def test_a_shared_prompt_start_is_counted_once_per_batch(tiny_model_dir):
 def test_the_estimate_counts_the_tokens_the_trainer_computes(objective, pairs, tmp_path, tiny_model_dir,
                                                              one_torch_thread):
     """What the report predicts as computed tokens is what the run records having computed (run.json), and the
-    throughput a later estimate reads back is in the same unit; for preference pairs too, which SFT trains on the
-    chosen answers of."""
+    throughput a later estimate reads back is in the same unit; for preference pairs too, under DPO (both answers of
+    a pair) and under SFT (the chosen answer alone)."""
     from tuneforge.config import TrainConfig
     from tuneforge.data.formats import inspect_file
     from tuneforge.data.readiness import BaseModelInfo
