@@ -25,7 +25,7 @@ import time
 DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, "pooling": "mean", "r": 16,
             "dropout": 0.05, "smoothing": 0.0, "wd": 0.0, "warmup": 0.1, "lp": 0, "base": "smollm2",
             "head_lr": 0.0, "norm": 0, "init": 0, "soup": 1, "encoder": "", "freeze_emb": 0, "wise": 0,
-            "llrd": 1.0, "setfit": 0, "setfit_lr": 2e-5}
+            "llrd": 1.0, "setfit": 0, "setfit_lr": 2e-5, "query": 0}
 
 
 # base=minilm: a sentence encoder fully fine-tuned (every layer) with a linear head on its mean-pooled states:
@@ -41,7 +41,9 @@ DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, 
 # llrd=D < 1 gives layer i of L the rate lr x D^(L - i) and the embeddings lr x D^(L + 1) (layer-wise rate decay,
 # the lower layers move less); setfit=R first tunes the body alone on R rounds of sentence pairs (per text one
 # pair of the same label and one of another), pulling the cosine of their mean-pooled states to 1 or 0 as SetFit
-# does (Tunstall et al. 2022), at setfit_lr (SetFit's 2e-5), before the probe and the cross-entropy epochs.
+# does (Tunstall et al. 2022), at setfit_lr (SetFit's 2e-5), before the probe and the cross-entropy epochs;
+# query=1 puts e5's "query: " before every text the encoder reads (its authors' input form; the n-grams read the
+# text as it is).
 ENCODER_DEFAULTS = {"method": "full", "lr": 5e-5, "batch": 16, "warmup": 0.1}
 
 
@@ -228,6 +230,10 @@ def _fusion_lines(name, seed, split, epoch_logits) -> dict:
     return out
 
 
+def _inputs(texts: list[str], knobs: dict) -> list[str]:
+    return ["query: " + t for t in texts] if knobs["query"] else texts
+
+
 def _dump_states(name, seed, body, tok, knobs, texts, vtexts) -> None:
     import json
     from pathlib import Path
@@ -241,7 +247,8 @@ def _dump_states(name, seed, body, tok, knobs, texts, vtexts) -> None:
         def states(rows):
             out = []
             for s in range(0, len(rows), 64):
-                enc = tok(rows[s: s + 64], padding=True, truncation=True, max_length=256, return_tensors="pt")
+                enc = tok(_inputs(rows[s: s + 64], knobs), padding=True, truncation=True, max_length=256,
+                          return_tensors="pt")
                 out.append(pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"]))
             return torch.cat(out).tolist()
 
@@ -343,7 +350,8 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
             body.train()
 
             def logits(batch_texts):
-                enc = tok(batch_texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+                enc = tok(_inputs(batch_texts, knobs), padding=True, truncation=True, max_length=256,
+                          return_tensors="pt")
                 v = pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"])
                 if knobs["norm"]:
                     v = torch.nn.functional.normalize(v, dim=-1) * 20.0
@@ -366,7 +374,8 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                 from tuneforge.train.classification import probe_init
 
                 def pooled(batch_texts):
-                    enc = tok(batch_texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+                    enc = tok(_inputs(batch_texts, knobs), padding=True, truncation=True, max_length=256,
+                              return_tensors="pt")
                     return pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"])
 
                 body.eval()
