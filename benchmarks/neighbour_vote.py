@@ -21,7 +21,6 @@ import argparse
 import json
 from pathlib import Path
 
-FUSED_WEIGHT = 0.8  # the e5 head's no-flag fusion weight (train/encoder_defaults.py)
 FLOOR = 1e-4  # a label no neighbour votes for gets this probability, so one opinion alone cannot veto it
 
 
@@ -48,6 +47,7 @@ def score_split(dump: Path, encoder) -> dict:
     from tuneforge.models.calibration import fit_temperature
     from tuneforge.models.fusion import fused_scores
     from tuneforge.models.ngram_model import NgramModel
+    from tuneforge.train.encoder_defaults import E5_FUSION_WEIGHT  # the no-flag variant's fixed weight
 
     d = json.loads(dump.read_text())
     states = json.loads(dump.with_name(dump.stem + "-states.json").read_text())
@@ -55,7 +55,8 @@ def score_split(dump: Path, encoder) -> dict:
     n_labels, vy = z.shape[1], np.asarray(d["vy"])
     temperature = fit_temperature(d["logits"]["last"], d["vy"])
     pipeline, features, _ = fit_tfidf_classifier(d["texts"], [str(i) for i in d["y"]], d["split"])
-    fused = fused_scores(z, temperature, NgramModel(pipeline, features).log_probs(d["vtexts"], n_labels), FUSED_WEIGHT)
+    fused = fused_scores(z, temperature, NgramModel(pipeline, features).log_probs(d["vtexts"], n_labels),
+                          E5_FUSION_WEIGHT)
     rules = {"head": log_softmax(z / temperature, 1), "fused": fused}
     train_states, val_states = np.asarray(states["train"]), np.asarray(states["validation"])
     for tau in (0.02, 0.05):
