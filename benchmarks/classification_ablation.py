@@ -234,23 +234,16 @@ def _inputs(texts: list[str], knobs: dict) -> list[str]:
     return ["query: " + t for t in texts] if knobs["query"] else texts
 
 
-def _dump_states(name, seed, body, tok, knobs, texts, vtexts) -> None:
+def _dump_states(name, seed, body, pooled, texts, vtexts) -> None:
     import json
     from pathlib import Path
 
     import torch
 
-    from tuneforge.models.classifier import pool
-
     body.eval()
     with torch.no_grad():
         def states(rows):
-            out = []
-            for s in range(0, len(rows), 64):
-                enc = tok(_inputs(rows[s: s + 64], knobs), padding=True, truncation=True, max_length=256,
-                          return_tensors="pt")
-                out.append(pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"]))
-            return torch.cat(out).tolist()
+            return torch.cat([pooled(rows[s: s + 64]) for s in range(0, len(rows), 64)]).tolist()
 
         safe = "".join(c if c.isalnum() or c in "=.-" else "_" for c in name)
         Path(DUMP).mkdir(parents=True, exist_ok=True)
@@ -349,10 +342,13 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                 torch.manual_seed(seed + 1000 * knobs["init"] + 7919 * member)
             body.train()
 
-            def logits(batch_texts):
+            def pooled(batch_texts):  # what the head reads, before norm=1's scaling
                 enc = tok(_inputs(batch_texts, knobs), padding=True, truncation=True, max_length=256,
                           return_tensors="pt")
-                v = pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"])
+                return pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"])
+
+            def logits(batch_texts):
+                v = pooled(batch_texts)
                 if knobs["norm"]:
                     v = torch.nn.functional.normalize(v, dim=-1) * 20.0
                 return head(v)
@@ -372,11 +368,6 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                 from types import SimpleNamespace
 
                 from tuneforge.train.classification import probe_init
-
-                def pooled(batch_texts):
-                    enc = tok(_inputs(batch_texts, knobs), padding=True, truncation=True, max_length=256,
-                              return_tensors="pt")
-                    return pool(body(**enc).last_hidden_state, enc["attention_mask"], knobs["pooling"])
 
                 body.eval()
                 probe_init(SimpleNamespace(clf=SimpleNamespace(score=head), pooled=pooled), texts, y, len(labels))
@@ -434,7 +425,7 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
         finals.append((va, best[2]))
         epoch_logits = {"last": vlog.tolist(), "best-loss": best_logits}
         if DUMP:  # the last epoch's pooled states of both row sets, to study neighbour votes offline
-            _dump_states(name, seed, body, tok, knobs, texts, vtexts)
+            _dump_states(name, seed, body, pooled, texts, vtexts)
         if knobs["wise"]:  # weight-space interpolation of the best-loss epoch with the starting point
             for alpha in WISE_ALPHAS:
                 _load_mix(body, head, best_state, start_state, alpha)
