@@ -6,8 +6,10 @@ epoch, temperature-scaled, x 0.8 + the TF-IDF n-gram model x 0.2, models/fusion.
 lambda x a third opinion's log-probabilities:
 - `knnTAU`: a soft nearest-neighbour vote over the fine-tuned encoder's pooled states of the training rows
   (the last epoch's, from *-states.json): each label's log of sum exp(cosine / TAU) over its training rows;
-- with --frozen, `frozen`: the untouched multilingual-e5-small + logistic regression (the eval's embedding
-  baseline) fitted on the same training rows, and `frozenknn`: the vote over its embeddings.
+- with --frozen, `frozen`: the untouched multilingual-e5-small + logistic regression fitted on the same training
+  rows (the model of eval/classical.py's `fit_embedding`, refitted here so that the training rows are encoded once
+  for it and the vote; its probabilities are not temperature-scaled as the eval's baseline's are), and
+  `frozenknn`: the vote over its embeddings.
 Prints the validation rows each rule gets right, per split and in total.
 
     python benchmarks/classification_ablation.py TRAIN "base=minilm,encoder=multilingual-e5-small,lr=1e-4,\
