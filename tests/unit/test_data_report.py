@@ -92,7 +92,9 @@ def test_estimate_scales_with_parameters_and_method(tmp_path, tiny_model_dir):
     full = estimate.estimate_training(small, tokens, cfg.model_copy(update={"method": "full"}))
     assert a.train_tokens == 10_000
     assert b.seconds / a.seconds == pytest.approx(bigger.params / small.params)
-    assert full.seconds == pytest.approx(a.seconds * estimate.FULL_FINETUNE_SLOWDOWN)
+    assert full.tokens_per_s == pytest.approx(a.tokens_per_s / estimate.FULL_FINETUNE_SLOWDOWN)
+    assert full.seconds == pytest.approx((full.computed_tokens + full.fixed_tokens) / full.tokens_per_s)
+    assert full.fixed_tokens == round(14 * estimate.full_step_tokens(estimate.cpu_threads()))  # 7 steps x 2 epochs
     assert full.memory_parts["gradients + AdamW state (fp32)"] == 12 * small.params
     assert b.memory_bytes > a.memory_bytes
     short_answers = estimate.estimate_training(small, tokens, cfg, answer_tokens=[3] * 50)
@@ -273,6 +275,46 @@ def test_a_full_fine_tune_is_estimated_from_a_full_run_else_from_an_adapter_run_
     (runs_dir() / "head" / "run.json").unlink()
     unmeasured = estimate.estimate_training(shape, [10] * 10, head, base_name="mybase")
     assert "development machine" in unmeasured.assumptions[0]
+
+
+def test_a_full_fine_tunes_optimizer_steps_cost_time_whatever_their_tokens(monkeypatch, tiny_model_dir):
+    """A full fine-tune's optimizer step moves every weight and its AdamW state: FULL_STEP_TOKENS of one thread's
+    work a step, no less on two threads. The same tokens in four times the steps take longer; an adapter's steps
+    are not counted. A measured full run's pace leaves its steps' time out, so it converts to another batch."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.paths import runs_dir
+
+    shape = estimate.model_shape(tiny_model_dir)
+    full = TrainConfig(data="d.jsonl", epochs=2, method="full", batch_size=16)
+    tokens = [100] * 64
+    seconds = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(estimate, "cpu_threads", lambda threads=threads: threads)
+        for batch in (4, 16):
+            e = estimate.estimate_training(shape, tokens, full.model_copy(update={"batch_size": batch}))
+            assert e.fixed_tokens == round(2 * 64 // batch * estimate.full_step_tokens(threads))
+            assert e.seconds == pytest.approx((12_800 + e.fixed_tokens) / e.tokens_per_s)
+            seconds[threads, batch] = e.seconds
+        # 24 more steps at batch 4, each as long on two threads as on one
+        one_thread_pace = estimate.estimate_training(shape, tokens, full).tokens_per_s / estimate.thread_speedup(
+            "generative", threads)
+        assert seconds[threads, 4] - seconds[threads, 16] == pytest.approx(
+            24 * estimate.FULL_STEP_TOKENS / one_thread_pace)
+    assert seconds[1, 4] - seconds[1, 16] == pytest.approx(seconds[2, 4] - seconds[2, 16])
+    lora = {batch: estimate.estimate_training(shape, tokens, full.model_copy(update={"method": "lora",
+                                                                                     "batch_size": batch}))
+            for batch in (4, 16)}
+    assert lora[4].seconds == lora[16].seconds and lora[4].fixed_tokens == 0
+    assert "in optimizer steps" in estimate.estimate_training(shape, tokens, full).work()
+    # A full run on this machine: 5,000 computed tokens and 40 steps in 100 s on one thread.
+    (runs_dir() / "whole").mkdir()
+    (runs_dir() / "whole" / "run.json").write_text(json.dumps({
+        "base": {"name": "mybase"}, "method": "full", "objective": "sft", "cpu_threads": 1, "wall_time_s": 100.0,
+        "computed_tokens_per_s": 50.0, "metrics": {"steps": 40}, "created_at": "2026-01-01T00:00:00+00:00"}))
+    monkeypatch.setattr(estimate, "cpu_threads", lambda: 1)
+    measured = estimate.estimate_training(shape, tokens, full, base_name="mybase")
+    assert measured.tokens_per_s == pytest.approx(50.0 + 40 * estimate.FULL_STEP_TOKENS / 100.0)
+    assert measured.seconds == pytest.approx((12_800 + 8 * estimate.FULL_STEP_TOKENS) / measured.tokens_per_s)
 
 
 def test_a_dpo_token_is_estimated_dearer_than_an_sft_token_and_either_run_measures_both(tiny_model_dir):

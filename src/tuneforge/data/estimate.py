@@ -15,7 +15,8 @@ data tokens per computed token, the extraction demo's to 1.17 (benchmarks/RESULT
 computed tokens"). Per-token compute grows with the parameter count, so the reference is scaled to another base
 model by the ratio of parameters. Full fine-tuning also computes every weight's gradient, but LoRA still carries the
 frozen weights' input gradients and its own adapter matmuls: measured, full took FULL_FINETUNE_SLOWDOWN x LoRA's
-time per token (the figure 1.5 that forward 1x + backward 2x suggests was 40% too long). Memory adds fp32 weights,
+time per token (the figure 1.5 that forward 1x + backward 2x suggests was 40% too long), plus FULL_STEP_TOKENS for
+each optimizer step over every weight, which no token drives. Memory adds fp32 weights,
 optimizer state for what is trained, activations per token (Korthikanti et al. 2022: ~34 bytes x hidden size per
 token per layer in 16-bit, twice that in fp32; with gradient checkpointing one hidden vector per layer plus one
 layer's worth) and the logits over the vocabulary at the answer positions (the trainer computes no others). Both are
@@ -41,9 +42,21 @@ from pathlib import Path
 MEASURED_COMPUTED_TOKENS_PER_S = 80.3
 MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors header
 # The extraction demo trained both ways from one commit, each on one pinned core at the same time (204 steps,
-# 243,102 tokens): LoRA r=16 at 92.8 computed tokens/s, full fine-tuning at 86.8 (benchmarks/RESULTS.md, "Full
-# fine-tuning as the no-flag method"). A run of the same method on this machine, when there is one, takes precedence.
-FULL_FINETUNE_SLOWDOWN = 1.07
+# 208,560 computed tokens): LoRA r=16 at 92.8 computed tokens/s, full fine-tuning at 86.8 (benchmarks/RESULTS.md,
+# "Full fine-tuning as the no-flag method"), 1.07x. That time includes full fine-tuning's optimizer steps (below):
+# 204 x FULL_STEP_TOKENS is 2.4% of its tokens, so per token full fine-tuning takes 1.07 / 1.024 = 1.045x LoRA's.
+# A run of the same method on this machine, when there is one, takes precedence.
+FULL_FINETUNE_SLOWDOWN = 1.045
+# Full fine-tuning's optimizer step (AdamW over every weight, gradient clipping, zeroing the gradients) takes the
+# same time whatever the batch's tokens, and no less on two threads than on one: it moves every weight and its
+# optimizer state through memory. Measured on 2026-12-02 from the per-step times in metrics.jsonl of two no-flag
+# generative runs of smollm2-135m (full fine-tuning) on the invoice demo's rows, on the development machine (AMD
+# EPYC with AVX-512): least squares of a step's seconds on its computed tokens gave 0.382 s a step plus 65.7 tokens/s
+# on one thread (183 steps of batch 4), 0.380 s plus 91.1 tokens/s on two (129 steps of batch 8). So a step costs
+# 25 computed tokens of one thread's work (0.382 x 65.7; 0.380 x 91.1 / 1.39, the two runs' own thread speed-up):
+# on those short rows, 12% of the run, which the estimate left out (benchmarks/RESULTS.md, "Full fine-tuning's
+# optimizer steps in the estimate"). An adapter's step moves 2% of the weights: not counted.
+FULL_STEP_TOKENS = 25
 # A DPO computed token against an SFT one: its policy pass with backward, plus the reference pass (the base with the
 # adapter off, under no_grad). Measured on 2026-12-01 with benchmarks/dpo_throughput.py on one pinned core (AMD EPYC
 # with AVX-512): the invoice demo's pairs at the default shared-prompt layout, 58.4 and 55.7 computed tokens/s,
@@ -128,14 +141,17 @@ class Estimate:
     assumptions: list[str]
     computed_tokens: int = 0  # train_tokens less the shared prompt starts run once per batch
     shared_prefix: int = 0  # the prompt start's length, when batches share one
-    fixed_tokens: int = 0  # a head's run: its costs that no token drives, as tokens at its pace (CLS_FIXED_TOKENS)
+    # Costs that no token drives, as tokens at the run's pace: a head's loading, probe and calibration
+    # (CLS_FIXED_TOKENS), a full fine-tune's optimizer steps (FULL_STEP_TOKENS each).
+    fixed_tokens: int = 0
 
     def work(self) -> str:
         """"~N min [(~F s of it fixed)] for T tokens [(C computed: ...)] at R tokens/s", as every view of the
         estimate says it."""
         shared = (f" ({self.computed_tokens:,} computed: each batch runs the {self.shared_prefix}-token prompt start "
                   "the rows share once)" if self.computed_tokens < self.train_tokens else "")
-        fixed = (f" (~{human_seconds(self.fixed_tokens / self.tokens_per_s)} of it fixed)"
+        what = "in optimizer steps" if self.method == "full" else "fixed"  # a full fine-tune's, or a head's
+        fixed = (f" (~{human_seconds(self.fixed_tokens / self.tokens_per_s)} of it {what})"
                  if self.fixed_tokens and self.tokens_per_s > 0 else "")
         return (f"~{human_seconds(self.seconds)}{fixed} for {self.train_tokens:,} tokens{shared} at "
                 f"{human_rate(self.tokens_per_s)} tokens/s")
@@ -171,6 +187,26 @@ def cpu_threads() -> int:
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def steps_per_epoch(n: int, batch_size: int, grad_accum: int, world: int) -> int:
+    """Optimizer steps an epoch of `n` items takes, as the trainer plans them (train/batching.py `plan_epoch`): one
+    per global batch, and one for the tail when every process gets an item of it."""
+    global_batch = batch_size * grad_accum * world
+    full, tail = divmod(n, global_batch)
+    return full + (1 if tail >= world else 0)
+
+
+def optimizer_steps(n: int, cfg, world: int = 1) -> int:
+    """The optimizer steps a run of `n` items takes: every epoch's, or max_steps when that ends it first."""
+    steps = steps_per_epoch(n, cfg.batch_size, cfg.grad_accum, world) * cfg.epochs
+    return min(steps, cfg.max_steps) if cfg.max_steps else steps
+
+
+def full_step_tokens(threads: int | None) -> float:
+    """One full fine-tuning optimizer step in computed tokens at the pace of a run on `threads` CPU threads: its
+    time does not shrink with threads while a token's does (FULL_STEP_TOKENS)."""
+    return FULL_STEP_TOKENS * thread_speedup("generative", threads)
+
+
 def thread_speedup(kind: str, threads: int | None) -> float:
     """How much faster than one thread a run of `kind` ("generative" or "classification") trains on `threads`."""
     return TWO_THREAD_SPEEDUP[kind] if threads and threads > 1 else 1.0
@@ -181,7 +217,11 @@ def _pace(run: dict, kind: str) -> float:
     and a DPO run's tokens are counted as SFT tokens (DPO_TOKEN_COST each)."""
     if kind == "classification" and run.get("trained_tokens") and run.get("wall_time_s"):
         return (run["trained_tokens"] + CLS_FIXED_TOKENS) / run["wall_time_s"]
-    return float(run["computed_tokens_per_s"]) * (DPO_TOKEN_COST if run.get("objective") == "dpo" else 1.0)
+    pace = float(run["computed_tokens_per_s"])
+    steps = (run.get("metrics") or {}).get("steps")
+    if kind == "full" and steps and run.get("wall_time_s"):  # its optimizer steps' time, counted as tokens
+        pace += steps * full_step_tokens(run.get("cpu_threads")) / run["wall_time_s"]
+    return pace * (DPO_TOKEN_COST if run.get("objective") == "dpo" else 1.0)
 
 
 def measured_throughput(base_name: str | None, method: str = "lora",
@@ -287,7 +327,10 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
         tps /= DPO_TOKEN_COST
         source += f", a DPO token taken as {DPO_TOKEN_COST:g}x an SFT token's time (its reference pass; measured)"
     tps *= world
-    seconds = computed / tps if tps > 0 else float("nan")
+    # Each process takes its own optimizer step at once, so a step costs `world` times a process's step tokens.
+    step_tokens = 0 if adapter else round(optimizer_steps(len(token_counts), cfg, world)
+                                          * full_step_tokens(cpu_threads()) * world)
+    seconds = (computed + step_tokens) / tps if tps > 0 else float("nan")
     seq = p95_length(lengths)  # a batch is padded to its longest: the p95 stands for a typical batch's
     batch, row = (1, sum(lengths[-cfg.batch_size:])) if cfg.packing else (cfg.batch_size, seq)
     # The trainer projects to the vocabulary only at answer positions (train/loss.py), in chunks.
@@ -317,7 +360,11 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     if shared:
         assumptions.append(f"a {shared}-token prompt start shared by every example runs once per batch of "
                            f"{cfg.batch_size * rows} rows, not once per row (--no-share-prefix turns that off)")
-    return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions, computed, shared)
+    if step_tokens:
+        assumptions.append(f"each optimizer step of a full fine-tune (every weight and its AdamW state) takes as "
+                           f"long as {FULL_STEP_TOKENS} tokens on one thread, whatever its batch (measured)")
+    return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions, computed, shared,
+                    step_tokens)
 
 
 def _threads_note(kind: str, threads: int) -> str:

@@ -186,7 +186,7 @@ class Worker:
         from tuneforge.data.split import split_examples
         from tuneforge.models.load import load_length_tokenizer
         from tuneforge.jobs.spec import resolve, shown_resolved
-        from tuneforge.train.batching import steps_per_epoch
+        from tuneforge.data.estimate import steps_per_epoch
 
         request = job["request"]
         values = request["train_values"]

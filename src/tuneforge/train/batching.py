@@ -53,8 +53,3 @@ def plan_epoch(
         plan.append(ranks)
     return plan
 
-
-def steps_per_epoch(n: int, batch_size: int, grad_accum: int, world: int) -> int:
-    global_batch = batch_size * grad_accum * world
-    full, tail = divmod(n, global_batch)
-    return full + (1 if tail >= world else 0)

@@ -265,10 +265,10 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     """Train, calibrate and save a classification variant of cfg.base on `data` (train/sft.PreparedData)."""
     import torch
 
-    from tuneforge.data.estimate import cpu_threads, estimate_training, model_shape
+    from tuneforge.data.estimate import cpu_threads, estimate_training, model_shape, steps_per_epoch
     from tuneforge.models.classifier import classifier_token_counts, classifier_tokenizer
     from tuneforge.models.resolve import public_id, resolve_base
-    from tuneforge.train.batching import plan_epoch, steps_per_epoch
+    from tuneforge.train.batching import plan_epoch
     from tuneforge.train.sft import _make_scheduler
     from tuneforge.train.tracking import Tracker
 

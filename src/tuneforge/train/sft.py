@@ -265,10 +265,9 @@ def setup(cfg: TrainConfig, log=print) -> Run | Path:
     from accelerate import Accelerator
 
     from tuneforge.chat_encoding import shared_prefix_length
-    from tuneforge.data.estimate import estimate_training, model_shape
+    from tuneforge.data.estimate import estimate_training, model_shape, steps_per_epoch
     from tuneforge.models.load import load_tokenizer
     from tuneforge.models.resolve import resolve_base
-    from tuneforge.train.batching import steps_per_epoch
     from tuneforge.train.defaults import choose_defaults
     from tuneforge.train.methods import enable_gradient_checkpointing, load_base_for, make_trainable
 
