@@ -36,7 +36,9 @@ def test_check_and_report_measure_tokens_with_smollm2(tmp_path):
     assert report.exit_code == 0, report.output
     said = " ".join(report.output.split())
     assert "method=full (135M parameters" in said  # the rule train applies to the 135M base
-    # The demo's rows share their system prompt, which a batch runs once: the estimate counts it so.
-    assert re.search(r"estimate \(full\): ~[\d.]+ (s|min|h) for [\d,]+ tokens \([\d,]+ computed: each batch runs the "
+    # The demo's rows share their system prompt, which a batch runs once: the estimate counts it so. Its optimizer
+    # steps over every weight are counted too.
+    assert re.search(r"estimate \(full\): ~[\d.]+ (s|min|h) \(~[\d.]+ (s|min) of it in optimizer steps\) for [\d,]+ "
+                     r"tokens \([\d,]+ computed: each batch runs the "
                      r"\d+-token prompt start the rows share once\) at [\d,.]+ tokens/s, memory ~[\d.]+ (MiB|GiB)", said)
     assert "verdict: fine-tune" in report.output
