@@ -49,7 +49,7 @@ MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors head
 FULL_FINETUNE_SLOWDOWN = 1.045
 # Full fine-tuning's optimizer step (AdamW over every weight, gradient clipping, zeroing the gradients) takes the
 # same time whatever the batch's tokens, and no less on two threads than on one: it moves every weight and its
-# optimizer state through memory. Measured on 2026-12-02 from the per-step times in metrics.jsonl of two no-flag
+# optimizer state through memory. Measured on 2026-12-01 from the per-step times in metrics.jsonl of two no-flag
 # generative runs of smollm2-135m (full fine-tuning) on the invoice demo's rows, on the development machine (AMD
 # EPYC with AVX-512): least squares of a step's seconds on its computed tokens gave 0.382 s a step plus 65.7 tokens/s
 # on one thread (183 steps of batch 4), 0.380 s plus 91.1 tokens/s on two (129 steps of batch 8). So a step costs
