@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -44,6 +45,19 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+@contextmanager
+def transaction(conn: sqlite3.Connection):
+    """The statements inside are written together or not at all (the connections are in autocommit mode, so each
+    statement alone would commit at once). A process killed inside leaves the database as it was before."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _migrate(conn: sqlite3.Connection, migrations: list[Migration]) -> None:
     conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     applied = {r["name"] for r in conn.execute("SELECT name FROM migrations")}
@@ -51,16 +65,11 @@ def _migrate(conn: sqlite3.Connection, migrations: list[Migration]) -> None:
         if name in applied:
             continue
         # One transaction per migration: a failure leaves the database as it was before that migration.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone() is None:
                 for statement in [s for s in sql.split(";") if s.strip()]:
                     conn.execute(statement)
                 conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, utc_now()))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
 
 def _create(path: Path, migrations: list[Migration]) -> None:

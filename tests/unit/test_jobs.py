@@ -123,6 +123,51 @@ def test_store_pages_with_cursors_and_filters_metadata(tmp_path):
     assert store.transition("ftjob-0", ("queued",), status="running")["status"] == "running"
 
 
+_KILLED_BETWEEN = """
+import os, signal, sys
+from tuneforge.jobs.store import JobStore
+
+store = JobStore(sys.argv[1])
+real = store.conn
+
+
+class DiesBeforeTheStepIsCounted:  # kill -9 lands between the step's event and the job's last_step
+    def __getattr__(self, name):
+        return getattr(real, name)
+
+    def execute(self, sql, args=()):
+        if sql.startswith("UPDATE jobs SET last_step"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real.execute(sql, args)
+
+
+store.conn = DiesBeforeTheStepIsCounted()
+store.add_step_event("ftjob-1", 1, "Step 1/4: training loss=1.0000", {"step": 1})
+"""
+
+
+def test_a_steps_event_and_the_jobs_last_step_are_written_together(tmp_path):
+    """A server killed after writing a step's metrics event but before counting the step reported that step again
+    once restarted (the e2e kill -9 test saw step 1 twice). Both are written in one transaction now: a process killed
+    between them leaves neither, and the restarted worker reports the step once."""
+    import subprocess
+    import sys
+
+    store = JobStore(tmp_path / "jobs.db")
+    store.add_job(id="ftjob-1", owner="a", created_at=1, model="m", base="b", training_file="file-1", seed=1,
+                  request={}, hyperparameters={}, status="running", run_dir="r")
+    killed = subprocess.run([sys.executable, "-c", _KILLED_BETWEEN, str(tmp_path / "jobs.db")])
+    assert killed.returncode == -9
+    reopened = JobStore(tmp_path / "jobs.db")  # what the restarted server reads
+
+    def metrics_events():
+        return [e["data"]["step"] for e in reopened.list_events("ftjob-1", None, 10)[0] if e["type"] == "metrics"]
+
+    assert reopened.get_job("ftjob-1")["last_step"] == 0 and metrics_events() == []
+    reopened.add_step_event("ftjob-1", 1, "Step 1/4: training loss=1.0000", {"step": 1})
+    assert reopened.get_job("ftjob-1")["last_step"] == 1 and metrics_events() == [1]
+
+
 def test_catalog_serves_an_adapter_added_at_runtime_and_only_to_its_owner(tiny_model_dir, tiny_variants):
     from tuneforge.serve.catalog import Catalog, UnknownModel
     from tuneforge.serve.engine import GenRequest

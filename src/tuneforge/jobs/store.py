@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from tuneforge.paths import home
-from tuneforge.sqlite_db import open_db
+from tuneforge.sqlite_db import open_db, transaction
 
 _ALPHABET = string.ascii_letters + string.digits
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -263,6 +263,13 @@ class JobStore:
                   data: dict | None = None) -> None:
         self._insert("events", {"id": new_id("ftevent-"), "job_id": job_id, "created_at": now(), "level": level,
                                 "message": message, "type": type, "data": data})
+
+    def add_step_event(self, job_id: str, step: int, message: str, data: dict) -> None:
+        """A training step's metrics event and the job's last reported step, written together: a server killed
+        between the two would report the step a second time after its restart."""
+        with self._lock, transaction(self.conn):
+            self.add_event(job_id, message, type="metrics", data=data)
+            self.conn.execute("UPDATE jobs SET last_step = ? WHERE id = ?", (step, job_id))
 
     def list_events(self, job_id: str, after: str | None, limit: int) -> tuple[list[dict], bool]:
         return self._page("events", ["job_id = ?"], [job_id], after, limit, desc=True, order_col="seq")

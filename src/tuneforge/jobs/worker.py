@@ -283,8 +283,8 @@ class Worker:
                 data.update({k: r[k] for k in ("tokens_per_s", "trained_tokens") if r.get(k) is not None})  # live speed
                 if evals.get(r["step"]) is not None:
                     data["valid_loss"] = evals[r["step"]]
-                self.store.add_event(job["id"], f"Step {r['step']}/{total}: training loss={r['loss']:.4f}",
-                                     type="metrics", data=data)
+                message = f"Step {r['step']}/{total}: training loss={r['loss']:.4f}"
+                self.store.add_step_event(job["id"], r["step"], message, data)
             elif "epoch_end" in r:
                 folder = run_dir / "checkpoints" / f"step-{r['step']}"
                 if folder not in step_checkpoints(run_dir):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from tuneforge.eval.eval_file import EVAL_FILE, read_eval
 from tuneforge.eval.gate import DEFAULT_CONFIDENCE, GateDecision, best_baseline, decide, default_metric, side
 from tuneforge.paths import home
 from tuneforge.run_record import read_run
-from tuneforge.sqlite_db import open_db, utc_now
+from tuneforge.sqlite_db import open_db, transaction, utc_now
 
 STAGES = ("candidate", "staging", "production", "archived")
 # The system name under which an evaluation includes the current production version (registry/evaluate.py,
@@ -132,17 +131,6 @@ class Registry:
     def close(self) -> None:
         self.conn.close()
 
-    @contextmanager
-    def _transaction(self):
-        """A stage change writes the variant and its history event together, or neither."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-
     # -- reading ---------------------------------------------------------------------------------------------
     def list(self, name: str | None = None, include_archived: bool = True) -> list[Variant]:
         sql, args = "SELECT * FROM variants", []
@@ -209,7 +197,7 @@ class Registry:
         metrics = {"training": run.get("metrics", {}), "eval": _eval_metrics(evp)}
         data = run.get("data", {})
         now = utc_now()
-        with self._transaction():
+        with transaction(self.conn):
             version = self.conn.execute(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM variants WHERE name = ?", (name,)
             ).fetchone()[0]
@@ -255,7 +243,7 @@ class Registry:
         if stage not in STAGES or stage == "archived":
             raise RegistryError(f"--to: promote to candidate, staging or production (got {stage!r}); use archive")
         gate = None
-        with self._transaction():
+        with transaction(self.conn):
             v = self.get(ref)
             if v.stage == stage:
                 raise RegistryError(f"{v.ref} is already in {stage}")
@@ -298,7 +286,7 @@ class Registry:
 
     def rollback(self, name: str) -> tuple[Variant, Variant]:
         """Put back the version that was in production before the current one; the current one is archived."""
-        with self._transaction():
+        with transaction(self.conn):
             current = self.get(f"{name}@production")
             row = self.conn.execute(
                 "SELECT v.* FROM stage_events e JOIN variants v ON v.id = e.variant_id "
@@ -314,7 +302,7 @@ class Registry:
         return self.get(previous.ref), self.get(current.ref)
 
     def archive(self, ref: str) -> Variant:
-        with self._transaction():
+        with transaction(self.conn):
             v = self.get(ref)
             if v.stage == "archived":
                 raise RegistryError(f"{v.ref} is already archived")
