@@ -94,7 +94,8 @@ def test_estimate_scales_with_parameters_and_method(tmp_path, tiny_model_dir):
     assert b.seconds / a.seconds == pytest.approx(bigger.params / small.params)
     assert full.tokens_per_s == pytest.approx(a.tokens_per_s / estimate.FULL_FINETUNE_SLOWDOWN)
     assert full.seconds == pytest.approx((full.computed_tokens + full.fixed_tokens) / full.tokens_per_s)
-    assert full.fixed_tokens == round(14 * estimate.full_step_tokens(estimate.cpu_threads()))  # 7 steps x 2 epochs
+    assert full.fixed_tokens == round(14 * estimate.step_tokens("full", estimate.cpu_threads()))  # 7 steps x 2 epochs
+    assert a.fixed_tokens == round(14 * estimate.step_tokens("adapter", estimate.cpu_threads()))
     assert full.memory_parts["gradients + AdamW state (fp32)"] == 12 * small.params
     assert b.memory_bytes > a.memory_bytes
     short_answers = estimate.estimate_training(small, tokens, cfg, answer_tokens=[3] * 50)
@@ -146,7 +147,9 @@ def test_a_shared_prompt_start_is_counted_once_per_batch(tiny_model_dir):
     shared = estimate.estimate_training(shape, tokens, cfg, shared_prefix=60)
     assert plain.computed_tokens == plain.train_tokens == 3_200
     assert shared.train_tokens == 3_200 and shared.computed_tokens == 3_200 - 2 * (16 - 2) * 60
-    assert shared.seconds == pytest.approx(plain.seconds * shared.computed_tokens / 3_200)
+    assert shared.fixed_tokens == plain.fixed_tokens  # the same optimizer steps
+    assert shared.seconds == pytest.approx(plain.seconds * (shared.computed_tokens + shared.fixed_tokens)
+                                           / (3_200 + plain.fixed_tokens))
     assert "60-token prompt start" in shared.describe() and "computed" not in plain.describe().split(" at ")[0]
     # Where the trainer shares nothing, neither does the estimate.
     for off in ({"share_prefix": False}, {"gradient_checkpointing": True}, {"packing": True}, {"batch_size": 1}):
@@ -239,7 +242,7 @@ def test_throughput_comes_from_a_run_on_this_machine_when_there_is_one(tiny_mode
                                               "computed_tokens_per_s": 250.0,
                                               "created_at": "2026-01-01T00:00:00+00:00"}))
     measured = estimate.estimate_training(shape, [100] * 10, cfg, base_name="mybase")
-    assert measured.tokens_per_s == 250.0 and measured.seconds == 1000 / 250
+    assert measured.tokens_per_s == 250.0 and measured.seconds == pytest.approx((1000 + measured.fixed_tokens) / 250)
     assert "measured in run r1 on this machine" in measured.assumptions[0]
 
 
@@ -277,44 +280,46 @@ def test_a_full_fine_tune_is_estimated_from_a_full_run_else_from_an_adapter_run_
     assert "development machine" in unmeasured.assumptions[0]
 
 
-def test_a_full_fine_tunes_optimizer_steps_cost_time_whatever_their_tokens(monkeypatch, tiny_model_dir):
-    """A full fine-tune's optimizer step moves every weight and its AdamW state: FULL_STEP_TOKENS of one thread's
-    work a step, no less on two threads. The same tokens in four times the steps take longer; an adapter's steps
-    are not counted. A measured full run's pace leaves its steps' time out, so it converts to another batch."""
+def test_an_optimizer_steps_own_time_is_counted_whatever_its_tokens(monkeypatch, tiny_model_dir):
+    """A step takes time its tokens do not drive (the optimizer, clipping, the loop's own work): STEP_TOKENS of the
+    method's one-thread pace a step, no less on two threads. The same tokens in four times the steps take longer,
+    for LoRA and for full fine-tuning. A measured run's pace leaves its steps' time out, so it converts to another
+    batch size."""
     from tuneforge.config import TrainConfig
     from tuneforge.paths import runs_dir
 
     shape = estimate.model_shape(tiny_model_dir)
-    full = TrainConfig(data="d.jsonl", epochs=2, method="full", batch_size=16)
     tokens = [100] * 64
-    seconds = {}
-    for threads in (1, 2):
-        monkeypatch.setattr(estimate, "cpu_threads", lambda threads=threads: threads)
-        for batch in (4, 16):
-            e = estimate.estimate_training(shape, tokens, full.model_copy(update={"batch_size": batch}))
-            assert e.fixed_tokens == round(2 * 64 // batch * estimate.full_step_tokens(threads))
-            assert e.seconds == pytest.approx((12_800 + e.fixed_tokens) / e.tokens_per_s)
-            seconds[threads, batch] = e.seconds
-        # 24 more steps at batch 4, each as long on two threads as on one
-        one_thread_pace = estimate.estimate_training(shape, tokens, full).tokens_per_s / estimate.thread_speedup(
-            "generative", threads)
-        assert seconds[threads, 4] - seconds[threads, 16] == pytest.approx(
-            24 * estimate.FULL_STEP_TOKENS / one_thread_pace)
-    assert seconds[1, 4] - seconds[1, 16] == pytest.approx(seconds[2, 4] - seconds[2, 16])
-    lora = {batch: estimate.estimate_training(shape, tokens, full.model_copy(update={"method": "lora",
-                                                                                     "batch_size": batch}))
-            for batch in (4, 16)}
-    assert lora[4].seconds == lora[16].seconds and lora[4].fixed_tokens == 0
-    assert "in optimizer steps" in estimate.estimate_training(shape, tokens, full).work()
+    for method, kind in (("lora", "adapter"), ("full", "full")):
+        cfg = TrainConfig(data="d.jsonl", epochs=2, method=method, batch_size=16)
+        seconds = {}
+        for threads in (1, 2):
+            monkeypatch.setattr(estimate, "cpu_threads", lambda threads=threads: threads)
+            for batch in (4, 16):
+                e = estimate.estimate_training(shape, tokens, cfg.model_copy(update={"batch_size": batch}))
+                assert e.fixed_tokens == round(2 * 64 // batch * estimate.step_tokens(kind, threads))
+                assert e.seconds == pytest.approx((12_800 + e.fixed_tokens) / e.tokens_per_s)
+                assert f"{2 * 64 // batch} optimizer steps" in e.assumptions[-1]
+                seconds[threads, batch] = e.seconds
+            # 24 more steps at batch 4, each as long on two threads as on one
+            one_thread_pace = estimate.estimate_training(shape, tokens, cfg).tokens_per_s / estimate.thread_speedup(
+                "generative", threads)
+            assert seconds[threads, 4] - seconds[threads, 16] == pytest.approx(
+                24 * estimate.STEP_TOKENS[kind] / one_thread_pace, rel=1e-3)  # the step tokens are rounded
+        assert seconds[1, 4] - seconds[1, 16] == pytest.approx(seconds[2, 4] - seconds[2, 16], rel=1e-3)
+        assert seconds[1, 4] > seconds[1, 16]
+        assert "in optimizer steps" in estimate.estimate_training(shape, tokens, cfg).work()
     # A full run on this machine: 5,000 computed tokens and 40 steps in 100 s on one thread.
+    full = TrainConfig(data="d.jsonl", epochs=2, method="full", batch_size=16)
     (runs_dir() / "whole").mkdir()
     (runs_dir() / "whole" / "run.json").write_text(json.dumps({
         "base": {"name": "mybase"}, "method": "full", "objective": "sft", "cpu_threads": 1, "wall_time_s": 100.0,
         "computed_tokens_per_s": 50.0, "metrics": {"steps": 40}, "created_at": "2026-01-01T00:00:00+00:00"}))
     monkeypatch.setattr(estimate, "cpu_threads", lambda: 1)
     measured = estimate.estimate_training(shape, tokens, full, base_name="mybase")
-    assert measured.tokens_per_s == pytest.approx(50.0 + 40 * estimate.FULL_STEP_TOKENS / 100.0)
-    assert measured.seconds == pytest.approx((12_800 + 8 * estimate.FULL_STEP_TOKENS) / measured.tokens_per_s)
+    assert measured.tokens_per_s == pytest.approx(50.0 + 40 * estimate.STEP_TOKENS["full"] / 100.0)
+    assert measured.fixed_tokens == round(8 * estimate.STEP_TOKENS["full"])  # 4 steps x 2 epochs at batch 16
+    assert measured.seconds == pytest.approx((12_800 + measured.fixed_tokens) / measured.tokens_per_s)
 
 
 def test_a_dpo_token_is_estimated_dearer_than_an_sft_token_and_either_run_measures_both(tiny_model_dir):
@@ -329,7 +334,10 @@ def test_a_dpo_token_is_estimated_dearer_than_an_sft_token_and_either_run_measur
     assert estimate.DPO_TOKEN_COST > 1
     reference = {name: estimate.estimate_training(shape, [100] * 10, cfg, base_name="mybase")
                  for name, cfg in (("sft", sft), ("dpo", dpo))}
-    assert reference["dpo"].seconds == pytest.approx(reference["sft"].seconds * estimate.DPO_TOKEN_COST)
+    assert reference["dpo"].tokens_per_s == pytest.approx(reference["sft"].tokens_per_s / estimate.DPO_TOKEN_COST)
+    # The same optimizer steps take the same seconds under either objective.
+    steps = {k: e.fixed_tokens / e.tokens_per_s for k, e in reference.items()}
+    assert steps["dpo"] == pytest.approx(steps["sft"]) and steps["sft"] > 0
     assert "a DPO token taken as" in reference["dpo"].assumptions[0]
     assert "DPO" not in reference["sft"].assumptions[0]
     (runs_dir() / "pairs").mkdir()

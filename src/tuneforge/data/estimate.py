@@ -15,8 +15,8 @@ data tokens per computed token, the extraction demo's to 1.17 (benchmarks/RESULT
 computed tokens"). Per-token compute grows with the parameter count, so the reference is scaled to another base
 model by the ratio of parameters. Full fine-tuning also computes every weight's gradient, but LoRA still carries the
 frozen weights' input gradients and its own adapter matmuls: measured, full took FULL_FINETUNE_SLOWDOWN x LoRA's
-time per token (the figure 1.5 that forward 1x + backward 2x suggests was 40% too long), plus FULL_STEP_TOKENS for
-each optimizer step over every weight, which no token drives. Memory adds fp32 weights,
+time per token, the 1.5 that forward 1x + backward 2x suggests; every optimizer step also takes time that no token
+drives (STEP_TOKENS). Memory adds fp32 weights,
 optimizer state for what is trained, activations per token (Korthikanti et al. 2022: ~34 bytes x hidden size per
 token per layer in 16-bit, twice that in fp32; with gradient checkpointing one hidden vector per layer plus one
 layer's worth) and the logits over the vocabulary at the answer positions (the trainer computes no others). Both are
@@ -33,30 +33,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-# Measured with `OMP_NUM_THREADS=1 python benchmarks/lora_throughput.py --examples 64` on the development machine
-# (2 CPU cores, AMD EPYC without AVX-512, nothing else running) on 2026-11-30, with the trainer that first counted
-# computed tokens (the commit after 1728081), in fp32 (what precision=auto trains in on a CPU): smollm2-135m, LoRA
-# r=16 on all linear layers, batch 8, steady state after the first step: 78.5 and 82.0 computed tokens/s in two
-# runs (213.3 and 222.7 of the data's tokens), their mean. A run of the same base model on this machine, when there
-# is one, takes precedence. Remeasure when the trainer or machine changes.
-MEASURED_COMPUTED_TOKENS_PER_S = 80.3
+# Measured with `OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/step_cost.py --examples 128 --batches 2,4,8,16`
+# on the development machine (2 CPU cores, AMD EPYC with AVX-512, nothing else running) on 2026-12-02, in fp32 (what
+# precision=auto trains in on a CPU): smollm2-135m on 128 invoice-demo lines of 95-99 tokens, one epoch at each batch
+# size, steady state after the first step. Least squares of each run's seconds on (its optimizer steps, its computed
+# tokens), each of the four runs within 1.3% of the fit for LoRA r=16 and 5.2% for full fine-tuning:
+#   LoRA: 111.6 computed tokens/s, plus 0.400 s a step;   full: 73.7 computed tokens/s, plus 0.551 s a step.
+# A step's own time (the optimizer, gradient clipping and zeroing, the per-step work of the loop) does not depend on
+# the batch's tokens, so counting tokens alone made runs of small batches long: at batch 4 a step is 18% of LoRA's
+# time and 25% of full fine-tuning's. It is kept as tokens of the method's own one-thread pace (STEP_TOKENS), and a
+# measured run's pace leaves its steps out. (The figure before, 80.3 for LoRA at batch 8 steps included on a machine
+# without AVX-512, was 96.7 here.) A run of the same base model on this machine, when there is one, takes precedence.
+# Remeasure when the trainer or machine changes (benchmarks/RESULTS.md, "An optimizer step's own time").
+MEASURED_COMPUTED_TOKENS_PER_S = 111.6
 MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors header
-# The extraction demo trained both ways from one commit, each on one pinned core at the same time (204 steps,
-# 208,560 computed tokens): LoRA r=16 at 92.8 computed tokens/s, full fine-tuning at 86.8 (benchmarks/RESULTS.md,
-# "Full fine-tuning as the no-flag method"), 1.07x. That time includes full fine-tuning's optimizer steps (below):
-# 204 x FULL_STEP_TOKENS is 2.4% of its tokens, so per token full fine-tuning takes 1.07 / 1.024 = 1.045x LoRA's.
-# A run of the same method on this machine, when there is one, takes precedence.
-FULL_FINETUNE_SLOWDOWN = 1.045
-# Full fine-tuning's optimizer step (AdamW over every weight, gradient clipping, zeroing the gradients) takes the
-# same time whatever the batch's tokens, and no less on two threads than on one: it moves every weight and its
-# optimizer state through memory. Measured on 2026-12-01 from the per-step times in metrics.jsonl of two no-flag
-# generative runs of smollm2-135m (full fine-tuning) on the invoice demo's rows, on the development machine (AMD
-# EPYC with AVX-512): least squares of a step's seconds on its computed tokens gave 0.382 s a step plus 65.7 tokens/s
-# on one thread (183 steps of batch 4), 0.380 s plus 91.1 tokens/s on two (129 steps of batch 8). So a step costs
-# 25 computed tokens of one thread's work (0.382 x 65.7; 0.380 x 91.1 / 1.39, the two runs' own thread speed-up):
-# on those short rows, 12% of the run, which the estimate left out (benchmarks/RESULTS.md, "Full fine-tuning's
-# optimizer steps in the estimate"). An adapter's step moves 2% of the weights: not counted.
-FULL_STEP_TOKENS = 25
+# Full fine-tuning computes every weight's gradient besides the input's: per token 111.6 / 73.7 = 1.515x LoRA's time,
+# the 1.5 that forward 1x + backward 2x suggests. (On the extraction demo's long rows, on the machine without
+# AVX-512, whole runs measured 1.07x; that figure held both methods' steps and attention over 800-token rows.)
+FULL_FINETUNE_SLOWDOWN = 1.515
+# An optimizer step's own time, in computed tokens at the method's one-thread SFT pace: 0.400 x 111.6 and
+# 0.551 x 73.7. Two threads do not shorten it: a full run's step took 0.38 s on one thread and on two.
+STEP_TOKENS = {"adapter": 44.6, "full": 40.6}
 # A DPO computed token against an SFT one: its policy pass with backward, plus the reference pass (the base with the
 # adapter off, under no_grad). Measured on 2026-12-01 with benchmarks/dpo_throughput.py on one pinned core (AMD EPYC
 # with AVX-512): the invoice demo's pairs at the default shared-prompt layout, 58.4 and 55.7 computed tokens/s,
@@ -142,7 +139,7 @@ class Estimate:
     computed_tokens: int = 0  # train_tokens less the shared prompt starts run once per batch
     shared_prefix: int = 0  # the prompt start's length, when batches share one
     # Costs that no token drives, as tokens at the run's pace: a head's loading, probe and calibration
-    # (CLS_FIXED_TOKENS), a full fine-tune's optimizer steps (FULL_STEP_TOKENS each).
+    # (CLS_FIXED_TOKENS), a generative run's optimizer steps (STEP_TOKENS each).
     fixed_tokens: int = 0
 
     def work(self) -> str:
@@ -150,7 +147,7 @@ class Estimate:
         estimate says it."""
         shared = (f" ({self.computed_tokens:,} computed: each batch runs the {self.shared_prefix}-token prompt start "
                   "the rows share once)" if self.computed_tokens < self.train_tokens else "")
-        what = "in optimizer steps" if self.method == "full" else "fixed"  # a full fine-tune's, or a head's
+        what = "fixed" if "classification" in self.method else "in optimizer steps"  # a head's, or a step's
         fixed = (f" (~{human_seconds(self.fixed_tokens / self.tokens_per_s)} of it {what})"
                  if self.fixed_tokens and self.tokens_per_s > 0 else "")
         return (f"~{human_seconds(self.seconds)}{fixed} for {self.train_tokens:,} tokens{shared} at "
@@ -201,10 +198,11 @@ def optimizer_steps(n: int, cfg, world: int = 1) -> int:
     return min(steps, cfg.max_steps) if cfg.max_steps else steps
 
 
-def full_step_tokens(threads: int | None) -> float:
-    """One full fine-tuning optimizer step in computed tokens at the pace of a run on `threads` CPU threads: its
-    time does not shrink with threads while a token's does (FULL_STEP_TOKENS)."""
-    return FULL_STEP_TOKENS * thread_speedup("generative", threads)
+def step_tokens(kind: str, threads: int | None, objective: str | None = "sft") -> float:
+    """One optimizer step of an "adapter" or "full" run in computed tokens at its pace on `threads` CPU threads:
+    its time does not shrink with threads while a token's does, and a DPO token is dearer (STEP_TOKENS)."""
+    cost = DPO_TOKEN_COST if objective == "dpo" else 1.0
+    return STEP_TOKENS[kind] * thread_speedup("generative", threads) / cost
 
 
 def thread_speedup(kind: str, threads: int | None) -> float:
@@ -219,8 +217,8 @@ def _pace(run: dict, kind: str) -> float:
         return (run["trained_tokens"] + CLS_FIXED_TOKENS) / run["wall_time_s"]
     pace = float(run["computed_tokens_per_s"])
     steps = (run.get("metrics") or {}).get("steps")
-    if kind == "full" and steps and run.get("wall_time_s"):  # its optimizer steps' time, counted as tokens
-        pace += steps * full_step_tokens(run.get("cpu_threads")) / run["wall_time_s"]
+    if steps and run.get("wall_time_s"):  # its optimizer steps' own time, counted as tokens (STEP_TOKENS)
+        pace += steps * step_tokens(kind, run.get("cpu_threads"), run.get("objective")) / run["wall_time_s"]
     return pace * (DPO_TOKEN_COST if run.get("objective") == "dpo" else 1.0)
 
 
@@ -328,9 +326,9 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
         source += f", a DPO token taken as {DPO_TOKEN_COST:g}x an SFT token's time (its reference pass; measured)"
     tps *= world
     # Each process takes its own optimizer step at once, so a step costs `world` times a process's step tokens.
-    step_tokens = 0 if adapter else round(optimizer_steps(len(token_counts), cfg, world)
-                                          * full_step_tokens(cpu_threads()) * world)
-    seconds = (computed + step_tokens) / tps if tps > 0 else float("nan")
+    steps = optimizer_steps(len(token_counts), cfg, world)
+    in_steps = round(steps * step_tokens("adapter" if adapter else "full", cpu_threads(), cfg.objective) * world)
+    seconds = (computed + in_steps) / tps if tps > 0 else float("nan")
     seq = p95_length(lengths)  # a batch is padded to its longest: the p95 stands for a typical batch's
     batch, row = (1, sum(lengths[-cfg.batch_size:])) if cfg.packing else (cfg.batch_size, seq)
     # The trainer projects to the vocabulary only at answer positions (train/loss.py), in chunks.
@@ -360,11 +358,10 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     if shared:
         assumptions.append(f"a {shared}-token prompt start shared by every example runs once per batch of "
                            f"{cfg.batch_size * rows} rows, not once per row (--no-share-prefix turns that off)")
-    if step_tokens:
-        assumptions.append(f"each optimizer step of a full fine-tune (every weight and its AdamW state) takes as "
-                           f"long as {FULL_STEP_TOKENS} tokens on one thread, whatever its batch (measured)")
+    assumptions.append(f"{steps:,} optimizer steps, each as long as {STEP_TOKENS['adapter' if adapter else 'full']:g} "
+                       "tokens on one thread whatever its batch holds, and no shorter on more threads (measured)")
     return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions, computed, shared,
-                    step_tokens)
+                    in_steps)
 
 
 def _threads_note(kind: str, threads: int) -> str:
