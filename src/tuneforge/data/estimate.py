@@ -40,8 +40,8 @@ from pathlib import Path
 # tokens), each of the four runs within 1.3% of the fit for LoRA r=16 and 5.2% for full fine-tuning:
 #   LoRA: 111.6 computed tokens/s, plus 0.400 s a step;   full: 73.7 computed tokens/s, plus 0.551 s a step.
 # A step's own time (the optimizer, gradient clipping and zeroing, the per-step work of the loop) does not depend on
-# the batch's tokens, so counting tokens alone made runs of small batches long: at batch 4 a step is 18% of LoRA's
-# time and 25% of full fine-tuning's. It is kept as tokens of the method's own one-thread pace (STEP_TOKENS), and a
+# the batch's tokens, so counting tokens alone made runs of small batches short: at batch 4 the steps are a fifth of
+# either method's time. It is kept as tokens of the method's own one-thread pace (STEP_TOKENS), and a
 # measured run's pace leaves its steps out. (The figure before, 80.3 for LoRA at batch 8 steps included on a machine
 # without AVX-512, was 96.7 here.) A run of the same base model on this machine, when there is one, takes precedence.
 # Remeasure when the trainer or machine changes (benchmarks/RESULTS.md, "An optimizer step's own time").
@@ -52,7 +52,8 @@ MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors head
 # AVX-512, whole runs measured 1.07x; that figure held both methods' steps and attention over 800-token rows.)
 FULL_FINETUNE_SLOWDOWN = 1.515
 # An optimizer step's own time, in computed tokens at the method's one-thread SFT pace: 0.400 x 111.6 and
-# 0.551 x 73.7. Two threads do not shorten it: a full run's step took 0.38 s on one thread and on two.
+# 0.551 x 73.7. It is not scaled by threads: fitted over their own step logs, a full run on one thread and one on two
+# gave the same step time (0.38 s; such a fit mixes a step's cost with padding, so only the likeness is used).
 STEP_TOKENS = {"adapter": 44.6, "full": 40.6}
 # A DPO computed token against an SFT one: its policy pass with backward, plus the reference pass (the base with the
 # adapter off, under no_grad). Measured on 2026-12-01 with benchmarks/dpo_throughput.py on one pinned core (AMD EPYC
@@ -359,7 +360,7 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
         assumptions.append(f"a {shared}-token prompt start shared by every example runs once per batch of "
                            f"{cfg.batch_size * rows} rows, not once per row (--no-share-prefix turns that off)")
     assumptions.append(f"{steps:,} optimizer steps, each as long as {STEP_TOKENS['adapter' if adapter else 'full']:g} "
-                       "tokens on one thread whatever its batch holds, and no shorter on more threads (measured)")
+                       "tokens on one thread whatever its batch holds, and as long on more threads (measured on one)")
     return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions, computed, shared,
                     in_steps)
 
