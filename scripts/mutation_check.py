@@ -136,8 +136,7 @@ MUTATIONS = [
               "test_a_dpo_token_is_estimated_dearer_than_an_sft_token_and_either_run_measures_both"]),
     Mutation("dpo-run-read-as-sft-pace", "a measured DPO run's rate is read as an SFT run's",
              "data/estimate.py",
-             [('    return float(run["computed_tokens_per_s"]) * (DPO_TOKEN_COST if run.get("objective") == "dpo" else 1.0)',
-               '    return float(run["computed_tokens_per_s"])')],
+             [('    return pace * (DPO_TOKEN_COST if run.get("objective") == "dpo" else 1.0)', '    return pace')],
              ["tests/unit/test_data_report.py::"
               "test_a_dpo_token_is_estimated_dearer_than_an_sft_token_and_either_run_measures_both"]),
     Mutation("pairs-under-sft-unsaid", "a pair file trained with no --objective drops its rejected answers unsaid",
