@@ -84,12 +84,11 @@ def main() -> None:
                 f"outside the labels {100 * m['out_of_label_share']:.1f}%")
 
     def against(name: str, reference: str) -> str:
-        from scipy.stats import binomtest
+        from tuneforge.eval.stats import mcnemar_exact
 
-        gained = sum(b and not a for a, b in zip(right[reference], right[name]))
-        lost = sum(a and not b for a, b in zip(right[reference], right[name]))
-        p = binomtest(gained, gained + lost).pvalue if gained + lost else 1.0
-        return f"against {reference}: {gained} gained, {lost} lost, McNemar exact p = {p:.3g}"
+        test = mcnemar_exact(right[reference], right[name])
+        return (f"against {reference}: {test['b_only']} gained, {test['a_only']} lost, McNemar exact p = "
+                f"{test['p_value']:.3g}")
 
     def sft(train_file: Path, name: str) -> Path:
         out = work / name

@@ -289,15 +289,12 @@ def system_accuracy(report: dict, name: str = "fine-tuned") -> float:
 def paired_accuracy(before: list[bool], after: list[bool]) -> dict:
     """Accuracy of two versions on the same distinct inputs, each with a Wilson interval, and an exact McNemar
     test (a binomial test on the inputs only one of them got right)."""
-    from scipy.stats import binomtest
-
+    from tuneforge.eval.stats import mcnemar_exact
     from tuneforge.monitor.estimate import measured_accuracy
 
-    fixed = sum(a and not b for b, a in zip(before, after))
-    broken = sum(b and not a for b, a in zip(before, after))
-    p = float(binomtest(fixed, fixed + broken).pvalue) if fixed + broken else 1.0
+    test = mcnemar_exact(before, after)
     return {"n": len(before), "before": measured_accuracy(before), "after": measured_accuracy(after),
-            "fixed": fixed, "broken": broken, "mcnemar_p": p}
+            "fixed": test["b_only"], "broken": test["a_only"], "mcnemar_p": test["p_value"]}
 
 
 def mix_accuracy(correct_by_cat: dict[str, list[bool]], w: dict[str, float], seed: int = 0, rounds: int = 2000):

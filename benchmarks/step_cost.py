@@ -1,8 +1,9 @@
 """What an optimizer step costs apart from its tokens, for LoRA and full fine-tuning, on one machine.
 
-`data/estimate.py` counts a full fine-tune's optimizer step (AdamW over every weight, gradient clipping, zeroing)
-as FULL_STEP_TOKENS of work beside the tokens, and full fine-tuning's tokens as FULL_FINETUNE_SLOWDOWN x LoRA's.
-This measures both on the invoice demo's lines, the reference's rows. The same rows are trained for one epoch at several batch sizes (each in its own process, by
+`data/estimate.py` counts each optimizer step (the optimizer, gradient clipping, the loop's own work) as STEP_TOKENS
+of work beside the tokens, and full fine-tuning's tokens as FULL_FINETUNE_SLOWDOWN x LoRA's. This measures both on
+the invoice demo's lines, the reference's rows. The same rows are trained for one epoch at several batch sizes (each
+in its own process, by
 `lora_throughput.py`): the tokens stay nearly the same while the steps shrink with the batch. Per method, least
 squares of each run's steady-state seconds on (its steps, its computed tokens) gives a step's own cost and the
 per-token rate.
@@ -38,9 +39,7 @@ def even_rows(source: Path, n: int, base: str, out: Path) -> tuple[int, int]:
     lengths = [len(encode_conversation(tokenizer, e.messages, 1 << 20).input_ids) for e in examples]
     median = sorted(lengths)[len(lengths) // 2]
     kept = sorted(range(len(examples)), key=lambda i: (abs(lengths[i] - median), i))[:n]
-    lines = source.read_text(encoding="utf-8").splitlines()
-    # load_examples numbers rows by their line in the file (1-based)
-    out.write_text("".join(lines[examples[i].line - 1] + "\n" for i in sorted(kept)), encoding="utf-8")
+    out.write_text("".join(examples[i].jsonl_line() + "\n" for i in sorted(kept)), encoding="utf-8")
     return min(lengths[i] for i in kept), max(lengths[i] for i in kept)
 
 

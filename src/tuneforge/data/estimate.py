@@ -328,7 +328,8 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     tps *= world
     # Each process takes its own optimizer step at once, so a step costs `world` times a process's step tokens.
     steps = optimizer_steps(len(token_counts), cfg, world)
-    in_steps = round(steps * step_tokens("adapter" if adapter else "full", cpu_threads(), cfg.objective) * world)
+    kind = "adapter" if adapter else "full"  # STEP_TOKENS' key
+    in_steps = round(steps * step_tokens(kind, cpu_threads(), cfg.objective) * world)
     seconds = (computed + in_steps) / tps if tps > 0 else float("nan")
     seq = p95_length(lengths)  # a batch is padded to its longest: the p95 stands for a typical batch's
     batch, row = (1, sum(lengths[-cfg.batch_size:])) if cfg.packing else (cfg.batch_size, seq)
@@ -359,7 +360,7 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     if shared:
         assumptions.append(f"a {shared}-token prompt start shared by every example runs once per batch of "
                            f"{cfg.batch_size * rows} rows, not once per row (--no-share-prefix turns that off)")
-    assumptions.append(f"{steps:,} optimizer steps, each as long as {STEP_TOKENS['adapter' if adapter else 'full']:g} "
+    assumptions.append(f"{steps:,} optimizer steps, each as long as {STEP_TOKENS[kind]:g} "
                        "tokens on one thread whatever its batch holds, and as long on more threads (measured on one)")
     return Estimate(method, tokens, tps, seconds, sum(parts.values()), parts, assumptions, computed, shared,
                     in_steps)
