@@ -660,6 +660,10 @@ MUTATIONS = [
                "    if best is not None and best[1] != epochs[-1][\"epoch\"]"),
               ("                if cfg.keep_best and epoch < cfg.epochs:", "                if epoch < cfg.epochs:")],
              ["tests/unit/test_classification_variant.py"]),
+    Mutation("auto-epochs-ceil-steps", "the no-flag epochs count a dropped tail as a step, so a run falls short of 60",
+             "train/auto.py", [("    per_epoch = max(1, steps_per_epoch(n, batch_size, grad_accum, world))",
+                                "    per_epoch = math.ceil(n / (batch_size * grad_accum * world))")],
+             ["tests/unit/test_train_methods.py::test_auto_settings_follow_the_documented_rule"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

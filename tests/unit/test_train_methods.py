@@ -214,6 +214,9 @@ def test_auto_settings_follow_the_documented_rule():
     assert auto_epochs(20, 4) == 12  # OpenAI's rule gives 5 (100 examples seen); 60 steps need 12
     assert auto_epochs(1000, 16) == 3  # 63 steps per epoch: OpenAI's 3 epochs stand
     assert auto_epochs(20_000, 32) == 1  # at most 25,000 examples seen
+    # Steps counted as the trainer plans them: 49 rows at batch 4 on two processes make 6 steps an epoch (the last
+    # row, too few to give each process one, is dropped), so 60 steps take 10 epochs, not the 9 of ceil(49 / 8).
+    assert auto_epochs(49, 4, world=2) == 10
     assert auto_lr("lora", "sft", 16) == 4e-4 and auto_lr("lora", "sft", 4) == 2e-4
     assert auto_lr("full", "sft", 64) == 1.6e-4 and auto_lr("full", "sft", 4) == 4e-5
     assert auto_lr("full", "dpo", 16) == 2e-6

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 
+from tuneforge.data.estimate import steps_per_epoch
+
 MIN_EXAMPLES_SEEN, MAX_EXAMPLES_SEEN, TARGET_EPOCHS, MAX_EPOCHS = 100, 25_000, 3, 25
 MIN_STEPS = 60
 LORA_LR_AT_16 = 4e-4  # LoRA's rate at a global batch of 16; 2e-4 at batch 4 (measured, see above)
@@ -40,15 +42,15 @@ def auto_batch_size(n: int) -> int:
     return max(1, min(n, max(4, min(32, nearest))))
 
 
-def auto_epochs(n: int, global_batch: int) -> int:
+def auto_epochs(n: int, batch_size: int, grad_accum: int = 1, world: int = 1) -> int:
     epochs = TARGET_EPOCHS
     if n * TARGET_EPOCHS < MIN_EXAMPLES_SEEN:
         epochs = min(MAX_EPOCHS, math.ceil(MIN_EXAMPLES_SEEN / n))
     elif n * TARGET_EPOCHS > MAX_EXAMPLES_SEEN:
         epochs = max(1, MAX_EXAMPLES_SEEN // n)
-    steps_per_epoch = math.ceil(n / global_batch)
-    if n * TARGET_EPOCHS <= MAX_EXAMPLES_SEEN and steps_per_epoch * epochs < MIN_STEPS:
-        epochs = min(MAX_EPOCHS, max(epochs, math.ceil(MIN_STEPS / steps_per_epoch)))
+    per_epoch = max(1, steps_per_epoch(n, batch_size, grad_accum, world))  # as the trainer plans them
+    if n * TARGET_EPOCHS <= MAX_EXAMPLES_SEEN and per_epoch * epochs < MIN_STEPS:
+        epochs = min(MAX_EPOCHS, max(epochs, math.ceil(MIN_STEPS / per_epoch)))
     return epochs
 
 
@@ -70,7 +72,7 @@ def resolve_auto(cfg, n_train: int, world: int = 1):
         notes.append(f"batch_size={batch} (auto: power of two nearest {n_train}/50, within 4..32)")
     global_batch = batch * cfg.grad_accum * world
     if cfg.auto_epochs:
-        update["epochs"] = auto_epochs(n_train, global_batch)
+        update["epochs"] = auto_epochs(n_train, batch, cfg.grad_accum, world)
         notes.append(f"epochs={update['epochs']} (auto: {n_train} examples, >= {MIN_STEPS} steps)")
     if cfg.auto_lr:
         update["lr"] = auto_lr(cfg.method, cfg.objective, global_batch)
@@ -92,7 +94,7 @@ def head_schedule(cfg, n: int, unset, batch_cap: int, target_steps: int, min_epo
     choose_keep_best = unset("keep_best")
     keep_best = HEAD_KEEP_BEST if choose_keep_best else cfg.keep_best
     if unset("epochs"):
-        per_epoch = math.ceil(n / (batch * cfg.grad_accum))
+        per_epoch = steps_per_epoch(n, batch, cfg.grad_accum, 1)  # a head trains in one process
         update["epochs"] = max(min_epochs, min(max_epochs, math.ceil(target_steps / per_epoch)))
         kept = "the best epoch by held-out loss is kept" if keep_best else "the last epoch is kept"
         notes.append(f"epochs={update['epochs']} ({n} examples / batch {batch}: about {target_steps} steps, "

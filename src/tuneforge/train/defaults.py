@@ -161,7 +161,7 @@ def _generative_choices(cfg, n: int, world: int, unset, params_of) -> tuple[dict
         notes.append(f"batch_size={batch} (power of two nearest {n}/50, within 4..32)")
     global_batch = batch * cfg.grad_accum * world
     if unset("epochs"):
-        update["epochs"] = auto_epochs(n, global_batch)
+        update["epochs"] = auto_epochs(n, batch, cfg.grad_accum, world)
         notes.append(f"epochs={update['epochs']} ({n} examples: at least 100 seen and 60 optimizer steps)")
     if unset("lr"):
         update["lr"] = auto_lr(cfg.method, cfg.objective, global_batch)
