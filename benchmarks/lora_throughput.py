@@ -27,9 +27,16 @@ from tuneforge.train.sft import train
 def measure(base: str, examples: int, batch_size: int, method: str = "lora", data: str | None = None) -> dict:
     """One epoch of the first `examples` lines at `batch_size` by `method`: the steady-state figures (the first
     step, with its warm-up, left out), as main prints them, plus the steady part's steps and seconds."""
-    work = Path(tempfile.mkdtemp(prefix="lora-throughput-"))
+    # Removed afterwards: a full fine-tune's folder holds the model and its optimizer state (2.1 GB for smollm2-135m),
+    # and a sweep of them filled the disk.
+    with tempfile.TemporaryDirectory(prefix="lora-throughput-") as work:
+        return _measure(Path(work), base, examples, batch_size, method, data)
+
+
+def _measure(work: Path, base: str, examples: int, batch_size: int, method: str, data: str | None) -> dict:
     source = Path(data) if data else examples_dir() / "invoice-categories" / "train.jsonl"
-    lines = source.read_text(encoding="utf-8").splitlines()
+    # rows, not lines: a blank line taken as one of `examples` would quietly shrink the measured epoch
+    lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
     subset = work / "data.jsonl"
     subset.write_text("\n".join(lines[:examples]) + "\n", encoding="utf-8")
     load_before = os.getloadavg()[0]
@@ -48,6 +55,8 @@ def measure(base: str, examples: int, batch_size: int, method: str = "lora", dat
         return steady[-1][key] - (steps[0][key] if len(steps) > 1 else 0)
 
     run = json.loads((out / "run.json").read_text())
+    if run["data"]["train_examples"] != len(lines[:examples]):  # a figure for fewer rows than asked is no figure
+        raise SystemExit(f"{source}: trained {run['data']['train_examples']} rows, asked for {len(lines[:examples])}")
     # steady_computed_tokens_per_s is the figure for MEASURED_COMPUTED_TOKENS_PER_S: the data's tokens less the
     # shared system prompt each batch runs once (this file's prompt start is most of each line).
     return {"base": base, "method": method, "batch_size": batch_size, "steps": len(steps),

@@ -39,7 +39,7 @@ def even_rows(source: Path, n: int, base: str, out: Path) -> tuple[int, int]:
     lengths = [len(encode_conversation(tokenizer, e.messages, 1 << 20).input_ids) for e in examples]
     median = sorted(lengths)[len(lengths) // 2]
     kept = sorted(range(len(examples)), key=lambda i: (abs(lengths[i] - median), i))[:n]
-    out.write_text("".join(examples[i].jsonl_line() + "\n" for i in sorted(kept)), encoding="utf-8")
+    out.write_text("".join(examples[i].jsonl_line() for i in sorted(kept)), encoding="utf-8")  # each ends its line
     return min(lengths[i] for i in kept), max(lengths[i] for i in kept)
 
 
@@ -61,7 +61,8 @@ def main() -> None:
     script = Path(__file__).resolve().parent / "lora_throughput.py"
     from tuneforge.paths import examples_dir
 
-    data = Path(tempfile.mkdtemp(prefix="step-cost-")) / "rows.jsonl"
+    folder = tempfile.TemporaryDirectory(prefix="step-cost-")  # removed when the sweep ends
+    data = Path(folder.name) / "rows.jsonl"
     low, high = even_rows(examples_dir() / "invoice-categories" / "train.jsonl", args.examples, args.base, data)
     print(f"{args.examples} invoice lines of {low}-{high} tokens each (the median's neighbours)", flush=True)
     fits = {}
