@@ -589,8 +589,8 @@ MUTATIONS = [
                               "    tok, limit, base_dir, note = _tokenizer(cfg.base, cfg.max_seq_len)\n")],
              ["tests/unit/test_data_report.py"]),
     Mutation("encoder-check-chat-tokenizer", "`data check --base ENCODER` blames a missing chat template",
-             "cli/data.py", [("    tok, limit, _, note = _base_for_data(cfg.base, cfg.max_seq_len) if path.is_file()",
-                              "    tok, limit, _, note = __import__('tuneforge.models.load', fromlist=['x'])"
+             "cli/data.py", [("    tok, limit, folder, note = (_base_for_data(cfg.base, cfg.max_seq_len) if path.is_file()",
+                              "    tok, limit, folder, note = (__import__('tuneforge.models.load', fromlist=['x'])"
                               ".length_tokenizer_or_note(cfg.base, cfg.max_seq_len) if path.is_file()")],
              ["tests/unit/test_data_report.py"]),
     Mutation("encoder-free-text-unrefused", "an encoder base given free-text answers is planned as a generative run",
@@ -664,6 +664,14 @@ MUTATIONS = [
              "train/auto.py", [("    per_epoch = max(1, steps_per_epoch(n, batch_size, grad_accum, world))",
                                 "    per_epoch = math.ceil(n / (batch_size * grad_accum * world))")],
              ["tests/unit/test_train_methods.py::test_auto_settings_follow_the_documented_rule"]),
+    Mutation("encoder-cut-inputs-unreported", "`data check --base ENCODER` is silent on user texts the encoder cuts",
+             "data/check_stream.py", [("            keep(cut_input_problems(file, batch, found, max_tokens))",
+                                       "            pass")],
+             ["tests/unit/test_data_report.py"]),
+    Mutation("encoder-check-counts-nothing", "`data check --base ENCODER` counts no tokens, as before",
+             "cli/data.py", [("    if tok is None and folder is not None:  # a sentence encoder",
+                              "    if False:  # a sentence encoder")],
+             ["tests/unit/test_data_report.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

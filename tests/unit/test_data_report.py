@@ -570,8 +570,26 @@ def test_a_sentence_encoder_given_free_text_is_refused_by_train_and_said_so_by_t
     assert "`tuneforge train` refuses the settings given: base: " in said and "these answers are not labels" in said
     # `data check` says why it counts no chat tokens for an encoder instead of blaming a missing chat template.
     checked = _said(CliRunner().invoke(app, ["data", "check", str(data), "--base", str(tiny_encoder_dir)]).output)
-    assert "is a sentence encoder: it reads the inputs only, so no chat-token lengths are counted" in checked
+    assert "is a sentence encoder: it reads the inputs only, so the tokens counted are those of the user text" in checked
     assert "chat template" not in checked
+
+
+def test_data_check_on_a_sentence_encoder_names_the_rows_whose_user_text_it_cuts(tmp_path, tiny_encoder_dir):
+    """A head on an encoder reads the first max_seq_len tokens of the user text (at most the encoder's own limit):
+    `data check --base ENCODER` counts those tokens and warns, by line, where the rest is dropped; it refuses
+    nothing, since training cuts rather than refuses."""
+    rows = _rows(6)
+    rows[3] = chat_row(" ".join(f"word{k}" for k in range(40)), rows[3]["messages"][-1]["content"])
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    checked = CliRunner().invoke(app, ["data", "check", str(data), "--base", str(tiny_encoder_dir),
+                                       "--max-seq-len", "64"])
+    said = _said(checked.output)
+    assert checked.exit_code == 0, said
+    assert f"{data}:4: warning [messages]: the user text is " in said
+    assert "the sentence encoder reads the first 64 and drops the rest" in said
+    assert said.count("drops the rest") == 1  # the short lines are read whole
+    longest = int(said.split("tokens: longest example ")[1].split(",")[0])
+    assert longest > 64  # the long line's user text, counted in the encoder's tokens (no chat around it)
 
 
 def test_report_without_tokenizer_still_reports(tmp_path):

@@ -65,8 +65,8 @@ def _load_evals(cfg):
 
 def _base_for_data(base: str, max_seq_len: int):
     """(tokenizer, limit, model folder, note); tokenizer None with the reason when the model cannot be had. A
-    sentence encoder named as --base has no chat template to count with, but its folder is what the report plans and
-    estimates a classification head on."""
+    sentence encoder named as --base has no chat template to count with (`_encoder_input_lengths` counts what it
+    reads), but its folder is what the report plans and estimates a classification head on."""
     from tuneforge.models.load import length_tokenizer_or_note
     from tuneforge.models.resolve import ModelNotFound, resolve_base
     from tuneforge.train.encoder_defaults import is_encoder_base
@@ -76,9 +76,18 @@ def _base_for_data(base: str, max_seq_len: int):
             folder = resolve_base(base).path
         except (ModelNotFound, OSError) as err:
             return None, None, None, f"token lengths not checked: {str(err).splitlines()[0]}"
-        return None, None, folder, (f"{base} is a sentence encoder: it reads the inputs only, so no chat-token "
-                                    "lengths are counted")
+        return None, None, folder, (f"{base} is a sentence encoder: it reads the inputs only, so the tokens counted "
+                                    "are those of the user text, not of a chat")
     return length_tokenizer_or_note(base, max_seq_len)
+
+
+def _encoder_input_lengths(folder, max_seq_len: int):
+    """(the tokens a classification head on this encoder reads of each example, as a function; where it cuts)."""
+    from tuneforge.models.classifier import classifier_input, classifier_tokenizer, head_input_lengths
+
+    tokenizer, _ = classifier_tokenizer(folder, max_seq_len)
+    return (lambda batch: head_input_lengths(tokenizer, [classifier_input(e.prompt_messages) for e in batch], True),
+            tokenizer.model_max_length)
 
 
 def _labels_line(labels: dict[str, int]) -> str:
@@ -91,8 +100,12 @@ def _check(cfg: DataCheckConfig):
 
     console = _console()
     path, _ = resolve_data_path(cfg.data)
-    tok, limit, _, note = _base_for_data(cfg.base, cfg.max_seq_len) if path.is_file() else (None, None, None, None)
-    report = check_file(path, cfg, tok, limit, cfg.min_per_label)  # streamed: bounded memory on any file size
+    tok, limit, folder, note = (_base_for_data(cfg.base, cfg.max_seq_len) if path.is_file()
+                                else (None, None, None, None))
+    inputs = None
+    if tok is None and folder is not None:  # a sentence encoder: the user text, in its own tokens
+        inputs, limit = _encoder_input_lengths(folder, cfg.max_seq_len)
+    report = check_file(path, cfg, tok, limit, cfg.min_per_label, inputs)  # streamed: bounded memory on any file size
     report.strict = cfg.strict
     if note:
         report.notes.append(note)

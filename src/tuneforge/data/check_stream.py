@@ -14,22 +14,23 @@ from tuneforge.data.formats import iter_file_examples, options_kwargs
 from tuneforge.data.labels import LabelTally
 from tuneforge.data.problems import Problem
 from tuneforge.data.validate import (MIN_PER_LABEL, CheckReport, _count_problems, _label_problems,
-                                     _length_problems, token_lengths)
+                                     _length_problems, cut_input_problems, token_lengths)
 
 BATCH = 256
 MAX_PROBLEMS = 10_000
 
 
 def check_file(path: str | Path, opts, tokenizer=None, max_tokens: int | None = None,
-               min_per_label: int = MIN_PER_LABEL) -> CheckReport:
-    """The same report as check_loaded(inspect_file(path)), without holding the file's rows."""
+               min_per_label: int = MIN_PER_LABEL, input_lengths=None) -> CheckReport:
+    """The same report as check_loaded(inspect_file(path)), without holding the file's rows. For a sentence
+    encoder's head, `input_lengths(examples)` gives the tokens it reads of each, and `max_tokens` is where it cuts."""
     file = str(path)
     detected, items = iter_file_examples(path, **options_kwargs(opts))
     problems: list[Problem] = []
     dropped = 0
     bad_rows = n_valid = 0
     labels = LabelTally()
-    counts = array("i") if tokenizer is not None else None
+    counts = array("i") if tokenizer is not None or input_lengths is not None else None
     batch = []
 
     def keep(found: list[Problem]) -> None:
@@ -40,7 +41,11 @@ def check_file(path: str | Path, opts, tokenizer=None, max_tokens: int | None = 
 
     def flush() -> None:
         nonlocal counts
-        if counts is not None and batch:
+        if input_lengths is not None and batch:
+            found = array("i", input_lengths(batch))
+            counts.extend(found)
+            keep(cut_input_problems(file, batch, found, max_tokens))
+        elif counts is not None and batch:
             try:
                 found, bounds = token_lengths(tokenizer, batch, max_tokens)
             except ValueError as err:  # a chat template training cannot use either; say so instead of crashing

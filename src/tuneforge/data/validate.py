@@ -141,6 +141,17 @@ def _length_problems(file: str, examples: list[Example], counts: list[int], max_
     ]
 
 
+def cut_input_problems(file: str, examples: list[Example], counts: list[int], limit: int) -> list[Problem]:
+    """Rows whose user text a sentence encoder cuts: training reads the first `limit` tokens (a head needs no
+    answer tokens, so nothing is refused), but what decides the label may be in the part dropped."""
+    return [
+        Problem(file, ex.line, "messages",
+                f"the user text is {n} tokens; the sentence encoder reads the first {limit} and drops the rest",
+                "shorten it, or put what decides the label first", "warning")
+        for ex, n in zip(examples, counts) if n > limit
+    ]
+
+
 def check_loaded(result: LoadResult, file: str, tokenizer=None, max_tokens: int | None = None,
                  min_per_label: int = MIN_PER_LABEL) -> CheckReport:
     """Dataset-level checks on top of the reader's row problems."""

@@ -43,10 +43,18 @@ def classifier_tokenizer(base_path: str | Path, max_seq_len: int):
     return tokenizer, encoder
 
 
+def head_input_lengths(tokenizer, texts: list[str], encoder: bool) -> list[int]:
+    """Tokens of each text as the head's tokenizer makes them, before the cut at its limit (`data check` names the
+    rows that are longer)."""
+    # verbose=False: counting a text past the limit is the point here, not the mistake transformers warns about
+    return ([len(ids) for ids in tokenizer(texts, add_special_tokens=encoder, verbose=False)["input_ids"]]
+            if texts else [])
+
+
 def classifier_token_counts(tokenizer, texts: list[str], encoder: bool) -> tuple[list[int], int]:
     """(tokens the head reads per text, capped at the tokenizer's limit; how many texts were longer): training
     batches by these lengths and the estimate counts them."""
-    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=encoder)["input_ids"]] if texts else []
+    lengths = head_input_lengths(tokenizer, texts, encoder)
     cap = tokenizer.model_max_length
     return [min(n, cap) for n in lengths], sum(n > cap for n in lengths)
 
