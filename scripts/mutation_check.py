@@ -672,6 +672,12 @@ MUTATIONS = [
              "cli/data.py", [("    if tok is None and folder is not None:  # a sentence encoder",
                               "    if False:  # a sentence encoder")],
              ["tests/unit/test_data_report.py"]),
+    Mutation("head-cut-inputs-unsaid", "the report and train are silent on the inputs a head cuts",
+             "data/readiness.py", [("        if cut:\n            notes.append(cut)\n", "")],
+             ["tests/unit/test_data_report.py"]),
+    Mutation("head-cut-inputs-untold-in-train", "train is silent on the inputs a head cuts",
+             "train/classification.py", [("    if truncated:  # cut, not refused", "    if False:  # cut, not refused")],
+             ["tests/unit/test_data_report.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

@@ -592,6 +592,23 @@ def test_data_check_on_a_sentence_encoder_names_the_rows_whose_user_text_it_cuts
     assert longest > 64  # the long line's user text, counted in the encoder's tokens (no chat around it)
 
 
+def test_the_report_and_train_say_how_many_inputs_a_head_on_an_encoder_cuts(tmp_path, tiny_encoder_dir,
+                                                                           one_torch_thread):
+    """Training cuts a user text longer than the head reads; the report's plan and `train` say how many."""
+    rows = _rows(6)
+    for k in range(0, 24, 4):  # one long text per label and then some, so the training split holds some
+        rows[k] = chat_row(" ".join(f"word{j}" for j in range(40)), rows[k]["messages"][-1]["content"])
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    base = ["--base", str(tiny_encoder_dir), "--max-seq-len", "64"]
+    said = _said(CliRunner().invoke(app, ["data", "report", str(data), *base]).output)
+    cut = said.split(" training inputs are longer than the classification head reads (64 tokens)")[0].split()
+    assert 0 < int(cut[-3]) <= 6 and cut[-2] == "of", said  # "K of N training inputs ..."
+    trained = CliRunner().invoke(app, ["train", str(data), *base, "--epochs", "1", "--out", str(tmp_path / "run")])
+    assert trained.exit_code == 0, trained.output
+    assert f"warning: {cut[-3]} of {cut[-1]} training inputs are longer than the head reads (64 tokens)" in _said(
+        trained.output)
+
+
 def test_report_without_tokenizer_still_reports(tmp_path):
     data = write_jsonl(tmp_path / "train.jsonl", _rows(40))
     result = CliRunner().invoke(app, ["data", "report", str(data), "--base", "none"])

@@ -108,7 +108,9 @@ def _estimate(train_cfg, train: list, base: BaseModelInfo, head_tokens, notes: l
             notes.append("no time/memory estimate for a classification variant here")
             return None
         # The head reads the user text with its own base's tokenizer.
-        folder, tokens, encoder = head_tokens(train_cfg.base, train, train_cfg.max_seq_len)
+        folder, tokens, encoder, cut = head_tokens(train_cfg.base, train, train_cfg.max_seq_len)
+        if cut:
+            notes.append(cut)
         return estimate_training(model_shape(folder), tokens, train_cfg, train_cfg.base, encoder=encoder)
     if base.tokenizer is None:  # a sentence encoder's folder: it has no chat encoding to count
         notes.append("no time/memory estimate for a generative variant on this base")
@@ -126,7 +128,7 @@ def assess(load: LoadResult, file: str, evals=None, base: BaseModelInfo | None =
     `plan(train_cfg, training rows) -> (TrainConfig, notes)` fills the settings left unset as training would
     (the CLI passes train/defaults.py's `choose_defaults`; this layer does not import training), so the estimate is
     of the run that `tuneforge train` then makes. `head_tokens(base, rows, max_seq_len) -> (folder, tokens per row,
-    is an encoder)` measures what a classification head would read (models/classifier.py `head_token_counts`);
+    is an encoder, a note on inputs it cuts)` measures what a classification head would read (models/classifier.py `head_token_counts`);
     without it a classification run gets no estimate."""
     tokenizer = base.tokenizer if base else None
     check = check_loaded(load, file, tokenizer, base.max_tokens if base else None)

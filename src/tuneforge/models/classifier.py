@@ -59,15 +59,18 @@ def classifier_token_counts(tokenizer, texts: list[str], encoder: bool) -> tuple
     return [min(n, cap) for n in lengths], sum(n > cap for n in lengths)
 
 
-def head_token_counts(base: str, examples: list, max_seq_len: int) -> tuple[Path, list[int], bool]:
-    """(the base's folder, tokens a head on it reads per example, whether it is an encoder): what the training
-    estimate needs for a classification run that has not started (`tuneforge data report`)."""
+def head_token_counts(base: str, examples: list, max_seq_len: int) -> tuple[Path, list[int], bool, str]:
+    """(the base's folder, tokens a head on it reads per example, whether it is an encoder, a note on the inputs it
+    cuts or ""): what the training estimate needs for a classification run that has not started (`tuneforge data
+    report`)."""
     from tuneforge.models.resolve import resolve_base
 
     folder = resolve_base(base).path
     tokenizer, encoder = classifier_tokenizer(folder, max_seq_len)
-    counts, _ = classifier_token_counts(tokenizer, [classifier_input(e.prompt_messages) for e in examples], encoder)
-    return Path(folder), counts, encoder
+    counts, cut = classifier_token_counts(tokenizer, [classifier_input(e.prompt_messages) for e in examples], encoder)
+    note = (f"{cut} of {len(counts)} training inputs are longer than the classification head reads "
+            f"({tokenizer.model_max_length} tokens): it learns from their start only" if cut else "")
+    return Path(folder), counts, encoder, note
 
 
 def prompted_base(run: dict) -> str:

@@ -292,6 +292,10 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     log(f"data: {len(texts)} train / {len(eval_texts)} eval examples, {len(labels)} labels, from {cfg.data} "
         f"({data.data_hash[:19]}); the head reads the user text only")
+    if truncated:  # cut, not refused: said here, since nothing else in the run would show it
+        log(f"warning: {truncated} of {len(texts)} training inputs are longer than the head reads "
+            f"({tokenizer.model_max_length} tokens); only their start is learned from (`tuneforge data check --base "
+            f"{cfg.base}` names the lines)")
 
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
