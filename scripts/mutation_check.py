@@ -676,7 +676,7 @@ MUTATIONS = [
              "data/readiness.py", [("        if cut:\n            notes.append(cut)\n", "")],
              ["tests/unit/test_data_report.py"]),
     Mutation("head-cut-inputs-untold-in-train", "train is silent on the inputs a head cuts",
-             "train/classification.py", [("    if truncated:  # cut, not refused", "    if False:  # cut, not refused")],
+             "train/classification.py", [("    if truncated:\n        log(f\"warning: {cut_inputs_note(", "    if False:\n        log(f\"warning: {cut_inputs_note(")],
              ["tests/unit/test_data_report.py"]),
 ]
 

@@ -570,7 +570,8 @@ def test_a_sentence_encoder_given_free_text_is_refused_by_train_and_said_so_by_t
     assert "`tuneforge train` refuses the settings given: base: " in said and "these answers are not labels" in said
     # `data check` says why it counts no chat tokens for an encoder instead of blaming a missing chat template.
     checked = _said(CliRunner().invoke(app, ["data", "check", str(data), "--base", str(tiny_encoder_dir)]).output)
-    assert "is a sentence encoder: it reads the inputs only, so the tokens counted are those of the user text" in checked
+    assert ("is a sentence encoder: it reads the inputs only, so the tokens counted are those of the user text"
+            in checked)
     assert "chat template" not in checked
 
 
@@ -605,8 +606,8 @@ def test_the_report_and_train_say_how_many_inputs_a_head_on_an_encoder_cuts(tmp_
     assert 0 < int(cut[-3]) <= 6 and cut[-2] == "of", said  # "K of N training inputs ..."
     trained = CliRunner().invoke(app, ["train", str(data), *base, "--epochs", "1", "--out", str(tmp_path / "run")])
     assert trained.exit_code == 0, trained.output
-    assert f"warning: {cut[-3]} of {cut[-1]} training inputs are longer than the head reads (64 tokens)" in _said(
-        trained.output)
+    told = f"warning: {cut[-3]} of {cut[-1]} training inputs are longer than the classification head reads (64 tokens)"
+    assert told in _said(trained.output)
 
 
 def test_report_without_tokenizer_still_reports(tmp_path):

@@ -128,8 +128,8 @@ def assess(load: LoadResult, file: str, evals=None, base: BaseModelInfo | None =
     `plan(train_cfg, training rows) -> (TrainConfig, notes)` fills the settings left unset as training would
     (the CLI passes train/defaults.py's `choose_defaults`; this layer does not import training), so the estimate is
     of the run that `tuneforge train` then makes. `head_tokens(base, rows, max_seq_len) -> (folder, tokens per row,
-    is an encoder, a note on inputs it cuts)` measures what a classification head would read (models/classifier.py `head_token_counts`);
-    without it a classification run gets no estimate."""
+    is an encoder, a note on inputs it cuts)` measures what a classification head would read (models/classifier.py
+    `head_token_counts`); without it a classification run gets no estimate."""
     tokenizer = base.tokenizer if base else None
     check = check_loaded(load, file, tokenizer, base.max_tokens if base else None)
     cleaned = run_cleaning(load, evals)

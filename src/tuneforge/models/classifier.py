@@ -68,9 +68,14 @@ def head_token_counts(base: str, examples: list, max_seq_len: int) -> tuple[Path
     folder = resolve_base(base).path
     tokenizer, encoder = classifier_tokenizer(folder, max_seq_len)
     counts, cut = classifier_token_counts(tokenizer, [classifier_input(e.prompt_messages) for e in examples], encoder)
-    note = (f"{cut} of {len(counts)} training inputs are longer than the classification head reads "
-            f"({tokenizer.model_max_length} tokens): it learns from their start only" if cut else "")
-    return Path(folder), counts, encoder, note
+    return Path(folder), counts, encoder, cut_inputs_note(cut, len(counts), tokenizer.model_max_length)
+
+
+def cut_inputs_note(cut: int, total: int, limit: int) -> str:
+    """What `train` and `data report` say of the training inputs a head cuts ("" when none): it reads the first
+    `limit` tokens and refuses nothing, so without this the cut goes unseen."""
+    return (f"{cut} of {total} training inputs are longer than the classification head reads ({limit} tokens): "
+            "it learns from their start only" if cut else "")
 
 
 def prompted_base(run: dict) -> str:

@@ -266,7 +266,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     import torch
 
     from tuneforge.data.estimate import cpu_threads, estimate_training, model_shape, steps_per_epoch
-    from tuneforge.models.classifier import classifier_token_counts, classifier_tokenizer
+    from tuneforge.models.classifier import classifier_token_counts, classifier_tokenizer, cut_inputs_note
     from tuneforge.models.resolve import public_id, resolve_base
     from tuneforge.train.batching import plan_epoch
     from tuneforge.train.sft import _make_scheduler
@@ -292,10 +292,9 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     log(f"data: {len(texts)} train / {len(eval_texts)} eval examples, {len(labels)} labels, from {cfg.data} "
         f"({data.data_hash[:19]}); the head reads the user text only")
-    if truncated:  # cut, not refused: said here, since nothing else in the run would show it
-        log(f"warning: {truncated} of {len(texts)} training inputs are longer than the head reads "
-            f"({tokenizer.model_max_length} tokens); only their start is learned from (`tuneforge data check --base "
-            f"{cfg.base}` names the lines)")
+    if truncated:
+        log(f"warning: {cut_inputs_note(truncated, len(texts), tokenizer.model_max_length)} (`tuneforge data check "
+            f"--base {cfg.base}` names the lines)")
 
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
