@@ -678,6 +678,9 @@ MUTATIONS = [
     Mutation("head-cut-inputs-untold-in-train", "train is silent on the inputs a head cuts",
              "train/classification.py", [("    if truncated:\n        log(f\"warning: {cut_inputs_note(", "    if False:\n        log(f\"warning: {cut_inputs_note(")],
              ["tests/unit/test_data_report.py"]),
+    Mutation("estimate-silent-on-fixed-costs", "the reference estimate does not say it leaves out loading, evaluation, saving",
+             "data/estimate.py", [("        assumptions.append(NOT_COUNTED)", "        pass")],
+             ["tests/unit/test_data_report.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column
