@@ -71,7 +71,9 @@ def main() -> None:
         for batch in [int(b) for b in args.batches.split(",")]:
             done = subprocess.run([sys.executable, str(script), "--base", args.base, "--examples", str(args.examples),
                                    "--batch-size", str(batch), "--method", method, "--data", str(data)],
-                                  capture_output=True, text=True, check=True)
+                                  capture_output=True, text=True)
+            if done.returncode:  # its own error, not only its exit status: a full disk once showed as "status 1"
+                raise SystemExit(f"{method} batch {batch} failed:\n{done.stderr[-3000:]}")
             runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             r = runs[-1]
             print(f"{method} batch {batch}: {r['steady_steps']} steady steps, {r['steady_computed_tokens']:,} computed "

@@ -44,7 +44,9 @@ from pathlib import Path
 # either method's time. It is kept as tokens of the method's own one-thread pace (STEP_TOKENS), and a
 # measured run's pace leaves its steps out. (The figure before, 80.3 for LoRA at batch 8 steps included on a machine
 # without AVX-512, was 96.7 here.) A run of the same base model on this machine, when there is one, takes precedence.
-# Remeasure when the trainer or machine changes (benchmarks/RESULTS.md, "An optimizer step's own time").
+# Remeasure when the trainer or machine changes (benchmarks/RESULTS.md, "An optimizer step's own time"). The split
+# between a step and a token is uncertain: the same command a day later gave LoRA 118.4 tokens/s + 0.346 s a step
+# and full 84.5 + 1.059 s (RESULTS.md, "The sweep repeated, and on two threads"); these constants were kept.
 MEASURED_COMPUTED_TOKENS_PER_S = 111.6
 MEASURED_PARAMS = 134_515_008  # smollm2-135m, counted from its safetensors header
 # Full fine-tuning computes every weight's gradient besides the input's: per token 111.6 / 73.7 = 1.515x LoRA's time,
