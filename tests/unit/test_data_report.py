@@ -338,9 +338,11 @@ def test_a_dpo_token_is_estimated_dearer_than_an_sft_token_and_either_run_measur
     reference = {name: estimate.estimate_training(shape, [100] * 10, cfg, base_name="mybase")
                  for name, cfg in (("sft", sft), ("dpo", dpo))}
     assert reference["dpo"].tokens_per_s == pytest.approx(reference["sft"].tokens_per_s / estimate.DPO_TOKEN_COST)
-    # The same optimizer steps take the same seconds under either objective.
+    # The same optimizer steps take the same seconds under either objective, up to fixed_tokens' rounding to whole
+    # tokens (half a token each side; on one thread that is 0.3% here, so an exact comparison failed there).
     steps = {k: e.fixed_tokens / e.tokens_per_s for k, e in reference.items()}
-    assert steps["dpo"] == pytest.approx(steps["sft"]) and steps["sft"] > 0
+    rounding = sum(0.5 / e.tokens_per_s for e in reference.values())
+    assert steps["dpo"] == pytest.approx(steps["sft"], abs=rounding) and steps["sft"] > 0
     assert "a DPO token taken as" in reference["dpo"].assumptions[0]
     assert "DPO" not in reference["sft"].assumptions[0]
     (runs_dir() / "pairs").mkdir()

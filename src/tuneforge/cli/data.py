@@ -83,11 +83,10 @@ def _base_for_data(base: str, max_seq_len: int):
 
 def _encoder_input_lengths(folder, max_seq_len: int):
     """(the tokens a classification head on this encoder reads of each example, as a function; where it cuts)."""
-    from tuneforge.models.classifier import classifier_input, classifier_tokenizer, head_input_lengths
+    from tuneforge.models.classifier import HeadReader
 
-    tokenizer, _ = classifier_tokenizer(folder, max_seq_len)
-    return (lambda batch: head_input_lengths(tokenizer, [classifier_input(e.prompt_messages) for e in batch], True),
-            tokenizer.model_max_length)
+    reader = HeadReader.of(folder, max_seq_len)
+    return lambda batch: reader.lengths(reader.texts(batch)), reader.limit
 
 
 def _labels_line(labels: dict[str, int]) -> str:

@@ -300,7 +300,7 @@ def estimate_training(shape: ModelShape, token_counts: list[int], cfg, base_name
     epochs, batch size, LoRA rank, max_seq_len, packing, prefix sharing, gradient checkpointing, max_steps);
     `shared_prefix` is the prompt start every example shares (`example_token_counts`). For a classification
     variant (`cfg.variant_type`), `token_counts` are what its head reads (models/classifier.py
-    `classifier_token_counts`) and `encoder` says whether the base is a sentence encoder."""
+    `HeadReader.counts`) and `encoder` says whether the base is a sentence encoder."""
     from tuneforge.chat_encoding import MIN_SHARED_PREFIX
 
     if cfg.variant_type == "classification":

@@ -43,20 +43,38 @@ def classifier_tokenizer(base_path: str | Path, max_seq_len: int):
     return tokenizer, encoder
 
 
-def head_input_lengths(tokenizer, texts: list[str], encoder: bool) -> list[int]:
-    """Tokens of each text as the head's tokenizer makes them, before the cut at its limit (`data check` names the
-    rows that are longer)."""
-    # verbose=False: counting a text past the limit is the point here, not the mistake transformers warns about
-    return ([len(ids) for ids in tokenizer(texts, add_special_tokens=encoder, verbose=False)["input_ids"]]
-            if texts else [])
+@dataclass
+class HeadReader:
+    """What a classification head on one base reads of each example: its user text (`classifier_input`) in that
+    base's tokens (`classifier_tokenizer`), cut at `limit`. Training, the estimate of `data report` and `data check
+    --base ENCODER` all count through this one reader, so they cannot disagree on what the head reads."""
 
+    tokenizer: object
+    encoder: bool
 
-def classifier_token_counts(tokenizer, texts: list[str], encoder: bool) -> tuple[list[int], int]:
-    """(tokens the head reads per text, capped at the tokenizer's limit; how many texts were longer): training
-    batches by these lengths and the estimate counts them."""
-    lengths = head_input_lengths(tokenizer, texts, encoder)
-    cap = tokenizer.model_max_length
-    return [min(n, cap) for n in lengths], sum(n > cap for n in lengths)
+    @classmethod
+    def of(cls, base_path: str | Path, max_seq_len: int) -> HeadReader:
+        return cls(*classifier_tokenizer(base_path, max_seq_len))
+
+    @property
+    def limit(self) -> int:
+        return self.tokenizer.model_max_length
+
+    @staticmethod
+    def texts(examples: list) -> list[str]:
+        return [classifier_input(e.prompt_messages) for e in examples]
+
+    def lengths(self, texts: list[str]) -> list[int]:
+        """Tokens of each text before the cut at `limit` (`data check` names the rows that are longer)."""
+        # verbose=False: counting a text past the limit is the point here, not the mistake transformers warns about
+        return ([len(ids) for ids in self.tokenizer(texts, add_special_tokens=self.encoder, verbose=False)["input_ids"]]
+                if texts else [])
+
+    def counts(self, texts: list[str]) -> tuple[list[int], int]:
+        """(tokens the head reads per text, capped at `limit`; how many texts were longer): training batches by
+        these lengths and the estimate counts them."""
+        lengths = self.lengths(texts)
+        return [min(n, self.limit) for n in lengths], sum(n > self.limit for n in lengths)
 
 
 def head_token_counts(base: str, examples: list, max_seq_len: int) -> tuple[Path, list[int], bool, str]:
@@ -66,9 +84,9 @@ def head_token_counts(base: str, examples: list, max_seq_len: int) -> tuple[Path
     from tuneforge.models.resolve import resolve_base
 
     folder = resolve_base(base).path
-    tokenizer, encoder = classifier_tokenizer(folder, max_seq_len)
-    counts, cut = classifier_token_counts(tokenizer, [classifier_input(e.prompt_messages) for e in examples], encoder)
-    return Path(folder), counts, encoder, cut_inputs_note(cut, len(counts), tokenizer.model_max_length)
+    reader = HeadReader.of(folder, max_seq_len)
+    counts, cut = reader.counts(reader.texts(examples))
+    return Path(folder), counts, reader.encoder, cut_inputs_note(cut, len(counts), reader.limit)
 
 
 def cut_inputs_note(cut: int, total: int, limit: int) -> str:

@@ -26,8 +26,8 @@ from tuneforge.data.labels import label_set, normalise_answer
 from tuneforge.data.versions import resolve_data_path
 from tuneforge.errors import UserError
 from tuneforge.models.calibration import calibrate, describe
-from tuneforge.models.classifier import (INPUT_FORMAT, VARIANT_TYPE, classifier_input, load_head_model, pool,
-                                         pooled_logits, pooled_states)
+from tuneforge.models.classifier import (INPUT_FORMAT, VARIANT_TYPE, HeadReader, cut_inputs_note, load_head_model,
+                                         pool, pooled_logits, pooled_states)
 from tuneforge.models.transformers_api import peft_wrapping
 from tuneforge.run_record import library_versions, write_run
 
@@ -266,7 +266,6 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     import torch
 
     from tuneforge.data.estimate import cpu_threads, estimate_training, model_shape, steps_per_epoch
-    from tuneforge.models.classifier import classifier_token_counts, classifier_tokenizer, cut_inputs_note
     from tuneforge.models.resolve import public_id, resolve_base
     from tuneforge.train.batching import plan_epoch
     from tuneforge.train.sft import _make_scheduler
@@ -279,21 +278,22 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     if unknown:
         raise UserError(f"held-out answer {unknown[0].answer!r} is not one of the training labels",
                         file=cfg.eval_data or cfg.data, line=unknown[0].line)
-    texts = [classifier_input(e.prompt_messages) for e in data.train]
+    texts = HeadReader.texts(data.train)
     targets = [index[normalise_answer(e.answer)] for e in data.train]
-    eval_texts = [classifier_input(e.prompt_messages) for e in data.eval]
+    eval_texts = HeadReader.texts(data.eval)
     eval_targets = [index[normalise_answer(e.answer)] for e in data.eval]
 
     base = resolve_base(cfg.base)
-    tokenizer, encoder = classifier_tokenizer(base.path, cfg.max_seq_len)
+    reader = HeadReader.of(base.path, cfg.max_seq_len)
+    tokenizer, encoder = reader.tokenizer, reader.encoder
     if encoder:
         check_encoder(cfg)
-    lengths, truncated = classifier_token_counts(tokenizer, texts, encoder)
+    lengths, truncated = reader.counts(texts)
     out.mkdir(parents=True, exist_ok=True)
     log(f"data: {len(texts)} train / {len(eval_texts)} eval examples, {len(labels)} labels, from {cfg.data} "
         f"({data.data_hash[:19]}); the head reads the user text only")
     if truncated:
-        log(f"warning: {cut_inputs_note(truncated, len(texts), tokenizer.model_max_length)} (`tuneforge data check "
+        log(f"warning: {cut_inputs_note(truncated, len(texts), reader.limit)} (`tuneforge data check "
             f"--base {cfg.base}` names the lines)")
 
     torch.manual_seed(cfg.seed)
