@@ -25,7 +25,7 @@ import time
 DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, "pooling": "mean", "r": 16,
             "dropout": 0.05, "smoothing": 0.0, "wd": 0.0, "warmup": 0.1, "lp": 0, "base": "smollm2",
             "head_lr": 0.0, "norm": 0, "init": 0, "soup": 1, "encoder": "", "freeze_emb": 0, "wise": 0,
-            "llrd": 1.0, "setfit": 0, "setfit_lr": 2e-5, "query": 0}
+            "llrd": 1.0, "setfit": 0, "setfit_lr": 2e-5, "query": 0, "average": 0}
 
 
 # base=minilm: a sentence encoder fully fine-tuned (every layer) with a linear head on its mean-pooled states:
@@ -43,7 +43,10 @@ DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, 
 # pair of the same label and one of another), pulling the cosine of their mean-pooled states to 1 or 0 as SetFit
 # does (Tunstall et al. 2022), at setfit_lr (SetFit's 2e-5), before the probe and the cross-entropy epochs;
 # query=1 puts e5's "query: " before every text the encoder reads (its authors' input form; the n-grams read the
-# text as it is).
+# text as it is); average=1 also scores, at the end, two averages of the trained weights beside the last epoch's:
+# "swa", the mean of the weights at the end of each epoch of the second half (stochastic weight averaging, Izmailov
+# et al. 2018, over the cosine schedule's tail), and "ema", an exponential moving average over the optimizer
+# steps with decay EMA_DECAY (the weights of the last ~1/(1 - decay) steps, newest first).
 ENCODER_DEFAULTS = {"method": "full", "lr": 5e-5, "batch": 16, "warmup": 0.1}
 
 
@@ -191,6 +194,8 @@ def _result_line(name, finals) -> None:
 DUMP = None  # --dump DIR: write each split's validation logits there as JSON
 
 WISE_ALPHAS = (0.25, 0.5, 0.75)
+
+EMA_DECAY = 0.99  # about the last 100 optimizer steps: 4 of the invoice demo's ~10 epochs of 22-27 steps
 
 FUSION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)  # the encoder's share; 0 = the n-gram model alone
 
@@ -381,6 +386,7 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
             cpu0 = time.process_time()
             best = (9e9, 0, 0.0)
             best_logits, best_state = None, None
+            averages = _Averages(body, head, epochs) if knobs["average"] else None
             for epoch in range(1, epochs + 1):
                 order = list(range(len(texts)))
                 random.Random(seed * 1000 + epoch + 7919 * (knobs["init"] + member)).shuffle(order)
@@ -394,6 +400,10 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                     opt.step()
                     sched.step()
                     opt.zero_grad(set_to_none=True)
+                    if averages:
+                        averages.step()
+                if averages:
+                    averages.epoch_end(epoch)
                 vlog = validation_logits()
                 vl = float(torch.nn.functional.cross_entropy(vlog, torch.tensor(vy)))
                 va = float((vlog.argmax(-1) == torch.tensor(vy)).float().mean())
@@ -426,6 +436,15 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
         epoch_logits = {"last": vlog.tolist(), "best-loss": best_logits}
         if DUMP:  # the last epoch's pooled states of both row sets, to study neighbour votes offline
             _dump_states(name, seed, body, pooled, texts, vtexts)
+        if averages:  # the last epoch's weights stay in the model until here; each average is scored in their place
+            last_state = _weights(body, head)
+            for which, state in averages.states().items():
+                _load(body, head, state)
+                alog = validation_logits()
+                epoch_logits[which] = alog.tolist()
+                print(f"{name} split {seed} {which}: validation acc "
+                      f"{100 * float((alog.argmax(-1) == torch.tensor(vy)).float().mean()):.1f}%", flush=True)
+            _load(body, head, last_state)
         if knobs["wise"]:  # weight-space interpolation of the best-loss epoch with the starting point
             for alpha in WISE_ALPHAS:
                 _load_mix(body, head, best_state, start_state, alpha)
@@ -436,6 +455,36 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
         fused.append(_fusion_lines(name, seed, (texts, y, vtexts, vy), epoch_logits))
     _result_line(name, finals)
     _fusion_result(name, fused)
+
+
+class _Averages:
+    """Running averages of the trainable weights (body and head) during one run: SWA over the second half's epoch
+    ends and a per-step EMA. Frozen weights (the word embeddings) are the model's own in every average."""
+
+    def __init__(self, body, head, epochs: int):
+        self.params = {f"body.{k}": p for k, p in body.named_parameters() if p.requires_grad}
+        self.params.update({f"head.{k}": p for k, p in head.named_parameters()})
+        self.base = _weights(body, head)
+        self.ema = {k: p.detach().clone() for k, p in self.params.items()}
+        self.swa, self.swa_n, self.swa_from = None, 0, epochs // 2 + 1
+
+    def step(self) -> None:
+        for k, p in self.params.items():
+            self.ema[k].mul_(EMA_DECAY).add_(p.detach(), alpha=1 - EMA_DECAY)
+
+    def epoch_end(self, epoch: int) -> None:
+        if epoch < self.swa_from:
+            return
+        if self.swa is None:
+            self.swa = {k: p.detach().clone() for k, p in self.params.items()}
+        else:
+            for k, p in self.params.items():
+                self.swa[k].add_(p.detach())
+        self.swa_n += 1
+
+    def states(self) -> dict:
+        swa = {k: v / self.swa_n for k, v in self.swa.items()}
+        return {"swa": {**self.base, **swa}, "ema": {**self.base, **self.ema}}
 
 
 def _weights(body, head) -> dict:
