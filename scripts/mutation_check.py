@@ -681,6 +681,21 @@ MUTATIONS = [
     Mutation("estimate-silent-on-fixed-costs", "the reference estimate does not say it leaves out loading, evaluation, saving",
              "data/estimate.py", [("        assumptions.append(NOT_COUNTED)", "        pass")],
              ["tests/unit/test_data_report.py"]),
+    Mutation("job-head-gets-adapter-rules", "a job left to the data trains its head at the jobs API's generative rules",
+             "jobs/spec.py", [('    if kind == "classification":\n        cfg, notes = choose_defaults(cfg, train)',
+                               '    if False:\n        cfg, notes = choose_defaults(cfg, train)')],
+             ["tests/unit/test_jobs.py"]),
+    Mutation("encoder-job-checked-with-a-chat-template", "a job naming a sentence encoder fails its file check",
+             "jobs/worker.py", [('        if not is_encoder_base(job["base"]):', '        if True:')],
+             ["tests/e2e/test_jobs_openai.py"]),
+    Mutation("model-auto-ignores-labels", "a job with model auto trains the server's first base on labels too",
+             "jobs/spec.py", [("    base = encoder or fallback\n", "    base = fallback\n")],
+             ["tests/unit/test_jobs.py"]),
+    Mutation("dataset-check-estimates-a-generator", "the Data page estimates a text generator on label data",
+             "jobs/datasets.py", [('    model = AUTO_BASE if chosen_base else base\n    job = CreateJob(model=model, '
+                                   'training_file="file-estimate", tuneforge={"variant_type": "auto"})',
+                                   '    model = base\n    job = CreateJob(model=model, training_file="file-estimate")')],
+             ["tests/unit/test_datasets_api.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

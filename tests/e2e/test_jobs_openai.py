@@ -7,6 +7,7 @@ mid-job resumes to the same weights as an uninterrupted job.
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -61,8 +62,6 @@ class Server:
 
 
 def _training_jsonl(repeat: int = 1) -> bytes:
-    import json
-
     rows = [chat_row(t, label) for label, texts in _LINES.items() for t in texts] * repeat
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
@@ -176,7 +175,6 @@ def test_upload_train_follow_events_checkpoints_and_chat(server, tiny_model_dir)
 
     # Registered with lineage to the job and its files.
     import hashlib
-    import json
 
     from tuneforge.registry.store import Registry
 
@@ -197,6 +195,48 @@ def test_upload_train_follow_events_checkpoints_and_chat(server, tiny_model_dir)
     assert client.files.delete(uploaded.id).deleted
     with pytest.raises(openai.NotFoundError):
         client.files.retrieve(uploaded.id)
+
+
+def test_a_sentence_encoder_job_learns_the_labels_and_answers_with_one_of_them(server, tiny_encoder_dir):
+    """A job may name a sentence encoder (the base `tuneforge train` picks for labels): it has no chat template, so
+    the file check counts no chat tokens, and it can only learn a head, so the kind is left to the data."""
+    client = server.client(server.key_a)
+    labels = client.files.create(file=("labels.jsonl", io.BytesIO(_training_jsonl(2))), purpose="fine-tune")
+    job = _wait(client, client.fine_tuning.jobs.create(model=str(tiny_encoder_dir), training_file=labels.id).id)
+    assert job.status == "succeeded", (job.error, server.log())
+    assert job.fine_tuned_model.startswith(f"ft:{Path(tiny_encoder_dir).name}:team-a::")  # the folder, not its path
+    events = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=1000).data]
+    assert any(m.startswith("auto: variant_type=classification") for m in events), events
+    answer = client.chat.completions.create(model=job.fine_tuned_model, logprobs=True, top_logprobs=3,
+                                            messages=[{"role": "user", "content": "dell laptop"}])
+    assert answer.choices[0].message.content in _LINES
+    assert {t.token for t in answer.choices[0].logprobs.content[0].top_logprobs} == set(_LINES)
+
+    # Free text cannot train a head: the job fails with the reason, naming the training file.
+    free = "".join(json.dumps(chat_row(f"question {i}", f"A long reply number {i} that never repeats.")) + "\n"
+                   for i in range(20)).encode()
+    text = client.files.create(file=("replies.jsonl", io.BytesIO(free)), purpose="fine-tune")
+    job = _wait(client, client.fine_tuning.jobs.create(model=str(tiny_encoder_dir), training_file=text.id).id)
+    assert job.status == "failed" and job.error.code == "invalid_training_file", job.error
+    assert "sentence encoder" in job.error.message and "not labels" in job.error.message, job.error.message
+
+
+def test_model_auto_gives_labels_the_encoder_that_train_picks(server, tiny_model_dir):
+    """`model: "auto"`, the web app's default base: labels train the sentence encoder `tuneforge train` picks with no
+    --base (the server's first base when no encoder package is installed), and the job then shows that base."""
+    from tuneforge.models.encoder import preferred_packaged_encoder
+
+    client = server.client(server.key_a)
+    labels = client.files.create(file=("labels.jsonl", io.BytesIO(_training_jsonl(2))), purpose="fine-tune")
+    job = _wait(client, client.fine_tuning.jobs.create(model="auto", training_file=labels.id).id, timeout=600)
+    assert job.status == "succeeded", (job.error, server.log())
+    expected = preferred_packaged_encoder() or Path(tiny_model_dir).name
+    assert job.model == expected and job.fine_tuned_model.startswith(f"ft:{expected}:team-a::")
+    events = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=1000).data]
+    assert any(m.startswith(f"auto: base={expected}") for m in events), events
+    answer = client.chat.completions.create(model=job.fine_tuned_model,
+                                            messages=[{"role": "user", "content": "klm flight amsterdam"}])
+    assert answer.choices[0].message.content in _LINES
 
 
 def test_invalid_training_file_fails_the_job_naming_the_line(server, tiny_model_dir):

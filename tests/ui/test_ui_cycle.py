@@ -166,6 +166,11 @@ def test_the_whole_cycle_in_the_browser(server, browser, shots):
     # on every machine; a drawn seed made this test pass or fail by one or two held-out lines.
     page.get_by_text("Advanced settings").click()
     page.get_by_label("Seed").fill("1234")
+    # The served tiny model, not the default "Chosen from the data" (which gives labels the packaged sentence
+    # encoder): the gate's verdict below is about the tiny model (tests/unit/test_ui_train_page.py and
+    # tests/e2e/test_jobs_openai.py cover the default).
+    assert page.get_by_label("Base model").locator("option:checked").inner_text() == "Chosen from the data"
+    page.get_by_label("Base model").select_option(Path(server.model_dir).name)
     page.get_by_role("button", name="Start training").click()
     page.wait_for_url("**/ui/train?job=*")
     job_id = page.url.split("job=")[1]

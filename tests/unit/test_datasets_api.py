@@ -63,6 +63,9 @@ def test_check_names_each_planted_problem_with_line_field_and_fix(api):
     assert check["readiness"]["verdict"] in ("fine-tune", "collect more data", "try prompting first")
     assert check["readiness"]["reasons"]
     assert check["estimate"]["train_tokens"] > 0 and check["estimate"]["duration"]
+    # The estimate is of the job the Train page starts by default, whose kind of model is chosen from the data:
+    # on these labels, a classification head (the page's "Chosen from the data"), not a text generator.
+    assert check["estimate"]["method"].endswith("classification head")
 
 
 def test_fixes_remove_the_findings_and_the_saved_version_trains(api, tiny_model_dir):

@@ -62,6 +62,71 @@ def test_tuneforge_extras_are_checked_by_trainconfig():
         _values(_body(tuneforge={"data": "/etc/passwd"}))
 
 
+def _examples(answers: list[str]) -> list:
+    from tuneforge.data.formats import Example
+
+    return [Example([{"role": "user", "content": f"invoice line {i}"}, {"role": "assistant", "content": a}])
+            for i, a in enumerate(answers)]
+
+
+def test_a_job_that_leaves_the_kind_to_the_data_is_planned_as_train_plans_a_head():
+    """The web app's Train page asks for `variant_type: auto`. On labels the job must train the head `tuneforge train`
+    would (its measured schedule, rate and depth), not a head at the jobs API's adapter rate for text generators."""
+    from tuneforge.config import TrainConfig
+    from tuneforge.train.defaults import CLS_BATCH, CLS_DEPTH, CLS_LR, choose_defaults
+
+    labels = _examples([("travel", "software", "hardware", "bank_fees")[i % 4] for i in range(60)])
+    values = _values(_body(tuneforge={"variant_type": "auto"}))
+    cfg, notes = resolve(values, n_train=60, lr_multiplier=1.0, train=labels)
+    assert cfg.variant_type == "classification" and notes[0].startswith("variant_type=classification")
+    assert (cfg.lr, cfg.batch_size, cfg.classifier_depth) == (CLS_LR, CLS_BATCH, CLS_DEPTH)
+    assert not (cfg.auto_epochs or cfg.auto_batch_size or cfg.auto_lr)
+    # The job's child runs `tuneforge train --config` on this config: every field is given, nothing changes.
+    child = TrainConfig(**cfg.model_dump())
+    assert choose_defaults(child, labels)[0].model_dump() == child.model_dump()
+
+    asked = _body(tuneforge={"variant_type": "auto"}, method={"type": "supervised", "supervised": {
+        "hyperparameters": {"n_epochs": 5, "learning_rate_multiplier": 0.5}}})
+    cfg, _ = resolve(_values(asked), n_train=60, lr_multiplier=0.5, train=labels)
+    assert cfg.epochs == 5 and cfg.lr == pytest.approx(CLS_LR * 0.5)
+
+    # Free text left to the data, or a text generator asked for: the jobs API's adapter rules, as before.
+    free = _examples([f"Thank you for message {i}; a reply follows within {i % 5 + 1} days." for i in range(60)])
+    cfg, notes = resolve(values, n_train=60, lr_multiplier=1.0, train=free)
+    assert cfg.variant_type == "generative" and notes[0].startswith("variant_type=generative")
+    assert cfg.lr == auto_lr("lora", "sft", cfg.batch_size)
+    cfg, _ = resolve(_values(_body()), n_train=60, lr_multiplier=1.0, train=labels)
+    assert cfg.variant_type == "generative" and cfg.lr == auto_lr("lora", "sft", cfg.batch_size)
+
+
+def test_a_job_with_model_auto_gets_its_base_from_the_rows(tiny_encoder_dir, monkeypatch):
+    """`model: "auto"` (the Train page's default base): labels get the sentence encoder `tuneforge train` picks with
+    no --base, anything else the server's first base, which learns an adapter as every chat-base job does."""
+    import tuneforge.train.encoder_defaults as encoder_defaults
+    from tuneforge.jobs.spec import AUTO_BASE, choose_base
+
+    monkeypatch.setattr(encoder_defaults, "choose_encoder", lambda texts: (str(tiny_encoder_dir), "base=ENC (why)"))
+    labels = _examples([("travel", "software", "hardware", "bank_fees")[i % 4] for i in range(60)])
+    free = _examples([f"Thank you for message {i}; a reply follows within {i % 5 + 1} days." for i in range(60)])
+    def auto(**extras):  # the job's values as the service builds them: base_for("auto") is "auto"
+        return train_values(CreateJob(model=AUTO_BASE, training_file="file-x", **extras), AUTO_BASE, "data.jsonl",
+                            None, "out", seed=5)
+
+    values = auto()
+    assert values["variant_type"] == "auto" and "method" not in values
+
+    chosen, why = choose_base(values, {}, labels, "served-base")
+    assert chosen["base"] == str(tiny_encoder_dir) and "method" not in chosen and why == "base=ENC (why)"
+    chosen, why = choose_base(values, {}, free, "served-base")
+    assert (chosen["base"], chosen["method"]) == ("served-base", "lora") and "free text" in why
+    # A text generator asked for, or an explicit method, is kept; a named base is never changed.
+    asked = auto(tuneforge={"variant_type": "generative"})
+    assert choose_base(asked, {"variant_type": "generative"}, labels, "served-base")[0]["base"] == "served-base"
+    full = auto(tuneforge={"method": "full"})
+    assert choose_base(full, {"method": "full"}, free, "served-base")[0]["method"] == "full"
+    assert choose_base(_values(_body()), {}, labels, "served-base") == (_values(_body()), None)
+
+
 def test_a_job_trains_an_adapter_even_on_a_base_that_train_would_fine_tune_whole():
     """The server keeps every job's model as an adapter over one base: train's small-base rule must not apply."""
     from tuneforge.data.formats import Example

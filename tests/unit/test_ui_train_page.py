@@ -68,6 +68,8 @@ def test_start_with_defaults_then_cancel_and_isolation(ui):
             f'train, {dataset["held_out_examples"]} held out)') in page
     assert "<summary>Advanced settings</summary>" in page and "Start training</button>" in page
     assert f"<option>{BASE}</option>" in page
+    # The base, too, is chosen from the data unless the person picks one (the jobs API's `model: "auto"`).
+    assert '<option value="auto" selected>Chosen from the data</option>' in page
 
     job_id = _start(client, dataset["training_file"])
     job = _api(client, "GET", f"/v1/fine_tuning/jobs/{job_id}")

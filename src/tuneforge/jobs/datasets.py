@@ -17,7 +17,7 @@ import json
 import threading
 from pathlib import Path
 
-from tuneforge.config import DatasetCheckBody, DatasetCreateBody
+from tuneforge.config import DatasetCheckBody, DatasetCreateBody, TrainConfig
 from tuneforge.data.clean import run_cleaning
 from tuneforge.data.estimate import human_bytes, human_seconds
 from tuneforge.data.fixes import apply_fixes
@@ -151,12 +151,23 @@ def _base_info(base: str, max_seq_len: int) -> BaseModelInfo:
     return BaseModelInfo(base, tok, limit, folder, note)
 
 
-def _default_job_config(base: str, filename: str, n_train: int):
-    """The TrainConfig of the job the Train page starts with no settings changed: the jobs API's own rules."""
-    from tuneforge.jobs.spec import CreateJob, resolve, train_values
+def _default_job(base: str, filename: str, chosen_base: bool):
+    """(TrainConfig, plan) of the job the Train page starts with no settings changed, planned from the rows as the
+    job's worker plans it (jobs/spec.py `choose_base`, `resolve`): the kind of model left to the data, and unless
+    the check names a model (`chosen_base` False), the base too ("Chosen from the data", the job's `model` "auto",
+    falling back to `base`). So label data is estimated as the classification head the job trains."""
+    from tuneforge.jobs.spec import AUTO_BASE, CreateJob, choose_base, resolve, train_values
 
-    values = train_values(CreateJob(model=base, training_file="file-estimate"), base, filename, None, "-", seed=42)
-    return resolve(values, max(n_train, 1), 1.0)[0]
+    model = AUTO_BASE if chosen_base else base
+    job = CreateJob(model=model, training_file="file-estimate", tuneforge={"variant_type": "auto"})
+    values = train_values(job, model, filename, None, "-", seed=42)
+
+    def plan(_cfg, rows):
+        planned, why = choose_base(values, job.tuneforge, rows, base)
+        cfg, notes = resolve(planned, len(rows), 1.0, rows)
+        return cfg, ([why] if why else []) + notes
+
+    return TrainConfig(**values), plan
 
 
 def read_upload(path: Path, filename: str, body: DatasetCheckBody) -> tuple[LoadResult, list[str] | None]:
@@ -211,13 +222,15 @@ def _last_index(body: DatasetCheckBody) -> int:
 
 def check(path: Path, record: dict, body: DatasetCheckBody, base: str) -> dict:
     """`POST /v1/datasets/check`: findings, readiness verdict and estimate for the upload with the fixes applied."""
+    from tuneforge.models.classifier import head_token_counts
+
     load, columns = read_upload(path, record["filename"], body)
     fixed = apply_fixes(load, body.fixes)
     n = len(fixed.examples)
     with _CHECKING:
         info = _base_info(base, 1024)
-        r = assess(fixed, record["filename"], None, info,
-                   _default_job_config(base, record["filename"], n) if n else None)
+        cfg, plan = _default_job(base, record["filename"], body.model is None) if n else (None, None)
+        r = assess(fixed, record["filename"], None, info, cfg, plan=plan, head_tokens=head_token_counts)
     estimate = None
     if r.estimate:
         estimate = {**r.estimate.to_dict(), "duration": human_seconds(r.estimate.seconds),
@@ -270,7 +283,6 @@ def save(files, datasets: DatasetStore, owner: str, record: dict, body: DatasetC
 def held_out_split(examples) -> tuple[list, list]:
     """(train, held out): the seeded split `tuneforge train` makes (data/split.py with TrainConfig's default
     eval_split and seed, which the version's manifest records too), so the held-out rows are never trained on."""
-    from tuneforge.config import TrainConfig
     from tuneforge.data.split import split_examples
 
     fields = TrainConfig.model_fields

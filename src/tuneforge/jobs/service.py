@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 
 from tuneforge.jobs.files import DEFAULT_MAX_FILE_BYTES, FileStore
-from tuneforge.jobs.spec import CreateJob, multiplier, shown_requested, train_values
+from tuneforge.jobs.spec import CreateJob, multiplier, shown_model, shown_requested, train_values
 from tuneforge.jobs.store import JobStore, new_id, now
 from tuneforge.jobs.worker import Worker
 from tuneforge.paths import home
@@ -106,7 +106,7 @@ def job_object(job: dict) -> dict:
     hp = job["hyperparameters"]
     return {
         "id": job["id"], "object": "fine_tuning.job", "created_at": job["created_at"],
-        "model": job["model"], "organization_id": job["owner"], "status": job["status"],
+        "model": shown_model(job), "organization_id": job["owner"], "status": job["status"],
         "training_file": job["training_file"], "validation_file": job["validation_file"],
         "fine_tuned_model": job["fine_tuned_model"], "finished_at": job["finished_at"],
         "error": job["error"], "hyperparameters": {k: v for k, v in hp.items() if k != "beta"},
@@ -131,4 +131,4 @@ def checkpoint_object(row: dict, job: dict) -> dict:
 def _pending_name(job: dict) -> str:
     from tuneforge.jobs.worker import fine_tuned_model_id
 
-    return fine_tuned_model_id(job["model"], job["owner"], job["suffix"], job["id"])
+    return fine_tuned_model_id(job)

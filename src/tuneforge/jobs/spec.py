@@ -25,6 +25,7 @@ Auto = Literal["auto"]
 # Fields a job's `tuneforge` object may not set: the job decides them (files, run folder, resume, method).
 RESERVED = {"data", "base", "out", "eval_data", "resume", "objective", "progress", "nproc", "auto_epochs",
             "auto_batch_size", "auto_lr"}
+AUTO_BASE = "auto"  # a job's `model` that leaves the base to its rows, as `tuneforge train` with no --base does
 _SUFFIX = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -132,7 +133,8 @@ def requested_hyperparameters(body: CreateJob) -> Hyperparameters:
 
 
 def train_values(body: CreateJob, base: str, data: str, eval_data: str | None, out: str, seed: int) -> dict:
-    """TrainConfig values for the job, with `auto` left to tuneforge's rules (resolved in `resolve`)."""
+    """TrainConfig values for the job, with `auto` left to tuneforge's rules (resolved in `resolve`), and a base of
+    "auto" to the rows (`choose_base`)."""
     hp = requested_hyperparameters(body)
     overrides = dict(body.tuneforge or {})
     reserved = sorted(RESERVED & overrides.keys())
@@ -142,10 +144,8 @@ def train_values(body: CreateJob, base: str, data: str, eval_data: str | None, o
               "objective": "dpo" if method_type(body) == "dpo" else "sft", "progress": False,
               "report_to": "none", "save_every": 0, "keep_checkpoints": 3,
               # OpenAI's jobs make a chat model that answers in text; `tuneforge.variant_type` may ask for a head.
-              "variant_type": "generative",
-              # An adapter, not train's small-base full fine-tune: the server keeps every job's model as an adapter
-              # over one shared base, where a full fine-tune would hold a whole copy of the weights per job.
-              "method": "lora", **overrides}
+              "variant_type": "generative", **_base_defaults(base)}
+    values.update(overrides)
     if hp.n_epochs in (None, "auto"):
         values["auto_epochs"] = "epochs" not in overrides
     else:
@@ -164,22 +164,84 @@ def train_values(body: CreateJob, base: str, data: str, eval_data: str | None, o
     return values
 
 
+def _base_defaults(base: str) -> dict:
+    """What a job's base decides of its settings unless `tuneforge` says otherwise."""
+    from tuneforge.train.encoder_defaults import is_encoder_base
+
+    if base == AUTO_BASE:  # the base, and so the kind of model, are chosen from the rows (`choose_base`)
+        return {"variant_type": "auto"}
+    if is_encoder_base(base):
+        # A sentence encoder can only learn a head, which the server runs on its own (no shared chat base): the
+        # kind and method are left to the data and train's encoder rules, which refuse free text with the reason.
+        return {"variant_type": "auto"}
+    # An adapter, not train's small-base full fine-tune: the server keeps every job's model as an adapter over one
+    # shared base, where a full fine-tune would hold a whole copy of the weights per job.
+    return {"method": "lora"}
+
+
+def choose_base(values: dict, overrides: dict, train: list, fallback: str) -> tuple[dict, str | None]:
+    """(the job's values with its base chosen, why) for a job whose `model` is "auto"; other jobs unchanged.
+
+    As `tuneforge train` chooses with no --base (train/encoder_defaults.py `choose_encoder`): labels go to the
+    packaged sentence encoder when one is installed and the inputs suit it; anything else to `fallback`, the base
+    the server serves first (jobs/datasets.py `default_base`)."""
+    from tuneforge.data.labels import label_set
+    from tuneforge.train.encoder_defaults import choose_encoder
+
+    if values["base"] != AUTO_BASE:
+        return values, None
+    encoder, note = None, ""
+    if values.get("variant_type") == "generative" or values.get("objective") == "dpo":
+        reason = "a text generator was asked for"
+    elif not label_set([e.answer for e in train]):
+        reason = "the answers are free text, not a small set of labels"
+    else:
+        encoder, note = choose_encoder([e.user_text for e in train])  # its note names the base and why
+        reason = note
+    base = encoder or fallback
+    defaults = {k: v for k, v in _base_defaults(base).items() if k not in overrides}
+    return {**values, "base": base, **defaults}, note if encoder else f"base={base} (the server's first base: {reason})"
+
+
 def multiplier(body: CreateJob) -> float:
     m = requested_hyperparameters(body).learning_rate_multiplier
     return 1.0 if m in (None, "auto") else float(m)
 
 
-def resolve(values: dict, n_train: int, lr_multiplier: float) -> tuple[TrainConfig, list[str]]:
-    """The concrete config the run gets once the training file's size is known: tuneforge's auto rules, then the
-    multiplier on the learning rate. The result has no auto flags left, so a resumed run uses the same values."""
-    from tuneforge.train.auto import resolve_auto
+def resolve(values: dict, n_train: int, lr_multiplier: float, train: list | None = None) -> tuple[TrainConfig, list[str]]:
+    """The concrete config the run gets once the training file is known, then the multiplier on the learning rate.
+    The result has no auto flags left and the child's `tuneforge train` reads every field as given, so what is
+    chosen here is what trains, and a resumed run uses the same values.
 
-    cfg, notes = resolve_auto(TrainConfig(**values), n_train)
+    A job that leaves the kind of model to the data (`tuneforge.variant_type` "auto", as the web app's Train page
+    asks) or asks for a head is planned from its training rows `train` by `tuneforge train`'s own rules
+    (train/defaults.py): on labels, a classification head with the schedule, rate, depth and head measured for
+    heads. The jobs API's auto rules below are for text generators; a head given them trained at an adapter's rate
+    for 3 epochs. Every other job (OpenAI's default: a text generator) gets those rules."""
+    from tuneforge.train.auto import resolve_auto
+    from tuneforge.train.defaults import choose_defaults, choose_variant_type
+
+    cfg = TrainConfig(**values)
+    kind, why = (choose_variant_type(cfg, [e.answer for e in train]) if train is not None
+                 else (cfg.variant_type, None))
+    if kind == "classification":
+        cfg, notes = choose_defaults(cfg, train)
+    else:  # a text generator (asked for, or the answers are free text): the jobs API's adapter rules
+        cfg, notes = resolve_auto(cfg.model_copy(update={"variant_type": "generative"}) if train is not None else cfg,
+                                  n_train)
+        notes = ([f"variant_type={why}"] if why else []) + notes
     update = {"auto_epochs": False, "auto_batch_size": False, "auto_lr": False}
     if values.get("auto_lr") and lr_multiplier != 1.0:
         update["lr"] = float(f"{cfg.lr * lr_multiplier:.4g}")
         notes.append(f"lr={update['lr']:g} (learning_rate_multiplier {lr_multiplier:g} x {cfg.lr:g})")
     return cfg.model_copy(update=update), notes
+
+
+def shown_model(job: dict) -> str:
+    """The job's `model`: as asked, or for "auto" the base chosen from the rows once the files are validated."""
+    from tuneforge.models.resolve import base_display_name
+
+    return base_display_name(job["base"]) if job["model"] == AUTO_BASE else job["model"]
 
 
 def shown_requested(body: CreateJob) -> dict:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from tuneforge.errors import UserError
 from tuneforge.jobs.executor import Launch, LocalExecutor
 from tuneforge.jobs.store import TERMINAL, JobStore, now
 from tuneforge.jobs.validate import JobError, check_file
@@ -41,10 +42,16 @@ class JobStateError(ValueError):
     """The action does not apply to the job's current status (the API answers 400)."""
 
 
-def fine_tuned_model_id(base: str, owner: str, suffix: str | None, job_id: str) -> str:
-    """OpenAI's name for the result: ft:<base>:<org>:<suffix>:<id> (the suffix may be empty)."""
-    org = "".join(c if c.isalnum() or c in "-_" else "-" for c in owner.lower()) or "local"
-    return f"ft:{base}:{org}:{suffix or ''}:{job_id.removeprefix('ftjob-')[:8]}"
+def fine_tuned_model_id(job: dict) -> str:
+    """OpenAI's name for the result: ft:<base>:<org>:<suffix>:<id> (the suffix may be empty). The base is the
+    `model` asked for, or for "auto" the base chosen from the rows; a folder's path is named by the folder, as the
+    server names it."""
+    from tuneforge.jobs.spec import shown_model
+    from tuneforge.models.resolve import base_display_name
+
+    base = shown_model(job)
+    org = "".join(c if c.isalnum() or c in "-_" else "-" for c in job["owner"].lower()) or "local"
+    return f"ft:{base_display_name(base)}:{org}:{job['suffix'] or ''}:{job['id'].removeprefix('ftjob-')[:8]}"
 
 
 def _registry_name(job_id: str) -> str:
@@ -185,15 +192,23 @@ class Worker:
     def _validate(self, job: dict) -> None:
         from tuneforge.data.split import split_examples
         from tuneforge.models.load import load_length_tokenizer
-        from tuneforge.jobs.spec import resolve, shown_resolved
+        from tuneforge.jobs.datasets import default_base
+        from tuneforge.jobs.spec import AUTO_BASE, choose_base, resolve, shown_resolved
         from tuneforge.data.estimate import steps_per_epoch
+        from tuneforge.train.encoder_defaults import is_encoder_base
 
         request = job["request"]
         values = request["train_values"]
-        try:
-            tokenizer, limit, _, _ = load_length_tokenizer(job["base"], values.get("max_seq_len", 1024))
-        except (LookupError, OSError, ValueError) as err:
-            return self._fail(job, JobError("model_not_available", f"base model {job['model']!r}: {err}", "model"))
+        # A job whose model is "auto" gets its base from the rows (below); its files are checked as the base it
+        # falls back to, the server's first, would read them.
+        checked_base = default_base(self.catalog) if job["base"] == AUTO_BASE else job["base"]
+        tokenizer = limit = None  # a sentence encoder has no chat template: its head's inputs are counted in training
+        if not is_encoder_base(checked_base):
+            try:
+                tokenizer, limit, _, _ = load_length_tokenizer(checked_base, values.get("max_seq_len", 1024))
+            except (LookupError, OSError, ValueError) as err:
+                return self._fail(job, JobError("model_not_available", f"base model {job['model']!r}: {err}",
+                                                "model"))
         checked = {}
         for role in ("training", "validation"):
             file_id = job[f"{role}_file"]
@@ -208,16 +223,22 @@ class Worker:
             for warning in checked[role].warnings[:5]:
                 self.store.add_event(job["id"], f"Warning: {warning}", level="warn")
         examples = checked["training"].examples
-        n_train = len(examples) if values.get("eval_data") else len(
-            split_examples(examples, values.get("eval_split", 0.0), values["seed"])[0])
-        cfg, notes = resolve(values, n_train, request["lr_multiplier"])
+        train = examples if values.get("eval_data") else split_examples(
+            examples, values.get("eval_split", 0.0), values["seed"])[0]
+        values, chose_base = choose_base(values, request["body"].get("tuneforge") or {}, train, checked_base)
+        try:  # planned from the rows as `tuneforge train` plans (a head on labels when the kind is left to the data)
+            cfg, notes = resolve(values, len(train), request["lr_multiplier"], train)
+        except UserError as err:  # settings the data cannot train with, e.g. a sentence encoder given free text
+            return self._fail(job, JobError("invalid_training_file", str(err), "training_file"))
+        notes = ([chose_base] if chose_base else []) + notes
         run_dir = Path(job["run_dir"])
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         (run_dir.parent / CONFIG_FILE).write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False), encoding="utf-8")
-        total = steps_per_epoch(n_train, cfg.batch_size, cfg.grad_accum, 1) * cfg.epochs
+        total = steps_per_epoch(len(train), cfg.batch_size, cfg.grad_accum, 1) * cfg.epochs
         if cfg.max_steps:
             total = min(total, cfg.max_steps)
         queued = self.store.transition(job["id"], ("validating_files",), status="queued", config=cfg.model_dump(),
+                                       base=cfg.base,
                                        hyperparameters=shown_resolved(cfg, request["lr_multiplier"]),
                                        total_steps=total)
         if queued is not None:
@@ -311,7 +332,7 @@ class Worker:
 
         run_dir = Path(job["run_dir"])
         run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        model_id = fine_tuned_model_id(job["model"], job["owner"], job["suffix"], job["id"])
+        model_id = fine_tuned_model_id(job)
         if self.store.get_model(model_id) is None:
             lineage = {"job": job["id"], "owner": job["owner"], "fine_tuned_model": model_id,
                        "training_file": _file_lineage(self.store, job["training_file"]),

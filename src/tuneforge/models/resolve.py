@@ -133,6 +133,13 @@ def dequantize_gguf(gguf_path: Path, target: Path, hub_id: str | None = None) ->
     return target
 
 
+def base_display_name(name: str) -> str:
+    """The name a base is shown and served under: a folder path's last part, not the whole path (the server's model
+    ids and a job's `ft:` model id both use it)."""
+    p = Path(name)
+    return p.name if (len(p.parts) > 1 or p.exists()) else name
+
+
 def resolve_base(name: str) -> ResolvedModel:
     tried: list[str] = []
     if name in BUNDLED:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tuneforge.models.answer_grammar import learned_answer_format
 from tuneforge.models.classifier import is_classifier, is_classifier_dir, is_encoder_run
-from tuneforge.models.resolve import resolve_base
+from tuneforge.models.resolve import base_display_name, resolve_base
 from tuneforge.models.variant import has_own_weights
 from tuneforge.run_record import is_run_dir, read_run
 from tuneforge.serve.principal import current_principal
@@ -58,12 +58,6 @@ class ServedModel:
     def visible(self) -> bool:
         who = current_principal()
         return who is None or who.can_see(self.owner)
-
-
-def base_display_name(name: str) -> str:
-    # A base given as a folder path is served under the folder's name, not the whole path.
-    p = Path(name)
-    return p.name if (len(p.parts) > 1 or p.exists()) else name
 
 
 def _registry():

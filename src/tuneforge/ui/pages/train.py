@@ -3,7 +3,9 @@
 User flow (labels and button texts are stable; the browser tests select by them):
 1. Under "Start a fine-tuning job", choose the data in the select labelled "Training data" (saved dataset versions,
    newest first, each with the examples it trains on and those held out, "16 to train, 1 held out"; the Data
-   page's "Train on it" link preselects one) and the base in "Base model", then press
+   page's "Train on it" link preselects one) and the base in "Base model" (default "Chosen from the data": the job's
+   `model` "auto", which gives labels the packaged sentence encoder as `tuneforge train` does and anything else the
+   server's first base; or one of the served bases), then press
    "Start training" (a saved version's held-out split is sent as the job's validation file). Nothing else is
    needed: epochs, batch size and learning rate are chosen from the data.
    "Advanced settings" (a collapsed <details>) holds "Epochs", "Batch size", "Learning rate multiplier" (blank =
