@@ -153,3 +153,23 @@ def test_an_extraction_export_answers_in_llama_cpp_as_evaluated(extraction_run, 
     (folder / ANSWER_GRAMMAR_FILE).unlink()
     free = check_exported_gguf(extraction_run, folder, options).files[0]
     assert free.answers_identical < 3
+
+
+def test_the_check_loads_without_extra_buffer_types_on_an_amx_cpu(tiny_variants, tmp_path, monkeypatch):
+    """On an AMX CPU a natively built llama.cpp crashed decoding the tiny export in its AMX buffers: the check then
+    loads files without the extra buffer types. Elsewhere it keeps llama.cpp's default, and the binding's own
+    defaults are left as they were either way."""
+    import llama_cpp as binding
+
+    from tuneforge.export import llama_cpp_check
+
+    folder, _ = export_variant(tiny_variants["alpha"], tmp_path / "x", fmt="gguf", parity_samples=1)
+    [gguf] = sorted(folder.glob("*.gguf"))
+    for amx in (True, False):
+        monkeypatch.setattr(llama_cpp_check, "amx_cpu", lambda: amx)
+        llm = llama_cpp_check._open(gguf, 256, "f32")
+        assert llm.model_params.use_extra_bufts is (not amx)
+        llm.eval([1, 2])  # it decodes (the AMX buffers crashed here)
+        assert llm.n_tokens == 2
+        llm.close()
+    assert binding.llama_cpp.llama_model_default_params().use_extra_bufts is True

@@ -16,6 +16,8 @@ down to (export/divergence.py). Token ids must be identical for every file.
 from __future__ import annotations
 
 import json
+import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -116,8 +118,46 @@ def _open(path: Path, n_ctx: int, kv_cache: str, logits_all: bool = False):
     # default F16 cache is a runtime setting that rounds keys and values on its own, by up to 0.04 logits on the
     # demo variant, enough to flip a near-tie even for an F32 file (docs/export.md).
     kv = {"f32": llama_cpp.GGML_TYPE_F32, "f16": llama_cpp.GGML_TYPE_F16}[kv_cache]
-    return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=1, n_threads_batch=1, n_batch=512,
-                           logits_all=logits_all, type_k=kv, type_v=kv, verbose=False)
+    with _loading(llama_cpp, extra_buffers=not amx_cpu()):
+        return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=1, n_threads_batch=1, n_batch=512,
+                               logits_all=logits_all, type_k=kv, type_v=kv, verbose=False)
+
+
+def amx_cpu() -> bool:
+    """Whether this CPU has AMX (Linux's flags). llama.cpp built here (pip builds it from source with the CPU's
+    own instructions) then puts quantized weights in ggml's AMX buffers, and decoding the tiny test model's export
+    crashed the process (segfault in llama_decode; Intel Xeon with AMX, llama-cpp-python 0.3.36, 2026-12-02). The
+    check loads such files without the extra buffer types there, so it runs llama.cpp's plain CPU kernels."""
+    try:
+        return "amx_tile" in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+_LOADING = threading.Lock()
+
+
+@contextmanager
+def _loading(llama_cpp, extra_buffers: bool):
+    """`llama_cpp.Llama` loads with `use_extra_bufts` = extra_buffers (weight repacking, AMX). Its constructor takes
+    no argument for that field, so the binding's default model params are wrapped while it loads."""
+    if extra_buffers:
+        yield
+        return
+    low = llama_cpp.llama_cpp
+    with _LOADING:
+        default = low.llama_model_default_params
+
+        def without_extra_buffers():
+            params = default()
+            params.use_extra_bufts = False
+            return params
+
+        low.llama_model_default_params = without_extra_buffers
+        try:
+            yield
+        finally:
+            low.llama_model_default_params = default
 
 
 def _llama_ids(llm, text: str) -> list[int]:
