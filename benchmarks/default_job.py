@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,33 +32,20 @@ def main() -> None:
     ap.add_argument("--out", help="write the result as JSON here too")
     args = ap.parse_args()
 
-    import httpx
     import openai
+    from serve_process import start_server, stop  # beside this script
 
     from tuneforge.data.formats import load_examples
-    from tuneforge.data.split import split_examples
+    from tuneforge.jobs.datasets import held_out_split
 
     home = Path(tempfile.mkdtemp(prefix="default-job-home-"))
     env = {**os.environ, "TUNEFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONPATH": args.src}
-    cli = [sys.executable, "-m", "tuneforge.cli.main"]
-    key = subprocess.run([*cli, "keys", "create", "ops"], env=env, capture_output=True, text=True,
-                         check=True).stdout.strip().splitlines()[-1]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([*cli, "serve", "--model", "smollm2-135m", "--port", str(port)], env=env,
-                              stdout=open(home / "server.log", "w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    key = subprocess.run([sys.executable, "-m", "tuneforge.cli.main", "keys", "create", "ops"], env=env,
+                         capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    server, url = start_server(["--model", "smollm2-135m"], env=env)
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
         every, _ = load_examples(ROOT / "examples/invoice-categories/train.jsonl")
-        train, held = split_examples(every, 0.1, 42)  # jobs/datasets.py held_out_split: what a saved version holds out
+        train, held = held_out_split(every)  # what a saved dataset version holds out, sent as the validation file
         client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=120)
         upload = lambda name, rows: client.files.create(  # noqa: E731
             file=(name, "".join(e.jsonl_line() for e in rows).encode()), purpose="fine-tune")
@@ -81,8 +67,7 @@ def main() -> None:
                          or "").strip() == e.answer.strip() for e in test)
             result.update(test_rows=len(test), right=right, accuracy=round(100 * right / len(test), 1))
     finally:
-        server.terminate()
-        server.wait(60)
+        stop(server)
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1), encoding="utf-8")
