@@ -468,8 +468,8 @@ MUTATIONS = [
                "state.evals_without_improvement > cfg.early_stopping_patience:")],
              ["tests/unit/test_train_methods.py::test_early_stopping_keeps_the_best_weights_and_warns_of_overfitting"]),
     Mutation("job-lr-multiplier-ignored", "a job trains at multiplier 1 while showing the one asked", "jobs/worker.py",
-             [('cfg, notes = resolve(values, len(train), request["lr_multiplier"], train)',
-               "cfg, notes = resolve(values, len(train), 1.0, train)")],
+             [('cfg, notes = resolve(values, train, request["lr_multiplier"], checked_base,',
+               "cfg, notes = resolve(values, train, 1.0, checked_base,")],
              ["tests/unit/test_jobs.py::test_the_worker_trains_at_the_multiplied_rate_it_shows"]),
     Mutation("tool-history-shifted", "tool calls in the history attach to the wrong message after a variant's "
              "system prompt", "serve/tool_calls.py",

@@ -24,7 +24,8 @@ def _values(body: CreateJob) -> dict:
 
 
 def test_auto_hyperparameters_use_tuneforges_rules_and_the_multiplier_scales_the_rate():
-    cfg, _ = resolve(_values(_body()), n_train=40, lr_multiplier=1.0)
+    rows = _examples([f"reply {i}" for i in range(40)])
+    cfg, _ = resolve(_values(_body()), rows, 1.0, "base", {})
     batch = auto_batch_size(40)
     assert (cfg.batch_size, cfg.epochs, cfg.lr) == (batch, auto_epochs(40, batch), auto_lr("lora", "sft", batch))
     assert not (cfg.auto_epochs or cfg.auto_batch_size or cfg.auto_lr)  # a resumed run gets the same values
@@ -32,7 +33,7 @@ def test_auto_hyperparameters_use_tuneforges_rules_and_the_multiplier_scales_the
 
     body = _body(method={"type": "supervised", "supervised": {"hyperparameters": {
         "n_epochs": 3, "batch_size": 8, "learning_rate_multiplier": 2.0}}})
-    cfg, _ = resolve(_values(body), n_train=40, lr_multiplier=2.0)
+    cfg, _ = resolve(_values(body), rows, 2.0, "base", {})
     assert (cfg.epochs, cfg.batch_size) == (3, 8)
     assert cfg.lr == pytest.approx(2 * auto_lr("lora", "sft", 8), rel=1e-3)
     assert shown_resolved(cfg, 2.0) == {"n_epochs": 3, "batch_size": 8, "learning_rate_multiplier": 2.0}
@@ -77,7 +78,7 @@ def test_a_job_that_leaves_the_kind_to_the_data_is_planned_as_train_plans_a_head
 
     labels = _examples([("travel", "software", "hardware", "bank_fees")[i % 4] for i in range(60)])
     values = _values(_body(tuneforge={"variant_type": "auto"}))
-    cfg, notes = resolve(values, n_train=60, lr_multiplier=1.0, train=labels)
+    cfg, notes = resolve(values, labels, 1.0, "base", {"variant_type": "auto"})
     assert cfg.variant_type == "classification" and notes[0].startswith("variant_type=classification")
     assert (cfg.lr, cfg.batch_size, cfg.classifier_depth) == (CLS_LR, CLS_BATCH, CLS_DEPTH)
     assert not (cfg.auto_epochs or cfg.auto_batch_size or cfg.auto_lr)
@@ -87,15 +88,15 @@ def test_a_job_that_leaves_the_kind_to_the_data_is_planned_as_train_plans_a_head
 
     asked = _body(tuneforge={"variant_type": "auto"}, method={"type": "supervised", "supervised": {
         "hyperparameters": {"n_epochs": 5, "learning_rate_multiplier": 0.5}}})
-    cfg, _ = resolve(_values(asked), n_train=60, lr_multiplier=0.5, train=labels)
+    cfg, _ = resolve(_values(asked), labels, 0.5, "base", {"variant_type": "auto"})
     assert cfg.epochs == 5 and cfg.lr == pytest.approx(CLS_LR * 0.5)
 
     # Free text left to the data, or a text generator asked for: the jobs API's adapter rules, as before.
     free = _examples([f"Thank you for message {i}; a reply follows within {i % 5 + 1} days." for i in range(60)])
-    cfg, notes = resolve(values, n_train=60, lr_multiplier=1.0, train=free)
+    cfg, notes = resolve(values, free, 1.0, "base", {"variant_type": "auto"})
     assert cfg.variant_type == "generative" and notes[0].startswith("variant_type=generative")
     assert cfg.lr == auto_lr("lora", "sft", cfg.batch_size)
-    cfg, _ = resolve(_values(_body()), n_train=60, lr_multiplier=1.0, train=labels)
+    cfg, _ = resolve(_values(_body()), labels, 1.0, "base", {})
     assert cfg.variant_type == "generative" and cfg.lr == auto_lr("lora", "sft", cfg.batch_size)
 
 
@@ -138,7 +139,7 @@ def test_a_job_trains_an_adapter_even_on_a_base_that_train_would_fine_tune_whole
     for extras, method in (({}, "lora"), ({"method": "full"}, "full")):
         values = _values(_body(tuneforge=extras))
         assert values["method"] == method  # asked for, not left to the rule (which a resolved rate also stops)
-        cfg, _ = resolve(values, n_train=60, lr_multiplier=1.0)
+        cfg, _ = resolve(values, data, 1.0, "base", extras)
         chosen, _ = choose_defaults(cfg, data, params_of=lambda base: 135_000_000)
         assert chosen.method == method, extras
 

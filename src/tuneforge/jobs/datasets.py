@@ -153,21 +153,15 @@ def _base_info(base: str, max_seq_len: int) -> BaseModelInfo:
 
 def _default_job(base: str, filename: str, chosen_base: bool):
     """(TrainConfig, plan) of the job the Train page starts with no settings changed, planned from the rows as the
-    job's worker plans it (jobs/spec.py `choose_base`, `resolve`): the kind of model left to the data, and unless
+    job's worker plans it (jobs/spec.py `resolve`): the kind of model left to the data, and unless
     the check names a model (`chosen_base` False), the base too ("Chosen from the data", the job's `model` "auto",
     falling back to `base`). So label data is estimated as the classification head the job trains."""
-    from tuneforge.jobs.spec import AUTO_BASE, CreateJob, choose_base, resolve, train_values
+    from tuneforge.jobs.spec import AUTO_BASE, CreateJob, resolve, train_values
 
     model = AUTO_BASE if chosen_base else base
     job = CreateJob(model=model, training_file="file-estimate", tuneforge={"variant_type": "auto"})
     values = train_values(job, model, filename, None, "-", seed=42)
-
-    def plan(_cfg, rows):
-        planned, why = choose_base(values, job.tuneforge, rows, base)
-        cfg, notes = resolve(planned, len(rows), 1.0, rows)
-        return cfg, ([why] if why else []) + notes
-
-    return TrainConfig(**values), plan
+    return TrainConfig(**values), lambda _cfg, rows: resolve(values, rows, 1.0, base, job.tuneforge)
 
 
 def read_upload(path: Path, filename: str, body: DatasetCheckBody) -> tuple[LoadResult, list[str] | None]:

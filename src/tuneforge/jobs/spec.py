@@ -208,28 +208,31 @@ def multiplier(body: CreateJob) -> float:
     return 1.0 if m in (None, "auto") else float(m)
 
 
-def resolve(values: dict, n_train: int, lr_multiplier: float, train: list | None = None) -> tuple[TrainConfig, list[str]]:
-    """The concrete config the run gets once the training file is known, then the multiplier on the learning rate.
-    The result has no auto flags left and the child's `tuneforge train` reads every field as given, so what is
-    chosen here is what trains, and a resumed run uses the same values.
+def resolve(values: dict, train: list, lr_multiplier: float, fallback_base: str,
+            overrides: dict) -> tuple[TrainConfig, list[str]]:
+    """The concrete config the run gets once its training rows `train` are known, then the multiplier on the
+    learning rate. The result has no auto flags left and the child's `tuneforge train` reads every field as given,
+    so what is chosen here is what trains, and a resumed run uses the same values. The job's worker and the Data
+    page's estimate both plan through here.
 
-    A job that leaves the kind of model to the data (`tuneforge.variant_type` "auto", as the web app's Train page
-    asks) or asks for a head is planned from its training rows `train` by `tuneforge train`'s own rules
+    A `model` of "auto" gets its base from the rows first (`choose_base`, falling back to `fallback_base`; the
+    job's `tuneforge` `overrides` are kept). A job that leaves the kind of model to the data (`tuneforge.variant_type`
+    "auto", as the web app's Train page asks) or asks for a head is then planned by `tuneforge train`'s own rules
     (train/defaults.py): on labels, a classification head with the schedule, rate, depth and head measured for
     heads. The jobs API's auto rules below are for text generators; a head given them trained at an adapter's rate
     for 3 epochs. Every other job (OpenAI's default: a text generator) gets those rules."""
     from tuneforge.train.auto import resolve_auto
     from tuneforge.train.defaults import choose_defaults, choose_variant_type
 
+    values, chose_base = choose_base(values, overrides, train, fallback_base)
     cfg = TrainConfig(**values)
-    kind, why = (choose_variant_type(cfg, [e.answer for e in train]) if train is not None
-                 else (cfg.variant_type, None))
+    kind, why = choose_variant_type(cfg, [e.answer for e in train])
     if kind == "classification":
         cfg, notes = choose_defaults(cfg, train)
     else:  # a text generator (asked for, or the answers are free text): the jobs API's adapter rules
-        cfg, notes = resolve_auto(cfg.model_copy(update={"variant_type": "generative"}) if train is not None else cfg,
-                                  n_train)
+        cfg, notes = resolve_auto(cfg.model_copy(update={"variant_type": "generative"}), len(train))
         notes = ([f"variant_type={why}"] if why else []) + notes
+    notes = ([chose_base] if chose_base else []) + notes
     update = {"auto_epochs": False, "auto_batch_size": False, "auto_lr": False}
     if values.get("auto_lr") and lr_multiplier != 1.0:
         update["lr"] = float(f"{cfg.lr * lr_multiplier:.4g}")

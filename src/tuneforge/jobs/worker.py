@@ -193,7 +193,7 @@ class Worker:
         from tuneforge.data.split import split_examples
         from tuneforge.models.load import load_length_tokenizer
         from tuneforge.jobs.datasets import default_base
-        from tuneforge.jobs.spec import AUTO_BASE, choose_base, resolve, shown_resolved
+        from tuneforge.jobs.spec import AUTO_BASE, resolve, shown_resolved
         from tuneforge.data.estimate import steps_per_epoch
         from tuneforge.train.encoder_defaults import is_encoder_base
 
@@ -225,12 +225,11 @@ class Worker:
         examples = checked["training"].examples
         train = examples if values.get("eval_data") else split_examples(
             examples, values.get("eval_split", 0.0), values["seed"])[0]
-        values, chose_base = choose_base(values, request["body"].get("tuneforge") or {}, train, checked_base)
         try:  # planned from the rows as `tuneforge train` plans (a head on labels when the kind is left to the data)
-            cfg, notes = resolve(values, len(train), request["lr_multiplier"], train)
+            cfg, notes = resolve(values, train, request["lr_multiplier"], checked_base,
+                                 request["body"].get("tuneforge") or {})
         except UserError as err:  # settings the data cannot train with, e.g. a sentence encoder given free text
             return self._fail(job, JobError("invalid_training_file", str(err), "training_file"))
-        notes = ([chose_base] if chose_base else []) + notes
         run_dir = Path(job["run_dir"])
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         (run_dir.parent / CONFIG_FILE).write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False), encoding="utf-8")
