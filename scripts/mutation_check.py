@@ -696,6 +696,9 @@ MUTATIONS = [
                                    'training_file="file-estimate", tuneforge={"variant_type": "auto"})',
                                    '    model = base\n    job = CreateJob(model=model, training_file="file-estimate")')],
              ["tests/unit/test_datasets_api.py"]),
+    Mutation("auto-job-error-names-auto", "a job with model auto whose fallback base fails to load names 'auto'",
+             "jobs/worker.py", [("if job[\"base\"] != AUTO_BASE\n", "if True\n")],
+             ["tests/unit/test_jobs.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

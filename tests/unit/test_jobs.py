@@ -410,3 +410,23 @@ def test_file_pages_follow_the_cursor_in_both_orders(tmp_path):
             seen += [f["id"] for f in page]
             after = page[-1]["id"] if page else None
         assert seen == expected, desc
+
+
+def test_an_auto_job_whose_fallback_base_fails_names_that_base(tmp_path, monkeypatch):
+    """"auto" is not a model that can fail to load: the error names the base the job fell back to."""
+    import tuneforge.jobs.datasets as datasets
+    from tuneforge.jobs.service import JobsService
+
+    missing = tmp_path / "gone-base"
+    monkeypatch.setattr(datasets, "default_base", lambda catalog: str(missing))
+    service = JobsService(None, max_file_bytes=1_000_000)  # the worker thread is not started
+    try:
+        rows = "".join(json.dumps(chat_row(t, lab)) + "\n" for lab, ts in _LINES.items() for t in ts)
+        file = service.files.save_bytes("a", "d.jsonl", rows.encode(), "fine-tune")
+        job = service.create_job("a", CreateJob(model="auto", training_file=file["id"], seed=1))
+        service.worker._validate(service.store.get_job(job["id"]))
+        done = service.store.get_job(job["id"])
+        assert done["status"] == "failed" and done["error"]["code"] == "model_not_available", done
+        assert "'gone-base' (the fallback for model 'auto')" in done["error"]["message"]
+    finally:
+        service.store.close()

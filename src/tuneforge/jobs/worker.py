@@ -196,6 +196,7 @@ class Worker:
         from tuneforge.jobs.spec import AUTO_BASE, resolve, shown_resolved
         from tuneforge.data.estimate import steps_per_epoch
         from tuneforge.train.encoder_defaults import is_encoder_base
+        from tuneforge.models.resolve import base_display_name
 
         request = job["request"]
         values = request["train_values"]
@@ -207,8 +208,10 @@ class Worker:
             try:
                 tokenizer, limit, _, _ = load_length_tokenizer(checked_base, values.get("max_seq_len", 1024))
             except (LookupError, OSError, ValueError) as err:
-                return self._fail(job, JobError("model_not_available", f"base model {job['model']!r}: {err}",
-                                                "model"))
+                # An "auto" job names the base it fell back to: "auto" is not what failed to load.
+                shown = (repr(job["model"]) if job["base"] != AUTO_BASE
+                         else f"{base_display_name(checked_base)!r} (the fallback for model 'auto')")
+                return self._fail(job, JobError("model_not_available", f"base model {shown}: {err}", "model"))
         checked = {}
         for role in ("training", "validation"):
             file_id = job[f"{role}_file"]
