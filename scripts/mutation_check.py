@@ -188,7 +188,8 @@ MUTATIONS = [
              [("            if previous is not None and previous.visible():  # aliases are shared: never another "
                "owner's model\n                return previous",
                "            pass")],
-             ["tests/e2e/test_monitor_server.py::test_promotion_and_rollback_switch_the_served_version_with_zero_failed_requests"]),
+             ["tests/unit/test_follow_unload.py::test_a_promoted_version_still_loading_is_answered_by_the_version_served_so_far",
+              "tests/e2e/test_monitor_server.py::test_promotion_and_rollback_switch_the_served_version_with_zero_failed_requests"]),
     # -- the web app (issue 15): browser tests in headless Chromium --
     Mutation("ui-401-shows-nav", "the 401 page is drawn with the logged-in layout and its navigation", "ui/session.py",
              [('"Not logged in", status_code=401, reason=reason, logged_in=False)',

@@ -43,6 +43,19 @@ def _send(entry, prompt_ids, outcomes: list, max_tokens: int = 6) -> threading.E
     return done
 
 
+def test_a_promoted_version_still_loading_is_answered_by_the_version_served_so_far(served):
+    """Between a promotion and the follower loading the new version, a request for the stage gets the version the
+    server already serves, not an error (the e2e switch test catches this only when a request lands in that
+    window)."""
+    catalog, follower, registry, logs = served
+    assert catalog.resolve("inv").id == "inv:1"
+    registry.promote("inv:2", "production", require_gate=False)
+    assert catalog.resolve("inv").id == "inv:1"  # not loaded yet: no poll has run
+    assert "inv:2" in follower._pending  # ...and the request asked the follower to load it
+    follower.poll_once()
+    assert catalog.resolve("inv").id == "inv:2"
+
+
 def test_a_rolled_back_version_is_unloaded_after_its_queued_requests_finish(served):
     catalog, follower, registry, logs = served
     registry.promote("inv:2", "production", require_gate=False)
