@@ -29,12 +29,6 @@ LOWER_IS_BETTER = ("latency", "cost", "tokens", "out_of_label", "loss")
 TIMING_METRICS = {"latency_p50_s": ("latency_s", 0.5), "latency_p95_s": ("latency_s", 0.95)}
 
 
-def milliseconds(ms: float) -> str:
-    """A latency in milliseconds with the digits that tell systems apart: a TF-IDF model answers in about 0.1 ms,
-    which a whole number shows as 0 (the terminal table and the HTML report; the UI's fmt.ms follows this rule)."""
-    return f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}" if ms >= 1 else f"{ms:.2f}"
-
-
 def tokens_read(system: dict) -> tuple[str, str] | None:
     """Mean LLM tokens in and out per example; None for a non-LLM baseline, which reads no prompt and writes no
     tokens (its 0/0 would read as free)."""

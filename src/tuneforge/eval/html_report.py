@@ -5,8 +5,9 @@ from __future__ import annotations
 from html import escape
 
 from tuneforge.eval import svg
-from tuneforge.eval.eval_file import EvalReport, interval_methods, milliseconds, tokens_read
+from tuneforge.eval.eval_file import EvalReport, interval_methods, tokens_read
 from tuneforge.eval.recommend import recommendation
+from tuneforge.milliseconds import milliseconds
 
 STYLE = """
 body{font-family:sans-serif;margin:2rem auto;max-width:1100px;color:#222;line-height:1.4}

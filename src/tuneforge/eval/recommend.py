@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuneforge.eval.eval_file import milliseconds
+from tuneforge.milliseconds import milliseconds
 
 
 def headline_metric(report: dict) -> str:

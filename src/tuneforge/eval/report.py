@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tuneforge.eval.eval_file import interval_methods, milliseconds, tokens_read
+from tuneforge.eval.eval_file import interval_methods, tokens_read
+from tuneforge.milliseconds import milliseconds
 
 
 def _pct(v) -> str:

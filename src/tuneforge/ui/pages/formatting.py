@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from tuneforge.milliseconds import milliseconds
+
 _EVAL_SIDE = re.compile(r"\S+?\.json#")  # an eval.json path before the system it names (eval/gate.py's sides)
 REASONS = {  # why the review queue picked an item (monitor/review_queue.REASONS), in words
     "invalid": "Outside the label set or not valid",
@@ -32,11 +34,7 @@ def num(x, digits: int = 3) -> str:
 
 
 def ms(x) -> str:
-    """Whole milliseconds from 10 up, else the digits that tell a 0.1 ms TF-IDF model from 0 (the rule of
-    eval/eval_file.py's `milliseconds`; the UI talks to the API only and imports no eval code)."""
-    if x is None:
-        return "–"
-    return f"{x:.0f} ms" if x >= 10 else f"{x:.1f} ms" if x >= 1 else f"{x:.2f} ms"
+    return "–" if x is None else f"{milliseconds(x)} ms"
 
 
 def when(value) -> str:
