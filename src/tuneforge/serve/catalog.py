@@ -66,6 +66,14 @@ def _registry():
     return Registry()
 
 
+def variant_entry(model_id: str, run: dict, run_path: str | Path, **served) -> ServedModel:
+    """What a run folder is served as, whether named at start-up (`plan`) or added while serving (`Catalog.add`):
+    prompted with its trained system prompt, answering in its learned format."""
+    return ServedModel(model_id, "variant", run["base"]["name"], str(Path(run_path).resolve()),
+                       (run.get("data") or {}).get("system_prompt"), int(time.time()),
+                       answer_format=learned_answer_format(run), own_weights=has_own_weights(run), **served)
+
+
 def plan(specs: list[str]) -> list[ServedModel]:
     """Decide what to serve without loading weights (so bad names fail fast, before minutes of loading)."""
     entries: dict[str, ServedModel] = {}
@@ -82,9 +90,7 @@ def plan(specs: list[str]) -> list[ServedModel]:
                 continue
             run, served_id, run_path = read_run(variant.run_path), variant.ref, variant.run_path
         base = run["base"]["name"]
-        system = (run.get("data") or {}).get("system_prompt")
-        entries[served_id] = ServedModel(served_id, "variant", base, run_path, system, now,
-                                         answer_format=learned_answer_format(run), own_weights=has_own_weights(run))
+        entries[served_id] = variant_entry(served_id, run, run_path)
         # The base is served beside its adapters for free: they share its engine. Not beside a full fine-tune, whose
         # engine holds its own weights (a second whole model in memory), nor a sentence encoder, which has no
         # language-model head to chat with; `--model BASE` serves it when wanted.
@@ -114,34 +120,37 @@ class Catalog:
 
     @classmethod
     def load(cls, specs: list[str], **engine_options) -> "Catalog":
-        from tuneforge.serve.engine import Engine
-
         entries = plan(specs)
         _attach_labelers(entries, engine_options)
-        engines = []
+        catalog = cls(entries, [], engine_options)
         by_base: dict[str, list[ServedModel]] = {}
         bases: dict[str, str] = {}
         for e in entries:
             if e.labeler is not None:
                 continue
             if e.own_weights:
-                e.engine = Engine(e.run_path, None, **engine_options)  # its folder is a whole model
+                e.engine = catalog._start_engine(e.run_path, None)  # its folder is a whole model
                 e.adapter = e.engine.adapter_for(None)
-                engines.append(e.engine)
                 continue
             key = base_display_name(e.base_id)
             by_base.setdefault(key, []).append(e)
             if e.kind == "base" or key not in bases:
                 bases[key] = e.base_id
         for key, members in by_base.items():
-            path = resolve_base(bases[key]).path
-            variants = {e.id: e.run_path for e in members if e.kind == "variant"}
-            engine = Engine(path, variants, **engine_options)
-            engines.append(engine)
+            engine = catalog._start_engine(resolve_base(bases[key]).path,
+                                           {e.id: e.run_path for e in members if e.kind == "variant"})
             for e in members:
                 e.engine = engine
                 e.adapter = engine.adapter_for(e.id if e.kind == "variant" else None)
-        return cls(entries, engines, engine_options)
+        return catalog
+
+    def _start_engine(self, path: str, variants: dict[str, str] | None):
+        """An engine for a base and its adapters, or (`variants` None) for a full fine-tune's own weights."""
+        from tuneforge.serve.engine import Engine
+
+        engine = Engine(path, variants, **self.engine_options)
+        self.engines.append(engine)
+        return engine
 
     def list(self) -> list[ServedModel]:
         return [e for e in self.entries.values() if e.visible()]
@@ -154,38 +163,30 @@ class Catalog:
         otherwise a new engine loads the base. A full fine-tune gets an engine of its own weights. Raises
         ValueError if `model_id` is already served.
         """
-        from tuneforge.serve.engine import Engine
-
         run = read_run(run_path)
-        base = run["base"]["name"]
-        key = base_display_name(base)
+        key = base_display_name(run["base"]["name"])
         with self._changing:
             if model_id in self.entries:
                 raise ValueError(f"{model_id}: already served")
             if is_classifier(run):  # a classification variant brings its own head
                 from tuneforge.serve.classify import ClassifierLabeler
 
-                entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()), None, int(time.time()),
-                                    owner=owner, labeler=ClassifierLabeler(str(run_path), **self.engine_options),
-                                    variant_ref=variant_ref)
+                entry = variant_entry(model_id, run, run_path, owner=owner, variant_ref=variant_ref,
+                                      labeler=ClassifierLabeler(str(run_path), **self.engine_options))
                 self.entries = {**self.entries, model_id: entry}
                 return entry
-            own = has_own_weights(run)
-            engine = None if own else next((e.engine for e in self.entries.values() if e.engine is not None
-                                            and base_display_name(e.base_id) == key and not e.own_weights), None)
-            if own:
-                engine = Engine(str(run_path), None, **self.engine_options)
-                self.engines.append(engine)
-                adapter = engine.adapter_for(None)
+            entry = variant_entry(model_id, run, run_path, owner=owner, variant_ref=variant_ref)
+            engine = None if entry.own_weights else next(
+                (e.engine for e in self.entries.values()
+                 if e.engine is not None and base_display_name(e.base_id) == key and not e.own_weights), None)
+            if entry.own_weights:
+                entry.engine = self._start_engine(str(run_path), None)
+                entry.adapter = entry.engine.adapter_for(None)
             elif engine is None:
-                engine = Engine(resolve_base(base).path, {model_id: str(run_path)}, **self.engine_options)
-                self.engines.append(engine)
-                adapter = engine.adapter_for(model_id)
+                entry.engine = self._start_engine(resolve_base(entry.base_id).path, {model_id: str(run_path)})
+                entry.adapter = entry.engine.adapter_for(model_id)
             else:
-                adapter = engine.add_adapter(model_id, run_path)
-            entry = ServedModel(model_id, "variant", base, str(Path(run_path).resolve()),
-                                (run.get("data") or {}).get("system_prompt"), int(time.time()), engine, adapter, owner,
-                                answer_format=learned_answer_format(run), variant_ref=variant_ref, own_weights=own)
+                entry.engine, entry.adapter = engine, engine.add_adapter(model_id, run_path)
             self.entries = {**self.entries, model_id: entry}  # a new dict: readers never see it half-changed
         return entry
 
