@@ -25,7 +25,7 @@ import time
 DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, "pooling": "mean", "r": 16,
             "dropout": 0.05, "smoothing": 0.0, "wd": 0.0, "warmup": 0.1, "lp": 0, "base": "smollm2",
             "head_lr": 0.0, "norm": 0, "init": 0, "soup": 1, "encoder": "", "freeze_emb": 0, "wise": 0,
-            "llrd": 1.0, "setfit": 0, "setfit_lr": 2e-5, "query": 0, "average": 0}
+            "llrd": 1.0, "setfit": 0, "setfit_lr": 2e-5, "query": 0, "average": 0, "word_drop": 0.0}
 
 
 # base=minilm: a sentence encoder fully fine-tuned (every layer) with a linear head on its mean-pooled states:
@@ -46,7 +46,9 @@ DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, 
 # text as it is); average=1 also scores, at the end, two averages of the trained weights beside the last epoch's:
 # "swa", the mean of the weights at the end of each epoch of the second half (stochastic weight averaging, Izmailov
 # et al. 2018, over the cosine schedule's tail), and "ema", an exponential moving average over the optimizer
-# steps with decay EMA_DECAY (the weights of the last ~1/(1 - decay) steps, newest first).
+# steps with decay EMA_DECAY (the weights of the last ~1/(1 - decay) steps, newest first); word_drop=P trains on
+# texts whose words are each left out with probability P, drawn afresh every epoch (at least one word stays; the
+# random deletion of Wei and Zou's EDA, 2019): the head cannot lean on one word of a memorised line.
 ENCODER_DEFAULTS = {"method": "full", "lr": 5e-5, "batch": 16, "warmup": 0.1}
 
 
@@ -235,6 +237,14 @@ def _fusion_lines(name, seed, split, epoch_logits) -> dict:
     return out
 
 
+def _drop_words(text: str, p: float, rng: random.Random) -> str:
+    if p <= 0:
+        return text
+    words = text.split()
+    kept = [w for w in words if rng.random() >= p]
+    return " ".join(kept or [rng.choice(words)]) if words else text
+
+
 def _inputs(texts: list[str], knobs: dict) -> list[str]:
     return ["query: " + t for t in texts] if knobs["query"] else texts
 
@@ -390,9 +400,11 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
             for epoch in range(1, epochs + 1):
                 order = list(range(len(texts)))
                 random.Random(seed * 1000 + epoch + 7919 * (knobs["init"] + member)).shuffle(order)
+                drops = random.Random(seed * 1000 + epoch + 104729)  # its own draws: the order stays as without it
                 for s in range(0, len(order), knobs["batch"]):
                     idx = order[s: s + knobs["batch"]]
-                    loss = torch.nn.functional.cross_entropy(logits([texts[i] for i in idx]),
+                    loss = torch.nn.functional.cross_entropy(logits([_drop_words(texts[i], knobs["word_drop"], drops)
+                                                                     for i in idx]),
                                                              torch.tensor([y[i] for i in idx]),
                                                              label_smoothing=knobs["smoothing"])
                     loss.backward()
