@@ -65,3 +65,34 @@ def test_no_psi_alert_before_two_full_windows_were_served():
     summary = summarise(_rows("L" * (2 * WINDOW - 1)), _reference(), WINDOW, history=False)
     assert summary["previous"] is None and summary["latest"]["length_psi"] > 0.5
     assert _length_alerts(summary) == []
+
+
+def test_the_charts_and_the_alerts_compute_each_window_once_and_agree(monkeypatch):
+    """With the history charted, the latest and previous windows are charted windows: the same figures as the
+    alert-only check, without running their permutation tests a second time. A window that is not charted (the
+    requests do not fill whole windows) is still computed for the alerts."""
+    import tuneforge.monitor.summary as summary_module
+
+    rows, ref = _rows("s" * 2 * WINDOW + "L" * WINDOW), _reference()
+    alone = summarise(rows, ref, WINDOW, history=False)
+    calls = {"window": 0, "psi": 0}
+    window_stats, input_psi = summary_module.window_stats, summary_module.input_psi
+
+    def counted_window(*a, **k):
+        calls["window"] += 1
+        return window_stats(*a, **k)
+
+    def counted_psi(*a, **k):
+        calls["psi"] += 1
+        return input_psi(*a, **k)
+
+    monkeypatch.setattr(summary_module, "window_stats", counted_window)
+    monkeypatch.setattr(summary_module, "input_psi", counted_psi)
+    charted = summarise(rows, ref, WINDOW)
+    assert len(charted["windows"]) == 3 and calls == {"window": 3, "psi": 3}  # one per charted window only
+    for key in ("length_psi", "vocabulary_psi", "length_psi_test"):
+        assert charted["latest"][key] == alone["latest"][key] and charted["previous"][key] == alone["previous"][key]
+    assert charted["previous"]["first_id"] == WINDOW and charted["previous"]["requests"] == WINDOW
+    calls.update(window=0, psi=0)
+    summarise(rows[: 3 * WINDOW - 5], ref, WINDOW)  # windows of 20, 20 and 15: the latest 20 are not one of them
+    assert calls == {"window": 4, "psi": 5}

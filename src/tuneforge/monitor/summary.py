@@ -79,13 +79,16 @@ def input_psi(inputs: list[str], ref: Reference) -> dict:
             "vocabulary_psi_test": vocabulary, "vocabulary_psi": vocabulary["value"]}
 
 
-def previous_window_psi(rows: list[dict], ref: Reference, window: int) -> dict | None:
+def previous_window_psi(rows: list[dict], ref: Reference, window: int, charted: dict | None = None) -> dict | None:
     """The input PSI of the full window just before the latest one (requests -2N..-N, not overlapping it): the
-    PSI rule asks both to exceed (monitor/policy.py). None until two full windows have been served."""
+    PSI rule asks both to exceed (monitor/policy.py). None until two full windows have been served. `charted`:
+    that window's `window_stats` when the charts already computed it (the same rows give the same tests)."""
     if len(rows) < 2 * window:
         return None
     earlier = rows[-2 * window : -window]
-    out = input_psi([input_text(r) for r in earlier if r["status"] == 200], ref)
+    psi_keys = ("length_psi_test", "length_psi", "vocabulary_psi_test", "vocabulary_psi")
+    out = ({k: charted[k] for k in psi_keys} if charted is not None
+           else input_psi([input_text(r) for r in earlier if r["status"] == 200], ref))
     return {"requests": len(earlier), "first_id": earlier[0]["id"], "last_id": earlier[-1]["id"], **out}
 
 
@@ -150,9 +153,19 @@ def windows(rows: list[dict], size: int) -> list[list[dict]]:
 def summarise(rows: list[dict], ref: Reference, window: int, p_value: float = 0.01, history: bool = True) -> dict:
     """Every window (for charts) and the latest `window` requests (for alerts); `history=False` skips the
     former when only the alert check is needed."""
-    per_window = [window_stats(w, ref, p_value) for w in windows(rows, window)] if rows and history else []
+    groups = windows(rows, window) if rows and history else []
+    per_window = [window_stats(w, ref, p_value) for w in groups]
     corrections = sum(r.get("correct_output") is not None for r in rows)
+
+    def charted(chunk: list[dict]) -> dict | None:
+        # When the requests fill whole windows, the latest and the previous window are charted ones: their
+        # permutation tests and domain classifier are computed once, not again for the alerts.
+        return next((stats for g, stats in zip(groups, per_window)
+                     if chunk and len(g) == len(chunk) and g[0]["id"] == chunk[0]["id"]), None)
+
+    latest_rows = rows[-window:]
+    latest = (charted(latest_rows) or window_stats(latest_rows, ref, p_value)) if rows else None
     return {"variant": ref.ref, "requests": len(rows), "window": window, "windows": per_window,
-            "latest": window_stats(rows[-window:], ref, p_value) if rows else None,
-            "previous": previous_window_psi(rows, ref, window), "corrections": corrections,
-            "labels": ref.labels}
+            "latest": latest,
+            "previous": previous_window_psi(rows, ref, window, charted(rows[-2 * window : -window])),
+            "corrections": corrections, "labels": ref.labels}
