@@ -62,6 +62,13 @@ def test_a_classical_model_as_good_as_the_variant_is_said_plainly():
     assert 0 < text.index("Median latency per example: 50 ms for fine-tuned") < recommended
 
 
+def test_a_tie_with_the_classical_model_has_no_sign_and_one_pair_of_parentheses():
+    """The demo's tie printed "(-0.0 points (paired bootstrap p = 1))"."""
+    text = recommendation(_with_classical(_report(0.9, 0.001), 0.9, 1.0))
+    assert "reaches 90.0% against 90.0% for fine-tuned (0.0 points, paired bootstrap p = 1), so it is not" in text
+    assert "-0.0" not in text and "+0.0 points" not in text
+
+
 def test_a_significantly_better_variant_beats_the_classical_model():
     text = recommendation(_with_classical(_report(0.9, 0.001), 0.7, 0.002))
     assert "fine-tuned beats the best non-LLM baseline, tf-idf + logistic regression, by +20.0 points" in text

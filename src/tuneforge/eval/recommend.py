@@ -11,7 +11,8 @@ def headline_metric(report: dict) -> str:
 
 
 def _pts(x: float) -> str:
-    return f"{100 * x:+.1f} points"
+    points = round(100 * x, 1)
+    return f"{points:+.1f} points" if points else "0.0 points"  # a tie is neither +0.0 nor -0.0
 
 
 def _best(systems: dict, names: list[str], metric: str) -> str | None:
@@ -154,9 +155,10 @@ def _classical_verdict(report: dict, best_v: str, classical: list[str], metric: 
     gap = v["metrics"][metric] - c["metrics"][metric]  # the variant minus the classical model
     test = _test(report, best_v, best_c, metric)
     timing = c.get("classical", {})
-    cost = (f"; it trains in {timing['fit_s']:.1f} s and answers in {timing['predict_ms_per_example']:.2f} ms per "
-            "example on a CPU" if "fit_s" in timing and "predict_ms_per_example" in timing else "")
+    cost = (f"; it trains in {timing['fit_s']:.1f} s and answers in {milliseconds(timing['predict_ms_per_example'])} "
+            "ms per example on a CPU" if "fit_s" in timing and "predict_ms_per_example" in timing else "")
     p_text = f" ({test['test']} p = {test['p_value']:.3g})" if test else ""
+    tested = f", {test['test']} p = {test['p_value']:.3g}" if test else ""  # inside the parentheses of the gap
     overall = _overall(report, metric, level, alpha, best_v)
     if gap > 0 and test is not None and test["p_value"] < alpha:
         return [overall, f"{best_v} beats the best non-LLM baseline, {best_c}, by {_pts(gap)}{p_text}, "
@@ -165,7 +167,7 @@ def _classical_verdict(report: dict, best_v: str, classical: list[str], metric: 
         return [overall, f"{best_v} is ahead of the best non-LLM baseline, {best_c}, by {_pts(gap)} (untested)."]
     return [overall, f"A classical model is as good as the fine-tuned variant here: {best_c} reaches "
             f"{100 * c['metrics'][metric]:.1f}% against {100 * v['metrics'][metric]:.1f}% for {best_v} "
-            f"({_pts(-gap)}{p_text}), so it is not significantly worse{cost}.",
+            f"({_pts(-gap)}{tested}), so it is not significantly worse{cost}.",
             f"Recommendation: use {best_c}; this task does not need {_what_it_spares(v)} unless the variant "
             "improves."]
 
