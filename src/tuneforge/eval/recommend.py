@@ -157,8 +157,9 @@ def _classical_verdict(report: dict, best_v: str, classical: list[str], metric: 
     timing = c.get("classical", {})
     cost = (f"; it trains in {timing['fit_s']:.1f} s and answers in {milliseconds(timing['predict_ms_per_example'])} "
             "ms per example on a CPU" if "fit_s" in timing and "predict_ms_per_example" in timing else "")
-    p_text = f" ({test['test']} p = {test['p_value']:.3g})" if test else ""
-    tested = f", {test['test']} p = {test['p_value']:.3g}" if test else ""  # inside the parentheses of the gap
+    test_text = f"{test['test']} p = {test['p_value']:.3g}" if test else ""
+    p_text = f" ({test_text})" if test else ""
+    tested = f", {test_text}" if test else ""  # inside the parentheses of the gap
     overall = _overall(report, metric, level, alpha, best_v)
     if gap > 0 and test is not None and test["p_value"] < alpha:
         return [overall, f"{best_v} beats the best non-LLM baseline, {best_c}, by {_pts(gap)}{p_text}, "
