@@ -4,7 +4,8 @@ What the Train page sends when nothing is changed (`tuneforge.variant_type: "aut
 "auto"`), here through the `openai` client against a real `tuneforge serve --model smollm2-135m` on a fresh
 TUNEFORGE_HOME: the training file is the invoice demo's train.jsonl less the held-out split a saved dataset version
 sets aside (10%, seed 42), which goes as the validation file, as the page sends it. The fine-tuned model then
-answers the 108 test rows through chat completions; accuracy is exact label match.
+answers the 108 test rows through chat completions, scored as `tuneforge eval` scores a label
+(eval/tasks/classification.py `score_example`: case, quotes and end punctuation do not count).
 
     python benchmarks/default_job.py --model auto
     python benchmarks/default_job.py --model smollm2-135m            # a base named on the page
@@ -36,6 +37,8 @@ def main() -> None:
     from serve_process import start_server, stop  # beside this script
 
     from tuneforge.data.formats import load_examples
+    from tuneforge.data.normalise import normalise_answer
+    from tuneforge.eval.tasks.classification import score_example
     from tuneforge.jobs.datasets import held_out_split
 
     home = Path(tempfile.mkdtemp(prefix="default-job-home-"))
@@ -62,10 +65,11 @@ def main() -> None:
                   "chosen": [m for m in events if m.startswith("auto:")]}
         if job.status == "succeeded":
             test, _ = load_examples(ROOT / "examples/invoice-categories/test.jsonl")
-            right = sum((client.chat.completions.create(model=job.fine_tuned_model, max_tokens=16, temperature=0,
-                                                        messages=e.prompt_messages).choices[0].message.content
-                         or "").strip() == e.answer.strip() for e in test)
-            result.update(test_rows=len(test), right=right, accuracy=round(100 * right / len(test), 1))
+            labels = sorted({normalise_answer(e.answer) for e in every})
+            right = sum(score_example(client.chat.completions.create(
+                model=job.fine_tuned_model, max_tokens=16, temperature=0, messages=e.prompt_messages,
+            ).choices[0].message.content or "", e.answer, labels)["correct"] for e in test)
+            result.update(test_rows=len(test), right=int(right), accuracy=round(100 * right / len(test), 1))
     finally:
         stop(server)
     print(json.dumps(result, indent=1))
