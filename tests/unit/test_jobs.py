@@ -70,13 +70,21 @@ def _examples(answers: list[str]) -> list:
             for i, a in enumerate(answers)]
 
 
+def _label_rows() -> list:
+    return _examples([("travel", "software", "hardware", "bank_fees")[i % 4] for i in range(60)])
+
+
+def _free_text_rows() -> list:
+    return _examples([f"Thank you for message {i}; a reply follows within {i % 5 + 1} days." for i in range(60)])
+
+
 def test_a_job_that_leaves_the_kind_to_the_data_is_planned_as_train_plans_a_head():
     """The web app's Train page asks for `variant_type: auto`. On labels the job must train the head `tuneforge train`
     would (its measured schedule, rate and depth), not a head at the jobs API's adapter rate for text generators."""
     from tuneforge.config import TrainConfig
     from tuneforge.train.defaults import CLS_BATCH, CLS_DEPTH, CLS_LR, choose_defaults
 
-    labels = _examples([("travel", "software", "hardware", "bank_fees")[i % 4] for i in range(60)])
+    labels = _label_rows()
     values = _values(_body(tuneforge={"variant_type": "auto"}))
     cfg, notes = resolve(values, labels, 1.0, "base", {"variant_type": "auto"})
     assert cfg.variant_type == "classification" and notes[0].startswith("variant_type=classification")
@@ -92,7 +100,7 @@ def test_a_job_that_leaves_the_kind_to_the_data_is_planned_as_train_plans_a_head
     assert cfg.epochs == 5 and cfg.lr == pytest.approx(CLS_LR * 0.5)
 
     # Free text left to the data, or a text generator asked for: the jobs API's adapter rules, as before.
-    free = _examples([f"Thank you for message {i}; a reply follows within {i % 5 + 1} days." for i in range(60)])
+    free = _free_text_rows()
     cfg, notes = resolve(values, free, 1.0, "base", {"variant_type": "auto"})
     assert cfg.variant_type == "generative" and notes[0].startswith("variant_type=generative")
     assert cfg.lr == auto_lr("lora", "sft", cfg.batch_size)
@@ -107,8 +115,8 @@ def test_a_job_with_model_auto_gets_its_base_from_the_rows(tiny_encoder_dir, mon
     from tuneforge.jobs.spec import AUTO_BASE, choose_base
 
     monkeypatch.setattr(encoder_defaults, "choose_encoder", lambda texts: (str(tiny_encoder_dir), "base=ENC (why)"))
-    labels = _examples([("travel", "software", "hardware", "bank_fees")[i % 4] for i in range(60)])
-    free = _examples([f"Thank you for message {i}; a reply follows within {i % 5 + 1} days." for i in range(60)])
+    labels = _label_rows()
+    free = _free_text_rows()
     def auto(**extras):  # the job's values as the service builds them: base_for("auto") is "auto"
         return train_values(CreateJob(model=AUTO_BASE, training_file="file-x", **extras), AUTO_BASE, "data.jsonl",
                             None, "out", seed=5)
@@ -130,12 +138,9 @@ def test_a_job_with_model_auto_gets_its_base_from_the_rows(tiny_encoder_dir, mon
 
 def test_a_job_trains_an_adapter_even_on_a_base_that_train_would_fine_tune_whole():
     """The server keeps every job's model as an adapter over one base: train's small-base rule must not apply."""
-    from tuneforge.data.formats import Example
     from tuneforge.train.defaults import choose_defaults
 
-    answers = [f"Thank you for message {i}; a reply follows within {i % 5 + 1} days." for i in range(60)]
-    data = [Example([{"role": "user", "content": f"q {i}"}, {"role": "assistant", "content": a}])
-            for i, a in enumerate(answers)]
+    data = _free_text_rows()
     for extras, method in (({}, "lora"), ({"method": "full"}, "full")):
         values = _values(_body(tuneforge=extras))
         assert values["method"] == method  # asked for, not left to the rule (which a resolved rate also stops)
