@@ -710,6 +710,9 @@ MUTATIONS = [
     Mutation("auto-job-error-names-auto", "a job with model auto whose fallback base fails to load names 'auto'",
              "jobs/worker.py", [("if job[\"base\"] != AUTO_BASE\n", "if True\n")],
              ["tests/unit/test_jobs.py"]),
+    Mutation("rejected-is-chosen", "a preference pair's second conversation ends in the chosen answer",
+             "data/formats.py", [('"content": self.meta["rejected"]}]', '"content": self.meta["chosen"]}]')],
+             ["tests/unit/test_train_methods.py", "tests/unit/test_data_versions.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

@@ -284,7 +284,7 @@ def example_token_counts(tokenizer, examples, max_seq_len: int, dpo: bool = Fals
     for ex in examples:
         convs = [ex.messages]
         if dpo and ex.is_preference:
-            convs.append([*ex.prompt_messages, {"role": "assistant", "content": ex.meta["rejected"]}])
+            convs.append(ex.rejected_messages)
         encoded = [encode_conversation(tokenizer, c, max_seq_len) for c in convs]
         tokens.append(sum(len(e.input_ids) for e in encoded))
         answers.append(sum(e.n_answer_tokens for e in encoded))

@@ -59,12 +59,18 @@ class Example:
     def is_preference(self) -> bool:
         return "rejected" in self.meta
 
+    @property
+    def rejected_messages(self) -> list[dict]:
+        """A preference pair's second conversation: the same prompt, ending in the dispreferred answer. DPO trains
+        on it, and validation and the estimate measure it, so it is built here only."""
+        return [*self.prompt_messages, {"role": "assistant", "content": self.meta["rejected"]}]
+
     def to_json(self) -> dict:
         if self.is_preference:
             return {
                 "input": {"messages": self.prompt_messages},
                 "preferred_output": [{"role": "assistant", "content": self.meta["chosen"]}],
-                "non_preferred_output": [{"role": "assistant", "content": self.meta["rejected"]}],
+                "non_preferred_output": self.rejected_messages[-1:],
             }
         return {"messages": self.messages}
 

@@ -124,8 +124,7 @@ def token_lengths(tokenizer, examples: list[Example], limit: int | None = None) 
                 continue
         n = len(encode_conversation(tokenizer, ex.messages, big).input_ids)
         if ex.is_preference:
-            rejected = [*ex.prompt_messages, {"role": "assistant", "content": ex.meta["rejected"]}]
-            n = max(n, len(encode_conversation(tokenizer, rejected, big).input_ids))
+            n = max(n, len(encode_conversation(tokenizer, ex.rejected_messages, big).input_ids))
         out.append(n)
     return out, bounds
 

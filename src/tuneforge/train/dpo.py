@@ -26,10 +26,9 @@ class EncodedPair:
 
 
 def encode_pair(tokenizer, pair, max_len: int) -> EncodedPair:
-    prompt = pair.messages[:-1]
-    rejected = prompt + [{"role": "assistant", "content": pair.meta["rejected"]}]
     return EncodedPair(
-        encode_conversation(tokenizer, pair.messages, max_len), encode_conversation(tokenizer, rejected, max_len)
+        encode_conversation(tokenizer, pair.messages, max_len),
+        encode_conversation(tokenizer, pair.rejected_messages, max_len),
     )
 
 
