@@ -25,7 +25,8 @@ import time
 DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, "pooling": "mean", "r": 16,
             "dropout": 0.05, "smoothing": 0.0, "wd": 0.0, "warmup": 0.1, "lp": 0, "base": "smollm2",
             "head_lr": 0.0, "norm": 0, "init": 0, "soup": 1, "encoder": "", "freeze_emb": 0, "wise": 0,
-            "llrd": 1.0, "setfit": 0, "setfit_lr": 2e-5, "query": 0, "average": 0, "word_drop": 0.0}
+            "llrd": 1.0, "setfit": 0, "setfit_lr": 2e-5, "query": 0, "average": 0, "word_drop": 0.0,
+            "rdrop": 0.0}
 
 
 # base=minilm: a sentence encoder fully fine-tuned (every layer) with a linear head on its mean-pooled states:
@@ -48,7 +49,9 @@ DEFAULTS = {"method": "lora", "layers": 8, "depth": 0, "lr": 1e-3, "batch": 16, 
 # et al. 2018, over the cosine schedule's tail), and "ema", an exponential moving average over the optimizer
 # steps with decay EMA_DECAY (the weights of the last ~1/(1 - decay) steps, newest first); word_drop=P trains on
 # texts whose words are each left out with probability P, drawn afresh every epoch (at least one word stays; the
-# random deletion of Wei and Zou's EDA, 2019): the head cannot lean on one word of a memorised line.
+# random deletion of Wei and Zou's EDA, 2019): the head cannot lean on one word of a memorised line; rdrop=A runs
+# each batch twice (two dropout draws) and adds A x the symmetric KL divergence between the two predictions to the
+# mean of their cross-entropies (R-Drop, Liang et al. 2021): the head's answer must not hang on which units drop.
 ENCODER_DEFAULTS = {"method": "full", "lr": 5e-5, "batch": 16, "warmup": 0.1}
 
 
@@ -237,6 +240,18 @@ def _fusion_lines(name, seed, split, epoch_logits) -> dict:
     return out
 
 
+def _rdrop_loss(first, second, target, first_loss, knobs):
+    """R-Drop: the two passes' mean cross-entropy plus rdrop x their symmetric KL divergence (each direction
+    averaged over the batch, the pair halved as in the paper's code)."""
+    import torch.nn.functional as F
+
+    second_loss = F.cross_entropy(second, target, label_smoothing=knobs["smoothing"])
+    p, q = F.log_softmax(first, -1), F.log_softmax(second, -1)
+    kl = (F.kl_div(p, q, log_target=True, reduction="batchmean")
+          + F.kl_div(q, p, log_target=True, reduction="batchmean")) / 2
+    return (first_loss + second_loss) / 2 + knobs["rdrop"] * kl
+
+
 def _drop_words(text: str, p: float, rng: random.Random) -> str:
     if p <= 0:
         return text
@@ -403,10 +418,12 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
                 drops = random.Random(seed * 1000 + epoch + 104729)  # its own draws: the order stays as without it
                 for s in range(0, len(order), knobs["batch"]):
                     idx = order[s: s + knobs["batch"]]
-                    loss = torch.nn.functional.cross_entropy(logits([_drop_words(texts[i], knobs["word_drop"], drops)
-                                                                     for i in idx]),
-                                                             torch.tensor([y[i] for i in idx]),
-                                                             label_smoothing=knobs["smoothing"])
+                    batch = [_drop_words(texts[i], knobs["word_drop"], drops) for i in idx]
+                    target = torch.tensor([y[i] for i in idx])
+                    out = logits(batch)
+                    loss = torch.nn.functional.cross_entropy(out, target, label_smoothing=knobs["smoothing"])
+                    if knobs["rdrop"]:
+                        loss = _rdrop_loss(out, logits(batch), target, loss, knobs)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
                     opt.step()
