@@ -44,7 +44,8 @@ def test_csv_file_and_stdin_to_stdout(tiny_variants, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("ref,text\n" + "".join(f"{i},{t}\n" for i, t in enumerate(LINES[:6])), encoding="utf-8")
     out = tmp_path / "pred.csv"
-    _predict("--model", model, "--input", str(src), "--output", str(out), "--input-column", "text")
+    r = _predict("--model", model, "--input", str(src), "--output", str(out), "--input-column", "text")
+    assert f"wrote 6 predictions to {out}" in r.stderr
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [r["ref"] for r in rows] == [str(i) for i in range(6)] and list(rows[0]) == ["ref", "text", "prediction"]
     assert rows[2]["prediction"] == _single(model, LINES[2]).strip()
@@ -52,6 +53,9 @@ def test_csv_file_and_stdin_to_stdout(tiny_variants, tmp_path):
     r = _predict("--model", model, "--input", "-", "--output", "-", stdin=stdin)
     got = [json.loads(line) for line in r.stdout.splitlines()]
     assert [g["input"] for g in got] == LINES[:3] and got[1]["prediction"] == rows[1]["prediction"]
+    assert "wrote 3 predictions to standard output" in r.stderr  # the rows on stdout, the note beside them
+    one = _predict("--model", model, "--input", "-", "--output", "-", stdin=stdin.splitlines()[0] + "\n")
+    assert "wrote 1 prediction to standard output" in one.stderr
 
 
 def test_tsv_in_tsv_out_to_a_file_and_to_stdout(tiny_variants, tmp_path):

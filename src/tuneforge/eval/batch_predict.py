@@ -189,5 +189,6 @@ def predict_file(loaded, cfg: PredictConfig, schema: dict | None, log) -> int:
         complete = True
     finally:
         writer.close(complete)
-    log(f"wrote {len(rows)} predictions to {cfg.output or 'stdout'}")
+    plural = "" if len(rows) == 1 else "s"
+    log(f"wrote {len(rows)} prediction{plural} to {cfg.output if to_file else 'standard output'}")
     return len(rows)
