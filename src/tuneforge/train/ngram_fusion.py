@@ -40,8 +40,8 @@ def choose_weight(head_logits, head_temperature: float, ngram_log_probs, targets
 
     min_rows = FUSION_MIN_HELD_OUT if min_rows is None else min_rows
     if len(targets) < max(min_rows, 1):
-        return fixed, (f"fixed (held-out split of {len(targets)} rows, fewer than {min_rows}: the weight "
-                               "measured on validation splits)")
+        return fixed, (f"fixed, as measured on validation splits: choosing it takes {min_rows} held-out rows, "
+                       f"and there are {len(targets)}")
     losses = {}
     for w in FUSION_GRID:
         scores = fused_scores(np.asarray(head_logits), head_temperature, ngram_log_probs, w).tolist()
