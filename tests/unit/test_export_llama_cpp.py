@@ -138,7 +138,7 @@ def test_an_extraction_export_answers_in_llama_cpp_as_evaluated(extraction_run, 
     trained tiny model writes whitespace and digits to the grammar's bounds, so those bounds must be the same in
     both (its strings stay empty: test_answer_grammar_gbnf.py pins the string rule); without the file llama.cpp
     answers freely, and the check must say so."""
-    from tuneforge.export.export import ANSWER_GRAMMAR_FILE
+    from tuneforge.export.file_names import ANSWER_GRAMMAR_FILE
 
     options = ExportOptions("gguf", "f32", parity_samples=0, check_samples=3)
     folder, _ = export_variant(extraction_run, tmp_path / "extract", options=options)

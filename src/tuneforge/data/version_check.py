@@ -16,6 +16,7 @@ from pathlib import Path
 from tuneforge.errors import UserError
 
 CHUNK = 1 << 20
+DATA_FILE = "data.jsonl"  # a version folder's rows, beside its manifest (versions.py writes both)
 
 
 class VersionTampered(UserError):
@@ -46,7 +47,6 @@ def _content_hash(path: Path) -> str:
 def verify_version(folder: Path, manifest: dict, full: bool = False) -> None:
     """Raise VersionTampered naming the version when data.jsonl differs from what the manifest recorded."""
     from tuneforge.data.problems import DataError
-    from tuneforge.data.versions import DATA_FILE
 
     vid = manifest.get("id", folder.name)
     data = folder / DATA_FILE

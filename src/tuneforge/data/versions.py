@@ -36,12 +36,11 @@ from pathlib import Path
 from tuneforge.versioned_json import read_versioned_json
 from tuneforge.atomic import normal_permissions
 from tuneforge.data.formats import DatasetHasher, Example
-from tuneforge.data.version_check import file_record, file_sha256, verify_version
+from tuneforge.data.version_check import DATA_FILE, file_record, file_sha256, verify_version
 from tuneforge.errors import UserError
 from tuneforge.paths import home
 
 MANIFEST = "manifest.json"
-DATA_FILE = "data.jsonl"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 

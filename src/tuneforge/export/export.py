@@ -11,12 +11,11 @@ from pathlib import Path
 
 from tuneforge.atomic import atomic_folder
 from tuneforge.errors import UserError
+from tuneforge.export.file_names import ANSWER_GRAMMAR_FILE
 from tuneforge.export.merge import merge_adapter, write_export_record
 from tuneforge.export.parity import check_parity, sample_prompts, without_trained_system
 
 FORMATS = ("merged", "gguf")
-# An extraction variant is evaluated decoding under the grammar of its learned keys; llama.cpp gets it as GBNF.
-ANSWER_GRAMMAR_FILE = "answer.gbnf"
 
 
 @dataclass

@@ -292,7 +292,7 @@ def check_gguf_files(files: dict[str, Path], run_dir: str | Path, prompts: list[
     from tuneforge.data.answer_schema import run_answer_schema
     from tuneforge.eval.constrained import json_answers
     from tuneforge.eval.generate import generate_batch
-    from tuneforge.export.export import ANSWER_GRAMMAR_FILE
+    from tuneforge.export.file_names import ANSWER_GRAMMAR_FILE
     from tuneforge.models.answer_grammar import answer_format
     from tuneforge.models.variant import load_for_inference
 

@@ -9,10 +9,9 @@ from pathlib import Path
 
 from tuneforge.atomic import atomic_folder
 from tuneforge.errors import UserError
+from tuneforge.export.file_names import ANSWER_LARK_FILE, EXPORT_FILE
 from tuneforge.sqlite_db import utc_now
 
-EXPORT_FILE = "tuneforge-export.json"
-ANSWER_LARK_FILE = "answer.lark"  # an extraction variant's answer grammar, as its evaluation compiled it
 DTYPES = ("bfloat16", "float16", "float32")
 DEFAULT_SHARD_SIZE = "2GB"
 

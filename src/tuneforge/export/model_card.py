@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CARD_FILE = "README.md"
+from tuneforge.export.file_names import CARD_FILE
+
 # Training settings worth a reader's attention (the full resolved config is in run.json).
 _CONFIG_KEYS = ("method", "objective", "epochs", "max_steps", "batch_size", "grad_accum", "lr", "schedule",
                 "warmup_ratio", "lora_r", "lora_alpha", "lora_dropout", "max_seq_len", "seed")
@@ -184,7 +185,7 @@ def write_model_card(run_dir: str | Path, folder: str | Path | None = None, expo
 def _adapter_serving_lines(run_dir: Path, run: dict) -> list[str]:
     """How vLLM serves the adapter; for an extraction variant also its answer grammar, written beside the adapter
     (`answer.lark`, as in a merged export), since the evaluation decoded under it."""
-    from tuneforge.export.merge import ANSWER_LARK_FILE
+    from tuneforge.export.file_names import ANSWER_LARK_FILE
     from tuneforge.export.vllm_rules import vllm_adapter_problems, vllm_card_lines
     from tuneforge.models.answer_grammar import learned_answer_format
     from tuneforge.models.resolve import public_id
