@@ -24,7 +24,7 @@ def main() -> None:
     from tuneforge.eval import classical
     from tuneforge.eval.embeddings import PackagedEncoder
     from tuneforge.models.calibration import calibration_error
-    from tuneforge.models.encoder import preferred_packaged_encoder
+    from tuneforge.models.packaged_encoders import preferred_packaged_encoder
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("train")

@@ -108,7 +108,7 @@ def baselines(every, seed, val_share) -> None:
     from tuneforge.data.split import split_examples
     from tuneforge.eval.classical import fit_embedding, fit_tfidf, rows_from_examples, run_baseline
     from tuneforge.eval.embeddings import PackagedEncoder
-    from tuneforge.models.encoder import PACKAGED_ENCODERS, packaged_encoder_installed
+    from tuneforge.models.packaged_encoders import PACKAGED_ENCODERS, packaged_encoder_installed
 
     train, val = split_examples(every, val_share, seed)
     rows = rows_from_examples(train, "train")
@@ -353,7 +353,7 @@ def run_encoder_setting(name, knobs, labels, splits, epochs) -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer, get_cosine_schedule_with_warmup
 
-    from tuneforge.models.encoder import ENCODER_BASE, PACKAGED_ENCODERS, packaged_encoder_dir
+    from tuneforge.models.packaged_encoders import ENCODER_BASE, PACKAGED_ENCODERS, packaged_encoder_dir
     from tuneforge.models.classifier import pool
 
     encoder = knobs["encoder"] or ENCODER_BASE  # a packaged encoder's name, or a transformers folder

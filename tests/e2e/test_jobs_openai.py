@@ -224,7 +224,7 @@ def test_a_sentence_encoder_job_learns_the_labels_and_answers_with_one_of_them(s
 def test_model_auto_gives_labels_the_encoder_that_train_picks(server, tiny_model_dir):
     """`model: "auto"`, the web app's default base: labels train the sentence encoder `tuneforge train` picks with no
     --base (the server's first base when no encoder package is installed), and the job then shows that base."""
-    from tuneforge.models.encoder import preferred_packaged_encoder
+    from tuneforge.models.packaged_encoders import preferred_packaged_encoder
 
     client = server.client(server.key_a)
     labels = client.files.create(file=("labels.jsonl", io.BytesIO(_training_jsonl(2))), purpose="fine-tune")

@@ -17,7 +17,7 @@ def test_the_converted_encoder_embeds_as_the_packages_engine():
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from tuneforge.models.encoder import E5_BASE
+    from tuneforge.models.packaged_encoders import E5_BASE
     from tuneforge.models.resolve import public_id, resolve_base
 
     resolved = resolve_base(E5_BASE)

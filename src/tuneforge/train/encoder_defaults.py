@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 
 from tuneforge.data.estimate import p95_length
-from tuneforge.models.encoder import (E5_BASE, ENCODER_MAX_TOKENS, PACKAGED_ENCODERS, is_encoder_dir,
-                                       preferred_packaged_encoder)
+from tuneforge.models.encoder import ENCODER_MAX_TOKENS, is_encoder_dir
+from tuneforge.models.packaged_encoders import E5_BASE, PACKAGED_ENCODERS, preferred_packaged_encoder
 from tuneforge.train.auto import head_schedule
 
 ENC_METHOD = "full"  # 22M-118M parameters: every weight trains; an adapter would save little and learn less
