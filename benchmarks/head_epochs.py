@@ -17,11 +17,11 @@ def head_epochs(model, top, cfg, feats: list, targets: list[int], lengths: list[
     import torch
 
     from tuneforge.train.batching import plan_epoch
-    from tuneforge.train.sft import _make_scheduler
+    from tuneforge.train.lr_schedule import make_scheduler
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = _make_scheduler(opt, cfg, math.ceil(len(targets) / cfg.batch_size) * cfg.epochs)
+    sched = make_scheduler(opt, cfg, math.ceil(len(targets) / cfg.batch_size) * cfg.epochs)
     for epoch in range(1, cfg.epochs + 1):
         for micro in (p[0][0] for p in plan_epoch(lengths, cfg.batch_size, 1, 1, seed, epoch, True)):
             target = torch.tensor([targets[i] for i in micro])

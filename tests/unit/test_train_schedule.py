@@ -30,10 +30,10 @@ def _step_records(out) -> list[dict]:
 def test_the_schedule_warms_up_then_follows_its_shape(schedule, expected):
     import torch
 
-    from tuneforge.train.sft import _make_scheduler
+    from tuneforge.train.lr_schedule import make_scheduler
 
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    sched = _make_scheduler(opt, TrainConfig(data="x", warmup_ratio=0.25, schedule=schedule), 8)
+    sched = make_scheduler(opt, TrainConfig(data="x", warmup_ratio=0.25, schedule=schedule), 8)
     rates = []
     for _ in range(8):
         rates.append(sched.get_last_lr()[0])

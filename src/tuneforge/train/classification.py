@@ -268,7 +268,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     from tuneforge.data.estimate import cpu_threads, estimate_training, model_shape, steps_per_epoch
     from tuneforge.models.resolve import public_id, resolve_base
     from tuneforge.train.batching import plan_epoch
-    from tuneforge.train.sft import _make_scheduler
+    from tuneforge.train.lr_schedule import make_scheduler
     from tuneforge.train.tracking import Tracker
 
     check_classification(cfg)
@@ -324,7 +324,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
     optimizer = torch.optim.AdamW(param_groups(model, cfg), weight_decay=cfg.weight_decay)
     per_epoch = steps_per_epoch(len(texts), cfg.batch_size, cfg.grad_accum, 1)
     total_steps = min(per_epoch * cfg.epochs, cfg.max_steps or per_epoch * cfg.epochs)
-    scheduler = _make_scheduler(optimizer, cfg, total_steps)
+    scheduler = make_scheduler(optimizer, cfg, total_steps)
     tracker = Tracker(out, cfg.report_to, cfg.model_dump())
     step, epochs, best, best_state, stopped = 0, [], None, None, False
     # Speed as the generative loop reports it (tokens read per second since the last log line), so progress views

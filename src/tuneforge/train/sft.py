@@ -31,6 +31,7 @@ from tuneforge.errors import UserError
 from tuneforge.models.resolve import public_id
 from tuneforge.paths import runs_dir
 from tuneforge.run_record import RUN_FORMAT, library_versions, write_run
+from tuneforge.train.lr_schedule import make_scheduler
 from tuneforge.train.precision import autocast, choose_precision
 from tuneforge.train.run_folder import prepare_run_folder, resumed_config
 
@@ -66,18 +67,6 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
 def default_out_dir(cfg: TrainConfig) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return runs_dir() / f"{Path(cfg.data).stem}-{stamp}"
-
-
-def _make_scheduler(optimizer, cfg: TrainConfig, total_steps: int):
-    from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
-    from transformers import get_linear_schedule_with_warmup
-
-    warmup = int(round(total_steps * cfg.warmup_ratio))
-    if cfg.schedule == "cosine":
-        return get_cosine_schedule_with_warmup(optimizer, warmup, total_steps)
-    if cfg.schedule == "linear":
-        return get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
-    return get_constant_schedule_with_warmup(optimizer, warmup)
 
 
 def _to(batch: dict, device) -> dict:
@@ -325,7 +314,7 @@ def setup(cfg: TrainConfig, log=print) -> Run | Path:
     per_epoch = steps_per_epoch(len(objective.train), cfg.batch_size, cfg.grad_accum, world)
     total_steps = min(per_epoch * cfg.epochs, cfg.max_steps or per_epoch * cfg.epochs)
     # Not prepared by accelerate: its scheduler wrapper steps once per process, which would skew multi-process runs.
-    scheduler = _make_scheduler(optimizer, cfg, total_steps)
+    scheduler = make_scheduler(optimizer, cfg, total_steps)
     estimate = estimate_training(model_shape(base.path), lengths, cfg, cfg.base,
                                  [objective.answer_tokens(item) for item in objective.train], world, precision,
                                  shared_prefix_length([r for item in objective.train for r in objective.rows(item)])
