@@ -20,20 +20,15 @@ template with its own response_template is parsed from the whole answer only, so
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 
 from tuneforge.serve.errors import ApiError
+from tuneforge.serve.tool_stream import HERMES_CLOSE, HERMES_OPEN, ToolCallStream, new_call_id
 
 _PROBE_MESSAGES = [{"role": "user", "content": "probe"}]
 _PROBE_TOOLS = [{"type": "function", "function": {
     "name": "tuneforge_probe", "description": "probe", "parameters": {"type": "object", "properties": {}}}}]
-HERMES_OPEN, HERMES_CLOSE = "<tool_call>", "</tool_call>"
 _support_cache: dict[str, bool] = {}
-
-
-def new_call_id() -> str:
-    return "call_" + uuid.uuid4().hex[:24]
 
 
 def template_supports_tools(tokenizer) -> bool:
@@ -144,8 +139,6 @@ class ToolPlan:
 
     def streamer(self):
         """A parser for one streamed choice (only for Hermes templates: see refuse_unsupported_tools)."""
-        from tuneforge.serve.tool_stream import ToolCallStream
-
         return ToolCallStream()
 
     def shape(self, choice: dict) -> dict:

@@ -19,8 +19,16 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
-from tuneforge.serve.tool_calls import HERMES_CLOSE, HERMES_OPEN, new_call_id
+# The Hermes convention's tags, here beside the parser that scans for them; serve/tool_calls.py writes them into
+# the forced-call grammar and parses whole answers by them.
+HERMES_OPEN, HERMES_CLOSE = "<tool_call>", "</tool_call>"
+
+
+def new_call_id() -> str:
+    """An OpenAI-shaped id for one tool call (streamed or not)."""
+    return "call_" + uuid.uuid4().hex[:24]
 
 _HEADER = re.compile(r'\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"arguments"\s*:')
 _TEXT, _HEAD, _ARGS, _TAIL = "text", "head", "args", "tail"
