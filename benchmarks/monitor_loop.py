@@ -442,7 +442,7 @@ def main() -> int:
                            retrain_max_steps=0 if args.real_model else args.retrain_steps, non_inferiority=0.08,
                            gate_metric="accuracy", gate_confidence=0.95)
     frozen_rows = read(frozen)
-    from tuneforge.monitor.retrain import is_held_out
+    from tuneforge.monitor.request_inputs import is_held_out
 
     distinct = {user(r) for c in cats for r in pool[c]}
     log(f"the stream's pool: {len(distinct)} distinct inputs, {sum(is_held_out(t, policy.fresh_share) for t in distinct)} "

@@ -36,7 +36,8 @@ def main() -> int:
         from tuneforge.monitor.feedback import response_text
         from tuneforge.monitor.new_category import adjusted_estimate
         from tuneforge.monitor.reference import load_reference
-        from tuneforge.monitor.summary import input_text, load_rows
+        from tuneforge.monitor.request_inputs import input_text
+        from tuneforge.monitor.summary import load_rows
 
         labels = load_reference(args.version).labels
         for db in sorted(Path(home).glob("bench/*.db")) + sorted(Path(home).glob("traffic.db")):

@@ -36,11 +36,10 @@ def main() -> int:
     os.environ["TUNEFORGE_HOME"] = str(home)
     from tuneforge.config import MonitorPolicy
     from tuneforge.monitor import drift
-    from tuneforge.monitor.fresh_evidence import input_key
     from tuneforge.monitor.policy import PSI_SIGNIFICANCE
     from tuneforge.monitor.reference import load_reference
-    from tuneforge.monitor.retrain import is_held_out
-    from tuneforge.monitor.summary import input_text, load_rows
+    from tuneforge.monitor.request_inputs import input_key, input_text, is_held_out
+    from tuneforge.monitor.summary import load_rows
     from tuneforge.monitor.traffic_log import MIGRATIONS
     from tuneforge.sqlite_db import open_db
 

@@ -12,7 +12,7 @@ import pytest
 from tuneforge.config import MonitorPolicy
 from tuneforge.monitor.fresh_evidence import fresh_inputs_waiting, inputs_for_power
 from tuneforge.monitor.policy import decide
-from tuneforge.monitor.retrain import is_held_out
+from tuneforge.monitor.request_inputs import is_held_out
 
 
 def test_the_default_is_the_power_calculation_and_the_size_has_the_power_it_claims():

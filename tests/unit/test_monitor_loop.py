@@ -198,7 +198,7 @@ def test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage(deplo
         text = f"{rng.choice(_LINES[label])} invoice {i}"
         _log(traffic, f"chatcmpl-r{i}", text, "software", 0.5)
         fixes[f"chatcmpl-r{i}"] = label
-    from tuneforge.monitor.retrain import is_held_out
+    from tuneforge.monitor.request_inputs import is_held_out
 
     share = 0.5  # the policy's fresh_share below, not the default (0.3): the retrain must read it from the policy
     relabelled = next(t for t in _LINES["software"] if not is_held_out(t, share))  # learnt from, not held out
@@ -273,7 +273,8 @@ def test_without_fresh_evidence_a_retrain_stays_a_candidate_and_never_trains_on_
 
     from tuneforge.data.versions import resolve_data_path
     from tuneforge.monitor.feedback import FeedbackStore
-    from tuneforge.monitor.retrain import is_held_out, retrain
+    from tuneforge.monitor.request_inputs import is_held_out
+    from tuneforge.monitor.retrain import retrain
     from tuneforge.monitor.traffic_log import TrafficLog
     from tuneforge.registry.store import Registry
 
@@ -403,7 +404,7 @@ def test_a_retrain_waits_for_distinct_fresh_inputs_and_after_a_gate_for_new_ones
     refused candidate's successor is not tested again on the same evidence."""
     from tuneforge.monitor.cycle import run_cycle
     from tuneforge.monitor.feedback import FeedbackStore
-    from tuneforge.monitor.retrain import is_held_out
+    from tuneforge.monitor.request_inputs import is_held_out
     from tuneforge.monitor.traffic_log import TrafficLog, traffic_path
     from tuneforge.registry import lineage
 

@@ -10,7 +10,8 @@ from tuneforge.config import MonitorPolicy
 from tuneforge.monitor.new_category import reviewed_new_labels
 from tuneforge.monitor.policy import alerts, decide
 from tuneforge.monitor.reference import Reference
-from tuneforge.monitor.summary import input_text, window_stats
+from tuneforge.monitor.request_inputs import input_text
+from tuneforge.monitor.summary import window_stats
 
 LABELS = ["hardware", "insurance", "software", "travel"]
 
@@ -85,7 +86,7 @@ def test_the_statistical_alerts_wait_for_a_full_window():
 
 
 def test_distinct_inputs_are_counted_by_the_key_the_retrain_splits_and_counts_by():
-    from tuneforge.monitor.fresh_evidence import input_key
+    from tuneforge.monitor.request_inputs import input_key
 
     # Case and spacing make no new input; punctuation does, as for the retrain's held-out split and fresh count:
     # the alert and the gate must agree on how many distinct inputs the reviewers corrected.

@@ -151,7 +151,7 @@ def traffic_list(
 ):
     """Newest first: time, id, variant, status, latency, answer (and correction)."""
     from tuneforge.monitor.feedback import response_text
-    from tuneforge.monitor.summary import input_text
+    from tuneforge.monitor.request_inputs import input_text
     from tuneforge.monitor.traffic_query import query
 
     for r in query(variant, since, status, corrected, limit):

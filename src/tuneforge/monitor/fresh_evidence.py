@@ -33,18 +33,12 @@ def inputs_for_power(improvement: float, discordant: float, confidence: float = 
     return math.ceil(n)
 
 
-def input_key(text: str) -> str:
-    """One distinct input: case and spacing do not make a new one (the same key the retrain's split uses)."""
-    return " ".join(text.lower().split())
-
-
 def fresh_inputs_waiting(conn, versions: list[str], share: float, after_feedback_id: int = 0) -> int:
     """Distinct inputs, corrected by a reviewer on an answer of one of `versions`, that the retrain would hold
-    out as fresh traffic (share `share`, monitor/retrain.is_held_out) and that were first corrected after
+    out as fresh traffic (share `share`, monitor/request_inputs.is_held_out) and that were first corrected after
     feedback id `after_feedback_id` (0: all of them). An input corrected before that id was already read by an
     earlier gate, however often it was asked or corrected since."""
-    from tuneforge.monitor.retrain import is_held_out
-    from tuneforge.monitor.summary import input_text
+    from tuneforge.monitor.request_inputs import input_key, input_text, is_held_out
 
     if not versions:
         return 0

@@ -11,7 +11,7 @@ correction is not a category)."""
 from __future__ import annotations
 
 from tuneforge.data.labels import normalise_answer
-from tuneforge.monitor.fresh_evidence import input_key
+from tuneforge.monitor.request_inputs import input_key
 
 
 def reviewed_new_labels(rows: list[dict], labels: list[str], input_text) -> dict[str, int]:

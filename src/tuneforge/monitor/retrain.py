@@ -17,7 +17,6 @@ Steps, each recorded in the registry's lineage (registry/lineage.py) and in a re
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -46,15 +45,6 @@ class RetrainResult:
     promoted: bool = False
     gates: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
-
-
-def is_held_out(text: str, share: float) -> bool:
-    """A stable split by input: the same input is always on the same side, whatever else was reviewed, so a
-    request asked twice is never learnt from and tested on at once (that would be leakage)."""
-    from tuneforge.monitor.fresh_evidence import input_key
-
-    key = input_key(text)
-    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -138,8 +128,7 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float | 
     if len(rows) < policy.min_corrections:
         raise UserError(f"{name}: {len(rows)} corrections collected, the policy needs {policy.min_corrections} "
                         f"before a retrain", field="min_corrections", hint="review more with `tuneforge review`")
-    from tuneforge.monitor.fresh_evidence import input_key
-    from tuneforge.monitor.summary import input_text
+    from tuneforge.monitor.request_inputs import input_key, input_text, is_held_out
 
     # The policy's share (fresh_share) unless the caller names one.
     holdout_share = policy.fresh_share if holdout_share is None else holdout_share

@@ -86,7 +86,8 @@ def build_queue(spec: str, limit: int = 20, random_share: float = 0.25, seed: in
 
 def rank(rows: list[dict], ref: Reference, limit: int, random_share: float = 0.25, seed: int = 0,
          low_confidence: float = 0.6, second: SecondOpinion | None = None) -> list[ReviewItem]:
-    from tuneforge.monitor.summary import _valid, input_text
+    from tuneforge.monitor.request_inputs import input_text
+    from tuneforge.monitor.summary import _valid
 
     inputs = [input_text(r) for r in rows]
     answers = [response_text(r) for r in rows]

@@ -12,7 +12,8 @@ import json
 from tuneforge.data.labels import normalise_answer
 from tuneforge.monitor import drift, intervals
 from tuneforge.monitor.estimate import estimated_accuracy, measured_accuracy
-from tuneforge.monitor.feedback import request_messages, response_text
+from tuneforge.monitor.feedback import response_text
+from tuneforge.monitor.request_inputs import input_text
 from tuneforge.monitor.new_category import adjusted_estimate, reviewed_new_labels
 from tuneforge.monitor.reference import Reference
 
@@ -38,11 +39,6 @@ def reviewed_correct(row: dict) -> bool | None:
     if row.get("rating") is not None:
         return row["rating"] > 0 if row["rating"] in (-1, 1) else row["rating"] >= 4
     return None
-
-
-def input_text(row: dict) -> str:
-    users = [m["content"] for m in request_messages(row) if m["role"] == "user"]
-    return users[-1] if users else ""
 
 
 def _valid(answer: str | None, ref: Reference) -> bool:
