@@ -192,37 +192,6 @@ def random_llama(folder: Path, shape: dict, tokenizer_from: str) -> str:
     return str(folder)
 
 
-def held_out_loss(base: str, adapter: str, limit: int | None, held_out: Path = HELD_OUT) -> float:
-    """Answer-token loss on the held-out file, by the same code for both adapters (fp32, no dropout)."""
-    import torch
-    from peft import PeftModel
-
-    from tuneforge.data.formats import load_examples
-    from tuneforge.models.load import load_model, load_tokenizer
-    from tuneforge.models.resolve import resolve_base
-    from tuneforge.models.variant import load_for_inference
-    from tuneforge.run_record import is_run_dir
-    from tuneforge.train.collate import collate
-    from tuneforge.train.loss import AnswerLoss
-    from tuneforge.train.objective import encode_all
-
-    path = resolve_base(base).path
-    tok = load_tokenizer(path)
-    examples, _ = load_examples(held_out)
-    enc = encode_all(tok, examples[:limit], 1024)
-    # A tuneforge run folder loads as predict loads it (an adapter, or a full fine-tune's whole weights); TRL's
-    # output folder is a plain PEFT adapter.
-    model = (load_for_inference(adapter).model if is_run_dir(adapter)
-             else PeftModel.from_pretrained(load_model(path), adapter))
-    module = AnswerLoss(model).eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for s in range(0, len(enc), 16):
-            loss_sum, n = module(collate(enc[s : s + 16], tok.pad_token_id))
-            total, count = total + float(loss_sum), count + int(n)
-    return total / count
-
-
 def _side(name: str, base: str, steps: int, work: Path, threads: int | None, precision: str = "auto") -> dict:
     """Run one side in a fresh interpreter and read back its result."""
     result = work / f"{name}.json"
@@ -332,11 +301,11 @@ def main() -> None:
             import torch
 
             torch.set_num_threads(args.threads)
-        from trl_parity import score
+        from adapter_scores import held_out_loss, score
 
         for r in results.values():
             adapter = r.pop("adapter")
-            r["held_out_loss"] = held_out_loss(args.base, adapter, args.held_out)
+            r["held_out_loss"] = held_out_loss(args.base, adapter, args.held_out, HELD_OUT)
             r["held_out_accuracy"] = score(Path(adapter), DATA, HELD_OUT, args.accuracy_limit)["metrics"]["accuracy"]
     tf, trl = results["tuneforge"], results["trl"]
     rows = [

@@ -46,6 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import task_quality  # noqa: E402
+from adapter_scores import held_out_loss, score  # noqa: E402
 from tasks import TASKS  # noqa: E402
 
 TRAINERS = ("trl", "tuneforge", "noflag")
@@ -93,23 +94,9 @@ def train_tuneforge_noflag(train_file: Path, out: Path, seed: int, overrides: di
     return time.perf_counter() - t0, [line for line in said if line.startswith(("chose ", "model: "))]
 
 
-def score(model: Path, train_file: Path, test_file: Path, limit: int | None) -> dict:
-    """The adapter's headline metrics on the test rows, by `tuneforge eval` (no baselines)."""
-    from tuneforge.config import EvalConfig
-    from tuneforge.eval.compare import run_eval
-
-    cfg = EvalConfig(model=str(model), eval_data=str(test_file), train_data=str(train_file), limit=limit,
-                     baselines=False, classical=False, constrained=False, out=str(model / "eval.json"), html="none")
-    report = run_eval(cfg, log=lambda *_: None)
-    system = next(s for s in report["systems"].values())
-    return {"task": report["task"], "n": system["n"], "metrics": system["metrics"]}
-
-
 def test_loss(model: Path, test_file: Path, base: str, limit: int | None) -> float:
-    """Mean answer-token loss of the adapter on the test rows (train_throughput's scorer, one for both trainers):
+    """Mean answer-token loss of the adapter on the test rows (adapter_scores.py's, one scorer for both trainers):
     a continuous measure that still separates two adapters whose answers are the same labels."""
-    from train_throughput import held_out_loss
-
     return held_out_loss(base, str(model), limit, test_file)
 
 
