@@ -713,6 +713,11 @@ MUTATIONS = [
     Mutation("rejected-is-chosen", "a preference pair's second conversation ends in the chosen answer",
              "data/formats.py", [('"content": self.meta["rejected"]}]', '"content": self.meta["chosen"]}]')],
              ["tests/unit/test_train_methods.py", "tests/unit/test_data_versions.py"]),
+    Mutation("eval-record-apart", "a mid-epoch evaluation is written as a record apart from its step's loss",
+             "train/sft.py", [('                    record["eval_loss"] = _evaluate_now(run, state)',
+                               '                    tracker.log({"step": state.step, "eval_loss": _evaluate_now(run, '
+                               'state)}, state.step)')],
+             ["tests/unit/test_jobs.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

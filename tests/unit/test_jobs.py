@@ -435,3 +435,36 @@ def test_an_auto_job_whose_fallback_base_fails_names_that_base(tmp_path, monkeyp
         assert "'gone-base' (the fallback for model 'auto')" in done["error"]["message"]
     finally:
         service.store.close()
+
+
+def test_a_mid_epoch_evaluation_reaches_its_steps_metrics_event(label_data, tiny_model_dir, tmp_path, one_torch_thread):
+    """A job with `tuneforge: {"eval_every": N}` evaluates every N steps. The worker polls metrics.jsonl while the
+    run writes it and turns each step into one metrics event. The evaluation used to follow the step's record as a
+    record of its own, seconds later: a poll in between sent the step without `valid_loss` and never again. Each
+    evaluated step's loss and evaluation are now one record, so every poll sees both or neither."""
+    from conftest import tiny_lora_config
+
+    from tuneforge.jobs.worker import Worker
+    from tuneforge.train.sft import train
+
+    out = train(tiny_lora_config(label_data, tiny_model_dir, tmp_path / "run", epochs=2, eval_every=2),
+                log=lambda *_: None)
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    evaluated = [r for r in records if "eval_loss" in r and "epoch_end" not in r]
+    assert [r["step"] for r in evaluated] == [2, 4]  # 3 steps an epoch; each epoch's last is the epoch end's
+    assert all("loss" in r and r["eval_loss"] > 0 for r in evaluated)
+
+    # The worker reading the file a record at a time, as its polls may find it.
+    store = JobStore(tmp_path / "jobs.db")
+    job = store.add_job(id="ftjob-1", owner="a", created_at=1, model="m", base="b", training_file="file-1", seed=1,
+                        request={}, hyperparameters={}, status="running", run_dir=str(tmp_path / "polled"),
+                        total_steps=6)
+    (tmp_path / "polled").mkdir()
+    worker = Worker(store, files=None)
+    for k in range(1, len(records) + 1):
+        (tmp_path / "polled" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:k]))
+        job = worker._sync_metrics(job)
+    events = {e["data"]["step"]: e["data"] for e in store.list_events("ftjob-1", None, 100)[0]
+              if e["type"] == "metrics" and "train_loss" in e["data"] and "total_steps" in e["data"]}
+    assert sorted(events) == list(range(1, 7))
+    assert sorted(s for s, data in events.items() if "valid_loss" in data) == [2, 4]
