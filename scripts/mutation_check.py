@@ -718,6 +718,15 @@ MUTATIONS = [
                                '                    tracker.log({"step": state.step, "eval_loss": _evaluate_now(run, '
                                'state)}, state.step)')],
              ["tests/unit/test_jobs.py"]),
+    Mutation("run-counts-swapped", "run.json gives the held-out count as the training count",
+             "train/run_provenance.py", [('"train_examples": train_examples,', '"train_examples": eval_examples,')],
+             ["tests/unit/test_run_provenance.py"]),
+    Mutation("train-leaves-peft-card", "`tuneforge train` leaves PEFT's blank README.md in the run folder",
+             "cli/train.py", [("    write_model_card(out)  # the run folder", "    pass  # the run folder")],
+             ["tests/unit/test_run_provenance.py"]),
+    Mutation("eval-leaves-card-stale", "`tuneforge eval` leaves the run folder's card without the evaluation",
+             "cli/evaluate.py", [("        write_model_card(cfg.model)", "        pass")],
+             ["tests/unit/test_run_provenance.py"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

@@ -23,9 +23,13 @@ Examples:
 def _run(cfg: EvalConfig):
     from tuneforge.eval.compare import run_eval
     from tuneforge.eval.report import print_report
+    from tuneforge.export.model_card import write_model_card
+    from tuneforge.run_record import is_run_dir
 
     report = run_eval(cfg)
     print_report(report)
+    if is_run_dir(cfg.model):  # its card shows the evaluation it now holds (eval.json beside run.json)
+        write_model_card(cfg.model)
     return report
 
 

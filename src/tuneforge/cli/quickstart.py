@@ -67,6 +67,7 @@ def _quickstart(task, out, epochs, base, limit):
     from tuneforge.config import EvalConfig, TrainConfig
     from tuneforge.eval.compare import run_eval
     from tuneforge.eval.recommend import headline_metric, verdict
+    from tuneforge.export.model_card import write_model_card
     from tuneforge.paths import examples_dir, runs_dir
     from tuneforge.train.sft import train
 
@@ -90,6 +91,7 @@ def _quickstart(task, out, epochs, base, limit):
     run_dir = train(TrainConfig(data=str(train_file), out=out, overwrite=overwrite, **settings))
     console.rule("[bold]2/3 evaluate[/] on the held-out split: base zero-shot vs few-shot vs fine-tuned")
     report = run_eval(EvalConfig(model=str(run_dir), eval_data=str(test_file), limit=limit, **demo.get("eval", {})))
+    write_model_card(run_dir)  # the variant's card, with the evaluation just run
     console.rule("[bold]3/3 result[/]")
     print_report(report)
     systems = report["systems"]

@@ -23,6 +23,7 @@ Examples:
 
 
 def _run(cfg: TrainConfig):
+    from tuneforge.export.model_card import write_model_card
     from tuneforge.train.launch import launch_processes, launched_by_a_launcher
     from tuneforge.train.sft import train
 
@@ -35,6 +36,7 @@ def _run(cfg: TrainConfig):
         sys.exit(130)
     if launched_by_a_launcher() and int(os.environ.get("RANK", "0")) != 0:
         return out
+    write_model_card(out)  # the run folder's README.md: this variant's card, not PEFT's blank template
     print(f"next: tuneforge eval --model {out} --eval-data HELD_OUT.jsonl")
     return out
 

@@ -19,17 +19,16 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 
 from tuneforge.data.labels import label_set, normalise_answer
-from tuneforge.data.versions import resolve_data_path
 from tuneforge.errors import UserError
 from tuneforge.models.calibration import calibrate, describe
 from tuneforge.models.classifier import (INPUT_FORMAT, VARIANT_TYPE, HeadReader, cut_inputs_note, load_head_model,
                                          pool, pooled_logits, pooled_states)
 from tuneforge.models.transformers_api import peft_wrapping
-from tuneforge.run_record import library_versions, write_run
+from tuneforge.run_record import write_run
+from tuneforge.train.run_provenance import run_provenance
 
 
 def label_forms(answers: list[str]) -> tuple[list[str], dict[str, int]]:
@@ -407,8 +406,7 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
                               len(labels), out, cfg.seed, cfg.classifier_fusion_weight, log=log)
     wall = time.time() - started
     write_run(out, {
-        "format": "tuneforge.run/1",
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **run_provenance(cfg, base, data, len(texts), len(eval_texts), truncated),
         "variant_type": VARIANT_TYPE,
         "labels": labels,
         "input": INPUT_FORMAT,
@@ -423,19 +421,6 @@ def train_classifier(cfg, data, out: Path, log=print) -> Path:
         "objective": "classification",
         "precision": "fp32",
         "processes": 1,
-        "base": {"name": cfg.base, "path": str(base.path), "source": base.source, "public_id": public_id(cfg.base)},
-        "data": {
-            "path": str(resolve_data_path(cfg.data)[0].resolve()),
-            "version": data.version,
-            "hash": data.data_hash,
-            "eval_path": str(Path(cfg.eval_data).resolve()) if cfg.eval_data else None,
-            "train_examples": len(texts),
-            "eval_examples": len(eval_texts),
-            "truncated_examples": truncated,
-            "system_prompt": data.system_prompt,
-        },
-        "config": cfg.model_dump(),
-        "versions": library_versions(),
         "metrics": {
             "steps": step,
             "final_train_loss": epochs[-1]["train_loss"],

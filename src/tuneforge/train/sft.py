@@ -18,7 +18,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from tuneforge.atomic import write_text_atomic
@@ -30,9 +30,10 @@ from tuneforge.data.versions import resolve_data_path
 from tuneforge.errors import UserError
 from tuneforge.models.resolve import public_id
 from tuneforge.paths import runs_dir
-from tuneforge.run_record import RUN_FORMAT, library_versions, write_run
+from tuneforge.run_record import write_run
 from tuneforge.train.lr_schedule import make_scheduler
 from tuneforge.train.precision import autocast, choose_precision
+from tuneforge.train.run_provenance import run_provenance
 from tuneforge.train.run_folder import prepare_run_folder, resumed_config
 
 
@@ -530,28 +531,16 @@ def run_record(run: Run, state: LoopState) -> dict:
 
     cfg, data, wall = run.cfg, run.data, time.time() - run.started
     params = list(run.model.parameters())
+    record = run_provenance(cfg, run.base, data, len(data.train), len(data.eval), run.objective.truncated)
+    # JSON answers' keys and types: predict/eval/serve decode into exactly these (data/answer_schema.py).
+    record["data"]["answer_schema"] = (answer_schema([e.answer for e in data.train]) if cfg.objective == "sft"
+                                       else None)
     return {
-        "format": RUN_FORMAT,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **record,
         "method": cfg.method,
         "objective": cfg.objective,
         "precision": run.precision,
         "processes": run.world,
-        "base": {"name": cfg.base, "path": str(run.base.path), "source": run.base.source, "public_id": public_id(cfg.base)},
-        "data": {
-            "path": str(resolve_data_path(cfg.data)[0].resolve()),
-            "version": data.version,
-            "hash": data.data_hash,
-            "eval_path": str(Path(cfg.eval_data).resolve()) if cfg.eval_data else None,
-            "train_examples": len(data.train),
-            "eval_examples": len(data.eval),
-            "truncated_examples": run.objective.truncated,
-            "system_prompt": data.system_prompt,
-            # JSON answers' keys and types: predict/eval/serve decode into exactly these (data/answer_schema.py).
-            "answer_schema": answer_schema([e.answer for e in data.train]) if cfg.objective == "sft" else None,
-        },
-        "config": cfg.model_dump(),
-        "versions": library_versions(),
         "metrics": {
             "steps": state.step,
             "first_loss": state.first_loss,
