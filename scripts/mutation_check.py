@@ -451,7 +451,7 @@ MUTATIONS = [
              "train/sft.py", [("    scheduler = make_scheduler(optimizer, cfg, total_steps)",
                                "    scheduler = make_scheduler(optimizer, cfg, per_epoch * cfg.epochs)")],
              ["tests/unit/test_train_schedule.py::test_max_steps_sets_the_schedule_length"]),
-    Mutation("warmup-ignored", "warmup_ratio has no effect", "train/sft.py",
+    Mutation("warmup-ignored", "warmup_ratio has no effect", "train/lr_schedule.py",
              [("    warmup = int(round(total_steps * cfg.warmup_ratio))", "    warmup = 0")],
              ["tests/unit/test_train_schedule.py::test_the_schedule_warms_up_then_follows_its_shape"]),
     Mutation("loss-per-row", "the loss is divided by rows, not by answer tokens", "train/sft.py",
