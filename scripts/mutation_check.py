@@ -727,9 +727,6 @@ MUTATIONS = [
     Mutation("eval-leaves-card-stale", "`tuneforge eval` leaves the run folder's card without the evaluation",
              "cli/evaluate.py", [("        write_model_card(cfg.model)", "        pass")],
              ["tests/unit/test_run_provenance.py"]),
-    Mutation("retrain-leaves-peft-card", "a retrain's candidate run keeps PEFT's blank README.md",
-             "monitor/retrain.py", [("    write_model_card(new_run)", "    pass")],
-             ["tests/unit/test_monitor_loop.py::test_retrain_builds_a_dataset_version_trains_gates_and_records_lineage"]),
 ]
 
 NAME_WIDTH = max(len(m.name) for m in MUTATIONS)  # the table's first column

@@ -98,7 +98,6 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float | 
             ) -> RetrainResult:
     from tuneforge.data.clean import CleanOptions, run_cleaning
     from tuneforge.data.versions import add_version
-    from tuneforge.export.model_card import write_model_card
     from tuneforge.monitor.feedback import FeedbackStore
     from tuneforge.monitor.reference import load_reference
     from tuneforge.monitor.traffic_query import training_row
@@ -178,7 +177,6 @@ def retrain(name: str, policy: MonitorPolicy, log=print, holdout_share: float | 
         recipe["max_steps"] = policy.retrain_max_steps
     cfg = TrainConfig(**recipe)
     new_run = str(train(cfg, log=lambda m: None))
-    write_model_card(new_run)  # the candidate's own card, as `tuneforge train` writes it
     result.run_path = new_run
     trained = read_run(new_run)
     lineage.record(name, "train", {"run": new_run, "steps": trained["metrics"]["steps"],
