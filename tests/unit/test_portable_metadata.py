@@ -23,12 +23,15 @@ def test_public_ids_of_bundled_hub_and_local_bases(tiny_model_dir, tmp_path):
 
 @pytest.mark.usefixtures("one_torch_thread")
 def test_training_writes_the_public_base_id_into_adapter_config(label_data, tiny_model_dir, tmp_path, monkeypatch):
+    import tuneforge.train.run_provenance as run_provenance
     import tuneforge.train.sft as sft
     from tuneforge.config import TrainConfig
 
     import peft.utils.save_and_load as peft_save
 
-    monkeypatch.setattr(sft, "public_id", lambda name: "org/tiny-base" if name == str(tiny_model_dir) else None)
+    # adapter_config.json is written by the loop, run.json's base section by train/run_provenance.py.
+    for module in (sft, run_provenance):
+        monkeypatch.setattr(module, "public_id", lambda name: "org/tiny-base" if name == str(tiny_model_dir) else None)
 
     def no_network(*args, **kwargs):  # given a hub id, PEFT's save asks the hub; a run must never reach it
         raise AssertionError(f"training asked the hub: {args}")
