@@ -361,13 +361,14 @@ def fit(run: Run, state: LoopState) -> None:
             for step_index in range(state.step_in_epoch, len(plan)):
                 step_loss = _optimizer_step(run, plan[step_index], state, step_index, speed)
                 logged = state.step % cfg.log_every == 0 or state.step == run.total_steps
-                record = _step_record(run, state, epoch, step_loss, speed) if logged else {"step": state.step}
                 last = step_index + 1 == len(plan) or state.step >= run.total_steps  # the epoch end evaluates and saves
-                if cfg.eval_every and state.step % cfg.eval_every == 0 and not last:
+                evaluated = bool(cfg.eval_every) and state.step % cfg.eval_every == 0 and not last
+                record = _step_record(run, state, epoch, step_loss, speed) if logged else {"step": state.step}
+                if evaluated:
                     # In the step's own record, written once both are known: a reader polling metrics.jsonl (the
                     # jobs worker) never sees the step's loss without the evaluation that belongs to it.
                     record["eval_loss"] = _evaluate_now(run, state)
-                if len(record) > 1:
+                if logged or evaluated:
                     tracker.log(record, state.step)
                 progress.update(epoch=epoch, loss=f"{step_loss:.3f}", tps=f"{speed.shown():,.0f}")
                 if cfg.save_every and state.step % cfg.save_every == 0 and not last:
